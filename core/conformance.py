@@ -504,7 +504,10 @@ class Metadata:
         entry = self.opcodes.get(opcode)
         if entry is None and len(opcode) > 2:
             # 386 names carry 66/67 size prefixes that do not change the flags (README §4).
-            entry = self.opcodes.get(opcode.lstrip("6").lstrip("7")[-2:])
+            bare = opcode
+            while len(bare) > 2 and bare[:2] in ("66", "67"):
+                bare = bare[2:]
+            entry = self.opcodes.get(bare)
         if entry is None:
             return None, 0xFFFF, None
         if "reg" in entry:
@@ -683,7 +686,7 @@ def open_suite(path):
 # What the 8086 trace measures: every test starts with the queue already full and its first
 # record is the clock whose queue status is F, the instruction's first byte (the first prefix,
 # if any) leaving the queue.  The trace stops before the clock that reports F for the *next*
-# instruction: across all 64,200 JSON tests the F records number exactly the prefixes plus
+# instruction: across all 64,400 tests (JSON and A4.MOO) the F records number the prefixes plus
 # one and the last record is never an F.  The final `queue` confirms that the next first byte
 # has already left the queue when the state is captured (NOP: 5 bytes queued -> 3 remain).
 # So the trace spans first-byte to next-first-byte, and its length is the instruction's
@@ -691,11 +694,12 @@ def open_suite(path):
 # instruction's first queue read to the next one's.  The 8086 reports QS0/QS1 one clock after
 # the queue operation, but both ends are shifted by the same clock, so the span is unchanged.
 # Checks against the documented 8086 times, which assume a full queue and no bus contention:
-# NOP 90 = 3 records (3 clocks), CLC/STC/CLD = 2, MOV reg,reg 8A/88 = 2, INC r16 = 2, CBW = 2,
-# CWD = 5, SAHF = 4, DAA = 4, TEST AL,imm8 = 4; a segment prefix adds exactly 2.  Instructions
-# whose bus cycles compete with prefetch (PUSH: 10, 11, 14 or 15 depending on SP alignment and
-# an in-flight code fetch) differ from the book by design: that is the hardware truth a
-# bus-level model must reproduce.  Hence the hardware count is simply the number of records,
+# NOP 90 = 3 records (3 clocks), CLC/STC/CLD = 2, MOV reg,reg 88-8B = 2 in every test, INC r16
+# = 2, CBW = 2, SAHF = 4, DAA = 4, TEST AL,imm8 = 4; one segment prefix on MOV reg,reg gives 4
+# (the documented 2 per prefix).  Instructions whose bus cycles compete with prefetch (PUSH:
+# 10, 11, 14 or 15 depending on SP alignment and an in-flight code fetch) or whose microcode
+# branches on data (CWD: 5, or 6 when AX is negative) spread around the book value: that is
+# the hardware truth a bus-level model must reproduce.  Hence the hardware count is simply the number of records,
 # and it is compared with the value m.step() returns for the same instruction.
 
 def hardware_cycles(test):
@@ -820,10 +824,8 @@ class Runner:
         result = FileResult(sfile, opfile.mnemonic)
         tests = opfile.tests if limit is None else opfile.tests[:limit]
         revoked = suite.revoked if suite is not None else ()
-        end = opfile.end
-        wide = opfile.tests and "eax" in opfile.tests[0].initial_regs
-        flags_name = "eflags" if wide else "flags"
-        addr_width = 5 if MEMORY_SIZE.get(model, 16 << 20) <= 1 << 20 else 6
+        plan = _Plan(opfile, sfile, model)
+        compare_cycles = cycles and plan.end == "step"
         for test in tests:
             if test.hash is not None and test.hash in revoked:
                 result.revoked += 1
@@ -831,8 +833,7 @@ class Runner:
             result.total += 1
             m = self.machine(model)
             try:
-                diffs, spent = self._run_one(m, test, opfile, sfile, end, flags_name, model,
-                                             addr_width)
+                diffs, spent = self._run_one(m, test, plan)
             except Exception as e:   # a CPU bug must cost one test, not the whole run
                 self._discard(model)
                 diffs = [Difference(f"exception {type(e).__name__}", None, str(e), 0)]
@@ -842,7 +843,7 @@ class Runner:
                     result.first_failure = Failure(test, diffs)
             else:
                 result.passed += 1
-            if cycles and end == "step":
+            if compare_cycles:
                 hw = hardware_cycles(test)
                 result.cycle_total += 1
                 if spent == hw:
@@ -851,43 +852,44 @@ class Runner:
                     result.first_cycle_mismatch = (test, hw, spent)
         return result
 
-    def _run_one(self, m, test, opfile, sfile, end, flags_name, model, addr_width):
+    def _run_one(self, m, test, plan):
         cpu = m.cpu
-        mem = m.mem
+        # README §2: reset, then load every register and every listed byte.
         m.reset()
-        if end == "halt":
+        if plan.end == "halt":
             # 286/386 tests run above 1 MB with no wrap (README §4).
             bus = getattr(m, "bus", None)
             if bus is not None and hasattr(bus, "a20"):
                 bus.a20 = True
         cpu.halted = False
-        initial = dict(test.initial_regs)
-        if end == "halt":
-            if flags_name == "flags":
-                # Bits 12-15 of the initial word are random and cannot be set in real mode.
-                initial["flags"] &= 0x0FFF
-        for name in sorted(initial, key=_LOAD_RANK.__getitem__):
+        initial = test.initial_regs
+        if plan.real_mode_flags:
+            # Bits 12-15 of the 286's initial word are random and cannot be set in real mode.
+            initial = dict(initial)
+            initial["flags"] &= 0x0FFF
+        for name in plan.load_order:
             setattr(cpu, name, initial[name])
-        write8 = mem.write8
+        write8 = m.mem.write8
         for addr, value in test.initial_ram:
             write8(addr, value)
 
-        if end == "step":
+        if plan.end == "step":
             spent = m.step()
         else:
             before = m.clock.now
             outcome = m.run(max_cycles=self.max_cycles)
             spent = m.clock.now - before
             if outcome != "halt":
+                ip = cpu.eip if plan.flags_name == "eflags" else cpu.ip
                 return [Difference(f"run() returned {outcome!r} (no HLT within "
                                    f"{self.max_cycles} cycles)", None,
-                                   f"at cs:ip {cpu.cs:04x}:{_ip(cpu, flags_name):x}", 0)], spent
+                                   f"stopped at {cpu.cs:04x}:{ip:04x}", 0)], spent
 
         diffs = []
-        masks = _register_masks(test, opfile, sfile, flags_name)
+        masks = plan.masks_for(test)
         final = test.final_regs
-        for name, start in initial.items():
-            expected = final.get(name, start)
+        for name in plan.load_order:
+            expected = final.get(name, initial[name])
             actual = getattr(cpu, name)
             mask = masks.get(name)
             if mask is None:
@@ -896,23 +898,58 @@ class Runner:
             elif (actual ^ expected) & mask:
                 diffs.append(Difference(name, expected, actual, _width(name), mask))
 
-        byte_masks = _pushed_flag_masks(test, opfile, initial, masks.get(flags_name), end)
-        read8 = mem.read8
+        byte_masks = _pushed_flag_masks(test, initial, masks.get(plan.flags_name), plan.end)
+        read8 = m.mem.read8
         for addr, expected in test.final_ram:
             actual = read8(addr)
             if actual != expected:
                 bm = byte_masks.get(addr) if byte_masks else None
                 if bm is None or (actual ^ expected) & bm:
-                    diffs.append(Difference(f"ram[0x{addr:0{addr_width}x}]", expected, actual, 2))
+                    diffs.append(Difference(f"ram[0x{addr:0{plan.addr_width}x}]", expected,
+                                            actual, 2))
         return diffs, spent
 
 
-def _ip(cpu, flags_name):
-    return cpu.eip if flags_name == "eflags" else cpu.ip
+class _Plan:
+    """What is the same for every test of one file: layout, end condition, masks."""
+
+    def __init__(self, opfile, sfile, model):
+        self.end = opfile.end
+        first = opfile.tests[0].initial_regs if opfile.tests else {}
+        self.flags_name = "eflags" if "eflags" in first else "flags"
+        self.load_order = sorted(first, key=_LOAD_RANK.__getitem__)
+        self.real_mode_flags = self.end == "halt" and self.flags_name == "flags"
+        self.addr_width = 5 if MEMORY_SIZE.get(model, 16 << 20) <= 1 << 20 else 6
+        self.opfile = opfile
+        self.reg_masks = sfile.reg_masks if sfile is not None else None
+        self.base = self._masks(sfile.mask if sfile is not None else 0xFFFF)
+
+    def _masks(self, flags_mask):
+        masks = {}
+        if self.flags_name == "eflags":
+            # Only bits 0-17 of EFLAGS mean anything in these captures (README §4, 80386).
+            masks["eflags"] = 0x30000 | flags_mask
+        elif flags_mask != 0xFFFF:
+            masks["flags"] = flags_mask
+        for name, m in (self.opfile.file_masks or {}).items():
+            masks[name] = masks.get(name, 0xFFFFFFFF) & m
+        return masks
+
+    def masks_for(self, test):
+        """AND masks per register: undefined flags plus any MOO RMSK/RM32 chunk."""
+        masks = self.base
+        if self.reg_masks:
+            # A whole-group file (8F, C6, C7) whose metadata differs by reg field.
+            masks = self._masks(self.reg_masks.get(_modrm_reg(test.bytes), 0xFFFF))
+        if test.final_masks:
+            masks = dict(masks)
+            for name, m in test.final_masks.items():
+                masks[name] = masks.get(name, 0xFFFFFFFF) & m
+        return masks
 
 
 def _width(name):
-    return 8 if name.startswith("e") or name.startswith("cr") or name.startswith("dr") else 4
+    return 8 if name[0] == "e" or name[:2] in ("cr", "dr") else 4
 
 
 def _modrm_reg(code):
@@ -925,30 +962,13 @@ def _modrm_reg(code):
     return (code[i] >> 3) & 7 if i < len(code) else None
 
 
-def _register_masks(test, opfile, sfile, flags_name):
-    """AND masks per register name: the undefined flags, plus any MOO RMSK/RM32 chunks."""
-    mask = sfile.mask if sfile is not None else 0xFFFF
-    if sfile is not None and sfile.reg_masks:
-        mask = sfile.reg_masks.get(_modrm_reg(test.bytes), 0xFFFF)
-    masks = {}
-    if flags_name == "eflags":
-        # Only bits 0-17 of EFLAGS mean anything in these captures (README §4, 80386).
-        masks["eflags"] = 0x30000 | mask
-    elif mask != 0xFFFF:
-        masks["flags"] = mask
-    for extra in (opfile.file_masks, test.final_masks):
-        if extra:
-            for name, m in extra.items():
-                masks[name] = masks.get(name, 0xFFFFFFFF) & m
-    return masks
-
-
-def _pushed_flag_masks(test, opfile, initial, flags_mask, end):
+def _pushed_flag_masks(test, initial, flags_mask, end):
     """{address: AND mask} for the FLAGS bytes an interrupt pushed, or None.
 
     The address comes from the final SS:SP, not from EXCP.flag_address (rounded down to even
     when SP is odd, README §4): the interrupt frame is the last thing pushed and the handler
-    is a HLT (286/386) or is not executed (8086), so FLAGS sits at SS:(SP+4).
+    is a HLT (286/386) or is not executed (8086), so FLAGS sits at SS:(SP+4).  This equals
+    SS:(SP-2) with the SP before the interrupt, as the README puts it.
     """
     if flags_mask is None or flags_mask & 0xFFFF == 0xFFFF:
         return None
@@ -958,13 +978,12 @@ def _pushed_flag_masks(test, opfile, initial, flags_mask, end):
     if exc is None:
         return None
     final = test.final_regs
-    wide = "esp" in initial
+    sp_name = "esp" if "esp" in initial else "sp"
     ss = final.get("ss", initial["ss"]) & 0xFFFF
-    sp = final.get("esp" if wide else "sp", initial["esp" if wide else "sp"])
-    base = ss << 4
+    sp = final.get(sp_name, initial[sp_name])
     wrap = 0xFFFFF if end == "step" else 0xFFFFFF
-    lo = (base + ((sp + 4) & 0xFFFF)) & wrap
-    hi = (base + ((sp + 5) & 0xFFFF)) & wrap
+    lo = ((ss << 4) + ((sp + 4) & 0xFFFF)) & wrap
+    hi = ((ss << 4) + ((sp + 5) & 0xFFFF)) & wrap
     return {lo: flags_mask & 0xFF, hi: (flags_mask >> 8) & 0xFF}
 
 

@@ -38,7 +38,6 @@ class ConformanceError(Exception):
 REGS16 = ("ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags")
 REGS32 = ("cr0", "cr3", "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp",
           "cs", "ds", "es", "fs", "gs", "ss", "eip", "eflags", "dr6", "dr7")
-SEGMENTS = ("cs", "ds", "es", "ss", "fs", "gs")
 
 # The order registers are loaded into the machine: control registers first so the CPU is in
 # real mode before the segment registers are loaded the real-mode way, flags last.
@@ -85,10 +84,12 @@ _FILTER_RE = re.compile(r"^([0-9A-Fa-f]{2,8})(?:\.([0-7]))?$")
 # One test, as plain data.
 
 class Interrupt:
-    """An interrupt or exception the test took (the MOO `EXCP` chunk, or inferred on the 8086).
+    """An interrupt or exception the test took.
 
-    `flag_address` is the generator's value and is kept for reference only: it is rounded down
-    to even when SP is odd (README §4), so the runner computes the FLAGS word from SS:SP.
+    From the MOO `EXCP` chunk, or inferred for the 8086/8088 suites, which have no such record
+    (then `flag_address` is None).  `flag_address` is the generator's value, kept for reference
+    only: it is rounded down to even when SP is odd (README §4), so the runner locates the
+    pushed FLAGS word from SS:SP instead.
     """
     __slots__ = ("number", "flag_address")
 
@@ -265,11 +266,16 @@ def _json_test(t, position):
     initial, final = t["initial"], t["final"]
     iregs, fregs = initial["regs"], final["regs"]
     for r in REGS16:
-        if r not in iregs:
+        if not isinstance(iregs.get(r), int):
             raise KeyError(f"initial.regs.{r}")
-    for r in fregs:
-        if r not in _REGS16_SET:
-            raise ValueError(f"unknown register {r!r} in final.regs")
+    for r, v in fregs.items():
+        if r not in _REGS16_SET or not isinstance(v, int):
+            raise ValueError(f"bad register {r!r}: {v!r} in final.regs")
+    iram, fram = initial["ram"], final["ram"]
+    for where, ram in (("initial.ram", iram), ("final.ram", fram)):
+        # Checked here so that bad data is reported as bad data, not as a CPU failure.
+        if not all(len(p) == 2 and type(p[0]) is int and type(p[1]) is int for p in ram):
+            raise ValueError(f"{where}: entries must be [address, byte] pairs")
     if "test_hash" in t:
         hash_ = t["test_hash"]
     elif "hash" in t:
@@ -283,9 +289,10 @@ def _json_test(t, position):
     else:
         raise KeyError("test_num' (or 'idx")
     cycles = t["cycles"]
-    return Test(t["name"], t["bytes"], iregs, initial["ram"], fregs, final["ram"],
-                cycles=cycles, cycle_count=len(cycles), hash_=hash_.lower(), index=index,
-                initial_queue=initial.get("queue"), final_queue=final.get("queue"))
+    return Test(t["name"], t["bytes"], iregs, iram, fregs, fram,
+                cycles=cycles, cycle_count=len(cycles), hash_=str(hash_).lower(), index=index,
+                initial_queue=initial.get("queue"), final_queue=final.get("queue"),
+                exception=_inferred_interrupt(iram, iregs, fregs))
 
 
 _REGS16_SET = frozenset(REGS16)
@@ -455,7 +462,10 @@ def _moo_test(b, o, n, path, position):
     missing = [r for r in names if r not in init[0]]
     if missing:
         raise ConformanceError(f"{path}: {where} INIT lacks registers {', '.join(missing)}")
-    return Test(name, code, init[0], init[1], fina[0] or {}, fina[1] or [],
+    fregs = fina[0] or {}
+    if exception is None and names is REGS16:
+        exception = _inferred_interrupt(init[1], init[0], fregs)
+    return Test(name, code, init[0], init[1], fregs, fina[1] or [],
                 cycles_raw=cycles_raw, cycle_count=count, exception=exception, hash_=hash_,
                 index=position, initial_queue=init[2], final_queue=fina[2],
                 final_masks=fina[3])
@@ -800,12 +810,21 @@ class Runner:
         if m is None:
             factory = self._factory
             if factory is None:
-                from core.machine import Machine
+                try:
+                    from core.machine import Machine
+                except ImportError as e:
+                    raise ConformanceError(
+                        f"cannot import core.machine ({e}); build the Cython modules with "
+                        f"`python setup.py build_ext --inplace`") from None
 
                 def factory(cpu, memory):
                     return Machine(cpu=cpu, memory=memory)
             memory = MEMORY_SIZE.get(model, 16 << 20)
-            m = factory(model, memory)
+            try:
+                m = factory(model, memory)
+            except (ValueError, KeyError, TypeError) as e:
+                # An unknown --cpu is a usage error, reported like bad input.
+                raise ConformanceError(f"cannot build a {model!r} machine: {e}") from None
             self._machines[model] = m
         return m
 
@@ -972,10 +991,7 @@ def _pushed_flag_masks(test, initial, flags_mask, end):
     """
     if flags_mask is None or flags_mask & 0xFFFF == 0xFFFF:
         return None
-    exc = test.exception
-    if exc is None and end == "step":
-        exc = _inferred_interrupt(test, initial)
-    if exc is None:
+    if test.exception is None:
         return None
     final = test.final_regs
     sp_name = "esp" if "esp" in initial else "sp"
@@ -987,20 +1003,19 @@ def _pushed_flag_masks(test, initial, flags_mask, end):
     return {lo: flags_mask & 0xFF, hi: (flags_mask >> 8) & 0xFF}
 
 
-def _inferred_interrupt(test, initial):
-    """The vector an 8086 test took, recognised from the IVT entry it read.
+def _inferred_interrupt(initial_ram, initial, final):
+    """The interrupt an 8086/8088 test took, recognised from the IVT entry it read, or None.
 
-    The 8086 suite has no EXCP record; a divide error shows as a test that read a vector from
-    the IVT and finished at that vector's CS:IP with three words pushed (README §4).
+    Those suites have no EXCP record.  A test that reads a whole IVT entry and finishes at
+    that entry's CS:IP took the interrupt (divide error, INT n, INT3, INTO; README §4).
     """
-    ivt = {a: v for a, v in test.initial_ram if a < 0x400}
+    ivt = {a: v for a, v in initial_ram if a < 0x400}
     if len(ivt) < 4:
         return None
-    final = test.final_regs
     cs = final.get("cs", initial["cs"])
     ip = final.get("ip", initial["ip"])
     for a in sorted(ivt):
-        if a % 4 == 0 and all(a + k in ivt for k in range(4)):
+        if a % 4 == 0 and all(a + k in ivt for k in range(1, 4)):
             if (ivt[a] | ivt[a + 1] << 8, ivt[a + 2] | ivt[a + 3] << 8) == (ip, cs):
                 return Interrupt(a // 4)
     return None

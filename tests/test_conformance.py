@@ -110,6 +110,20 @@ def test_json_loader_group_file_name():
     assert (f.opcode, f.reg, f.key, f.mnemonic) == ("F6", 7, "F6.7", "idiv")
 
 
+def test_8086_interrupts_are_recognised_from_the_ivt_read():
+    # The 8086 suite has no EXCP record; divide errors land at the vector 0 handler 0000:0400.
+    f = cf.load_file(need(SHARED / "8086" / "F6.7.json.gz"))
+    taken = [t for t in f.tests if t.exception is not None]
+    assert taken and all(t.exception.number == 0 and t.exception.flag_address is None
+                         for t in taken)
+    assert {t.final_regs["ip"] for t in taken} == {0x400}
+    assert all(t.final_regs.get("ip") != 0x400 for t in f.tests if t.exception is None)
+    ints = cf.load_file(need(SHARED / "8086" / "CD.json.gz"))
+    assert all(t.exception is not None and t.exception.number == t.bytes[-1]
+               for t in ints.tests)
+    assert all(t.exception is None for t in cf.load_file(need(SHARED / "8086" / "00.json.gz")).tests)
+
+
 def test_moo_loader_reads_the_80286_file():
     f = cf.load_file(need(SHARED / "80286" / "real_mode" / "00.MOO.gz"))
     assert f.fmt == "moo" and f.cpu_id == b"C286" and f.version == (1, 0)
@@ -613,6 +627,13 @@ def test_cli_unknown_opcode_is_an_error(capsys):
     assert status == 2
     err = capsys.readouterr().err
     assert "--opcode 0F" in err and "Traceback" not in err
+
+
+def test_cli_unknown_cpu_is_an_error(capsys):
+    status = cf.cli_main(_args(need(SUITE_DIRS["8086"]), "--opcode", "90", "--cpu", "8087"))
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "'8087'" in err and "Traceback" not in err
 
 
 def test_cli_subparser_registration():

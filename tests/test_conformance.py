@@ -379,7 +379,10 @@ class OracleMachine:
     KEY = ("cs", "ip", "sp", "ax", "bx", "cx", "dx", "si", "di")
 
     def __init__(self, model, memory, files, spoil=None, outcome="halt"):
+        # outcome: "halt" (the HLT halts), "loop" (1-cycle steps for ever), "spin" (0 cycles)
         self.model = model
+        self.mode = "halt" if int(model) >= 80286 else "step"
+        self.done = False
         self.cpu = types.SimpleNamespace(halted=False)
         self.mem = FakeMem(memory)
         self.clock = types.SimpleNamespace(now=0)
@@ -395,6 +398,7 @@ class OracleMachine:
 
     def reset(self):
         self.resets += 1
+        self.done = False
 
     def _answer(self):
         self.loaded_flags.append(getattr(self.cpu, "flags", None))
@@ -408,13 +412,14 @@ class OracleMachine:
         return t
 
     def step(self):
-        return self._answer().cycle_count
-
-    def run(self, max_cycles=None):
+        if self.mode == "halt" and self.done:
+            # The generator's HLT, after the instruction under test.
+            if self.outcome == "halt":
+                self.cpu.halted = True
+            return 1 if self.outcome == "loop" else 0
         t = self._answer()
-        self.clock.now += t.cycle_count
-        self.cpu.halted = True
-        return self.outcome
+        self.done = True
+        return t.cycle_count
 
 
 def oracle_runner(files, spoil=None, outcome="halt"):
@@ -534,10 +539,19 @@ def test_runner_loads_80286_flags_without_iopl_nt():
 
 def test_runner_reports_a_cpu_that_does_not_halt():
     s, sfile, opfile = _file("80286", "00")
-    runner, _ = oracle_runner([opfile], outcome="budget")
+    runner, _ = oracle_runner([opfile], outcome="loop")
+    runner.max_cycles = 500
     r = runner.run_file(sfile, s, opfile=opfile, limit=3)
     assert r.failed == 3
-    assert "run() returned 'budget'" in r.first_failure.describe()
+    assert re.search(r"no HLT within \d+ instructions \(500 cycles\): stopped at [0-9a-f]{4}:",
+                     r.first_failure.describe())
+    # Instructions that charge no cycles cannot hang the runner either.
+    runner, _ = oracle_runner([opfile], outcome="spin")
+    r = runner.run_file(sfile, s, opfile=opfile, limit=2)
+    assert r.failed == 2
+    t = opfile.tests[0]
+    assert (f"no HLT within 1000 instructions ({t.cycle_count} cycles)"
+            in r.first_failure.describe())
 
 
 def test_runner_survives_python_errors_and_rebuilds_the_machine():

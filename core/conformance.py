@@ -796,7 +796,8 @@ class Runner:
 
     Reusing one Machine across tests is what keeps a full suite fast; memory is never cleared
     because every test lists each byte it reads or writes (README §2).  `machine_factory(model,
-    memory)` builds a machine; the default is core.machine.Machine.
+    memory)` builds a machine; the default is core.machine.Machine.  A 286/386 test that has
+    not halted after `max_steps` instructions or `max_cycles` cycles fails.
     """
 
     def __init__(self, model=None, machine_factory=None, max_cycles=100_000, max_steps=1000):

@@ -102,6 +102,18 @@ cdef uint8_t OP_GROUP[512]
 cdef uint16_t ALIAS_8086[256]
 # 8086 effective-address clocks by (mod, rm) for mod 0..2 (Intel 8086 manual, table 2-20)
 cdef uint8_t EA_8086[24]
+# x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
+cdef uint8_t X87_MEM_SIZE[64]
+_X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
+              4, 4, 4, 4, 14, 2, 14, 2,      # D9: FLD/FST m32, FLDENV, FLDCW, FSTENV, FSTCW
+              4, 4, 4, 4, 4, 4, 4, 4,        # DA: m32int arithmetic
+              4, 4, 4, 4, 10, 10, 10, 10,    # DB: FILD/FIST m32, FLD/FSTP m80
+              8, 8, 8, 8, 8, 8, 8, 8,        # DC: m64real arithmetic
+              8, 8, 8, 8, 94, 94, 94, 2,     # DD: FLD/FST m64, FRSTOR, FSAVE, FSTSW
+              2, 2, 2, 2, 2, 2, 2, 2,        # DE: m16int arithmetic
+              2, 2, 2, 2, 10, 8, 10, 8)      # DF: FILD/FIST m16, FBLD, FILD m64, FBSTP, FISTP m64
+for _i in range(64):
+    X87_MEM_SIZE[_i] = _X87_SIZES[_i]
 
 
 cdef void _init_tables():
@@ -172,7 +184,7 @@ cdef class _CPU:
     cdef uint32_t shift_mask
     cdef int max_len
     cdef bint m_push_sp_new, m_div_next, m_rep_neg, m_idiv_min_faults, m_word_wrap
-    cdef bint m_has_ud, m_esc_traps, m_lock_ud, m_bus8
+    cdef bint m_has_ud, m_esc_traps, m_lock_ud, m_bus8, m_index_first
     # ---- machine
     cdef public Clock clock
     cdef public Bus bus
@@ -187,6 +199,7 @@ cdef class _CPU:
     cdef int rep             # 0, 0xF2, 0xF3
     cdef bint lock
     cdef int mod, reg, rm
+    cdef uint32_t op_byte
     cdef uint32_t ea
     cdef int ea_seg
     cdef int ea_clocks
@@ -237,6 +250,7 @@ cdef class _CPU:
         self.m_esc_traps = m.esc_traps and m.isa == ISA_186
         self.m_lock_ud = m.lock_ud
         self.m_bus8 = m.bus_bits == 8
+        self.m_index_first = m.isa == ISA_286
         self.intr_ack = None
         self._load_timing()
         self.reset()
@@ -392,9 +406,10 @@ cdef class _CPU:
 
     cdef inline void check_limit(self, int seg, uint32_t off, int size) noexcept:
         # 286+ real mode applies the segment limit (0xFFFF unless unreal): an access
-        # running past it is a segment overrun, #SS for the stack segment, else #GP(0).
+        # running past it is a segment overrun.  The 286 raises interrupt 13 for every
+        # segment, the stack included (captured data); the 386 raises #SS for SS.
         if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
-            self.fault(EXC_SS if seg == S_SS else EXC_GP, 0)
+            self.fault(EXC_SS if (seg == S_SS and self.isa >= ISA_386) else EXC_GP, 0)
 
     cdef uint32_t rd(self, int seg, uint32_t off, int size) noexcept:
         cdef uint32_t v
@@ -428,8 +443,9 @@ cdef class _CPU:
         cdef uint32_t v
         self.ilen += 1
         if self.ilen > self.max_len:
-            # 286: more than 10 bytes is #UD; 386: more than 15 is #GP(0).
-            self.fault(EXC_UD if self.isa == ISA_286 else EXC_GP, -1 if self.isa == ISA_286 else 0)
+            # Longer than the model's limit (286: 10 bytes, 386: 15) is #GP(0); the 286
+            # data shows interrupt 13 here, not 6.
+            self.fault(EXC_GP, 0)
         v = self.rd_lin(self.base[S_CS] + self.eip, 1)
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
         return v
@@ -924,6 +940,7 @@ cdef class _CPU:
             # their neighbours (handled by the group code itself).
         if self.lock and self.m_lock_ud and (not OP_LOCK[k] or self.mod == 3):
             self.fault(EXC_UD, -1)
+        self.op_byte = op
         if op < 0x100:
             self.exec_onebyte(op)
         else:
@@ -1162,8 +1179,12 @@ cdef class _CPU:
         elif op == 0xC8:
             self.enter()
         elif op == 0xC9:
-            self.set_reg(R_ESP, 4 if self.ss32 else 2, self.get_reg(R_EBP, 4 if self.ss32 else 2))
-            self.set_reg(R_EBP, self.opsize, self.pop(self.opsize))
+            # LEAVE reads the saved BP before SP changes, so a limit fault leaves SP as
+            # it was (286 data).
+            t = self.get_reg(R_EBP, 4 if self.ss32 else 2)
+            v = self.rd(S_SS, t, self.opsize)
+            self.set_reg(R_ESP, 4 if self.ss32 else 2, t + self.opsize)
+            self.set_reg(R_EBP, self.opsize, v)
         elif op == 0xCA or op == 0xCB:
             t = self.fetch16() if op == 0xCA else 0
             off = self.pop(self.opsize)
@@ -1343,39 +1364,38 @@ cdef class _CPU:
         # only reads the memory operand for a coprocessor that is not there.
         if self.m_esc_traps or (self.isa >= ISA_286 and (self.cr0 & 0xC)):
             self.fault(EXC_NM, -1)
-        if self.mod != 3 and self.isa == ISA_8086:
-            self.rd(self.ea_seg, self.ea, 1)
+        if self.mod != 3:
+            if self.isa >= ISA_286:
+                # The operand is checked against the segment limit at its full x87 size.
+                self.check_limit(self.ea_seg, self.ea, X87_MEM_SIZE[((self.op_byte & 7) << 3) | self.reg])
+            else:
+                self.rd(self.ea_seg, self.ea, 1)
 
     cdef void daa_das(self, bint sub) noexcept:
         cdef uint32_t al = self.r[R_EAX] & 0xFF, old_al = al
-        cdef uint32_t old_cf = self.eflags & F_CF
+        cdef bint old_cf = (self.eflags & F_CF) != 0
         cdef uint32_t f = 0
-        cdef uint32_t hi_limit = 0x99
+        # The high-digit test compares the original AL with 99h; the 8086 compares
+        # with 9Fh when AF was set on entry (captured in the 8086 DAA/DAS data).
+        cdef uint32_t hi_limit = 0x9F if (self.isa == ISA_8086 and (self.eflags & F_AF)) else 0x99
         if (al & 0xF) > 9 or (self.eflags & F_AF):
             if sub:
-                if al < 6:
+                if al < 6 or old_cf:
                     f |= F_CF
                 al = (al - 6) & 0xFF
             else:
-                if al > 0xF9:
+                if al > 0xF9 or old_cf:
                     f |= F_CF
                 al = (al + 6) & 0xFF
-            f |= old_cf | F_AF
-            # The 8086 compares the original AL against 9F when AF was set.
-            if self.isa == ISA_8086:
-                hi_limit = 0x9F
+            f |= F_AF
         if old_al > hi_limit or old_cf:
-            al = (al - 0x60) & 0xFF if sub else (al + 0x60) & 0xFF
+            al = ((al - 0x60) if sub else (al + 0x60)) & 0xFF
             f |= F_CF
-        else:
-            f &= ~<uint32_t>F_CF if not old_cf else 0xFFFFFFFF
-        f |= self.szp(al, 1)
-        if not sub and self.isa <= ISA_286:
-            # OF is undefined; the captured 8086/286 data shows the signed overflow of
-            # the adjustment, which these masks leave out, so it is computed as an ADD.
-            if (old_al ^ al) & (al ^ (al - old_al)) & 0x80 and False:
-                f |= F_OF
-        self.set_arith(f)
+        elif self.isa == ISA_8086:
+            # The 8086 clears CF here; on the 286 a borrow/carry from the low-digit
+            # step survives (both seen in the captured data).
+            f &= ~<uint32_t>F_CF
+        self.set_arith(f | self.szp(al, 1))
         self.set_r8(0, al)
 
     cdef void aaa_aas(self, bint sub) noexcept:
@@ -1582,32 +1602,74 @@ cdef class _CPU:
                     break
             si = self.r[R_ESI] & amask
             di = self.r[R_EDI] & amask
+            if self.m_index_first:
+                # The 286 steps CX and SI/DI before the access completes: a limit
+                # fault on the access leaves them already advanced (captured data).
+                if rep and kind != 0xA6:
+                    self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+                if kind != 0xAA and kind != 0xAE and kind != 0x6C and kind != 0xA6:
+                    self.adv(R_ESI, delta, amask)
             if kind == 0xA4:            # MOVS
-                self.wr(S_ES, di, size, self.rd(src_seg, si, size))
-                self.adv(R_ESI, delta, amask)
-                self.adv(R_EDI, delta, amask)
-            elif kind == 0xA6:          # CMPS
                 a = self.rd(src_seg, si, size)
-                b = self.rd(S_ES, di, size)
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                self.wr(S_ES, di, size, a)
+                if not self.m_index_first:
+                    self.adv(R_ESI, delta, amask)
+                    self.adv(R_EDI, delta, amask)
+            elif kind == 0xA6:          # CMPS
+                if self.m_index_first:
+                    # The 286 fetches the ES:DI operand first, then DS:SI.
+                    self.adv(R_EDI, delta, amask)
+                    b = self.rd(S_ES, di, size)
+                    if rep:
+                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+                    self.adv(R_ESI, delta, amask)
+                    a = self.rd(src_seg, si, size)
+                else:
+                    a = self.rd(src_seg, si, size)
+                    b = self.rd(S_ES, di, size)
+                if not self.m_index_first:
+                    self.adv(R_ESI, delta, amask)
+                    self.adv(R_EDI, delta, amask)
                 self.alu(7, a, b, size)
-                self.adv(R_ESI, delta, amask)
-                self.adv(R_EDI, delta, amask)
             elif kind == 0xAA:          # STOS
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
                 self.wr(S_ES, di, size, self.get_reg(R_EAX, size))
-                self.adv(R_EDI, delta, amask)
+                if not self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
             elif kind == 0xAC:          # LODS
-                self.set_reg(R_EAX, size, self.rd(src_seg, si, size))
-                self.adv(R_ESI, delta, amask)
+                a = self.rd(src_seg, si, size)
+                self.step_index(R_ESI, delta, amask)
+                self.set_reg(R_EAX, size, a)
             elif kind == 0xAE:          # SCAS
-                self.alu(7, self.get_reg(R_EAX, size), self.rd(S_ES, di, size), size)
-                self.adv(R_EDI, delta, amask)
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                b = self.rd(S_ES, di, size)
+                if not self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                self.alu(7, self.get_reg(R_EAX, size), b, size)
             elif kind == 0x6C:          # INS
                 a = self.bus.io_read(self.r[R_EDX] & 0xFFFF, size)
-                self.wr(S_ES, di, size, a)
-                self.adv(R_EDI, delta, amask)
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                    if rep:
+                        # REP INS on the 286 has already counted the next iteration
+                        # when its store faults: CX ends two lower (captured data).
+                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 2) & amask)
+                        self.wr(S_ES, di, size, a)
+                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+                    else:
+                        self.wr(S_ES, di, size, a)
+                else:
+                    self.wr(S_ES, di, size, a)
+                if not self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
             else:                       # OUTS
-                self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, self.rd(src_seg, si, size))
-                self.adv(R_ESI, delta, amask)
+                a = self.rd(src_seg, si, size)
+                self.step_index(R_ESI, delta, amask)
+                self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, a)
             if not rep:
                 break
             self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
@@ -1621,6 +1683,11 @@ cdef class _CPU:
                 # serviced; the instruction restarts from its first prefix.
                 self.eip = self.insn_eip
                 break
+
+    cdef inline void step_index(self, int r, uint32_t delta, uint32_t amask) noexcept:
+        # SI after its access, for models that do not step it first.
+        if not self.m_index_first:
+            self.adv(r, delta, amask)
 
     cdef inline void adv(self, int r, uint32_t delta, uint32_t amask) noexcept:
         self.r[r] = (self.r[r] & ~amask) | ((self.r[r] + delta) & amask)

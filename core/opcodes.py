@@ -501,7 +501,9 @@ class Entry:
 
     @property
     def has_modrm(self):
-        return self.reg is not None or any(o[:1] in _MODRM_TOKENS and o not in ("CL", "DX", "CS", "DS", "ES", "SS")
+        # Operand tokens are a capital addressing method then a lower-case size
+        # (Eb, Gv, Mp); all-capital names (DL, CS) are implicit registers.
+        return self.reg is not None or any(o[:1] in _MODRM_TOKENS and o[1:2].islower()
                                            for o in self.operands)
 
     def __repr__(self):

@@ -48,7 +48,9 @@ _LOAD_ORDER = ("cr0", "cr3", "dr6", "dr7", "cs", "ss", "ds", "es", "fs", "gs",
 _LOAD_RANK = {name: i for i, name in enumerate(_LOAD_ORDER)}
 
 _FLAG_BITS = {"o": 11, "d": 10, "i": 9, "s": 7, "z": 6, "a": 4, "p": 2, "c": 0}
-_FLAG_NAMES = "c.p.a.zstido"     # bit n -> letter, for readable flag diffs
+# Names of FLAGS bits for readable diffs; bits without a letter print as bN.
+_FLAG_NAMES = {0: "c", 2: "p", 4: "a", 6: "z", 7: "s", 8: "t", 9: "i", 10: "d", 11: "o",
+               12: "iopl0", 13: "iopl1", 14: "nt"}
 
 # The cycle-record layout shared by the 8086, 286 and 386 MOO files (README §3.5).
 _CYCLE = struct.Struct("<BIBBBBHBBBB")
@@ -737,10 +739,11 @@ class Difference:
         text = f"{self.what}: expected 0x{self.expected:0{w}x} got 0x{self.actual:0{w}x}"
         if self.what in ("flags", "eflags"):
             bits = (self.expected ^ self.actual) & (0xFFFF if self.mask is None else self.mask)
-            letters = "".join(_FLAG_NAMES[i] for i in range(11, -1, -1)
-                              if bits >> i & 1 and _FLAG_NAMES[i] != ".")
-            if letters:
-                text += f" ({letters})"
+            names = [_FLAG_NAMES.get(i, f"b{i}") for i in range(bits.bit_length() - 1, -1, -1)
+                     if bits >> i & 1]
+            if names:
+                # Single letters run together (oszc); longer names are spaced.
+                text += " (" + "".join(n if len(n) == 1 else f" {n} " for n in names).strip() + ")"
         return text
 
 

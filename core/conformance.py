@@ -357,7 +357,7 @@ def load_moo(path, _parsed_name=None):
         # Any other top-level id is from a newer format revision and is skipped by design.
     if len(tests) < test_count:
         raise ConformanceError(f"{path}: header promises {test_count} tests, file holds "
-                               f"{len(tests)} (truncated?)")
+                               f"{len(tests)} (truncated at offset {len(b)}?)")
     return OpcodeFile(path, opcode, reg, "moo", cpu_id, tests, meta=meta, file_masks=file_masks,
                       version=(major, minor))
 

@@ -978,6 +978,8 @@ cdef class _CPU:
         else:
             cyc += self.t_reg[k]
         cyc += self.cyc_extra
+        if cyc == 0:
+            cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
         self.icount += 1
         if tf:
@@ -1158,7 +1160,7 @@ cdef class _CPU:
         elif 0xA0 <= op <= 0xA3:
             size = 1 if (op & 1) == 0 else self.opsize
             off = self.fetch_imm(self.adsize)
-            self.mod = 0
+            # The moffs forms have no ModR/M: their documented time is the 'reg' figure.
             self.ea_seg = self.seg_ovr if self.seg_ovr >= 0 else S_DS
             if op < 0xA2:
                 self.set_reg(R_EAX, size, self.rd(self.ea_seg, off, size))

@@ -710,47 +710,30 @@ cdef class _CPU:
             res = mask
             self.set_arith(self.szp(res, size))
             return res
-        if op == 0:
-            if count > <uint32_t>bits:
-                count = (count - 1) % bits + 1 if self.isa >= ISA_386 else count
+        if op < 4:
+            # Rotates: ROL ROR RCL RCR; only CF and OF change.
             for i in range(count):
-                cf = (v >> (bits - 1)) & 1
-                v = ((v << 1) | cf) & mask
-            f &= ~<uint32_t>(F_CF | F_OF)
-            f |= cf
-            if ((v >> (bits - 1)) & 1) ^ cf:
-                f |= F_OF
-            self.eflags = f
-            return v
-        if op == 1:
-            for i in range(count):
-                cf = v & 1
-                v = (v >> 1) | (cf << (bits - 1))
-            f &= ~<uint32_t>(F_CF | F_OF)
-            f |= cf
-            if ((v >> (bits - 1)) ^ (v >> (bits - 2))) & 1:
-                f |= F_OF
-            self.eflags = f
-            return v
-        if op == 2:
-            for i in range(count):
-                orig = (v >> (bits - 1)) & 1
-                v = ((v << 1) | cf) & mask
-                cf = orig
-            f &= ~<uint32_t>(F_CF | F_OF)
-            f |= cf
-            if ((v >> (bits - 1)) & 1) ^ cf:
-                f |= F_OF
-            self.eflags = f
-            return v
-        if op == 3:
-            for i in range(count):
-                orig = v & 1
-                v = (v >> 1) | (cf << (bits - 1))
-                cf = orig
-            f &= ~<uint32_t>(F_CF | F_OF)
-            f |= cf
-            if ((v >> (bits - 1)) ^ (v >> (bits - 2))) & 1:
+                if op == 0:
+                    cf = (v >> (bits - 1)) & 1
+                    v = ((v << 1) | cf) & mask
+                elif op == 1:
+                    cf = v & 1
+                    v = (v >> 1) | (cf << (bits - 1))
+                elif op == 2:
+                    orig = (v >> (bits - 1)) & 1
+                    v = ((v << 1) | cf) & mask
+                    cf = orig
+                else:
+                    orig = v & 1
+                    v = (v >> 1) | (cf << (bits - 1))
+                    cf = orig
+            f = (f & ~<uint32_t>(F_CF | F_OF)) | cf
+            # OF (defined for a count of 1): left rotates MSB xor CF, right rotates
+            # the two top bits of the result.
+            if op == 0 or op == 2:
+                if ((v >> (bits - 1)) & 1) ^ cf:
+                    f |= F_OF
+            elif ((v >> (bits - 1)) ^ (v >> (bits - 2))) & 1:
                 f |= F_OF
             self.eflags = f
             return v

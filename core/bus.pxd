@@ -1,0 +1,34 @@
+# The physical bus: memory page map and I/O port map.  The CPU cimports this and
+# reads rptr/wptr directly, so a RAM access is a pointer load, not a Python call.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+cdef enum:
+    PAGE_SHIFT = 12
+    PAGE_SIZE = 4096
+    NPAGES = 1 << 20          # 4 GiB of physical address space in 4 KiB pages
+
+cdef class Bus:
+    cdef uint8_t* ram
+    cdef public uint32_t ram_size
+    # Per page: host pointer to the page's bytes for reads (RAM or ROM), or NULL
+    # for MMIO and unmapped pages, which take the slow path.
+    cdef uint8_t** rptr
+    # Per page: host pointer for writes (RAM only); NULL for ROM (writes dropped),
+    # MMIO and unmapped pages.
+    cdef uint8_t** wptr
+    # Physical address mask: the model's address-bus width AND the A20 gate.
+    cdef public uint32_t addr_mask
+    cdef uint32_t bus_mask
+    cdef bint _a20
+    cdef list _rom_buffers
+    cdef dict _mmio            # page number -> (read(addr, width), write(addr, width, value))
+    cdef list _io              # port -> (read, write) or None
+    cdef public dict unclaimed_ports
+    cdef public object io_observer   # debugger hook; None costs nothing
+
+    cdef uint32_t slow_read(self, uint32_t addr, int width) noexcept
+    cdef void slow_write(self, uint32_t addr, int width, uint32_t value) noexcept
+    cdef uint32_t io_read(self, uint32_t port, int width) noexcept
+    cdef void io_write(self, uint32_t port, int width, uint32_t value) noexcept
+    cpdef int read8(self, uint32_t addr)
+    cpdef void write8(self, uint32_t addr, int value)

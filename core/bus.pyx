@@ -1,0 +1,273 @@
+"""The physical bus: one C buffer of RAM, a 4 KiB page map, the I/O port map.
+
+Reads and writes of RAM and ROM go through per-page host pointers (rptr/wptr),
+which the CPU uses directly.  MMIO pages and unmapped pages have NULL pointers
+and take the slow path here.  Unmapped memory reads all ones and ignores writes,
+as an ISA bus with nothing driving the data lines does.
+"""
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memset
+
+DEF_ALL_ONES = 0xFFFFFFFF
+
+
+cdef class _Buffer:
+    """Owns a malloc'd ROM buffer for as long as the bus maps it."""
+    cdef uint8_t* ptr
+
+    def __dealloc__(self):
+        free(self.ptr)
+
+
+cdef class Bus:
+    def __cinit__(self, uint32_t ram_size, int address_bits=32):
+        cdef uint32_t npages_ram, i
+        if ram_size == 0 or ram_size > 0xF0000000:
+            raise ValueError("memory size %d is out of range (1 byte .. 3.75 GiB)" % ram_size)
+        # Whole pages only: the page map cannot describe a partial page.
+        npages_ram = (ram_size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        self.ram_size = npages_ram << PAGE_SHIFT
+        self.ram = <uint8_t*>calloc(self.ram_size, 1)
+        self.rptr = <uint8_t**>calloc(NPAGES, sizeof(uint8_t*))
+        self.wptr = <uint8_t**>calloc(NPAGES, sizeof(uint8_t*))
+        if self.ram == NULL or self.rptr == NULL or self.wptr == NULL:
+            raise MemoryError("cannot allocate %d bytes of guest RAM" % self.ram_size)
+        for i in range(npages_ram):
+            self.rptr[i] = self.ram + (<uint64_t>i << PAGE_SHIFT)
+            self.wptr[i] = self.rptr[i]
+        self.bus_mask = 0xFFFFFFFF if address_bits >= 32 else ((1 << address_bits) - 1)
+        self._a20 = True
+        self.addr_mask = self.bus_mask
+        self._rom_buffers = []
+        self._mmio = {}
+        self._io = [None] * 65536
+        self.unclaimed_ports = {}
+        self.io_observer = None
+
+    def __dealloc__(self):
+        free(self.ram)
+        free(self.rptr)
+        free(self.wptr)
+
+    # ------------------------------------------------------------------ A20
+    @property
+    def a20(self):
+        """The A20 gate: when False, physical address bit 20 is forced to 0 (8086 wrap)."""
+        return self._a20
+
+    @a20.setter
+    def a20(self, bint on):
+        self._a20 = on
+        self.addr_mask = self.bus_mask if on else (self.bus_mask & ~(<uint32_t>1 << 20))
+
+    @property
+    def address_bits(self):
+        return 32 if self.bus_mask == 0xFFFFFFFF else self.bus_mask.bit_length()
+
+    # ------------------------------------------------------------------ mapping
+    def map_rom(self, uint32_t base, data):
+        """Map read-only bytes at physical `base` (page aligned); writes are dropped."""
+        cdef bytes b = bytes(data)
+        cdef uint32_t n = len(b), npages, i
+        cdef uint8_t* buf
+        if base & (PAGE_SIZE - 1):
+            raise ValueError("ROM base 0x%X is not 4 KiB aligned" % base)
+        if n == 0:
+            raise ValueError("empty ROM image")
+        npages = (n + PAGE_SIZE - 1) >> PAGE_SHIFT
+        if <uint64_t>base + (<uint64_t>npages << PAGE_SHIFT) > 0x100000000:
+            raise ValueError("ROM at 0x%X of %d bytes runs past 4 GiB" % (base, n))
+        buf = <uint8_t*>malloc(npages << PAGE_SHIFT)
+        memset(buf, 0xFF, npages << PAGE_SHIFT)
+        memcpy(buf, <const char*>b, n)
+        cdef _Buffer holder = _Buffer()
+        holder.ptr = buf
+        self._rom_buffers.append(holder)
+        for i in range(npages):
+            self.rptr[(base >> PAGE_SHIFT) + i] = buf + (i << PAGE_SHIFT)
+            self.wptr[(base >> PAGE_SHIFT) + i] = NULL
+            self._mmio.pop((base >> PAGE_SHIFT) + i, None)
+
+    def map_ram(self, uint32_t base, uint32_t size):
+        """(Re)map a range of RAM as RAM (e.g. after a ROM shadow is write-enabled)."""
+        cdef uint32_t p
+        for p in range(base >> PAGE_SHIFT, (base + size + PAGE_SIZE - 1) >> PAGE_SHIFT):
+            if (<uint64_t>p << PAGE_SHIFT) >= self.ram_size:
+                raise ValueError("page 0x%X is beyond RAM" % (p << PAGE_SHIFT))
+            self.rptr[p] = self.ram + (<uint64_t>p << PAGE_SHIFT)
+            self.wptr[p] = self.rptr[p]
+            self._mmio.pop(p, None)
+
+    def map_mmio(self, uint32_t base, uint32_t size, read, write):
+        """Route a page-aligned range to read(addr, width) / write(addr, width, value)."""
+        cdef uint32_t p
+        if base & (PAGE_SIZE - 1) or size & (PAGE_SIZE - 1):
+            raise ValueError("MMIO range 0x%X+0x%X is not page aligned" % (base, size))
+        for p in range(base >> PAGE_SHIFT, (base + size) >> PAGE_SHIFT):
+            self.rptr[p] = NULL
+            self.wptr[p] = NULL
+            self._mmio[p] = (read, write)
+
+    def page_kind(self, uint32_t addr):
+        """'ram', 'rom', 'mmio' or 'unmapped' for the page holding physical `addr`."""
+        cdef uint32_t p = addr >> PAGE_SHIFT
+        if p in self._mmio:
+            return "mmio"
+        if self.wptr[p] != NULL:
+            return "ram"
+        if self.rptr[p] != NULL:
+            return "rom"
+        return "unmapped"
+
+    # ------------------------------------------------------------------ slow paths
+    cdef uint32_t slow_read(self, uint32_t addr, int width) noexcept:
+        cdef uint32_t v = 0
+        cdef int i
+        cdef uint8_t* p
+        h = self._mmio.get(addr >> PAGE_SHIFT)
+        if h is not None:
+            try:
+                return (<uint32_t>h[0](addr, width)) & (0xFFFFFFFF >> (32 - 8 * width))
+            except Exception as e:   # a device bug must not tear down the CPU loop
+                _report_device_error("MMIO read 0x%X" % addr, e)
+                return 0xFFFFFFFF >> (32 - 8 * width)
+        for i in range(width):
+            p = self.rptr[((addr + i) & self.addr_mask) >> PAGE_SHIFT]
+            if p != NULL:
+                v |= (<uint32_t>p[(addr + i) & (PAGE_SIZE - 1)]) << (8 * i)
+            else:
+                v |= (<uint32_t>0xFF) << (8 * i)
+        return v
+
+    cdef void slow_write(self, uint32_t addr, int width, uint32_t value) noexcept:
+        cdef int i
+        cdef uint8_t* p
+        h = self._mmio.get(addr >> PAGE_SHIFT)
+        if h is not None:
+            try:
+                h[1](addr, width, value)
+            except Exception as e:
+                _report_device_error("MMIO write 0x%X" % addr, e)
+            return
+        for i in range(width):
+            p = self.wptr[((addr + i) & self.addr_mask) >> PAGE_SHIFT]
+            if p != NULL:
+                p[(addr + i) & (PAGE_SIZE - 1)] = (value >> (8 * i)) & 0xFF
+
+    # ------------------------------------------------------------------ I/O ports
+    def register_io(self, int first, int count, read, write):
+        """Claim ports first..first+count-1: read(port, width) -> int, write(port, width, value)."""
+        if first < 0 or count <= 0 or first + count > 65536:
+            raise ValueError("I/O range 0x%X+%d is outside 0..0xFFFF" % (first, count))
+        for p in range(first, first + count):
+            self._io[p] = (read, write)
+
+    def unregister_io(self, int first, int count):
+        for p in range(first, first + count):
+            self._io[p] = None
+
+    cdef uint32_t io_read(self, uint32_t port, int width) noexcept:
+        cdef uint32_t v
+        port &= 0xFFFF
+        h = self._io[port]
+        if h is None or h[0] is None:
+            self.unclaimed_ports[port] = self.unclaimed_ports.get(port, 0) + 1
+            v = 0xFFFFFFFF >> (32 - 8 * width)
+        else:
+            try:
+                v = (<uint32_t>(h[0](port, width) & 0xFFFFFFFF)) & (0xFFFFFFFF >> (32 - 8 * width))
+            except Exception as e:
+                _report_device_error("I/O read port 0x%X" % port, e)
+                v = 0xFFFFFFFF >> (32 - 8 * width)
+        if self.io_observer is not None:
+            self.io_observer(port, width, v, False)
+        return v
+
+    cdef void io_write(self, uint32_t port, int width, uint32_t value) noexcept:
+        port &= 0xFFFF
+        value &= 0xFFFFFFFF >> (32 - 8 * width)
+        h = self._io[port]
+        if self.io_observer is not None:
+            self.io_observer(port, width, value, True)
+        if h is None or h[1] is None:
+            self.unclaimed_ports[port] = self.unclaimed_ports.get(port, 0) + 1
+            return
+        try:
+            h[1](port, width, value)
+        except Exception as e:
+            _report_device_error("I/O write port 0x%X" % port, e)
+
+    def port_read(self, int port, int width=1):
+        return self.io_read(port, width)
+
+    def port_write(self, int port, int width, int value):
+        self.io_write(port, width, value)
+
+    # ------------------------------------------------------------------ physical access (Python API)
+    cpdef int read8(self, uint32_t addr):
+        cdef uint8_t* p = self.rptr[addr >> PAGE_SHIFT]
+        if p != NULL:
+            return p[addr & (PAGE_SIZE - 1)]
+        return self.slow_read(addr, 1)
+
+    cpdef void write8(self, uint32_t addr, int value):
+        cdef uint8_t* p = self.wptr[addr >> PAGE_SHIFT]
+        if p != NULL:
+            p[addr & (PAGE_SIZE - 1)] = value & 0xFF
+        elif self.rptr[addr >> PAGE_SHIFT] == NULL:
+            self.slow_write(addr, 1, value & 0xFF)
+
+    def read16(self, uint32_t addr):
+        return self.read8(addr) | (self.read8(addr + 1) << 8)
+
+    def read32(self, uint32_t addr):
+        return self.read16(addr) | (self.read16(addr + 2) << 16)
+
+    def write16(self, uint32_t addr, int value):
+        self.write8(addr, value)
+        self.write8(addr + 1, value >> 8)
+
+    def write32(self, uint32_t addr, int value):
+        self.write16(addr, value)
+        self.write16(addr + 2, value >> 16)
+
+    def read(self, uint32_t addr, Py_ssize_t n):
+        """n bytes of physical memory from addr (ROM and MMIO included)."""
+        cdef bytearray out = bytearray(n)
+        cdef Py_ssize_t i = 0, chunk
+        cdef uint8_t* p
+        while i < n:
+            p = self.rptr[(addr + i) >> PAGE_SHIFT]
+            chunk = PAGE_SIZE - ((addr + i) & (PAGE_SIZE - 1))
+            if chunk > n - i:
+                chunk = n - i
+            if p != NULL:
+                out[i:i + chunk] = (<char*>p + ((addr + i) & (PAGE_SIZE - 1)))[:chunk]
+                i += chunk
+            else:
+                out[i] = self.slow_read(addr + i, 1)
+                i += 1
+        return bytes(out)
+
+    def write(self, uint32_t addr, data):
+        """Write bytes to physical memory (RAM pages only take them; ROM ignores writes)."""
+        cdef const unsigned char[:] mv = bytes(data)
+        cdef Py_ssize_t i
+        for i in range(mv.shape[0]):
+            self.write8(addr + i, mv[i])
+
+    def load_rom_image(self, uint32_t base, data):
+        """Write bytes into memory even if the pages are ROM (used by firmware loaders)."""
+        cdef const unsigned char[:] mv = bytes(data)
+        cdef Py_ssize_t i
+        cdef uint8_t* p
+        for i in range(mv.shape[0]):
+            p = self.rptr[(base + i) >> PAGE_SHIFT]
+            if p == NULL:
+                raise ValueError("address 0x%X is not backed by RAM or ROM" % (base + i))
+            p[(base + i) & (PAGE_SIZE - 1)] = mv[i]
+
+
+def _report_device_error(what, exc):
+    import sys
+    print("cycle86: device error during %s: %r" % (what, exc), file=sys.stderr)

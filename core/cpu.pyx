@@ -1,0 +1,2064 @@
+# cython: language_level=3
+"""The x86 CPU core: 8086/8088, 80186, 80286 and 80386 integer instruction sets.
+
+State is typed C fields; no Python object is created per instruction.  Guest faults
+unwind with longjmp to the run loop (as a microcode abort does), so the memory
+helpers need no error returns on the hot path.  Everything that can hold a Python
+reference is done before a fault can be raised, never across one.
+
+Decode and ISA gating come from core/opcodes.py (the opcode table), timing from
+core/timing.py, quirks from core/models.py: this file holds behaviour only.
+"""
+from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
+from libc.setjmp cimport jmp_buf, setjmp, longjmp
+from libc.string cimport memset
+from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
+from core.clock cimport Clock
+
+from collections import namedtuple
+
+from core import opcodes as _opcodes
+from core.models import get_model, ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486
+
+Segment = namedtuple("Segment", "selector base limit access")
+
+# ---------------------------------------------------------------- constants
+cdef enum:
+    R_EAX = 0
+    R_ECX = 1
+    R_EDX = 2
+    R_EBX = 3
+    R_ESP = 4
+    R_EBP = 5
+    R_ESI = 6
+    R_EDI = 7
+
+# Segment register numbers follow the ModR/M sreg encoding.
+cdef enum:
+    S_ES = 0
+    S_CS = 1
+    S_SS = 2
+    S_DS = 3
+    S_FS = 4
+    S_GS = 5
+    S_LDTR = 6
+    S_TR = 7
+
+cdef enum:
+    F_CF = 0x0001
+    F_PF = 0x0004
+    F_AF = 0x0010
+    F_ZF = 0x0040
+    F_SF = 0x0080
+    F_TF = 0x0100
+    F_IF = 0x0200
+    F_DF = 0x0400
+    F_OF = 0x0800
+    F_IOPL = 0x3000
+    F_NT = 0x4000
+    F_RF = 0x10000
+    F_VM = 0x20000
+    F_AC = 0x40000
+    F_ARITH = 0x08D5        # OF SF ZF AF PF CF
+
+# Exception vectors.
+cdef enum:
+    EXC_DE = 0
+    EXC_DB = 1
+    EXC_BP = 3
+    EXC_OF = 4
+    EXC_BR = 5
+    EXC_UD = 6
+    EXC_NM = 7
+    EXC_DF = 8
+    EXC_SS = 12
+    EXC_GP = 13
+
+# Why run() returned.
+cdef enum:
+    STOP_BUDGET = 0
+    STOP_HALT = 1
+    STOP_REQUEST = 2
+    STOP_SHUTDOWN = 3
+
+STOP_NAMES = {STOP_BUDGET: "budget", STOP_HALT: "halt", STOP_REQUEST: "stop",
+              STOP_SHUTDOWN: "shutdown"}
+
+# Real-mode segment access rights: present, DPL 0, data read/write accessed (0x93);
+# CS: code read accessed (0x9B).  Stored in the descriptor byte-5 position (bits 8-15).
+ACCESS_DATA_REAL = 0x9300
+ACCESS_CODE_REAL = 0x9B00
+
+cdef uint8_t PARITY[256]
+cdef uint32_t SIZE_MASK[5]
+cdef uint32_t SIZE_SIGN[5]
+
+# Decode tables, built from core/opcodes.py at import.  Index: opcode 0..0x1FF
+# (0x100 | second byte for 0F xx).  Group members: (opcode << 3) | reg.
+cdef uint8_t OP_MODRM[512]
+cdef uint8_t OP_ISA[4096]        # first ISA level having (opcode, reg); 255 = undefined
+cdef uint8_t OP_LOCK[4096]       # LOCK allowed with a memory destination
+cdef uint8_t OP_GROUP[512]
+cdef uint16_t ALIAS_8086[256]
+# 8086 effective-address clocks by (mod, rm) for mod 0..2 (Intel 8086 manual, table 2-20)
+cdef uint8_t EA_8086[24]
+# x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
+cdef uint8_t X87_MEM_SIZE[64]
+_X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
+              4, 4, 4, 4, 14, 2, 14, 2,      # D9: FLD/FST m32, FLDENV, FLDCW, FSTENV, FSTCW
+              4, 4, 4, 4, 4, 4, 4, 4,        # DA: m32int arithmetic
+              4, 4, 4, 4, 10, 10, 10, 10,    # DB: FILD/FIST m32, FLD/FSTP m80
+              8, 8, 8, 8, 8, 8, 8, 8,        # DC: m64real arithmetic
+              8, 8, 8, 8, 94, 94, 94, 2,     # DD: FLD/FST m64, FRSTOR, FSAVE, FSTSW
+              2, 2, 2, 2, 2, 2, 2, 2,        # DE: m16int arithmetic
+              2, 2, 2, 2, 10, 8, 10, 8)      # DF: FILD/FIST m16, FBLD, FILD m64, FBSTP, FISTP m64
+for _i in range(64):
+    X87_MEM_SIZE[_i] = _X87_SIZES[_i]
+
+
+cdef void _init_tables():
+    cdef int i, b, op, reg
+    for i in range(256):
+        b = i
+        b ^= b >> 4
+        b ^= b >> 2
+        b ^= b >> 1
+        PARITY[i] = F_PF if (b & 1) == 0 else 0
+    SIZE_MASK[1] = 0xFF
+    SIZE_MASK[2] = 0xFFFF
+    SIZE_MASK[4] = 0xFFFFFFFF
+    SIZE_SIGN[1] = 0x80
+    SIZE_SIGN[2] = 0x8000
+    SIZE_SIGN[4] = 0x80000000
+    for i in range(4096):
+        OP_ISA[i] = 255
+        OP_LOCK[i] = 0
+    for i in range(512):
+        OP_MODRM[i] = 0
+        OP_GROUP[i] = 0
+    for (op, preg), e in _opcodes.ENTRIES.items():
+        if preg is None:
+            OP_MODRM[op] = 1 if e.has_modrm else 0
+            for r in range(8):
+                OP_ISA[(op << 3) | r] = e.isa
+                OP_LOCK[(op << 3) | r] = 1 if e.lockable else 0
+        else:
+            OP_MODRM[op] = 1
+            OP_GROUP[op] = 1
+            reg = preg
+            OP_ISA[(op << 3) | reg] = e.isa
+            OP_LOCK[(op << 3) | reg] = 1 if e.lockable else 0
+    for i in range(256):
+        ALIAS_8086[i] = _opcodes.ALIASES_8086.get(i, i)
+    # mod 0: [bx+si]7 [bx+di]8 [bp+si]8 [bp+di]7 [si]5 [di]5 [disp16]6 [bx]5; mod 1/2 add 4
+    ea0 = (7, 8, 8, 7, 5, 5, 6, 5)
+    for i in range(8):
+        EA_8086[i] = ea0[i]
+        EA_8086[8 + i] = ea0[i] + 4 if i != 6 else 9
+        EA_8086[16 + i] = ea0[i] + 4 if i != 6 else 9
+
+_init_tables()
+
+
+cdef class _CPU:
+    # ---- architectural state
+    cdef public uint32_t r[8]
+    cdef public uint32_t eip
+    cdef public uint32_t eflags
+    cdef uint16_t sel[8]
+    cdef uint32_t base[8]
+    cdef uint32_t limit[8]
+    cdef uint32_t access[8]
+    cdef public uint32_t cr0, cr2, cr3, cr4
+    cdef uint32_t dr[8]
+    cdef public uint32_t gdtr_base, gdtr_limit, idtr_base, idtr_limit
+    cdef public bint halted
+    cdef public bint shutdown
+    cdef public uint64_t icount          # instructions retired
+    # ---- model
+    cdef public object model
+    cdef int isa
+    cdef uint32_t flags_fixed1         # bits that always read 1
+    cdef uint32_t flags_settable16     # bits POPF/IRET may change (16-bit)
+    cdef uint32_t flags_settable32
+    cdef uint32_t shift_mask
+    cdef int max_len
+    cdef bint m_push_sp_new, m_div_next, m_rep_neg, m_idiv_min_faults, m_word_wrap
+    cdef bint m_has_ud, m_esc_traps, m_lock_ud, m_bus8, m_index_first
+    # ---- machine
+    cdef public Clock clock
+    cdef public Bus bus
+    cdef uint8_t** rptr
+    cdef uint8_t** wptr
+    # ---- decode state of the current instruction
+    cdef uint32_t insn_eip
+    cdef int ilen
+    cdef int opsize          # 2 or 4
+    cdef int adsize          # 2 or 4
+    cdef int seg_ovr         # -1 or segment number
+    cdef int rep             # 0, 0xF2, 0xF3
+    cdef bint lock
+    cdef int mod, reg, rm
+    cdef uint32_t op_byte
+    cdef uint32_t ea
+    cdef int ea_seg
+    cdef int ea_clocks
+    cdef bint code32, ss32
+    # ---- timing of the current instruction
+    cdef uint32_t cyc_extra     # data-dependent clocks added by a handler
+    cdef bint taken
+    cdef uint32_t rep_done
+    cdef uint32_t word_xfers
+    cdef uint16_t t_reg[4096]
+    cdef uint16_t t_mem[4096]
+    cdef uint16_t t_taken[4096]
+    cdef uint16_t t_rep_base[4096]
+    cdef uint16_t t_rep_iter[4096]
+    cdef uint16_t t_prefix
+    cdef bint timing_adds_ea
+    # ---- run control
+    cdef jmp_buf jb
+    cdef uint64_t slice_end
+    cdef public bint stop_requested
+    cdef int fault_vec
+    cdef int fault_err
+    cdef int delivering
+    cdef bint inhibit_irq
+    cdef public bint intr          # INTR line from the interrupt controller
+    cdef public object intr_ack    # callable returning the vector (PIC acknowledge)
+    cdef public bint nmi
+
+    def __init__(self, model="8086", Clock clock=None, Bus bus=None):
+        m = get_model(model)
+        self.model = m
+        self.isa = m.isa
+        self.clock = clock if clock is not None else Clock(m.frequency)
+        self.bus = bus if bus is not None else Bus(1 << 20, m.address_bits)
+        self.rptr = self.bus.rptr
+        self.wptr = self.bus.wptr
+        self.flags_fixed1 = 0x0002 | (0xF000 if m.flags_high_ones else 0)
+        self.flags_settable16 = 0x0FD5 | (0x7000 if m.real_mode_iopl_nt else 0)
+        self.flags_settable32 = self.flags_settable16 | (F_AC if m.isa >= ISA_486 else 0)
+        self.shift_mask = m.shift_count_mask
+        self.max_len = m.max_insn_len if m.max_insn_len else 0x7FFFFFFF
+        self.m_push_sp_new = m.push_sp_new
+        self.m_div_next = m.div_error_returns_next
+        self.m_rep_neg = m.rep_negates_muldiv
+        self.m_idiv_min_faults = m.idiv_min_quotient_faults
+        self.m_word_wrap = m.word_wraps_in_segment
+        self.m_has_ud = m.has_ud
+        self.m_esc_traps = m.esc_traps and m.isa == ISA_186
+        self.m_lock_ud = m.lock_ud
+        self.m_bus8 = m.bus_bits == 8
+        self.m_index_first = m.isa == ISA_286
+        self.intr_ack = None
+        self._load_timing()
+        self.reset()
+
+    # ================================================================ timing
+    def _load_timing(self):
+        """Fill the C timing arrays from core/timing.py for this model."""
+        cdef int i, k
+        for i in range(4096):
+            self.t_reg[i] = 2
+            self.t_mem[i] = 2
+            self.t_taken[i] = 0
+            self.t_rep_base[i] = 0
+            self.t_rep_iter[i] = 0
+        self.t_prefix = 0
+        self.timing_adds_ea = self.isa <= ISA_186
+        try:
+            from core import timing
+        except ImportError:
+            return
+        table = timing.table(self.model.name)
+        for key, t in table.items():
+            for k in _keys_to_indices(key):
+                self.t_reg[k] = min(t.reg, 0xFFFF)
+                self.t_mem[k] = min(t.mem, 0xFFFF)
+                self.t_taken[k] = min(getattr(t, "taken", 0) or 0, 0xFFFF)
+                self.t_rep_base[k] = min(getattr(t, "rep_base", 0) or 0, 0xFFFF)
+                self.t_rep_iter[k] = min(getattr(t, "rep_iter", 0) or 0, 0xFFFF)
+        self.t_prefix = getattr(timing, "prefix_cycles", lambda m: 0)(self.model.name)
+
+    # ================================================================ reset
+    def reset(self):
+        """Power-on/RESET state of the model (Intel manuals, 'processor initialization')."""
+        cdef int i
+        for i in range(8):
+            self.r[i] = 0
+            self.sel[i] = 0
+            self.base[i] = 0
+            self.limit[i] = 0xFFFF
+            self.access[i] = ACCESS_DATA_REAL
+            self.dr[i] = 0
+        self.access[S_CS] = ACCESS_CODE_REAL
+        self.access[S_LDTR] = 0x8200
+        self.access[S_TR] = 0x8B00
+        self.eflags = self.flags_fixed1
+        self.cr0 = 0
+        self.cr2 = self.cr3 = self.cr4 = 0
+        self.gdtr_base = self.idtr_base = 0
+        self.gdtr_limit = self.idtr_limit = 0xFFFF
+        self.idtr_limit = 0x3FF if self.isa >= ISA_286 else 0xFFFF
+        if self.isa <= ISA_186:
+            self.sel[S_CS] = 0xFFFF
+            self.base[S_CS] = 0xFFFF0
+            self.eip = 0
+        else:
+            self.sel[S_CS] = 0xF000
+            self.base[S_CS] = 0xFF0000 if self.isa == ISA_286 else 0xFFFF0000
+            self.eip = 0xFFF0
+            if self.isa == ISA_286:
+                self.cr0 = 0xFFF0          # MSW bits 4-15 read as 1 on the 286
+            else:
+                self.r[R_EDX] = 0x0303     # component/revision id (386 D-step)
+                self.dr[6] = 0xFFFF0FF0
+                self.dr[7] = 0x00000400
+        self.halted = False
+        self.shutdown = False
+        self.delivering = 0
+        self.inhibit_irq = False
+        self.intr = False
+        self.nmi = False
+        self.stop_requested = False
+        self.code32 = False
+        self.ss32 = False
+
+    # ================================================================ register helpers
+    cdef inline uint32_t get_r8(self, int r) noexcept:
+        return (self.r[r & 3] >> ((r & 4) << 1)) & 0xFF
+
+    cdef inline void set_r8(self, int r, uint32_t v) noexcept:
+        cdef int sh = (r & 4) << 1
+        self.r[r & 3] = (self.r[r & 3] & ~(<uint32_t>0xFF << sh)) | ((v & 0xFF) << sh)
+
+    cdef inline uint32_t get_reg(self, int r, int size) noexcept:
+        if size == 1:
+            return (self.r[r & 3] >> ((r & 4) << 1)) & 0xFF
+        if size == 2:
+            return self.r[r] & 0xFFFF
+        return self.r[r]
+
+    cdef inline void set_reg(self, int r, int size, uint32_t v) noexcept:
+        if size == 1:
+            self.set_r8(r, v)
+        elif size == 2:
+            self.r[r] = (self.r[r] & 0xFFFF0000) | (v & 0xFFFF)
+        else:
+            self.r[r] = v
+
+    # ================================================================ faults
+    cdef void fault(self, int vec, int err) noexcept:
+        """Abort the current instruction and deliver exception `vec` (err < 0: no code)."""
+        self.fault_vec = vec
+        self.fault_err = err
+        longjmp(self.jb, 1)
+
+    # ================================================================ memory
+    cdef inline uint32_t phys(self, uint32_t lin) noexcept:
+        # Paging slots in here (issue 3): linear -> physical through the TLB.
+        return lin & self.bus.addr_mask
+
+    cdef uint32_t rd_lin(self, uint32_t lin, int size) noexcept:
+        cdef uint32_t p = self.phys(lin)
+        cdef uint8_t* page = self.rptr[p >> PAGE_SHIFT]
+        cdef uint32_t v = 0
+        cdef int i
+        if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
+            page += p & (PAGE_SIZE - 1)
+            if size == 1:
+                return page[0]
+            if size == 2:
+                return (<uint16_t*>page)[0]
+            return (<uint32_t*>page)[0]
+        if page == NULL and size == 1:
+            return self.bus.slow_read(p, 1)
+        for i in range(size):
+            p = self.phys(lin + i)
+            page = self.rptr[p >> PAGE_SHIFT]
+            if page != NULL:
+                v |= (<uint32_t>page[p & (PAGE_SIZE - 1)]) << (8 * i)
+            else:
+                v |= self.bus.slow_read(p, 1) << (8 * i)
+        return v
+
+    cdef void wr_lin(self, uint32_t lin, int size, uint32_t v) noexcept:
+        cdef uint32_t p = self.phys(lin)
+        cdef uint8_t* page = self.wptr[p >> PAGE_SHIFT]
+        cdef int i
+        if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
+            page += p & (PAGE_SIZE - 1)
+            if size == 1:
+                page[0] = v
+            elif size == 2:
+                (<uint16_t*>page)[0] = v
+            else:
+                (<uint32_t*>page)[0] = v
+            return
+        for i in range(size):
+            p = self.phys(lin + i)
+            page = self.wptr[p >> PAGE_SHIFT]
+            if page != NULL:
+                page[p & (PAGE_SIZE - 1)] = (v >> (8 * i)) & 0xFF
+            elif self.rptr[p >> PAGE_SHIFT] == NULL:
+                self.bus.slow_write(p, 1, (v >> (8 * i)) & 0xFF)
+
+    cdef inline void check_limit(self, int seg, uint32_t off, int size) noexcept:
+        # 286+ real mode applies the segment limit (0xFFFF unless unreal): an access
+        # running past it is a segment overrun.  The 286 raises interrupt 13 for every
+        # segment, the stack included (captured data); the 386 raises #SS for SS.
+        if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
+            self.fault(EXC_SS if (seg == S_SS and self.isa >= ISA_386) else EXC_GP, 0)
+
+    cdef uint32_t rd(self, int seg, uint32_t off, int size) noexcept:
+        cdef uint32_t v
+        cdef int i
+        if self.m_bus8 and size == 2:
+            self.word_xfers += 1
+        if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
+            if self.m_word_wrap:
+                # 8086/80186: the offset wraps inside the 64 KiB segment.
+                v = 0
+                for i in range(size):
+                    v |= self.rd_lin(self.base[seg] + ((off + i) & 0xFFFF), 1) << (8 * i)
+                return v
+            self.check_limit(seg, off, size)
+        return self.rd_lin(self.base[seg] + off, size)
+
+    cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
+        cdef int i
+        if self.m_bus8 and size == 2:
+            self.word_xfers += 1
+        if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
+            if self.m_word_wrap:
+                for i in range(size):
+                    self.wr_lin(self.base[seg] + ((off + i) & 0xFFFF), 1, (v >> (8 * i)) & 0xFF)
+                return
+            self.check_limit(seg, off, size)
+        self.wr_lin(self.base[seg] + off, size, v)
+
+    # ---- instruction fetch
+    cdef inline uint32_t fetch8(self) noexcept:
+        cdef uint32_t v
+        self.ilen += 1
+        if self.ilen > self.max_len:
+            # Longer than the model's limit (286: 10 bytes, 386: 15) is #GP(0); the 286
+            # data shows interrupt 13 here, not 6.
+            self.fault(EXC_GP, 0)
+        v = self.rd_lin(self.base[S_CS] + self.eip, 1)
+        self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
+        return v
+
+    cdef inline uint32_t fetch16(self) noexcept:
+        cdef uint32_t lo = self.fetch8()
+        return lo | (self.fetch8() << 8)
+
+    cdef inline uint32_t fetch32(self) noexcept:
+        cdef uint32_t lo = self.fetch16()
+        return lo | (self.fetch16() << 16)
+
+    cdef inline uint32_t fetch_imm(self, int size) noexcept:
+        if size == 1:
+            return self.fetch8()
+        if size == 2:
+            return self.fetch16()
+        return self.fetch32()
+
+    # ---- stack
+    cdef void push(self, uint32_t v, int size) noexcept:
+        cdef uint32_t sp
+        if self.ss32:
+            sp = self.r[R_ESP] - size
+            self.wr(S_SS, sp, size, v)
+            self.r[R_ESP] = sp
+        else:
+            sp = (self.r[R_ESP] - size) & 0xFFFF
+            self.wr(S_SS, sp, size, v)
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | sp
+
+    cdef uint32_t pop(self, int size) noexcept:
+        cdef uint32_t sp, v
+        if self.ss32:
+            sp = self.r[R_ESP]
+            v = self.rd(S_SS, sp, size)
+            self.r[R_ESP] = sp + size
+        else:
+            sp = self.r[R_ESP] & 0xFFFF
+            v = self.rd(S_SS, sp, size)
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((sp + size) & 0xFFFF)
+        return v
+
+    cdef inline uint32_t sp_off(self, uint32_t delta) noexcept:
+        # Offset of the stack slot `delta` bytes above the top, in the stack's width.
+        if self.ss32:
+            return self.r[R_ESP] + delta
+        return (self.r[R_ESP] + delta) & 0xFFFF
+
+    # ================================================================ segments
+    cdef void load_seg(self, int s, uint32_t selector) noexcept:
+        # Real mode: the selector and base change; limit and rights are kept, which is
+        # what makes "unreal mode" work.  Protected mode loads descriptors (issue 3).
+        self.sel[s] = selector & 0xFFFF
+        self.base[s] = (selector & 0xFFFF) << 4
+        if s == S_CS:
+            self.code32 = (self.access[S_CS] & 0x400000) != 0
+        elif s == S_SS:
+            self.ss32 = (self.access[S_SS] & 0x400000) != 0
+
+    # ================================================================ ModR/M
+    cdef void decode_modrm(self) noexcept:
+        cdef uint32_t m = self.fetch8()
+        cdef uint32_t off = 0, sib, idx, sc
+        cdef int base_r, seg = S_DS
+        self.mod = m >> 6
+        self.reg = (m >> 3) & 7
+        self.rm = m & 7
+        if self.mod == 3:
+            return
+        if self.adsize == 2:
+            if self.rm == 0:
+                off = self.r[R_EBX] + self.r[R_ESI]
+            elif self.rm == 1:
+                off = self.r[R_EBX] + self.r[R_EDI]
+            elif self.rm == 2:
+                off = self.r[R_EBP] + self.r[R_ESI]
+                seg = S_SS
+            elif self.rm == 3:
+                off = self.r[R_EBP] + self.r[R_EDI]
+                seg = S_SS
+            elif self.rm == 4:
+                off = self.r[R_ESI]
+            elif self.rm == 5:
+                off = self.r[R_EDI]
+            elif self.rm == 6:
+                if self.mod == 0:
+                    off = self.fetch16()
+                else:
+                    off = self.r[R_EBP]
+                    seg = S_SS
+            else:
+                off = self.r[R_EBX]
+            if self.mod == 1:
+                off += <uint32_t><int32_t><int8_t>self.fetch8()
+            elif self.mod == 2:
+                off += self.fetch16()
+            self.ea = off & 0xFFFF
+            if self.timing_adds_ea:
+                self.ea_clocks = EA_8086[self.mod * 8 + self.rm] + (2 if self.seg_ovr >= 0 else 0)
+        else:
+            if self.rm == 4:
+                sib = self.fetch8()
+                base_r = sib & 7
+                idx = (sib >> 3) & 7
+                sc = sib >> 6
+                if base_r == 5 and self.mod == 0:
+                    off = self.fetch32()
+                else:
+                    off = self.r[base_r]
+                    if base_r == R_ESP or base_r == R_EBP:
+                        seg = S_SS
+                if idx != 4:
+                    off += self.r[idx] << sc
+            elif self.rm == 5 and self.mod == 0:
+                off = self.fetch32()
+            else:
+                off = self.r[self.rm]
+                if self.rm == R_EBP:
+                    seg = S_SS
+            if self.mod == 1:
+                off += <uint32_t><int32_t><int8_t>self.fetch8()
+            elif self.mod == 2:
+                off += self.fetch32()
+            self.ea = off
+        self.ea_seg = self.seg_ovr if self.seg_ovr >= 0 else seg
+
+    cdef inline uint32_t get_rm(self, int size) noexcept:
+        if self.mod == 3:
+            return self.get_reg(self.rm, size)
+        return self.rd(self.ea_seg, self.ea, size)
+
+    cdef inline void set_rm(self, int size, uint32_t v) noexcept:
+        if self.mod == 3:
+            self.set_reg(self.rm, size, v)
+        else:
+            self.wr(self.ea_seg, self.ea, size, v)
+
+    # ================================================================ flags
+    cdef inline uint32_t szp(self, uint32_t res, int size) noexcept:
+        cdef uint32_t f = PARITY[res & 0xFF]
+        if (res & SIZE_MASK[size]) == 0:
+            f |= F_ZF
+        if res & SIZE_SIGN[size]:
+            f |= F_SF
+        return f
+
+    cdef inline void set_arith(self, uint32_t f) noexcept:
+        self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | f
+
+    cdef uint32_t alu(self, int op, uint32_t a, uint32_t b, int size) noexcept:
+        """ADD OR ADC SBB AND SUB XOR CMP (op = ModR/M reg encoding); sets the flags."""
+        cdef uint32_t mask = SIZE_MASK[size], sign = SIZE_SIGN[size]
+        cdef uint64_t wide
+        cdef uint32_t res, c = 0, f = 0
+        if op == 0 or op == 2:
+            if op == 2:
+                c = self.eflags & F_CF
+            wide = <uint64_t>a + b + c
+            res = <uint32_t>wide & mask
+            if wide > mask:
+                f |= F_CF
+            if (a ^ res) & (b ^ res) & sign:
+                f |= F_OF
+            f |= (a ^ b ^ res) & F_AF
+        elif op == 3 or op == 5 or op == 7:
+            if op == 3:
+                c = self.eflags & F_CF
+            res = (a - b - c) & mask
+            if <uint64_t>a < <uint64_t>b + c:
+                f |= F_CF
+            if (a ^ b) & (a ^ res) & sign:
+                f |= F_OF
+            f |= (a ^ b ^ res) & F_AF
+        elif op == 1:
+            res = a | b
+        elif op == 4:
+            res = a & b
+        else:
+            res = a ^ b
+        self.set_arith(f | self.szp(res, size))
+        return res
+
+    cdef uint32_t inc_dec(self, uint32_t a, int size, bint dec) noexcept:
+        cdef uint32_t res, f = self.eflags & F_CF
+        cdef uint32_t sign = SIZE_SIGN[size]
+        if dec:
+            res = (a - 1) & SIZE_MASK[size]
+            if res == sign - 1:
+                f |= F_OF
+        else:
+            res = (a + 1) & SIZE_MASK[size]
+            if res == sign:
+                f |= F_OF
+        f |= (a ^ res) & F_AF
+        self.set_arith(f | self.szp(res, size))
+        return res
+
+    cdef bint cond(self, int cc) noexcept:
+        cdef uint32_t f = self.eflags
+        cdef bint v
+        cc &= 0xF
+        if cc < 2:
+            v = (f & F_OF) != 0
+        elif cc < 4:
+            v = (f & F_CF) != 0
+        elif cc < 6:
+            v = (f & F_ZF) != 0
+        elif cc < 8:
+            v = (f & (F_CF | F_ZF)) != 0
+        elif cc < 10:
+            v = (f & F_SF) != 0
+        elif cc < 12:
+            v = (f & F_PF) != 0
+        elif cc < 14:
+            v = ((f & F_SF) != 0) != ((f & F_OF) != 0)
+        else:
+            v = ((f & F_ZF) != 0) or (((f & F_SF) != 0) != ((f & F_OF) != 0))
+        return v != (cc & 1)
+
+    cdef inline uint32_t get_flags(self) noexcept:
+        return (self.eflags & ~<uint32_t>0x8028) | self.flags_fixed1
+
+    cdef void set_flags(self, uint32_t v, int size) noexcept:
+        cdef uint32_t settable = self.flags_settable32 if size == 4 else self.flags_settable16
+        self.eflags = (self.eflags & ~settable) | (v & settable) | self.flags_fixed1
+
+    # ================================================================ shifts
+    cdef uint32_t shift(self, int op, uint32_t v, uint32_t count, int size) noexcept:
+        """ROL ROR RCL RCR SHL SHR SAL SAR (ModR/M reg) by `count`, bit by bit.
+
+        Bit-serial like the 8086 microcode, so every count (the 8086 takes all 8 bits
+        of CL) yields the hardware's result and last-step flags.
+        """
+        cdef int bits = size * 8
+        cdef uint32_t mask = SIZE_MASK[size], sign = SIZE_SIGN[size]
+        cdef uint32_t cf, orig = v, i, f
+        count &= self.shift_mask
+        if count == 0:
+            return v
+        self.cyc_extra += count
+        f = self.eflags
+        cf = f & F_CF
+        if op == 6 and self.isa == ISA_8086:
+            # SETMO/SETMOC: the 8086 decodes this slot as "set to all ones".
+            res = mask
+            self.set_arith(self.szp(res, size))
+            return res
+        if op == 0:
+            if count > <uint32_t>bits:
+                count = (count - 1) % bits + 1 if self.isa >= ISA_386 else count
+            for i in range(count):
+                cf = (v >> (bits - 1)) & 1
+                v = ((v << 1) | cf) & mask
+            f &= ~<uint32_t>(F_CF | F_OF)
+            f |= cf
+            if ((v >> (bits - 1)) & 1) ^ cf:
+                f |= F_OF
+            self.eflags = f
+            return v
+        if op == 1:
+            for i in range(count):
+                cf = v & 1
+                v = (v >> 1) | (cf << (bits - 1))
+            f &= ~<uint32_t>(F_CF | F_OF)
+            f |= cf
+            if ((v >> (bits - 1)) ^ (v >> (bits - 2))) & 1:
+                f |= F_OF
+            self.eflags = f
+            return v
+        if op == 2:
+            for i in range(count):
+                orig = (v >> (bits - 1)) & 1
+                v = ((v << 1) | cf) & mask
+                cf = orig
+            f &= ~<uint32_t>(F_CF | F_OF)
+            f |= cf
+            if ((v >> (bits - 1)) & 1) ^ cf:
+                f |= F_OF
+            self.eflags = f
+            return v
+        if op == 3:
+            for i in range(count):
+                orig = v & 1
+                v = (v >> 1) | (cf << (bits - 1))
+                cf = orig
+            f &= ~<uint32_t>(F_CF | F_OF)
+            f |= cf
+            if ((v >> (bits - 1)) ^ (v >> (bits - 2))) & 1:
+                f |= F_OF
+            self.eflags = f
+            return v
+        if op == 4 or op == 6:
+            for i in range(count):
+                cf = (v >> (bits - 1)) & 1
+                v = (v << 1) & mask
+            f = cf | self.szp(v, size)
+            if ((v >> (bits - 1)) & 1) ^ cf:
+                f |= F_OF
+            # AF is undefined; the 8086..386 leave it set after a shift left of
+            # a nonzero count (matches the captured data where it is defined).
+            f |= F_AF if (self.isa <= ISA_286) else 0
+            self.set_arith(f)
+            return v
+        if op == 5:
+            for i in range(count):
+                cf = v & 1
+                v >>= 1
+            f = cf | self.szp(v, size)
+            if count == 1 and (orig & sign):
+                f |= F_OF
+            elif count > 1 and ((v << 1) ^ v) & sign:
+                f |= F_OF
+            f |= F_AF if (self.isa <= ISA_286) else 0
+            self.set_arith(f)
+            return v
+        # SAR
+        for i in range(count):
+            cf = v & 1
+            v = (v >> 1) | (v & sign)
+        f = cf | self.szp(v, size)
+        f |= F_AF if (self.isa <= ISA_286) else 0
+        self.set_arith(f)
+        return v
+
+    # ================================================================ interrupts
+    cdef void interrupt(self, int vec, uint32_t ret_eip) noexcept:
+        """Deliver an interrupt or exception through the real-mode IVT."""
+        cdef uint32_t new_ip, new_cs
+        if self.isa >= ISA_286 and <uint32_t>(vec * 4 + 3) > self.idtr_limit:
+            self.fault(EXC_GP, vec * 8 + 2)
+        self.push(self.get_flags(), 2)
+        self.push(self.sel[S_CS], 2)
+        self.push(ret_eip, 2)
+        new_ip = self.rd_lin(self.idtr_base + vec * 4, 2)
+        new_cs = self.rd_lin(self.idtr_base + vec * 4 + 2, 2)
+        self.eflags &= ~<uint32_t>(F_IF | F_TF | F_AC | F_RF)
+        self.load_seg(S_CS, new_cs)
+        self.eip = new_ip
+
+    cdef void deliver_fault(self) noexcept:
+        """Deliver the exception recorded by fault(); escalate to #DF and shutdown."""
+        cdef int vec = self.fault_vec
+        cdef uint32_t ret = self.insn_eip
+        if vec == EXC_DE and self.m_div_next:
+            ret = self.eip
+        self.halted = False
+        self.delivering += 1
+        if self.delivering == 2:
+            vec = EXC_DF
+        elif self.delivering > 2:
+            self.shutdown = True
+            self.delivering = 0
+            return
+        self.interrupt(vec, ret)
+        self.delivering = 0
+
+    # ================================================================ run loop
+    cdef int run_slice(self, uint64_t until) noexcept:
+        self.slice_end = until
+        if setjmp(self.jb) != 0:
+            # A fault unwound here: registers are as the hardware leaves them.
+            self.deliver_fault()
+        while True:
+            if self.shutdown:
+                return STOP_SHUTDOWN
+            if self.stop_requested:
+                self.stop_requested = False
+                return STOP_REQUEST
+            if self.clock.now >= self.slice_end:
+                return STOP_BUDGET
+            if self.inhibit_irq:
+                self.inhibit_irq = False
+            elif self.nmi:
+                self.nmi = False
+                self.halted = False
+                self.interrupt(2, self.eip)
+                self.clock.now += 50
+                continue
+            elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
+                self.halted = False
+                self.interrupt(self.acknowledge(), self.eip)
+                self.clock.now += 61
+                continue
+            if self.halted:
+                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF:
+                    return STOP_HALT
+                # Sleep until the next device event (or the end of the slice).
+                self.clock.now = self.slice_end
+                return STOP_BUDGET
+            self.exec_one()
+
+    cdef int acknowledge(self) noexcept:
+        try:
+            return <int>self.intr_ack() & 0xFF
+        except Exception:
+            return 0xFF
+
+    def run(self, uint64_t until):
+        """Execute until clock.now >= until or something stops the CPU; return the reason."""
+        return STOP_NAMES[self.run_slice(until)]
+
+    def step(self):
+        """Execute exactly one instruction (or deliver one pending interrupt); return cycles."""
+        cdef uint64_t t0 = self.clock.now
+        cdef uint64_t saved_end = self.slice_end
+        cdef bint was_halted = self.halted
+        cdef int reason
+        # The slice ends after one instruction's worth of work, but a REP string op
+        # must not be cut: the limit is checked only between instructions.
+        reason = self.run_one()
+        return self.clock.now - t0
+
+    cdef int run_one(self) noexcept:
+        self.slice_end = 0xFFFFFFFFFFFFFFFF
+        if setjmp(self.jb) != 0:
+            self.deliver_fault()
+            return 0
+        if self.shutdown:
+            return STOP_SHUTDOWN
+        if self.inhibit_irq:
+            self.inhibit_irq = False
+        elif self.nmi:
+            self.nmi = False
+            self.halted = False
+            self.interrupt(2, self.eip)
+            self.clock.now += 50
+            return 0
+        elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
+            self.halted = False
+            self.interrupt(self.acknowledge(), self.eip)
+            self.clock.now += 61
+            return 0
+        if self.halted:
+            return STOP_HALT
+        self.exec_one()
+        return 0
+
+    # ================================================================ the instruction
+    cdef void exec_one(self) noexcept:
+        cdef uint32_t op, b
+        cdef int k
+        cdef uint32_t cyc
+        cdef bint tf = (self.eflags & F_TF) != 0
+        self.insn_eip = self.eip
+        self.ilen = 0
+        self.opsize = 4 if self.code32 else 2
+        self.adsize = self.opsize
+        self.seg_ovr = -1
+        self.rep = 0
+        self.lock = False
+        self.cyc_extra = 0
+        self.taken = False
+        self.rep_done = 0
+        self.word_xfers = 0
+        self.ea_clocks = 0
+        self.mod = 3
+        self.reg = 0
+        cyc = 0
+        # ---- prefixes
+        while True:
+            op = self.fetch8()
+            if op == 0x26 or op == 0x2E or op == 0x36 or op == 0x3E:
+                self.seg_ovr = (op >> 3) & 3
+            elif op == 0xF3 or op == 0xF2:
+                self.rep = op
+            elif op == 0xF0 or (op == 0xF1 and self.isa == ISA_8086):
+                self.lock = True
+            elif self.isa >= ISA_386 and (op == 0x64 or op == 0x65):
+                self.seg_ovr = S_FS + (op - 0x64)
+            elif self.isa >= ISA_386 and op == 0x66:
+                self.opsize = 2 if self.code32 else 4
+            elif self.isa >= ISA_386 and op == 0x67:
+                self.adsize = 2 if self.code32 else 4
+            else:
+                break
+            cyc += self.t_prefix
+        # ---- opcode
+        if self.isa == ISA_8086:
+            op = ALIAS_8086[op]
+        elif op == 0x0F:
+            if self.isa == ISA_186:
+                self.fault(EXC_UD, -1)
+            op = 0x100 | self.fetch8()
+        if OP_MODRM[op] and not (op == 0x0F):
+            self.decode_modrm()
+        k = (op << 3) | (self.reg if OP_GROUP[op] else 0)
+        if OP_ISA[k] > self.isa:
+            if self.m_has_ud:
+                self.fault(EXC_UD, -1)
+            # The 8086 has no invalid-opcode trap: undefined group members run as
+            # their neighbours (handled by the group code itself).
+        if self.lock and self.m_lock_ud and (not OP_LOCK[k] or self.mod == 3):
+            self.fault(EXC_UD, -1)
+        self.op_byte = op
+        if op < 0x100:
+            self.exec_onebyte(op)
+        else:
+            self.exec_twobyte(op & 0xFF)
+        # ---- timing: the model's documented clocks for this opcode and form
+        if self.rep_done or (self.rep and self.is_string(op)):
+            cyc += self.t_rep_base[k] + self.rep_done * self.t_rep_iter[k]
+        elif self.taken:
+            cyc += self.t_taken[k]
+        elif self.mod != 3:
+            cyc += self.t_mem[k] + self.ea_clocks
+        else:
+            cyc += self.t_reg[k]
+        cyc += self.cyc_extra + (self.word_xfers << 2)
+        self.clock.now += cyc
+        self.icount += 1
+        if tf:
+            # Single-step trap after the instruction that ran with TF set.
+            self.interrupt(EXC_DB, self.eip)
+
+    cdef inline bint is_string(self, uint32_t op) noexcept:
+        return (0xA4 <= op <= 0xA7) or (0xAA <= op <= 0xAF) or (0x6C <= op <= 0x6F and self.isa >= ISA_186)
+
+    # ---------------------------------------------------------------- one-byte opcodes
+    cdef void exec_onebyte(self, uint32_t op) noexcept:
+        cdef int size, s, grp
+        cdef uint32_t a, b, v, t, off
+        cdef int32_t sv
+        if op < 0x40 and (op & 7) < 6:
+            # ALU block: op>>3 selects ADD OR ADC SBB AND SUB XOR CMP; op&7 the form.
+            grp = op >> 3
+            size = 1 if (op & 1) == 0 else self.opsize
+            if (op & 7) < 2:
+                a = self.get_rm(size)
+                v = self.alu(grp, a, self.get_reg(self.reg, size), size)
+                if grp != 7:
+                    self.set_rm(size, v)
+            elif (op & 7) < 4:
+                v = self.alu(grp, self.get_reg(self.reg, size), self.get_rm(size), size)
+                if grp != 7:
+                    self.set_reg(self.reg, size, v)
+            else:
+                b = self.fetch_imm(size)
+                v = self.alu(grp, self.get_reg(R_EAX, size), b, size)
+                if grp != 7:
+                    self.set_reg(R_EAX, size, v)
+            return
+        if op == 0x06 or op == 0x0E or op == 0x16 or op == 0x1E:
+            self.push(self.sel[op >> 3], self.opsize)
+        elif op == 0x07 or op == 0x17 or op == 0x1F or op == 0x0F:
+            # 0F on the 8086/8088 is POP CS (the later two-byte escape).
+            v = self.pop(self.opsize)
+            self.load_seg(op >> 3, v)
+            if op == 0x17:
+                self.inhibit_irq = True
+        elif op == 0x27 or op == 0x2F:
+            self.daa_das(op == 0x2F)
+        elif op == 0x37 or op == 0x3F:
+            self.aaa_aas(op == 0x3F)
+        elif 0x40 <= op <= 0x4F:
+            s = op & 7
+            self.set_reg(s, self.opsize, self.inc_dec(self.get_reg(s, self.opsize), self.opsize, op >= 0x48))
+        elif 0x50 <= op <= 0x57:
+            s = op & 7
+            if s == R_ESP and self.m_push_sp_new:
+                self.push((self.get_reg(R_ESP, self.opsize) - self.opsize), self.opsize)
+            else:
+                self.push(self.get_reg(s, self.opsize), self.opsize)
+        elif 0x58 <= op <= 0x5F:
+            v = self.pop(self.opsize)
+            self.set_reg(op & 7, self.opsize, v)
+        elif op == 0x60:
+            t = self.get_reg(R_ESP, self.opsize)
+            for s in range(8):
+                self.push(t if s == R_ESP else self.get_reg(s, self.opsize), self.opsize)
+        elif op == 0x61:
+            for s in range(7, -1, -1):
+                v = self.pop(self.opsize)
+                if s != R_ESP:
+                    self.set_reg(s, self.opsize, v)
+        elif op == 0x62:
+            self.bound()
+        elif op == 0x63:
+            self.fault(EXC_UD, -1)          # ARPL is not recognised in real mode
+        elif op == 0x68 or op == 0x6A:
+            v = self.fetch_imm(self.opsize) if op == 0x68 else <uint32_t><int32_t><int8_t>self.fetch8()
+            self.push(v, self.opsize)
+        elif op == 0x69 or op == 0x6B:
+            a = self.get_rm(self.opsize)
+            b = self.fetch_imm(self.opsize) if op == 0x69 else <uint32_t><int32_t><int8_t>self.fetch8()
+            self.set_reg(self.reg, self.opsize, self.imul2(a, b, self.opsize))
+        elif 0x6C <= op <= 0x6F:
+            self.string_op(op)
+        elif 0x70 <= op <= 0x7F:
+            sv = <int8_t>self.fetch8()
+            if self.cond(op):
+                self.jump_rel(sv)
+        elif 0x80 <= op <= 0x83:
+            size = 1 if (op & 1) == 0 else self.opsize
+            a = self.get_rm(size)
+            if op == 0x81:
+                b = self.fetch_imm(size)
+            elif op == 0x83:
+                b = <uint32_t><int32_t><int8_t>self.fetch8() & SIZE_MASK[size]
+            else:
+                b = self.fetch8()
+            v = self.alu(self.reg, a, b, size)
+            if self.reg != 7:
+                self.set_rm(size, v)
+        elif op == 0x84 or op == 0x85:
+            size = 1 if op == 0x84 else self.opsize
+            self.alu(4, self.get_rm(size), self.get_reg(self.reg, size), size)
+        elif op == 0x86 or op == 0x87:
+            size = 1 if op == 0x86 else self.opsize
+            a = self.get_rm(size)
+            b = self.get_reg(self.reg, size)
+            self.set_rm(size, b)
+            self.set_reg(self.reg, size, a)
+        elif 0x88 <= op <= 0x8B:
+            size = 1 if (op & 1) == 0 else self.opsize
+            if op < 0x8A:
+                self.set_rm(size, self.get_reg(self.reg, size))
+            else:
+                self.set_reg(self.reg, size, self.get_rm(size))
+        elif op == 0x8C:
+            s = self.reg & 3 if self.isa == ISA_8086 else self.reg
+            if s > 5 or (s > 3 and self.isa < ISA_386):
+                self.fault(EXC_UD, -1)
+            # A register destination takes the full operand size (upper half zeroed on 386).
+            if self.mod == 3:
+                self.set_reg(self.rm, self.opsize, self.sel[s])
+            else:
+                self.wr(self.ea_seg, self.ea, 2, self.sel[s])
+        elif op == 0x8D:
+            if self.mod == 3:
+                self.fault(EXC_UD, -1)
+            self.set_reg(self.reg, self.opsize, self.ea)
+        elif op == 0x8E:
+            s = self.reg & 3 if self.isa == ISA_8086 else self.reg
+            if s > 5 or (s > 3 and self.isa < ISA_386) or (s == S_CS and self.isa >= ISA_186):
+                self.fault(EXC_UD, -1)
+            self.load_seg(s, self.get_rm(2))
+            if s == S_SS:
+                self.inhibit_irq = True
+        elif op == 0x8F:
+            # POP r/m: the offset is computed after SP is incremented (Intel SDM POP).
+            if self.reg != 0 and self.m_has_ud:
+                self.fault(EXC_UD, -1)
+            v = self.pop(self.opsize)
+            if self.mod != 3 and (self.rm == 4 or self.adsize == 4) and self.adsize == 4:
+                pass
+            self.set_rm(self.opsize, v)
+        elif op == 0x90:
+            pass
+        elif 0x91 <= op <= 0x97:
+            s = op & 7
+            a = self.get_reg(s, self.opsize)
+            self.set_reg(s, self.opsize, self.get_reg(R_EAX, self.opsize))
+            self.set_reg(R_EAX, self.opsize, a)
+        elif op == 0x98:
+            if self.opsize == 2:
+                self.set_reg(R_EAX, 2, <uint32_t><int32_t><int8_t>(self.r[R_EAX] & 0xFF))
+            else:
+                self.r[R_EAX] = <uint32_t><int32_t><int16_t>(self.r[R_EAX] & 0xFFFF)
+        elif op == 0x99:
+            if self.opsize == 2:
+                self.set_reg(R_EDX, 2, 0xFFFF if self.r[R_EAX] & 0x8000 else 0)
+            else:
+                self.r[R_EDX] = 0xFFFFFFFF if self.r[R_EAX] & 0x80000000 else 0
+        elif op == 0x9A:
+            off = self.fetch_imm(self.opsize)
+            t = self.fetch16()
+            self.push(self.sel[S_CS], self.opsize)
+            self.push(self.eip, self.opsize)
+            self.load_seg(S_CS, t)
+            self.eip = off
+        elif op == 0x9B:
+            if (self.cr0 & 0xA) == 0xA and self.isa >= ISA_286:
+                self.fault(EXC_NM, -1)      # MP and TS: the coprocessor context is stale
+        elif op == 0x9C:
+            v = self.get_flags()
+            if self.opsize == 4:
+                v &= ~<uint32_t>(F_VM | F_RF)
+            self.push(v, self.opsize)
+        elif op == 0x9D:
+            v = self.pop(self.opsize)
+            self.set_flags(v, self.opsize)
+        elif op == 0x9E:
+            self.eflags = (self.eflags & ~<uint32_t>0xD5) | (self.get_r8(4) & 0xD5) | self.flags_fixed1
+        elif op == 0x9F:
+            self.set_r8(4, self.get_flags() & 0xFF)
+        elif 0xA0 <= op <= 0xA3:
+            size = 1 if (op & 1) == 0 else self.opsize
+            off = self.fetch_imm(self.adsize)
+            self.mod = 0
+            self.ea_seg = self.seg_ovr if self.seg_ovr >= 0 else S_DS
+            if op < 0xA2:
+                self.set_reg(R_EAX, size, self.rd(self.ea_seg, off, size))
+            else:
+                self.wr(self.ea_seg, off, size, self.get_reg(R_EAX, size))
+        elif 0xA4 <= op <= 0xA7 or 0xAA <= op <= 0xAF:
+            self.string_op(op)
+        elif op == 0xA8 or op == 0xA9:
+            size = 1 if op == 0xA8 else self.opsize
+            self.alu(4, self.get_reg(R_EAX, size), self.fetch_imm(size), size)
+        elif 0xB0 <= op <= 0xB7:
+            self.set_r8(op & 7, self.fetch8())
+        elif 0xB8 <= op <= 0xBF:
+            self.set_reg(op & 7, self.opsize, self.fetch_imm(self.opsize))
+        elif op == 0xC0 or op == 0xC1 or (0xD0 <= op <= 0xD3):
+            size = 1 if (op & 1) == 0 else self.opsize
+            a = self.get_rm(size)
+            if op < 0xD0:
+                t = self.fetch8()
+            elif op < 0xD2:
+                t = 1
+            else:
+                t = self.r[R_ECX] & 0xFF
+            if op == 0xD2 or op == 0xD3:
+                if self.isa == ISA_8086 and self.reg == 6 and t == 0:
+                    return      # SETMOC with CL = 0 leaves the operand alone
+            v = self.shift(self.reg, a, t, size)
+            self.set_rm(size, v)
+        elif op == 0xC2 or op == 0xC3:
+            t = self.fetch16() if op == 0xC2 else 0
+            v = self.pop(self.opsize)
+            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.release_stack(t)
+        elif op == 0xC4 or op == 0xC5:
+            self.load_far_pointer(S_ES if op == 0xC4 else S_DS)
+        elif op == 0xC6 or op == 0xC7:
+            if self.reg != 0 and self.m_has_ud:
+                self.fault(EXC_UD, -1)
+            size = 1 if op == 0xC6 else self.opsize
+            self.set_rm(size, self.fetch_imm(size))
+        elif op == 0xC8:
+            self.enter()
+        elif op == 0xC9:
+            # LEAVE reads the saved BP before SP changes, so a limit fault leaves SP as
+            # it was (286 data).
+            t = self.get_reg(R_EBP, 4 if self.ss32 else 2)
+            v = self.rd(S_SS, t, self.opsize)
+            self.set_reg(R_ESP, 4 if self.ss32 else 2, t + self.opsize)
+            self.set_reg(R_EBP, self.opsize, v)
+        elif op == 0xCA or op == 0xCB:
+            t = self.fetch16() if op == 0xCA else 0
+            off = self.pop(self.opsize)
+            v = self.pop(self.opsize)
+            self.load_seg(S_CS, v & 0xFFFF)
+            self.eip = off if self.opsize == 4 else off & 0xFFFF
+            self.release_stack(t)
+        elif op == 0xCC:
+            self.interrupt(EXC_BP, self.eip)
+        elif op == 0xCD:
+            t = self.fetch8()
+            self.interrupt(t, self.eip)
+        elif op == 0xCE:
+            if self.eflags & F_OF:
+                self.taken = True
+                self.interrupt(EXC_OF, self.eip)
+        elif op == 0xCF:
+            off = self.pop(self.opsize)
+            v = self.pop(self.opsize)
+            t = self.pop(self.opsize)
+            self.load_seg(S_CS, v & 0xFFFF)
+            self.eip = off if self.opsize == 4 else off & 0xFFFF
+            self.set_flags(t, self.opsize)
+        elif op == 0xD4:
+            t = self.fetch8()
+            if t == 0:
+                self.fault(EXC_DE, -1)
+            a = self.r[R_EAX] & 0xFF
+            v = ((a / t) << 8) | (a % t)
+            self.set_reg(R_EAX, 2, v)
+            self.set_arith(self.szp(v & 0xFF, 1))
+        elif op == 0xD5:
+            t = self.fetch8()
+            a = self.get_r8(0)
+            b = self.get_r8(4)
+            # AAD is an 8-bit ADD of AH*imm to AL: flags as that ADD (SZP defined).
+            v = self.alu(0, a, (b * t) & 0xFF, 1)
+            self.set_reg(R_EAX, 2, v & 0xFF)
+        elif op == 0xD6:
+            self.set_r8(0, 0xFF if self.eflags & F_CF else 0)
+        elif op == 0xD7:
+            s = self.seg_ovr if self.seg_ovr >= 0 else S_DS
+            off = (self.r[R_EBX] + (self.r[R_EAX] & 0xFF)) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF)
+            self.set_r8(0, self.rd(s, off, 1))
+        elif 0xD8 <= op <= 0xDF:
+            self.esc()
+        elif 0xE0 <= op <= 0xE3:
+            self.loop_jcxz(op)
+        elif op == 0xE4 or op == 0xE5 or op == 0xEC or op == 0xED:
+            size = 1 if (op & 1) == 0 else self.opsize
+            t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
+            self.set_reg(R_EAX, size, self.bus.io_read(t, size))
+        elif op == 0xE6 or op == 0xE7 or op == 0xEE or op == 0xEF:
+            size = 1 if (op & 1) == 0 else self.opsize
+            t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
+            self.bus.io_write(t, size, self.get_reg(R_EAX, size))
+        elif op == 0xE8:
+            sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
+            self.push(self.eip, self.opsize)
+            self.jump_rel(sv)
+        elif op == 0xE9:
+            sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
+            self.jump_rel(sv)
+        elif op == 0xEA:
+            off = self.fetch_imm(self.opsize)
+            t = self.fetch16()
+            self.load_seg(S_CS, t)
+            self.eip = off
+        elif op == 0xEB:
+            sv = <int8_t>self.fetch8()
+            self.jump_rel(sv)
+        elif op == 0xF1:
+            self.interrupt(EXC_DB, self.eip)      # ICEBP (386)
+        elif op == 0xF4:
+            self.halted = True
+        elif op == 0xF5:
+            self.eflags ^= F_CF
+        elif op == 0xF6 or op == 0xF7:
+            self.group3(1 if op == 0xF6 else self.opsize)
+        elif 0xF8 <= op <= 0xFD:
+            # CLC STC CLI STI CLD STD: pairs clear/set CF, IF, DF.
+            t = (F_CF, F_IF, F_DF)[(op - 0xF8) >> 1]
+            if op & 1:
+                if op == 0xFB and not (self.eflags & F_IF):
+                    self.inhibit_irq = True     # STI takes effect after the next instruction
+                self.eflags |= t
+            else:
+                self.eflags &= ~t
+        elif op == 0xFE or op == 0xFF:
+            self.group45(op)
+        else:
+            self.fault(EXC_UD, -1)
+
+    # ---------------------------------------------------------------- helpers for one-byte ops
+    cdef void jump_rel(self, int32_t disp) noexcept:
+        self.taken = True
+        if self.opsize == 4:
+            self.eip = self.eip + <uint32_t>disp
+        else:
+            self.eip = (self.eip + <uint32_t>disp) & 0xFFFF
+
+    cdef void release_stack(self, uint32_t n) noexcept:
+        if self.ss32:
+            self.r[R_ESP] += n
+        else:
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((self.r[R_ESP] + n) & 0xFFFF)
+
+    cdef void load_far_pointer(self, int s) noexcept:
+        cdef uint32_t off, seg
+        if self.mod == 3:
+            self.fault(EXC_UD, -1)
+        off = self.rd(self.ea_seg, self.ea, self.opsize)
+        seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
+        self.load_seg(s, seg)
+        self.set_reg(self.reg, self.opsize, off)
+
+    cdef void loop_jcxz(self, uint32_t op) noexcept:
+        cdef int32_t disp = <int8_t>self.fetch8()
+        cdef uint32_t c
+        cdef bint go
+        if self.adsize == 4:
+            c = self.r[R_ECX]
+        else:
+            c = self.r[R_ECX] & 0xFFFF
+        if op == 0xE3:
+            go = c == 0
+        else:
+            c = c - 1
+            if self.adsize == 4:
+                self.r[R_ECX] = c
+            else:
+                c &= 0xFFFF
+                self.r[R_ECX] = (self.r[R_ECX] & 0xFFFF0000) | c
+            go = c != 0
+            if op == 0xE0:
+                go = go and not (self.eflags & F_ZF)
+            elif op == 0xE1:
+                go = go and (self.eflags & F_ZF) != 0
+        if go:
+            self.jump_rel(disp)
+
+    cdef void bound(self) noexcept:
+        cdef int32_t idx, lo, hi
+        if self.mod == 3:
+            self.fault(EXC_UD, -1)
+        if self.opsize == 2:
+            idx = <int16_t>self.get_reg(self.reg, 2)
+            lo = <int16_t>self.rd(self.ea_seg, self.ea, 2)
+            hi = <int16_t>self.rd(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
+        else:
+            idx = <int32_t>self.r[self.reg]
+            lo = <int32_t>self.rd(self.ea_seg, self.ea, 4)
+            hi = <int32_t>self.rd(self.ea_seg, self.ea + 4, 4)
+        if idx < lo or idx > hi:
+            self.fault(EXC_BR, -1)
+
+    cdef void enter(self) noexcept:
+        cdef uint32_t alloc = self.fetch16()
+        cdef uint32_t level = self.fetch8() & 0x1F
+        cdef uint32_t frame, bp, i
+        cdef int ssz = 4 if self.ss32 else 2
+        self.push(self.get_reg(R_EBP, self.opsize), self.opsize)
+        frame = self.get_reg(R_ESP, ssz)
+        if level > 0:
+            bp = self.get_reg(R_EBP, ssz)
+            for i in range(1, level):
+                bp = (bp - self.opsize) & (0xFFFF if ssz == 2 else 0xFFFFFFFF)
+                self.push(self.rd(S_SS, bp, self.opsize), self.opsize)
+            self.push(frame, self.opsize)
+            self.cyc_extra += level * 4
+        self.set_reg(R_EBP, self.opsize, frame)
+        self.set_reg(R_ESP, ssz, self.get_reg(R_ESP, ssz) - alloc)
+
+    cdef void esc(self) noexcept:
+        # No coprocessor is modelled yet (the x87 is its own issue).  The 80186 traps
+        # ESC to vector 7; the 286/386 do when MSW/CR0.EM (or TS) says so; the 8086
+        # only reads the memory operand for a coprocessor that is not there.
+        if self.m_esc_traps or (self.isa >= ISA_286 and (self.cr0 & 0xC)):
+            self.fault(EXC_NM, -1)
+        if self.mod != 3:
+            if self.isa >= ISA_286:
+                # The operand is checked against the segment limit at its full x87 size.
+                self.check_limit(self.ea_seg, self.ea, X87_MEM_SIZE[((self.op_byte & 7) << 3) | self.reg])
+            else:
+                self.rd(self.ea_seg, self.ea, 1)
+
+    cdef void daa_das(self, bint sub) noexcept:
+        cdef uint32_t al = self.r[R_EAX] & 0xFF, old_al = al
+        cdef bint old_cf = (self.eflags & F_CF) != 0
+        cdef uint32_t f = 0
+        # The high-digit test compares the original AL with 99h; the 8086 compares
+        # with 9Fh when AF was set on entry (captured in the 8086 DAA/DAS data).
+        cdef uint32_t hi_limit = 0x9F if (self.isa == ISA_8086 and (self.eflags & F_AF)) else 0x99
+        if (al & 0xF) > 9 or (self.eflags & F_AF):
+            if sub:
+                if al < 6 or old_cf:
+                    f |= F_CF
+                al = (al - 6) & 0xFF
+            else:
+                if al > 0xF9 or old_cf:
+                    f |= F_CF
+                al = (al + 6) & 0xFF
+            f |= F_AF
+        if old_al > hi_limit or old_cf:
+            al = ((al - 0x60) if sub else (al + 0x60)) & 0xFF
+            f |= F_CF
+        elif self.isa == ISA_8086:
+            # The 8086 clears CF here; on the 286 a borrow/carry from the low-digit
+            # step survives (both seen in the captured data).
+            f &= ~<uint32_t>F_CF
+        self.set_arith(f | self.szp(al, 1))
+        self.set_r8(0, al)
+
+    cdef void aaa_aas(self, bint sub) noexcept:
+        cdef uint32_t ax = self.r[R_EAX] & 0xFFFF
+        cdef uint32_t al = ax & 0xFF, ah = ax >> 8
+        cdef uint32_t f = 0
+        if (al & 0xF) > 9 or (self.eflags & F_AF):
+            if self.isa == ISA_8086:
+                # 8086: the adjust is applied to AL alone, AH moves by one.
+                al = (al - 6 if sub else al + 6) & 0xFF
+                ah = (ah - 1 if sub else ah + 1) & 0xFF
+            else:
+                # 286+: AX +/- 6 (the carry from AL reaches AH), then AH +/- 1.
+                ax = (ax - 6 if sub else ax + 6) & 0xFFFF
+                al = ax & 0xFF
+                ah = ((ax >> 8) - 1 if sub else (ax >> 8) + 1) & 0xFF
+            f = F_AF | F_CF
+        f |= self.szp(al & 0x0F, 1) & ~<uint32_t>F_SF
+        self.set_arith(f | (self.szp(al, 1) & F_SF))
+        self.set_reg(R_EAX, 2, (ah << 8) | (al & 0x0F))
+
+    # ---------------------------------------------------------------- multiply / divide
+    cdef uint32_t imul2(self, uint32_t a, uint32_t b, int size) noexcept:
+        cdef int64_t full
+        cdef uint32_t res
+        if size == 2:
+            full = <int64_t><int16_t>a * <int64_t><int16_t>b
+            res = <uint32_t>full & 0xFFFF
+            self.set_arith(self.szp(res, 2) | ((F_CF | F_OF) if full != <int16_t>res else 0))
+        else:
+            full = <int64_t><int32_t>a * <int64_t><int32_t>b
+            res = <uint32_t>full
+            self.set_arith(self.szp(res, 4) | ((F_CF | F_OF) if full != <int32_t>res else 0))
+        return res
+
+    cdef void group3(self, int size) noexcept:
+        cdef uint32_t a, b, res, mask = SIZE_MASK[size]
+        cdef uint64_t ua, ub, q, r, dividend
+        cdef int64_t sa, sb, sq, sr
+        cdef bint negq, negr
+        cdef int bits = size * 8
+        cdef uint64_t qmax
+        if self.reg == 0 or self.reg == 1:
+            a = self.get_rm(size)
+            self.alu(4, a, self.fetch_imm(size), size)
+        elif self.reg == 2:
+            self.set_rm(size, ~self.get_rm(size) & mask)
+        elif self.reg == 3:
+            a = self.get_rm(size)
+            res = self.alu(5, 0, a, size)
+            self.set_rm(size, res)
+        elif self.reg == 4:
+            a = self.get_rm(size)
+            ua = <uint64_t>a * <uint64_t>self.get_reg(R_EAX, size)
+            self.store_wide(ua, size)
+            res = <uint32_t>(ua >> bits)
+            # CF=OF=1 when the upper half is significant; SZP from the low half as
+            # the 286+ do (undefined by Intel, masked by the suites).
+            self.set_arith(self.szp(<uint32_t>ua & mask, size) | ((F_CF | F_OF) if res else 0)
+                           | (self.eflags & F_AF))
+            if self.isa == ISA_8086:
+                # The 8086 leaves ZF clear unless... (undefined; the microcode's last
+                # ALU step is on the high half)
+                self.set_arith(self.szp(res, size) | ((F_CF | F_OF) if res else 0) | (self.eflags & F_AF))
+        elif self.reg == 5:
+            a = self.get_rm(size)
+            sa = self.sext(a, size) * self.sext(self.get_reg(R_EAX, size), size)
+            if self.rep and self.m_rep_neg:
+                sa = -sa
+            self.store_wide(<uint64_t>sa, size)
+            res = <uint32_t>(<uint64_t>sa >> bits) & mask
+            negq = sa != self.sext(<uint32_t>sa & mask, size)
+            self.set_arith(self.szp(<uint32_t>(<uint64_t>sa >> (bits if self.isa == ISA_8086 else 0)) & mask, size)
+                           | ((F_CF | F_OF) if negq else 0) | (self.eflags & F_AF))
+        elif self.reg == 6:
+            b = self.get_rm(size)
+            if b == 0:
+                self.fault(EXC_DE, -1)
+            dividend = self.load_wide(size)
+            q = dividend / b
+            r = dividend % b
+            if q > mask:
+                self.fault(EXC_DE, -1)
+            self.store_divide(<uint32_t>q, <uint32_t>r, size)
+        else:
+            b = self.get_rm(size)
+            if b == 0:
+                self.fault(EXC_DE, -1)
+            dividend = self.load_wide(size)
+            if size == 4:
+                sa = <int64_t>dividend
+            else:
+                sa = self.sext_wide(dividend, size)
+            sb = self.sext(b, size)
+            ua = <uint64_t>(-sa) if sa < 0 else <uint64_t>sa
+            ub = <uint64_t>(-sb) if sb < 0 else <uint64_t>sb
+            q = ua / ub
+            r = ua % ub
+            negq = (sa < 0) != (sb < 0)
+            if self.rep and self.m_rep_neg:
+                negq = not negq
+            qmax = (<uint64_t>SIZE_SIGN[size]) - 1
+            if self.m_idiv_min_faults:
+                if q > qmax:
+                    self.fault(EXC_DE, -1)
+            elif q > qmax + (1 if negq else 0):
+                self.fault(EXC_DE, -1)
+            sq = -<int64_t>q if negq else <int64_t>q
+            sr = -<int64_t>r if sa < 0 else <int64_t>r
+            self.store_divide(<uint32_t>sq & mask, <uint32_t>sr & mask, size)
+
+    cdef inline int64_t sext(self, uint32_t v, int size) noexcept:
+        if size == 1:
+            return <int8_t>v
+        if size == 2:
+            return <int16_t>v
+        return <int32_t>v
+
+    cdef inline int64_t sext_wide(self, uint64_t v, int size) noexcept:
+        if size == 1:
+            return <int16_t>v
+        return <int32_t>v
+
+    cdef uint64_t load_wide(self, int size) noexcept:
+        if size == 1:
+            return self.r[R_EAX] & 0xFFFF
+        if size == 2:
+            return ((self.r[R_EDX] & 0xFFFF) << 16) | (self.r[R_EAX] & 0xFFFF)
+        return (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
+
+    cdef void store_wide(self, uint64_t v, int size) noexcept:
+        if size == 1:
+            self.set_reg(R_EAX, 2, <uint32_t>v & 0xFFFF)
+        elif size == 2:
+            self.set_reg(R_EAX, 2, <uint32_t>v & 0xFFFF)
+            self.set_reg(R_EDX, 2, <uint32_t>(v >> 16) & 0xFFFF)
+        else:
+            self.r[R_EAX] = <uint32_t>v
+            self.r[R_EDX] = <uint32_t>(v >> 32)
+
+    cdef void store_divide(self, uint32_t q, uint32_t r, int size) noexcept:
+        if size == 1:
+            self.set_reg(R_EAX, 2, (q & 0xFF) | ((r & 0xFF) << 8))
+        elif size == 2:
+            self.set_reg(R_EAX, 2, q)
+            self.set_reg(R_EDX, 2, r)
+        else:
+            self.r[R_EAX] = q
+            self.r[R_EDX] = r
+
+    cdef void group45(self, uint32_t op) noexcept:
+        cdef int size = 1 if op == 0xFE else self.opsize
+        cdef int reg = self.reg
+        cdef uint32_t v, off, seg
+        if op == 0xFE and reg >= 2:
+            if self.m_has_ud:
+                self.fault(EXC_UD, -1)
+        if reg == 0 or reg == 1:
+            self.set_rm(size, self.inc_dec(self.get_rm(size), size, reg == 1))
+        elif reg == 2:
+            v = self.get_rm(size)
+            self.push(self.eip, self.opsize)
+            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.taken = True
+        elif reg == 4:
+            v = self.get_rm(size)
+            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.taken = True
+        elif reg == 3 or reg == 5:
+            if self.mod == 3:
+                if self.m_has_ud:
+                    self.fault(EXC_UD, -1)
+            off = self.rd(self.ea_seg, self.ea, self.opsize)
+            seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
+            if reg == 3:
+                self.push(self.sel[S_CS], self.opsize)
+                self.push(self.eip, self.opsize)
+            self.load_seg(S_CS, seg)
+            self.eip = off if self.opsize == 4 else off & 0xFFFF
+        else:
+            # PUSH r/m (FF/6; FF/7 is its 8086 alias).  PUSH SP pushes the
+            # decremented value on the 8086, as the one-byte form does.
+            if reg == 7 and self.m_has_ud:
+                self.fault(EXC_UD, -1)
+            if self.mod == 3 and self.rm == R_ESP and self.m_push_sp_new:
+                v = (self.get_reg(R_ESP, self.opsize) - self.opsize) & SIZE_MASK[self.opsize]
+            else:
+                v = self.get_rm(self.opsize)
+            self.push(v, self.opsize)
+
+    # ---------------------------------------------------------------- string instructions
+    cdef void string_op(self, uint32_t op) noexcept:
+        cdef int size = 1 if (op & 1) == 0 else self.opsize
+        cdef int src_seg = self.seg_ovr if self.seg_ovr >= 0 else S_DS
+        cdef uint32_t amask = 0xFFFF if self.adsize == 2 else 0xFFFFFFFF
+        cdef uint32_t delta = (<uint32_t>-size) if (self.eflags & F_DF) else <uint32_t>size
+        cdef uint32_t si, di, a, b, cnt
+        cdef int kind = op & 0xFE
+        cdef bint rep = self.rep != 0
+        while True:
+            if rep:
+                cnt = self.r[R_ECX] & amask
+                if cnt == 0:
+                    break
+            si = self.r[R_ESI] & amask
+            di = self.r[R_EDI] & amask
+            if self.m_index_first:
+                # The 286 steps CX and SI/DI before the access completes: a limit
+                # fault on the access leaves them already advanced (captured data).
+                if rep and kind != 0xA6:
+                    self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+                if kind != 0xAA and kind != 0xAE and kind != 0x6C and kind != 0xA6:
+                    self.adv(R_ESI, delta, amask)
+            if kind == 0xA4:            # MOVS
+                a = self.rd(src_seg, si, size)
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                self.wr(S_ES, di, size, a)
+                if not self.m_index_first:
+                    self.adv(R_ESI, delta, amask)
+                    self.adv(R_EDI, delta, amask)
+            elif kind == 0xA6:          # CMPS
+                if self.m_index_first:
+                    # The 286 fetches the ES:DI operand first, then DS:SI.
+                    self.adv(R_EDI, delta, amask)
+                    b = self.rd(S_ES, di, size)
+                    if rep:
+                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+                    self.adv(R_ESI, delta, amask)
+                    a = self.rd(src_seg, si, size)
+                else:
+                    a = self.rd(src_seg, si, size)
+                    b = self.rd(S_ES, di, size)
+                if not self.m_index_first:
+                    self.adv(R_ESI, delta, amask)
+                    self.adv(R_EDI, delta, amask)
+                self.alu(7, a, b, size)
+            elif kind == 0xAA:          # STOS
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                self.wr(S_ES, di, size, self.get_reg(R_EAX, size))
+                if not self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+            elif kind == 0xAC:          # LODS
+                a = self.rd(src_seg, si, size)
+                self.step_index(R_ESI, delta, amask)
+                self.set_reg(R_EAX, size, a)
+            elif kind == 0xAE:          # SCAS
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                b = self.rd(S_ES, di, size)
+                if not self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                self.alu(7, self.get_reg(R_EAX, size), b, size)
+            elif kind == 0x6C:          # INS
+                a = self.bus.io_read(self.r[R_EDX] & 0xFFFF, size)
+                if self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+                    if rep:
+                        # REP INS on the 286 has already counted the next iteration
+                        # when its store faults: CX ends two lower (captured data).
+                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 2) & amask)
+                        self.wr(S_ES, di, size, a)
+                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+                    else:
+                        self.wr(S_ES, di, size, a)
+                else:
+                    self.wr(S_ES, di, size, a)
+                if not self.m_index_first:
+                    self.adv(R_EDI, delta, amask)
+            else:                       # OUTS
+                a = self.rd(src_seg, si, size)
+                self.step_index(R_ESI, delta, amask)
+                self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, a)
+            if not rep:
+                break
+            self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+            self.rep_done += 1
+            if kind == 0xA6 or kind == 0xAE:
+                # REPE stops on ZF=0, REPNE on ZF=1.
+                if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
+                    break
+            if self.clock.now + self.rep_done * 4 >= self.slice_end and (cnt - 1) & amask:
+                # Long REP: yield between iterations so devices and interrupts are
+                # serviced; the instruction restarts from its first prefix.
+                self.eip = self.insn_eip
+                break
+
+    cdef inline void step_index(self, int r, uint32_t delta, uint32_t amask) noexcept:
+        # SI after its access, for models that do not step it first.
+        if not self.m_index_first:
+            self.adv(r, delta, amask)
+
+    cdef inline void adv(self, int r, uint32_t delta, uint32_t amask) noexcept:
+        self.r[r] = (self.r[r] & ~amask) | ((self.r[r] + delta) & amask)
+
+    # ---------------------------------------------------------------- two-byte opcodes (0F xx)
+    cdef void exec_twobyte(self, uint32_t op) noexcept:
+        cdef int size, s
+        cdef uint32_t a, b, v, cnt
+        cdef int32_t sv
+        if 0x80 <= op <= 0x8F:
+            sv = <int32_t>self.fetch32() if self.opsize == 4 else <int16_t>self.fetch16()
+            if self.cond(op):
+                self.jump_rel(sv)
+        elif 0x90 <= op <= 0x9F:
+            self.set_rm(1, 1 if self.cond(op) else 0)
+        elif 0x40 <= op <= 0x4F:
+            v = self.get_rm(self.opsize)
+            if self.cond(op):
+                self.set_reg(self.reg, self.opsize, v)
+            elif self.opsize == 4:
+                self.r[self.reg] = self.r[self.reg]
+        elif op == 0xA0 or op == 0xA8:
+            self.push(self.sel[S_FS if op == 0xA0 else S_GS], self.opsize)
+        elif op == 0xA1 or op == 0xA9:
+            v = self.pop(self.opsize)
+            self.load_seg(S_FS if op == 0xA1 else S_GS, v)
+        elif op in (0xA3, 0xAB, 0xB3, 0xBB, 0xBA):
+            self.bit_test(op)
+        elif op in (0xA4, 0xA5, 0xAC, 0xAD):
+            a = self.get_rm(self.opsize)
+            b = self.get_reg(self.reg, self.opsize)
+            cnt = (self.fetch8() if (op & 1) == 0 else self.r[R_ECX]) & 0x1F
+            if cnt:
+                self.set_rm(self.opsize, self.double_shift(a, b, cnt, op >= 0xAC))
+        elif op == 0xAF:
+            self.set_reg(self.reg, self.opsize, self.imul2(self.get_reg(self.reg, self.opsize), self.get_rm(self.opsize), self.opsize))
+        elif op == 0xB2 or op == 0xB4 or op == 0xB5:
+            self.load_far_pointer(S_SS if op == 0xB2 else (S_FS if op == 0xB4 else S_GS))
+        elif op == 0xB6 or op == 0xB7:
+            self.set_reg(self.reg, self.opsize, self.get_rm(1 if op == 0xB6 else 2))
+        elif op == 0xBE:
+            self.set_reg(self.reg, self.opsize, <uint32_t><int32_t><int8_t>self.get_rm(1))
+        elif op == 0xBF:
+            self.set_reg(self.reg, self.opsize, <uint32_t><int32_t><int16_t>self.get_rm(2))
+        elif op == 0xBC or op == 0xBD:
+            v = self.get_rm(self.opsize)
+            if v == 0:
+                self.eflags |= F_ZF
+            else:
+                self.eflags &= ~<uint32_t>F_ZF
+                if op == 0xBC:
+                    s = 0
+                    while not (v >> s) & 1:
+                        s += 1
+                else:
+                    s = self.opsize * 8 - 1
+                    while not (v >> s) & 1:
+                        s -= 1
+                self.set_reg(self.reg, self.opsize, s)
+                self.cyc_extra += s
+        elif op == 0xC0 or op == 0xC1:
+            size = 1 if op == 0xC0 else self.opsize
+            a = self.get_rm(size)
+            b = self.get_reg(self.reg, size)
+            v = self.alu(0, a, b, size)
+            self.set_reg(self.reg, size, a)
+            self.set_rm(size, v)
+        elif op == 0xB0 or op == 0xB1:
+            size = 1 if op == 0xB0 else self.opsize
+            a = self.get_rm(size)
+            self.alu(7, self.get_reg(R_EAX, size), a, size)
+            if self.eflags & F_ZF:
+                self.set_rm(size, self.get_reg(self.reg, size))
+            else:
+                self.set_rm(size, a)        # the destination is always written
+                self.set_reg(R_EAX, size, a)
+        elif 0xC8 <= op <= 0xCF:
+            v = self.r[op & 7]
+            self.r[op & 7] = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
+        elif op == 0x01:
+            self.group7()
+        elif op == 0x06:
+            self.cr0 &= ~<uint32_t>8
+        elif op == 0x08 or op == 0x09:
+            pass            # INVD/WBINVD: no cache is modelled
+        elif op == 0x20 or op == 0x22:
+            self.mov_cr(op == 0x22)
+        elif op == 0x21 or op == 0x23:
+            if op == 0x21:
+                self.r[self.rm] = self.dr[self.reg]
+            else:
+                self.dr[self.reg] = self.r[self.rm]
+        else:
+            # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
+            self.fault(EXC_UD, -1)
+
+    cdef void bit_test(self, uint32_t op) noexcept:
+        cdef int kind
+        cdef uint32_t bitoff, v, bit
+        cdef int32_t disp
+        cdef int size = self.opsize
+        if op == 0xBA:
+            if self.reg < 4:
+                self.fault(EXC_UD, -1)
+            kind = self.reg - 4
+            bitoff = self.fetch8() & (size * 8 - 1)
+            if self.mod != 3:
+                v = self.rd(self.ea_seg, self.ea, size)
+        else:
+            kind = (op >> 3) & 3          # A3 BT, AB BTS, B3 BTR, BB BTC
+            bitoff = self.get_reg(self.reg, size)
+            if self.mod != 3:
+                # A register bit offset addresses memory beyond the operand (signed).
+                if size == 2:
+                    disp = (<int16_t>bitoff >> 4) * 2
+                else:
+                    disp = (<int32_t>bitoff >> 5) * 4
+                self.ea = (self.ea + <uint32_t>disp) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF)
+                v = self.rd(self.ea_seg, self.ea, size)
+            bitoff &= size * 8 - 1
+        if self.mod == 3:
+            v = self.get_reg(self.rm, size)
+        bit = (v >> bitoff) & 1
+        self.eflags = (self.eflags & ~<uint32_t>F_CF) | bit
+        if kind == 0:
+            return
+        if kind == 1:
+            v |= (<uint32_t>1 << bitoff)
+        elif kind == 2:
+            v &= ~(<uint32_t>1 << bitoff)
+        else:
+            v ^= (<uint32_t>1 << bitoff)
+        self.set_rm(size, v)
+
+    cdef uint32_t double_shift(self, uint32_t a, uint32_t b, uint32_t cnt, bint right) noexcept:
+        cdef int bits = self.opsize * 8
+        cdef uint64_t wide
+        cdef uint32_t res, cf, mask = SIZE_MASK[self.opsize]
+        cdef uint32_t f
+        if bits == 16:
+            # 16-bit forms shift through a 32-bit a:b pair; counts over 16 are
+            # undefined, and the 386 keeps shifting bits of b back in.
+            if right:
+                wide = (<uint64_t>b << 32) | (<uint64_t>b << 16) | a
+                res = <uint32_t>(wide >> cnt) & 0xFFFF
+                cf = <uint32_t>(wide >> (cnt - 1)) & 1
+            else:
+                wide = (<uint64_t>a << 32) | (<uint64_t>b << 16) | b
+                res = <uint32_t>(wide >> (48 - cnt)) & 0xFFFF
+                cf = <uint32_t>(wide >> (48 - cnt + 16)) & 1
+        else:
+            if right:
+                wide = (<uint64_t>b << 32) | a
+                res = <uint32_t>(wide >> cnt)
+                cf = <uint32_t>(wide >> (cnt - 1)) & 1
+            else:
+                wide = (<uint64_t>a << 32) | b
+                res = <uint32_t>(wide >> (32 - cnt))
+                cf = <uint32_t>(wide >> (64 - cnt)) & 1
+        f = cf | self.szp(res, self.opsize)
+        if (res ^ a) & SIZE_SIGN[self.opsize]:
+            f |= F_OF
+        self.set_arith(f)
+        return res
+
+    cdef void group7(self) noexcept:
+        cdef uint32_t lim, bse
+        if self.reg == 4:
+            # SMSW: the 286 reads the unused MSW bits as 1.
+            self.set_rm(2 if self.mod != 3 else self.opsize, self.cr0 & (0xFFFF if self.mod != 3 else 0xFFFFFFFF))
+            return
+        if self.reg == 6:
+            # LMSW loads PE MP EM TS; it can set PE but never clear it.
+            lim = self.get_rm(2)
+            self.cr0 = (self.cr0 & ~<uint32_t>0xE) | (lim & 0xF) | (self.cr0 & 1)
+            return
+        if self.mod == 3 or self.reg == 5:
+            self.fault(EXC_UD, -1)
+        if self.reg == 7:
+            return          # INVLPG: no TLB yet
+        if self.reg < 2:
+            lim = self.gdtr_limit if self.reg == 0 else self.idtr_limit
+            bse = self.gdtr_base if self.reg == 0 else self.idtr_base
+            if self.opsize == 2:
+                # 16-bit SGDT/SIDT store a 24-bit base; the 286 fills the top byte with 1s.
+                bse = (bse & 0xFFFFFF) | (0xFF000000 if self.isa == ISA_286 else 0)
+            self.wr(self.ea_seg, self.ea, 2, lim)
+            self.wr(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 4, bse)
+        else:
+            lim = self.rd(self.ea_seg, self.ea, 2)
+            bse = self.rd(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 4)
+            if self.opsize == 2:
+                bse &= 0xFFFFFF
+            if self.reg == 2:
+                self.gdtr_limit = lim
+                self.gdtr_base = bse
+            else:
+                self.idtr_limit = lim
+                self.idtr_base = bse
+
+    cdef void mov_cr(self, bint to_cr) noexcept:
+        if self.reg == 1 or self.reg > 4 or (self.reg == 4 and self.isa < 5):
+            self.fault(EXC_UD, -1)
+        if not to_cr:
+            self.r[self.rm] = (self.cr0, 0, self.cr2, self.cr3, self.cr4)[self.reg]
+            return
+        if self.reg == 0:
+            self.cr0 = self.r[self.rm] | (0x10 if self.isa == ISA_386 else 0)
+        elif self.reg == 2:
+            self.cr2 = self.r[self.rm]
+        elif self.reg == 3:
+            self.cr3 = self.r[self.rm]
+        else:
+            self.cr4 = self.r[self.rm]
+
+    # ================================================================ Python API (state)
+    def get_segment(self, name):
+        cdef int s = _SEG_INDEX[name]
+        return Segment(self.sel[s], self.base[s], self.limit[s], self.access[s])
+
+    def set_segment(self, name, selector, base=None, limit=None, access=None):
+        cdef int s = _SEG_INDEX[name]
+        self.sel[s] = selector & 0xFFFF
+        self.base[s] = (selector << 4) & 0xFFFFF if base is None else base & 0xFFFFFFFF
+        if limit is not None:
+            self.limit[s] = limit
+        if access is not None:
+            self.access[s] = access
+        self.code32 = (self.access[S_CS] & 0x400000) != 0
+        self.ss32 = (self.access[S_SS] & 0x400000) != 0
+
+    cpdef uint32_t get(self, str name) except? 0xFFFFFFFF:
+        kind, idx, size = _REGS[name]
+        if kind == 0:
+            if size == 1:
+                return self.get_r8(idx)
+            return self.get_reg(idx, size)
+        if kind == 1:
+            return self.eip & (0xFFFF if size == 2 else 0xFFFFFFFF)
+        if kind == 2:
+            return self.get_flags() & (0xFFFF if size == 2 else 0xFFFFFFFF)
+        if kind == 3:
+            return self.sel[idx]
+        if kind == 4:
+            return (self.cr0, 0, self.cr2, self.cr3, self.cr4)[idx]
+        if kind == 5:
+            return self.dr[idx]
+        if kind == 6:
+            return (self.eflags >> idx) & size
+        raise KeyError(name)
+
+    cpdef set(self, str name, value):
+        kind, idx, size = _REGS[name]
+        cdef uint32_t v = <uint32_t>(int(value) & 0xFFFFFFFF)
+        if kind == 0:
+            self.set_reg(idx, size, v)
+        elif kind == 1:
+            self.eip = v & (0xFFFF if size == 2 else 0xFFFFFFFF)
+        elif kind == 2:
+            if size == 2:
+                v = (self.eflags & 0xFFFF0000) | (v & 0xFFFF)
+            self.eflags = (v & ~<uint32_t>0x8028) | self.flags_fixed1
+        elif kind == 3:
+            self.load_seg(idx, v)
+        elif kind == 4:
+            if idx == 0:
+                self.cr0 = v
+            elif idx == 2:
+                self.cr2 = v
+            elif idx == 3:
+                self.cr3 = v
+            elif idx == 4:
+                self.cr4 = v
+        elif kind == 5:
+            self.dr[idx] = v
+        elif kind == 6:
+            self.eflags = (self.eflags & ~(<uint32_t>size << idx)) | ((v & size) << idx)
+            self.eflags = (self.eflags & ~<uint32_t>0x8028) | self.flags_fixed1
+
+    property gdtr:
+        def __get__(self):
+            return (self.gdtr_base, self.gdtr_limit)
+        def __set__(self, value):
+            self.gdtr_base, self.gdtr_limit = value
+
+    property idtr:
+        def __get__(self):
+            return (self.idtr_base, self.idtr_limit)
+        def __set__(self, value):
+            self.idtr_base, self.idtr_limit = value
+
+    def get_state(self):
+        state = {name: self.get(name) for name in STATE_REGS}
+        for name in ("cs", "ds", "es", "ss", "fs", "gs", "ldtr", "tr"):
+            state[name + "_cache"] = self.get_segment(name)
+        state["gdtr"] = self.gdtr
+        state["idtr"] = self.idtr
+        state["halted"] = self.halted
+        return state
+
+    def set_state(self, state):
+        for name, value in state.items():
+            if name.endswith("_cache"):
+                self.set_segment(name[:-6], *value)
+            elif name in ("gdtr", "idtr"):
+                setattr(self, name, value)
+            elif name == "halted":
+                self.halted = bool(value)
+            else:
+                self.set(name, value)
+
+    def request_stop(self):
+        self.stop_requested = True
+
+
+_SEG_INDEX = {"es": S_ES, "cs": S_CS, "ss": S_SS, "ds": S_DS, "fs": S_FS, "gs": S_GS,
+              "ldtr": S_LDTR, "tr": S_TR}
+
+
+def _build_regs():
+    regs = {}
+    for i, n in enumerate(("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")):
+        regs[n] = (0, i, 4)
+        regs[n[1:]] = (0, i, 2)
+    for i, n in enumerate(("al", "cl", "dl", "bl", "ah", "ch", "dh", "bh")):
+        regs[n] = (0, i, 1)
+    regs["eip"], regs["ip"] = (1, 0, 4), (1, 0, 2)
+    regs["eflags"], regs["flags"] = (2, 0, 4), (2, 0, 2)
+    for n, i in _SEG_INDEX.items():
+        if n not in ("ldtr", "tr"):
+            regs[n] = (3, i, 2)
+    for i in (0, 2, 3, 4):
+        regs["cr%d" % i] = (4, i, 4)
+    for i in range(8):
+        regs["dr%d" % i] = (5, i, 4)
+    for n, bit in (("cf", 0), ("pf", 2), ("af", 4), ("zf", 6), ("sf", 7), ("tf", 8),
+                   ("if_", 9), ("df", 10), ("of", 11), ("nt", 14), ("rf", 16), ("vm", 17),
+                   ("ac", 18)):
+        regs[n] = (6, bit, 1)
+    regs["iopl"] = (6, 12, 3)
+    return regs
+
+
+def _keys_to_indices(key):
+    """Opcode key ('00', 'F6.7', '0FAF', '0FBA.4') -> indices into the timing arrays."""
+    reg = None
+    if "." in key:
+        key, r = key.split(".")
+        reg = int(r)
+    op = int(key, 16) if len(key) == 2 else 0x100 | int(key[2:], 16)
+    if reg is None:
+        return [(op << 3) | r for r in range(8)]
+    return [(op << 3) | reg]
+
+
+_REGS = _build_regs()
+STATE_REGS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags",
+              "cs", "ds", "es", "ss", "fs", "gs", "cr0", "cr2", "cr3", "cr4",
+              "dr0", "dr1", "dr2", "dr3", "dr6", "dr7")
+REGISTER_NAMES = tuple(_REGS)
+
+
+class CPU(_CPU):
+    """An x86 CPU of one model; every register is an attribute (see docs/python-api.md)."""
+    __slots__ = ()
+
+
+def _make_property(name):
+    return property(lambda self: self.get(name), lambda self, v: self.set(name, v),
+                    doc="register %s" % name)
+
+
+for _name in _REGS:
+    setattr(CPU, _name, _make_property(_name))

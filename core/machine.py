@@ -1,0 +1,59 @@
+"""Machine: the clock, the bus and the CPU assembled, and the run loop between them."""
+from core.bus import Bus
+from core.clock import Clock
+from core.cpu import CPU
+from core.models import get_model
+
+NEVER = 0xFFFFFFFFFFFFFFFF
+
+
+class Machine:
+    """A CPU of one model with `memory` bytes of RAM from physical address 0.
+
+    The CPU executes a slice of instructions up to the next clock deadline (or the
+    budget); due events then fire between instructions.  See docs/python-api.md.
+    """
+
+    def __init__(self, cpu="8086", memory=1 << 20, frequency=None):
+        self.model = get_model(cpu)
+        if not isinstance(memory, int) or memory <= 0:
+            raise ValueError("memory must be a positive number of bytes, not %r" % (memory,))
+        self.clock = Clock(frequency or self.model.frequency)
+        self.bus = Bus(memory, self.model.address_bits)
+        self.mem = self.bus
+        self.cpu = CPU(self.model.name, self.clock, self.bus)
+        self.devices = []
+
+    def reset(self):
+        """Reset the CPU (and devices); RAM keeps its contents, as on a warm reset."""
+        self.cpu.reset()
+        for d in self.devices:
+            reset = getattr(d, "reset", None)
+            if reset is not None:
+                reset()
+
+    def step(self):
+        """Execute one instruction; fire events that became due; return its cycles."""
+        cycles = self.cpu.step()
+        if self.clock.next_deadline <= self.clock.now:
+            self.clock.run_due()
+        return cycles
+
+    def run(self, max_cycles=None):
+        """Run until the budget is spent, the CPU halts for good, a stop is requested or
+        the CPU shuts down.  Returns "budget", "halt", "stop" or "shutdown"."""
+        clock, cpu = self.clock, self.cpu
+        end = NEVER if max_cycles is None else min(NEVER, clock.now + max_cycles)
+        while True:
+            limit = min(end, clock.next_deadline)
+            reason = cpu.run(limit)
+            if clock.next_deadline <= clock.now:
+                clock.run_due()
+            if reason != "budget":
+                return reason
+            if clock.now >= end:
+                return "budget"
+
+    def request_stop(self):
+        """Ask the run loop to return "stop" at the next instruction boundary."""
+        self.cpu.request_stop()

@@ -142,7 +142,7 @@ def run_machine(m, port, seconds=None, max_cycles=None):
             target = int(budget * 0.05 / dt)
             slice_cycles = max(10_000, min(target, slice_cycles * 4, 1 << 40))
     return RunResult(
-        cpu=m.cpu.model,
+        cpu=m.model.name,
         reason=reason,
         exit_status=port.exit_status,
         stop_reason=port.stop_reason,
@@ -183,6 +183,6 @@ def bench(cpu="80386", seconds=5.0, bios=None, memory=DEFAULT_MEMORY, echo=None)
 
 
 def _rounds(output):
-    """The text of each finished round of the benchmark guest (after its banner line)."""
+    """The text of each finished round of the benchmark guest, its closing "done" included."""
     body = output.split(b"\n", 1)[1] if b"\n" in output else b""
-    return [r for r in body.split(b"done\n")[:-1]]
+    return [r + b"done\n" for r in body.split(b"done\n")[:-1]]

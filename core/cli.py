@@ -243,7 +243,9 @@ def _version():
 
 def build_parser(selected=None):
     """The top-level parser; `selected` (a Command) gets its real subparser, the others
-    only a placeholder so ``cycle86 -h`` can list them.  Returns (parser, main or None)."""
+    only a placeholder so ``cycle86 -h`` can list them.
+
+    Returns (parser, the selected command's own parser or None, its main or None)."""
     parser = ArgumentParser(
         prog=PROG,
         description="cycle86: a cycle-accurate IA-32 PC simulator and debugger.")
@@ -257,7 +259,8 @@ def build_parser(selected=None):
             add_subparser(subparsers)
         else:
             subparsers.add_parser(command.name, help=command.help, add_help=False)
-    return parser, main
+    sub = subparsers.choices.get(selected.name) if main is not None else None
+    return parser, sub, main
 
 
 def _selected_command(argv):
@@ -286,8 +289,11 @@ def main(argv=None):
     selected = _selected_command(argv)
     where = PROG if selected is None else "%s %s" % (PROG, selected.name)
     try:
-        parser, command_main = build_parser(selected)
-        args = parser.parse_args(argv)
+        parser, sub, command_main = build_parser(selected)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Blame the command's parser, whose options the user was most likely reaching for.
+            (sub or parser).error("unrecognized arguments: %s" % " ".join(extra))
         if command_main is None:     # no command word at all, e.g. '' or just options
             parser.error("no command given; choose one of %s"
                          % ", ".join(c.name for c in COMMANDS))

@@ -68,21 +68,32 @@ class DebugPort:
         self.machine = machine
         self.keep = keep
         self.echo = echo
+        self.clear()
         self.reset()
         bus = machine.bus
         bus.register_io(PORT_E9, 1, self._read_e9, self._write_e9)
         bus.register_io(PORT_POST, 1, self._read_post, self._write_post)
         bus.register_io(PORT_SHUTDOWN, 1, self._read_unused, self._write_shutdown)
         bus.register_io(PORT_DEBUG_EXIT, 1, self._read_unused, self._write_debug_exit)
+        devices = getattr(machine, "devices", None)
+        if devices is not None:          # so Machine.reset() and the device views find it
+            devices.append(self)
 
     def reset(self):
-        """Forget output, codes and any stop (as at power-on)."""
-        self._output = bytearray()
-        self.console_bytes = 0
-        self.post_codes = []
+        """A machine reset: a half-written "Shutdown" and any stop request are forgotten.
+
+        The console output and the POST codes are a log of what the guest did, like the
+        terminal and the POST card's display, so they survive a reset; ``clear()`` empties them.
+        """
         self._shutdown_matched = 0
         self.exit_status = None
         self.stop_reason = None
+
+    def clear(self):
+        """Empty the console output and the POST code list."""
+        self._output = bytearray()
+        self.console_bytes = 0
+        self.post_codes = []
 
     # ---------------------------------------------------------------- results
 
@@ -95,9 +106,6 @@ class DebugPort:
     def text(self):
         """Console output as text (UTF-8, undecodable bytes replaced)."""
         return self._output.decode("utf-8", errors="replace")
-
-    def clear_output(self):
-        self._output.clear()
 
     # ---------------------------------------------------------------- port handlers
     # A write wider than a byte to one of these 8-bit ports carries its bytes low first, as

@@ -32,6 +32,7 @@ class FakeBus:
 class FakeMachine:
     def __init__(self):
         self.bus = FakeBus()
+        self.devices = []
         self.stops = 0
 
     def request_stop(self):
@@ -49,8 +50,9 @@ def out_text(bus, port, text):
 
 
 def test_claims_exactly_its_four_ports(machine):
-    DebugPort(machine)
+    port = DebugPort(machine)
     assert sorted(machine.bus.handlers) == [0x80, 0xE9, 0xF4, 0x8900]
+    assert machine.devices == [port]
 
 
 def test_console_bytes_are_kept_in_order(machine):
@@ -148,17 +150,25 @@ def test_debug_exit_uses_the_whole_written_width(machine):
     assert port.exit_status == (0x1234 << 1) | 1
 
 
-def test_reset_forgets_everything(machine):
+def test_reset_forgets_the_stop_but_keeps_the_log(machine):
     port = DebugPort(machine)
     out_text(machine.bus, 0xE9, "x")
     machine.bus.out(0x80, 5)
-    out_text(machine.bus, 0x8900, "Shut")
     machine.bus.out(0xF4, 2)
+    out_text(machine.bus, 0x8900, "Shut")
     port.reset()
-    assert (port.output, port.post_codes, port.exit_status, port.stop_reason) == \
-        (b"", [], None, None)
+    assert (port.exit_status, port.stop_reason) == (None, None)
+    assert (port.output, port.post_codes) == (b"x", [5])
     out_text(machine.bus, 0x8900, "down")           # the half-matched prefix is gone too
     assert port.exit_status is None
+
+
+def test_clear_empties_the_log(machine):
+    port = DebugPort(machine)
+    out_text(machine.bus, 0xE9, "x")
+    machine.bus.out(0x80, 5)
+    port.clear()
+    assert (port.output, port.console_bytes, port.post_codes) == (b"", 0, [])
 
 
 def test_state_round_trips(machine):
@@ -225,3 +235,19 @@ def test_guest_out_and_in_reach_the_device():
     assert port.output == b"ok"
     assert port.post_codes == [0xE9]
     assert port.exit_status == 0
+
+    m.reset()                                         # Machine.reset reaches the device
+    assert port.exit_status is None and port.output == b"ok"
+
+
+def test_guest_word_out_to_debug_exit():
+    machine_mod = pytest.importorskip("core.machine", reason="the compiled core is not built")
+    m = machine_mod.Machine(cpu="8086", memory=1 << 20)
+    port = DebugPort(m)
+    m.mem.write(0x500, bytes([0xB8, 0x34, 0x12,      # mov ax,0x1234
+                              0xE7, 0xF4,            # out 0xF4,ax
+                              0xF4]))                # hlt
+    m.cpu.cs = 0
+    m.cpu.ip = 0x500
+    assert m.run(max_cycles=10_000) == "stop"
+    assert port.exit_status == (0x1234 << 1) | 1

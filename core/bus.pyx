@@ -223,13 +223,13 @@ cdef class Bus:
     def read32(self, uint32_t addr):
         return self.read16(addr) | (self.read16(addr + 2) << 16)
 
-    def write16(self, uint32_t addr, int value):
-        self.write8(addr, value)
-        self.write8(addr + 1, value >> 8)
+    def write16(self, uint32_t addr, value):
+        self.write8(addr, value & 0xFF)
+        self.write8(addr + 1, (value >> 8) & 0xFF)
 
-    def write32(self, uint32_t addr, int value):
-        self.write16(addr, value)
-        self.write16(addr + 2, value >> 16)
+    def write32(self, uint32_t addr, value):
+        self.write16(addr, value & 0xFFFF)
+        self.write16(addr + 2, (value >> 16) & 0xFFFF)
 
     def read(self, uint32_t addr, Py_ssize_t n):
         """n bytes of physical memory from addr (ROM and MMIO included)."""

@@ -372,8 +372,9 @@ cdef class _CPU:
             if size == 2:
                 return (<uint16_t*>page)[0]
             return (<uint32_t*>page)[0]
-        if page == NULL and size == 1:
-            return self.bus.slow_read(p, 1)
+        if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
+            # MMIO (or unmapped): the device sees one access of the full width.
+            return self.bus.slow_read(p, size)
         for i in range(size):
             p = self.phys(lin + i)
             page = self.rptr[p >> PAGE_SHIFT]
@@ -395,6 +396,10 @@ cdef class _CPU:
                 (<uint16_t*>page)[0] = v
             else:
                 (<uint32_t*>page)[0] = v
+            return
+        if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
+            if self.rptr[p >> PAGE_SHIFT] == NULL:
+                self.bus.slow_write(p, size, v)
             return
         for i in range(size):
             p = self.phys(lin + i)

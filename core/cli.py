@@ -91,8 +91,12 @@ def _demo_main(args):
     from core import bench
     from peripherals.debugport import file_sink
 
-    result = bench.run_demo(cpu=args.cpu, echo=file_sink(sys.stdout))
-    sys.stdout.flush()
+    echo = file_sink(sys.stdout)
+    try:
+        result = bench.run_demo(cpu=args.cpu, echo=echo)
+    except bench.GuestError as e:
+        raise CliError(str(e)) from None
+    _check_echo(echo)
     if not result.output.endswith(b"\n"):
         print()
     print("---")
@@ -106,6 +110,16 @@ def _demo_main(args):
         sys.stderr.write("%s demo: the demo guest failed (%s)\n" % (PROG, _failure(result)))
         return 1
     return 0
+
+
+def _check_echo(echo):
+    """Report a failed write of the guest's output (a closed pipe ends quietly)."""
+    if echo is None or echo.failed is None:
+        sys.stdout.flush()
+        return
+    if isinstance(echo.failed, BrokenPipeError):
+        raise echo.failed
+    raise CliError("cannot write the guest's output: %s" % echo.failed)
 
 
 def _failure(result):
@@ -166,15 +180,15 @@ def _bench_main(args):
     else:
         image_name = "bundled benchmark (core/guests/bench.rom)"
         echo = None
+    try:
+        m, port = bench.bench_machine(cpu=args.cpu, bios=args.bios, memory=memory, echo=echo)
+    except bench.GuestError as e:
+        raise CliError(str(e)) from None
     print("guest: %s, cpu %s, %s RAM, up to %g s" % (image_name, args.cpu, _human_size(memory),
                                                      args.seconds))
     sys.stdout.flush()
-    try:
-        result = bench.bench(cpu=args.cpu, seconds=args.seconds, bios=args.bios,
-                             memory=memory, echo=echo)
-    except bench.GuestError as e:
-        raise CliError(str(e)) from None
-    sys.stdout.flush()
+    result = bench.run_bench(m, port, args.seconds, bundled=args.bios is None)
+    _check_echo(echo)
     if result.output and not result.output.endswith(b"\n") and args.bios is not None:
         print()
     if result.reason == "time":

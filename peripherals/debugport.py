@@ -32,6 +32,9 @@ def file_sink(f):
 
     Text files get the bytes decoded as Latin-1 so that every byte shows as one character and
     nothing is lost or raises; a newline flushes, so a person watching sees whole lines.
+    If writing fails (a closed pipe, a full disk) the sink stops writing and keeps the error
+    in ``sink.failed`` for its owner to report: the bus would otherwise report it again for
+    every byte the guest writes.
     """
     binary = getattr(f, "buffer", None)
     if binary is not None:
@@ -42,10 +45,16 @@ def file_sink(f):
     is_binary = not isinstance(f, io.TextIOBase)
 
     def sink(data):
-        f.write(data if is_binary else data.decode("latin-1"))
-        if b"\n" in data:
-            f.flush()
+        if sink.failed is not None:
+            return
+        try:
+            f.write(data if is_binary else data.decode("latin-1"))
+            if b"\n" in data:
+                f.flush()
+        except OSError as e:
+            sink.failed = e
 
+    sink.failed = None
     return sink
 
 

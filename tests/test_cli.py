@@ -170,3 +170,10 @@ def test_bench_command(capsys):
     status, out, err = run(capsys, "bench", "--seconds", "0.2", "--cpu", "286")
     assert status == 0, err
     assert "cpu 80286" in out and "MIPS" in out and "cycles/s" in out
+
+
+def test_memory_beyond_the_bus_is_one_line_before_anything_runs(capsys):
+    pytest.importorskip("core.machine", reason="the compiled core is not built")
+    status, out, err = run(capsys, "bench", "--memory", "5G")
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "cycle86 bench", "memory")

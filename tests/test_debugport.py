@@ -251,3 +251,21 @@ def test_guest_word_out_to_debug_exit():
     m.cpu.ip = 0x500
     assert m.run(max_cycles=10_000) == "stop"
     assert port.exit_status == (0x1234 << 1) | 1
+
+
+def test_file_sink_stops_at_the_first_write_error():
+    class Closed(io.RawIOBase):
+        writes = 0
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            Closed.writes += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    sink = file_sink(Closed())
+    sink(b"a")
+    sink(b"b")
+    assert isinstance(sink.failed, BrokenPipeError)
+    assert Closed.writes == 1                          # reported once, then quiet

@@ -214,8 +214,14 @@ cdef class _CPU:
     cdef uint16_t t_taken[4096]
     cdef uint16_t t_rep_base[4096]
     cdef uint16_t t_rep_iter[4096]
+    cdef uint16_t t_per_count[4096]
+    cdef uint16_t t_count_base[4096]
     cdef uint16_t t_prefix
+    cdef uint16_t t_intr, t_nmi, t_exc
     cdef bint timing_adds_ea
+    cdef int tk                 # timing index of the current instruction
+    cdef int n_prefix_rep       # REP prefixes seen (their cost is inside rep_base)
+    cdef uint32_t cyc_override  # a handler's computed total for the base form (0: none)
     # ---- run control
     cdef jmp_buf jb
     cdef uint64_t slice_end
@@ -257,29 +263,28 @@ cdef class _CPU:
 
     # ================================================================ timing
     def _load_timing(self):
-        """Fill the C timing arrays from core/timing.py for this model."""
+        """Fill the C timing arrays from core/timing.py (the model's documented clocks)."""
+        from core import timing
         cdef int i, k
         for i in range(4096):
-            self.t_reg[i] = 2
-            self.t_mem[i] = 2
-            self.t_taken[i] = 0
-            self.t_rep_base[i] = 0
-            self.t_rep_iter[i] = 0
-        self.t_prefix = 0
-        self.timing_adds_ea = self.isa <= ISA_186
-        try:
-            from core import timing
-        except ImportError:
-            return
-        table = timing.table(self.model.name)
-        for key, t in table.items():
+            self.t_reg[i] = self.t_mem[i] = self.t_taken[i] = 0
+            self.t_rep_base[i] = self.t_rep_iter[i] = 0
+            self.t_per_count[i] = self.t_count_base[i] = 0
+        # The 8086/8088 figures exclude the effective-address time (Intel's EA table);
+        # the 80186 and later print totals that include it.
+        self.timing_adds_ea = self.isa == ISA_8086
+        for key, t in timing.table(self.model.name).items():
             for k in _keys_to_indices(key):
-                self.t_reg[k] = min(t.reg, 0xFFFF)
-                self.t_mem[k] = min(t.mem, 0xFFFF)
-                self.t_taken[k] = min(getattr(t, "taken", 0) or 0, 0xFFFF)
-                self.t_rep_base[k] = min(getattr(t, "rep_base", 0) or 0, 0xFFFF)
-                self.t_rep_iter[k] = min(getattr(t, "rep_iter", 0) or 0, 0xFFFF)
-        self.t_prefix = getattr(timing, "prefix_cycles", lambda m: 0)(self.model.name)
+                self.t_reg[k] = t.reg
+                self.t_mem[k] = t.mem
+                self.t_taken[k] = t.taken
+                self.t_rep_base[k] = t.rep_base
+                self.t_rep_iter[k] = t.rep_iter
+                self.t_per_count[k] = t.per_count
+                self.t_count_base[k] = t.count_base
+        self.t_prefix = timing.prefix_cycles(self.model.name)
+        it = timing.interrupt_timing(self.model.name)
+        self.t_intr, self.t_nmi, self.t_exc = it["intr"], it["nmi"], it["exception"]
 
     # ================================================================ reset
     def reset(self):
@@ -419,8 +424,6 @@ cdef class _CPU:
     cdef uint32_t rd(self, int seg, uint32_t off, int size) noexcept:
         cdef uint32_t v
         cdef int i
-        if self.m_bus8 and size == 2:
-            self.word_xfers += 1
         if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
             if self.m_word_wrap:
                 # 8086/80186: the offset wraps inside the 64 KiB segment.
@@ -433,8 +436,6 @@ cdef class _CPU:
 
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
         cdef int i
-        if self.m_bus8 and size == 2:
-            self.word_xfers += 1
         if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
             if self.m_word_wrap:
                 for i in range(size):
@@ -550,7 +551,12 @@ cdef class _CPU:
                 off += self.fetch16()
             self.ea = off & 0xFFFF
             if self.timing_adds_ea:
-                self.ea_clocks = EA_8086[self.mod * 8 + self.rm] + (2 if self.seg_ovr >= 0 else 0)
+                self.ea_clocks = EA_8086[self.mod * 8 + self.rm]
+            elif self.isa == ISA_286:
+                # base + index + displacement costs one more clock on the 286
+                self.ea_clocks = 1 if (self.mod != 0 and self.rm < 4) else 0
+            elif self.isa >= ISA_386:
+                self.ea_clocks = 1 if self.rm < 4 else 0     # two registers in the address
         else:
             if self.rm == 4:
                 sib = self.fetch8()
@@ -565,6 +571,8 @@ cdef class _CPU:
                         seg = S_SS
                 if idx != 4:
                     off += self.r[idx] << sc
+                    if not (base_r == 5 and self.mod == 0):
+                        self.ea_clocks = 1      # 386: base and index both used
             elif self.rm == 5 and self.mod == 0:
                 off = self.fetch32()
             else:
@@ -691,7 +699,7 @@ cdef class _CPU:
         count &= self.shift_mask
         if count == 0:
             return v
-        self.cyc_extra += count
+        self.cyc_extra += count * self.t_per_count[self.tk]
         f = self.eflags
         cf = f & F_CF
         if op == 6 and self.isa == ISA_8086:
@@ -807,6 +815,10 @@ cdef class _CPU:
             return
         self.interrupt(vec, ret)
         self.delivering = 0
+        # The faulting instruction's work so far is not itemised: charge its base
+        # form, then the exception sequence.
+        self.clock.now += self.t_reg[self.tk] + self.t_exc
+        self.icount += 1
 
     # ================================================================ run loop
     cdef int run_slice(self, uint64_t until) noexcept:
@@ -828,12 +840,12 @@ cdef class _CPU:
                 self.nmi = False
                 self.halted = False
                 self.interrupt(2, self.eip)
-                self.clock.now += 50
+                self.clock.now += self.t_nmi
                 continue
             elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
                 self.halted = False
                 self.interrupt(self.acknowledge(), self.eip)
-                self.clock.now += 61
+                self.clock.now += self.t_intr
                 continue
             if self.halted:
                 if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF:
@@ -877,12 +889,12 @@ cdef class _CPU:
             self.nmi = False
             self.halted = False
             self.interrupt(2, self.eip)
-            self.clock.now += 50
+            self.clock.now += self.t_nmi
             return 0
         elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
             self.halted = False
             self.interrupt(self.acknowledge(), self.eip)
-            self.clock.now += 61
+            self.clock.now += self.t_intr
             return 0
         if self.halted:
             return STOP_HALT
@@ -903,9 +915,10 @@ cdef class _CPU:
         self.rep = 0
         self.lock = False
         self.cyc_extra = 0
+        self.cyc_override = 0
+        self.n_prefix_rep = 0
         self.taken = False
         self.rep_done = 0
-        self.word_xfers = 0
         self.ea_clocks = 0
         self.mod = 3
         self.reg = 0
@@ -917,6 +930,7 @@ cdef class _CPU:
                 self.seg_ovr = (op >> 3) & 3
             elif op == 0xF3 or op == 0xF2:
                 self.rep = op
+                self.n_prefix_rep += 1
             elif op == 0xF0 or (op == 0xF1 and self.isa == ISA_8086):
                 self.lock = True
             elif self.isa >= ISA_386 and (op == 0x64 or op == 0x65):
@@ -938,6 +952,7 @@ cdef class _CPU:
         if OP_MODRM[op] and not (op == 0x0F):
             self.decode_modrm()
         k = (op << 3) | (self.reg if OP_GROUP[op] else 0)
+        self.tk = k
         if OP_ISA[k] > self.isa:
             if self.m_has_ud:
                 self.fault(EXC_UD, -1)
@@ -952,14 +967,19 @@ cdef class _CPU:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
         if self.rep_done or (self.rep and self.is_string(op)):
-            cyc += self.t_rep_base[k] + self.rep_done * self.t_rep_iter[k]
-        elif self.taken:
+            # rep_base already includes the REP prefix byte.
+            cyc += self.t_rep_base[k] + self.rep_done * self.t_rep_iter[k] - self.t_prefix
+        elif self.cyc_override:
+            cyc += self.cyc_override
+        elif self.taken and self.t_taken[k]:
             cyc += self.t_taken[k]
         elif self.mod != 3:
             cyc += self.t_mem[k] + self.ea_clocks
         else:
             cyc += self.t_reg[k]
-        cyc += self.cyc_extra + (self.word_xfers << 2)
+        cyc += self.cyc_extra
+        if cyc == 0:
+            cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
         self.icount += 1
         if tf:
@@ -1140,7 +1160,7 @@ cdef class _CPU:
         elif 0xA0 <= op <= 0xA3:
             size = 1 if (op & 1) == 0 else self.opsize
             off = self.fetch_imm(self.adsize)
-            self.mod = 0
+            # The moffs forms have no ModR/M: their documented time is the 'reg' figure.
             self.ea_seg = self.seg_ovr if self.seg_ovr >= 0 else S_DS
             if op < 0xA2:
                 self.set_reg(R_EAX, size, self.rd(self.ea_seg, off, size))
@@ -1359,7 +1379,11 @@ cdef class _CPU:
                 bp = (bp - self.opsize) & (0xFFFF if ssz == 2 else 0xFFFFFFFF)
                 self.push(self.rd(S_SS, bp, self.opsize), self.opsize)
             self.push(frame, self.opsize)
-            self.cyc_extra += level * 4
+        # Level 0 costs the reg figure, level 1 the mem figure, deeper levels a formula.
+        if level == 1:
+            self.cyc_override = self.t_mem[self.tk]
+        elif level > 1:
+            self.cyc_override = self.t_count_base[self.tk] + self.t_per_count[self.tk] * (level - 1)
         self.set_reg(R_EBP, self.opsize, frame)
         self.set_reg(R_ESP, ssz, self.get_reg(R_ESP, ssz) - alloc)
 
@@ -1752,7 +1776,7 @@ cdef class _CPU:
                     while not (v >> s) & 1:
                         s -= 1
                 self.set_reg(self.reg, self.opsize, s)
-                self.cyc_extra += s
+                self.cyc_extra += self.t_per_count[self.tk] * (s + 1 if op == 0xBC else self.opsize * 8 - s)
         elif op == 0xC0 or op == 0xC1:
             size = 1 if op == 0xC0 else self.opsize
             a = self.get_rm(size)

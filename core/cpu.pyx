@@ -203,6 +203,7 @@ cdef class _CPU:
     cdef uint32_t ea
     cdef int ea_seg
     cdef int ea_clocks
+    cdef bint ea_esp_base
     cdef bint code32, ss32
     # ---- timing of the current instruction
     cdef uint32_t cyc_extra     # data-dependent clocks added by a handler
@@ -520,6 +521,7 @@ cdef class _CPU:
         self.mod = m >> 6
         self.reg = (m >> 3) & 7
         self.rm = m & 7
+        self.ea_esp_base = False
         if self.mod == 3:
             return
         if self.adsize == 2:
@@ -569,6 +571,7 @@ cdef class _CPU:
                     off = self.r[base_r]
                     if base_r == R_ESP or base_r == R_EBP:
                         seg = S_SS
+                    self.ea_esp_base = base_r == R_ESP
                 if idx != 4:
                     off += self.r[idx] << sc
                     if not (base_r == 5 and self.mod == 0):
@@ -868,12 +871,8 @@ cdef class _CPU:
     def step(self):
         """Execute exactly one instruction (or deliver one pending interrupt); return cycles."""
         cdef uint64_t t0 = self.clock.now
-        cdef uint64_t saved_end = self.slice_end
-        cdef bint was_halted = self.halted
-        cdef int reason
-        # The slice ends after one instruction's worth of work, but a REP string op
-        # must not be cut: the limit is checked only between instructions.
-        reason = self.run_one()
+        # A REP string instruction runs to completion: the slice has no end here.
+        self.run_one()
         return self.clock.now - t0
 
     cdef int run_one(self) noexcept:
@@ -1115,8 +1114,9 @@ cdef class _CPU:
             if self.reg != 0 and self.m_has_ud:
                 self.fault(EXC_UD, -1)
             v = self.pop(self.opsize)
-            if self.mod != 3 and (self.rm == 4 or self.adsize == 4) and self.adsize == 4:
-                pass
+            if self.ea_esp_base:
+                # An ESP-based destination is addressed after the pop (Intel SDM, POP).
+                self.ea += self.opsize
             self.set_rm(self.opsize, v)
         elif op == 0x90:
             pass
@@ -1736,8 +1736,6 @@ cdef class _CPU:
             v = self.get_rm(self.opsize)
             if self.cond(op):
                 self.set_reg(self.reg, self.opsize, v)
-            elif self.opsize == 4:
-                self.r[self.reg] = self.r[self.reg]
         elif op == 0xA0 or op == 0xA8:
             self.push(self.sel[S_FS if op == 0xA0 else S_GS], self.opsize)
         elif op == 0xA1 or op == 0xA9:

@@ -265,6 +265,10 @@ cdef class _CPU:
     cdef uint32_t param_buf[32]
     cdef int delivering_vec        # vector being delivered (-1: none), for #DF rules
     cdef bint deliver_ext          # the event being delivered is not a software INT
+    # ---- debug registers: checked only when DR7 enables a breakpoint of that kind
+    cdef bint dr_exec_active
+    cdef bint dr_data_active
+    cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
 
     def __init__(self, model="8086", Clock clock=None, Bus bus=None):
         m = get_model(model)
@@ -369,6 +373,7 @@ cdef class _CPU:
         self.tlb_flush()
         for i in range(8):
             self.seg_update(i)
+        self.dr7_update()
 
     # ================================================================ register helpers
     cdef inline uint32_t get_r8(self, int r) noexcept:
@@ -485,6 +490,8 @@ cdef class _CPU:
             self.seg_fault(seg)             # execute-only code or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
+        if self.dr_data_active:
+            self.check_data_breakpoint(self.base[seg] + off, size, False)
         return self.rd_lin(self.base[seg] + off, size)
 
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
@@ -499,6 +506,8 @@ cdef class _CPU:
             self.seg_fault(seg)             # read-only data, code, or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
+        if self.dr_data_active:
+            self.check_data_breakpoint(self.base[seg] + off, size, True)
         self.wr_lin(self.base[seg] + off, size, v)
 
     # ---- instruction fetch
@@ -849,6 +858,48 @@ cdef class _CPU:
         self.load_seg(S_CS, new_cs)
         self.eip = new_ip
 
+    cdef void dr7_update(self) noexcept:
+        cdef int n
+        cdef uint32_t rw
+        self.dr_exec_active = False
+        self.dr_data_active = False
+        for n in range(4):
+            if (self.dr[7] >> (2 * n)) & 3:
+                rw = (self.dr[7] >> (16 + 4 * n)) & 3
+                if rw == 0:
+                    self.dr_exec_active = True
+                elif rw != 2:                       # 01 write, 11 read/write; 10 is I/O
+                    self.dr_data_active = True
+
+    cdef void check_exec_breakpoint(self) noexcept:
+        # Instruction breakpoints are faults, taken before the instruction runs,
+        # unless RF says the handler asked to resume past one.
+        cdef int n
+        cdef uint32_t lin = self.base[S_CS] + self.eip, hits = 0
+        if self.eflags & F_RF:
+            return
+        for n in range(4):
+            if (self.dr[7] >> (2 * n)) & 3 and ((self.dr[7] >> (16 + 4 * n)) & 3) == 0 \
+                    and self.dr[n] == lin:
+                hits |= 1 << n
+        if hits:
+            self.dr[6] = (self.dr[6] & ~<uint32_t>0xF) | hits
+            self.fault(EXC_DB, -1)
+
+    cdef void check_data_breakpoint(self, uint32_t lin, int size, bint write) noexcept:
+        cdef int n
+        cdef uint32_t rw, ln, mask
+        for n in range(4):
+            if not ((self.dr[7] >> (2 * n)) & 3):
+                continue
+            rw = (self.dr[7] >> (16 + 4 * n)) & 3
+            if rw == 0 or rw == 2 or (rw == 1 and not write):
+                continue
+            ln = (self.dr[7] >> (18 + 4 * n)) & 3       # 0:1 1:2 3:4 bytes (aligned)
+            mask = ~(<uint32_t>(ln if ln != 2 else 7))
+            if (lin & mask) <= (self.dr[n] & mask) <= ((lin + size - 1) & mask):
+                self.dr_hits |= 1 << n
+
     cdef void soft_int(self, int vec) noexcept:
         # INT n / INT3 / INTO: IOPL-sensitive in virtual-8086 mode, and the gate's DPL
         # is checked against CPL in protected mode.
@@ -980,6 +1031,9 @@ cdef class _CPU:
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
         self.insn_eip = self.eip
+        if self.dr_exec_active:
+            self.check_exec_breakpoint()
+        self.dr_hits = 0
         self.ilen = 0
         self.opsize = 4 if self.code32 else 2
         self.adsize = self.opsize
@@ -1054,9 +1108,18 @@ cdef class _CPU:
             cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
         self.icount += 1
-        if tf:
-            # Single-step trap after the instruction that ran with TF set.
+        # RF suppresses instruction breakpoints for one instruction only.
+        self.eflags &= ~<uint32_t>F_RF
+        if tf or self.dr_hits:
+            # Single-step and data breakpoints are traps: after the instruction,
+            # reported in DR6 (BS, B0-B3).
+            if self.isa >= ISA_386:
+                self.dr[6] = (self.dr[6] & ~<uint32_t>0x400F) | self.dr_hits | (0x4000 if tf else 0)
+            self.delivering_vec = EXC_DB
+            self.deliver_ext = True
             self.interrupt(EXC_DB, self.eip)
+            self.delivering_vec = -1
+            self.deliver_ext = False
 
     cdef inline bint is_string(self, uint32_t op) noexcept:
         return (0xA4 <= op <= 0xA7) or (0xAA <= op <= 0xAF) or (0x6C <= op <= 0x6F and self.isa >= ISA_186)
@@ -1891,7 +1954,12 @@ cdef class _CPU:
             if op == 0x21:
                 self.r[self.rm] = self.dr[self.reg]
             else:
-                self.dr[self.reg] = self.r[self.rm]
+                if self.reg == 6:
+                    # DR6 reserved bits read as 1 on the 386/486.
+                    self.dr[6] = self.r[self.rm] | 0xFFFF0FF0
+                else:
+                    self.dr[self.reg] = self.r[self.rm]
+                self.dr7_update()
         else:
             # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
             self.fault(EXC_UD, -1)
@@ -3014,6 +3082,7 @@ cdef class _CPU:
                 self.tlb_flush()
         elif kind == 5:
             self.dr[idx] = v
+            self.dr7_update()
         elif kind == 6:
             self.eflags = (self.eflags & ~(<uint32_t>size << idx)) | ((v & size) << idx)
             self.eflags = (self.eflags & ~<uint32_t>0x8028) | self.flags_fixed1

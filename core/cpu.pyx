@@ -1107,7 +1107,8 @@ cdef class _CPU:
         if cyc == 0:
             cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
-        self.icount += 1
+        # A REP iteration counts as an instruction, as Bochs and QEMU count them.
+        self.icount += self.rep_done if self.rep_done > 1 else 1
         # RF suppresses instruction breakpoints for one instruction only.
         self.eflags &= ~<uint32_t>F_RF
         if tf or self.dr_hits:

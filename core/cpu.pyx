@@ -269,6 +269,11 @@ cdef class _CPU:
     cdef bint dr_exec_active
     cdef bint dr_data_active
     cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
+    # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
+    cdef bint has_cpuid, has_tsc, has_msr, has_cx8, has_sysenter, has_rdpmc
+    cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
+    cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
+    cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
 
     def __init__(self, model="8086", Clock clock=None, Bus bus=None):
         m = get_model(model)
@@ -293,6 +298,15 @@ cdef class _CPU:
         self.m_lock_ud = m.lock_ud
         self.m_bus8 = m.bus_bits == 8
         self.m_index_first = m.isa == ISA_286
+        self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
+        self.has_cx8, self.has_sysenter, self.has_rdpmc = m.has_cx8, m.has_sysenter, m.has_rdpmc
+        self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001F if m.isa >= ISA_386 else 0xF)
+        self.cr0_fixed1 = m.cr0_fixed1
+        self.cr4_mask = m.cr4_mask
+        if m.eflags_id:
+            self.flags_settable32 |= 0x200000        # ID: software detects CPUID with it
+        if m.eflags_ac:
+            self.flags_settable32 |= F_AC
         self.intr_ack = None
         self._load_timing()
         self.reset()
@@ -353,9 +367,14 @@ cdef class _CPU:
             if self.isa == ISA_286:
                 self.cr0 = 0xFFF0          # MSW bits 4-15 read as 1 on the 286
             else:
-                self.r[R_EDX] = 0x0303     # component/revision id (386 D-step)
+                # EDX holds the processor signature; CR0 the model's reset value.
+                self.r[R_EDX] = self.model.reset_edx
+                self.cr0 = self.model.reset_cr0
                 self.dr[6] = 0xFFFF0FF0
                 self.dr[7] = 0x00000400
+        from core import cpuid as _cpuid
+        self.msrs = _cpuid.msr_reset_values(self.model.name) if self.has_msr else {}
+        self.tsc_base = self.clock.now
         self.halted = False
         self.shutdown = False
         self.delivering = 0
@@ -899,6 +918,100 @@ cdef class _CPU:
             mask = ~(<uint32_t>(ln if ln != 2 else 7))
             if (lin & mask) <= (self.dr[n] & mask) <= ((lin + size - 1) & mask):
                 self.dr_hits |= 1 << n
+
+    # ---- 486/Pentium/P6 system instructions
+    cdef void store_edx_eax(self, uint64_t v) noexcept:
+        self.r[R_EAX] = <uint32_t>v
+        self.r[R_EDX] = <uint32_t>(v >> 32)
+
+    cdef void do_cpuid(self) noexcept:
+        from core import cpuid as _cpuid
+        apic = (self.msrs.get(0x1B, 0x800) >> 11) & 1 if self.model.has_apic else 0
+        a, b, c, d = _cpuid.cpuid(self.model.name, self.r[R_EAX], self.r[R_ECX], bool(apic))
+        self.r[R_EAX], self.r[R_EBX], self.r[R_ECX], self.r[R_EDX] = a, b, c, d
+        if 0x8B in self.msrs:
+            self.msrs[0x8B] = 0                   # CPUID clears BIOS_SIGN_ID (P6)
+
+    cdef void rdmsr(self) noexcept:
+        cdef uint32_t n = self.r[R_ECX]
+        cdef bint ok = True
+        cdef uint64_t v = 0
+        if n == 0x10 and self.has_tsc:
+            v = self.clock.now - self.tsc_base
+        elif n in self.msrs:
+            v = self.msrs[n]
+        else:
+            ok = False
+        if not ok:
+            self.fault(EXC_GP, 0)
+        self.store_edx_eax(v)
+
+    cdef void wrmsr(self) noexcept:
+        from core import cpuid as _cpuid
+        cdef uint32_t n = self.r[R_ECX]
+        cdef uint64_t value = (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
+        cdef bint ok = True
+        table = _cpuid.msr_table(self.model.name)
+        msr = table.get(n)
+        if msr is None:
+            ok = False
+        elif n == 0x10:
+            try:
+                self.tsc_base = _cpuid.tsc_base_after_write(self.model.name, self.clock.now,
+                                                           self.tsc_base, value)
+            except _cpuid.MsrFault:
+                ok = False
+        else:
+            try:
+                self.msrs[n] = _cpuid.write_value(msr, self.msrs.get(n, msr.reset), value)
+            except _cpuid.MsrFault:
+                ok = False
+        table = msr = None
+        if not ok:
+            self.fault(EXC_GP, 0)
+
+    cdef void cmpxchg8b(self) noexcept:
+        cdef uint64_t m = (<uint64_t>self.rd(self.ea_seg, self.ea + 4, 4) << 32) | self.rd(self.ea_seg, self.ea, 4)
+        cdef uint64_t cmp = (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
+        if m == cmp:
+            self.wr(self.ea_seg, self.ea, 4, self.r[R_EBX])
+            self.wr(self.ea_seg, self.ea + 4, 4, self.r[R_ECX])
+            self.eflags |= F_ZF
+        else:
+            # The locked cycle writes the old value back, then EDX:EAX takes it.
+            self.wr(self.ea_seg, self.ea, 4, <uint32_t>m)
+            self.wr(self.ea_seg, self.ea + 4, 4, <uint32_t>(m >> 32))
+            self.store_edx_eax(m)
+            self.eflags &= ~<uint32_t>F_ZF
+
+    cdef void sysenter_exit(self, bint exit) noexcept:
+        # Fast system calls (P6): flat segments derived from IA32_SYSENTER_CS,
+        # no descriptor reads (Intel SDM vol. 2, SYSENTER/SYSEXIT).
+        cdef uint32_t cs = <uint32_t>(self.msrs.get(0x174, 0) & 0xFFFF)
+        if not self.pe or (cs & 0xFFFC) == 0 or (exit and self.cpl != 0):
+            self.fault(EXC_GP, 0)
+        if not exit:
+            self.eflags &= ~<uint32_t>(F_VM | F_IF | F_RF)
+            self.update_mode()
+            self.flat_segment(S_CS, cs & 0xFFFC, 0xCF9B00)
+            self.flat_segment(S_SS, (cs + 8) & 0xFFFC, 0xCF9300)
+            self.r[R_ESP] = <uint32_t>(self.msrs.get(0x175, 0) & 0xFFFFFFFF)
+            self.eip = <uint32_t>(self.msrs.get(0x176, 0) & 0xFFFFFFFF)
+            self.cpl = 0
+        else:
+            self.flat_segment(S_CS, (cs + 16) | 3, 0xCFFB00)
+            self.flat_segment(S_SS, (cs + 24) | 3, 0xCFF300)
+            self.r[R_ESP] = self.r[R_ECX]
+            self.eip = self.r[R_EDX]
+            self.cpl = 3
+        self.user = self.cpl == 3
+
+    cdef void flat_segment(self, int s, uint32_t sel, uint32_t access) noexcept:
+        self.sel[s] = sel
+        self.base[s] = 0
+        self.limit[s] = 0xFFFFFFFF
+        self.access[s] = access
+        self.seg_update(s)
 
     cdef void soft_int(self, int vec) noexcept:
         # INT n / INT3 / INTO: IOPL-sensitive in virtual-8086 mode, and the gate's DPL
@@ -1936,6 +2049,42 @@ cdef class _CPU:
         elif 0xC8 <= op <= 0xCF:
             v = self.r[op & 7]
             self.r[op & 7] = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
+        elif op == 0xA2:
+            if not self.has_cpuid:
+                self.fault(EXC_UD, -1)
+            self.do_cpuid()
+        elif op == 0x31:
+            if not self.has_tsc:
+                self.fault(EXC_UD, -1)
+            if (self.cr4 & 4) and (self.cpl > 0 or self.v86):
+                self.fault(EXC_GP, 0)             # CR4.TSD: RDTSC is ring 0 only
+            self.store_edx_eax(self.clock.now - self.tsc_base)
+        elif op == 0x30 or op == 0x32:
+            if not self.has_msr:
+                self.fault(EXC_UD, -1)
+            self.need_cpl0()
+            if op == 0x32:
+                self.rdmsr()
+            else:
+                self.wrmsr()
+        elif op == 0x33:
+            if not self.has_rdpmc:
+                self.fault(EXC_UD, -1)
+            if not (self.cr4 & 0x100) and (self.cpl > 0 or self.v86):
+                self.fault(EXC_GP, 0)
+            if self.r[R_ECX] > 1:
+                self.fault(EXC_GP, 0)
+            self.store_edx_eax(self.msrs.get(0xC1 + self.r[R_ECX], 0) & 0xFFFFFFFFFF)
+        elif op == 0xC7:
+            if self.reg != 1 or not self.has_cx8 or self.mod == 3:
+                self.fault(EXC_UD, -1)
+            self.cmpxchg8b()
+        elif op == 0x34 or op == 0x35:
+            if not self.has_sysenter:
+                self.fault(EXC_UD, -1)
+            self.sysenter_exit(op == 0x35)
+        elif op == 0x0B:
+            self.fault(EXC_UD, -1)                # UD2: the defined invalid opcode
         elif op == 0x00:
             self.group6()
         elif op == 0x01:
@@ -2078,7 +2227,7 @@ cdef class _CPU:
                 self.idtr_base = bse
 
     cdef void mov_cr(self, bint to_cr) noexcept:
-        if self.reg == 1 or self.reg > 4 or (self.reg == 4 and self.isa < 5):
+        if self.reg == 1 or self.reg > 4 or (self.reg == 4 and self.cr4_mask == 0):
             self.fault(EXC_UD, -1)
         if not to_cr:
             self.r[self.rm] = (self.cr0, 0, self.cr2, self.cr3, self.cr4)[self.reg]
@@ -2088,7 +2237,7 @@ cdef class _CPU:
                 self.fault(EXC_GP, 0)             # PG without PE
             if (self.cr0 ^ self.r[self.rm]) & 0x80010001:
                 self.tlb_flush()
-            self.cr0 = self.r[self.rm] | (0x10 if self.isa == ISA_386 else 0)
+            self.cr0 = (self.r[self.rm] & self.cr0_mask) | self.cr0_fixed1
             self.update_mode()
         elif self.reg == 2:
             self.cr2 = self.r[self.rm]
@@ -2096,6 +2245,8 @@ cdef class _CPU:
             self.cr3 = self.r[self.rm]
             self.tlb_flush()
         else:
+            if self.r[self.rm] & ~self.cr4_mask:
+                self.fault(EXC_GP, 0)             # a bit this model does not have
             self.cr4 = self.r[self.rm]
             self.tlb_flush()
 

@@ -1680,8 +1680,7 @@ _PM_486: dict[str, int] = {
     "iret": 15, "iret_outer": 36, "iret_to_v86": 15, "iret_task": 32,
     "int_same": 44, "int_inner": 71, "int_from_v86": 86, "int_task_gate": 37,
     "int3_same": 44, "int3_inner": 71, "int3_from_v86": 82, "int3_task_gate": 37,
-    # INTO (taken) has no separate protected-mode line: charged as INT n.
-    "into_same": 44, "into_inner": 71, "into_from_v86": 86, "into_task_gate": 37,
+    "into_same": 46, "into_inner": 73, "into_from_v86": 84, "into_task_gate": 39,
     # MOV Sreg,r/m 9/9; POP Sreg 9; LDS/LES/LFS/LGS/LSS 12.
     "mov_sreg": 9, "mov_sreg_m": 9, "pop_sreg": 9, "lds": 12, "lfs": 12,
     "pushf": 3, "popf": 6,
@@ -1763,7 +1762,7 @@ PM_PLUS_M: dict[str, frozenset[str]] = {
 # 80486 key prefixes whose figures were compared with a reproduction of the [486PRM] tables
 # (docs/timing.md, "Sources"); the others were entered without such a check.
 _CHECKED_486 = ("call_", "jmp_", "ret_far", "iret", "int_", "int3_", "in_", "out_", "outs_",
-                "rep_outs", "ts_", "popf", "clts")
+                "rep_outs", "ts_", "popf", "clts", "into_")
 
 # Keys whose figure was NOT compared with any copy of its source when it was entered: a
 # reviewer's list (the 80286 and 80386 figures were all read from the manuals' pages).

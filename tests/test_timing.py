@@ -565,6 +565,8 @@ def test_pm_80486_documented_values():
     assert timing.task_switch_cycles("80486", "iret", "tss32", "v86") == 32 + 177
     assert (pm["iret"], pm["iret_outer"]) == (15, 36)
     assert (pm["int_same"], pm["int_inner"], pm["int_from_v86"]) == (44, 71, 86)
+    assert (pm["into_same"], pm["into_inner"], pm["into_from_v86"]) == (46, 73, 84)
+    assert timing.task_switch_cycles("80486", "int", "tss32", "tss32") == 37 + 199
     assert (pm["in_imm_iopl"], pm["in_imm_bitmap"], pm["in_imm_v86"]) == (8, 28, 27)
     assert (pm["out_imm_iopl"], pm["out_imm_bitmap"], pm["out_imm_v86"]) == (11, 31, 29)
     assert not timing.PM_PLUS_M["80486"]

@@ -36,9 +36,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-MODELS = ("8086", "8088", "80186", "80286", "80386", "80486", "pentium", "pentium2")
+MODELS = ("8086", "8088", "80186", "80286", "80386", "80486", "80486sx", "pentium",
+          "pentium2")
 # The models that have protected mode (pm_costs).
-PM_MODELS = ("80286", "80386", "80486", "pentium", "pentium2")
+PM_MODELS = ("80286", "80386", "80486", "80486sx", "pentium", "pentium2")
+# Models whose integer timing is another model's: the i486SX is the 80486 integer core
+# without the FPU (x87 is out of scope in either case).
+SAME_TIMING = {"80486sx": "80486"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1000,11 +1004,12 @@ _CLASSES_P5 = _derive(_CLASSES_486, drop=("mov_r_tr", "mov_tr_r"), add={
     "rdmsr":     _x(0x32),
     "cmpxchg8b": ["0FC7.1"],
     "ud2":       _x(0x0B),
+    # RDPMC came with the Pentium with MMX technology; core/opcodes.py decodes it from the 586.
+    "rdpmc":     _x(0x33),
 })
 
 _CLASSES_P6 = _derive(_CLASSES_P5, add={
     "cmovcc":   _x(*range(0x40, 0x50)),
-    "rdpmc":    _x(0x33),
     "sysenter": _x(0x34),
     "sysexit":  _x(0x35),
 })
@@ -1283,6 +1288,7 @@ _CLOCKS_P5: dict[str, Timing] = {
     # RDMSR 20-24; WRMSR 30-45; CMPXCHG8B 10. RDTSC: no figure is printed (NOT_DOCUMENTED).
     "rdmsr": _range(20, 24), "wrmsr": _range(30, 45), "cmpxchg8b": T(mem=10),
     "rdtsc": T(reg=6),
+    "rdpmc": T(reg=6),                  # no figure: as RDTSC (NOT_DOCUMENTED)
     # UD2 only raises #UD: 1 clock for the instruction, then interrupt_timing()["exception"].
     "ud2": T(reg=1),
 }
@@ -1305,7 +1311,6 @@ _CLOCKS_P6: dict[str, Timing] = {
     "seg_prefix": T(reg=0), "opsize": T(reg=0), "addrsize": T(reg=0),
     "lock": T(reg=0), "rep": T(reg=0),
     "cmovcc": T(reg=1, mem=1),          # as MOV r,r/m
-    "rdpmc": T(reg=6),                  # as RDTSC
     "sysenter": T(reg=4),               # as a far CALL to a code segment in real mode
     "sysexit": T(reg=4),                # as a far RET
 }
@@ -1319,14 +1324,15 @@ NOT_DOCUMENTED: dict[str, dict[str, str]] = {
     "pentium": {"icebp": "undocumented opcode, charged as INT n",
                 "salc": "undocumented opcode, charged as SBB AL,AL",
                 "rdtsc": "no clock figure found for RDTSC; 6 approximated",
-                "ud2": "raises #UD: 1 clock, then the exception delivery"},
+                "ud2": "raises #UD: 1 clock, then the exception delivery",
+                "rdpmc": "no figure (Pentium with MMX technology); charged as RDTSC"},
 }
 NOT_DOCUMENTED["pentium2"] = {
     **{cls: "no P6 figure is published; the Pentium figure is charged" for cls in _CLOCKS_P5},
     **NOT_DOCUMENTED["pentium"],
     "seg_prefix": "no P6 figure; prefixes charged 0", "opsize": "as seg_prefix",
     "addrsize": "as seg_prefix", "lock": "as seg_prefix", "rep": "as seg_prefix",
-    "cmovcc": "no figure; charged as MOV r,r/m", "rdpmc": "no figure; charged as RDTSC",
+    "cmovcc": "no figure; charged as MOV r,r/m",
     "sysenter": "no figure; charged as the Pentium real-mode far CALL",
     "sysexit": "no figure; charged as the Pentium far RET",
 }
@@ -1430,7 +1436,7 @@ def ea_extra(model: str, mod: int, rm: int, addr32: bool = False,
     Pentium II: none (the Pentium's address-generation interlock is a pipeline effect, not a
     per-instruction figure). 8086/8088: use ea_cycles_8086() instead.
     """
-    _check_model(model)
+    model = _check_model(model)
     if mod == 3 or model in ("8086", "8088", "80186", "pentium", "pentium2"):
         return 0
     if model == "80286":
@@ -1475,9 +1481,11 @@ _OPSIZE32 = {"80386": _OPSIZE32_386, "80486": _OPSIZE32_486, "pentium": _OPSIZE3
 _cache: dict[tuple[str, int], dict[str, Timing]] = {}
 
 
-def _check_model(model: str) -> None:
+def _check_model(model: str) -> str:
+    """Validate `model`; return the model whose data it uses (SAME_TIMING)."""
     if model not in MODELS:
         raise ValueError(f"unknown CPU model {model!r}; expected one of {MODELS}")
+    return SAME_TIMING.get(model, model)
 
 
 def _to_8088(t: Timing) -> Timing:
@@ -1494,7 +1502,7 @@ def _to_8088(t: Timing) -> Timing:
 
 def classes(model: str) -> dict[str, list[str]]:
     """Instruction class -> opcode keys, for the model (what shares one line of the manual)."""
-    _check_model(model)
+    model = _check_model(model)
     return {cls: list(keys) for cls, keys in _CLASSES[model].items()}
 
 
@@ -1504,7 +1512,7 @@ def table(model: str, operand_size: int = 16) -> dict[str, Timing]:
     operand_size=32 (80386 and later) gives the figures for a 32-bit operand size.
     The returned dict is a fresh copy; Timing records are immutable.
     """
-    _check_model(model)
+    model = _check_model(model)
     if operand_size not in (16, 32) or (operand_size == 32 and model not in _OPSIZE32):
         raise ValueError(f"operand_size {operand_size} is not available on {model}")
     cached = _cache.get((model, operand_size))
@@ -1528,7 +1536,7 @@ def table(model: str, operand_size: int = 16) -> dict[str, Timing]:
 
 def interrupt_timing(model: str) -> dict[str, int]:
     """Hardware interrupt / exception delivery clocks: {"intr", "nmi", "exception"}."""
-    _check_model(model)
+    model = _check_model(model)
     return dict(_INTERRUPTS[model])
 
 
@@ -1543,7 +1551,7 @@ def prefix_cycles(model: str) -> int:
     override" (call ea_cycles_8086 with has_segment_override=False) but not the REP prefix of
     a string instruction: rep_base includes it, so do not charge it twice.
     """
-    _check_model(model)
+    model = _check_model(model)
     if model in ("8086", "8088", "80186"):
         return 2
     return 1 if model in ("80486", "pentium") else 0
@@ -1551,7 +1559,7 @@ def prefix_cycles(model: str) -> int:
 
 def special_mov(model: str) -> dict[tuple[str, int], int]:
     """MOV to/from CRn/DRn/TRn clocks by (opcode key, register number), 80386 and later."""
-    _check_model(model)
+    model = _check_model(model)
     return dict(SPECIAL_MOV.get(model, {}))
 
 
@@ -1776,9 +1784,15 @@ PM_UNCHECKED: dict[str, frozenset[str]] = {
 # Protected-mode operations the model has but no manual gives a clock count for.
 PM_UNDOCUMENTED: dict[str, frozenset[str]] = {
     "80286": frozenset(), "80386": frozenset(), "80486": frozenset(),
-    "pentium": frozenset({"rdtsc"}),
+    "pentium": frozenset({"rdtsc", "rdpmc"}),
     "pentium2": frozenset({"rdtsc", "rdpmc", "sysenter", "sysexit"}),
 }
+
+
+for _table in (REAL_MODE_UD, INTERRUPT_PLUS_M, NOT_DOCUMENTED, SPECIAL_MOV, PM_PLUS_M,
+               PM_UNCHECKED, PM_UNDOCUMENTED):
+    for _alias, _same in SAME_TIMING.items():
+        _table[_alias] = _table[_same]
 
 
 def pm_costs(model: str) -> dict[str, int]:
@@ -1791,7 +1805,7 @@ def pm_costs(model: str) -> dict[str, int]:
     "_m", old the outgoing TSS ("tss32", "tss16", and "v86" for INT from a V86 task) and new
     the incoming one ("tss32", "tss16", "v86"). docs/timing.md lists every key.
     """
-    _check_model(model)
+    model = _check_model(model)
     if model not in _PM:
         raise ValueError(f"{model} has no protected mode")
     return dict(_PM[model])

@@ -320,8 +320,8 @@ def test_compare_cli_prints_table(capsys):
 X87 = {f"{op:02X}" for op in range(0xD8, 0xE0)}
 NEW_486 = ({f"0F{op:02X}" for op in range(0xC8, 0xD0)}
            | {"0FC0", "0FC1", "0FB0", "0FB1", "0F08", "0F09", "0F01.7", "0FA2"})
-NEW_P5 = {"0F30", "0F31", "0F32", "0FC7.1", "0F0B"}
-NEW_P6 = {f"0F{op:02X}" for op in range(0x40, 0x50)} | {"0F33", "0F34", "0F35"}
+NEW_P5 = {"0F30", "0F31", "0F32", "0F33", "0FC7.1", "0F0B"}
+NEW_P6 = {f"0F{op:02X}" for op in range(0x40, 0x50)} | {"0F34", "0F35"}
 
 
 def test_80486_is_the_386_set_without_x87_plus_486_opcodes():
@@ -333,7 +333,7 @@ def test_pentium_drops_mov_tr_and_adds_p5_opcodes():
     assert set(table("pentium")) == (set(table("80486")) - {"0F24", "0F26"}) | NEW_P5
 
 
-def test_pentium2_adds_cmov_sysenter_sysexit_rdpmc():
+def test_pentium2_adds_cmov_sysenter_sysexit():
     assert set(table("pentium2")) == set(table("pentium")) | NEW_P6
 
 
@@ -433,7 +433,9 @@ def test_special_mov():
 # --- protected mode ---------------------------------------------------------------------------
 
 def test_pm_costs_models():
-    assert timing.PM_MODELS == ("80286", "80386", "80486", "pentium", "pentium2")
+    assert timing.PM_MODELS == ("80286", "80386", "80486", "80486sx", "pentium", "pentium2")
+    assert timing.pm_costs("80486sx") == timing.pm_costs("80486")
+    assert table("80486sx") == table("80486")            # same integer core, x87 out of scope
     for model in ("8086", "8088", "80186"):
         with pytest.raises(ValueError):
             timing.pm_costs(model)

@@ -262,6 +262,7 @@ cdef class _CPU:
     cdef uint32_t tlb_ppn[TLB_SIZE]
     cdef uint8_t tlb_perm[TLB_SIZE]
     cdef uint32_t desc_addr, desc_lo
+    cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
     cdef uint32_t param_buf[32]
     cdef int delivering_vec        # vector being delivered (-1: none), for #DF rules
     cdef bint deliver_ext          # the event being delivered is not a software INT
@@ -537,6 +538,8 @@ cdef class _CPU:
             # Longer than the model's limit (286: 10 bytes, 386: 15) is #GP(0); the 286
             # data shows interrupt 13 here, not 6.
             self.fault(EXC_GP, 0)
+        if self.eip > self.seg_hi[S_CS]:
+            self.fault(EXC_GP, 0)           # running off the end of the code segment
         v = self.rd_lin(self.base[S_CS] + self.eip, 1)
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
         return v
@@ -1266,8 +1269,10 @@ cdef class _CPU:
             self.push(self.sel[op >> 3], self.opsize)
         elif op == 0x07 or op == 0x17 or op == 0x1F or op == 0x0F:
             # 0F on the 8086/8088 is POP CS (the later two-byte escape).
-            v = self.pop(self.opsize)
+            # The selector is loaded before SP moves, so a faulting load leaves SP.
+            v = self.rd(S_SS, self.cur_sp(), self.opsize)
             self.load_seg(op >> 3, v)
+            self.release_stack(self.opsize)
             if op == 0x17:
                 self.inhibit_irq = True
         elif op == 0x27 or op == 0x2F:
@@ -1453,9 +1458,9 @@ cdef class _CPU:
             self.set_rm(size, v)
         elif op == 0xC2 or op == 0xC3:
             t = self.fetch16() if op == 0xC2 else 0
-            v = self.pop(self.opsize)
-            self.eip = v if self.opsize == 4 else v & 0xFFFF
-            self.release_stack(t)
+            v = self.rd(S_SS, self.cur_sp(), self.opsize)
+            self.near_jump(v if self.opsize == 4 else v & 0xFFFF)
+            self.release_stack(self.opsize + t)
         elif op == 0xC4 or op == 0xC5:
             self.load_far_pointer(S_ES if op == 0xC4 else S_DS)
         elif op == 0xC6 or op == 0xC7:
@@ -1523,6 +1528,11 @@ cdef class _CPU:
             self.bus.io_write(t, size, self.get_reg(R_EAX, size))
         elif op == 0xE8:
             sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
+            t = self.eip + <uint32_t>sv
+            if self.opsize == 2:
+                t &= 0xFFFF
+            if t > self.seg_hi[S_CS] and not self.m_word_wrap:
+                self.fault(EXC_GP, 0)
             self.push(self.eip, self.opsize)
             self.jump_rel(sv)
         elif op == 0xE9:
@@ -1564,9 +1574,16 @@ cdef class _CPU:
     cdef void jump_rel(self, int32_t disp) noexcept:
         self.taken = True
         if self.opsize == 4:
-            self.eip = self.eip + <uint32_t>disp
+            self.near_jump(self.eip + <uint32_t>disp)
         else:
-            self.eip = (self.eip + <uint32_t>disp) & 0xFFFF
+            self.near_jump((self.eip + <uint32_t>disp) & 0xFFFF)
+
+    cdef inline void near_jump(self, uint32_t target) noexcept:
+        # A near transfer beyond the code segment limit faults at the transfer
+        # instruction (#GP(0)), before anything is pushed or changed.
+        if target > self.seg_hi[S_CS] and not self.m_word_wrap:
+            self.fault(EXC_GP, 0)
+        self.eip = target
 
     cdef void release_stack(self, uint32_t n) noexcept:
         if self.ss32:
@@ -1843,12 +1860,15 @@ cdef class _CPU:
             self.set_rm(size, self.inc_dec(self.get_rm(size), size, reg == 1))
         elif reg == 2:
             v = self.get_rm(size)
+            v = v if self.opsize == 4 else v & 0xFFFF
+            if v > self.seg_hi[S_CS] and not self.m_word_wrap:
+                self.fault(EXC_GP, 0)
             self.push(self.eip, self.opsize)
-            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.eip = v
             self.taken = True
         elif reg == 4:
             v = self.get_rm(size)
-            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.near_jump(v if self.opsize == 4 else v & 0xFFFF)
             self.taken = True
         elif reg == 3 or reg == 5:
             if self.mod == 3:
@@ -1994,8 +2014,9 @@ cdef class _CPU:
         elif op == 0xA0 or op == 0xA8:
             self.push(self.sel[S_FS if op == 0xA0 else S_GS], self.opsize)
         elif op == 0xA1 or op == 0xA9:
-            v = self.pop(self.opsize)
+            v = self.rd(S_SS, self.cur_sp(), self.opsize)
             self.load_seg(S_FS if op == 0xA1 else S_GS, v)
+            self.release_stack(self.opsize)
         elif op in (0xA3, 0xAB, 0xB3, 0xBB, 0xBA):
             self.bit_test(op)
         elif op in (0xA4, 0xA5, 0xAC, 0xAD):
@@ -2421,10 +2442,10 @@ cdef class _CPU:
         self.desc_addr = tbase + idx
         return (<uint64_t>self.rd_sys(tbase + idx + 4, 4) << 32) | self.rd_sys(tbase + idx, 4)
 
-    cdef void set_accessed(self, uint64_t d) noexcept:
+    cdef void set_accessed(self, uint64_t d, uint32_t addr) noexcept:
         # The CPU sets the accessed bit of a segment descriptor when it loads it.
         if not (d & (<uint64_t>0x100 << 32)):
-            self.wr_sys(self.desc_addr + 5, 1, <uint32_t>((d >> 40) & 0xFF) | 1)
+            self.wr_sys(addr + 5, 1, <uint32_t>((d >> 40) & 0xFF) | 1)
 
     cdef void load_cache(self, int s, uint32_t sel, uint64_t d) noexcept:
         cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
@@ -2471,7 +2492,7 @@ cdef class _CPU:
                 self.fault(EXC_GP, sel & 0xFFFC)
             if not (a & 0x8000):
                 self.fault(EXC_NP, sel & 0xFFFC)
-        self.set_accessed(d)
+        self.set_accessed(d, self.desc_addr)
         self.load_cache(s, sel, d)
 
     cdef uint64_t check_code(self, uint32_t sel, int exc_np) noexcept:
@@ -2482,10 +2503,12 @@ cdef class _CPU:
         d = self.read_desc(sel, EXC_GP)
         if (<uint32_t>(d >> 32) & 0x1800) != 0x1800:
             self.fault(EXC_GP, sel & 0xFFFC)
+        self.code_desc_addr = self.desc_addr
         return d
 
     cdef void load_cs(self, uint32_t sel, uint64_t d, int new_cpl) noexcept:
-        self.set_accessed(d)
+        # The caller has left the descriptor's address in code_desc_addr.
+        self.set_accessed(d, self.code_desc_addr)
         self.load_cache(S_CS, (sel & 0xFFFC) | new_cpl, d)
         self.cpl = new_cpl
         self.user = new_cpl == 3
@@ -2546,6 +2569,7 @@ cdef class _CPU:
         if (ss & 0xFFFC) == 0:
             self.fault(EXC_TS, ss & 0xFFFC)
         d = self.read_desc(ss, EXC_TS)
+        self.ss_desc_addr = self.desc_addr
         a = <uint32_t>(d >> 32) & 0xFF00
         if (ss & 3) != <uint32_t>dpl or ((a >> 13) & 3) != <uint32_t>dpl or (a & 0x1A00) != 0x1200:
             self.fault(EXC_TS, ss & 0xFFFC)
@@ -2582,6 +2606,7 @@ cdef class _CPU:
             self.fault(EXC_GP, 0)
         a = <uint32_t>(d >> 32) & 0xFF00
         dpl = (a >> 13) & 3
+        self.code_desc_addr = self.desc_addr
         if a & 0x1000:
             if not (a & 0x800):
                 self.fault(EXC_GP, sel & 0xFFFC)
@@ -2651,7 +2676,7 @@ cdef class _CPU:
             # Read the parameters from the old stack before switching.
             for i in range(nparam):
                 self.param_buf[i] = self.rd(S_SS, (old_sp + (nparam - 1 - i) * gsize) & (0xFFFFFFFF if big else 0xFFFF), gsize)
-            self.set_accessed(sd)
+            self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
             sp = new_sp
             big = self.ss32
@@ -2711,7 +2736,7 @@ cdef class _CPU:
         sd = self.check_outer_ss(new_ss, rpl)
         self.load_cs(sel, d, rpl)
         self.eip = off if size == 4 else off & 0xFFFF
-        self.set_accessed(sd)
+        self.set_accessed(sd, self.ss_desc_addr)
         self.load_cache(S_SS, new_ss, sd)
         if self.ss32:
             self.r[R_ESP] = new_sp + release
@@ -2725,6 +2750,7 @@ cdef class _CPU:
         if (ss & 0xFFFC) == 0:
             self.fault(EXC_GP, 0)
         d = self.read_desc(ss, EXC_GP)
+        self.ss_desc_addr = self.desc_addr
         a = <uint32_t>(d >> 32) & 0xFF00
         if (ss & 3) != rpl or ((a >> 13) & 3) != rpl or (a & 0x1A00) != 0x1200:
             self.fault(EXC_GP, ss & 0xFFFC)
@@ -2812,7 +2838,7 @@ cdef class _CPU:
         self.set_flags_pm(fl, size, self.cpl)
         self.load_cs(sel, d, rpl)
         self.eip = off if size == 4 else off & 0xFFFF
-        self.set_accessed(sd)
+        self.set_accessed(sd, self.ss_desc_addr)
         self.load_cache(S_SS, new_ss, sd)
         self.set_sp(new_sp)
         self.null_outer_segments()
@@ -2858,6 +2884,7 @@ cdef class _CPU:
             if tsel & 4:
                 self.fault(EXC_TS, tsel & 0xFFFC)
             d = self.read_desc(tsel, EXC_TS)
+            self.eip = ret_eip          # what the old TSS saves: the fault or the next insn
             self.task_switch(tsel, d, TASK_INT)
             if err >= 0:
                 self.push(<uint32_t>err, 4 if ((self.access[S_TR] >> 8) & 8) else 2)
@@ -2868,6 +2895,7 @@ cdef class _CPU:
         if (tsel & 0xFFFC) == 0:
             self.fault(EXC_GP, 0)
         td = self.read_desc(tsel, EXC_GP)
+        self.code_desc_addr = self.desc_addr
         a = <uint32_t>(td >> 32) & 0xFF00
         dpl = (a >> 13) & 3
         if (a & 0x1800) != 0x1800 or dpl > <uint32_t>self.cpl:
@@ -2885,7 +2913,7 @@ cdef class _CPU:
             sd = self.check_inner_ss(new_ss, dpl)
             old_ss = self.sel[S_SS]
             old_sp = self.cur_sp()
-            self.set_accessed(sd)
+            self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
             sp = new_sp
             big = self.ss32
@@ -3025,6 +3053,7 @@ cdef class _CPU:
         if not self.pe:
             return
         od = self.read_desc(segs[S_CS], EXC_TS) if (segs[S_CS] & 0xFFFC) else 0
+        self.code_desc_addr = self.desc_addr
         if (segs[S_CS] & 0xFFFC) == 0 or ((od >> 40) & 0x18) != 0x18:
             self.fault(EXC_TS, segs[S_CS] & 0xFFFC)
         self.load_cs(segs[S_CS], od, new_cpl)
@@ -3161,7 +3190,7 @@ cdef class _CPU:
             d |= <uint64_t>(self.rd_sys(self.desc_addr + 4, 4) & 0xF0000) << 32
             self.set_reg(self.reg, self.opsize, self.desc_limit(d))
         else:
-            self.set_reg(self.reg, self.opsize, a & (0xFF00 if self.opsize == 2 else 0x00FFFF00))
+            self.set_reg(self.reg, self.opsize, a & (0xFF00 if self.opsize == 2 else 0x00F0FF00))
 
     # ================================================================ Python API (state)
     def get_segment(self, name):

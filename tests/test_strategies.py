@@ -5,12 +5,13 @@ what its metadata says, or an operand that strays across a segment limit, would 
 oracle wrong.  These properties hold the strategies to that.
 """
 import pytest
-from capstone import CS_ARCH_X86, CS_MODE_16, Cs
+from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, Cs
 from hypothesis import HealthCheck, given, settings
 
 from core import strategies as S
 
 DISASM = Cs(CS_ARCH_X86, CS_MODE_16)
+DISASM32 = Cs(CS_ARCH_X86, CS_MODE_32)
 CHECK = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -28,7 +29,8 @@ def test_family_runs_where_it_says(family):
             return
         decoded = list(DISASM.disasm(case.insn.code, 0))
         assert decoded and decoded[0].size == len(case.insn.code)
-        assert out.regs["eip"] == case.state["eip"] + len(case.insn.code)
+        # After the instruction, or at a branch's target.
+        assert out.regs["cs"] * 16 + out.regs["eip"] in case.exits()
         # Every byte read or written lies in a range the strategy declared, and every
         # declared range lies inside its 64 KiB segment.
         allowed = set()
@@ -107,3 +109,87 @@ def test_compare_masks_undefined_register_bits_and_memory():
     mem[0x1000D] = 0xAA
     assert S.compare(case, base, S.Outcome(regs=dict(state), memory=bytes(mem)))
 
+
+
+# --- protected mode --------------------------------------------------------------------
+
+CHECK_PM = settings(CHECK, max_examples=60)
+
+def _pm_family(name, cpl):
+    model = "80486" if name in S.FAMILIES_486 else "80386"
+    return (S.FAMILIES | S.FAMILIES_486)[name], S.protected_mode(cpl=cpl, model=model)
+
+
+@pytest.mark.parametrize("cpl", [0, 3])
+@pytest.mark.parametrize("family", sorted(S.FAMILIES) + sorted(S.FAMILIES_486))
+def test_family_runs_where_it_says_in_protected_mode(family, cpl):
+    strategy, mode = _pm_family(family, cpl)
+
+    @CHECK_PM
+    @given(S.cases(strategy(mode=mode), mode=mode))
+    def prop(case):
+        out = S.run_unicorn(case, trace=True)
+        if out.exception is not None:
+            # Divide errors drawn to happen, and #GP(0) from CLI/STI at CPL 3 with
+            # IOPL < 3 (SDM CLI: "IF CPL > IOPL ... #GP(0)").
+            iopl = case.state["eflags"] >> 12 & 3
+            assert (out.exception == 0 and case.insn.may_fault) or (
+                out.exception == 13 and case.insn.name in ("cli", "sti") and iopl < cpl)
+            return
+        decoded = list(DISASM32.disasm(case.insn.code, 0))
+        assert decoded and decoded[0].size == len(case.insn.code)
+        assert out.regs["eip"] in case.exits()                 # flat: CS base 0
+        # Every operand lies in the window of its address size (or is a descriptor),
+        # so it is mapped, and every byte Unicorn touched was declared.
+        allowed = set()
+        for seg, off, n in case.insn.touches:
+            lin = case.linear(seg, off)
+            assert any(lo <= lin and lin + n <= hi for lo, hi in (S.LOW_LIN, S.HIGH_LIN)) \
+                or (seg == "linear" and S.GDT_LIN <= lin < S.GDT_LIN + S.GDT_LIMIT)
+            allowed.update(case.phys(lin + i) for i in range(n))
+        assert out.accessed <= allowed
+    prop()
+
+
+@pytest.mark.parametrize("mode", [S.protected_mode(), S.protected_mode(cpl=3),
+                                  S.protected_mode(model="80486", wp=True)],
+                         ids=["cpl0", "cpl3", "cpl0-wp"])
+def test_page_fault_rules_agree_with_unicorn(mode):
+    # The #PF error codes of the differential test come from `expected_page_fault`:
+    # it must at least agree with Unicorn on whether an access faults and, for data
+    # accesses, on CR2.
+    @CHECK_PM
+    @given(S.cases(S.page_faults(mode=mode), mode=mode))
+    def prop(case):
+        out = S.run_unicorn(case)
+        rule = S.expected_page_fault(case.insn, mode)
+        if rule is None:
+            assert out.exception is None
+        else:
+            assert out.exception == 14
+            assert out.regs["cr2"] == rule[0]
+    prop()
+
+
+@CHECK
+@given(S.pm_states(S.protected_mode(cpl=3)))
+def test_protected_mode_states_are_legal(state):
+    assert state["eflags"] & ~S.PM_SETTABLE == S.EFLAGS_ONE
+    assert S.CODE_LIN[0] <= state["eip"] and state["eip"] + 15 < S.CODE_LIN[1]
+    assert (state["cs"], state["ss"], state["ds"]) == (0x1B, 0x23, 0x23)
+    assert S.HIGH_LIN[0] <= state["esp"] < S.HIGH_LIN[1]
+
+
+def test_layout_translates_through_its_own_page_tables():
+    # pm_translate (where fix-ups go) and the page tables in the image agree.
+    img = S._pm_base_image(12345, 0)
+    for lin, (frame, _, _) in S._pm_map(0).items():
+        pde = int.from_bytes(img[S.PD_PHYS + 4 * (lin >> 22):][:4], "little")
+        if frame is None:
+            pte_at = S.pm_entries(lin)[1]
+            pte = int.from_bytes(img[pte_at:pte_at + 4], "little") if pte_at else 0
+            assert not (pde & pte & S.PTE_P)
+            continue
+        pte = int.from_bytes(img[(pde & ~0xFFF) + 4 * ((lin >> 12) & 0x3FF):][:4], "little")
+        assert pde & pte & S.PTE_P
+        assert (pte & ~0xFFF) + 0x123 == S.pm_translate(lin + 0x123)

@@ -13,7 +13,8 @@ behaviour instead:
 * POPFD cannot set AC (bit 18, new in the 486) or ID (bit 21, new in the Pentium) on a
   386; Unicorn sets both.  The popf strategy clears them in the popped image.
 * Real-mode segment limits: a 386 raises #GP/#SS for an access crossing offset 0xFFFF,
-  QEMU never checks.  The strategies keep every access inside its segment.
+  or a near branch beyond it; QEMU never checks.  The strategies keep every access and
+  branch target inside its segment.
 * Results the SDM calls undefined or implementation dependent (BSF/BSR with a zero
   source, the upper half of MOV r32,Sreg, the upper word of a 32-bit PUSH Sreg slot, a
   16-bit SHLD/SHRD count above 16) are masked or avoided, never compared.
@@ -93,6 +94,13 @@ def test_addressing(case):
 @_examples(400)
 @given(S.cases(S.misc()))
 def test_misc(case):
+    S.assert_same(case)
+
+
+@_examples(300)
+@given(S.cases(S.branches()))
+def test_branches(case):
+    # Near JMP/Jcc/CALL/RET/LOOP/JCXZ: the oracle stops at the target or after.
     S.assert_same(case)
 
 

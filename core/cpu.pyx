@@ -275,6 +275,9 @@ cdef class _CPU:
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
     cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
     cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
+    cdef dict pm_costs             # protected-mode transfer clocks (core/timing.pm_costs)
+    cdef uint32_t int_cost         # clocks of the last protected-mode event delivery
+    cdef uint32_t last_ts_cost     # clocks of the last task switch
 
     def __init__(self, model="8086", Clock clock=None, Bus bus=None):
         m = get_model(model)
@@ -334,6 +337,8 @@ cdef class _CPU:
                 self.t_per_count[k] = t.per_count
                 self.t_count_base[k] = t.count_base
         self.t_prefix = timing.prefix_cycles(self.model.name)
+        self.pm_costs = (timing.pm_costs(self.model.name)
+                         if self.model.name in timing.PM_MODELS else {})
         it = timing.interrupt_timing(self.model.name)
         self.t_intr, self.t_nmi, self.t_exc = it["intr"], it["nmi"], it["exception"]
 
@@ -1023,6 +1028,8 @@ cdef class _CPU:
             self.fault(EXC_GP, 0)
         if self.pe or self.v86:
             self.interrupt_pm(vec, self.eip, -1, True)
+            if self.int_cost:
+                self.cyc_override = self.int_cost
         else:
             self.interrupt(vec, self.eip)
 
@@ -1049,6 +1056,7 @@ cdef class _CPU:
             err |= 1                        # EXT: caused while delivering an event
         self.delivering_vec = vec
         self.deliver_ext = True
+        self.int_cost = 0
         if self.pe or self.v86:
             # Only these vectors push an error code (and only in protected mode).
             if vec != 8 and (vec < 10 or vec > 14) and vec != 17:
@@ -1059,8 +1067,8 @@ cdef class _CPU:
         self.delivering_vec = -1
         self.deliver_ext = False
         # The faulting instruction's work so far is not itemised: charge its base
-        # form, then the exception sequence.
-        self.clock.now += self.t_reg[self.tk] + self.t_exc
+        # form, then the exception sequence (the gate's documented cost in PM).
+        self.clock.now += self.t_reg[self.tk] + (self.int_cost if self.int_cost else self.t_exc)
         self.icount += 1
 
     # ================================================================ run loop
@@ -1370,6 +1378,8 @@ cdef class _CPU:
             if s > 5 or (s > 3 and self.isa < ISA_386) or (s == S_CS and self.isa >= ISA_186):
                 self.fault(EXC_UD, -1)
             self.load_seg(s, self.get_rm(2))
+            if self.pe:
+                self.charge_pm("mov_sreg")
             if s == S_SS:
                 self.inhibit_irq = True
         elif op == 0x8F:
@@ -2587,6 +2597,31 @@ cdef class _CPU:
             if (a & 0x8000) and ((a & 0x1C00) != 0x1C00) and ((a >> 13) & 3) < <uint32_t>self.cpl:
                 self.load_null(s, 0)
 
+    # ---- documented protected-mode costs (they replace the opcode table's figure)
+    cdef uint32_t pm_cost(self, str key) noexcept:
+        v = self.pm_costs.get(key)
+        return <uint32_t>v if v is not None else 0
+
+    cdef void charge_pm(self, str key) noexcept:
+        # '_m' keys are the memory-indirect forms (FF /3, FF /5).
+        cdef uint32_t c = 0
+        if self.mod != 3:
+            c = self.pm_cost(key + "_m")
+        if c == 0:
+            c = self.pm_cost(key)
+        if c:
+            self.cyc_override = c
+
+    cdef uint32_t task_switch_cost(self, str instr, uint32_t old_access, uint32_t new_access,
+                                   bint new_v86) noexcept:
+        base_key = {"jmp": "jmp_tss", "call": "call_tss", "iret": "iret_task",
+                    "int": "int_task_gate"}[instr]
+        old = "tss32" if (old_access >> 8) & 8 else "tss16"
+        if self.v86:
+            old = "v86"
+        new = "v86" if new_v86 else ("tss32" if (new_access >> 8) & 8 else "tss16")
+        return self.pm_cost(base_key) + self.pm_cost("ts_%s_%s_to_%s" % (instr, old, new))
+
     # ---- far JMP / CALL
     cdef void far_jump(self, uint32_t sel, uint32_t off, bint call) noexcept:
         cdef uint64_t d, td, sd
@@ -2624,6 +2659,7 @@ cdef class _CPU:
                 self.push(self.eip, self.opsize)
             self.load_cs(sel, d, self.cpl)
             self.eip = off
+            self.charge_pm("call_far" if call else "jmp_far")
             return
         t = (a >> 8) & 0xF
         if t == 1 or t == 9 or t == 5:
@@ -2640,6 +2676,7 @@ cdef class _CPU:
                 self.task_switch(tsel, td, TASK_CALL if call else TASK_JMP)
             else:
                 self.task_switch(sel, d, TASK_CALL if call else TASK_JMP)
+            self.cyc_override = self.last_ts_cost
             return
         if t != 4 and t != 0xC:
             self.fault(EXC_GP, sel & 0xFFFC)
@@ -2689,13 +2726,18 @@ cdef class _CPU:
             self.set_sp(sp)
             self.load_cs(tsel, td, dpl)
             self.eip = toff
-            self.cyc_extra += nparam * 4
+            if nparam:
+                self.cyc_override = (self.pm_cost("call_gate_inner_x") +
+                                     nparam * self.pm_cost("call_gate_per_param"))
+            else:
+                self.charge_pm("call_gate_inner")
             return
         if call:
             self.push(self.sel[S_CS], gsize)
             self.push(self.eip, gsize)
         self.load_cs(tsel, td, self.cpl)
         self.eip = toff
+        self.charge_pm("call_gate_same" if call else "jmp_gate")
 
     # ---- far RET (and the common return-to-outer-level part of IRET)
     cdef void far_return(self, uint32_t release) noexcept:
@@ -2729,6 +2771,7 @@ cdef class _CPU:
             self.set_sp((sp + 2 * size + release) & amask)
             self.load_cs(sel, d, rpl)
             self.eip = off if size == 4 else off & 0xFFFF
+            self.charge_pm("ret_far_imm" if release else "ret_far")
             return
         # Return to an outer level: the outer SS:ESP sits above the parameters.
         new_sp = self.rd(S_SS, (sp + 2 * size + release) & amask, size)
@@ -2743,6 +2786,7 @@ cdef class _CPU:
         else:
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((new_sp + release) & 0xFFFF)
         self.null_outer_segments()
+        self.charge_pm("ret_far_imm_outer" if release else "ret_far_outer")
 
     cdef uint64_t check_outer_ss(self, uint32_t ss, uint32_t rpl) noexcept:
         cdef uint64_t d
@@ -2788,6 +2832,7 @@ cdef class _CPU:
             if a != 0x0B00 and a != 0x0300:
                 self.fault(EXC_TS, link & 0xFFFC)
             self.task_switch(link, d, TASK_IRET)
+            self.cyc_override = self.last_ts_cost
             return
         sp = self.cur_sp()
         amask = 0xFFFFFFFF if self.ss32 else 0xFFFF
@@ -2812,6 +2857,7 @@ cdef class _CPU:
             self.load_seg(S_DS, segs[1] & 0xFFFF)
             self.load_seg(S_FS, segs[2] & 0xFFFF)
             self.load_seg(S_GS, segs[3] & 0xFFFF)
+            self.charge_pm("iret_to_v86")
             return
         rpl = sel & 3
         if rpl < <uint32_t>self.cpl:
@@ -2830,6 +2876,7 @@ cdef class _CPU:
             self.load_cs(sel, d, rpl)
             self.eip = off if size == 4 else off & 0xFFFF
             self.set_flags_pm(fl, size, self.cpl)
+            self.charge_pm("iret")
             return
         new_sp = self.rd(S_SS, (sp + 3 * size) & amask, size)
         new_ss = self.rd(S_SS, (sp + 4 * size) & amask, size) & 0xFFFF
@@ -2842,6 +2889,7 @@ cdef class _CPU:
         self.load_cache(S_SS, new_ss, sd)
         self.set_sp(new_sp)
         self.null_outer_segments()
+        self.charge_pm("iret_outer")
 
     cdef void set_flags_pm(self, uint32_t v, int size, int cpl) noexcept:
         """POPF/IRET flag update in protected mode: IOPL only at CPL 0, IF only when
@@ -2888,6 +2936,7 @@ cdef class _CPU:
             self.task_switch(tsel, d, TASK_INT)
             if err >= 0:
                 self.push(<uint32_t>err, 4 if ((self.access[S_TR] >> 8) & 8) else 2)
+            self.int_cost = self.last_ts_cost
             return
         gsize = 4 if t >= 0xE else 2
         tsel = gate_lo >> 16
@@ -2936,6 +2985,7 @@ cdef class _CPU:
             self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
             self.update_mode()
             self.load_cs(tsel, td, dpl)
+            self.int_cost = self.pm_cost("int_from_v86" if from_v86 else "int_inner")
         else:
             if from_v86:
                 self.fault(EXC_GP, tsel & 0xFFFC)
@@ -2946,6 +2996,7 @@ cdef class _CPU:
                 self.push(<uint32_t>err, gsize)
             self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
             self.load_cs(tsel, td, self.cpl)
+            self.int_cost = self.pm_cost("int_same")
         if t == 6 or t == 0xE:
             self.eflags &= ~<uint32_t>F_IF          # interrupt gates; trap gates keep IF
         self.eip = toff
@@ -3021,6 +3072,9 @@ cdef class _CPU:
             self.read_desc(sel, EXC_TS)
             self.wr_sys(self.desc_addr + 5, 1, ((hi >> 8) & 0xFF) | 2)
             hi |= 0x200
+        self.last_ts_cost = self.task_switch_cost(
+            ("jmp", "call", "int", "iret")[source], self.access[S_TR], hi,
+            new32 and (n_fl & F_VM) != 0)
         # Load the new task.
         self.load_cache(S_TR, sel, (<uint64_t>hi << 32) | <uint32_t>d)
         self.cr0 |= 8                                       # TS: FPU state is stale

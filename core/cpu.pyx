@@ -71,8 +71,22 @@ cdef enum:
     EXC_UD = 6
     EXC_NM = 7
     EXC_DF = 8
+    EXC_TS = 10
+    EXC_NP = 11
     EXC_SS = 12
     EXC_GP = 13
+    EXC_PF = 14
+    EXC_AC = 17
+
+# Where a task switch comes from (it decides busy bits, NT and the back link).
+cdef enum:
+    TASK_JMP = 0
+    TASK_CALL = 1
+    TASK_INT = 2
+    TASK_IRET = 3
+
+cdef enum:
+    TLB_SIZE = 1024
 
 # Why run() returned.
 cdef enum:
@@ -234,6 +248,33 @@ cdef class _CPU:
     cdef public bint intr          # INTR line from the interrupt controller
     cdef public object intr_ack    # callable returning the vector (PIC acknowledge)
     cdef public bint nmi
+    # ---- protected mode
+    cdef bint pe                   # protected-mode checks apply (CR0.PE and not v86)
+    cdef bint v86                  # EFLAGS.VM in protected mode
+    cdef bint paging
+    cdef bint user                 # memory accesses are user-level (CPL 3)
+    cdef bint ac_check             # alignment checking active (486+ CR0.AM, AC, CPL 3)
+    cdef public int cpl
+    cdef uint32_t seg_lo[8]
+    cdef uint32_t seg_hi[8]
+    cdef uint8_t seg_rw[8]
+    cdef uint32_t tlb_vpn[TLB_SIZE]
+    cdef uint32_t tlb_ppn[TLB_SIZE]
+    cdef uint8_t tlb_perm[TLB_SIZE]
+    cdef uint32_t desc_addr, desc_lo
+    cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
+    cdef uint32_t param_buf[32]
+    cdef int delivering_vec        # vector being delivered (-1: none), for #DF rules
+    cdef bint deliver_ext          # the event being delivered is not a software INT
+    # ---- debug registers: checked only when DR7 enables a breakpoint of that kind
+    cdef bint dr_exec_active
+    cdef bint dr_data_active
+    cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
+    # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
+    cdef bint has_cpuid, has_tsc, has_msr, has_cx8, has_sysenter, has_rdpmc
+    cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
+    cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
+    cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
 
     def __init__(self, model="8086", Clock clock=None, Bus bus=None):
         m = get_model(model)
@@ -258,6 +299,15 @@ cdef class _CPU:
         self.m_lock_ud = m.lock_ud
         self.m_bus8 = m.bus_bits == 8
         self.m_index_first = m.isa == ISA_286
+        self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
+        self.has_cx8, self.has_sysenter, self.has_rdpmc = m.has_cx8, m.has_sysenter, m.has_rdpmc
+        self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001F if m.isa >= ISA_386 else 0xF)
+        self.cr0_fixed1 = m.cr0_fixed1
+        self.cr4_mask = m.cr4_mask
+        if m.eflags_id:
+            self.flags_settable32 |= 0x200000        # ID: software detects CPUID with it
+        if m.eflags_ac:
+            self.flags_settable32 |= F_AC
         self.intr_ack = None
         self._load_timing()
         self.reset()
@@ -318,9 +368,14 @@ cdef class _CPU:
             if self.isa == ISA_286:
                 self.cr0 = 0xFFF0          # MSW bits 4-15 read as 1 on the 286
             else:
-                self.r[R_EDX] = 0x0303     # component/revision id (386 D-step)
+                # EDX holds the processor signature; CR0 the model's reset value.
+                self.r[R_EDX] = self.model.reset_edx
+                self.cr0 = self.model.reset_cr0
                 self.dr[6] = 0xFFFF0FF0
                 self.dr[7] = 0x00000400
+        from core import cpuid as _cpuid
+        self.msrs = _cpuid.msr_reset_values(self.model.name) if self.has_msr else {}
+        self.tsc_base = self.clock.now
         self.halted = False
         self.shutdown = False
         self.delivering = 0
@@ -330,6 +385,15 @@ cdef class _CPU:
         self.stop_requested = False
         self.code32 = False
         self.ss32 = False
+        self.cpl = 0
+        self.delivering_vec = -1
+        self.deliver_ext = False
+        self.paging = False
+        self.update_mode()
+        self.tlb_flush()
+        for i in range(8):
+            self.seg_update(i)
+        self.dr7_update()
 
     # ================================================================ register helpers
     cdef inline uint32_t get_r8(self, int r) noexcept:
@@ -363,7 +427,13 @@ cdef class _CPU:
 
     # ================================================================ memory
     cdef inline uint32_t phys(self, uint32_t lin) noexcept:
-        # Paging slots in here (issue 3): linear -> physical through the TLB.
+        if self.paging:
+            return self.translate(lin, 0) & self.bus.addr_mask
+        return lin & self.bus.addr_mask
+
+    cdef inline uint32_t phys_w(self, uint32_t lin) noexcept:
+        if self.paging:
+            return self.translate(lin, 1) & self.bus.addr_mask
         return lin & self.bus.addr_mask
 
     cdef uint32_t rd_lin(self, uint32_t lin, int size) noexcept:
@@ -391,9 +461,14 @@ cdef class _CPU:
         return v
 
     cdef void wr_lin(self, uint32_t lin, int size, uint32_t v) noexcept:
-        cdef uint32_t p = self.phys(lin)
-        cdef uint8_t* page = self.wptr[p >> PAGE_SHIFT]
+        cdef uint32_t p
+        cdef uint8_t* page
         cdef int i
+        if self.paging and (lin & (PAGE_SIZE - 1)) > <uint32_t>(PAGE_SIZE - size):
+            # A write that straddles two pages faults before either is written.
+            self.phys_w(lin + size - 1)
+        p = self.phys_w(lin)
+        page = self.wptr[p >> PAGE_SHIFT]
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)
             if size == 1:
@@ -408,7 +483,7 @@ cdef class _CPU:
                 self.bus.slow_write(p, size, v)
             return
         for i in range(size):
-            p = self.phys(lin + i)
+            p = self.phys_w(lin + i)
             page = self.wptr[p >> PAGE_SHIFT]
             if page != NULL:
                 page[p & (PAGE_SIZE - 1)] = (v >> (8 * i)) & 0xFF
@@ -416,33 +491,43 @@ cdef class _CPU:
                 self.bus.slow_write(p, 1, (v >> (8 * i)) & 0xFF)
 
     cdef inline void check_limit(self, int seg, uint32_t off, int size) noexcept:
-        # 286+ real mode applies the segment limit (0xFFFF unless unreal): an access
-        # running past it is a segment overrun.  The 286 raises interrupt 13 for every
-        # segment, the stack included (captured data); the 386 raises #SS for SS.
-        if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
-            self.fault(EXC_SS if (seg == S_SS and self.isa >= ISA_386) else EXC_GP, 0)
+        # The segment's valid offsets (limit, expand-down) for an access of `size`.
+        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
+            self.seg_fault(seg)
 
     cdef uint32_t rd(self, int seg, uint32_t off, int size) noexcept:
         cdef uint32_t v
         cdef int i
-        if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
+        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
             if self.m_word_wrap:
                 # 8086/80186: the offset wraps inside the 64 KiB segment.
                 v = 0
                 for i in range(size):
                     v |= self.rd_lin(self.base[seg] + ((off + i) & 0xFFFF), 1) << (8 * i)
                 return v
-            self.check_limit(seg, off, size)
+            self.seg_fault(seg)
+        if self.pe and not (self.seg_rw[seg] & 1):
+            self.seg_fault(seg)             # execute-only code or a null selector
+        if self.ac_check and (off & (size - 1)):
+            self.fault(EXC_AC, 0)
+        if self.dr_data_active:
+            self.check_data_breakpoint(self.base[seg] + off, size, False)
         return self.rd_lin(self.base[seg] + off, size)
 
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
         cdef int i
-        if <uint64_t>off + <uint64_t>(size - 1) > self.limit[seg]:
+        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
             if self.m_word_wrap:
                 for i in range(size):
                     self.wr_lin(self.base[seg] + ((off + i) & 0xFFFF), 1, (v >> (8 * i)) & 0xFF)
                 return
-            self.check_limit(seg, off, size)
+            self.seg_fault(seg)
+        if self.pe and not (self.seg_rw[seg] & 2):
+            self.seg_fault(seg)             # read-only data, code, or a null selector
+        if self.ac_check and (off & (size - 1)):
+            self.fault(EXC_AC, 0)
+        if self.dr_data_active:
+            self.check_data_breakpoint(self.base[seg] + off, size, True)
         self.wr_lin(self.base[seg] + off, size, v)
 
     # ---- instruction fetch
@@ -453,6 +538,8 @@ cdef class _CPU:
             # Longer than the model's limit (286: 10 bytes, 386: 15) is #GP(0); the 286
             # data shows interrupt 13 here, not 6.
             self.fault(EXC_GP, 0)
+        if self.eip > self.seg_hi[S_CS]:
+            self.fault(EXC_GP, 0)           # running off the end of the code segment
         v = self.rd_lin(self.base[S_CS] + self.eip, 1)
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
         return v
@@ -504,14 +591,19 @@ cdef class _CPU:
 
     # ================================================================ segments
     cdef void load_seg(self, int s, uint32_t selector) noexcept:
-        # Real mode: the selector and base change; limit and rights are kept, which is
-        # what makes "unreal mode" work.  Protected mode loads descriptors (issue 3).
-        self.sel[s] = selector & 0xFFFF
-        self.base[s] = (selector & 0xFFFF) << 4
-        if s == S_CS:
-            self.code32 = (self.access[S_CS] & 0x400000) != 0
-        elif s == S_SS:
-            self.ss32 = (self.access[S_SS] & 0x400000) != 0
+        selector &= 0xFFFF
+        if self.pe:
+            self.load_seg_pm(s, selector)
+            return
+        # Real mode: selector and base change; limit and rights are kept, which is
+        # what makes "unreal mode" work.  Virtual-8086 mode resets them to a 64 KiB
+        # ring-3 data segment.
+        self.sel[s] = selector
+        self.base[s] = selector << 4
+        if self.v86:
+            self.limit[s] = 0xFFFF
+            self.access[s] = 0xF300 if s != S_CS else 0xFB00
+        self.seg_update(s)
 
     # ================================================================ ModR/M
     cdef void decode_modrm(self) noexcept:
@@ -774,6 +866,9 @@ cdef class _CPU:
     cdef void interrupt(self, int vec, uint32_t ret_eip) noexcept:
         """Deliver an interrupt or exception through the real-mode IVT."""
         cdef uint32_t new_ip, new_cs
+        if self.pe or self.v86:
+            self.interrupt_pm(vec, ret_eip, -1, False)
+            return
         if self.isa >= ISA_286 and <uint32_t>(vec * 4 + 3) > self.idtr_limit:
             self.fault(EXC_GP, vec * 8 + 2)
         self.push(self.get_flags(), 2)
@@ -785,22 +880,184 @@ cdef class _CPU:
         self.load_seg(S_CS, new_cs)
         self.eip = new_ip
 
+    cdef void dr7_update(self) noexcept:
+        cdef int n
+        cdef uint32_t rw
+        self.dr_exec_active = False
+        self.dr_data_active = False
+        for n in range(4):
+            if (self.dr[7] >> (2 * n)) & 3:
+                rw = (self.dr[7] >> (16 + 4 * n)) & 3
+                if rw == 0:
+                    self.dr_exec_active = True
+                elif rw != 2:                       # 01 write, 11 read/write; 10 is I/O
+                    self.dr_data_active = True
+
+    cdef void check_exec_breakpoint(self) noexcept:
+        # Instruction breakpoints are faults, taken before the instruction runs,
+        # unless RF says the handler asked to resume past one.
+        cdef int n
+        cdef uint32_t lin = self.base[S_CS] + self.eip, hits = 0
+        if self.eflags & F_RF:
+            return
+        for n in range(4):
+            if (self.dr[7] >> (2 * n)) & 3 and ((self.dr[7] >> (16 + 4 * n)) & 3) == 0 \
+                    and self.dr[n] == lin:
+                hits |= 1 << n
+        if hits:
+            self.dr[6] = (self.dr[6] & ~<uint32_t>0xF) | hits
+            self.fault(EXC_DB, -1)
+
+    cdef void check_data_breakpoint(self, uint32_t lin, int size, bint write) noexcept:
+        cdef int n
+        cdef uint32_t rw, ln, mask
+        for n in range(4):
+            if not ((self.dr[7] >> (2 * n)) & 3):
+                continue
+            rw = (self.dr[7] >> (16 + 4 * n)) & 3
+            if rw == 0 or rw == 2 or (rw == 1 and not write):
+                continue
+            ln = (self.dr[7] >> (18 + 4 * n)) & 3       # 0:1 1:2 3:4 bytes (aligned)
+            mask = ~(<uint32_t>(ln if ln != 2 else 7))
+            if (lin & mask) <= (self.dr[n] & mask) <= ((lin + size - 1) & mask):
+                self.dr_hits |= 1 << n
+
+    # ---- 486/Pentium/P6 system instructions
+    cdef void store_edx_eax(self, uint64_t v) noexcept:
+        self.r[R_EAX] = <uint32_t>v
+        self.r[R_EDX] = <uint32_t>(v >> 32)
+
+    cdef void do_cpuid(self) noexcept:
+        from core import cpuid as _cpuid
+        apic = (self.msrs.get(0x1B, 0x800) >> 11) & 1 if self.model.has_apic else 0
+        a, b, c, d = _cpuid.cpuid(self.model.name, self.r[R_EAX], self.r[R_ECX], bool(apic))
+        self.r[R_EAX], self.r[R_EBX], self.r[R_ECX], self.r[R_EDX] = a, b, c, d
+        if 0x8B in self.msrs:
+            self.msrs[0x8B] = 0                   # CPUID clears BIOS_SIGN_ID (P6)
+
+    cdef void rdmsr(self) noexcept:
+        cdef uint32_t n = self.r[R_ECX]
+        cdef bint ok = True
+        cdef uint64_t v = 0
+        if n == 0x10 and self.has_tsc:
+            v = self.clock.now - self.tsc_base
+        elif n in self.msrs:
+            v = self.msrs[n]
+        else:
+            ok = False
+        if not ok:
+            self.fault(EXC_GP, 0)
+        self.store_edx_eax(v)
+
+    cdef void wrmsr(self) noexcept:
+        from core import cpuid as _cpuid
+        cdef uint32_t n = self.r[R_ECX]
+        cdef uint64_t value = (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
+        cdef bint ok = True
+        table = _cpuid.msr_table(self.model.name)
+        msr = table.get(n)
+        if msr is None:
+            ok = False
+        elif n == 0x10:
+            try:
+                self.tsc_base = _cpuid.tsc_base_after_write(self.model.name, self.clock.now,
+                                                           self.tsc_base, value)
+            except _cpuid.MsrFault:
+                ok = False
+        else:
+            try:
+                self.msrs[n] = _cpuid.write_value(msr, self.msrs.get(n, msr.reset), value)
+            except _cpuid.MsrFault:
+                ok = False
+        table = msr = None
+        if not ok:
+            self.fault(EXC_GP, 0)
+
+    cdef void cmpxchg8b(self) noexcept:
+        cdef uint64_t m = (<uint64_t>self.rd(self.ea_seg, self.ea + 4, 4) << 32) | self.rd(self.ea_seg, self.ea, 4)
+        cdef uint64_t cmp = (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
+        if m == cmp:
+            self.wr(self.ea_seg, self.ea, 4, self.r[R_EBX])
+            self.wr(self.ea_seg, self.ea + 4, 4, self.r[R_ECX])
+            self.eflags |= F_ZF
+        else:
+            # The locked cycle writes the old value back, then EDX:EAX takes it.
+            self.wr(self.ea_seg, self.ea, 4, <uint32_t>m)
+            self.wr(self.ea_seg, self.ea + 4, 4, <uint32_t>(m >> 32))
+            self.store_edx_eax(m)
+            self.eflags &= ~<uint32_t>F_ZF
+
+    cdef void sysenter_exit(self, bint exit) noexcept:
+        # Fast system calls (P6): flat segments derived from IA32_SYSENTER_CS,
+        # no descriptor reads (Intel SDM vol. 2, SYSENTER/SYSEXIT).
+        cdef uint32_t cs = <uint32_t>(self.msrs.get(0x174, 0) & 0xFFFF)
+        if not self.pe or (cs & 0xFFFC) == 0 or (exit and self.cpl != 0):
+            self.fault(EXC_GP, 0)
+        if not exit:
+            self.eflags &= ~<uint32_t>(F_VM | F_IF | F_RF)
+            self.update_mode()
+            self.flat_segment(S_CS, cs & 0xFFFC, 0xCF9B00)
+            self.flat_segment(S_SS, (cs + 8) & 0xFFFC, 0xCF9300)
+            self.r[R_ESP] = <uint32_t>(self.msrs.get(0x175, 0) & 0xFFFFFFFF)
+            self.eip = <uint32_t>(self.msrs.get(0x176, 0) & 0xFFFFFFFF)
+            self.cpl = 0
+        else:
+            self.flat_segment(S_CS, (cs + 16) | 3, 0xCFFB00)
+            self.flat_segment(S_SS, (cs + 24) | 3, 0xCFF300)
+            self.r[R_ESP] = self.r[R_ECX]
+            self.eip = self.r[R_EDX]
+            self.cpl = 3
+        self.user = self.cpl == 3
+
+    cdef void flat_segment(self, int s, uint32_t sel, uint32_t access) noexcept:
+        self.sel[s] = sel
+        self.base[s] = 0
+        self.limit[s] = 0xFFFFFFFF
+        self.access[s] = access
+        self.seg_update(s)
+
+    cdef void soft_int(self, int vec) noexcept:
+        # INT n / INT3 / INTO: IOPL-sensitive in virtual-8086 mode, and the gate's DPL
+        # is checked against CPL in protected mode.
+        if self.v86 and ((self.eflags >> 12) & 3) < 3:
+            self.fault(EXC_GP, 0)
+        if self.pe or self.v86:
+            self.interrupt_pm(vec, self.eip, -1, True)
+        else:
+            self.interrupt(vec, self.eip)
+
     cdef void deliver_fault(self) noexcept:
-        """Deliver the exception recorded by fault(); escalate to #DF and shutdown."""
-        cdef int vec = self.fault_vec
+        """Deliver the exception recorded by fault(), with the double-fault rules of the
+        SDM: contributory-on-contributory and #PF-on-#PF/contributory give #DF, and a
+        fault while delivering #DF shuts the processor down (triple fault)."""
+        cdef int vec = self.fault_vec, first = self.delivering_vec
+        cdef int err = self.fault_err
         cdef uint32_t ret = self.insn_eip
+        self.user = self.cpl == 3          # a fault inside a system access left it cleared
         if vec == EXC_DE and self.m_div_next:
             ret = self.eip
         self.halted = False
-        self.delivering += 1
-        if self.delivering == 2:
-            vec = EXC_DF
-        elif self.delivering > 2:
+        if first == EXC_DF:
             self.shutdown = True
-            self.delivering = 0
+            self.delivering_vec = -1
             return
-        self.interrupt(vec, ret)
-        self.delivering = 0
+        if first >= 0 and ((_contributory(first) and _contributory(vec))
+                           or (first == EXC_PF and (vec == EXC_PF or _contributory(vec)))):
+            vec = EXC_DF
+            err = 0
+        if err >= 0 and first >= 0 and self.deliver_ext:
+            err |= 1                        # EXT: caused while delivering an event
+        self.delivering_vec = vec
+        self.deliver_ext = True
+        if self.pe or self.v86:
+            # Only these vectors push an error code (and only in protected mode).
+            if vec != 8 and (vec < 10 or vec > 14) and vec != 17:
+                err = -1
+            self.interrupt_pm(vec, ret, err, False)
+        else:
+            self.interrupt(vec, ret)
+        self.delivering_vec = -1
+        self.deliver_ext = False
         # The faulting instruction's work so far is not itemised: charge its base
         # form, then the exception sequence.
         self.clock.now += self.t_reg[self.tk] + self.t_exc
@@ -890,6 +1147,9 @@ cdef class _CPU:
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
         self.insn_eip = self.eip
+        if self.dr_exec_active:
+            self.check_exec_breakpoint()
+        self.dr_hits = 0
         self.ilen = 0
         self.opsize = 4 if self.code32 else 2
         self.adsize = self.opsize
@@ -963,10 +1223,20 @@ cdef class _CPU:
         if cyc == 0:
             cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
-        self.icount += 1
-        if tf:
-            # Single-step trap after the instruction that ran with TF set.
+        # A REP iteration counts as an instruction, as Bochs and QEMU count them.
+        self.icount += self.rep_done if self.rep_done > 1 else 1
+        # RF suppresses instruction breakpoints for one instruction only.
+        self.eflags &= ~<uint32_t>F_RF
+        if tf or self.dr_hits:
+            # Single-step and data breakpoints are traps: after the instruction,
+            # reported in DR6 (BS, B0-B3).
+            if self.isa >= ISA_386:
+                self.dr[6] = (self.dr[6] & ~<uint32_t>0x400F) | self.dr_hits | (0x4000 if tf else 0)
+            self.delivering_vec = EXC_DB
+            self.deliver_ext = True
             self.interrupt(EXC_DB, self.eip)
+            self.delivering_vec = -1
+            self.deliver_ext = False
 
     cdef inline bint is_string(self, uint32_t op) noexcept:
         return (0xA4 <= op <= 0xA7) or (0xAA <= op <= 0xAF) or (0x6C <= op <= 0x6F and self.isa >= ISA_186)
@@ -999,8 +1269,10 @@ cdef class _CPU:
             self.push(self.sel[op >> 3], self.opsize)
         elif op == 0x07 or op == 0x17 or op == 0x1F or op == 0x0F:
             # 0F on the 8086/8088 is POP CS (the later two-byte escape).
-            v = self.pop(self.opsize)
+            # The selector is loaded before SP moves, so a faulting load leaves SP.
+            v = self.rd(S_SS, self.cur_sp(), self.opsize)
             self.load_seg(op >> 3, v)
+            self.release_stack(self.opsize)
             if op == 0x17:
                 self.inhibit_irq = True
         elif op == 0x27 or op == 0x2F:
@@ -1031,7 +1303,15 @@ cdef class _CPU:
         elif op == 0x62:
             self.bound()
         elif op == 0x63:
-            self.fault(EXC_UD, -1)          # ARPL is not recognised in real mode
+            if not self.pe:
+                self.fault(EXC_UD, -1)      # ARPL is not recognised in real or v86 mode
+            a = self.get_rm(2)
+            b = self.get_reg(self.reg, 2)
+            if (a & 3) < (b & 3):
+                self.set_rm(2, (a & 0xFFFC) | (b & 3))
+                self.eflags |= F_ZF
+            else:
+                self.eflags &= ~<uint32_t>F_ZF
         elif op == 0x68 or op == 0x6A:
             v = self.fetch_imm(self.opsize) if op == 0x68 else <uint32_t><int32_t><int8_t>self.fetch8()
             self.push(v, self.opsize)
@@ -1121,21 +1401,25 @@ cdef class _CPU:
         elif op == 0x9A:
             off = self.fetch_imm(self.opsize)
             t = self.fetch16()
-            self.push(self.sel[S_CS], self.opsize)
-            self.push(self.eip, self.opsize)
-            self.load_seg(S_CS, t)
-            self.eip = off
+            self.far_jump(t, off, True)
         elif op == 0x9B:
             if (self.cr0 & 0xA) == 0xA and self.isa >= ISA_286:
                 self.fault(EXC_NM, -1)      # MP and TS: the coprocessor context is stale
         elif op == 0x9C:
+            if self.v86 and ((self.eflags >> 12) & 3) < 3:
+                self.fault(EXC_GP, 0)
             v = self.get_flags()
             if self.opsize == 4:
                 v &= ~<uint32_t>(F_VM | F_RF)
             self.push(v, self.opsize)
         elif op == 0x9D:
+            if self.v86 and ((self.eflags >> 12) & 3) < 3:
+                self.fault(EXC_GP, 0)
             v = self.pop(self.opsize)
-            self.set_flags(v, self.opsize)
+            if self.pe or self.v86:
+                self.set_flags_pm(v, self.opsize, self.cpl)
+            else:
+                self.set_flags(v, self.opsize)
         elif op == 0x9E:
             self.eflags = (self.eflags & ~<uint32_t>0xD5) | (self.get_r8(4) & 0xD5) | self.flags_fixed1
         elif op == 0x9F:
@@ -1174,9 +1458,9 @@ cdef class _CPU:
             self.set_rm(size, v)
         elif op == 0xC2 or op == 0xC3:
             t = self.fetch16() if op == 0xC2 else 0
-            v = self.pop(self.opsize)
-            self.eip = v if self.opsize == 4 else v & 0xFFFF
-            self.release_stack(t)
+            v = self.rd(S_SS, self.cur_sp(), self.opsize)
+            self.near_jump(v if self.opsize == 4 else v & 0xFFFF)
+            self.release_stack(self.opsize + t)
         elif op == 0xC4 or op == 0xC5:
             self.load_far_pointer(S_ES if op == 0xC4 else S_DS)
         elif op == 0xC6 or op == 0xC7:
@@ -1195,27 +1479,18 @@ cdef class _CPU:
             self.set_reg(R_EBP, self.opsize, v)
         elif op == 0xCA or op == 0xCB:
             t = self.fetch16() if op == 0xCA else 0
-            off = self.pop(self.opsize)
-            v = self.pop(self.opsize)
-            self.load_seg(S_CS, v & 0xFFFF)
-            self.eip = off if self.opsize == 4 else off & 0xFFFF
-            self.release_stack(t)
+            self.far_return(t)
         elif op == 0xCC:
-            self.interrupt(EXC_BP, self.eip)
+            self.soft_int(EXC_BP)
         elif op == 0xCD:
             t = self.fetch8()
-            self.interrupt(t, self.eip)
+            self.soft_int(t)
         elif op == 0xCE:
             if self.eflags & F_OF:
                 self.taken = True
-                self.interrupt(EXC_OF, self.eip)
+                self.soft_int(EXC_OF)
         elif op == 0xCF:
-            off = self.pop(self.opsize)
-            v = self.pop(self.opsize)
-            t = self.pop(self.opsize)
-            self.load_seg(S_CS, v & 0xFFFF)
-            self.eip = off if self.opsize == 4 else off & 0xFFFF
-            self.set_flags(t, self.opsize)
+            self.do_iret()
         elif op == 0xD4:
             t = self.fetch8()
             if t == 0:
@@ -1244,13 +1519,20 @@ cdef class _CPU:
         elif op == 0xE4 or op == 0xE5 or op == 0xEC or op == 0xED:
             size = 1 if (op & 1) == 0 else self.opsize
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
+            self.check_io(t, size)
             self.set_reg(R_EAX, size, self.bus.io_read(t, size))
         elif op == 0xE6 or op == 0xE7 or op == 0xEE or op == 0xEF:
             size = 1 if (op & 1) == 0 else self.opsize
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
+            self.check_io(t, size)
             self.bus.io_write(t, size, self.get_reg(R_EAX, size))
         elif op == 0xE8:
             sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
+            t = self.eip + <uint32_t>sv
+            if self.opsize == 2:
+                t &= 0xFFFF
+            if t > self.seg_hi[S_CS] and not self.m_word_wrap:
+                self.fault(EXC_GP, 0)
             self.push(self.eip, self.opsize)
             self.jump_rel(sv)
         elif op == 0xE9:
@@ -1259,14 +1541,14 @@ cdef class _CPU:
         elif op == 0xEA:
             off = self.fetch_imm(self.opsize)
             t = self.fetch16()
-            self.load_seg(S_CS, t)
-            self.eip = off
+            self.far_jump(t, off, False)
         elif op == 0xEB:
             sv = <int8_t>self.fetch8()
             self.jump_rel(sv)
         elif op == 0xF1:
             self.interrupt(EXC_DB, self.eip)      # ICEBP (386)
         elif op == 0xF4:
+            self.need_cpl0()
             self.halted = True
         elif op == 0xF5:
             self.eflags ^= F_CF
@@ -1275,6 +1557,8 @@ cdef class _CPU:
         elif 0xF8 <= op <= 0xFD:
             # CLC STC CLI STI CLD STD: pairs clear/set CF, IF, DF.
             t = (F_CF, F_IF, F_DF)[(op - 0xF8) >> 1]
+            if t == F_IF and not self.iopl_ok():
+                self.fault(EXC_GP, 0)
             if op & 1:
                 if op == 0xFB and not (self.eflags & F_IF):
                     self.inhibit_irq = True     # STI takes effect after the next instruction
@@ -1290,9 +1574,16 @@ cdef class _CPU:
     cdef void jump_rel(self, int32_t disp) noexcept:
         self.taken = True
         if self.opsize == 4:
-            self.eip = self.eip + <uint32_t>disp
+            self.near_jump(self.eip + <uint32_t>disp)
         else:
-            self.eip = (self.eip + <uint32_t>disp) & 0xFFFF
+            self.near_jump((self.eip + <uint32_t>disp) & 0xFFFF)
+
+    cdef inline void near_jump(self, uint32_t target) noexcept:
+        # A near transfer beyond the code segment limit faults at the transfer
+        # instruction (#GP(0)), before anything is pushed or changed.
+        if target > self.seg_hi[S_CS] and not self.m_word_wrap:
+            self.fault(EXC_GP, 0)
+        self.eip = target
 
     cdef void release_stack(self, uint32_t n) noexcept:
         if self.ss32:
@@ -1569,12 +1860,15 @@ cdef class _CPU:
             self.set_rm(size, self.inc_dec(self.get_rm(size), size, reg == 1))
         elif reg == 2:
             v = self.get_rm(size)
+            v = v if self.opsize == 4 else v & 0xFFFF
+            if v > self.seg_hi[S_CS] and not self.m_word_wrap:
+                self.fault(EXC_GP, 0)
             self.push(self.eip, self.opsize)
-            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.eip = v
             self.taken = True
         elif reg == 4:
             v = self.get_rm(size)
-            self.eip = v if self.opsize == 4 else v & 0xFFFF
+            self.near_jump(v if self.opsize == 4 else v & 0xFFFF)
             self.taken = True
         elif reg == 3 or reg == 5:
             if self.mod == 3:
@@ -1582,11 +1876,7 @@ cdef class _CPU:
                     self.fault(EXC_UD, -1)
             off = self.rd(self.ea_seg, self.ea, self.opsize)
             seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
-            if reg == 3:
-                self.push(self.sel[S_CS], self.opsize)
-                self.push(self.eip, self.opsize)
-            self.load_seg(S_CS, seg)
-            self.eip = off if self.opsize == 4 else off & 0xFFFF
+            self.far_jump(seg, off, reg == 3)
         else:
             # PUSH r/m (FF/6; FF/7 is its 8086 alias).  PUSH SP pushes the
             # decremented value on the 8086, as the one-byte form does.
@@ -1663,6 +1953,7 @@ cdef class _CPU:
                     self.adv(R_EDI, delta, amask)
                 self.alu(7, self.get_reg(R_EAX, size), b, size)
             elif kind == 0x6C:          # INS
+                self.check_io(self.r[R_EDX] & 0xFFFF, size)
                 a = self.bus.io_read(self.r[R_EDX] & 0xFFFF, size)
                 if self.m_index_first:
                     self.adv(R_EDI, delta, amask)
@@ -1679,6 +1970,7 @@ cdef class _CPU:
                 if not self.m_index_first:
                     self.adv(R_EDI, delta, amask)
             else:                       # OUTS
+                self.check_io(self.r[R_EDX] & 0xFFFF, size)
                 a = self.rd(src_seg, si, size)
                 self.step_index(R_ESI, delta, amask)
                 self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, a)
@@ -1722,8 +2014,9 @@ cdef class _CPU:
         elif op == 0xA0 or op == 0xA8:
             self.push(self.sel[S_FS if op == 0xA0 else S_GS], self.opsize)
         elif op == 0xA1 or op == 0xA9:
-            v = self.pop(self.opsize)
+            v = self.rd(S_SS, self.cur_sp(), self.opsize)
             self.load_seg(S_FS if op == 0xA1 else S_GS, v)
+            self.release_stack(self.opsize)
         elif op in (0xA3, 0xAB, 0xB3, 0xBB, 0xBA):
             self.bit_test(op)
         elif op in (0xA4, 0xA5, 0xAC, 0xAD):
@@ -1777,19 +2070,67 @@ cdef class _CPU:
         elif 0xC8 <= op <= 0xCF:
             v = self.r[op & 7]
             self.r[op & 7] = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
+        elif op == 0xA2:
+            if not self.has_cpuid:
+                self.fault(EXC_UD, -1)
+            self.do_cpuid()
+        elif op == 0x31:
+            if not self.has_tsc:
+                self.fault(EXC_UD, -1)
+            if (self.cr4 & 4) and (self.cpl > 0 or self.v86):
+                self.fault(EXC_GP, 0)             # CR4.TSD: RDTSC is ring 0 only
+            self.store_edx_eax(self.clock.now - self.tsc_base)
+        elif op == 0x30 or op == 0x32:
+            if not self.has_msr:
+                self.fault(EXC_UD, -1)
+            self.need_cpl0()
+            if op == 0x32:
+                self.rdmsr()
+            else:
+                self.wrmsr()
+        elif op == 0x33:
+            if not self.has_rdpmc:
+                self.fault(EXC_UD, -1)
+            if not (self.cr4 & 0x100) and (self.cpl > 0 or self.v86):
+                self.fault(EXC_GP, 0)
+            if self.r[R_ECX] > 1:
+                self.fault(EXC_GP, 0)
+            self.store_edx_eax(self.msrs.get(0xC1 + self.r[R_ECX], 0) & 0xFFFFFFFFFF)
+        elif op == 0xC7:
+            if self.reg != 1 or not self.has_cx8 or self.mod == 3:
+                self.fault(EXC_UD, -1)
+            self.cmpxchg8b()
+        elif op == 0x34 or op == 0x35:
+            if not self.has_sysenter:
+                self.fault(EXC_UD, -1)
+            self.sysenter_exit(op == 0x35)
+        elif op == 0x0B:
+            self.fault(EXC_UD, -1)                # UD2: the defined invalid opcode
+        elif op == 0x00:
+            self.group6()
         elif op == 0x01:
             self.group7()
+        elif op == 0x02 or op == 0x03:
+            self.lar_lsl(op == 0x03)
         elif op == 0x06:
+            self.need_cpl0()
             self.cr0 &= ~<uint32_t>8
         elif op == 0x08 or op == 0x09:
-            pass            # INVD/WBINVD: no cache is modelled
+            self.need_cpl0()            # INVD/WBINVD: no cache is modelled
         elif op == 0x20 or op == 0x22:
+            self.need_cpl0()
             self.mov_cr(op == 0x22)
         elif op == 0x21 or op == 0x23:
+            self.need_cpl0()
             if op == 0x21:
                 self.r[self.rm] = self.dr[self.reg]
             else:
-                self.dr[self.reg] = self.r[self.rm]
+                if self.reg == 6:
+                    # DR6 reserved bits read as 1 on the 386/486.
+                    self.dr[6] = self.r[self.rm] | 0xFFFF0FF0
+                else:
+                    self.dr[self.reg] = self.r[self.rm]
+                self.dr7_update()
         else:
             # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
             self.fault(EXC_UD, -1)
@@ -1871,13 +2212,21 @@ cdef class _CPU:
             return
         if self.reg == 6:
             # LMSW loads PE MP EM TS; it can set PE but never clear it.
+            self.need_cpl0()
             lim = self.get_rm(2)
             self.cr0 = (self.cr0 & ~<uint32_t>0xE) | (lim & 0xF) | (self.cr0 & 1)
+            self.update_mode()
             return
         if self.mod == 3 or self.reg == 5:
             self.fault(EXC_UD, -1)
         if self.reg == 7:
-            return          # INVLPG: no TLB yet
+            self.need_cpl0()
+            lim = (self.base[self.ea_seg] + self.ea) >> 12
+            if self.tlb_vpn[lim & (TLB_SIZE - 1)] == lim:
+                self.tlb_vpn[lim & (TLB_SIZE - 1)] = 0xFFFFFFFF
+            return
+        if self.reg >= 2:
+            self.need_cpl0()
         if self.reg < 2:
             lim = self.gdtr_limit if self.reg == 0 else self.idtr_limit
             bse = self.gdtr_base if self.reg == 0 else self.idtr_base
@@ -1899,19 +2248,949 @@ cdef class _CPU:
                 self.idtr_base = bse
 
     cdef void mov_cr(self, bint to_cr) noexcept:
-        if self.reg == 1 or self.reg > 4 or (self.reg == 4 and self.isa < 5):
+        if self.reg == 1 or self.reg > 4 or (self.reg == 4 and self.cr4_mask == 0):
             self.fault(EXC_UD, -1)
         if not to_cr:
             self.r[self.rm] = (self.cr0, 0, self.cr2, self.cr3, self.cr4)[self.reg]
             return
         if self.reg == 0:
-            self.cr0 = self.r[self.rm] | (0x10 if self.isa == ISA_386 else 0)
+            if (self.r[self.rm] & 0x80000001) == 0x80000000:
+                self.fault(EXC_GP, 0)             # PG without PE
+            if (self.cr0 ^ self.r[self.rm]) & 0x80010001:
+                self.tlb_flush()
+            self.cr0 = (self.r[self.rm] & self.cr0_mask) | self.cr0_fixed1
+            self.update_mode()
         elif self.reg == 2:
             self.cr2 = self.r[self.rm]
         elif self.reg == 3:
             self.cr3 = self.r[self.rm]
+            self.tlb_flush()
         else:
+            if self.r[self.rm] & ~self.cr4_mask:
+                self.fault(EXC_GP, 0)             # a bit this model does not have
             self.cr4 = self.r[self.rm]
+            self.tlb_flush()
+
+    # ================================================================ protected mode
+    # Descriptor cache access rights hold bits 8-23 of a descriptor's high dword:
+    # type (8-11), S (12), DPL (13-14), P (15), AVL (20), D/B (22), G (23).
+
+    cdef void update_mode(self) noexcept:
+        """Recompute the derived mode flags after CR0, CR4 or EFLAGS.VM changed."""
+        cdef bint was_paging = self.paging
+        self.v86 = (self.eflags & F_VM) != 0 and (self.cr0 & 1) != 0
+        self.pe = (self.cr0 & 1) != 0 and not self.v86
+        self.paging = (self.cr0 & 0x80000001) == 0x80000001 and self.isa >= ISA_386
+        if self.v86:
+            self.cpl = 3
+        elif not (self.cr0 & 1):
+            self.cpl = 0
+        self.user = self.cpl == 3
+        self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
+                         and (self.eflags & F_AC) != 0 and self.cpl == 3)
+        if was_paging != self.paging:
+            self.tlb_flush()
+
+    cdef void seg_update(self, int s) noexcept:
+        """Derive the fast-check fields (valid offset range, read/write) from a cache."""
+        cdef uint32_t a = self.access[s]
+        if not (a & 0x8000):
+            # Null or not-present cache: every access faults (in protected mode).
+            self.seg_lo[s] = 1
+            self.seg_hi[s] = 0
+            self.seg_rw[s] = 0
+        elif (a & 0x1800) == 0x1000 and (a & 0x400):
+            # Expand-down data: valid offsets are limit+1 .. 0xFFFF (or 4G-1 if B).
+            self.seg_lo[s] = self.limit[s] + 1
+            self.seg_hi[s] = 0xFFFFFFFF if (a & 0x400000) else 0xFFFF
+            self.seg_rw[s] = 1 | (2 if a & 0x200 else 0)
+        else:
+            self.seg_lo[s] = 0
+            self.seg_hi[s] = self.limit[s]
+            if a & 0x800:
+                self.seg_rw[s] = 1 if a & 0x200 else 0        # code: readable or not
+            elif a & 0x1000:
+                self.seg_rw[s] = 1 | (2 if a & 0x200 else 0)  # data: writable or not
+            else:
+                self.seg_rw[s] = 0                           # system descriptor
+        if s == S_CS:
+            self.code32 = (a & 0x400000) != 0
+        elif s == S_SS:
+            self.ss32 = (a & 0x400000) != 0
+
+    cdef void seg_fault(self, int seg) noexcept:
+        # A segment-limit or type violation: #SS(0) for the stack segment in
+        # protected mode and on the 386+, #GP(0) otherwise.
+        if seg == S_SS and (self.isa >= ISA_386 or self.pe):
+            self.fault(EXC_SS, 0)
+        self.fault(EXC_GP, 0)
+
+    # ---- paging (80386+): a direct-mapped software TLB in front of the page walk
+    cdef void tlb_flush(self) noexcept:
+        cdef int i
+        for i in range(TLB_SIZE):
+            self.tlb_vpn[i] = 0xFFFFFFFF
+
+    cdef uint32_t translate(self, uint32_t lin, int write) noexcept:
+        cdef uint32_t vpn = lin >> 12
+        cdef int i = vpn & (TLB_SIZE - 1)
+        cdef uint8_t need = <uint8_t>(1 << (write + (2 if self.user else 0)))
+        if self.tlb_vpn[i] == vpn and (self.tlb_perm[i] & need):
+            return self.tlb_ppn[i] | (lin & 0xFFF)
+        return self.page_walk(lin, write)
+
+    cdef uint32_t page_walk(self, uint32_t lin, int write) noexcept:
+        """Walk the two-level page tables (4 KiB pages, 4 MiB with CR4.PSE), set the
+        accessed/dirty bits, check U/S and R/W, and fill the TLB; #PF on failure."""
+        cdef uint32_t pde_addr, pde, pte_addr, pte, ppn, err
+        cdef bint user = self.user, us_ok, rw_ok, big
+        cdef bint wp = (self.cr0 & 0x10000) != 0 and self.isa >= ISA_486
+        cdef uint8_t perm
+        cdef int i
+        err = (2 if write else 0) | (4 if user else 0)
+        pde_addr = ((self.cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask
+        pde = self.phys_rd32(pde_addr)
+        if not (pde & 1):
+            self.page_fault(lin, err)
+        big = (pde & 0x80) != 0 and (self.cr4 & 0x10) != 0
+        if big:
+            pte = pde
+            pte_addr = pde_addr
+            ppn = (pde & 0xFFC00000) | (lin & 0x003FF000)
+            us_ok = (pde & 4) != 0
+            rw_ok = (pde & 2) != 0
+        else:
+            pte_addr = ((pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask
+            pte = self.phys_rd32(pte_addr)
+            if not (pte & 1):
+                self.page_fault(lin, err)
+            ppn = pte & 0xFFFFF000
+            us_ok = (pde & pte & 4) != 0
+            rw_ok = (pde & pte & 2) != 0
+        if user and not us_ok:
+            self.page_fault(lin, err | 1)
+        if write and not rw_ok and (user or wp):
+            self.page_fault(lin, err | 1)
+        # Accessed bits on the way down; dirty on the final entry for a write.
+        if not (pde & 0x20) or (big and write and not (pde & 0x40)):
+            pde |= 0x20 | (0x40 if (big and write) else 0)
+            self.phys_wr32(pde_addr, pde)
+        if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
+            pte |= 0x20 | (0x40 if write else 0)
+            self.phys_wr32(pte_addr, pte)
+        # Permissions the TLB may grant without another walk: a write needs the dirty
+        # bit already set, so the first write to a clean page comes back here.
+        perm = 1                                            # supervisor read
+        if (rw_ok or not wp) and (pte & 0x40):
+            perm |= 2                                       # supervisor write
+        if us_ok:
+            perm |= 4                                       # user read
+            if rw_ok and (pte & 0x40):
+                perm |= 8                                   # user write
+        i = (lin >> 12) & (TLB_SIZE - 1)
+        self.tlb_vpn[i] = lin >> 12
+        self.tlb_ppn[i] = ppn
+        self.tlb_perm[i] = perm
+        return ppn | (lin & 0xFFF)
+
+    cdef void page_fault(self, uint32_t lin, uint32_t err) noexcept:
+        self.cr2 = lin
+        self.fault(EXC_PF, err)
+
+    cdef uint32_t phys_rd32(self, uint32_t p) noexcept:
+        cdef uint8_t* page = self.rptr[p >> PAGE_SHIFT]
+        if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4:
+            return (<uint32_t*>(page + (p & (PAGE_SIZE - 1))))[0]
+        return self.bus.slow_read(p, 4)
+
+    cdef void phys_wr32(self, uint32_t p, uint32_t v) noexcept:
+        cdef uint8_t* page = self.wptr[p >> PAGE_SHIFT]
+        if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4:
+            (<uint32_t*>(page + (p & (PAGE_SIZE - 1))))[0] = v
+        elif self.rptr[p >> PAGE_SHIFT] == NULL:
+            self.bus.slow_write(p, 4, v)
+
+    # ---- system (supervisor) accesses: descriptor tables, TSS, IDT
+    cdef uint32_t rd_sys(self, uint32_t lin, int size) noexcept:
+        cdef bint user = self.user
+        cdef uint32_t v
+        self.user = False
+        v = self.rd_lin(lin, size)
+        self.user = user
+        return v
+
+    cdef void wr_sys(self, uint32_t lin, int size, uint32_t v) noexcept:
+        cdef bint user = self.user
+        self.user = False
+        self.wr_lin(lin, size, v)
+        self.user = user
+
+    # ---- descriptors
+    cdef uint64_t read_desc(self, uint32_t sel, int exc) noexcept:
+        """The 8-byte descriptor for `sel` from the GDT or LDT; `exc`(sel) if outside."""
+        cdef uint32_t tbase, tlimit, idx = sel & 0xFFF8
+        if sel & 4:
+            if not (self.access[S_LDTR] & 0x8000) or (self.sel[S_LDTR] & 0xFFFC) == 0:
+                self.fault(exc, sel & 0xFFFC)
+            tbase = self.base[S_LDTR]
+            tlimit = self.limit[S_LDTR]
+        else:
+            tbase = self.gdtr_base
+            tlimit = self.gdtr_limit
+        if idx + 7 > tlimit:
+            self.fault(exc, sel & 0xFFFC)
+        self.desc_addr = tbase + idx
+        return (<uint64_t>self.rd_sys(tbase + idx + 4, 4) << 32) | self.rd_sys(tbase + idx, 4)
+
+    cdef void set_accessed(self, uint64_t d, uint32_t addr) noexcept:
+        # The CPU sets the accessed bit of a segment descriptor when it loads it.
+        if not (d & (<uint64_t>0x100 << 32)):
+            self.wr_sys(addr + 5, 1, <uint32_t>((d >> 40) & 0xFF) | 1)
+
+    cdef void load_cache(self, int s, uint32_t sel, uint64_t d) noexcept:
+        cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
+        cdef uint32_t lim = (lo & 0xFFFF) | (hi & 0xF0000)
+        if hi & 0x800000:
+            lim = (lim << 12) | 0xFFF            # granularity: 4 KiB units
+        self.sel[s] = sel
+        self.base[s] = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+        self.limit[s] = lim
+        self.access[s] = (hi & 0x00F0FF00) | 0x100
+        self.seg_update(s)
+
+    cdef void load_null(self, int s, uint32_t sel) noexcept:
+        self.sel[s] = sel
+        self.base[s] = 0
+        self.limit[s] = 0
+        self.access[s] = 0
+        self.seg_update(s)
+
+    cdef void load_seg_pm(self, int s, uint32_t sel) noexcept:
+        """MOV/POP/LxS into a data or stack segment register, with every check of the
+        Intel SDM (vol. 3, 'segment-register loading in protected mode')."""
+        cdef uint64_t d
+        cdef uint32_t a, dpl, rpl = sel & 3
+        if (sel & 0xFFFC) == 0:
+            if s == S_SS:
+                self.fault(EXC_GP, 0)
+            self.load_null(s, sel)
+            return
+        d = self.read_desc(sel, EXC_GP)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if s == S_SS:
+            # SS: a writable data segment with RPL = DPL = CPL.
+            if (a & 0x1A00) != 0x1200 or rpl != <uint32_t>self.cpl or dpl != <uint32_t>self.cpl:
+                self.fault(EXC_GP, sel & 0xFFFC)
+            if not (a & 0x8000):
+                self.fault(EXC_SS, sel & 0xFFFC)
+        else:
+            # Data or readable code; privilege applies unless conforming code.
+            if not (a & 0x1000) or (a & 0xA00) == 0x800:
+                self.fault(EXC_GP, sel & 0xFFFC)
+            if (a & 0xC00) != 0xC00 and (rpl > dpl or <uint32_t>self.cpl > dpl):
+                self.fault(EXC_GP, sel & 0xFFFC)
+            if not (a & 0x8000):
+                self.fault(EXC_NP, sel & 0xFFFC)
+        self.set_accessed(d, self.desc_addr)
+        self.load_cache(s, sel, d)
+
+    cdef uint64_t check_code(self, uint32_t sel, int exc_np) noexcept:
+        """Fetch a code-segment descriptor for a control transfer (#GP(sel) if not code)."""
+        cdef uint64_t d
+        if (sel & 0xFFFC) == 0:
+            self.fault(EXC_GP, 0)
+        d = self.read_desc(sel, EXC_GP)
+        if (<uint32_t>(d >> 32) & 0x1800) != 0x1800:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        self.code_desc_addr = self.desc_addr
+        return d
+
+    cdef void load_cs(self, uint32_t sel, uint64_t d, int new_cpl) noexcept:
+        # The caller has left the descriptor's address in code_desc_addr.
+        self.set_accessed(d, self.code_desc_addr)
+        self.load_cache(S_CS, (sel & 0xFFFC) | new_cpl, d)
+        self.cpl = new_cpl
+        self.user = new_cpl == 3
+        self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
+                         and (self.eflags & F_AC) != 0 and new_cpl == 3)
+
+    cdef inline uint32_t desc_limit(self, uint64_t d) noexcept:
+        cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
+        cdef uint32_t lim = (lo & 0xFFFF) | (hi & 0xF0000)
+        if hi & 0x800000:
+            lim = (lim << 12) | 0xFFF
+        return lim
+
+    cdef inline uint32_t desc_base(self, uint64_t d) noexcept:
+        cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
+        return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+
+    # ---- stack helpers for transfers that build a frame before committing
+    cdef void push_to(self, uint32_t* sp, bint big, uint32_t v, int size) noexcept:
+        if big:
+            sp[0] = sp[0] - size
+            self.wr(S_SS, sp[0], size, v)
+        else:
+            sp[0] = (sp[0] - size) & 0xFFFF
+            self.wr(S_SS, sp[0], size, v)
+
+    cdef void set_sp(self, uint32_t sp) noexcept:
+        if self.ss32:
+            self.r[R_ESP] = sp
+        else:
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | (sp & 0xFFFF)
+
+    cdef uint32_t cur_sp(self) noexcept:
+        return self.r[R_ESP] if self.ss32 else self.r[R_ESP] & 0xFFFF
+
+    # ---- TSS
+    cdef void tss_stack(self, int dpl, uint32_t* ss, uint32_t* sp) noexcept:
+        """The inner stack SS:ESP for privilege `dpl` from the current TSS (#TS on failure)."""
+        cdef uint32_t t = (self.access[S_TR] >> 8) & 0xF
+        cdef uint32_t off
+        if t == 0x9 or t == 0xB:
+            off = 4 + dpl * 8
+            if off + 5 > self.limit[S_TR]:
+                self.fault(EXC_TS, self.sel[S_TR] & 0xFFFC)
+            sp[0] = self.rd_sys(self.base[S_TR] + off, 4)
+            ss[0] = self.rd_sys(self.base[S_TR] + off + 4, 2)
+        else:
+            off = 2 + dpl * 4
+            if off + 3 > self.limit[S_TR]:
+                self.fault(EXC_TS, self.sel[S_TR] & 0xFFFC)
+            sp[0] = self.rd_sys(self.base[S_TR] + off, 2)
+            ss[0] = self.rd_sys(self.base[S_TR] + off + 2, 2)
+
+    cdef uint64_t check_inner_ss(self, uint32_t ss, int dpl) noexcept:
+        """Validate a stack segment taken from the TSS for privilege `dpl` (#TS/#SS)."""
+        cdef uint64_t d
+        cdef uint32_t a
+        if (ss & 0xFFFC) == 0:
+            self.fault(EXC_TS, ss & 0xFFFC)
+        d = self.read_desc(ss, EXC_TS)
+        self.ss_desc_addr = self.desc_addr
+        a = <uint32_t>(d >> 32) & 0xFF00
+        if (ss & 3) != <uint32_t>dpl or ((a >> 13) & 3) != <uint32_t>dpl or (a & 0x1A00) != 0x1200:
+            self.fault(EXC_TS, ss & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_SS, ss & 0xFFFC)
+        return d
+
+    cdef void null_outer_segments(self) noexcept:
+        # After a return to an outer level, data registers the new CPL may not use
+        # are nulled (conforming code excepted).
+        cdef int s
+        cdef uint32_t a
+        for s in (S_ES, S_DS, S_FS, S_GS):
+            a = self.access[s]
+            if (a & 0x8000) and ((a & 0x1C00) != 0x1C00) and ((a >> 13) & 3) < <uint32_t>self.cpl:
+                self.load_null(s, 0)
+
+    # ---- far JMP / CALL
+    cdef void far_jump(self, uint32_t sel, uint32_t off, bint call) noexcept:
+        cdef uint64_t d, td, sd
+        cdef uint32_t a, t, dpl, rpl = sel & 3, tsel, toff, nparam, i, v
+        cdef uint32_t new_ss, new_sp, old_ss, old_sp, sp
+        cdef int gsize
+        cdef bint big
+        if not self.pe:
+            if call:
+                self.push(self.sel[S_CS], self.opsize)
+                self.push(self.eip, self.opsize)
+            self.load_seg(S_CS, sel)
+            self.eip = off
+            return
+        d = self.read_desc(sel, EXC_GP) if (sel & 0xFFFC) else 0
+        if (sel & 0xFFFC) == 0:
+            self.fault(EXC_GP, 0)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        self.code_desc_addr = self.desc_addr
+        if a & 0x1000:
+            if not (a & 0x800):
+                self.fault(EXC_GP, sel & 0xFFFC)
+            if a & 0x400:
+                if dpl > <uint32_t>self.cpl:
+                    self.fault(EXC_GP, sel & 0xFFFC)
+            elif rpl > <uint32_t>self.cpl or dpl != <uint32_t>self.cpl:
+                self.fault(EXC_GP, sel & 0xFFFC)
+            if not (a & 0x8000):
+                self.fault(EXC_NP, sel & 0xFFFC)
+            if off > self.desc_limit(d):
+                self.fault(EXC_GP, 0)
+            if call:
+                self.push(self.sel[S_CS], self.opsize)
+                self.push(self.eip, self.opsize)
+            self.load_cs(sel, d, self.cpl)
+            self.eip = off
+            return
+        t = (a >> 8) & 0xF
+        if t == 1 or t == 9 or t == 5:
+            # TSS or task gate: a task switch.
+            if dpl < <uint32_t>self.cpl or dpl < rpl:
+                self.fault(EXC_GP, sel & 0xFFFC)
+            if not (a & 0x8000):
+                self.fault(EXC_NP, sel & 0xFFFC)
+            if t == 5:
+                tsel = <uint32_t>(d >> 16) & 0xFFFF
+                td = self.read_desc(tsel, EXC_GP)
+                if tsel & 4:
+                    self.fault(EXC_GP, tsel & 0xFFFC)
+                self.task_switch(tsel, td, TASK_CALL if call else TASK_JMP)
+            else:
+                self.task_switch(sel, d, TASK_CALL if call else TASK_JMP)
+            return
+        if t != 4 and t != 0xC:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        # Call gate.
+        if dpl < <uint32_t>self.cpl or dpl < rpl:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        tsel = <uint32_t>(d >> 16) & 0xFFFF
+        toff = <uint32_t>d & 0xFFFF
+        gsize = 2
+        if t == 0xC:
+            toff |= <uint32_t>(d >> 32) & 0xFFFF0000
+            gsize = 4
+        nparam = <uint32_t>(d >> 32) & 0x1F
+        td = self.check_code(tsel, EXC_NP)
+        a = <uint32_t>(td >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if dpl > <uint32_t>self.cpl:
+            self.fault(EXC_GP, tsel & 0xFFFC)
+        if not call and not (a & 0x400) and dpl != <uint32_t>self.cpl:
+            self.fault(EXC_GP, tsel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, tsel & 0xFFFC)
+        if toff > self.desc_limit(td):
+            self.fault(EXC_GP, 0)
+        if call and not (a & 0x400) and dpl < <uint32_t>self.cpl:
+            # Inner privilege: switch to the stack in the TSS, copy the parameters.
+            self.tss_stack(dpl, &new_ss, &new_sp)
+            sd = self.check_inner_ss(new_ss, dpl)
+            old_ss = self.sel[S_SS]
+            old_sp = self.cur_sp()
+            big = self.ss32
+            # Read the parameters from the old stack before switching.
+            for i in range(nparam):
+                self.param_buf[i] = self.rd(S_SS, (old_sp + (nparam - 1 - i) * gsize) & (0xFFFFFFFF if big else 0xFFFF), gsize)
+            self.set_accessed(sd, self.ss_desc_addr)
+            self.load_cache(S_SS, new_ss, sd)
+            sp = new_sp
+            big = self.ss32
+            self.push_to(&sp, big, old_ss, gsize)
+            self.push_to(&sp, big, old_sp, gsize)
+            for i in range(nparam):
+                self.push_to(&sp, big, self.param_buf[i], gsize)
+            self.push_to(&sp, big, self.sel[S_CS], gsize)
+            self.push_to(&sp, big, self.eip, gsize)
+            self.set_sp(sp)
+            self.load_cs(tsel, td, dpl)
+            self.eip = toff
+            self.cyc_extra += nparam * 4
+            return
+        if call:
+            self.push(self.sel[S_CS], gsize)
+            self.push(self.eip, gsize)
+        self.load_cs(tsel, td, self.cpl)
+        self.eip = toff
+
+    # ---- far RET (and the common return-to-outer-level part of IRET)
+    cdef void far_return(self, uint32_t release) noexcept:
+        cdef uint32_t sp = self.cur_sp(), off, sel, new_sp, new_ss
+        cdef uint32_t amask = 0xFFFFFFFF if self.ss32 else 0xFFFF
+        cdef int size = self.opsize
+        cdef uint64_t d, sd
+        cdef uint32_t a, dpl, rpl
+        if not self.pe:
+            off = self.pop(size)
+            sel = self.pop(size)
+            self.load_seg(S_CS, sel & 0xFFFF)
+            self.eip = off if size == 4 else off & 0xFFFF
+            self.release_stack(release)
+            return
+        off = self.rd(S_SS, sp, size)
+        sel = self.rd(S_SS, (sp + size) & amask, size) & 0xFFFF
+        rpl = sel & 3
+        if rpl < <uint32_t>self.cpl:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        d = self.check_code(sel, EXC_NP)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
+            self.fault(EXC_GP, sel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        if off > self.desc_limit(d):
+            self.fault(EXC_GP, 0)
+        if rpl == <uint32_t>self.cpl:
+            self.set_sp((sp + 2 * size + release) & amask)
+            self.load_cs(sel, d, rpl)
+            self.eip = off if size == 4 else off & 0xFFFF
+            return
+        # Return to an outer level: the outer SS:ESP sits above the parameters.
+        new_sp = self.rd(S_SS, (sp + 2 * size + release) & amask, size)
+        new_ss = self.rd(S_SS, (sp + 3 * size + release) & amask, size) & 0xFFFF
+        sd = self.check_outer_ss(new_ss, rpl)
+        self.load_cs(sel, d, rpl)
+        self.eip = off if size == 4 else off & 0xFFFF
+        self.set_accessed(sd, self.ss_desc_addr)
+        self.load_cache(S_SS, new_ss, sd)
+        if self.ss32:
+            self.r[R_ESP] = new_sp + release
+        else:
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((new_sp + release) & 0xFFFF)
+        self.null_outer_segments()
+
+    cdef uint64_t check_outer_ss(self, uint32_t ss, uint32_t rpl) noexcept:
+        cdef uint64_t d
+        cdef uint32_t a
+        if (ss & 0xFFFC) == 0:
+            self.fault(EXC_GP, 0)
+        d = self.read_desc(ss, EXC_GP)
+        self.ss_desc_addr = self.desc_addr
+        a = <uint32_t>(d >> 32) & 0xFF00
+        if (ss & 3) != rpl or ((a >> 13) & 3) != rpl or (a & 0x1A00) != 0x1200:
+            self.fault(EXC_GP, ss & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_SS, ss & 0xFFFC)
+        return d
+
+    # ---- IRET
+    cdef void do_iret(self) noexcept:
+        cdef int size = self.opsize
+        cdef uint32_t sp, amask, off, sel, fl, new_sp, new_ss, i, v
+        cdef uint32_t segs[4]
+        cdef uint64_t d, sd
+        cdef uint32_t a, dpl, rpl, link
+        if not self.pe:
+            if self.v86 and ((self.eflags >> 12) & 3) < 3:
+                self.fault(EXC_GP, 0)
+            off = self.pop(size)
+            sel = self.pop(size)
+            fl = self.pop(size)
+            self.load_seg(S_CS, sel & 0xFFFF)
+            self.eip = off if size == 4 else off & 0xFFFF
+            if self.v86:
+                # IOPL stays as it is in virtual-8086 mode; VM and RF cannot change.
+                fl = (fl & ~<uint32_t>F_IOPL) | (self.eflags & F_IOPL)
+            self.set_flags(fl, size)
+            return
+        if self.eflags & F_NT:
+            # Return from a nested task through the TSS back link.
+            link = self.rd_sys(self.base[S_TR], 2)
+            d = self.read_desc(link, EXC_TS)
+            if link & 4:
+                self.fault(EXC_TS, link & 0xFFFC)
+            a = <uint32_t>(d >> 32) & 0x1F00
+            if a != 0x0B00 and a != 0x0300:
+                self.fault(EXC_TS, link & 0xFFFC)
+            self.task_switch(link, d, TASK_IRET)
+            return
+        sp = self.cur_sp()
+        amask = 0xFFFFFFFF if self.ss32 else 0xFFFF
+        off = self.rd(S_SS, sp, size)
+        sel = self.rd(S_SS, (sp + size) & amask, size) & 0xFFFF
+        fl = self.rd(S_SS, (sp + 2 * size) & amask, size)
+        if size == 4 and (fl & F_VM) and self.cpl == 0:
+            # Return to virtual-8086 mode: the frame also holds SS:ESP and ES DS FS GS.
+            new_sp = self.rd(S_SS, (sp + 12) & amask, 4)
+            new_ss = self.rd(S_SS, (sp + 16) & amask, 4)
+            for i in range(4):
+                segs[i] = self.rd(S_SS, (sp + 20 + 4 * i) & amask, 4)
+            self.eflags = (fl & (self.flags_settable32 | F_VM | F_RF)) | self.flags_fixed1
+            self.update_mode()
+            self.cpl = 3
+            self.user = True
+            self.load_seg(S_CS, sel)
+            self.eip = off & 0xFFFF
+            self.load_seg(S_SS, new_ss & 0xFFFF)
+            self.r[R_ESP] = new_sp
+            self.load_seg(S_ES, segs[0] & 0xFFFF)
+            self.load_seg(S_DS, segs[1] & 0xFFFF)
+            self.load_seg(S_FS, segs[2] & 0xFFFF)
+            self.load_seg(S_GS, segs[3] & 0xFFFF)
+            return
+        rpl = sel & 3
+        if rpl < <uint32_t>self.cpl:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        d = self.check_code(sel, EXC_NP)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
+            self.fault(EXC_GP, sel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        if off > self.desc_limit(d):
+            self.fault(EXC_GP, 0)
+        if rpl == <uint32_t>self.cpl:
+            self.set_sp((sp + 3 * size) & amask)
+            self.load_cs(sel, d, rpl)
+            self.eip = off if size == 4 else off & 0xFFFF
+            self.set_flags_pm(fl, size, self.cpl)
+            return
+        new_sp = self.rd(S_SS, (sp + 3 * size) & amask, size)
+        new_ss = self.rd(S_SS, (sp + 4 * size) & amask, size) & 0xFFFF
+        sd = self.check_outer_ss(new_ss, rpl)
+        # Flags are written with the privilege of the level being left.
+        self.set_flags_pm(fl, size, self.cpl)
+        self.load_cs(sel, d, rpl)
+        self.eip = off if size == 4 else off & 0xFFFF
+        self.set_accessed(sd, self.ss_desc_addr)
+        self.load_cache(S_SS, new_ss, sd)
+        self.set_sp(new_sp)
+        self.null_outer_segments()
+
+    cdef void set_flags_pm(self, uint32_t v, int size, int cpl) noexcept:
+        """POPF/IRET flag update in protected mode: IOPL only at CPL 0, IF only when
+        CPL <= IOPL; VM and RF are not changed this way."""
+        cdef uint32_t settable = self.flags_settable32 if size == 4 else self.flags_settable16
+        if self.pe:
+            if cpl > 0:
+                settable &= ~<uint32_t>F_IOPL
+            if cpl > <int>((self.eflags >> 12) & 3):
+                settable &= ~<uint32_t>F_IF
+        elif self.v86:
+            settable &= ~<uint32_t>F_IOPL
+        self.eflags = (self.eflags & ~settable) | (v & settable) | self.flags_fixed1
+        if size == 4:
+            self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
+                             and (self.eflags & F_AC) != 0 and self.cpl == 3)
+
+    # ---- interrupts and exceptions through the IDT
+    cdef void interrupt_pm(self, int vec, uint32_t ret_eip, int err, bint soft) noexcept:
+        cdef uint32_t gate_lo, gate_hi, a, t, dpl, tsel, toff, new_ss, new_sp, sp
+        cdef uint64_t td, sd, d
+        cdef int gsize
+        cdef bint from_v86 = self.v86, big
+        cdef uint32_t old_ss, old_sp, old_fl
+        if <uint32_t>(vec * 8 + 7) > self.idtr_limit:
+            self.fault(EXC_GP, vec * 8 + 2)
+        gate_lo = self.rd_sys(self.idtr_base + vec * 8, 4)
+        gate_hi = self.rd_sys(self.idtr_base + vec * 8 + 4, 4)
+        a = gate_hi & 0xFF00
+        t = (a >> 8) & 0x1F
+        if t != 5 and t != 6 and t != 7 and t != 0xE and t != 0xF:
+            self.fault(EXC_GP, vec * 8 + 2)
+        dpl = (a >> 13) & 3
+        if soft and dpl < <uint32_t>self.cpl:
+            self.fault(EXC_GP, vec * 8 + 2)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, vec * 8 + 2)
+        if t == 5:
+            tsel = gate_lo >> 16
+            if tsel & 4:
+                self.fault(EXC_TS, tsel & 0xFFFC)
+            d = self.read_desc(tsel, EXC_TS)
+            self.eip = ret_eip          # what the old TSS saves: the fault or the next insn
+            self.task_switch(tsel, d, TASK_INT)
+            if err >= 0:
+                self.push(<uint32_t>err, 4 if ((self.access[S_TR] >> 8) & 8) else 2)
+            return
+        gsize = 4 if t >= 0xE else 2
+        tsel = gate_lo >> 16
+        toff = (gate_lo & 0xFFFF) | ((gate_hi & 0xFFFF0000) if gsize == 4 else 0)
+        if (tsel & 0xFFFC) == 0:
+            self.fault(EXC_GP, 0)
+        td = self.read_desc(tsel, EXC_GP)
+        self.code_desc_addr = self.desc_addr
+        a = <uint32_t>(td >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if (a & 0x1800) != 0x1800 or dpl > <uint32_t>self.cpl:
+            self.fault(EXC_GP, tsel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, tsel & 0xFFFC)
+        if toff > self.desc_limit(td):
+            self.fault(EXC_GP, 0)
+        old_fl = self.get_flags()
+        if not (a & 0x400) and dpl < <uint32_t>self.cpl:
+            # Inner privilege (or from virtual-8086 mode, which must go to ring 0).
+            if from_v86 and dpl != 0:
+                self.fault(EXC_GP, tsel & 0xFFFC)
+            self.tss_stack(dpl, &new_ss, &new_sp)
+            sd = self.check_inner_ss(new_ss, dpl)
+            old_ss = self.sel[S_SS]
+            old_sp = self.cur_sp()
+            self.set_accessed(sd, self.ss_desc_addr)
+            self.load_cache(S_SS, new_ss, sd)
+            sp = new_sp
+            big = self.ss32
+            if from_v86:
+                self.push_to(&sp, big, self.sel[S_GS], gsize)
+                self.push_to(&sp, big, self.sel[S_FS], gsize)
+                self.push_to(&sp, big, self.sel[S_DS], gsize)
+                self.push_to(&sp, big, self.sel[S_ES], gsize)
+            self.push_to(&sp, big, old_ss, gsize)
+            self.push_to(&sp, big, old_sp, gsize)
+            self.push_to(&sp, big, old_fl, gsize)
+            self.push_to(&sp, big, self.sel[S_CS], gsize)
+            self.push_to(&sp, big, ret_eip, gsize)
+            if err >= 0:
+                self.push_to(&sp, big, <uint32_t>err, gsize)
+            self.set_sp(sp)
+            if from_v86:
+                for s in (S_GS, S_FS, S_DS, S_ES):
+                    self.load_null(s, 0)
+            self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
+            self.update_mode()
+            self.load_cs(tsel, td, dpl)
+        else:
+            if from_v86:
+                self.fault(EXC_GP, tsel & 0xFFFC)
+            self.push(old_fl, gsize)
+            self.push(self.sel[S_CS], gsize)
+            self.push(ret_eip, gsize)
+            if err >= 0:
+                self.push(<uint32_t>err, gsize)
+            self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
+            self.load_cs(tsel, td, self.cpl)
+        if t == 6 or t == 0xE:
+            self.eflags &= ~<uint32_t>F_IF          # interrupt gates; trap gates keep IF
+        self.eip = toff
+
+    # ---- hardware task switch (286 and 386 TSS formats)
+    cdef void task_switch(self, uint32_t sel, uint64_t d, int source) noexcept:
+        cdef uint32_t hi = <uint32_t>(d >> 32)
+        cdef uint32_t t = (hi >> 8) & 0xF, old_t
+        cdef bint new32 = (t & 8) != 0, old32
+        cdef uint32_t nbase = self.desc_base(d), nlimit = self.desc_limit(d)
+        cdef uint32_t obase = self.base[S_TR], fl, i, v, link_sel
+        cdef uint32_t regs[8]
+        cdef uint32_t segs[6]
+        cdef uint32_t n_eip, n_fl, n_ldt, n_cr3 = 0
+        cdef uint64_t od, sd
+        cdef int s, new_cpl
+        if source == TASK_IRET:
+            if not (t & 2):
+                self.fault(EXC_TS, sel & 0xFFFC)
+        elif t & 2:
+            self.fault(EXC_GP, sel & 0xFFFC)        # busy: no recursion
+        if not (hi & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        if nlimit < (0x67 if new32 else 0x2B):
+            self.fault(EXC_TS, sel & 0xFFFC)
+        # Read the new task's state first (a fault here leaves the old task intact).
+        if new32:
+            n_cr3 = self.rd_sys(nbase + 0x1C, 4)
+            n_eip = self.rd_sys(nbase + 0x20, 4)
+            n_fl = self.rd_sys(nbase + 0x24, 4)
+            for i in range(8):
+                regs[i] = self.rd_sys(nbase + 0x28 + 4 * i, 4)
+            for i in range(6):
+                segs[i] = self.rd_sys(nbase + 0x48 + 4 * i, 2)
+            n_ldt = self.rd_sys(nbase + 0x60, 2)
+        else:
+            n_eip = self.rd_sys(nbase + 0x0E, 2)
+            n_fl = self.rd_sys(nbase + 0x10, 2)
+            for i in range(8):
+                regs[i] = self.rd_sys(nbase + 0x12 + 2 * i, 2) | (self.r[i] & 0xFFFF0000)
+            for i in range(4):
+                segs[i] = self.rd_sys(nbase + 0x22 + 2 * i, 2)
+            segs[4] = segs[5] = 0
+            n_ldt = self.rd_sys(nbase + 0x2A, 2)
+        # Save the outgoing task.
+        old_t = (self.access[S_TR] >> 8) & 0xF
+        old32 = (old_t & 8) != 0
+        fl = self.get_flags()
+        if source == TASK_IRET:
+            fl &= ~<uint32_t>F_NT
+        if old32:
+            self.wr_sys(obase + 0x20, 4, self.eip)
+            self.wr_sys(obase + 0x24, 4, fl)
+            for i in range(8):
+                self.wr_sys(obase + 0x28 + 4 * i, 4, self.r[i])
+            for i in range(6):
+                self.wr_sys(obase + 0x48 + 4 * i, 2, self.sel[i])
+        else:
+            self.wr_sys(obase + 0x0E, 2, self.eip)
+            self.wr_sys(obase + 0x10, 2, fl)
+            for i in range(8):
+                self.wr_sys(obase + 0x12 + 2 * i, 2, self.r[i])
+            for i in range(4):
+                self.wr_sys(obase + 0x22 + 2 * i, 2, self.sel[i])
+        # Busy bits: the old task stays busy only when it is nested (CALL/INT).
+        if source == TASK_JMP or source == TASK_IRET:
+            od = self.read_desc(self.sel[S_TR], EXC_TS)
+            self.wr_sys(self.desc_addr + 5, 1, <uint32_t>((od >> 40) & 0xFD))
+        if source == TASK_CALL or source == TASK_INT:
+            self.wr_sys(nbase, 2, self.sel[S_TR])        # back link
+            n_fl |= F_NT
+        if source != TASK_IRET:
+            self.read_desc(sel, EXC_TS)
+            self.wr_sys(self.desc_addr + 5, 1, ((hi >> 8) & 0xFF) | 2)
+            hi |= 0x200
+        # Load the new task.
+        self.load_cache(S_TR, sel, (<uint64_t>hi << 32) | <uint32_t>d)
+        self.cr0 |= 8                                       # TS: FPU state is stale
+        if new32 and self.paging:
+            self.cr3 = n_cr3
+            self.tlb_flush()
+        self.eip = n_eip
+        self.eflags = (n_fl & (self.flags_settable32 | F_VM | F_RF | F_NT)) | self.flags_fixed1
+        for i in range(8):
+            self.r[i] = regs[i]
+        self.update_mode()
+        if self.v86:
+            for s in range(6):
+                self.load_seg(s, segs[s])
+            return
+        # Selectors first without checks, then the LDT and each segment with checks
+        # (errors are #TS against the new task, as the SDM orders them).
+        for s in range(6):
+            self.sel[s] = segs[s]
+        new_cpl = segs[S_CS] & 3
+        if (n_ldt & 0xFFFC) == 0:
+            self.load_null(S_LDTR, n_ldt)
+        else:
+            if n_ldt & 4:
+                self.fault(EXC_TS, n_ldt & 0xFFFC)
+            od = self.read_desc(n_ldt, EXC_TS)
+            if ((od >> 40) & 0x1F) != 2:
+                self.fault(EXC_TS, n_ldt & 0xFFFC)
+            self.load_cache(S_LDTR, n_ldt, od)
+        if not self.pe:
+            return
+        od = self.read_desc(segs[S_CS], EXC_TS) if (segs[S_CS] & 0xFFFC) else 0
+        self.code_desc_addr = self.desc_addr
+        if (segs[S_CS] & 0xFFFC) == 0 or ((od >> 40) & 0x18) != 0x18:
+            self.fault(EXC_TS, segs[S_CS] & 0xFFFC)
+        self.load_cs(segs[S_CS], od, new_cpl)
+        for s in (S_SS, S_DS, S_ES, S_FS, S_GS):
+            self.load_seg_pm(s, segs[s])
+
+    # ---- I/O permission (CPL > IOPL in protected mode, always in v86 mode)
+    cdef void check_io(self, uint32_t port, int size) noexcept:
+        cdef uint32_t iobase, off, bits
+        if not (self.pe or self.v86):
+            return
+        if self.pe and self.cpl <= <int>((self.eflags >> 12) & 3):
+            return
+        if ((self.access[S_TR] >> 8) & 0xD) != 0x9:
+            self.fault(EXC_GP, 0)                   # no 386 TSS, no bitmap
+        if self.limit[S_TR] < 0x67:
+            self.fault(EXC_GP, 0)
+        iobase = self.rd_sys(self.base[S_TR] + 0x66, 2)
+        off = iobase + (port >> 3)
+        if off + 1 > self.limit[S_TR]:
+            self.fault(EXC_GP, 0)
+        bits = self.rd_sys(self.base[S_TR] + off, 2)
+        if (bits >> (port & 7)) & ((1 << size) - 1):
+            self.fault(EXC_GP, 0)
+
+    cdef inline void need_cpl0(self) noexcept:
+        # Privileged instructions: #GP(0) outside ring 0 (v86 mode is ring 3).
+        if (self.pe and self.cpl != 0) or self.v86:
+            self.fault(EXC_GP, 0)
+
+    cdef inline bint iopl_ok(self) noexcept:
+        return not (self.pe or self.v86) or self.cpl <= <int>((self.eflags >> 12) & 3)
+
+    # ---- 0F00 group 6 and LAR/LSL/ARPL: protected mode only
+    cdef void group6(self) noexcept:
+        cdef uint32_t sel, a, t
+        cdef uint64_t d
+        if not self.pe:
+            self.fault(EXC_UD, -1)
+        if self.reg == 0 or self.reg == 1:
+            sel = self.sel[S_LDTR if self.reg == 0 else S_TR]
+            self.set_rm(2 if self.mod != 3 else self.opsize, sel)
+            return
+        if self.reg == 2 or self.reg == 3:
+            self.need_cpl0()
+            sel = self.get_rm(2)
+            if self.reg == 2:
+                if (sel & 0xFFFC) == 0:
+                    self.load_null(S_LDTR, sel)
+                    return
+                if sel & 4:
+                    self.fault(EXC_GP, sel & 0xFFFC)
+                d = self.read_desc(sel, EXC_GP)
+                if ((d >> 40) & 0x1F) != 2:
+                    self.fault(EXC_GP, sel & 0xFFFC)
+                if not ((d >> 40) & 0x80):
+                    self.fault(EXC_NP, sel & 0xFFFC)
+                self.load_cache(S_LDTR, sel, d)
+            else:
+                if (sel & 0xFFFC) == 0 or (sel & 4):
+                    self.fault(EXC_GP, sel & 0xFFFC)
+                d = self.read_desc(sel, EXC_GP)
+                t = <uint32_t>(d >> 40) & 0x1F
+                if t != 1 and t != 9:
+                    self.fault(EXC_GP, sel & 0xFFFC)
+                if not ((d >> 40) & 0x80):
+                    self.fault(EXC_NP, sel & 0xFFFC)
+                self.wr_sys(self.desc_addr + 5, 1, <uint32_t>((d >> 40) & 0xFF) | 2)
+                d |= <uint64_t>0x200 << 32
+                self.load_cache(S_TR, sel, d)
+            return
+        if self.reg == 4 or self.reg == 5:
+            sel = self.get_rm(2)
+            a = self.visible_access(sel)
+            if a == 0xFFFFFFFF or not (a & 0x1000):
+                self.eflags &= ~<uint32_t>F_ZF
+                return
+            if self.reg == 4:
+                ok = (a & 0x800) == 0 or (a & 0x200) != 0          # data, or readable code
+            else:
+                ok = (a & 0xA00) == 0x200                          # writable data
+            if ok and (a & 0xC00) != 0xC00:
+                ok = max(self.cpl, <int>(sel & 3)) <= <int>((a >> 13) & 3)
+            if ok:
+                self.eflags |= F_ZF
+            else:
+                self.eflags &= ~<uint32_t>F_ZF
+            return
+        self.fault(EXC_UD, -1)
+
+    cdef uint32_t visible_access(self, uint32_t sel) noexcept:
+        """Access rights of `sel`'s descriptor without faulting (LAR/LSL/VERR/VERW);
+        0xFFFFFFFF if the selector is null or outside its table."""
+        cdef uint32_t tbase, tlimit
+        if (sel & 0xFFFC) == 0:
+            return 0xFFFFFFFF
+        if sel & 4:
+            if not (self.access[S_LDTR] & 0x8000):
+                return 0xFFFFFFFF
+            tbase, tlimit = self.base[S_LDTR], self.limit[S_LDTR]
+        else:
+            tbase, tlimit = self.gdtr_base, self.gdtr_limit
+        if (sel & 0xFFF8) + 7 > tlimit:
+            return 0xFFFFFFFF
+        self.desc_addr = tbase + (sel & 0xFFF8)
+        self.desc_lo = self.rd_sys(self.desc_addr, 4)
+        return self.rd_sys(self.desc_addr + 4, 4) & 0x00FFFF00
+
+    cdef void lar_lsl(self, bint lsl) noexcept:
+        cdef uint32_t sel, a, t
+        cdef bint ok
+        cdef uint64_t d
+        if not self.pe:
+            self.fault(EXC_UD, -1)
+        sel = self.get_rm(2)
+        a = self.visible_access(sel)
+        ok = a != 0xFFFFFFFF
+        if ok:
+            t = (a >> 8) & 0x1F
+            if not (a & 0x1000):
+                # System descriptors LAR/LSL may report (LSL: those with a limit).
+                if lsl:
+                    ok = t in (1, 2, 3, 9, 0xB)
+                else:
+                    ok = t in (1, 2, 3, 4, 5, 9, 0xB, 0xC)
+            if ok and not (a & 0x1000 and (a & 0xC00) == 0xC00):
+                ok = max(self.cpl, <int>(sel & 3)) <= <int>((a >> 13) & 3)
+        if not ok:
+            self.eflags &= ~<uint32_t>F_ZF
+            return
+        self.eflags |= F_ZF
+        if lsl:
+            d = (<uint64_t>a << 32) | self.desc_lo
+            d |= <uint64_t>(self.rd_sys(self.desc_addr + 4, 4) & 0xF0000) << 32
+            self.set_reg(self.reg, self.opsize, self.desc_limit(d))
+        else:
+            self.set_reg(self.reg, self.opsize, a & (0xFF00 if self.opsize == 2 else 0x00F0FF00))
 
     # ================================================================ Python API (state)
     def get_segment(self, name):
@@ -1926,8 +3205,10 @@ cdef class _CPU:
             self.limit[s] = limit
         if access is not None:
             self.access[s] = access
-        self.code32 = (self.access[S_CS] & 0x400000) != 0
-        self.ss32 = (self.access[S_SS] & 0x400000) != 0
+        self.seg_update(s)
+        if s == S_CS and self.pe:
+            self.cpl = (self.access[S_CS] >> 13) & 3
+            self.update_mode()
 
     cpdef uint32_t get(self, str name) except? 0xFFFFFFFF:
         kind, idx, size = _REGS[name]
@@ -1960,19 +3241,29 @@ cdef class _CPU:
             if size == 2:
                 v = (self.eflags & 0xFFFF0000) | (v & 0xFFFF)
             self.eflags = (v & ~<uint32_t>0x8028) | self.flags_fixed1
+            self.update_mode()
         elif kind == 3:
-            self.load_seg(idx, v)
+            # The API loads the real-mode way in every mode (no descriptor checks, no
+            # guest fault); set_segment() writes a whole protected-mode cache.
+            self.sel[idx] = v & 0xFFFF
+            self.base[idx] = (v & 0xFFFF) << 4
+            self.seg_update(idx)
         elif kind == 4:
             if idx == 0:
                 self.cr0 = v
+                self.update_mode()
+                self.tlb_flush()
             elif idx == 2:
                 self.cr2 = v
             elif idx == 3:
                 self.cr3 = v
+                self.tlb_flush()
             elif idx == 4:
                 self.cr4 = v
+                self.tlb_flush()
         elif kind == 5:
             self.dr[idx] = v
+            self.dr7_update()
         elif kind == 6:
             self.eflags = (self.eflags & ~(<uint32_t>size << idx)) | ((v & size) << idx)
             self.eflags = (self.eflags & ~<uint32_t>0x8028) | self.flags_fixed1
@@ -2011,6 +3302,10 @@ cdef class _CPU:
 
     def request_stop(self):
         self.stop_requested = True
+
+
+cdef inline bint _contributory(int vec) noexcept:
+    return vec == 0 or (10 <= vec <= 13)
 
 
 _SEG_INDEX = {"es": S_ES, "cs": S_CS, "ss": S_SS, "ds": S_DS, "fs": S_FS, "gs": S_GS,

@@ -1,4 +1,5 @@
-"""Documented instruction clock counts of the 8086, 8088, 80186, 80286 and 80386, as data.
+"""Documented instruction clock counts of the 8086, 8088, 80186, 80286, 80386, 80486, Pentium
+and Pentium II, as data, with the protected-mode transfer and system-instruction costs.
 
 The CPU (core/cpu.pyx) loads these tables once at start-up into C arrays; nothing here runs
 per instruction. The format is deliberately flat: a dict from an opcode key to a frozen
@@ -22,13 +23,26 @@ Sources (cited in the comments below by these tags):
     [286PRM] Intel, iAPX 286 Programmer's Reference Manual, Appendix B instruction set, "Clocks"
              column, real-address-mode figures (they include the effective address).
     [386PRM] Intel, 80386 Programmer's Reference Manual (1986), chapter 17, "Clocks" column,
-             real-address-mode figures.
+             real-address-mode figures, and the "pm=" / "ts" figures for pm_costs().
+    [486PRM] Intel, i486 Microprocessor Programmer's Reference Manual (1990), chapter 26,
+             "Clocks" column (cache hit assumed). Read in this session only through copies of
+             its figures (docs/timing.md says which lines were compared).
+    [P5DM]   Intel, Pentium Processor Family Developer's Manual, vol. 3 (1995), chapter 25,
+             "Clocks" column; the figure for the instruction issued alone (unpaired).
+    [P6]     Pentium Pro / Pentium II: Intel publishes no per-instruction clock count for the
+             P6 family (NOT_DOCUMENTED says what is charged instead).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-MODELS = ("8086", "8088", "80186", "80286", "80386")
+MODELS = ("8086", "8088", "80186", "80286", "80386", "80486", "80486sx", "pentium",
+          "pentium2")
+# The models that have protected mode (pm_costs).
+PM_MODELS = ("80286", "80386", "80486", "80486sx", "pentium", "pentium2")
+# Models whose integer timing is another model's: the i486SX is the 80486 integer core
+# without the FPU (x87 is out of scope in either case).
+SAME_TIMING = {"80486sx": "80486"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,9 @@ class Timing:
     rep_base,  with a REP/REPE/REPNE prefix on a string instruction: total = rep_base +
     rep_iter   rep_iter * n, n = iterations executed (0 allowed). rep_base includes the REP
                prefix's own clocks. Without the prefix the instruction costs `reg`.
+    rep_zero,  80486/Pentium only: the documented total when the count is 0 (rep_zero) or 1
+    rep_one    (rep_one), which the manuals print apart from the rep_base + rep_iter * n line.
+               0 = no separate figure (use the formula).
     per_count  clocks per unit of a run-time count: shift/rotate count (CL or imm8), WAIT
                poll (8086: 3+5n), ENTER nesting level (see count_base), BSF/BSR bit (10+3n).
     count_base ENTER only: level L >= 2 costs count_base + per_count * (L - 1).
@@ -79,6 +96,8 @@ class Timing:
     word_transfers: int = 0
     reg_word_transfers: int = 0
     rep_word_transfers: int = 0
+    rep_zero: int = 0
+    rep_one: int = 0
 
     def as_tuple(self) -> tuple[int, ...]:
         """The fields in FIELDS order, for filling a C struct array."""
@@ -934,6 +953,407 @@ SPECIAL_MOV_386: dict[tuple[str, int], int] = {
     ("0F26", 6): 12, ("0F26", 7): 12,
 }
 
+
+# ---------------------------------------------------------------------------------------------
+# 80486, Pentium (P5) and Pentium II (P6) [486PRM, P5DM, P6]. Clocks include the EA, assume a
+# cache hit and no +m (these CPUs decode ahead, so a control transfer has no "next instruction"
+# term). x87 opcodes (D8-DF) are out of scope: the 80486 and later integrate the FPU, and its
+# timing is not modelled here, so those keys are not in these tables.
+# ---------------------------------------------------------------------------------------------
+
+def _derive(base: dict[str, list[str]], drop=(), split=None, add=None) -> dict[str, list[str]]:
+    """A class map made from `base`: classes in `drop` removed, `split` replacing a class by
+    several ({old: {new: keys}}), then the classes of `add` merged in."""
+    out = {cls: list(keys) for cls, keys in base.items() if cls not in drop}
+    for old, parts in (split or {}).items():
+        keys = out.pop(old)
+        if sorted(k for ks in parts.values() for k in ks) != sorted(keys):
+            raise AssertionError(f"split of {old} does not cover its keys")
+        out.update({cls: list(ks) for cls, ks in parts.items()})
+    return _merge(out, add or {})
+
+
+_NEW_486: dict[str, list[str]] = {
+    "bswap":     _x(*range(0xC8, 0xD0)),
+    "xadd_b":    _x(0xC0),
+    "xadd_w":    _x(0xC1),
+    "cmpxchg_b": _x(0xB0),
+    "cmpxchg_w": _x(0xB1),
+    "invd":      _x(0x08),
+    "wbinvd":    _x(0x09),
+    "invlpg":    ["0F01.7"],
+    # CPUID first appeared in later 80486 steppings (the Intel486 family manuals list it).
+    "cpuid":     _x(0xA2),
+}
+
+# The 80486 has separate lines for the imm8 and CL forms of SHLD/SHRD and for BSF and BSR.
+_SPLIT_486 = {
+    "shld_shrd": {"shld_shrd_imm": _x(0xA4, 0xAC), "shld_shrd_cl": _x(0xA5, 0xAD)},
+    "bsf_bsr":   {"bsf": _x(0xBC), "bsr": _x(0xBD)},
+}
+
+_CLASSES_486 = _derive(_CLASSES_386, drop=("esc",), split=_SPLIT_486, add=_NEW_486)
+
+# The Pentium drops MOV to/from test registers (#UD; the test registers became MSRs) and adds
+# the MSR, time-stamp and 8-byte compare-exchange instructions. UD2 (0F0B) was named only with
+# the Pentium Pro, but 0F0B is already a reserved invalid opcode here and core/opcodes.py
+# decodes it from the Pentium on, so it is covered (it raises #UD).
+_CLASSES_P5 = _derive(_CLASSES_486, drop=("mov_r_tr", "mov_tr_r"), add={
+    "wrmsr":     _x(0x30),
+    "rdtsc":     _x(0x31),
+    "rdmsr":     _x(0x32),
+    "cmpxchg8b": ["0FC7.1"],
+    "ud2":       _x(0x0B),
+    # RDPMC came with the Pentium with MMX technology; core/opcodes.py decodes it from the 586.
+    "rdpmc":     _x(0x33),
+})
+
+_CLASSES_P6 = _derive(_CLASSES_P5, add={
+    "cmovcc":   _x(*range(0x40, 0x50)),
+    "sysenter": _x(0x34),
+    "sysexit":  _x(0x35),
+})
+
+
+# 80486 [486PRM], real-address mode, 16-bit operand size (_OPSIZE32_486 for 32-bit).
+_CLOCKS_486: dict[str, Timing] = {
+    # ADD etc. r,r 1; r,m 2; m,r 3; r/m,imm 1/3; acc,imm 1. CMP r/m,r and r,r/m 1/2; imm 1/2.
+    "alu_rm_r_b": T(reg=1, mem=3), "alu_rm_r_w": T(reg=1, mem=3),
+    "alu_r_rm_b": T(reg=1, mem=2), "alu_r_rm_w": T(reg=1, mem=2),
+    "alu_acc_imm_b": T(reg=1), "alu_acc_imm_w": T(reg=1),
+    "alu_rm_imm_b": T(reg=1, mem=3), "alu_rm_imm_w": T(reg=1, mem=3),
+    "cmp_rm_r_b": T(reg=1, mem=2), "cmp_rm_r_w": T(reg=1, mem=2),
+    "cmp_r_rm_b": T(reg=1, mem=2), "cmp_r_rm_w": T(reg=1, mem=2),
+    "cmp_acc_imm_b": T(reg=1), "cmp_acc_imm_w": T(reg=1),
+    "cmp_rm_imm_b": T(reg=1, mem=2), "cmp_rm_imm_w": T(reg=1, mem=2),
+    # PUSH Sreg 3; POP Sreg 3 real mode (pm: pm_costs "pop_sreg").
+    "push_seg": T(reg=3), "pop_seg": T(reg=3),
+    "push_fsgs": T(reg=3), "pop_fsgs": T(reg=3),
+    # LOCK is printed as 1 clock; the other prefixes are charged alike (docs/timing.md).
+    "seg_prefix": T(reg=1), "opsize": T(reg=1), "addrsize": T(reg=1),
+    "lock": T(reg=1), "rep": T(reg=1),
+    "daa": T(reg=2), "das": T(reg=2), "aaa": T(reg=3), "aas": T(reg=3),
+    "aam": T(reg=15), "aad": T(reg=14),
+    "inc_dec_r16": T(reg=1),
+    "push_r16": T(reg=1), "pop_r16": T(reg=4),
+    # Jcc 3 taken, 1 not taken (rel8 and rel16/32).
+    "jcc": T(reg=1, taken=3), "jcc_near": T(reg=1, taken=3),
+    "pusha": T(reg=11), "popa": T(reg=9),
+    "bound": T(mem=7),
+    "push_imm": T(reg=1),
+    "imul_imm16": _range(13, 26, 13, 26), "imul_imm8": _range(13, 26, 13, 26),
+    # INS 17, REP INS 16+8n; OUTS 17, REP OUTS 17+5n (real mode; pm in pm_costs).
+    "ins_b": T(reg=17, rep_base=16, rep_iter=8), "ins_w": T(reg=17, rep_base=16, rep_iter=8),
+    "outs_b": T(reg=17, rep_base=17, rep_iter=5), "outs_w": T(reg=17, rep_base=17, rep_iter=5),
+    "test_rm_r_b": T(reg=1, mem=2), "test_rm_r_w": T(reg=1, mem=2),
+    "xchg_rm_r_b": T(reg=3, mem=5), "xchg_rm_r_w": T(reg=3, mem=5),
+    # MOV r,r / r,m / m,r 1; Sreg,r/m 3/3 real mode (pm 9); r/m,Sreg 3/3.
+    "mov_rm_r_b": T(reg=1, mem=1), "mov_rm_r_w": T(reg=1, mem=1),
+    "mov_r_rm_b": T(reg=1, mem=1), "mov_r_rm_w": T(reg=1, mem=1),
+    "mov_rm_sreg": T(reg=3, mem=3), "mov_sreg_rm": T(reg=3, mem=3),
+    "lea": T(mem=1),
+    "pop_rm": T(reg=4, mem=6),
+    "nop": T(reg=1), "xchg_ax_r": T(reg=3),
+    "cbw": T(reg=3), "cwd": T(reg=3),
+    "call_far": T(reg=18),
+    "wait": _range(1, 3),
+    # PUSHF 4, POPF 9 real mode (pm 3 and 6: pm_costs).
+    "pushf": T(reg=4), "popf": T(reg=9), "sahf": T(reg=2), "lahf": T(reg=3),
+    "mov_acc_moffs_b": T(reg=1), "mov_acc_moffs_w": T(reg=1),
+    "mov_moffs_acc_b": T(reg=1), "mov_moffs_acc_w": T(reg=1),
+    # MOVS 7; REP MOVS 5 (n=0), 13 (n=1), 12+3n. CMPS 8; REP 5 (n=0), 7+7n. STOS 5; REP 5
+    # (n=0), 7+4n. LODS 5; REP 5 (n=0), 7+4n. SCAS 6; REP 5 (n=0), 7+5n.
+    "movs_b": T(reg=7, rep_base=12, rep_iter=3, rep_zero=5, rep_one=13),
+    "movs_w": T(reg=7, rep_base=12, rep_iter=3, rep_zero=5, rep_one=13),
+    "cmps_b": T(reg=8, rep_base=7, rep_iter=7, rep_zero=5),
+    "cmps_w": T(reg=8, rep_base=7, rep_iter=7, rep_zero=5),
+    "stos_b": T(reg=5, rep_base=7, rep_iter=4, rep_zero=5),
+    "stos_w": T(reg=5, rep_base=7, rep_iter=4, rep_zero=5),
+    "lods_b": T(reg=5, rep_base=7, rep_iter=4, rep_zero=5),
+    "lods_w": T(reg=5, rep_base=7, rep_iter=4, rep_zero=5),
+    "scas_b": T(reg=6, rep_base=7, rep_iter=5, rep_zero=5),
+    "scas_w": T(reg=6, rep_base=7, rep_iter=5, rep_zero=5),
+    "test_acc_imm_b": T(reg=1), "test_acc_imm_w": T(reg=1),
+    "mov_r_imm_b": T(reg=1), "mov_r_imm_w": T(reg=1),
+    # RET near 5 (imm 5); far 13, far imm 14 real mode (pm: pm_costs).
+    "ret_near_imm": T(reg=5), "ret_near": T(reg=5),
+    "ret_far_imm": T(reg=14), "ret_far": T(reg=13),
+    # LDS/LES/LFS/LGS/LSS 6 real mode (pm 12).
+    "les": T(mem=6), "lds": T(mem=6), "lss_lfs_lgs": T(mem=6),
+    "mov_rm_imm_b": T(reg=1, mem=1), "mov_rm_imm_w": T(reg=1, mem=1),
+    # ENTER 14 (L=0), 17 (L=1), 17+3L = 20+3(L-1); LEAVE 5.
+    "enter": T(reg=14, mem=17, count_base=20, per_count=3),
+    "leave": T(reg=5),
+    # INT 3 26, INT n 30, INTO 28 taken / 3, IRET 15 (real mode).
+    "int3": T(reg=26), "int": T(reg=30), "into": T(reg=3, taken=28), "iret": T(reg=15),
+    "icebp": T(reg=30),                                    # as INT n (undocumented)
+    # ROL/ROR/SHL/SHR/SAR: r,1 3; m,1 4; r,CL 3; m,CL 4; r,imm 2; m,imm 4.
+    # RCL/RCR: r,1 3; m,1 4; by CL or imm 8-30 / 9-31.
+    "shift1_b": T(reg=3, mem=4), "shift1_w": T(reg=3, mem=4),
+    "rcx1_b": T(reg=3, mem=4), "rcx1_w": T(reg=3, mem=4),
+    "shiftcl_b": T(reg=3, mem=4), "shiftcl_w": T(reg=3, mem=4),
+    "rcxcl_b": _range(8, 30, 9, 31), "rcxcl_w": _range(8, 30, 9, 31),
+    "shiftimm_b": T(reg=2, mem=4), "shiftimm_w": T(reg=2, mem=4),
+    "rcximm_b": _range(8, 30, 9, 31), "rcximm_w": _range(8, 30, 9, 31),
+    # SHLD/SHRD r,imm 2; m,imm 3; r,CL 3; m,CL 4.
+    "shld_shrd_imm": T(reg=2, mem=3), "shld_shrd_cl": T(reg=3, mem=4),
+    "salc": T(reg=1),                                      # as SBB AL,AL (undocumented)
+    "xlat": T(reg=4),
+    # LOOP 7 taken / 6; LOOPE/LOOPNE 9 / 6; JCXZ 8 / 5.
+    "loopne": T(reg=6, taken=9), "loope": T(reg=6, taken=9),
+    "loop": T(reg=6, taken=7), "jcxz": T(reg=5, taken=8),
+    # IN 14, OUT 16, both port forms (real mode; pm: pm_costs).
+    "in_imm_b": T(reg=14), "in_imm_w": T(reg=14), "in_dx_b": T(reg=14), "in_dx_w": T(reg=14),
+    "out_imm_b": T(reg=16), "out_imm_w": T(reg=16), "out_dx_b": T(reg=16), "out_dx_w": T(reg=16),
+    # CALL rel 3; JMP rel 3; JMP ptr16:16 17 real mode (pm 19).
+    "call_near": T(reg=3),
+    "jmp_near": T(reg=3), "jmp_far": T(reg=17), "jmp_short": T(reg=3),
+    "hlt": T(reg=4), "cmc": T(reg=2),
+    "test_rm_imm_b": T(reg=1, mem=2), "test_rm_imm_w": T(reg=1, mem=2),
+    "negnot_b": T(reg=1, mem=3), "negnot_w": T(reg=1, mem=3),
+    # MUL/IMUL r/m8 13-18, r/m16 13-26 (early-out, see mul_cycles); DIV 16/16, 24/24;
+    # IDIV 19/20, 27/28.
+    "mul_b": _range(13, 18, 13, 18), "mul_w": _range(13, 26, 13, 26),
+    "imul_b": _range(13, 18, 13, 18), "imul_w": _range(13, 26, 13, 26),
+    "imul_r_rm": _range(13, 26, 13, 26),
+    "div_b": T(reg=16, mem=16), "div_w": T(reg=24, mem=24),
+    "idiv_b": T(reg=19, mem=20), "idiv_w": T(reg=27, mem=28),
+    "flag_op": T(reg=2), "cli": T(reg=5), "sti": T(reg=5),
+    "incdec_rm_b": T(reg=1, mem=3), "incdec_rm_w": T(reg=1, mem=3),
+    # CALL r/m 5/5; CALL m16:16 17 real mode (pm 20); JMP r/m 5/5; JMP m16:16 13 (pm 18);
+    # PUSH r/m 1/4.
+    "call_near_rm": T(reg=5, mem=5), "call_far_rm": T(mem=17),
+    "jmp_near_rm": T(reg=5, mem=5), "jmp_far_rm": T(mem=13),
+    "push_rm": T(reg=1, mem=4),
+    "movzx_movsx": T(reg=3, mem=3),
+    "setcc": T(reg=3, mem=4),
+    "bt_rm_r": T(reg=3, mem=8), "bt_rm_imm": T(reg=3, mem=3),
+    "bts_rm_r": T(reg=6, mem=13), "bts_rm_imm": T(reg=6, mem=8),
+    # BSF 6-42 / 7-43, BSR 6-103 / 7-104 (the manual prints ranges, not a per-bit rate).
+    "bsf": _range(6, 42, 7, 43), "bsr": _range(6, 103, 7, 104),
+    # MOV r32,CRn 4; CR0,r32 17, CR2/CR3,r32 4; DRn either way 9/10; TRn 4 (SPECIAL_MOV).
+    "mov_r_cr": T(reg=4), "mov_cr_r": T(reg=17),
+    "mov_r_dr": T(reg=9), "mov_dr_r": T(reg=10),
+    "mov_r_tr": T(reg=4), "mov_tr_r": T(reg=4),
+    # SGDT/SIDT 10; LGDT/LIDT 11; SMSW 2/3; LMSW 13/13; CLTS 7. Protected mode only:
+    # SLDT 2/3, STR 2/3, LLDT 11/11, LTR 20/20, VERR 11/11, VERW 11/11, LAR 11/11,
+    # LSL 10/10, ARPL 9/9.
+    "sgdt": T(mem=10), "sidt": T(mem=10), "lgdt": T(mem=11), "lidt": T(mem=11),
+    "smsw": T(reg=2, mem=3), "lmsw": T(reg=13, mem=13), "clts": T(reg=7),
+    "sldt": T(reg=2, mem=3), "str": T(reg=2, mem=3),
+    "lldt": T(reg=11, mem=11), "ltr": T(reg=20, mem=20),
+    "verr": T(reg=11, mem=11), "verw": T(reg=11, mem=11),
+    "lar": T(reg=11, mem=11), "lsl": T(reg=10, mem=10),
+    "arpl": T(reg=9, mem=9),
+    # New on the 80486: BSWAP 1; XADD r,r 3 / m,r 4; CMPXCHG r,r 6, m,r 7 (10 when the
+    # comparison fails: mem_max); INVD 4; WBINVD 5; INVLPG 12; CPUID 14.
+    "bswap": T(reg=1),
+    "xadd_b": T(reg=3, mem=4), "xadd_w": T(reg=3, mem=4),
+    "cmpxchg_b": T(reg=6, mem=7, mem_max=10), "cmpxchg_w": T(reg=6, mem=7, mem_max=10),
+    "invd": T(reg=4), "wbinvd": T(reg=5), "invlpg": T(mem=12), "cpuid": T(reg=14),
+}
+
+_OPSIZE32_486: dict[str, Timing] = {
+    "mul_w": _range(13, 42, 13, 42),
+    "imul_w": _range(13, 42, 13, 42),
+    "imul_r_rm": _range(13, 42, 13, 42),
+    "imul_imm16": _range(13, 42, 13, 42),
+    "imul_imm8": _range(13, 42, 13, 42),
+    "div_w": T(reg=40, mem=40),
+    "idiv_w": T(reg=43, mem=44),
+}
+
+
+# Pentium [P5DM] vol. 3 chapter 25 "Clocks" column, real-address mode, 16-bit operand size.
+# The figure is the one for the instruction issued alone (not paired), with a correctly
+# predicted branch; pairing and misprediction are not modelled (docs/timing.md).
+_CLOCKS_P5: dict[str, Timing] = {
+    "alu_rm_r_b": T(reg=1, mem=3), "alu_rm_r_w": T(reg=1, mem=3),
+    "alu_r_rm_b": T(reg=1, mem=2), "alu_r_rm_w": T(reg=1, mem=2),
+    "alu_acc_imm_b": T(reg=1), "alu_acc_imm_w": T(reg=1),
+    "alu_rm_imm_b": T(reg=1, mem=3), "alu_rm_imm_w": T(reg=1, mem=3),
+    "cmp_rm_r_b": T(reg=1, mem=2), "cmp_rm_r_w": T(reg=1, mem=2),
+    "cmp_r_rm_b": T(reg=1, mem=2), "cmp_r_rm_w": T(reg=1, mem=2),
+    "cmp_acc_imm_b": T(reg=1), "cmp_acc_imm_w": T(reg=1),
+    "cmp_rm_imm_b": T(reg=1, mem=2), "cmp_rm_imm_w": T(reg=1, mem=2),
+    "push_seg": T(reg=1), "pop_seg": T(reg=3),
+    "push_fsgs": T(reg=1), "pop_fsgs": T(reg=3),
+    # Every prefix except 0F takes one clock to decode (and makes the instruction unpairable).
+    "seg_prefix": T(reg=1), "opsize": T(reg=1), "addrsize": T(reg=1),
+    "lock": T(reg=1), "rep": T(reg=1),
+    "daa": T(reg=3), "das": T(reg=3), "aaa": T(reg=3), "aas": T(reg=3),
+    "aam": T(reg=18), "aad": T(reg=10),
+    "inc_dec_r16": T(reg=1),
+    "push_r16": T(reg=1), "pop_r16": T(reg=1),
+    # Jcc 1 when predicted correctly, taken or not.
+    "jcc": T(reg=1, taken=1), "jcc_near": T(reg=1, taken=1),
+    "pusha": T(reg=5), "popa": T(reg=5),
+    "bound": T(mem=8),
+    "push_imm": T(reg=1),
+    "imul_imm16": T(reg=10, mem=10), "imul_imm8": T(reg=10, mem=10),
+    # INS 9, REP INS 11+3n; OUTS 13, REP OUTS 13+4n (real mode).
+    "ins_b": T(reg=9, rep_base=11, rep_iter=3), "ins_w": T(reg=9, rep_base=11, rep_iter=3),
+    "outs_b": T(reg=13, rep_base=13, rep_iter=4), "outs_w": T(reg=13, rep_base=13, rep_iter=4),
+    "test_rm_r_b": T(reg=1, mem=2), "test_rm_r_w": T(reg=1, mem=2),
+    "xchg_rm_r_b": T(reg=3, mem=3), "xchg_rm_r_w": T(reg=3, mem=3),
+    "mov_rm_r_b": T(reg=1, mem=1), "mov_rm_r_w": T(reg=1, mem=1),
+    "mov_r_rm_b": T(reg=1, mem=1), "mov_r_rm_w": T(reg=1, mem=1),
+    # MOV r/m,Sreg 1/1; Sreg,r/m 2/3 real mode (pm: pm_costs).
+    "mov_rm_sreg": T(reg=1, mem=1), "mov_sreg_rm": T(reg=2, mem=3),
+    "lea": T(mem=1),
+    "pop_rm": T(reg=1, mem=3),
+    "nop": T(reg=1), "xchg_ax_r": T(reg=2),
+    "cbw": T(reg=3), "cwd": T(reg=2),
+    "call_far": T(reg=4),
+    "wait": T(reg=1),
+    "pushf": T(reg=4), "popf": T(reg=6), "sahf": T(reg=2), "lahf": T(reg=2),
+    "mov_acc_moffs_b": T(reg=1), "mov_acc_moffs_w": T(reg=1),
+    "mov_moffs_acc_b": T(reg=1), "mov_moffs_acc_w": T(reg=1),
+    # MOVS 4; REP MOVS 6 (n=0), 13 (n=1), 13+n. CMPS 5; REP 7 (n=0), 9+4n. STOS 3; REP 6
+    # (n=0), 9+n. LODS 2; REP 7 (n=0), 7+3n. SCAS 4; REP 7 (n=0), 9+4n.
+    "movs_b": T(reg=4, rep_base=13, rep_iter=1, rep_zero=6, rep_one=13),
+    "movs_w": T(reg=4, rep_base=13, rep_iter=1, rep_zero=6, rep_one=13),
+    "cmps_b": T(reg=5, rep_base=9, rep_iter=4, rep_zero=7),
+    "cmps_w": T(reg=5, rep_base=9, rep_iter=4, rep_zero=7),
+    "stos_b": T(reg=3, rep_base=9, rep_iter=1, rep_zero=6),
+    "stos_w": T(reg=3, rep_base=9, rep_iter=1, rep_zero=6),
+    "lods_b": T(reg=2, rep_base=7, rep_iter=3, rep_zero=7),
+    "lods_w": T(reg=2, rep_base=7, rep_iter=3, rep_zero=7),
+    "scas_b": T(reg=4, rep_base=9, rep_iter=4, rep_zero=7),
+    "scas_w": T(reg=4, rep_base=9, rep_iter=4, rep_zero=7),
+    "test_acc_imm_b": T(reg=1), "test_acc_imm_w": T(reg=1),
+    "mov_r_imm_b": T(reg=1), "mov_r_imm_w": T(reg=1),
+    "ret_near_imm": T(reg=3), "ret_near": T(reg=2),
+    "ret_far_imm": T(reg=4), "ret_far": T(reg=4),
+    "les": T(mem=4), "lds": T(mem=4), "lss_lfs_lgs": T(mem=4),
+    "mov_rm_imm_b": T(reg=1, mem=1), "mov_rm_imm_w": T(reg=1, mem=1),
+    # ENTER 11 (L=0), 15 (L=1), 15+2L = 17+2(L-1); LEAVE 3.
+    "enter": T(reg=11, mem=15, count_base=17, per_count=2),
+    "leave": T(reg=3),
+    # INT 3 13, INT n 16, INTO 13 taken / 4, IRET 8 (real mode).
+    "int3": T(reg=13), "int": T(reg=16), "into": T(reg=4, taken=13), "iret": T(reg=8),
+    "icebp": T(reg=16),                                    # as INT n (undocumented)
+    # Shifts: r,1 1; m,1 3; r/m,CL 4/4; r,imm 1; m,imm 3. RCL/RCR: r,1 1; m,1 3;
+    # r,CL 7-24; m,CL 9-26; r,imm 8-25; m,imm 10-27.
+    "shift1_b": T(reg=1, mem=3), "shift1_w": T(reg=1, mem=3),
+    "rcx1_b": T(reg=1, mem=3), "rcx1_w": T(reg=1, mem=3),
+    "shiftcl_b": T(reg=4, mem=4), "shiftcl_w": T(reg=4, mem=4),
+    "rcxcl_b": _range(7, 24, 9, 26), "rcxcl_w": _range(7, 24, 9, 26),
+    "shiftimm_b": T(reg=1, mem=3), "shiftimm_w": T(reg=1, mem=3),
+    "rcximm_b": _range(8, 25, 10, 27), "rcximm_w": _range(8, 25, 10, 27),
+    "shld_shrd_imm": T(reg=4, mem=4), "shld_shrd_cl": T(reg=4, mem=5),
+    "salc": T(reg=1),                                      # as SBB AL,AL (undocumented)
+    "xlat": T(reg=4),
+    # LOOP 5 taken / 6; LOOPE/LOOPNE 7 / 8; JCXZ 6 / 5.
+    "loopne": T(reg=8, taken=7), "loope": T(reg=8, taken=7),
+    "loop": T(reg=6, taken=5), "jcxz": T(reg=5, taken=6),
+    # IN 7, OUT 12 (real mode; pm: pm_costs).
+    "in_imm_b": T(reg=7), "in_imm_w": T(reg=7), "in_dx_b": T(reg=7), "in_dx_w": T(reg=7),
+    "out_imm_b": T(reg=12), "out_imm_w": T(reg=12), "out_dx_b": T(reg=12), "out_dx_w": T(reg=12),
+    "call_near": T(reg=1),
+    "jmp_near": T(reg=1), "jmp_far": T(reg=3), "jmp_short": T(reg=1),
+    "hlt": T(reg=12), "cmc": T(reg=2),
+    "test_rm_imm_b": T(reg=1, mem=2), "test_rm_imm_w": T(reg=1, mem=2),
+    "negnot_b": T(reg=1, mem=3), "negnot_w": T(reg=1, mem=3),
+    # MUL/IMUL r/m8 11, r/m16 11, r/m32 10; DIV 17, 25, 41; IDIV 22, 30, 46.
+    "mul_b": T(reg=11, mem=11), "mul_w": T(reg=11, mem=11),
+    "imul_b": T(reg=11, mem=11), "imul_w": T(reg=11, mem=11),
+    "imul_r_rm": T(reg=10, mem=10),
+    "div_b": T(reg=17, mem=17), "div_w": T(reg=25, mem=25),
+    "idiv_b": T(reg=22, mem=22), "idiv_w": T(reg=30, mem=30),
+    "flag_op": T(reg=2), "cli": T(reg=7), "sti": T(reg=7),
+    "incdec_rm_b": T(reg=1, mem=3), "incdec_rm_w": T(reg=1, mem=3),
+    "call_near_rm": T(reg=2, mem=2), "call_far_rm": T(mem=5),
+    "jmp_near_rm": T(reg=2, mem=2), "jmp_far_rm": T(mem=4),
+    "push_rm": T(reg=1, mem=2),
+    "movzx_movsx": T(reg=3, mem=3),
+    "setcc": T(reg=1, mem=2),
+    "bt_rm_r": T(reg=4, mem=9), "bt_rm_imm": T(reg=4, mem=4),
+    "bts_rm_r": T(reg=7, mem=13), "bts_rm_imm": T(reg=7, mem=8),
+    # BSF 6-34 / 6-35, BSR 7-39 / 7-40 (16-bit operand; 32-bit in _OPSIZE32_P5).
+    "bsf": _range(6, 34, 6, 35), "bsr": _range(7, 39, 7, 40),
+    "mov_r_cr": T(reg=4), "mov_cr_r": T(reg=22),
+    "mov_r_dr": T(reg=2), "mov_dr_r": T(reg=11),
+    "sgdt": T(mem=4), "sidt": T(mem=4), "lgdt": T(mem=6), "lidt": T(mem=6),
+    "smsw": T(reg=4, mem=4), "lmsw": T(reg=8, mem=8), "clts": T(reg=10),
+    "sldt": T(reg=2, mem=2), "str": T(reg=2, mem=2),
+    "lldt": T(reg=9, mem=9), "ltr": T(reg=10, mem=10),
+    "verr": T(reg=7, mem=7), "verw": T(reg=7, mem=7),
+    "lar": T(reg=8, mem=8), "lsl": T(reg=8, mem=8),
+    "arpl": T(reg=7, mem=7),
+    "bswap": T(reg=1),
+    "xadd_b": T(reg=3, mem=4), "xadd_w": T(reg=3, mem=4),
+    "cmpxchg_b": T(reg=5, mem=6), "cmpxchg_w": T(reg=5, mem=6),
+    "invd": T(reg=15), "wbinvd": T(reg=2000), "invlpg": T(mem=25), "cpuid": T(reg=14),
+    # RDMSR 20-24; WRMSR 30-45; CMPXCHG8B 10. RDTSC: no figure is printed (NOT_DOCUMENTED).
+    "rdmsr": _range(20, 24), "wrmsr": _range(30, 45), "cmpxchg8b": T(mem=10),
+    "rdtsc": T(reg=6),
+    "rdpmc": T(reg=6),                  # no figure: as RDTSC (NOT_DOCUMENTED)
+    # UD2 only raises #UD: 1 clock for the instruction, then interrupt_timing()["exception"].
+    "ud2": T(reg=1),
+}
+
+_OPSIZE32_P5: dict[str, Timing] = {
+    "mul_w": T(reg=10, mem=10), "imul_w": T(reg=10, mem=10),
+    "div_w": T(reg=41, mem=41), "idiv_w": T(reg=46, mem=46),
+    "bsf": _range(6, 42, 6, 43), "bsr": _range(7, 71, 7, 72),
+}
+
+
+# Pentium II (P6 family). Intel published no clock column for the P6 family: the Pentium Pro
+# and Pentium II manuals dropped it, and the optimization manual gives micro-op counts and
+# execution-unit latencies rather than instruction times. The Pentium figures are therefore
+# charged (NOT_DOCUMENTED lists every class this affects), and the instructions the P6 added
+# are charged as their nearest documented relative.
+_CLOCKS_P6: dict[str, Timing] = {
+    **_CLOCKS_P5,
+    # Length-changing prefixes aside, the P6 decoders take prefixes without a fixed cost.
+    "seg_prefix": T(reg=0), "opsize": T(reg=0), "addrsize": T(reg=0),
+    "lock": T(reg=0), "rep": T(reg=0),
+    "cmovcc": T(reg=1, mem=1),          # as MOV r,r/m
+    "sysenter": T(reg=4),               # as a far CALL to a code segment in real mode
+    "sysexit": T(reg=4),                # as a far RET
+}
+_OPSIZE32_P6 = _OPSIZE32_P5
+
+# Classes whose figure for the model is NOT printed in its manual, with what is charged.
+NOT_DOCUMENTED: dict[str, dict[str, str]] = {
+    "80486": {"icebp": "undocumented opcode, charged as INT n",
+              "salc": "undocumented opcode, charged as SBB AL,AL",
+              "mov_r_tr": "TR3-TR7 figure approximated as 4", "mov_tr_r": "as mov_r_tr"},
+    "pentium": {"icebp": "undocumented opcode, charged as INT n",
+                "salc": "undocumented opcode, charged as SBB AL,AL",
+                "rdtsc": "no clock figure found for RDTSC; 6 approximated",
+                "ud2": "raises #UD: 1 clock, then the exception delivery",
+                "rdpmc": "no figure (Pentium with MMX technology); charged as RDTSC"},
+}
+NOT_DOCUMENTED["pentium2"] = {
+    **{cls: "no P6 figure is published; the Pentium figure is charged" for cls in _CLOCKS_P5},
+    **NOT_DOCUMENTED["pentium"],
+    "seg_prefix": "no P6 figure; prefixes charged 0", "opsize": "as seg_prefix",
+    "addrsize": "as seg_prefix", "lock": "as seg_prefix", "rep": "as seg_prefix",
+    "cmovcc": "no figure; charged as MOV r,r/m",
+    "sysenter": "no figure; charged as the Pentium real-mode far CALL",
+    "sysexit": "no figure; charged as the Pentium far RET",
+}
+
+
+# MOV to/from special registers by (key, register number), per model [386PRM, 486PRM, P5DM].
+SPECIAL_MOV: dict[str, dict[tuple[str, int], int]] = {
+    "80386": SPECIAL_MOV_386,
+    "80486": {**{("0F20", r): 4 for r in (0, 2, 3)},
+              ("0F22", 0): 17, ("0F22", 2): 4, ("0F22", 3): 4,
+              **{("0F21", r): 9 for r in (0, 1, 2, 3, 6, 7)},
+              **{("0F23", r): 10 for r in (0, 1, 2, 3, 6, 7)},
+              **{("0F24", r): 4 for r in (3, 4, 5, 6, 7)},
+              **{("0F26", r): 4 for r in (3, 4, 5, 6, 7)}},
+    "pentium": {**{("0F20", r): 4 for r in (0, 2, 3, 4)},
+                ("0F22", 0): 22, ("0F22", 2): 12, ("0F22", 3): 21, ("0F22", 4): 14,
+                **{("0F21", r): 2 for r in (0, 1, 2, 3, 6, 7)},
+                **{("0F23", r): 11 for r in (0, 1, 2, 3, 6, 7)}},
+}
+SPECIAL_MOV["pentium2"] = SPECIAL_MOV["pentium"]
+
 # Keys in the table whose instruction raises #UD in real mode (protected-mode figure given).
 REAL_MODE_UD: dict[str, frozenset[str]] = {
     "8086": frozenset(),
@@ -944,6 +1364,8 @@ REAL_MODE_UD: dict[str, frozenset[str]] = {
     "80386": frozenset({"63", "0F00.0", "0F00.1", "0F00.2", "0F00.3", "0F00.4", "0F00.5",
                         "0F02", "0F03"}),
 }
+for _m in ("80486", "pentium", "pentium2"):
+    REAL_MODE_UD[_m] = REAL_MODE_UD["80386"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -966,9 +1388,15 @@ _INTERRUPTS: dict[str, dict[str, int]] = {
     "80186": {"intr": 47, "nmi": 47, "exception": 47},
     "80286": {"intr": 23, "nmi": 23, "exception": 23},
     "80386": {"intr": 37, "nmi": 37, "exception": 37},
+    # 80486, Pentium: likewise the INT n figure (30 [486PRM], 16 [P5DM]); Pentium II: none
+    # is published, the Pentium figure is used.
+    "80486": {"intr": 30, "nmi": 30, "exception": 30},
+    "pentium": {"intr": 16, "nmi": 16, "exception": 16},
+    "pentium2": {"intr": 16, "nmi": 16, "exception": 16},
 }
 # 1 where the interrupt figures above are "+m" (80286: 23+m).
-INTERRUPT_PLUS_M = {"8086": 0, "8088": 0, "80186": 0, "80286": 1, "80386": 0}
+INTERRUPT_PLUS_M = {"8086": 0, "8088": 0, "80186": 0, "80286": 1, "80386": 0, "80486": 0,
+                    "pentium": 0, "pentium2": 0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1003,12 +1431,13 @@ def ea_extra(model: str, mod: int, rm: int, addr32: bool = False,
     """Clocks the 80186/286/386 add to a documented memory-form figure for its address mode.
 
     80286 [286PRM]: +1 when the address has base + index + displacement (16-bit mod 1/2,
-    rm 0-3). 80386 [386PRM]: +1 when it uses two general registers (16-bit rm 0-3 with
-    mod 0-2; 32-bit: a SIB byte with both base and index). 80186: none. 8086/8088: use
-    ea_cycles_8086() instead.
+    rm 0-3). 80386 [386PRM], 80486 [486PRM]: +1 when it uses two general registers (16-bit
+    rm 0-3 with mod 0-2; 32-bit: a SIB byte with both base and index). 80186, Pentium,
+    Pentium II: none (the Pentium's address-generation interlock is a pipeline effect, not a
+    per-instruction figure). 8086/8088: use ea_cycles_8086() instead.
     """
-    _check_model(model)
-    if mod == 3 or model in ("8086", "8088", "80186"):
+    model = _check_model(model)
+    if mod == 3 or model in ("8086", "8088", "80186", "pentium", "pentium2"):
         return 0
     if model == "80286":
         return 1 if (mod in (1, 2) and rm < 4) else 0
@@ -1040,17 +1469,23 @@ def next_instruction_components_386(length: int, has_disp: bool, has_imm: bool,
 _CLASSES = {
     "8086": _CLASSES_8086, "8088": _CLASSES_8086,
     "80186": _CLASSES_186, "80286": _CLASSES_286, "80386": _CLASSES_386,
+    "80486": _CLASSES_486, "pentium": _CLASSES_P5, "pentium2": _CLASSES_P6,
 }
 _CLOCKS = {
     "8086": _CLOCKS_8086, "8088": _CLOCKS_8086,
     "80186": _CLOCKS_186, "80286": _CLOCKS_286, "80386": _CLOCKS_386,
+    "80486": _CLOCKS_486, "pentium": _CLOCKS_P5, "pentium2": _CLOCKS_P6,
 }
+_OPSIZE32 = {"80386": _OPSIZE32_386, "80486": _OPSIZE32_486, "pentium": _OPSIZE32_P5,
+             "pentium2": _OPSIZE32_P6}
 _cache: dict[tuple[str, int], dict[str, Timing]] = {}
 
 
-def _check_model(model: str) -> None:
+def _check_model(model: str) -> str:
+    """Validate `model`; return the model whose data it uses (SAME_TIMING)."""
     if model not in MODELS:
         raise ValueError(f"unknown CPU model {model!r}; expected one of {MODELS}")
+    return SAME_TIMING.get(model, model)
 
 
 def _to_8088(t: Timing) -> Timing:
@@ -1067,24 +1502,24 @@ def _to_8088(t: Timing) -> Timing:
 
 def classes(model: str) -> dict[str, list[str]]:
     """Instruction class -> opcode keys, for the model (what shares one line of the manual)."""
-    _check_model(model)
+    model = _check_model(model)
     return {cls: list(keys) for cls, keys in _CLASSES[model].items()}
 
 
 def table(model: str, operand_size: int = 16) -> dict[str, Timing]:
     """The model's documented clocks: opcode key -> Timing, covering every key it decodes.
 
-    operand_size=32 (80386 only) gives the figures for a 32-bit operand size.
+    operand_size=32 (80386 and later) gives the figures for a 32-bit operand size.
     The returned dict is a fresh copy; Timing records are immutable.
     """
-    _check_model(model)
-    if operand_size not in (16, 32) or (operand_size == 32 and model != "80386"):
+    model = _check_model(model)
+    if operand_size not in (16, 32) or (operand_size == 32 and model not in _OPSIZE32):
         raise ValueError(f"operand_size {operand_size} is not available on {model}")
     cached = _cache.get((model, operand_size))
     if cached is None:
         clocks = dict(_CLOCKS[model])
         if operand_size == 32:
-            clocks.update(_OPSIZE32_386)
+            clocks.update(_OPSIZE32[model])
         if model == "8088":
             clocks = {cls: _to_8088(t) for cls, t in clocks.items()}
             for cls, fields_ in _OVERRIDES_8088.items():
@@ -1101,21 +1536,310 @@ def table(model: str, operand_size: int = 16) -> dict[str, Timing]:
 
 def interrupt_timing(model: str) -> dict[str, int]:
     """Hardware interrupt / exception delivery clocks: {"intr", "nmi", "exception"}."""
-    _check_model(model)
+    model = _check_model(model)
     return dict(_INTERRUPTS[model])
 
 
 def prefix_cycles(model: str) -> int:
-    """Clocks for each prefix byte (segment override, LOCK, REP, and on the 80386 also
-    FS:/GS:/66/67): 2 on the 8086/8088/80186 [86UM, 186DS], 0 on the 80286/80386 [286PRM,
-    386PRM]. Equal to table(model)[prefix key].reg; given as a function for the decoder loop.
+    """Clocks for each prefix byte (segment override, LOCK, REP, and on the 80386 and later
+    also FS:/GS:/66/67): 2 on the 8086/8088/80186 [86UM, 186DS], 0 on the 80286/80386 [286PRM,
+    386PRM], 1 on the 80486 [486PRM, LOCK] and the Pentium [P5DM], 0 on the Pentium II (no
+    figure published). Equal to table(model)[prefix key].reg; given as a function for the
+    decoder loop.
 
     Charging this per prefix byte already covers the 8086 EA table's "+2 for a segment
     override" (call ea_cycles_8086 with has_segment_override=False) but not the REP prefix of
     a string instruction: rep_base includes it, so do not charge it twice.
     """
-    _check_model(model)
-    return 2 if model in ("8086", "8088", "80186") else 0
+    model = _check_model(model)
+    if model in ("8086", "8088", "80186"):
+        return 2
+    return 1 if model in ("80486", "pentium") else 0
+
+
+def special_mov(model: str) -> dict[tuple[str, int], int]:
+    """MOV to/from CRn/DRn/TRn clocks by (opcode key, register number), 80386 and later."""
+    model = _check_model(model)
+    return dict(SPECIAL_MOV.get(model, {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Protected mode: the clocks of the transfers and system instructions whose cost depends on the
+# descriptor they reach, not only on the opcode. pm_costs(model) returns them; the real-mode
+# table() is unchanged. Every figure is a total for the instruction in that form, in CPU clocks,
+# with the same conventions as table(): EA included, and "+m" (80286, 80386) NOT included --
+# PM_PLUS_M lists the keys printed as "n+m". docs/timing.md has the key list.
+# ---------------------------------------------------------------------------------------------
+
+def _io(prefix: str, iopl: int, bitmap: int, v86: int) -> dict[str, int]:
+    """I/O keys: CPL <= IOPL / CPL > IOPL (I/O permission bitmap checked) / V86 mode."""
+    return {f"{prefix}_iopl": iopl, f"{prefix}_bitmap": bitmap, f"{prefix}_v86": v86}
+
+
+def _rep_io(prefix: str, iopl: int, bitmap: int, v86: int, per_iter: int) -> dict[str, int]:
+    """REP INS/OUTS: total = <prefix>_<kind>_base + <prefix>_iter * count."""
+    return {f"{prefix}_iopl_base": iopl, f"{prefix}_bitmap_base": bitmap,
+            f"{prefix}_v86_base": v86, f"{prefix}_iter": per_iter}
+
+
+def _ts(instr: str, rows: dict[str, tuple[int, int, int]]) -> dict[str, int]:
+    """Task-switch keys "ts_<instr>_<old>_to_<new>" from {old: (to tss32, to v86, to tss16)}."""
+    out = {}
+    for old, (t32, tv86, t16) in rows.items():
+        out[f"ts_{instr}_{old}_to_tss32"] = t32
+        out[f"ts_{instr}_{old}_to_v86"] = tv86
+        out[f"ts_{instr}_{old}_to_tss16"] = t16
+    return out
+
+
+_TASK_INSTRS = ("call_tss", "call_task_gate", "jmp_tss", "jmp_task_gate", "iret", "int")
+
+# 80286 [286PRM]: every control-transfer figure is "+m" (the pages' footnote). The 286 has only
+# 286 TSSs, so each task-switch figure is the whole cost and the ts_* term is 0.
+_PM_286: dict[str, int] = {
+    "call_far": 26, "call_far_m": 29,
+    "call_gate_same": 41, "call_gate_same_m": 44,
+    "call_gate_inner": 82, "call_gate_inner_m": 83,
+    "call_gate_inner_x": 86, "call_gate_inner_x_m": 90, "call_gate_per_param": 4,
+    "call_tss": 177, "call_tss_m": 180, "call_task_gate": 182, "call_task_gate_m": 185,
+    "jmp_far": 23, "jmp_far_m": 26, "jmp_gate": 38, "jmp_gate_m": 41,
+    "jmp_tss": 175, "jmp_tss_m": 178, "jmp_task_gate": 180, "jmp_task_gate_m": 183,
+    "ret_far": 25, "ret_far_imm": 25, "ret_far_outer": 55, "ret_far_imm_outer": 55,
+    "iret": 31, "iret_outer": 55, "iret_task": 169,
+    # INT n / INT 3: same level 40, inner 78, via task gate 167; INTO: +1 for the flag test.
+    "int_same": 40, "int_inner": 78, "int_task_gate": 167,
+    "int3_same": 40, "int3_inner": 78, "int3_task_gate": 167,
+    "into_same": 41, "into_inner": 79, "into_task_gate": 168,
+    # MOV Sreg,r/m 17/19; POP Sreg 20; LDS/LES 21.
+    "mov_sreg": 17, "mov_sreg_m": 19, "pop_sreg": 20, "lds": 21,
+    "pushf": 3, "popf": 5,
+    # The 80286 checks only CPL <= IOPL (no I/O bitmap, no V86 mode): IN 5, OUT 3, INS/OUTS 5,
+    # REP INS/OUTS 5+4n.
+    "in_imm_iopl": 5, "in_dx_iopl": 5, "out_imm_iopl": 3, "out_dx_iopl": 3,
+    "ins_iopl": 5, "outs_iopl": 5,
+    "rep_ins_iopl_base": 5, "rep_ins_iter": 4, "rep_outs_iopl_base": 5, "rep_outs_iter": 4,
+    "lgdt": 11, "lidt": 12, "sgdt": 11, "sidt": 12,
+    "lldt": 17, "lldt_m": 19, "ltr": 17, "ltr_m": 19,
+    "sldt": 2, "sldt_m": 3, "str": 2, "str_m": 3,
+    "lar": 14, "lar_m": 16, "lsl": 14, "lsl_m": 16,
+    "verr": 14, "verr_m": 16, "verw": 14, "verw_m": 16, "arpl": 10, "arpl_m": 11,
+    "clts": 2, "lmsw": 3, "lmsw_m": 6, "smsw": 2, "smsw_m": 3,
+    "hlt": 2,
+    **{f"ts_{i}_tss16_to_tss16": 0 for i in _TASK_INSTRS},
+}
+
+# 80386 [386PRM] chapter 17 (CALL, JMP, RET, IRET, INT, MOV, POP, LDS, IN, OUT, INS, OUTS,
+# REP, MOV special, HLT, system instruction pages). A task switch costs the base figure plus
+# the "ts" of the page's own table, by old and new TSS type and by whether a task gate is used.
+_PM_386: dict[str, int] = {
+    "call_far": 34, "call_far_m": 38,
+    "call_gate_same": 52, "call_gate_same_m": 56,
+    "call_gate_inner": 86, "call_gate_inner_m": 90,
+    "call_gate_inner_x": 94, "call_gate_inner_x_m": 98, "call_gate_per_param": 4,
+    "call_tss": 0, "call_tss_m": 5, "call_task_gate": 0, "call_task_gate_m": 5,
+    "jmp_far": 27, "jmp_far_m": 31, "jmp_gate": 45, "jmp_gate_m": 49,
+    "jmp_tss": 0, "jmp_tss_m": 5, "jmp_task_gate": 0, "jmp_task_gate_m": 5,
+    "ret_far": 32, "ret_far_imm": 32, "ret_far_outer": 68, "ret_far_imm_outer": 68,
+    "iret": 38, "iret_outer": 82, "iret_to_v86": 60, "iret_task": 0,
+    # INT n, INT 3 and INTO (taken) share the protected-mode lines.
+    "int_same": 59, "int_inner": 99, "int_from_v86": 119, "int_task_gate": 0,
+    "int3_same": 59, "int3_inner": 99, "int3_from_v86": 119, "int3_task_gate": 0,
+    "into_same": 59, "into_inner": 99, "into_from_v86": 119, "into_task_gate": 0,
+    # MOV Sreg,r/m 18/19; POP Sreg 21; LDS/LES/LSS 22; LFS/LGS 25.
+    "mov_sreg": 18, "mov_sreg_m": 19, "pop_sreg": 21, "lds": 22, "lfs": 25,
+    "pushf": 4, "popf": 5,
+    # I/O: CPL <= IOPL / CPL > IOPL (I/O bitmap checked) / V86 mode (bitmap checked).
+    **_io("in_imm", 6, 26, 26), **_io("in_dx", 7, 27, 27),
+    **_io("out_imm", 4, 24, 24), **_io("out_dx", 5, 25, 25),
+    **_io("ins", 9, 29, 29), **_io("outs", 8, 28, 28),
+    **_rep_io("rep_ins", 7, 27, 27, 6),
+    **_rep_io("rep_outs", 6, 26, 26, 5),
+    "lgdt": 11, "lidt": 11, "sgdt": 9, "sidt": 9,
+    "lldt": 20, "lldt_m": 20, "ltr": 23, "ltr_m": 23,
+    "sldt": 2, "sldt_m": 2, "str": 2, "str_m": 2,
+    "lar": 15, "lar_m": 16, "lsl": 20, "lsl_m": 21,
+    "verr": 10, "verr_m": 11, "verw": 15, "verw_m": 16, "arpl": 20, "arpl_m": 21,
+    "clts": 5, "lmsw": 10, "lmsw_m": 13, "smsw": 2, "smsw_m": 3,
+    "mov_cr0_r": 10, "mov_cr2_r": 4, "mov_cr3_r": 5, "mov_r_cr": 6,
+    "mov_dr0_3_r": 22, "mov_dr6_7_r": 16, "mov_r_dr0_3": 22, "mov_r_dr6_7": 14,
+    "hlt": 5,
+    # ts tables (CALL, JMP and IRET pages; INT page "approximate values").
+    **_ts("call_tss", {"tss32": (300, 217, 273), "tss16": (298, 217, 273)}),
+    **_ts("call_task_gate", {"tss32": (309, 226, 282), "tss16": (307, 226, 282)}),
+    **_ts("jmp_tss", {"tss32": (303, 220, 276), "tss16": (301, 218, 274)}),
+    **_ts("jmp_task_gate", {"tss32": (312, 229, 285), "tss16": (310, 227, 283)}),
+    **_ts("iret", {"tss32": (275, 224, 271), "tss16": (265, 214, 232)}),
+    **_ts("int", {"tss32": (309, 226, 282), "v86": (314, 231, 287),
+                  "tss16": (307, 224, 280)}),
+}
+
+# 80486 [486PRM]. Task switches: the instruction's base figure + TS, where TS depends only on
+# the new TSS: 199 to a 32-bit TSS, 177 to a V86 TSS, 180 to a 16-bit TSS.
+_TS_486 = {old: (199, 177, 180) for old in ("tss32", "v86", "tss16")}
+_PM_486: dict[str, int] = {
+    "call_far": 20, "call_far_m": 20,
+    "call_gate_same": 35, "call_gate_same_m": 35,
+    "call_gate_inner": 69, "call_gate_inner_m": 69,
+    "call_gate_inner_x": 77, "call_gate_inner_x_m": 77, "call_gate_per_param": 4,
+    "call_tss": 37, "call_tss_m": 37, "call_task_gate": 37, "call_task_gate_m": 37,
+    "jmp_far": 19, "jmp_far_m": 18, "jmp_gate": 32, "jmp_gate_m": 31,
+    "jmp_tss": 42, "jmp_tss_m": 41, "jmp_task_gate": 43, "jmp_task_gate_m": 42,
+    "ret_far": 18, "ret_far_imm": 17, "ret_far_outer": 33, "ret_far_imm_outer": 33,
+    "iret": 15, "iret_outer": 36, "iret_to_v86": 15, "iret_task": 32,
+    "int_same": 44, "int_inner": 71, "int_from_v86": 86, "int_task_gate": 37,
+    "int3_same": 44, "int3_inner": 71, "int3_from_v86": 82, "int3_task_gate": 37,
+    "into_same": 46, "into_inner": 73, "into_from_v86": 84, "into_task_gate": 39,
+    # MOV Sreg,r/m 9/9; POP Sreg 9; LDS/LES/LFS/LGS/LSS 12.
+    "mov_sreg": 9, "mov_sreg_m": 9, "pop_sreg": 9, "lds": 12, "lfs": 12,
+    "pushf": 3, "popf": 6,
+    **_io("in_imm", 8, 28, 27), **_io("in_dx", 8, 28, 27),
+    **_io("out_imm", 11, 31, 29), **_io("out_dx", 10, 30, 29),
+    **_io("ins", 10, 32, 30), **_io("outs", 10, 32, 30),
+    **_rep_io("rep_ins", 10, 30, 29, 8),
+    **_rep_io("rep_outs", 11, 31, 30, 5),
+    "lgdt": 11, "lidt": 11, "sgdt": 10, "sidt": 10,
+    "lldt": 11, "lldt_m": 11, "ltr": 20, "ltr_m": 20,
+    "sldt": 2, "sldt_m": 3, "str": 2, "str_m": 3,
+    "lar": 11, "lar_m": 11, "lsl": 10, "lsl_m": 10,
+    "verr": 11, "verr_m": 11, "verw": 11, "verw_m": 11, "arpl": 9, "arpl_m": 9,
+    "clts": 7, "lmsw": 13, "lmsw_m": 13, "smsw": 2, "smsw_m": 3,
+    "mov_cr0_r": 17, "mov_cr2_r": 4, "mov_cr3_r": 4, "mov_r_cr": 4,
+    "mov_dr0_3_r": 10, "mov_dr6_7_r": 10, "mov_r_dr0_3": 9, "mov_r_dr6_7": 9,
+    "invlpg": 12, "hlt": 4, "cpuid": 14, "invd": 4, "wbinvd": 5,
+    **{k: v for i in _TASK_INSTRS for k, v in _ts(i, _TS_486).items()},
+}
+
+# Pentium [P5DM] vol. 3 chapter 25. Task switches: base + TS, TS from the table "Task Switch
+# Times for Exceptions" (any old task): 85 to a 32-bit TSS, 71 to a V86 TSS, 87 to a 16-bit TSS.
+_TS_P5 = {old: (85, 71, 87) for old in ("tss32", "v86", "tss16")}
+_PM_P5: dict[str, int] = {
+    "call_far": 13, "call_far_m": 14,
+    "call_gate_same": 22, "call_gate_same_m": 22,
+    "call_gate_inner": 44, "call_gate_inner_m": 44,
+    "call_gate_inner_x": 45, "call_gate_inner_x_m": 45, "call_gate_per_param": 2,
+    "call_tss": 21, "call_tss_m": 22, "call_task_gate": 22, "call_task_gate_m": 23,
+    "jmp_far": 3, "jmp_far_m": 4, "jmp_gate": 18, "jmp_gate_m": 18,
+    "jmp_tss": 19, "jmp_tss_m": 20, "jmp_task_gate": 20, "jmp_task_gate_m": 21,
+    "ret_far": 4, "ret_far_imm": 4, "ret_far_outer": 23, "ret_far_imm_outer": 23,
+    "iret": 10, "iret_outer": 27, "iret_to_v86": 10, "iret_task": 10,
+    "int_same": 31, "int_inner": 48, "int_from_v86": 60, "int_task_gate": 23,
+    "int3_same": 27, "int3_inner": 44, "int3_from_v86": 56, "int3_task_gate": 19,
+    "into_same": 27, "into_inner": 44, "into_from_v86": 56, "into_task_gate": 19,
+    # Segment loads print ranges (the descriptor checks): the minimum is charged.
+    "mov_sreg": 2, "mov_sreg_m": 3, "pop_sreg": 3, "lds": 4, "lfs": 4,
+    "pushf": 3, "popf": 4,
+    **_io("in_imm", 4, 21, 19), **_io("in_dx", 4, 21, 19),
+    **_io("out_imm", 9, 26, 24), **_io("out_dx", 9, 25, 24),
+    **_io("ins", 6, 24, 22), **_io("outs", 10, 27, 24),
+    **_rep_io("rep_ins", 8, 25, 23, 3),
+    **_rep_io("rep_outs", 10, 27, 25, 4),
+    "lgdt": 6, "lidt": 6, "sgdt": 4, "sidt": 4,
+    "lldt": 9, "lldt_m": 9, "ltr": 10, "ltr_m": 10,
+    "sldt": 2, "sldt_m": 2, "str": 2, "str_m": 2,
+    "lar": 8, "lar_m": 8, "lsl": 8, "lsl_m": 8,
+    "verr": 7, "verr_m": 7, "verw": 7, "verw_m": 7, "arpl": 7, "arpl_m": 7,
+    "clts": 10, "lmsw": 8, "lmsw_m": 8, "smsw": 4, "smsw_m": 4,
+    "mov_cr0_r": 22, "mov_cr2_r": 12, "mov_cr3_r": 21, "mov_cr4_r": 14, "mov_r_cr": 4,
+    "mov_dr0_3_r": 11, "mov_dr6_7_r": 11, "mov_r_dr0_3": 2, "mov_r_dr6_7": 2,
+    "invlpg": 25, "hlt": 12, "cpuid": 14, "invd": 15, "wbinvd": 2000,
+    "rdmsr": 20, "rdmsr_max": 24, "wrmsr": 30, "wrmsr_max": 45,
+    **{k: v for i in _TASK_INSTRS for k, v in _ts(i, _TS_P5).items()},
+}
+
+# Pentium II: no figure is published (see _CLOCKS_P6); the Pentium figures are charged, and
+# SYSENTER, SYSEXIT, RDPMC and RDTSC have no documented count at all (PM_UNDOCUMENTED).
+_PM_P6: dict[str, int] = dict(_PM_P5)
+
+_PM = {"80286": _PM_286, "80386": _PM_386, "80486": _PM_486,
+       "pentium": _PM_P5, "pentium2": _PM_P6}
+
+# Keys printed as "n+m" (add m, next_instruction_components_386() on the 80386, the next
+# instruction's byte count on the 80286).
+_PLUS_M_286 = frozenset(k for k in _PM_286 if k.split("_")[0] in ("call", "jmp", "ret", "iret",
+                                                                  "int", "int3", "into")
+                        and not k.startswith("ts_") and k != "call_gate_per_param")
+_PLUS_M_386 = frozenset(k for k in _PM_386 if k.startswith(("call_far", "call_gate_same",
+                                                            "call_gate_inner", "jmp_far",
+                                                            "jmp_gate"))
+                        and k != "call_gate_per_param") | {"ret_far", "ret_far_imm"}
+PM_PLUS_M: dict[str, frozenset[str]] = {
+    "80286": _PLUS_M_286, "80386": _PLUS_M_386,
+    "80486": frozenset(), "pentium": frozenset(), "pentium2": frozenset(),
+}
+
+# 80486 key prefixes whose figures were compared with a reproduction of the [486PRM] tables
+# (docs/timing.md, "Sources"); the others were entered without such a check.
+_CHECKED_486 = ("call_", "jmp_", "ret_far", "iret", "int_", "int3_", "in_", "out_", "outs_",
+                "rep_outs", "ts_", "popf", "clts", "into_")
+
+# Keys whose figure was NOT compared with any copy of its source when it was entered: a
+# reviewer's list (the 80286 and 80386 figures were all read from the manuals' pages).
+PM_UNCHECKED: dict[str, frozenset[str]] = {
+    "80286": frozenset(), "80386": frozenset(),
+    "80486": frozenset(k for k in _PM_486 if not k.startswith(_CHECKED_486)),
+    "pentium": frozenset(_PM_P5) - {k for k in _PM_P5 if k.startswith("ts_")},
+    "pentium2": frozenset(_PM_P6),
+}
+
+# Protected-mode operations the model has but no manual gives a clock count for.
+PM_UNDOCUMENTED: dict[str, frozenset[str]] = {
+    "80286": frozenset(), "80386": frozenset(), "80486": frozenset(),
+    "pentium": frozenset({"rdtsc", "rdpmc"}),
+    "pentium2": frozenset({"rdtsc", "rdpmc", "sysenter", "sysexit"}),
+}
+
+
+for _table in (REAL_MODE_UD, INTERRUPT_PLUS_M, NOT_DOCUMENTED, SPECIAL_MOV, PM_PLUS_M,
+               PM_UNCHECKED, PM_UNDOCUMENTED):
+    for _alias, _same in SAME_TIMING.items():
+        _table[_alias] = _table[_same]
+
+
+def pm_costs(model: str) -> dict[str, int]:
+    """Protected-mode clocks of `model` (80286 and later): key -> clocks, a fresh dict.
+
+    Each value is the documented total for the instruction in that form, EA included; keys in
+    PM_PLUS_M[model] add m. A task switch costs  pm[base] + pm[f"ts_{instr}_{old}_to_{new}"]
+    with base one of call_tss(_m), call_task_gate(_m), jmp_tss(_m), jmp_task_gate(_m),
+    iret_task, int_task_gate (int3_/into_ alike, with instr "int"), instr the base without
+    "_m", old the outgoing TSS ("tss32", "tss16", and "v86" for INT from a V86 task) and new
+    the incoming one ("tss32", "tss16", "v86"). docs/timing.md lists every key.
+    """
+    model = _check_model(model)
+    if model not in _PM:
+        raise ValueError(f"{model} has no protected mode")
+    return dict(_PM[model])
+
+
+def task_switch_cycles(model: str, instr: str, old: str, new: str, indirect: bool = False) -> int:
+    """Total clocks of a task switch (without +m): instr is one of call_tss, call_task_gate,
+    jmp_tss, jmp_task_gate, iret, int; old/new are "tss32", "tss16" or "v86" (old "v86" only
+    for int); indirect selects the m16:16 form of CALL/JMP."""
+    pm = pm_costs(model)
+    base = {"iret": "iret_task", "int": "int_task_gate"}.get(instr, instr)
+    if indirect and instr not in ("iret", "int"):
+        base += "_m"
+    key = f"ts_{instr}_{old}_to_{new}"
+    if key not in pm:
+        raise ValueError(f"{model}: no task switch {instr} from {old} to {new}")
+    return pm[base] + pm[key]
+
+
+def call_gate_cycles(model: str, params: int, inner: bool, indirect: bool = False) -> int:
+    """CALL through a call gate (without +m): same privilege, or to an inner level copying
+    `params` parameters (the word/dword count of the gate)."""
+    pm = pm_costs(model)
+    m = "_m" if indirect else ""
+    if not inner:
+        return pm["call_gate_same" + m]
+    if params == 0:
+        return pm["call_gate_inner" + m]
+    return pm["call_gate_inner_x" + m] + pm["call_gate_per_param"] * params
+
+
+# Page-table walk on a TLB miss: none of the manuals used here ([386PRM], [486PRM], [P5DM])
+# prints a clock figure for it, so none is given (docs/timing.md).
+PAGE_WALK_DOCUMENTED = False
 
 
 def parse_key(key: str) -> tuple[int, int, int]:

@@ -313,3 +313,277 @@ def test_compare_cli_prints_table(capsys):
     assert timing._main(["--compare-8086"]) == 0
     out = capsys.readouterr().out
     assert "documented" in out and "\n90     nop" in out
+
+
+# --- 80486, Pentium, Pentium II: key coverage ---------------------------------------------------
+
+X87 = {f"{op:02X}" for op in range(0xD8, 0xE0)}
+NEW_486 = ({f"0F{op:02X}" for op in range(0xC8, 0xD0)}
+           | {"0FC0", "0FC1", "0FB0", "0FB1", "0F08", "0F09", "0F01.7", "0FA2"})
+NEW_P5 = {"0F30", "0F31", "0F32", "0F33", "0FC7.1", "0F0B"}
+NEW_P6 = {f"0F{op:02X}" for op in range(0x40, 0x50)} | {"0F34", "0F35"}
+
+
+def test_80486_is_the_386_set_without_x87_plus_486_opcodes():
+    # x87 (D8-DF) is out of scope from the 80486 on (integrated FPU, not modelled here).
+    assert set(table("80486")) == (set(table("80386")) - X87) | NEW_486
+
+
+def test_pentium_drops_mov_tr_and_adds_p5_opcodes():
+    assert set(table("pentium")) == (set(table("80486")) - {"0F24", "0F26"}) | NEW_P5
+
+
+def test_pentium2_adds_cmov_sysenter_sysexit():
+    assert set(table("pentium2")) == set(table("pentium")) | NEW_P6
+
+
+@pytest.mark.parametrize("model, isa_name", [("80386", "ISA_386"), ("80486", "ISA_486"),
+                                             ("pentium", "ISA_586"), ("pentium2", "ISA_686")])
+def test_tables_cover_the_decoder_opcode_table(model, isa_name):
+    # core/opcodes.py is the decoder's source of truth: every opcode it decodes for the model
+    # has a timing entry (x87 excepted from the 80486 on).
+    from core import models, opcodes
+    isa = getattr(models, isa_name)
+    decoded = {opcodes.key(op, reg) for (op, reg), e in opcodes.ENTRIES.items() if e.isa <= isa}
+    missing = decoded - set(table(model))
+    if model != "80386":
+        missing -= X87
+    assert not missing
+
+
+def test_new_models_take_operand_size_32():
+    for model in ("80486", "pentium", "pentium2"):
+        assert set(table(model, operand_size=32)) == set(table(model))
+
+
+def test_not_documented_names_real_classes():
+    for model, notes in timing.NOT_DOCUMENTED.items():
+        assert set(notes) <= set(timing.classes(model)), model
+
+
+# --- 80486, Pentium, Pentium II: documented spot values -------------------------------------------
+
+def test_80486_spot_values():
+    t = table("80486")
+    assert t["01"].reg == 1 and t["03"].reg == 1              # ADD r,r 1
+    assert t["03"].mem == 2 and t["01"].mem == 3              # ADD r,m 2; m,r 3
+    assert t["8B"].mem == 1 and t["89"].mem == 1              # MOV r,m 1; m,r 1
+    assert (t["74"].reg, t["74"].taken) == (1, 3)             # Jcc 3/1
+    assert (t["0F84"].reg, t["0F84"].taken) == (1, 3)
+    assert (t["E2"].reg, t["E2"].taken) == (6, 7)             # LOOP 7/6
+    assert (t["E3"].reg, t["E3"].taken) == (5, 8)             # JCXZ 8/5
+    assert t["E8"].reg == 3 and t["C3"].reg == 5              # CALL rel 3, RET 5
+    assert t["CD"].reg == 30 and t["CF"].reg == 15            # INT n 30, IRET 15
+    assert (t["F7.4"].reg, t["F7.4"].reg_max) == (13, 26)     # MUL r16 13-26
+    assert t["F7.6"].reg == 24 and t["F6.7"].mem == 20        # DIV r16 24, IDIV m8 20
+    assert (t["D3.2"].reg, t["D3.2"].reg_max) == (8, 30)      # RCL r,CL 8-30
+    assert t["C1.4"].reg == 2 and t["D3.4"].reg == 3          # SHL r,imm 2; r,CL 3
+    assert t["0FC8"].reg == 1                                 # BSWAP 1
+    assert (t["0FC1"].reg, t["0FC1"].mem) == (3, 4)           # XADD 3/4
+    assert (t["0FB1"].reg, t["0FB1"].mem, t["0FB1"].mem_max) == (6, 7, 10)
+    assert t["0FA2"].reg == 14 and t["0F01.7"].mem == 12      # CPUID, INVLPG
+    movs = t["A5"]                                            # REP MOVS 5 / 13 / 12+3n
+    assert (movs.rep_zero, movs.rep_one, movs.rep_base, movs.rep_iter) == (5, 13, 12, 3)
+    assert t["F0"].reg == 1 and timing.prefix_cycles("80486") == 1
+    t32 = table("80486", operand_size=32)
+    assert (t32["F7.4"].reg, t32["F7.4"].reg_max) == (13, 42) and t32["F7.6"].reg == 40
+
+
+def test_pentium_spot_values():
+    t = table("pentium")
+    assert t["01"].reg == 1 and t["03"].mem == 2 and t["01"].mem == 3   # ADD r,r / r,m / m,r
+    assert t["8B"].mem == 1                                   # MOV r,m 1
+    assert (t["74"].reg, t["74"].taken) == (1, 1)             # Jcc 1 (predicted)
+    assert t["CD"].reg == 16 and t["CC"].reg == 13            # INT n 16, INT 3 13
+    assert t["F7.4"].reg == 11 and t["F7.6"].reg == 25        # MUL r16 11, DIV r16 25
+    assert (t["0F32"].reg, t["0F32"].reg_max) == (20, 24)     # RDMSR 20-24
+    assert (t["0F30"].reg, t["0F30"].reg_max) == (30, 45)     # WRMSR 30-45
+    assert t["0FC7.1"].mem == 10 and t["0FA2"].reg == 14      # CMPXCHG8B 10, CPUID 14
+    assert "0F24" not in t and "0F26" not in t                # MOV TRn: #UD on the Pentium
+    t32 = table("pentium", operand_size=32)
+    assert t32["F7.4"].reg == 10 and t32["F7.6"].reg == 41 and t32["F7.7"].reg == 46
+
+
+def test_pentium2_charges_pentium_figures_and_says_so():
+    p5, p6 = table("pentium"), table("pentium2")
+    assert p6["01"] == p5["01"] and p6["CD"] == p5["CD"]
+    assert p6["0F44"].reg == p6["8B"].reg                     # CMOVcc as MOV r,r/m
+    assert timing.prefix_cycles("pentium2") == 0
+    assert "sysenter" in timing.NOT_DOCUMENTED["pentium2"]
+    assert "alu_rm_r_w" in timing.NOT_DOCUMENTED["pentium2"]
+
+
+def test_interrupt_timing_new_models():
+    for model in ("80486", "pentium", "pentium2"):
+        assert timing.interrupt_timing(model)["exception"] == table(model)["CD"].reg
+
+
+def test_ea_extra_new_models():
+    assert ea_extra("80486", 0, 0) == 1 and ea_extra("80486", 0, 6) == 0
+    assert ea_extra("pentium", 0, 0) == 0 and ea_extra("pentium2", 1, 1) == 0
+
+
+def test_special_mov():
+    assert timing.special_mov("80386") == timing.SPECIAL_MOV_386
+    assert timing.special_mov("80486")[("0F22", 0)] == 17
+    assert timing.special_mov("pentium")[("0F22", 4)] == 14
+    assert timing.special_mov("8086") == {}
+
+
+# --- protected mode ---------------------------------------------------------------------------
+
+def test_pm_costs_models():
+    assert timing.PM_MODELS == ("80286", "80386", "80486", "80486sx", "pentium", "pentium2")
+    assert timing.pm_costs("80486sx") == timing.pm_costs("80486")
+    assert table("80486sx") == table("80486")            # same integer core, x87 out of scope
+    for model in ("8086", "8088", "80186"):
+        with pytest.raises(ValueError):
+            timing.pm_costs(model)
+    pm = timing.pm_costs("80386")
+    pm["call_far"] = 0
+    assert timing.pm_costs("80386")["call_far"] == 34             # a fresh copy
+
+
+# Keys every protected-mode model has.
+PM_COMMON = {
+    "call_far", "call_far_m", "call_gate_same", "call_gate_same_m", "call_gate_inner",
+    "call_gate_inner_m", "call_gate_inner_x", "call_gate_inner_x_m", "call_gate_per_param",
+    "call_tss", "call_tss_m", "call_task_gate", "call_task_gate_m",
+    "jmp_far", "jmp_far_m", "jmp_gate", "jmp_gate_m", "jmp_tss", "jmp_tss_m",
+    "jmp_task_gate", "jmp_task_gate_m",
+    "ret_far", "ret_far_imm", "ret_far_outer", "ret_far_imm_outer",
+    "iret", "iret_outer", "iret_task",
+    "int_same", "int_inner", "int_task_gate", "int3_same", "int3_inner", "int3_task_gate",
+    "into_same", "into_inner", "into_task_gate",
+    "mov_sreg", "mov_sreg_m", "pop_sreg", "lds", "pushf", "popf",
+    "in_imm_iopl", "in_dx_iopl", "out_imm_iopl", "out_dx_iopl", "ins_iopl", "outs_iopl",
+    "rep_ins_iopl_base", "rep_ins_iter", "rep_outs_iopl_base", "rep_outs_iter",
+    "lgdt", "lidt", "sgdt", "sidt", "lldt", "lldt_m", "ltr", "ltr_m", "sldt", "sldt_m",
+    "str", "str_m", "lar", "lar_m", "lsl", "lsl_m", "verr", "verr_m", "verw", "verw_m",
+    "arpl", "arpl_m", "clts", "lmsw", "lmsw_m", "smsw", "smsw_m", "hlt",
+}
+# Keys of the 80386 and later (V86 mode, I/O bitmap, FS/GS, CRn/DRn).
+PM_386 = {
+    "iret_to_v86", "int_from_v86", "int3_from_v86", "into_from_v86", "lfs",
+    "mov_cr0_r", "mov_cr2_r", "mov_cr3_r", "mov_r_cr",
+    "mov_dr0_3_r", "mov_dr6_7_r", "mov_r_dr0_3", "mov_r_dr6_7",
+} | {f"{io}_{kind}" for io in ("in_imm", "in_dx", "out_imm", "out_dx", "ins", "outs")
+     for kind in ("bitmap", "v86")} | {f"rep_{io}_{kind}_base" for io in ("ins", "outs")
+                                        for kind in ("bitmap", "v86")}
+
+
+def _ts_keys(olds_int, olds_other, news):
+    out = set()
+    for instr in ("call_tss", "call_task_gate", "jmp_tss", "jmp_task_gate", "iret", "int"):
+        for old in (olds_int if instr == "int" else olds_other):
+            out |= {f"ts_{instr}_{old}_to_{new}" for new in news}
+    return out
+
+
+def test_pm_key_sets():
+    def base(keys):
+        return {k for k in keys if not k.startswith("ts_")}
+    k286 = set(timing.pm_costs("80286"))
+    assert base(k286) == PM_COMMON
+    assert k286 - PM_COMMON == _ts_keys(["tss16"], ["tss16"], ["tss16"])
+    k386 = set(timing.pm_costs("80386"))
+    assert base(k386) == PM_COMMON | PM_386
+    assert k386 - base(k386) == _ts_keys(["tss32", "v86", "tss16"], ["tss32", "tss16"],
+                                         ["tss32", "v86", "tss16"])
+    k486 = set(timing.pm_costs("80486"))
+    extra_486 = {"invlpg", "cpuid", "invd", "wbinvd"}
+    assert base(k486) == PM_COMMON | PM_386 | extra_486
+    all_olds = ["tss32", "v86", "tss16"]
+    assert k486 - base(k486) == _ts_keys(all_olds, all_olds, all_olds)
+    k5 = set(timing.pm_costs("pentium"))
+    assert base(k5) == (PM_COMMON | PM_386 | extra_486
+                        | {"mov_cr4_r", "rdmsr", "rdmsr_max", "wrmsr", "wrmsr_max"})
+    assert set(timing.pm_costs("pentium2")) == k5
+    for model in timing.PM_MODELS:
+        assert timing.PM_PLUS_M[model] <= set(timing.pm_costs(model))
+        assert timing.PM_UNCHECKED[model] <= set(timing.pm_costs(model))
+        assert all(isinstance(v, int) and v >= 0 for v in timing.pm_costs(model).values())
+
+
+def test_pm_80286_documented_values():
+    pm = timing.pm_costs("80286")
+    assert pm["call_far"] == 26 and pm["call_gate_same"] == 41                 # CALL cd
+    assert pm["call_gate_inner"] == 82                                         # no parameters
+    assert timing.call_gate_cycles("80286", 3, inner=True) == 86 + 4 * 3       # 86+4X
+    assert pm["call_tss"] == 177 and pm["call_task_gate"] == 182
+    assert timing.task_switch_cycles("80286", "call_task_gate", "tss16", "tss16") == 182
+    assert pm["jmp_tss_m"] == 178 and pm["jmp_task_gate_m"] == 183
+    assert (pm["ret_far"], pm["ret_far_outer"]) == (25, 55)
+    assert (pm["iret"], pm["iret_outer"], pm["iret_task"]) == (31, 55, 169)
+    assert (pm["int_same"], pm["int_inner"], pm["int_task_gate"]) == (40, 78, 167)
+    assert "call_far" in timing.PM_PLUS_M["80286"] and "lgdt" not in timing.PM_PLUS_M["80286"]
+    with pytest.raises(ValueError):
+        timing.task_switch_cycles("80286", "call_tss", "tss32", "tss32")        # no 386 TSS
+
+
+def test_pm_80386_documented_values():
+    pm = timing.pm_costs("80386")
+    assert pm["call_far"] == 34 and pm["call_far_m"] == 38
+    assert pm["call_gate_same"] == 52 and pm["call_gate_inner"] == 86
+    # CALL via call gate to an inner level with x parameters: 94+4x+m (98+4x+m indirect).
+    assert timing.call_gate_cycles("80386", 2, inner=True) == 94 + 8
+    assert timing.call_gate_cycles("80386", 2, inner=True, indirect=True) == 98 + 8
+    assert timing.call_gate_cycles("80386", 0, inner=True) == 86
+    assert timing.call_gate_cycles("80386", 0, inner=False) == 52
+    # Task switch via a TSS / task gate: the CALL page's ts table, 386 TSS to 386 TSS.
+    assert timing.task_switch_cycles("80386", "call_tss", "tss32", "tss32") == 300
+    assert timing.task_switch_cycles("80386", "call_task_gate", "tss32", "tss32") == 309
+    assert timing.task_switch_cycles("80386", "call_tss", "tss32", "tss32", indirect=True) == 305
+    assert timing.task_switch_cycles("80386", "call_tss", "tss16", "tss16") == 273
+    assert timing.task_switch_cycles("80386", "jmp_task_gate", "tss32", "v86") == 229
+    assert timing.task_switch_cycles("80386", "iret", "tss16", "tss16") == 232
+    assert timing.task_switch_cycles("80386", "int", "v86", "tss32") == 314
+    assert pm["jmp_far"] == 27 and pm["jmp_gate"] == 45
+    assert (pm["ret_far"], pm["ret_far_outer"]) == (32, 68)
+    assert (pm["iret"], pm["iret_outer"], pm["iret_to_v86"]) == (38, 82, 60)
+    assert (pm["int_same"], pm["int_inner"], pm["int_from_v86"]) == (59, 99, 119)
+    assert (pm["mov_sreg"], pm["mov_sreg_m"], pm["pop_sreg"]) == (18, 19, 21)
+    assert (pm["lds"], pm["lfs"]) == (22, 25)
+    assert (pm["in_imm_iopl"], pm["in_imm_bitmap"], pm["in_imm_v86"]) == (6, 26, 26)
+    assert (pm["out_dx_iopl"], pm["out_dx_bitmap"]) == (5, 25)
+    assert (pm["rep_ins_iopl_base"], pm["rep_ins_iter"]) == (7, 6)
+    assert (pm["rep_outs_bitmap_base"], pm["rep_outs_iter"]) == (26, 5)
+    assert pm["mov_cr0_r"] == 10 and pm["mov_r_dr6_7"] == 14
+    assert {"call_far", "call_gate_inner_x", "jmp_gate_m", "ret_far"} <= timing.PM_PLUS_M["80386"]
+    assert not {"ret_far_outer", "iret", "int_same", "call_tss"} & timing.PM_PLUS_M["80386"]
+    # The system-instruction figures agree with the real-mode table's protected-mode entries.
+    t = table("80386")
+    assert pm["lldt"] == t["0F00.2"].reg and pm["lar_m"] == t["0F02"].mem
+    assert pm["lgdt"] == t["0F01.2"].mem and pm["clts"] == t["0F06"].reg
+
+
+def test_pm_80486_documented_values():
+    pm = timing.pm_costs("80486")
+    assert pm["call_far"] == 20 and pm["call_gate_same"] == 35 and pm["call_gate_inner"] == 69
+    assert timing.call_gate_cycles("80486", 1, inner=True) == 77 + 4
+    # CALL to a task: 37+TS; TS 199 to a 32-bit TSS, 177 to a V86 TSS, 180 to a 16-bit TSS.
+    assert timing.task_switch_cycles("80486", "call_tss", "tss32", "tss32") == 37 + 199
+    assert timing.task_switch_cycles("80486", "jmp_task_gate", "tss32", "tss16") == 43 + 180
+    assert timing.task_switch_cycles("80486", "iret", "tss32", "v86") == 32 + 177
+    assert (pm["iret"], pm["iret_outer"]) == (15, 36)
+    assert (pm["int_same"], pm["int_inner"], pm["int_from_v86"]) == (44, 71, 86)
+    assert (pm["into_same"], pm["into_inner"], pm["into_from_v86"]) == (46, 73, 84)
+    assert timing.task_switch_cycles("80486", "int", "tss32", "tss32") == 37 + 199
+    assert (pm["in_imm_iopl"], pm["in_imm_bitmap"], pm["in_imm_v86"]) == (8, 28, 27)
+    assert (pm["out_imm_iopl"], pm["out_imm_bitmap"], pm["out_imm_v86"]) == (11, 31, 29)
+    assert not timing.PM_PLUS_M["80486"]
+
+
+def test_pm_pentium_values():
+    pm = timing.pm_costs("pentium")
+    assert timing.task_switch_cycles("pentium", "int", "tss32", "tss32") == pm["int_task_gate"] + 85
+    assert pm["ts_int_tss32_to_tss16"] == 87 and pm["ts_int_tss16_to_v86"] == 71
+    assert (pm["rdmsr"], pm["rdmsr_max"], pm["wrmsr"], pm["wrmsr_max"]) == (20, 24, 30, 45)
+    assert timing.pm_costs("pentium2") == pm
+    assert {"sysenter", "sysexit", "rdpmc"} <= timing.PM_UNDOCUMENTED["pentium2"]
+    assert not timing.PM_UNCHECKED["80386"] and not timing.PM_UNCHECKED["80286"]
+
+
+def test_no_page_walk_figure():
+    # None of the manuals used prints a TLB-miss / page-walk cost; nothing is invented.
+    assert timing.PAGE_WALK_DOCUMENTED is False

@@ -26,7 +26,7 @@ R_LMSW_CLEAR    equ GVARS + 0x18
 R_MSW_RM1       equ GVARS + 0x1C
 R_CS_RM1        equ GVARS + 0x20
 R_RM_BASE       equ GVARS + 0x24
-R_RM_GP         equ GVARS + 0x28        ; vector of the real-mode fault, or 0
+R_RM_GP         equ GVARS + 0x28        ; vector and IP of the last real-mode fault
 R_RM_GP_IP      equ GVARS + 0x2C
 R_CS_PM32       equ GVARS + 0x30
 R_PUSH32        equ GVARS + 0x34
@@ -38,7 +38,9 @@ R_CS_RM2        equ GVARS + 0x48
 R_MSW_RM2       equ GVARS + 0x4C
 R_RM_RECOVER    equ GVARS + 0x50
 R_RM_SS_GP      equ GVARS + 0x54
-R_END           equ GVARS + 0x58
+R_RM_DS_GP      equ GVARS + 0x58
+R_RM_DS_GP_IP   equ GVARS + 0x5C
+R_END           equ GVARS + 0x60
 
 HIGH_ADDR       equ 0x200000            ; above 1 MiB: needs a 4 GiB segment in real mode
 
@@ -120,9 +122,9 @@ guest_real:
 .rm1gp: mov eax, [0xFFFE]
 .rm1b:  mov word [R_RM_RECOVER], 0
         mov ax, [R_RM_GP]               ; keep the vector and IP of the fault
-        mov bx, [R_RM_GP_IP]
-        push ax
-        push bx
+        mov [R_RM_DS_GP], ax
+        mov ax, [R_RM_GP_IP]
+        mov [R_RM_DS_GP_IP], ax
         ; The same through SS: #SS.
         mov word [R_RM_GP], 0
         mov word [R_RM_RECOVER], OFF(.rm1c)
@@ -131,10 +133,6 @@ guest_real:
 .rm1c:  mov word [R_RM_RECOVER], 0
         mov ax, [R_RM_GP]
         mov [R_RM_SS_GP], ax
-        pop bx
-        pop ax
-        mov [R_RM_GP], ax
-        mov [R_RM_GP_IP], bx
 
         ; --- 32-bit protected mode, entered with MOV CR0.
         mov eax, cr0
@@ -255,9 +253,9 @@ guest_main:
         CHECK_EAX "rm-far-jmp-cs", 0xF000
         movzx eax, word [R_RM_BASE]
         CHECK_EAX "rm-base-is-selector-x16", 0x5A5A
-        movzx eax, word [R_RM_GP]
+        movzx eax, word [R_RM_DS_GP]
         CHECK_EAX "rm-limit-64k-gp", 13
-        movzx eax, word [R_RM_GP_IP]
+        movzx eax, word [R_RM_DS_GP_IP]
         CHECK_EAX "rm-limit-gp-ip", OFF(guest_real.rm1gp)
         movzx eax, word [R_RM_SS_GP]
         CHECK_EAX "rm-limit-64k-ss", 12

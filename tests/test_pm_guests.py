@@ -171,6 +171,8 @@ def expected_pm_selectors(cpu):
         "lar-call-gate", "lsl-call-gate-unchanged", "lsl-call-gate-zf", "lar-beyond-limit-zf",
         "lar-null-zf", "lar-rpl-above-dpl-zf", "verr-execute-only", "verr-execute-read",
         "verw-code", "verw-read-only", "verw-data", "verr-rpl3-dpl0", "lar-not-present",
+        "arpl-raises-rpl", "arpl-raises-rpl-zf", "arpl-keeps-higher-rpl",
+        "arpl-keeps-higher-rpl-zf",
     ]
 
 
@@ -185,7 +187,9 @@ def expected_pm_rings(cpu):
         "call-gate-esp-from-tss", "call-gate-param-0", "call-gate-param-1",
         "call-gate-pushed-ss", "call-gate-pushed-esp", "call-gate-pushed-cs",
         "call-gate-pushed-eip", "retf-n-releases-outer-params", "retf-n-nulls-ds-dpl0",
-        "call-gate-dpl0-from-ring3", "call-gate-not-present",
+        "call-gate-dpl0-from-ring3", "call-gate-not-present", "conforming-calls-round-trip",
+        "call-gate-conforming-keeps-cpl3", "call-gate-conforming-same-stack",
+        "call-far-conforming-keeps-cpl3", "call-far-ring0-code-from-ring3",
         # interrupt and trap gates
         "int-gate-round-trip", "int-gate-clears-if", "int-gate-clears-nt",
         "int-gate-esp-from-tss", "int-gate-pushed-eip", "int-gate-pushed-cs",
@@ -200,7 +204,7 @@ def expected_pm_rings(cpu):
         "mov-dr7-write-ring3", "lgdt-ring3", "lidt-ring3", "lldt-ring3", "ltr-ring3",
         "lmsw-ring3", "clts-ring3", "smsw-ring3", "sgdt-ring3", "iret-to-ring0-from-ring3",
         "popf-ring3-no-fault", "popf-ring3-if-unchanged", "popf-ring3-iopl-unchanged",
-        "popf-ring3-cf-changed",
+        "popf-ring3-cf-changed", "iret-ring3-no-fault", "iret-ring3-if-iopl-unchanged",
         # I/O permission bitmap
         "io-bitmap-allowed-in", "io-bitmap-allowed-out", "io-bitmap-denied-in",
         "io-bitmap-denied-out", "io-bitmap-word-half-denied", "io-bitmap-last-port",
@@ -302,6 +306,7 @@ def expected_pm_exceptions(cpu):
         "de-div-by-zero", "de-idiv-overflow", "de-div8-quotient-too-big",
         # #DB
         "db-single-step", "db-single-step-dr6-bs", "db-single-step-pushed-tf",
+        "db-single-step-after-mov-ss-delayed",
         "db-instruction-breakpoint", "db-instruction-breakpoint-dr6", "db-data-write",
         "db-data-write-dr6", "db-data-read", "db-data-read-dr6",
         "db-write-breakpoint-ignores-read", "db-byte-breakpoint-misses-next-byte",
@@ -317,7 +322,8 @@ def expected_pm_exceptions(cpu):
         # #TS #NP #SS #GP #PF
         "ts-tss-limit-below-67h", "np-data-segment", "ss-stack-segment-not-present",
         "ss-stack-limit", "gp-selector-beyond-gdt", "gp-instruction-too-long",
-        "gp-instruction-15-bytes-ok", "gp-int-beyond-idt-limit", "pf-read-not-present",
+        "gp-instruction-15-bytes-ok", "gp-int-beyond-idt-limit", "gp-idt-entry-not-a-gate",
+        "pf-read-not-present",
         "pf-read-not-present-cr2", "pf-write-not-present",
     ]
     if cpu.i486:

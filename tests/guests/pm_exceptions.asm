@@ -58,6 +58,16 @@ guest_main:
         CHECK_MASKED "db-single-step-dr6-bs", 0x4000 | 0xF, 0x4000
         mov eax, [fault_eflags]
         CHECK_MASKED "db-single-step-pushed-tf", FL_TF, FL_TF
+        ; A MOV SS holds the single-step trap back for one more instruction (SDM 6.8.3).
+        TRY .r1b
+        mov ax, ss
+        pushfd
+        or dword [esp], FL_TF
+        popfd
+        mov ss, ax
+        nop
+.after_ss_step:
+.r1b:   CHECK_FAULT "db-single-step-after-mov-ss-delayed", 1, 0, .after_ss_step
         ; An instruction breakpoint (DR0, R/W=00, LEN=00) is a fault.
         xor eax, eax
         mov dr6, eax
@@ -219,6 +229,13 @@ guest_main:
         lidt [GVARS + 0x80]
         EXPECT "gp-int-beyond-idt-limit", 13, 0x50 * 8 + 2, int 0x50
         lidt [idtr_rom]
+        mov ecx, 0x51                   ; a TSS descriptor is no gate
+        mov eax, TSS_SMALL_BASE
+        mov dx, 0x0068
+        mov bx, 0x8900
+        call set_idt
+        EXPECT "gp-idt-entry-not-a-gate", 13, 0x51 * 8 + 2, int 0x51
+        call reset_idt
 
         ; ------------------------------------------------------------ #PF
         mov edi, PD

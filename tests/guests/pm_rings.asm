@@ -18,6 +18,7 @@ SEL_GATE2       equ SEL_GUEST + 0x00 | 3        ; 32-bit call gate, DPL 3, 2 par
 SEL_GATE_DPL0   equ SEL_GUEST + 0x08            ; 32-bit call gate, DPL 0
 SEL_GATE_NP     equ SEL_GUEST + 0x10 | 3        ; 32-bit call gate, DPL 3, not present
 SEL_CODE0C      equ SEL_GUEST + 0x18            ; conforming code, DPL 0, flat
+SEL_GATE_CONF   equ SEL_GUEST + 0x20 | 3        ; 32-bit call gate, DPL 3, to SEL_CODE0C
 
 VEC_INTGATE     equ 0x40                        ; interrupt gate, DPL 3
 VEC_TRAPGATE    equ 0x41                        ; trap gate, DPL 3
@@ -55,10 +56,15 @@ R_EFL_AFTER     equ GVARS + 0x6C
 R_T_EFL         equ GVARS + 0x70
 R_T_FEFL        equ GVARS + 0x74
 R_POPF_EFL      equ GVARS + 0x78
+R_C_ESP_BEFORE  equ GVARS + 0x7C        ; ring 3 calling conforming code: ESP before,
+R_C1_CS         equ GVARS + 0x80        ; CS and ESP in the callee through the gate,
+R_C1_ESP        equ GVARS + 0x84
+R_C2_CS         equ GVARS + 0x88        ; and called directly
+R_IRET3_EFL     equ GVARS + 0x8C
 
 guest_main:
         mov edi, GVARS                  ; what ring 3 never wrote reads as all ones
-        mov ecx, 0x80
+        mov ecx, 0x94
         mov al, 0xFF
         rep stosb
         mov ecx, VEC_INTGATE
@@ -173,6 +179,26 @@ guest_main:
         CHECK_EAX "retf-n-nulls-ds-dpl0", 0
         RING3_EXPECT "call-gate-dpl0-from-ring3", 13, SEL_GATE_DPL0, 2, call SEL_GATE_DPL0:0
         RING3_EXPECT "call-gate-not-present", 11, SEL_GATE_NP & ~3, 2, call SEL_GATE_NP:0
+        ; Conforming code runs at the caller's CPL: a gate to it switches no stack, and a
+        ; far CALL straight to it is allowed; straight to ring-0 non-conforming code it is not.
+        TRY .r3c
+        RING3 2, .ring3_conforming
+.ring3_conforming:
+        mov [ss:R_C_ESP_BEFORE], esp
+        call SEL_GATE_CONF:0
+        mov [ss:R_C2_CS], esp           ; (overwritten by the callee below)
+        call SEL_CODE0C:conforming_direct
+        EXIT3
+.r3c:   CHECK_FAULT "conforming-calls-round-trip", NO_FAULT, ANY, ANY
+        mov eax, [R_C1_CS]
+        CHECK_MASKED "call-gate-conforming-keeps-cpl3", 0xFFFF, SEL_CODE0C | 3
+        mov eax, [R_C_ESP_BEFORE]
+        sub eax, 8                      ; CS and EIP only: no stack switch
+        sub eax, [R_C1_ESP]
+        CHECK_EAX "call-gate-conforming-same-stack", 0
+        mov eax, [R_C2_CS]
+        CHECK_MASKED "call-far-conforming-keeps-cpl3", 0xFFFF, SEL_CODE0C | 3
+        RING3_EXPECT "call-far-ring0-code-from-ring3", 13, SEL_CODE32, 2, call SEL_CODE32:conforming_direct
 
         ; ------------------------------------------------------------ interrupt and trap gates
         TRY .r4
@@ -263,6 +289,21 @@ guest_main:
         CHECK_MASKED "popf-ring3-iopl-unchanged", FL_IOPL3, 0
         mov eax, [R_POPF_EFL]
         CHECK_MASKED "popf-ring3-cf-changed", FL_CF, FL_CF
+        ; IRET within ring 3 with IOPL 0 changes neither IF nor IOPL either.
+        TRY .r8
+        RING3 2, .ring3_iret_same
+.ring3_iret_same:
+        push dword FL_IF | FL_IOPL3 | FL_CF | 2
+        push dword SEL_CODE3
+        push dword .ring3_after_iret
+        iretd
+.ring3_after_iret:
+        pushfd
+        pop dword [ss:R_IRET3_EFL]
+        EXIT3
+.r8:    CHECK_FAULT "iret-ring3-no-fault", NO_FAULT, ANY, ANY
+        mov eax, [R_IRET3_EFL]
+        CHECK_MASKED "iret-ring3-if-iopl-unchanged", FL_IF | FL_IOPL3 | FL_CF, FL_CF
 
         ; ------------------------------------------------------------ I/O permission bitmap
         ; Ports 0x80 and 0x3FF allowed (0x3FF is the last port the map covers: the check
@@ -289,6 +330,15 @@ iret_inwards:
 .iret:  iretd
 .nowhere:
         jmp .nowhere
+
+; Conforming ring-0 code called from ring 3, through SEL_GATE_CONF or directly.
+conforming_gate:
+        mov [ss:R_C1_ESP], esp
+        mov [ss:R_C1_CS], cs
+        retf
+conforming_direct:
+        mov [ss:R_C2_CS], cs
+        retf
 
 ; The 32-bit call gate with 2 parameters: record the inner stack and return with RETF 8.
 gate_params:
@@ -341,6 +391,7 @@ guest_gdt:
         GATE LIN(gate_params), SEL_CODE32, 0x8C, 0      ; SEL_GATE_DPL0
         GATE LIN(gate_params), SEL_CODE32, 0x6C, 0      ; SEL_GATE_NP
         DESC 0, 0xFFFFF, 0x9E, 0xC                      ; SEL_CODE0C
+        GATE LIN(conforming_gate), SEL_CODE0C, 0xEC, 0  ; SEL_GATE_CONF
 guest_gdt_end:
 
         ROM_END

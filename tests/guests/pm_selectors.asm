@@ -347,6 +347,21 @@ guest_main:
         call zf_into_ebx
         and eax, 0xFF00
         CHECK_EAX "lar-not-present", 0x1200
+        ; ARPL raises a selector's RPL to another's and says so in ZF.
+        mov eax, 0xABCD0010
+        mov ecx, 0x0003
+        arpl ax, cx
+        call zf_into_ebx
+        CHECK_EAX "arpl-raises-rpl", 0xABCD0013
+        mov eax, ebx
+        CHECK_EAX "arpl-raises-rpl-zf", 1
+        mov eax, 0x0012
+        mov ecx, 0x0001
+        arpl ax, cx
+        call zf_into_ebx
+        CHECK_EAX "arpl-keeps-higher-rpl", 0x0012
+        mov eax, ebx
+        CHECK_EAX "arpl-keeps-higher-rpl-zf", 0
         ret
 
 ; EBX = 1 if ZF is set, else 0 (flags and other registers kept).

@@ -2187,8 +2187,8 @@ cdef class _CPU:
                 cf = <uint32_t>(wide >> (cnt - 1)) & 1
             else:
                 wide = (<uint64_t>a << 32) | (<uint64_t>b << 16) | b
-                res = <uint32_t>(wide >> (48 - cnt)) & 0xFFFF
-                cf = <uint32_t>(wide >> (48 - cnt + 16)) & 1
+                res = <uint32_t>(wide >> (32 - cnt)) & 0xFFFF
+                cf = <uint32_t>(wide >> (48 - cnt)) & 1
         else:
             if right:
                 wide = (<uint64_t>b << 32) | a

@@ -268,6 +268,7 @@ cdef class _CPU:
     cdef bint deliver_ext          # the event being delivered is not a software INT
     # ---- debug registers: checked only when DR7 enables a breakpoint of that kind
     cdef bint dr_exec_active
+    cdef bint ss_shadow            # this instruction loaded SS: traps wait one more
     cdef bint dr_data_active
     cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
     # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
@@ -1052,8 +1053,8 @@ cdef class _CPU:
                            or (first == EXC_PF and (vec == EXC_PF or _contributory(vec)))):
             vec = EXC_DF
             err = 0
-        if err >= 0 and first >= 0 and self.deliver_ext:
-            err |= 1                        # EXT: caused while delivering an event
+        if err >= 0 and first >= 0 and self.deliver_ext and vec != EXC_DF:
+            err |= 1                        # EXT: caused while delivering an event (#DF: 0)
         self.delivering_vec = vec
         self.deliver_ext = True
         self.int_cost = 0
@@ -1155,6 +1156,7 @@ cdef class _CPU:
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
         self.insn_eip = self.eip
+        self.ss_shadow = False
         if self.dr_exec_active:
             self.check_exec_breakpoint()
         self.dr_hits = 0
@@ -1235,7 +1237,7 @@ cdef class _CPU:
         self.icount += self.rep_done if self.rep_done > 1 else 1
         # RF suppresses instruction breakpoints for one instruction only.
         self.eflags &= ~<uint32_t>F_RF
-        if tf or self.dr_hits:
+        if (tf or self.dr_hits) and not self.ss_shadow:
             # Single-step and data breakpoints are traps: after the instruction,
             # reported in DR6 (BS, B0-B3).
             if self.isa >= ISA_386:
@@ -1282,7 +1284,10 @@ cdef class _CPU:
             self.load_seg(op >> 3, v)
             self.release_stack(self.opsize)
             if op == 0x17:
+                # Interrupts and debug traps wait until the next instruction (which
+                # loads ESP) has run (SDM vol. 3, 6.8.3).
                 self.inhibit_irq = True
+                self.ss_shadow = True
         elif op == 0x27 or op == 0x2F:
             self.daa_das(op == 0x2F)
         elif op == 0x37 or op == 0x3F:
@@ -1382,6 +1387,7 @@ cdef class _CPU:
                 self.charge_pm("mov_sreg")
             if s == S_SS:
                 self.inhibit_irq = True
+                self.ss_shadow = True
         elif op == 0x8F:
             # POP r/m: the offset is computed after SP is incremented (Intel SDM POP).
             if self.reg != 0 and self.m_has_ud:
@@ -2132,6 +2138,12 @@ cdef class _CPU:
             self.mov_cr(op == 0x22)
         elif op == 0x21 or op == 0x23:
             self.need_cpl0()
+            if self.dr[7] & 0x2000:
+                # DR7.GD: any debug-register access is a #DB fault, reported as BD in
+                # DR6; GD is cleared so the handler can use the registers.
+                self.dr[6] |= 0x2000
+                self.dr[7] &= ~<uint32_t>0x2000
+                self.fault(EXC_DB, -1)
             if op == 0x21:
                 self.r[self.rm] = self.dr[self.reg]
             else:

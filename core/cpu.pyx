@@ -1084,7 +1084,9 @@ cdef class _CPU:
             if self.stop_requested:
                 self.stop_requested = False
                 return STOP_REQUEST
-            if self.clock.now >= self.slice_end:
+            if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
+                # A device may have scheduled an event inside this slice (an I/O
+                # write programming a timer): stop so it fires on time.
                 return STOP_BUDGET
             if self.inhibit_irq:
                 self.inhibit_irq = False

@@ -23,6 +23,26 @@ class Machine:
         self.mem = self.bus
         self.cpu = CPU(self.model.name, self.clock, self.bus)
         self.devices = []
+        # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
+        # installs itself here); IRQ lines go to it through set_irq.
+        self.pic = None
+
+    def add_device(self, device):
+        """Attach a device (peripherals.device.Device subclasses call this themselves)."""
+        if device not in self.devices:
+            self.devices.append(device)
+
+    def device(self, name):
+        """The attached device called `name` (e.g. "pic", "pit"), or None."""
+        for d in self.devices:
+            if getattr(d, "name", None) == name:
+                return d
+        return None
+
+    def set_irq(self, line, level):
+        """Drive ISA interrupt line `line` (0-15) high (True) or low (False)."""
+        if self.pic is not None:
+            self.pic.set_irq(line, level)
 
     def reset(self):
         """Reset the CPU (and devices); RAM keeps its contents, as on a warm reset."""

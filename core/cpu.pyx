@@ -2770,17 +2770,7 @@ cdef class _CPU:
         off = self.rd(S_SS, sp, size)
         sel = self.rd(S_SS, (sp + size) & amask, size) & 0xFFFF
         rpl = sel & 3
-        if rpl < <uint32_t>self.cpl:
-            self.fault(EXC_GP, sel & 0xFFFC)
-        d = self.check_code(sel, EXC_NP)
-        a = <uint32_t>(d >> 32) & 0xFF00
-        dpl = (a >> 13) & 3
-        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
-            self.fault(EXC_GP, sel & 0xFFFC)
-        if not (a & 0x8000):
-            self.fault(EXC_NP, sel & 0xFFFC)
-        if off > self.desc_limit(d):
-            self.fault(EXC_GP, 0)
+        d = self.check_return_cs(sel, off)
         if rpl == <uint32_t>self.cpl:
             self.set_sp((sp + 2 * size + release) & amask)
             self.load_cs(sel, d, rpl)
@@ -2801,6 +2791,25 @@ cdef class _CPU:
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((new_sp + release) & 0xFFFF)
         self.null_outer_segments()
         self.charge_pm("ret_far_imm_outer" if release else "ret_far_outer")
+
+    cdef uint64_t check_return_cs(self, uint32_t sel, uint32_t off) noexcept:
+        """The checks of a far RET or IRET on the code segment it returns to: never to
+        an inner level, a present code segment whose DPL matches the RPL (conforming:
+        DPL <= RPL), and the offset within its limit."""
+        cdef uint64_t d
+        cdef uint32_t a, dpl, rpl = sel & 3
+        if rpl < <uint32_t>self.cpl:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        d = self.check_code(sel, EXC_NP)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
+            self.fault(EXC_GP, sel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        if off > self.desc_limit(d):
+            self.fault(EXC_GP, 0)
+        return d
 
     cdef uint64_t check_outer_ss(self, uint32_t ss, uint32_t rpl) noexcept:
         cdef uint64_t d
@@ -2874,17 +2883,7 @@ cdef class _CPU:
             self.charge_pm("iret_to_v86")
             return
         rpl = sel & 3
-        if rpl < <uint32_t>self.cpl:
-            self.fault(EXC_GP, sel & 0xFFFC)
-        d = self.check_code(sel, EXC_NP)
-        a = <uint32_t>(d >> 32) & 0xFF00
-        dpl = (a >> 13) & 3
-        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
-            self.fault(EXC_GP, sel & 0xFFFC)
-        if not (a & 0x8000):
-            self.fault(EXC_NP, sel & 0xFFFC)
-        if off > self.desc_limit(d):
-            self.fault(EXC_GP, 0)
+        d = self.check_return_cs(sel, off)
         if rpl == <uint32_t>self.cpl:
             self.set_sp((sp + 3 * size) & amask)
             self.load_cs(sel, d, rpl)

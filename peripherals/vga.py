@@ -191,10 +191,11 @@ class Vga(Device):
         bus = self.bus
         bus.map_mmio(0xA0000, 0x20000, self.mem.read, self.mem.write)
         bus.register_io(0x3B4, 2, self._io_read, self._io_write)
-        bus.register_io(0x3BA, 1, self._io_read, self._io_write)
+        # The status ports are polled in tight loops: they get their own handler.
+        bus.register_io(0x3BA, 1, self._status_read, self._io_write)
         bus.register_io(0x3C0, 16, self._io_read, self._io_write)
         bus.register_io(0x3D4, 2, self._io_read, self._io_write)
-        bus.register_io(0x3DA, 1, self._io_read, self._io_write)
+        bus.register_io(0x3DA, 1, self._status_read, self._io_write)
         if vbe:
             bus.register_io(VBE_DISPI_IOPORT_INDEX, 2, self._vbe_read, self._vbe_write)
             if lfb_base is not None:
@@ -488,6 +489,10 @@ class Vga(Device):
         if t != self._timing:
             self._timing = t
             self._epoch = self.clock.now
+        # For input_status_1: char clocks = (now - epoch) * _num // _den.
+        self._num = dot
+        self._den = self.clock.frequency * char_w
+        self._frame = htotal * vtotal
 
     def raster_position(self, now=None):
         """(scan line, character clock) of the raster at cycle `now` (default: now),
@@ -506,6 +511,11 @@ class Vga(Device):
             now = self.clock.now
         return (now - self._epoch) * dot // (self.clock.frequency * char_w) // (htotal * vtotal)
 
+    def _status_read(self, port, width):
+        if (port & 0xFFF0) != self._crtc_base():
+            return (1 << (8 * width)) - 1
+        return self.input_status_1() | (((1 << (8 * width)) - 1) & ~0xFF)
+
     def input_status_1(self):
         """Input Status 1 (0x3DA/0x3BA).  Reading it also resets the attribute
         controller's flip-flop to "index".  Bit 3 (VR): vertical retrace is active;
@@ -513,7 +523,8 @@ class Vga(Device):
         horizontal or vertical blanking/retrace)."""
         self.attr_flipflop = False
         dot, char_w, htotal, hde, vtotal, vde, vrs, vr_len = self._timing
-        line, col = self.raster_position()
+        line, col = divmod((self.clock.now - self._epoch) * self._num // self._den % self._frame,
+                           htotal)
         v = 0
         if line >= vde or col >= hde:
             v |= 0x01

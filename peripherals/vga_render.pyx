@@ -332,9 +332,6 @@ cdef class VideoMemory:
         out = bytearray(width * 3 * ys)
         dst = out
         for sl in range(vde):
-            if sl == line_compare:
-                row = 0
-                rs = 0
             if not sd or (sl & 1) == 0:
                 for c in range(cols):
                     ma = row + c
@@ -370,7 +367,11 @@ cdef class VideoMemory:
                 height += 1
                 if height >= ys:
                     break
-            if not sd or (sl & 1) == 1:
+            if sl == line_compare:
+                # the line counter matched: the next line starts from address 0
+                row = 0
+                rs = 0
+            elif not sd or (sl & 1) == 1:
                 rs += 1
                 if rs >= char_h:
                     rs = 0
@@ -422,9 +423,6 @@ cdef class VideoMemory:
         row = start
         rs = 0
         for sl in range(vde):
-            if sl == line_compare:
-                row = 0
-                rs = 0
             emit = (not sd or (sl & 1) == 0) and (not collapse or rs == 0)
             if emit and height < ys:
                 for c in range(char_clocks + 1):
@@ -459,7 +457,11 @@ cdef class VideoMemory:
                     dst[2] = pal[v * 3 + 2]
                     dst += 3
                 height += 1
-            if not sd or (sl & 1) == 1:
+            if sl == line_compare:
+                # the line counter matched: the next line starts from address 0
+                row = 0
+                rs = 0
+            elif not sd or (sl & 1) == 1:
                 if rs >= msl:
                     rs = 0
                     row += pitch

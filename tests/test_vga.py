@@ -307,6 +307,46 @@ def test_planar_mode_12h_render():
     assert pixel(image, 9, 3) == (0, 0, 0)
 
 
+def test_unchained_256_colour_mode_x():
+    m, v = make()
+    v.set_mode(0x13)
+    seq(m, 4, 0x06)                           # chain-4 off: planes by the Map Mask
+    crtc(m, 0x14, 0x00)                       # doubleword mode off
+    crtc(m, 0x17, 0xE3)                       # byte mode
+    x, y = 123, 45
+    seq(m, 2, 1 << (x & 3))
+    m.mem.write8(0xA0000 + y * 80 + x // 4, 9)    # pixel (x, y): plane x&3, byte y*80+x/4
+    image = v.render()
+    assert image[1:] == (320, 200)
+    assert pixel(image, x, y) == (0, 0, 255)   # DAC entry 9 (EGA 001001)
+    assert pixel(image, x - 1, y) == (0, 0, 0) and pixel(image, x + 1, y) == (0, 0, 0)
+    crtc(m, 0x0C, (80 * 40) >> 8)             # display start one page of 40 rows down
+    crtc(m, 0x0D, (80 * 40) & 0xFF)
+    assert pixel(v.render(), x, y - 40) == (0, 0, 255)
+
+
+def test_line_compare_split_screen_and_pel_panning():
+    m, v = make()
+    v.set_mode(0x12)
+    m.mem.write8(0xA0000, 0x80)               # pixel (0, 0): colour 15, all planes
+    m.mem.write8(0xA0000 + 80 * 10, 0x40)     # pixel (1, 10)
+    crtc(m, 0x0C, (80 * 10) >> 8)             # the screen starts at memory row 10
+    crtc(m, 0x0D, (80 * 10) & 0xFF)
+    crtc(m, 0x07, crtc(m, 0x07) & ~0x10)      # line compare = 99 (bits 8, 9 clear)
+    crtc(m, 0x09, crtc(m, 0x09) & ~0x40)
+    crtc(m, 0x18, 99)
+    image = v.render()
+    white = (255, 255, 255)
+    assert pixel(image, 1, 0) == white        # memory row 10
+    assert pixel(image, 0, 0) == (0, 0, 0)
+    # the line after the one matching line compare shows memory from address 0
+    assert pixel(image, 0, 100) == white and pixel(image, 0, 99) == (0, 0, 0)
+    inb(m, 0x3DA)
+    outb(m, 0x3C0, 0x33)                      # Horizontal Pel Panning = 1
+    outb(m, 0x3C0, 1)
+    assert pixel(v.render(), 0, 0) == white   # pixel 1 of row 10 now shows at x = 0
+
+
 # ==================================================================== text
 
 def test_text_cells_from_odd_even_memory():

@@ -665,6 +665,13 @@ def test_debian_vgabios_posts_and_int10_teletype_works():
     # 'H' in the BIOS's 8x16 font lights pixels in the light grey of attribute 07
     cell = [pixel(image, x, y) for y in range(row * 16, row * 16 + 16) for x in range(9)]
     assert (170, 170, 170) in cell
+    # past the bottom row the BIOS scrolls the screen (copies through the window)
+    for i in range(30):
+        for ch in b"line %d\r\n" % i:
+            rig.int10(ax=0x0E00 | ch, bx=0x0007)
+    text = [line.rstrip() for line in v.screen_text()]
+    assert text[:2] == ["line 6", "line 7"] and text[23:] == ["line 29", ""]
+    assert v.cursor() == (24, 0)
 
 
 def test_debian_vgabios_mode_13h_and_a_vbe_mode():

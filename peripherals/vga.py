@@ -125,7 +125,8 @@ def load_vga_bios(machine, path=None, base=0xC0000):
     if len(data) < 3 or data[0] != 0x55 or data[1] != 0xAA:
         raise ValueError("%s is not an option ROM (no 55 AA signature)" % path)
     if len(data) > 0x20000:
-        raise ValueError("%s is %d bytes, larger than the 128 KiB option ROM area" % (path, len(data)))
+        raise ValueError("%s is %d bytes, larger than the 128 KiB option ROM area"
+                         % (path, len(data)))
     machine.bus.map_rom(base, data)
     return path
 
@@ -883,7 +884,8 @@ class Vga(Device):
             "SEQ  [%X] %s" % (self.seq_index, seq),
             "CRTC [%02X] %s" % (self.crtc_index, crtc),
             "GC   [%X] %s  latches %08X" % (self.gc_index, gc, self.mem.latch),
-            "ATTR [%02X %s] %s" % (self.attr_index, "data" if self.attr_flipflop else "index", attr),
+            "ATTR [%02X %s] %s" % (self.attr_index,
+                                   "data" if self.attr_flipflop else "index", attr),
             "DAC  write %02X.%d read %02X.%d %s  PEL mask %02X%s" % (
                 self.dac_write_index, self.dac_write_comp, self.dac_read_index,
                 self.dac_read_comp, "read" if self.dac_state else "write", self.pel_mask,

@@ -56,7 +56,8 @@ cdef class VideoMemory:
 
     def __cinit__(self, uint32_t size):
         if size < 0x40000 or size & (size - 1):
-            raise ValueError("video memory must be a power of two of at least 256 KiB, not %d" % size)
+            raise ValueError("video memory must be a power of two of at least 256 KiB, "
+                             "not %d" % size)
         self.vram = <uint8_t*>calloc(size, 1)
         if self.vram == NULL:
             raise MemoryError("cannot allocate %d bytes of video memory" % size)
@@ -437,11 +438,11 @@ cdef class VideoMemory:
                         for k in range(4):
                             lb[c * 4 + k] = (lat >> (8 * k)) & 0xFF
                     elif shift_mode == 1:
+                        # pixels 0-3 from planes 0 (and 2), 4-7 from planes 1 (and 3),
+                        # two bits each, most significant pair first
                         for k in range(8):
-                            if k < 4:
-                                v = ((lat >> (6 - 2 * k)) & 3) | (((lat >> (16 + 6 - 2 * k)) & 3) << 2)
-                            else:
-                                v = ((lat >> (8 + 6 - 2 * (k - 4))) & 3) | (((lat >> (24 + 6 - 2 * (k - 4))) & 3) << 2)
+                            x = 8 * (k >> 2) + 6 - 2 * (k & 3)
+                            v = ((lat >> x) & 3) | (((lat >> (x + 16)) & 3) << 2)
                             lb[c * 8 + k] = v & plane_enable
                     else:
                         for k in range(8):

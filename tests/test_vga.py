@@ -758,6 +758,17 @@ def test_debian_vgabios_mode_13h_and_a_vbe_mode():
     image = v.render()
     assert image[1:] == (320, 200)
     assert pixel(image, 100, 50) == (170, 0, 0)   # the BIOS's palette: red
+    # CGA mode 4: odd rows in the 8 KiB bank at B8000+2000h, four 2-bit pixels a byte
+    rig.int10(ax=0x0004)
+    rig.int10(ax=0x0C03, bx=0, cx=10, dx=1)       # colour 3: bits 3-2 of byte 2, row 0
+    rig.int10(ax=0x0C01, bx=0, cx=11, dx=2)       # colour 1: bits 1-0 of byte 82
+    assert m.mem.read8(0xB8000 + 0x2000 + 2) == 0x0C
+    assert m.mem.read8(0xB8000 + 80 + 2) == 0x01
+    image = v.render()
+    assert image[1:] == (320, 200)
+    # CGA palette 1, high intensity: white, cyan
+    assert pixel(image, 10, 1) == (255, 255, 255) and pixel(image, 11, 2) == (85, 255, 255)
+    assert pixel(image, 10, 2) == (0, 0, 0) and pixel(image, 11, 1) == (0, 0, 0)
     cpu = rig.int10(ax=0x4F00, es=0x2000, di=0)
     assert cpu.ax == 0x004F and m.mem.read(0x20000, 4) == b"VESA"
     cpu = rig.int10(ax=0x4F01, cx=0x0101, es=0x2000, di=0)   # 640x480x8

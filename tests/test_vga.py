@@ -760,7 +760,7 @@ def test_debian_vgabios_mode_13h_and_a_vbe_mode():
     assert pixel(image, 100, 50) == (170, 0, 0)   # the BIOS's palette: red
     # CGA mode 4: odd rows in the 8 KiB bank at B8000+2000h, four 2-bit pixels a byte
     rig.int10(ax=0x0004)
-    rig.int10(ax=0x0C03, bx=0, cx=10, dx=1)       # colour 3: bits 3-2 of byte 2, row 0
+    rig.int10(ax=0x0C03, bx=0, cx=10, dx=1)       # colour 3: odd bank, bits 3-2 of byte 2
     rig.int10(ax=0x0C01, bx=0, cx=11, dx=2)       # colour 1: bits 1-0 of byte 82
     assert m.mem.read8(0xB8000 + 0x2000 + 2) == 0x0C
     assert m.mem.read8(0xB8000 + 80 + 2) == 0x01

@@ -1221,8 +1221,9 @@ cdef class _CPU:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
         if self.rep_done or (self.rep and self.is_string(op)):
-            # rep_base already includes the REP prefix byte.
-            cyc += self.t_rep_base[k] + self.rep_done * self.t_rep_iter[k] - self.t_prefix
+            # rep_base already includes the REP prefix byte; the iterations were charged
+            # as they ran (string_op).
+            cyc += self.t_rep_base[k] - self.t_prefix
         elif self.cyc_override:
             cyc += self.cyc_override
         elif self.taken and self.t_taken[k]:
@@ -1996,11 +1997,15 @@ cdef class _CPU:
                 break
             self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
             self.rep_done += 1
+            # Each iteration's clocks are charged as it completes, so a device polled
+            # by REP INS/OUTS sees time pass between the accesses.
+            self.clock.now += self.t_rep_iter[self.tk]
             if kind == 0xA6 or kind == 0xAE:
                 # REPE stops on ZF=0, REPNE on ZF=1.
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
-            if self.clock.now + self.rep_done * 4 >= self.slice_end and (cnt - 1) & amask:
+            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline) \
+                    and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
                 # serviced; the instruction restarts from its first prefix.
                 self.eip = self.insn_eip

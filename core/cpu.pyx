@@ -313,6 +313,7 @@ cdef class _CPU:
         if m.eflags_ac:
             self.flags_settable32 |= F_AC
         self.intr_ack = None
+        self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
         self._load_timing()
         self.reset()
 
@@ -386,7 +387,6 @@ cdef class _CPU:
         self.shutdown = False
         self.delivering = 0
         self.inhibit_irq = False
-        self.intr = False
         self.nmi = False
         self.stop_requested = False
         self.code32 = False
@@ -1104,8 +1104,9 @@ cdef class _CPU:
             if self.halted:
                 if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF:
                     return STOP_HALT
-                # Sleep until the next device event (or the end of the slice).
-                self.clock.now = self.slice_end
+                # Sleep until the next device event (or the end of the slice): an OUT
+                # earlier in this slice may have scheduled one before slice_end.
+                self.clock.now = min(self.slice_end, self.clock.next_deadline)
                 return STOP_BUDGET
             self.exec_one()
 

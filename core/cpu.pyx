@@ -1102,7 +1102,9 @@ cdef class _CPU:
                 self.clock.now += self.t_intr
                 continue
             if self.halted:
-                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF:
+                # Nothing can wake HLT with IF=0 but NMI or RESET; with IF=1, only an
+                # interrupt, and so only a pending clock event can lead to one.
+                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF or not (self.eflags & F_IF):
                     return STOP_HALT
                 # Sleep until the next device event (or the end of the slice): an OUT
                 # earlier in this slice may have scheduled one before slice_end.

@@ -268,6 +268,7 @@ cdef class _CPU:
     cdef bint deliver_ext          # the event being delivered is not a software INT
     # ---- debug registers: checked only when DR7 enables a breakpoint of that kind
     cdef bint dr_exec_active
+    cdef bint ss_shadow            # this instruction loaded SS: traps wait one more
     cdef bint dr_data_active
     cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
     # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
@@ -275,6 +276,9 @@ cdef class _CPU:
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
     cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
     cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
+    cdef dict pm_costs             # protected-mode transfer clocks (core/timing.pm_costs)
+    cdef uint32_t int_cost         # clocks of the last protected-mode event delivery
+    cdef uint32_t last_ts_cost     # clocks of the last task switch
 
     def __init__(self, model="8086", Clock clock=None, Bus bus=None):
         m = get_model(model)
@@ -309,6 +313,7 @@ cdef class _CPU:
         if m.eflags_ac:
             self.flags_settable32 |= F_AC
         self.intr_ack = None
+        self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
         self._load_timing()
         self.reset()
 
@@ -334,6 +339,8 @@ cdef class _CPU:
                 self.t_per_count[k] = t.per_count
                 self.t_count_base[k] = t.count_base
         self.t_prefix = timing.prefix_cycles(self.model.name)
+        self.pm_costs = (timing.pm_costs(self.model.name)
+                         if self.model.name in timing.PM_MODELS else {})
         it = timing.interrupt_timing(self.model.name)
         self.t_intr, self.t_nmi, self.t_exc = it["intr"], it["nmi"], it["exception"]
 
@@ -380,7 +387,6 @@ cdef class _CPU:
         self.shutdown = False
         self.delivering = 0
         self.inhibit_irq = False
-        self.intr = False
         self.nmi = False
         self.stop_requested = False
         self.code32 = False
@@ -1023,6 +1029,8 @@ cdef class _CPU:
             self.fault(EXC_GP, 0)
         if self.pe or self.v86:
             self.interrupt_pm(vec, self.eip, -1, True)
+            if self.int_cost:
+                self.cyc_override = self.int_cost
         else:
             self.interrupt(vec, self.eip)
 
@@ -1045,10 +1053,11 @@ cdef class _CPU:
                            or (first == EXC_PF and (vec == EXC_PF or _contributory(vec)))):
             vec = EXC_DF
             err = 0
-        if err >= 0 and first >= 0 and self.deliver_ext:
-            err |= 1                        # EXT: caused while delivering an event
+        if err >= 0 and first >= 0 and self.deliver_ext and vec != EXC_DF:
+            err |= 1                        # EXT: caused while delivering an event (#DF: 0)
         self.delivering_vec = vec
         self.deliver_ext = True
+        self.int_cost = 0
         if self.pe or self.v86:
             # Only these vectors push an error code (and only in protected mode).
             if vec != 8 and (vec < 10 or vec > 14) and vec != 17:
@@ -1059,8 +1068,8 @@ cdef class _CPU:
         self.delivering_vec = -1
         self.deliver_ext = False
         # The faulting instruction's work so far is not itemised: charge its base
-        # form, then the exception sequence.
-        self.clock.now += self.t_reg[self.tk] + self.t_exc
+        # form, then the exception sequence (the gate's documented cost in PM).
+        self.clock.now += self.t_reg[self.tk] + (self.int_cost if self.int_cost else self.t_exc)
         self.icount += 1
 
     # ================================================================ run loop
@@ -1075,7 +1084,9 @@ cdef class _CPU:
             if self.stop_requested:
                 self.stop_requested = False
                 return STOP_REQUEST
-            if self.clock.now >= self.slice_end:
+            if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
+                # A device may have scheduled an event inside this slice (an I/O
+                # write programming a timer): stop so it fires on time.
                 return STOP_BUDGET
             if self.inhibit_irq:
                 self.inhibit_irq = False
@@ -1091,10 +1102,13 @@ cdef class _CPU:
                 self.clock.now += self.t_intr
                 continue
             if self.halted:
-                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF:
+                # Nothing can wake HLT with IF=0 but NMI or RESET; with IF=1, only an
+                # interrupt, and so only a pending clock event can lead to one.
+                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF or not (self.eflags & F_IF):
                     return STOP_HALT
-                # Sleep until the next device event (or the end of the slice).
-                self.clock.now = self.slice_end
+                # Sleep until the next device event (or the end of the slice): an OUT
+                # earlier in this slice may have scheduled one before slice_end.
+                self.clock.now = min(self.slice_end, self.clock.next_deadline)
                 return STOP_BUDGET
             self.exec_one()
 
@@ -1147,6 +1161,7 @@ cdef class _CPU:
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
         self.insn_eip = self.eip
+        self.ss_shadow = False
         if self.dr_exec_active:
             self.check_exec_breakpoint()
         self.dr_hits = 0
@@ -1209,8 +1224,9 @@ cdef class _CPU:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
         if self.rep_done or (self.rep and self.is_string(op)):
-            # rep_base already includes the REP prefix byte.
-            cyc += self.t_rep_base[k] + self.rep_done * self.t_rep_iter[k] - self.t_prefix
+            # rep_base already includes the REP prefix byte; the iterations were charged
+            # as they ran (string_op).
+            cyc += self.t_rep_base[k] - self.t_prefix
         elif self.cyc_override:
             cyc += self.cyc_override
         elif self.taken and self.t_taken[k]:
@@ -1227,7 +1243,7 @@ cdef class _CPU:
         self.icount += self.rep_done if self.rep_done > 1 else 1
         # RF suppresses instruction breakpoints for one instruction only.
         self.eflags &= ~<uint32_t>F_RF
-        if tf or self.dr_hits:
+        if (tf or self.dr_hits) and not self.ss_shadow:
             # Single-step and data breakpoints are traps: after the instruction,
             # reported in DR6 (BS, B0-B3).
             if self.isa >= ISA_386:
@@ -1274,7 +1290,10 @@ cdef class _CPU:
             self.load_seg(op >> 3, v)
             self.release_stack(self.opsize)
             if op == 0x17:
+                # Interrupts and debug traps wait until the next instruction (which
+                # loads ESP) has run (SDM vol. 3, 6.8.3).
                 self.inhibit_irq = True
+                self.ss_shadow = True
         elif op == 0x27 or op == 0x2F:
             self.daa_das(op == 0x2F)
         elif op == 0x37 or op == 0x3F:
@@ -1370,8 +1389,11 @@ cdef class _CPU:
             if s > 5 or (s > 3 and self.isa < ISA_386) or (s == S_CS and self.isa >= ISA_186):
                 self.fault(EXC_UD, -1)
             self.load_seg(s, self.get_rm(2))
+            if self.pe:
+                self.charge_pm("mov_sreg")
             if s == S_SS:
                 self.inhibit_irq = True
+                self.ss_shadow = True
         elif op == 0x8F:
             # POP r/m: the offset is computed after SP is incremented (Intel SDM POP).
             if self.reg != 0 and self.m_has_ud:
@@ -1978,11 +2000,15 @@ cdef class _CPU:
                 break
             self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
             self.rep_done += 1
+            # Each iteration's clocks are charged as it completes, so a device polled
+            # by REP INS/OUTS sees time pass between the accesses.
+            self.clock.now += self.t_rep_iter[self.tk]
             if kind == 0xA6 or kind == 0xAE:
                 # REPE stops on ZF=0, REPNE on ZF=1.
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
-            if self.clock.now + self.rep_done * 4 >= self.slice_end and (cnt - 1) & amask:
+            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline) \
+                    and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
                 # serviced; the instruction restarts from its first prefix.
                 self.eip = self.insn_eip
@@ -2122,6 +2148,12 @@ cdef class _CPU:
             self.mov_cr(op == 0x22)
         elif op == 0x21 or op == 0x23:
             self.need_cpl0()
+            if self.dr[7] & 0x2000:
+                # DR7.GD: any debug-register access is a #DB fault, reported as BD in
+                # DR6; GD is cleared so the handler can use the registers.
+                self.dr[6] |= 0x2000
+                self.dr[7] &= ~<uint32_t>0x2000
+                self.fault(EXC_DB, -1)
             if op == 0x21:
                 self.r[self.rm] = self.dr[self.reg]
             else:
@@ -2587,6 +2619,31 @@ cdef class _CPU:
             if (a & 0x8000) and ((a & 0x1C00) != 0x1C00) and ((a >> 13) & 3) < <uint32_t>self.cpl:
                 self.load_null(s, 0)
 
+    # ---- documented protected-mode costs (they replace the opcode table's figure)
+    cdef uint32_t pm_cost(self, str key) noexcept:
+        v = self.pm_costs.get(key)
+        return <uint32_t>v if v is not None else 0
+
+    cdef void charge_pm(self, str key) noexcept:
+        # '_m' keys are the memory-indirect forms (FF /3, FF /5).
+        cdef uint32_t c = 0
+        if self.mod != 3:
+            c = self.pm_cost(key + "_m")
+        if c == 0:
+            c = self.pm_cost(key)
+        if c:
+            self.cyc_override = c
+
+    cdef uint32_t task_switch_cost(self, str instr, uint32_t old_access, uint32_t new_access,
+                                   bint new_v86) noexcept:
+        base_key = {"jmp": "jmp_tss", "call": "call_tss", "iret": "iret_task",
+                    "int": "int_task_gate"}[instr]
+        old = "tss32" if (old_access >> 8) & 8 else "tss16"
+        if self.v86:
+            old = "v86"
+        new = "v86" if new_v86 else ("tss32" if (new_access >> 8) & 8 else "tss16")
+        return self.pm_cost(base_key) + self.pm_cost("ts_%s_%s_to_%s" % (instr, old, new))
+
     # ---- far JMP / CALL
     cdef void far_jump(self, uint32_t sel, uint32_t off, bint call) noexcept:
         cdef uint64_t d, td, sd
@@ -2624,6 +2681,7 @@ cdef class _CPU:
                 self.push(self.eip, self.opsize)
             self.load_cs(sel, d, self.cpl)
             self.eip = off
+            self.charge_pm("call_far" if call else "jmp_far")
             return
         t = (a >> 8) & 0xF
         if t == 1 or t == 9 or t == 5:
@@ -2640,6 +2698,7 @@ cdef class _CPU:
                 self.task_switch(tsel, td, TASK_CALL if call else TASK_JMP)
             else:
                 self.task_switch(sel, d, TASK_CALL if call else TASK_JMP)
+            self.cyc_override = self.last_ts_cost
             return
         if t != 4 and t != 0xC:
             self.fault(EXC_GP, sel & 0xFFFC)
@@ -2689,13 +2748,18 @@ cdef class _CPU:
             self.set_sp(sp)
             self.load_cs(tsel, td, dpl)
             self.eip = toff
-            self.cyc_extra += nparam * 4
+            if nparam:
+                self.cyc_override = (self.pm_cost("call_gate_inner_x") +
+                                     nparam * self.pm_cost("call_gate_per_param"))
+            else:
+                self.charge_pm("call_gate_inner")
             return
         if call:
             self.push(self.sel[S_CS], gsize)
             self.push(self.eip, gsize)
         self.load_cs(tsel, td, self.cpl)
         self.eip = toff
+        self.charge_pm("call_gate_same" if call else "jmp_gate")
 
     # ---- far RET (and the common return-to-outer-level part of IRET)
     cdef void far_return(self, uint32_t release) noexcept:
@@ -2714,21 +2778,12 @@ cdef class _CPU:
         off = self.rd(S_SS, sp, size)
         sel = self.rd(S_SS, (sp + size) & amask, size) & 0xFFFF
         rpl = sel & 3
-        if rpl < <uint32_t>self.cpl:
-            self.fault(EXC_GP, sel & 0xFFFC)
-        d = self.check_code(sel, EXC_NP)
-        a = <uint32_t>(d >> 32) & 0xFF00
-        dpl = (a >> 13) & 3
-        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
-            self.fault(EXC_GP, sel & 0xFFFC)
-        if not (a & 0x8000):
-            self.fault(EXC_NP, sel & 0xFFFC)
-        if off > self.desc_limit(d):
-            self.fault(EXC_GP, 0)
+        d = self.check_return_cs(sel, off)
         if rpl == <uint32_t>self.cpl:
             self.set_sp((sp + 2 * size + release) & amask)
             self.load_cs(sel, d, rpl)
             self.eip = off if size == 4 else off & 0xFFFF
+            self.charge_pm("ret_far_imm" if release else "ret_far")
             return
         # Return to an outer level: the outer SS:ESP sits above the parameters.
         new_sp = self.rd(S_SS, (sp + 2 * size + release) & amask, size)
@@ -2743,6 +2798,26 @@ cdef class _CPU:
         else:
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((new_sp + release) & 0xFFFF)
         self.null_outer_segments()
+        self.charge_pm("ret_far_imm_outer" if release else "ret_far_outer")
+
+    cdef uint64_t check_return_cs(self, uint32_t sel, uint32_t off) noexcept:
+        """The checks of a far RET or IRET on the code segment it returns to: never to
+        an inner level, a present code segment whose DPL matches the RPL (conforming:
+        DPL <= RPL), and the offset within its limit."""
+        cdef uint64_t d
+        cdef uint32_t a, dpl, rpl = sel & 3
+        if rpl < <uint32_t>self.cpl:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        d = self.check_code(sel, EXC_NP)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
+            self.fault(EXC_GP, sel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        if off > self.desc_limit(d):
+            self.fault(EXC_GP, 0)
+        return d
 
     cdef uint64_t check_outer_ss(self, uint32_t ss, uint32_t rpl) noexcept:
         cdef uint64_t d
@@ -2788,6 +2863,7 @@ cdef class _CPU:
             if a != 0x0B00 and a != 0x0300:
                 self.fault(EXC_TS, link & 0xFFFC)
             self.task_switch(link, d, TASK_IRET)
+            self.cyc_override = self.last_ts_cost
             return
         sp = self.cur_sp()
         amask = 0xFFFFFFFF if self.ss32 else 0xFFFF
@@ -2812,24 +2888,16 @@ cdef class _CPU:
             self.load_seg(S_DS, segs[1] & 0xFFFF)
             self.load_seg(S_FS, segs[2] & 0xFFFF)
             self.load_seg(S_GS, segs[3] & 0xFFFF)
+            self.charge_pm("iret_to_v86")
             return
         rpl = sel & 3
-        if rpl < <uint32_t>self.cpl:
-            self.fault(EXC_GP, sel & 0xFFFC)
-        d = self.check_code(sel, EXC_NP)
-        a = <uint32_t>(d >> 32) & 0xFF00
-        dpl = (a >> 13) & 3
-        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
-            self.fault(EXC_GP, sel & 0xFFFC)
-        if not (a & 0x8000):
-            self.fault(EXC_NP, sel & 0xFFFC)
-        if off > self.desc_limit(d):
-            self.fault(EXC_GP, 0)
+        d = self.check_return_cs(sel, off)
         if rpl == <uint32_t>self.cpl:
             self.set_sp((sp + 3 * size) & amask)
             self.load_cs(sel, d, rpl)
             self.eip = off if size == 4 else off & 0xFFFF
             self.set_flags_pm(fl, size, self.cpl)
+            self.charge_pm("iret")
             return
         new_sp = self.rd(S_SS, (sp + 3 * size) & amask, size)
         new_ss = self.rd(S_SS, (sp + 4 * size) & amask, size) & 0xFFFF
@@ -2842,6 +2910,7 @@ cdef class _CPU:
         self.load_cache(S_SS, new_ss, sd)
         self.set_sp(new_sp)
         self.null_outer_segments()
+        self.charge_pm("iret_outer")
 
     cdef void set_flags_pm(self, uint32_t v, int size, int cpl) noexcept:
         """POPF/IRET flag update in protected mode: IOPL only at CPL 0, IF only when
@@ -2888,6 +2957,7 @@ cdef class _CPU:
             self.task_switch(tsel, d, TASK_INT)
             if err >= 0:
                 self.push(<uint32_t>err, 4 if ((self.access[S_TR] >> 8) & 8) else 2)
+            self.int_cost = self.last_ts_cost
             return
         gsize = 4 if t >= 0xE else 2
         tsel = gate_lo >> 16
@@ -2936,6 +3006,7 @@ cdef class _CPU:
             self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
             self.update_mode()
             self.load_cs(tsel, td, dpl)
+            self.int_cost = self.pm_cost("int_from_v86" if from_v86 else "int_inner")
         else:
             if from_v86:
                 self.fault(EXC_GP, tsel & 0xFFFC)
@@ -2946,6 +3017,7 @@ cdef class _CPU:
                 self.push(<uint32_t>err, gsize)
             self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
             self.load_cs(tsel, td, self.cpl)
+            self.int_cost = self.pm_cost("int_same")
         if t == 6 or t == 0xE:
             self.eflags &= ~<uint32_t>F_IF          # interrupt gates; trap gates keep IF
         self.eip = toff
@@ -3021,6 +3093,9 @@ cdef class _CPU:
             self.read_desc(sel, EXC_TS)
             self.wr_sys(self.desc_addr + 5, 1, ((hi >> 8) & 0xFF) | 2)
             hi |= 0x200
+        self.last_ts_cost = self.task_switch_cost(
+            ("jmp", "call", "int", "iret")[source], self.access[S_TR], hi,
+            new32 and (n_fl & F_VM) != 0)
         # Load the new task.
         self.load_cache(S_TR, sel, (<uint64_t>hi << 32) | <uint32_t>d)
         self.cr0 |= 8                                       # TS: FPU state is stale

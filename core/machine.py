@@ -23,6 +23,28 @@ class Machine:
         self.mem = self.bus
         self.cpu = CPU(self.model.name, self.clock, self.bus)
         self.devices = []
+        # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
+        # installs itself here); IRQ lines go to it through set_irq.
+        self.pic = None
+        self._reset_requested = False
+        self.resets = 0
+
+    def add_device(self, device):
+        """Attach a device (peripherals.device.Device subclasses call this themselves)."""
+        if device not in self.devices:
+            self.devices.append(device)
+
+    def device(self, name):
+        """The attached device called `name` (e.g. "pic", "pit"), or None."""
+        for d in self.devices:
+            if getattr(d, "name", None) == name:
+                return d
+        return None
+
+    def set_irq(self, line, level):
+        """Drive ISA interrupt line `line` (0-15) high (True) or low (False)."""
+        if self.pic is not None:
+            self.pic.set_irq(line, level)
 
     def reset(self):
         """Reset the CPU (and devices); RAM keeps its contents, as on a warm reset."""
@@ -37,6 +59,8 @@ class Machine:
         cycles = self.cpu.step()
         if self.clock.next_deadline <= self.clock.now:
             self.clock.run_due()
+        if self._take_reset():
+            self.cpu.stop_requested = False
         return cycles
 
     def run(self, max_cycles=None):
@@ -49,10 +73,27 @@ class Machine:
             reason = cpu.run(limit)
             if clock.next_deadline <= clock.now:
                 clock.run_due()
+            if reason == "stop" and self._take_reset():
+                continue
             if reason != "budget":
                 return reason
             if clock.now >= end:
                 return "budget"
+
+    def request_reset(self):
+        """A CPU RESET from the platform (8042 pulse, port 0x92, port 0xCF9): the CPU
+        restarts at its reset vector at the next instruction boundary; RAM and devices
+        keep their state, as on a PC's warm reset."""
+        self._reset_requested = True
+        self.cpu.request_stop()
+
+    def _take_reset(self):
+        if self._reset_requested:
+            self._reset_requested = False
+            self.resets += 1
+            self.cpu.reset()
+            return True
+        return False
 
     def request_stop(self):
         """Ask the run loop to return "stop" at the next instruction boundary."""

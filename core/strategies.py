@@ -249,6 +249,8 @@ def _pm_pages(cpl):
     rnd.shuffle(code)
     for i in range(16):
         pages[CODE_LIN[0] + i * PAGE] = (code[i], PTE_US, user_rw)
+    # The system area is supervisor-only at the PTE; its PDE allows user access for the
+    # sake of the one user page Unicorn's ring-3 setup stops in.
     for i in range(16):
         pages[SYS_LIN + i * PAGE] = (SYS_PHYS + i * PAGE, PTE_RW, user_rw)
     pages[RING3_STOP_LIN & ~(PAGE - 1)] = (0x54000, PTE_US, user_rw)
@@ -463,8 +465,8 @@ def protected_mode(cpl=0, model="80386", wp=False):
     return Mode(protected=True, cpl=cpl, model=model, wp=wp)
 
 
-# What POPF and a drawn protected-mode state may hold: no TF (it would trap), no VM,
-# RF, AC (no #AC in QEMU) or ID.
+# What a drawn protected-mode EFLAGS may hold: no TF (it would trap), no VM, RF, AC
+# (QEMU has no #AC) or ID.  (POPF images keep random VM/RF bits: POPF must not set VM.)
 PM_SETTABLE = STATUS | IF | DF | IOPL | NT
 
 
@@ -997,13 +999,13 @@ def muldiv(draw, faults=True, mode=None):
     byte = draw(st.booleans())
     size = _sized(e, byte)
     bits = 8 * size
-    modes = ("fits", "zero", "overflow") if faults else ("fits",)
-    mode = draw(st.sampled_from(modes))
+    outcomes = ("fits", "zero", "overflow") if faults else ("fits",)
+    outcome = draw(st.sampled_from(outcomes))
     lo, hi = ("al", "ah") if size == 1 else ("ax", "dx") if size == 2 else ("eax", "edx")
     e.reserve("eax", "edx")
     e.fault_frame()                              # room for the #DE frame
     e.byte(0xF6 if byte else 0xF7)
-    dividend, divisor = _divide_operands(draw, signed, bits, mode)
+    dividend, divisor = _divide_operands(draw, signed, bits, outcome)
     operand = e.modrm(7 if signed else 6, size, value=divisor)
     if operand[0] == "reg":
         # A divisor that is part of the dividend (div ah, div dx, ...) or the stack
@@ -1018,8 +1020,8 @@ def muldiv(draw, faults=True, mode=None):
     e.pin(lo, dividend & ((1 << bits) - 1))
     e.pin(hi, dividend >> bits)
     e.defined_flags = 0                          # DIV/IDIV leave all status flags undefined
-    e.may_fault = mode != "fits"
-    return e.finish(f"{kind} E ({mode})")
+    e.may_fault = outcome != "fits"
+    return e.finish(f"{kind} E ({outcome})")
 
 
 # --- BCD -------------------------------------------------------------------------------
@@ -1349,9 +1351,9 @@ def branches(draw, mode=None):
     OperandSize = 16 THEN EIP <- tempEIP AND 0000FFFFH").  In real mode the target must
     stay inside CS's 64 KiB limit (a 386 raises #GP beyond it, QEMU does not check), so
     relative displacements are small there and `cases` drops the few that leave it.
-    In protected mode every target lies in a present page (the code window, or the
-    data windows): Unicorn walks the page of a conditional branch's target before it
-    stops there (see `_unicorn_pm`), and would raise #PF for a page that is absent.
+    In protected mode every target, and the byte before it, lies in a present page (the
+    code window, or the data windows): Unicorn walks their pages when it stops there
+    (see `_emulate`), and would raise #PF for a page that is absent.
     """
     e = _Enc(draw, "branches", mode=mode)
     pm = e.mode.protected
@@ -2095,9 +2097,10 @@ def compare(case, expected, actual):
     if expected.memory != actual.memory:
         skip = case.undefined_bytes()
         care = expected.dont_care
-        bad = [i for i in range(len(expected.memory))
-               if expected.memory[i] != actual.memory[i] and i not in skip
-               and (expected.memory[i] ^ actual.memory[i]) & ~care.get(i, 0)]
+        em, am = expected.memory, actual.memory
+        bad = [i for page in range(0, len(em), PAGE) if em[page:page + PAGE] != am[page:page + PAGE]
+               for i in range(page, page + PAGE)
+               if em[i] != am[i] and i not in skip and (em[i] ^ am[i]) & ~care.get(i, 0)]
         for i in bad[:16]:
             diffs.append(f"mem {i:05x}: expected {expected.memory[i]:02x} "
                          f"got {actual.memory[i]:02x}{_where(case, i & ~3)}")

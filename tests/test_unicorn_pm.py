@@ -191,7 +191,7 @@ DATA = S.HIGH_LIN[0] + 0x100          # a writable data address in the layout
     (0x48, [0xA3] + list(DATA.to_bytes(4, "little")), 13),
     # A null selector in DS: any access is #GP(0).
     (0x00, [0xA1] + list(DATA.to_bytes(4, "little")), 13),
-])
+], ids=["ds-limit", "ss-limit", "expand-down", "read-only", "null"])
 def test_protected_mode_segment_checks(sel, code, vector):
     # SDM Vol. 3, 5.3 "Limit checking" and 5.5 "Privilege levels"/type checks on
     # memory accesses; QEMU checks none of these after the segment load.
@@ -205,10 +205,24 @@ def test_protected_mode_segment_checks(sel, code, vector):
     (0x40, [0xA1, 0xFC, 0x0F, 0x00, 0x00]),                       # the last dword inside
     (0x50, [0xA1, 0x00, 0x10, 0x00, 0x00]),                       # expand-down, just above
     (0x48, [0xA1] + list(DATA.to_bytes(4, "little"))),           # reading read-only data
-])
+], ids=["ds-limit", "expand-down", "read-only"])
 def test_protected_mode_segment_checks_allow_the_legal_access(sel, code):
     case = _case(code, ds=sel)
     _assert_ran(_step(case), case)
+
+
+def test_read_modify_write_fault_leaves_flags_alone():
+    # ADD to a read-only data segment: the read succeeds, the write is #GP(0).  A fault
+    # restores the state before the instruction (SDM Vol. 3, 6.5 "Faults"), so EFLAGS,
+    # live and in the frame, is what it was; memory is untouched.
+    case = _case([0x00, 0x05] + list(DATA.to_bytes(4, "little")), ds=0x48, eax=0x80)
+    m = S.prepare_cycle86(case)
+    m.mem.write8(S.pm_translate(DATA), 0x80)
+    m.step()
+    _assert_fault(m, 13, 0)
+    assert _frame(m, 4)[1:] == [case.start, 0x08, S.EFLAGS_ONE]
+    assert m.cpu.eflags == S.EFLAGS_ONE
+    assert m.mem.read8(S.pm_translate(DATA)) == 0x80
 
 
 def test_write_through_cs_override_faults():
@@ -236,7 +250,7 @@ AM = 1 << 18
     (PM486_3, 0, S.AC, DATA + 1, False),       # CR0.AM clear
     (PM486_3, AM, 0, DATA + 1, False),         # EFLAGS.AC clear
     (PM486, AM, S.AC, DATA + 1, False),        # CPL 0
-])
+], ids=["faults", "aligned", "am-clear", "ac-clear", "cpl0"])
 def test_486_alignment_check(mode, cr0, eflags, address, faults):
     # SDM Vol. 3, 6.15 "Interrupt 17 - Alignment Check Exception (#AC)": a misaligned
     # access at CPL 3 with CR0.AM and EFLAGS.AC set raises #AC with error code 0.
@@ -297,7 +311,7 @@ def test_ret_imm16_is_unsigned(prefix, size):
 @pytest.mark.parametrize("eip,cr2", [
     (S.FAULT_LIN, S.FAULT_LIN),                             # starts in a missing page
     (S.FAULT_LIN + 0x5000 - 2, S.FAULT_LIN + 0x5000),      # runs into one from a present page
-])
+], ids=["starts-in", "runs-into"])
 @pytest.mark.parametrize("mode,err", [(PM0, 0), (PM3, 4)], ids=["cpl0", "cpl3"])
 def test_fetch_page_fault(eip, cr2, mode, err):
     # A fetch that faults reports the first byte it could not fetch in CR2 (SDM Vol. 3,

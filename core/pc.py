@@ -379,7 +379,7 @@ class PC:
                     text = fn()
                     if isinstance(text, str):
                         text = text.split("\n")
-                    return [line.rstrip() for line in text] if text is not None else None
+                    return [line.rstrip() for line in text] if text else None
         # No VGA model: the colour text buffer as plain memory (80x25 char/attribute pairs).
         raw = self.machine.bus.read(0xB8000, 80 * 25 * 2)
         return [bytes(raw[r * 160:(r + 1) * 160:2]).decode("cp437").rstrip()
@@ -634,7 +634,7 @@ def _chip_ata(pc):
 
 def _chip_vga(pc):
     mod = _module("vga", "VGA (peripherals/vga.py)")
-    return _pick(mod, "VGA")(pc.machine)
+    return _pick(mod, "Vga", "VGA")(pc.machine)
 
 
 CHIP_BUILDERS = (

@@ -1,0 +1,121 @@
+"""Boot tests with the real firmware from Debian's packages (bochsbios, vgabios, seabios;
+.ci/run installs them): each BIOS POSTs on its machine type and boots a NASM boot sector
+from a floppy, a hard disk and (BIOS-bochs-latest, SeaBIOS) an El Torito CD-ROM.  The boot
+sector prints one line through int 10h and on port 0xE9, then exits through
+isa-debug-exit; the test checks the 0xE9 text, the VGA text screen and the exit status.
+
+These are the integration tests of the platform: they need every chip of the PC (PIC,
+PIT, RTC/CMOS, i8042, DMA, FDC, ATA/ATAPI, VGA) and fail while one is missing.
+"""
+import hashlib
+import os
+import time
+
+import pytest
+
+from core import pc as pcmod
+from tests import boot
+
+# Guest cycles allowed from reset to the boot sector's exit: several seconds of guest time
+# on every model here; a healthy POST needs a fraction of it.
+MAX_CYCLES = 1_500_000_000
+
+FIRMWARE = {
+    "bochs-legacy": ("isapc", pcmod.FIRMWARE_NAMES["bochs-legacy"]),
+    "bochs-latest": ("pc", pcmod.FIRMWARE_NAMES["bochs-latest"]),
+    "seabios": ("pc", pcmod.FIRMWARE_NAMES["seabios"]),
+}
+CASES = [
+    ("bochs-legacy", "floppy"), ("bochs-legacy", "disk"),
+    ("bochs-latest", "floppy"), ("bochs-latest", "disk"), ("bochs-latest", "cdrom"),
+    ("seabios", "floppy"), ("seabios", "disk"), ("seabios", "cdrom"),
+]
+EXPECTED_DRIVE = {"floppy": "00", "disk": "80"}
+
+
+def require_firmware(name):
+    _, path = FIRMWARE[name]
+    vga = [p for p in pcmod.VGABIOS_NAMES.values() if p.is_file()]
+    if path.is_file() and vga:
+        return path
+    if os.environ.get("CYCLE86_REQUIRE_SHARED") == "1":
+        pytest.fail("%s or a VGA BIOS is missing (apt-get install bochsbios vgabios seabios)"
+                    % path)
+    pytest.skip("%s is not installed" % path)
+
+
+def media(tmp_path, medium):
+    sector = boot.boot_sector()
+    if medium == "floppy":
+        path, data, key = tmp_path / "boot.img", boot.floppy_image(sector), "fda"
+    elif medium == "disk":
+        path, data, key = tmp_path / "disk.img", boot.disk_image(sector), "hda"
+    else:
+        path, data, key = tmp_path / "boot.iso", boot.iso_image(sector), "cdrom"
+    path.write_bytes(data)
+    return {key: str(path)}
+
+
+def build(tmp_path, firmware, medium):
+    machine, bios = FIRMWARE[firmware]
+    config = pcmod.PCConfig(machine=machine, bios=str(bios), memory=32 << 20, boot=medium,
+                            **media(tmp_path, medium))
+    return pcmod.build_pc(config)
+
+
+def assert_complete(pc):
+    assert not pc.missing, "chips without a model: %s" % "; ".join(pc.missing)
+
+
+@pytest.mark.parametrize("firmware, medium", CASES, ids=["%s-%s" % c for c in CASES])
+def test_firmware_boots_the_boot_sector(tmp_path, firmware, medium):
+    require_firmware(firmware)
+    pc = build(tmp_path, firmware, medium)
+    t0 = time.perf_counter()
+    outcome = pc.run(max_cycles=MAX_CYCLES)
+    wall = time.perf_counter() - t0
+    print("%s %s: %s; %d cycles, %d instructions, %.2f s, %.2f MIPS"
+          % (firmware, medium, outcome.description, outcome.cycles, outcome.instructions,
+             wall, outcome.mips))
+    assert_complete(pc)
+    text = pc.debugport.text
+    assert boot.BOOT_MESSAGE in text, (
+        "no boot-sector line on port 0xE9 (%s); POST codes %s; screen:\n%s"
+        % (outcome.description, [hex(c) for c in pc.debugport.post_codes[-8:]],
+           "\n".join(pc.screen_text() or [])))
+    line = text[text.index(boot.BOOT_MESSAGE):].splitlines()[0]
+    if medium in EXPECTED_DRIVE:
+        assert line.endswith("dl=" + EXPECTED_DRIVE[medium]), line
+    else:
+        assert int(line[-2:], 16) >= 0x80, line       # a CD-ROM drive number
+    screen = "\n".join(pc.screen_text() or [])
+    assert boot.BOOT_MESSAGE in screen, "not on the VGA text screen:\n" + screen
+    assert outcome.reason == "stop" and outcome.exit_status == boot.EXIT_STATUS
+
+
+def _traced_boot(tmp_path, step=2_000_000):
+    """Boot SeaBIOS from a floppy in fixed steps, hashing the CPU state after each."""
+    pc = build(tmp_path, "seabios", "floppy")
+    h = hashlib.sha256()
+    m = pc.machine
+    reason = "budget"
+    while m.clock.now < MAX_CYCLES:
+        reason = m.run(max_cycles=step)
+        pc.state_hash(h)
+        if reason != "budget":
+            break
+    return reason, m.clock.now, m.cpu.icount, h.hexdigest(), pc.debugport.text
+
+
+def test_boot_is_deterministic(tmp_path):
+    require_firmware("seabios")
+    first = _traced_boot(tmp_path / "a" if (tmp_path / "a").mkdir() is None else tmp_path)
+    second = _traced_boot(tmp_path / "b" if (tmp_path / "b").mkdir() is None else tmp_path)
+    assert first == second
+    assert first[0] == "stop" and boot.BOOT_MESSAGE in first[4]
+    # The slicing of the run loop is the host's business: a run in adaptive slices ends
+    # at the same cycle.
+    pc = build(tmp_path / "a", "seabios", "floppy")
+    outcome = pc.run(max_cycles=MAX_CYCLES)
+    assert pc.machine.clock.now == first[1] and pc.machine.cpu.icount == first[2]
+    assert outcome.reason == "stop"

@@ -285,6 +285,9 @@ def _add_run(subparsers):
                    help="COM1's host side: stdio, file:PATH or tcp:127.0.0.1:PORT")
     p.add_argument("--e9", type=_e9_spec, metavar="SINK", default=None,
                    help="where port 0xE9 output goes: stdout (default), file:PATH or none")
+    p.add_argument("--bios-log", type=_e9_spec, metavar="SINK", default=None,
+                   help="where the firmware's debug console (ports 0x402/0x403) goes: "
+                        "stdout, file:PATH or none (default)")
     p.add_argument("--max-cycles", type=positive_cycles, metavar="N", default=None,
                    help="stop after N guest cycles (exit status 124); K, M, G suffixes")
     p.add_argument("--screen", action="store_true", default=None,
@@ -371,12 +374,15 @@ def _run_main(args):
     try:
         config = run_config(args)
         echo, e9_file = _open_sink(config.e9, "the port 0xE9 output")
+        bios_echo, log_file = _open_sink(args.bios_log, "the firmware log")
         try:
             machine = pcmod.build_pc(config, echo=echo)
         except pcmod.PlatformError:
-            if e9_file is not None:
-                e9_file.close()
+            for f in (e9_file, log_file):
+                if f is not None:
+                    f.close()
             raise
+        machine.debugport.bios_echo = bios_echo
     except pcmod.PlatformError as e:
         raise CliError(str(e)) from None
     try:
@@ -407,8 +413,9 @@ def _run_main(args):
         return outcome.exit_status & 0xFF if outcome.exit_status > 255 else outcome.exit_status
     finally:
         machine.close()
-        if e9_file is not None:
-            e9_file.close()
+        for f in (e9_file, log_file):
+            if f is not None:
+                f.close()
 
 
 # ------------------------------------------------------------------ the command table

@@ -80,9 +80,11 @@ def test_firmware_boots_the_boot_sector(tmp_path, firmware, medium):
     assert_complete(pc)
     text = pc.debugport.text
     assert boot.BOOT_MESSAGE in text, (
-        "no boot-sector line on port 0xE9 (%s); POST codes %s; screen:\n%s"
+        "no boot-sector line on port 0xE9 (%s); POST codes %s; screen:\n%s\n"
+        "firmware log (end):\n%s"
         % (outcome.description, [hex(c) for c in pc.debugport.post_codes[-8:]],
-           "\n".join(pc.screen_text() or [])))
+           "\n".join(pc.screen_text() or []),
+           pc.debugport.bios_log[-1500:].decode("latin-1")))
     line = text[text.index(boot.BOOT_MESSAGE):].splitlines()[0]
     if medium in EXPECTED_DRIVE:
         assert line.endswith("dl=" + EXPECTED_DRIVE[medium]), line

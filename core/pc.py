@@ -310,17 +310,19 @@ class PC:
         return self.chips.get(name)
 
     # ------------------------------------------------------------ running
-    def run(self, max_cycles=None, realtime=False, seconds=None, observer=None):
-        """Run until the guest stops, the CPU shuts down, `max_cycles` guest cycles pass or
-        `seconds` of host time pass.  `realtime` sleeps the host so that guest time does
-        not run ahead of the wall clock (the guest sees nothing of it).  `observer(pc)`,
-        if given, is called between slices."""
+    def run(self, max_cycles=None, realtime=False, seconds=None, until=None):
+        """Run until the guest stops, the CPU shuts down, `max_cycles` guest cycles pass,
+        `seconds` of host time pass, or `until(pc)` (called between slices of at most a
+        million cycles) returns true (reason "until").  `realtime` sleeps the host so
+        that guest time does not run ahead of the wall clock (the guest sees nothing of
+        it)."""
         m = self.machine
         clock, cpu = m.clock, m.cpu
         start_cycles, start_icount = clock.now, cpu.icount
         end = None if max_cycles is None else start_cycles + max_cycles
         freq = clock.frequency
         slice_cycles = max(1, freq // 100) if realtime else 1_000_000
+        cap = 1_000_000 if until is not None else 1 << 40
         t_start = time.perf_counter()
         reason = "budget"
         while True:
@@ -333,9 +335,10 @@ class PC:
             t0 = time.perf_counter()
             reason = m.run(max_cycles=budget)
             dt = time.perf_counter() - t0
-            if observer is not None:
-                observer(self)
             if reason != "budget":
+                break
+            if until is not None and until(self):
+                reason = "until"
                 break
             if seconds is not None and time.perf_counter() - t_start >= seconds:
                 reason = "time"
@@ -346,7 +349,7 @@ class PC:
                     time.sleep(ahead)
             elif dt > 0:
                 target = int(budget * 0.05 / dt)
-                slice_cycles = max(10_000, min(target, slice_cycles * 4, 1 << 40))
+                slice_cycles = max(10_000, min(target, slice_cycles * 4, cap))
         wall = time.perf_counter() - t_start
         status, text = self.exit_status(reason)
         return RunOutcome(reason, status, text, clock.now - start_cycles,
@@ -365,6 +368,8 @@ class PC:
             return EXIT_TRIPLE_FAULT, "the CPU shut down (triple fault)"
         if reason == "time":
             return EXIT_CYCLE_LIMIT, "the time was up"
+        if reason == "until":
+            return EXIT_CLEAN, "the condition was met"
         return EXIT_CYCLE_LIMIT, "the cycle limit was reached"
 
     # ------------------------------------------------------------ looking at it

@@ -98,9 +98,10 @@ class PCIFunction:
         self.bars[number] = (size, io)
         offset = BAR0 + 4 * number
         self.config[offset:offset + 4] = (1 if io else 0).to_bytes(4, "little")
+        # All the address bits above the size are writable, the upper half of an I/O BAR
+        # too (as QEMU's are: SeaBIOS sizes an I/O BAR from all 32 bits); an I/O BAR
+        # programmed above 0xFFFF decodes nothing, the x86 having 64 KiB of ports.
         mask = ~(size - 1) & (0xFFFFFFFC if io else 0xFFFFFFF0)
-        if io:
-            mask &= 0xFFFF               # I/O addresses are 16 bits on a PC
         self.set_writable(offset, mask, 4)
 
     def bar_address(self, number):
@@ -607,7 +608,7 @@ class PIIX3IDE(PCIFunction):
 
     def apply_config(self):
         base = self.bar_address(4) if self.config[COMMAND] & 1 else None
-        if base == 0:
+        if base == 0 or (base is not None and base > 0xFFF0):
             base = None
         if base != self._bm_base:
             if self._bm_base is not None:

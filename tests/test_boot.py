@@ -95,6 +95,29 @@ def test_firmware_boots_the_boot_sector(tmp_path, firmware, medium):
     assert outcome.reason == "stop" and outcome.exit_status == boot.EXIT_STATUS
 
 
+def test_seabios_posts_on_the_pc_platform(tmp_path):
+    """SeaBIOS finds what it needs in the platform itself: the i440FX (shadowing itself
+    through the PAM registers), fw_cfg (the e820 map, its VGA BIOS as vgaroms/), the
+    PIIX3 IDE function; with no disk it ends at "No bootable device"."""
+    require_firmware("seabios")
+    config = pcmod.PCConfig(machine="pc", bios="seabios", memory=32 << 20)
+    pc = pcmod.build_pc(config)
+    done = b"No bootable device"
+    outcome = pc.run(max_cycles=MAX_CYCLES, until=lambda p: done in p.debugport.bios_log)
+    log = pc.debugport.bios_log.decode("latin-1")
+    assert "Running on QEMU (i440fx)" in log and "Found QEMU fw_cfg" in log, log[-2000:]
+    assert "qemu/e820: addr 0x0000000000000000 len 0x0000000002000000 [RAM]" in log
+    assert "Found 3 PCI devices" in log
+    assert "ATA controller 1 at 1f0/3f4/0 (irq 14 dev 9)" in log
+    assert "Running option rom at c000:0003" in log, log[-2000:]
+    assert done.decode() in log, (outcome.description, log[-2000:])
+    i440fx = pc.chips["i440fx"]
+    # POST ends with the BIOS write-protected in RAM: PAM0 = 10h (read-only DRAM).
+    assert i440fx.config[0x59] == 0x10
+    screen = "\n".join(pc.screen_text() or [])
+    assert "SeaBIOS" in screen, screen
+
+
 def _traced_boot(tmp_path, step=2_000_000):
     """Boot SeaBIOS from a floppy in fixed steps, hashing the CPU state after each."""
     pc = build(tmp_path, "seabios", "floppy")

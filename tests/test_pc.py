@@ -97,7 +97,7 @@ def test_read_only_registers_keep_their_value(board):
 def test_bar_sizing(board):
     m, *_ = board
     config_cycle(m, (1, 1), 0x20, 4, 0xFFFFFFFF)
-    assert config_cycle(m, (1, 1), 0x20) == 0x0000FFF1          # 16 bytes of I/O
+    assert config_cycle(m, (1, 1), 0x20) == 0xFFFFFFF1          # 16 bytes of I/O
     config_cycle(m, (1, 1), 0x20, 4, 0xC000)
     assert config_cycle(m, (1, 1), 0x20) == 0xC001
 

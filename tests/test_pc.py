@@ -442,3 +442,41 @@ def test_machine_file(tmp_path, capsys):
     (tmp_path / "bad2.toml").write_text('memory = "lots"\n')
     status, out, err = run_cli(capsys, "run", str(tmp_path / "bad2.toml"))
     assert status == 2 and "memory" in err and "lots" in err
+
+
+def test_realtime_only_sleeps_the_host(tmp_path):
+    image = bytearray(rom())
+    image[0:2] = b"\xEB\xFE"                                     # jmp $
+    path = str(write_rom(tmp_path, "loop.rom", bytes(image)))
+    results = []
+    for realtime in (False, True):
+        p = pcmod.build_pc(pcmod.PCConfig(machine="isapc", cpu="80386", bios=path,
+                                          bios_only=True))
+        cycles = p.machine.clock.frequency // 5                  # 0.2 s of guest time
+        outcome = p.run(max_cycles=cycles, realtime=realtime)
+        results.append((outcome, p.state_hash().hexdigest()))
+    (fast, h1), (paced, h2) = results
+    assert fast.cycles == paced.cycles and h1 == h2
+    assert paced.wall >= 0.19
+
+
+def test_run_until_stops_between_slices(tmp_path):
+    image = bytearray(rom())
+    image[0:2] = b"\xEB\xFE"
+    p = pcmod.build_pc(pcmod.PCConfig(bios=str(write_rom(tmp_path, data=bytes(image))),
+                                      bios_only=True))
+    outcome = p.run(max_cycles=50_000_000, until=lambda pc: pc.machine.clock.now > 3_000_000)
+    assert outcome.reason == "until" and 3_000_000 < outcome.cycles <= 4_100_000
+
+
+def test_run_the_shared_benchmark_rom(tmp_path, capsys):
+    """`cycle86 run --memory 32M --e9 stdout --bios bench.rom`, as ../shared/bench/peers.sh
+    runs it, prints the result line the reference model predicts."""
+    from tests.test_shared_bench import _build, _require_bench
+    _require_bench()
+    image, line, _ = _build(tmp_path, 2, 0)
+    path = tmp_path / "bench.rom"
+    path.write_bytes(image)
+    status, out, err = run_cli(capsys, "run", "--memory", "32M", "--e9", "stdout",
+                               "--bios", str(path))
+    assert status == 0 and line in out, (out, err)

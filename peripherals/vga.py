@@ -125,7 +125,8 @@ def load_vga_bios(machine, path=None, base=0xC0000):
     if len(data) < 3 or data[0] != 0x55 or data[1] != 0xAA:
         raise ValueError("%s is not an option ROM (no 55 AA signature)" % path)
     if len(data) > 0x20000:
-        raise ValueError("%s is %d bytes, larger than the 128 KiB option ROM area" % (path, len(data)))
+        raise ValueError("%s is %d bytes, larger than the 128 KiB option ROM area"
+                         % (path, len(data)))
     machine.bus.map_rom(base, data)
     return path
 
@@ -191,10 +192,11 @@ class Vga(Device):
         bus = self.bus
         bus.map_mmio(0xA0000, 0x20000, self.mem.read, self.mem.write)
         bus.register_io(0x3B4, 2, self._io_read, self._io_write)
-        bus.register_io(0x3BA, 1, self._io_read, self._io_write)
+        # The status ports are polled in tight loops: they get their own handler.
+        bus.register_io(0x3BA, 1, self._status_read, self._io_write)
         bus.register_io(0x3C0, 16, self._io_read, self._io_write)
         bus.register_io(0x3D4, 2, self._io_read, self._io_write)
-        bus.register_io(0x3DA, 1, self._io_read, self._io_write)
+        bus.register_io(0x3DA, 1, self._status_read, self._io_write)
         if vbe:
             bus.register_io(VBE_DISPI_IOPORT_INDEX, 2, self._vbe_read, self._vbe_write)
             if lfb_base is not None:
@@ -488,6 +490,10 @@ class Vga(Device):
         if t != self._timing:
             self._timing = t
             self._epoch = self.clock.now
+        # For input_status_1: char clocks = (now - epoch) * _num // _den.
+        self._num = dot
+        self._den = self.clock.frequency * char_w
+        self._frame = htotal * vtotal
 
     def raster_position(self, now=None):
         """(scan line, character clock) of the raster at cycle `now` (default: now),
@@ -506,6 +512,11 @@ class Vga(Device):
             now = self.clock.now
         return (now - self._epoch) * dot // (self.clock.frequency * char_w) // (htotal * vtotal)
 
+    def _status_read(self, port, width):
+        if (port & 0xFFF0) != self._crtc_base():
+            return (1 << (8 * width)) - 1
+        return self.input_status_1() | (((1 << (8 * width)) - 1) & ~0xFF)
+
     def input_status_1(self):
         """Input Status 1 (0x3DA/0x3BA).  Reading it also resets the attribute
         controller's flip-flop to "index".  Bit 3 (VR): vertical retrace is active;
@@ -513,7 +524,8 @@ class Vga(Device):
         horizontal or vertical blanking/retrace)."""
         self.attr_flipflop = False
         dot, char_w, htotal, hde, vtotal, vde, vrs, vr_len = self._timing
-        line, col = self.raster_position()
+        line, col = divmod((self.clock.now - self._epoch) * self._num // self._den % self._frame,
+                           htotal)
         v = 0
         if line >= vde or col >= hde:
             v |= 0x01
@@ -872,7 +884,8 @@ class Vga(Device):
             "SEQ  [%X] %s" % (self.seq_index, seq),
             "CRTC [%02X] %s" % (self.crtc_index, crtc),
             "GC   [%X] %s  latches %08X" % (self.gc_index, gc, self.mem.latch),
-            "ATTR [%02X %s] %s" % (self.attr_index, "data" if self.attr_flipflop else "index", attr),
+            "ATTR [%02X %s] %s" % (self.attr_index,
+                                   "data" if self.attr_flipflop else "index", attr),
             "DAC  write %02X.%d read %02X.%d %s  PEL mask %02X%s" % (
                 self.dac_write_index, self.dac_write_comp, self.dac_read_index,
                 self.dac_read_comp, "read" if self.dac_state else "write", self.pel_mask,

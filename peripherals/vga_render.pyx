@@ -56,7 +56,8 @@ cdef class VideoMemory:
 
     def __cinit__(self, uint32_t size):
         if size < 0x40000 or size & (size - 1):
-            raise ValueError("video memory must be a power of two of at least 256 KiB, not %d" % size)
+            raise ValueError("video memory must be a power of two of at least 256 KiB, "
+                             "not %d" % size)
         self.vram = <uint8_t*>calloc(size, 1)
         if self.vram == NULL:
             raise MemoryError("cannot allocate %d bytes of video memory" % size)
@@ -332,9 +333,6 @@ cdef class VideoMemory:
         out = bytearray(width * 3 * ys)
         dst = out
         for sl in range(vde):
-            if sl == line_compare:
-                row = 0
-                rs = 0
             if not sd or (sl & 1) == 0:
                 for c in range(cols):
                     ma = row + c
@@ -370,7 +368,11 @@ cdef class VideoMemory:
                 height += 1
                 if height >= ys:
                     break
-            if not sd or (sl & 1) == 1:
+            if sl == line_compare:
+                # the line counter matched: the next line starts from address 0
+                row = 0
+                rs = 0
+            elif not sd or (sl & 1) == 1:
                 rs += 1
                 if rs >= char_h:
                     rs = 0
@@ -422,9 +424,6 @@ cdef class VideoMemory:
         row = start
         rs = 0
         for sl in range(vde):
-            if sl == line_compare:
-                row = 0
-                rs = 0
             emit = (not sd or (sl & 1) == 0) and (not collapse or rs == 0)
             if emit and height < ys:
                 for c in range(char_clocks + 1):
@@ -439,11 +438,11 @@ cdef class VideoMemory:
                         for k in range(4):
                             lb[c * 4 + k] = (lat >> (8 * k)) & 0xFF
                     elif shift_mode == 1:
+                        # pixels 0-3 from planes 0 (and 2), 4-7 from planes 1 (and 3),
+                        # two bits each, most significant pair first
                         for k in range(8):
-                            if k < 4:
-                                v = ((lat >> (6 - 2 * k)) & 3) | (((lat >> (16 + 6 - 2 * k)) & 3) << 2)
-                            else:
-                                v = ((lat >> (8 + 6 - 2 * (k - 4))) & 3) | (((lat >> (24 + 6 - 2 * (k - 4))) & 3) << 2)
+                            x = 8 * (k >> 2) + 6 - 2 * (k & 3)
+                            v = ((lat >> x) & 3) | (((lat >> (x + 16)) & 3) << 2)
                             lb[c * 8 + k] = v & plane_enable
                     else:
                         for k in range(8):
@@ -459,7 +458,11 @@ cdef class VideoMemory:
                     dst[2] = pal[v * 3 + 2]
                     dst += 3
                 height += 1
-            if not sd or (sl & 1) == 1:
+            if sl == line_compare:
+                # the line counter matched: the next line starts from address 0
+                row = 0
+                rs = 0
+            elif not sd or (sl & 1) == 1:
                 if rs >= msl:
                     rs = 0
                     row += pitch

@@ -134,8 +134,10 @@ def _traced_boot(tmp_path, step=2_000_000):
 
 def test_boot_is_deterministic(tmp_path):
     require_firmware("seabios")
-    first = _traced_boot(tmp_path / "a" if (tmp_path / "a").mkdir() is None else tmp_path)
-    second = _traced_boot(tmp_path / "b" if (tmp_path / "b").mkdir() is None else tmp_path)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    first = _traced_boot(tmp_path / "a")
+    second = _traced_boot(tmp_path / "b")
     assert first == second
     assert first[0] == "stop" and boot.BOOT_MESSAGE in first[4]
     # The slicing of the run loop is the host's business: a run in adaptive slices ends

@@ -23,7 +23,8 @@ Devices move data with the API below, the way DREQ/DACK/TC work on the bus:
 
 * ``connect(channel, sync)``: ``sync()`` is called before the guest reads or writes any
   DMA register, so a lazy device can first move the bytes that are due by now (the
-  registers the guest then sees are exact to the cycle).
+  registers the guest then sees are exact to the cycle), and again after a write, so the
+  device can re-plan under the new programming.
 * ``request(channel, active)``: the device's DREQ line (shown in the status register).
 * ``ready(channel)``: whether a DREQ on the channel would be granted now.
 * ``transfer(channel, data) -> (n, tc)``: the device offers bytes for memory (the 8237A

@@ -595,7 +595,8 @@ class FDC(Device):
             self.phase = COMMAND
         elif self.phase == COMMAND:
             self.command.append(value)
-        elif self.phase == EXECUTION and self.nd and self._pio_request():
+        elif (self.phase == EXECUTION and self.nd and self.op.kind in ("write", "format")
+              and self._pio_request()):
             self.op.fifo.append(value)
             self._set_op_timer()
             self._update_irq()

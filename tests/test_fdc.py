@@ -474,6 +474,19 @@ def test_unmasking_in_time_rescues_the_transfer(rig):
     assert rig.m.mem.read(0x20000, 512) == rig.sector(0, 0, 1)
 
 
+def test_masking_mid_sector_overruns_at_the_exact_byte(rig):
+    t_motor = ready_500k(rig)
+    rig.dma_read(0x20000, 512)
+    rig.command(0x46, 0x00, 0, 0, 1, 2, 18, 0x1B, 0xFF)
+    first = t_motor + (PRE + 61) * BYTE_500K
+    rig.settle(first + 99 * BYTE_500K + 10)     # bytes 0-99 are in memory
+    rig.out(0x0A, 0x06)                         # mask: byte 100 waits, byte 101 overruns
+    rig.wait(REV_300)
+    assert rig.irq.rises()[-1] == first + 101 * BYTE_500K
+    assert rig.results(7)[:3] == [0x40, 0x10, 0x00]
+    assert rig.m.mem.read(0x20000, 101) == rig.sector(0, 0, 1)[:100] + b"\x00"
+
+
 def test_non_dma_read_by_polling_the_msr(rig):
     t_motor = ready_500k(rig)
     rig.command(0x03, 0xDF, 0x03)               # ND: non-DMA
@@ -486,6 +499,8 @@ def test_non_dma_read_by_polling_the_msr(rig):
     for i in range(512):
         rig.settle(first + i * BYTE_500K)
         assert rig.inp(MSR) == 0xF0             # RQM, DIO, NDMA, CB
+        if i == 100:
+            rig.out(FIFO, 0x55)                 # a write in the wrong direction is ignored
         got.append(rig.inp(FIFO))
     assert bytes(got) == rig.sector(0, 0, 2)
     assert len(rig.irq.rises()) == rises + 512  # INT asks for every byte

@@ -259,7 +259,7 @@ def cmos_values(config, floppies, disks, cdrom_slot, boot_order):
     codes = {"floppy": 1, "disk": 2, "cdrom": 3}
     order = [codes[d] for d in boot_order][:3] + [0, 0, 0]
     v[0x3D] = order[0] | (order[1] << 4)
-    v[0x38] = (order[2] << 4) | 0x01      # bit 0: skip the floppy boot-signature check
+    v[0x38] = order[2] << 4               # bit 0 clear: check the floppy's boot signature
     v[0x5B], v[0x5C], v[0x5D] = 0, 0, 0
     v[0x5F] = 0                                       # one CPU
     # Checksum of 0x10-0x2D, big-endian at 0x2E [PC/AT technical reference].
@@ -584,17 +584,15 @@ def _chip_pit(pc):
 def _chip_rtc(pc):
     mod = _module("rtc", "MC146818 RTC/CMOS (peripherals/rtc.py)")
     cls = _pick(mod, "RTC", "MC146818", "CMOS")
-    if pc.config.rtc_start:
-        try:
-            return cls(pc.machine, start=pc.config.rtc_start)
-        except TypeError:
-            pass
-    return cls(pc.machine)
+    try:
+        return cls(pc.machine, time=pc.config.rtc_start)
+    except ValueError as e:
+        raise PlatformError("rtc start %r: %s" % (pc.config.rtc_start, e)) from None
 
 
 def _chip_i8042(pc):
     mod = _module("i8042", "i8042 keyboard controller (peripherals/i8042.py)")
-    return _pick(mod, "I8042", "KBC", "KeyboardController")(pc.machine)
+    return _pick(mod, "I8042", "KBC", "KeyboardController")(pc.machine, port92=True)
 
 
 def _chip_uart(pc):
@@ -682,24 +680,37 @@ def _build_pci(pc, isa_image, vgabios, boot_order):
     pc.chips["fwcfg"] = fw
 
 
+FLOPPY_NAMES = {0: None, 1: "360K", 2: "1.2M", 3: "720K", 4: "1.44M", 5: "2.88M"}
+
+
 def _fill_cmos(pc, floppies, disks, boot_order):
+    """Store the BIOS setup's NVRAM fields in the RTC (see cmos_values)."""
     rtc = pc.chips.get("rtc")
     values = cmos_values(pc.config, floppies, disks, 1 if "cdrom" in pc.media else None,
                          boot_order)
     pc.cmos = values
     if rtc is None:
         return
+    configure = getattr(rtc, "configure_bios", None)
+    poke = getattr(rtc, "poke", None)
+    if configure is not None and poke is not None:
+        configure(pc.config.memory,
+                  floppies=[FLOPPY_NAMES[t] for t in floppies],
+                  disk_types=[47 if g else None for g in disks],
+                  boot_order=boot_order, fpu=_has_fpu(pc.config.cpu),
+                  ata_translation=[("lba" if g[0] > 1024 else "none") if g else None
+                                   for g in disks])
+        # What the RTC's setup leaves out: the user-defined geometry of disks 0 and 1
+        # (type 47, bytes 0x1B-0x2C), memory above 4 GiB and the CPU count.
+        for index in list(range(0x1B, 0x2D)) + [0x5B, 0x5C, 0x5D, 0x5F]:
+            poke(index, values.get(index, 0))
+        getattr(rtc, "update_checksum", lambda: None)()
+        return
     for name in ("nvram_write", "set_nvram", "cmos_write", "write_nvram", "poke"):
         fn = getattr(rtc, name, None)
         if callable(fn):
             for index, value in values.items():
                 fn(index, value)
-            return
-    for name in ("nvram", "cmos", "ram", "memory"):
-        store = getattr(rtc, name, None)
-        if isinstance(store, (bytearray, list)):
-            for index, value in values.items():
-                store[index] = value
             return
     pc.notes.append("the RTC model offers no way to fill its NVRAM; CMOS left as it is")
 

@@ -118,6 +118,25 @@ def test_seabios_posts_on_the_pc_platform(tmp_path):
     assert "SeaBIOS" in screen, screen
 
 
+def test_bochs_latest_posts_on_the_pc_platform(tmp_path):
+    """BIOS-bochs-latest's 32-bit setup (rombios32) finds the i440FX and the PIIX3 through
+    configuration mechanism #1, programs the ELCR and the IDE bus-master BAR, builds its
+    tables in the shadowed F segment and write-protects it."""
+    require_firmware("bochs-latest")
+    pc = pcmod.build_pc(pcmod.PCConfig(machine="pc", bios="bochs-latest", memory=32 << 20))
+    outcome = pc.run(max_cycles=MAX_CYCLES, until=lambda p: b"bios_table_cur_addr"
+                     in p.debugport.bios_log)
+    log = pc.debugport.bios_log.decode("latin-1")
+    assert "ram_size=0x02000000" in log, log[-2000:]
+    for device in ("vendor_id=0x8086 device_id=0x1237 class=0x0600",
+                   "vendor_id=0x8086 device_id=0x7000 class=0x0601",
+                   "vendor_id=0x8086 device_id=0x7010 class=0x0101"):
+        assert device in log, log[-2000:]
+    assert "region 4: 0x0000c000" in log
+    assert outcome.reason == "until", outcome.description
+    assert pc.chips["piix3-ide"].bar_address(4) == 0xC000
+
+
 def _traced_boot(tmp_path, step=2_000_000):
     """Boot SeaBIOS from a floppy in fixed steps, hashing the CPU state after each."""
     pc = build(tmp_path, "seabios", "floppy")

@@ -479,7 +479,6 @@ def build_pc(config, echo=None):
     if "cdrom" in media and media["cdrom"].size % 2048:
         raise PlatformError("%s: %d bytes is not a whole number of 2048-byte sectors (not "
                             "an ISO image)" % (media["cdrom"].path, media["cdrom"].size))
-    disks = [disk_geometry(media[s].sectors) if s in media else None for s in ("hda", "hdb")]
     boot_order = _boot_order(config, media)
 
     # ---- the machine
@@ -505,7 +504,7 @@ def build_pc(config, echo=None):
     else:
         _map_isa_image(m, isa_image)
 
-    _fill_cmos(pc, floppies, disks, boot_order)
+    _fill_cmos(pc, floppies, _disk_geometries(pc), boot_order)
     return pc
 
 
@@ -634,15 +633,32 @@ def _chip_fdc(pc):
 
 def _chip_ata(pc):
     mod = _module("ata", "ATA/ATAPI (peripherals/ata.py)")
-    ata = _pick(mod, "ATA", "IDE", "ATAController")(pc.machine)
-    slots = {"hda": (0, 0), "hdb": (0, 1)}
-    for slot, (channel, unit) in slots.items():
-        if slot in pc.media:
-            ata.attach_disk(channel, unit, pc.media[slot])
-    if "cdrom" in pc.media:
-        # The CD-ROM is the secondary master, as on QEMU's `-cdrom`.
-        ata.attach_cdrom(1, 0, pc.media["cdrom"])
-    return ata
+    cls = _pick(mod, "ATA")
+    cdrom = pc.media.get("cdrom")
+    if cdrom is not None:
+        cdrom = mod.CDROM(cdrom)        # the secondary master, as QEMU's -cdrom
+    try:
+        return cls(pc.machine, hda=pc.media.get("hda"), hdb=pc.media.get("hdb"),
+                   cdrom=cdrom, commit=pc.config.commit)
+    except (ValueError, mod.DiskImageError) as e:
+        raise PlatformError(str(e)) from None
+
+
+def _disk_geometries(pc):
+    """(cylinders, heads, sectors) of hard disks 0 and 1 as their drives report them in
+    IDENTIFY (the CMOS must say the same), or computed when there is no ATA model."""
+    ata = pc.chips.get("ata")
+    out = []
+    for unit, slot in enumerate(("hda", "hdb")):
+        if slot not in pc.media:
+            out.append(None)
+            continue
+        drive = ata.drive(0, unit) if ata is not None else None
+        if drive is not None and hasattr(drive, "cylinders"):
+            out.append((drive.cylinders, drive.heads, drive.sectors))
+        else:
+            out.append(disk_geometry(pc.media[slot].sectors))
+    return out
 
 
 def _chip_vga(pc):

@@ -227,6 +227,16 @@ Bochs shutdown port or a clean stop, 4 on a triple fault, 124 when --max-cycles 
 
 
 def _serial_spec(text):
+    try:
+        from peripherals.uart import parse_serial_spec
+    except ImportError:
+        parse_serial_spec = None
+    if parse_serial_spec is not None:
+        try:
+            parse_serial_spec(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text
     if text in ("stdio", "none") or text.startswith("file:") and len(text) > 5:
         return text
     if text.startswith("tcp:"):

@@ -572,7 +572,9 @@ def _pick(module, *names):
 
 def _chip_pic(pc):
     mod = _module("pic", "8259A PIC (peripherals/pic.py)")
-    return _pick(mod, "PIC", "PICPair", "DualPIC", "I8259")(pc.machine)
+    # On `pc` the edge/level control registers (ELCR, 0x4D0/0x4D1) of the PIIX3 are
+    # modelled with the PIC, whose inputs they configure.
+    return _pick(mod, "PIC")(pc.machine, elcr=pc.config.machine == "pc")
 
 
 def _chip_pit(pc):
@@ -606,14 +608,15 @@ def _chip_i8042(pc):
 
 def _chip_uart(pc):
     mod = _module("uart", "16550A UART (peripherals/uart.py)")
-    cls = _pick(mod, "UART", "UART16550", "NS16550A")
-    com1 = cls(pc.machine, base=0x3F8, irq=4)
+    backend = None
     if pc.config.serial:
-        attach = getattr(com1, "attach", None) or getattr(com1, "connect", None)
-        if attach is None:
-            raise PlatformError("--serial: this UART model has no host side yet")
-        attach(pc.config.serial)
-    return com1
+        try:
+            backend = mod.open_serial(pc.config.serial)
+        except ValueError as e:
+            raise PlatformError("--serial: %s" % e) from None
+        except OSError as e:
+            raise PlatformError("--serial %s: %s" % (pc.config.serial, e.strerror or e)) from None
+    return mod.UART(pc.machine, com=1, backend=backend)
 
 
 def _chip_dma(pc):
@@ -624,10 +627,20 @@ def _chip_dma(pc):
 def _chip_fdc(pc):
     mod = _module("fdc", "82077AA floppy controller (peripherals/fdc.py)")
     fdc = _pick(mod, "FDC", "I82077AA")(pc.machine)
+    first = None
     for unit, slot in enumerate(("fda", "fdb")):
         image = pc.media.get(slot)
         if image is not None:
-            fdc.insert(unit, image)
+            media = fdc.insert(unit, image)
+            first = first or media
+    # The 82077AA comes out of a hardware reset at 250 kbit/s.  A PC BIOS programs the
+    # data rate (CCR, 0x3F7) before it reads, but the Bochs BIOS never does (its emulator
+    # ignores the rate), so a 1.44M disk, written at 500 kbit/s, would read as missing
+    # address marks.  The board starts with the rate of the disk in drive A, as if the
+    # setup code of a real BIOS had run; the Bochs BIOS then reads what it expects.
+    rates = getattr(first, "rates", None)
+    if rates and hasattr(fdc, "rate"):
+        fdc.rate = min(rates)
     return fdc
 
 
@@ -687,8 +700,7 @@ def _build_pci(pc, isa_image, vgabios, boot_order):
     bus = PCIBus(m)
     host = bus.add(0, 0, I440FX(m, isa_image=isa_image))
     pic = pc.chips.get("pic")
-    pic_owns_elcr = pic is not None and any(
-        hasattr(pic, a) for a in ("elcr", "ELCR"))
+    pic_owns_elcr = pic is not None and bool(getattr(pic, "has_elcr", False))
     isa = bus.add(1, 0, PIIX3ISA(m, own_elcr=not pic_owns_elcr))
     bus.reset_port = isa
     ide = bus.add(1, 1, PIIX3IDE(m))

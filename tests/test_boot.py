@@ -165,3 +165,17 @@ def test_boot_is_deterministic(tmp_path):
     outcome = pc.run(max_cycles=MAX_CYCLES)
     assert pc.machine.clock.now == first[1] and pc.machine.cpu.icount == first[2]
     assert outcome.reason == "stop"
+
+
+def test_cycle86_run_boots_a_floppy_and_prints_the_screen(tmp_path, capsys):
+    """The same boot through the command line: `cycle86 run --machine isapc --fda IMAGE
+    --screen` exits with the guest's status and prints the screen."""
+    from core import cli
+    require_firmware("bochs-legacy")
+    image = media(tmp_path, "floppy")["fda"]
+    status = cli.main(["run", "--machine", "isapc", "--fda", image, "--screen",
+                       "--max-cycles", str(MAX_CYCLES)])
+    out, err = capsys.readouterr()
+    assert status == boot.EXIT_STATUS, err
+    assert out.count(boot.BOOT_MESSAGE) == 2          # port 0xE9, then the screen
+    assert "Bochs" in out                             # the BIOS's banner on the screen

@@ -480,3 +480,20 @@ def test_run_the_shared_benchmark_rom(tmp_path, capsys):
     status, out, err = run_cli(capsys, "run", "--memory", "32M", "--e9", "stdout",
                                "--bios", str(path))
     assert status == 0 and line in out, (out, err)
+
+
+def test_pci_snapshot_restores_config_and_mapping(board):
+    m, bus, host, isa, ide = board
+    config_cycle(m, (0, 0), 0x59, 1, 0x30)
+    config_cycle(m, (1, 1), 0x20, 4, 0xC000)
+    config_cycle(m, (1, 1), 0x04, 2, 0x0001)
+    m.bus.write8(BIOS_BASE, 0x11)
+    state = bus.get_state()
+    config_cycle(m, (0, 0), 0x59, 1, 0x00)
+    config_cycle(m, (1, 1), 0x04, 2, 0x0000)
+    assert m.bus.read8(BIOS_BASE) == 0xA5
+    bus.set_state(state)
+    assert m.bus.read8(BIOS_BASE) == 0x11 and config_cycle(m, (0, 0), 0x59, 1) == 0x30
+    m.bus.port_write(0xC004, 4, 0x1234)
+    assert m.bus.port_read(0xC004, 4) == 0x1234
+    assert "PAM 59h" in bus.info() and "BMIBA C000" in bus.info()

@@ -211,12 +211,12 @@ def disk_geometry(sectors):
     return cylinders, heads, spt
 
 
-def cmos_values(config, floppies, disks, cdrom_slot, boot_order):
+def cmos_values(config, floppies, disks, boot_order):
     """The NVRAM bytes a PC's BIOS setup would have stored: {index: value}.
 
     `floppies`: CMOS drive types of A: and B: (0 = none); `disks`: geometry (c, h, s) or
-    None for the two drives of the primary channel; `cdrom_slot`: the ATA position of
-    the CD-ROM or None; `boot_order`: up to three of "floppy", "disk", "cdrom".
+    None for the two drives of the primary channel; `boot_order`: up to three of
+    "floppy", "disk", "cdrom".
     Fields: IBM PC/AT technical reference (0x10-0x2F), and the extensions Bochs and QEMU
     firmware read (0x34/0x35 memory above 16 MiB, 0x38/0x3D boot order, 0x39 ATA
     translation, 0x5B-0x5D memory above 4 GiB, 0x5F CPU count - 1).
@@ -724,8 +724,7 @@ FLOPPY_NAMES = {0: None, 1: "360K", 2: "1.2M", 3: "720K", 4: "1.44M", 5: "2.88M"
 def _fill_cmos(pc, floppies, disks, boot_order):
     """Store the BIOS setup's NVRAM fields in the RTC (see cmos_values)."""
     rtc = pc.chips.get("rtc")
-    values = cmos_values(pc.config, floppies, disks, 1 if "cdrom" in pc.media else None,
-                         boot_order)
+    values = cmos_values(pc.config, floppies, disks, boot_order)
     pc.cmos = values
     if rtc is None:
         return

@@ -298,8 +298,7 @@ def test_cpu_starts_at_the_bios_reset_vector(tmp_path):
 
 def test_cmos_values():
     cfg = pcmod.PCConfig(memory=32 << 20, cpu="pentium")
-    v = pcmod.cmos_values(cfg, [4, 0], [(20, 16, 63), None], None,
-                          ["floppy", "disk", "cdrom"])
+    v = pcmod.cmos_values(cfg, [4, 0], [(20, 16, 63), None], ["floppy", "disk", "cdrom"])
     assert (v[0x15], v[0x16]) == (0x80, 0x02)                   # 640 KiB
     assert v[0x17] | v[0x18] << 8 == 31 * 1024                  # KiB above 1 MiB
     assert v[0x34] | v[0x35] << 8 == (16 << 20) >> 16           # 64 KiB above 16 MiB

@@ -313,6 +313,7 @@ cdef class _CPU:
         if m.eflags_ac:
             self.flags_settable32 |= F_AC
         self.intr_ack = None
+        self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
         self._load_timing()
         self.reset()
 
@@ -386,7 +387,6 @@ cdef class _CPU:
         self.shutdown = False
         self.delivering = 0
         self.inhibit_irq = False
-        self.intr = False
         self.nmi = False
         self.stop_requested = False
         self.code32 = False
@@ -1102,10 +1102,13 @@ cdef class _CPU:
                 self.clock.now += self.t_intr
                 continue
             if self.halted:
-                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF:
+                # Nothing can wake HLT with IF=0 but NMI or RESET; with IF=1, only an
+                # interrupt, and so only a pending clock event can lead to one.
+                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF or not (self.eflags & F_IF):
                     return STOP_HALT
-                # Sleep until the next device event (or the end of the slice).
-                self.clock.now = self.slice_end
+                # Sleep until the next device event (or the end of the slice): an OUT
+                # earlier in this slice may have scheduled one before slice_end.
+                self.clock.now = min(self.slice_end, self.clock.next_deadline)
                 return STOP_BUDGET
             self.exec_one()
 
@@ -1221,8 +1224,9 @@ cdef class _CPU:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
         if self.rep_done or (self.rep and self.is_string(op)):
-            # rep_base already includes the REP prefix byte.
-            cyc += self.t_rep_base[k] + self.rep_done * self.t_rep_iter[k] - self.t_prefix
+            # rep_base already includes the REP prefix byte; the iterations were charged
+            # as they ran (string_op).
+            cyc += self.t_rep_base[k] - self.t_prefix
         elif self.cyc_override:
             cyc += self.cyc_override
         elif self.taken and self.t_taken[k]:
@@ -1996,11 +2000,15 @@ cdef class _CPU:
                 break
             self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
             self.rep_done += 1
+            # Each iteration's clocks are charged as it completes, so a device polled
+            # by REP INS/OUTS sees time pass between the accesses.
+            self.clock.now += self.t_rep_iter[self.tk]
             if kind == 0xA6 or kind == 0xAE:
                 # REPE stops on ZF=0, REPNE on ZF=1.
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
-            if self.clock.now + self.rep_done * 4 >= self.slice_end and (cnt - 1) & amask:
+            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline) \
+                    and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
                 # serviced; the instruction restarts from its first prefix.
                 self.eip = self.insn_eip
@@ -2770,17 +2778,7 @@ cdef class _CPU:
         off = self.rd(S_SS, sp, size)
         sel = self.rd(S_SS, (sp + size) & amask, size) & 0xFFFF
         rpl = sel & 3
-        if rpl < <uint32_t>self.cpl:
-            self.fault(EXC_GP, sel & 0xFFFC)
-        d = self.check_code(sel, EXC_NP)
-        a = <uint32_t>(d >> 32) & 0xFF00
-        dpl = (a >> 13) & 3
-        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
-            self.fault(EXC_GP, sel & 0xFFFC)
-        if not (a & 0x8000):
-            self.fault(EXC_NP, sel & 0xFFFC)
-        if off > self.desc_limit(d):
-            self.fault(EXC_GP, 0)
+        d = self.check_return_cs(sel, off)
         if rpl == <uint32_t>self.cpl:
             self.set_sp((sp + 2 * size + release) & amask)
             self.load_cs(sel, d, rpl)
@@ -2801,6 +2799,25 @@ cdef class _CPU:
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((new_sp + release) & 0xFFFF)
         self.null_outer_segments()
         self.charge_pm("ret_far_imm_outer" if release else "ret_far_outer")
+
+    cdef uint64_t check_return_cs(self, uint32_t sel, uint32_t off) noexcept:
+        """The checks of a far RET or IRET on the code segment it returns to: never to
+        an inner level, a present code segment whose DPL matches the RPL (conforming:
+        DPL <= RPL), and the offset within its limit."""
+        cdef uint64_t d
+        cdef uint32_t a, dpl, rpl = sel & 3
+        if rpl < <uint32_t>self.cpl:
+            self.fault(EXC_GP, sel & 0xFFFC)
+        d = self.check_code(sel, EXC_NP)
+        a = <uint32_t>(d >> 32) & 0xFF00
+        dpl = (a >> 13) & 3
+        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
+            self.fault(EXC_GP, sel & 0xFFFC)
+        if not (a & 0x8000):
+            self.fault(EXC_NP, sel & 0xFFFC)
+        if off > self.desc_limit(d):
+            self.fault(EXC_GP, 0)
+        return d
 
     cdef uint64_t check_outer_ss(self, uint32_t ss, uint32_t rpl) noexcept:
         cdef uint64_t d
@@ -2874,17 +2891,7 @@ cdef class _CPU:
             self.charge_pm("iret_to_v86")
             return
         rpl = sel & 3
-        if rpl < <uint32_t>self.cpl:
-            self.fault(EXC_GP, sel & 0xFFFC)
-        d = self.check_code(sel, EXC_NP)
-        a = <uint32_t>(d >> 32) & 0xFF00
-        dpl = (a >> 13) & 3
-        if (a & 0x400 and dpl > rpl) or (not (a & 0x400) and dpl != rpl):
-            self.fault(EXC_GP, sel & 0xFFFC)
-        if not (a & 0x8000):
-            self.fault(EXC_NP, sel & 0xFFFC)
-        if off > self.desc_limit(d):
-            self.fault(EXC_GP, 0)
+        d = self.check_return_cs(sel, off)
         if rpl == <uint32_t>self.cpl:
             self.set_sp((sp + 3 * size) & amask)
             self.load_cs(sel, d, rpl)

@@ -271,3 +271,13 @@ def test_determinism_same_program_same_state_and_cycles():
         m.run()
         states.append((m.cpu.get_state(), m.clock.now, m.mem.read(0, 0x400)))
     assert states[0] == states[1]
+
+
+def test_cli_hlt_halts_even_with_device_events_pending():
+    # A polling device keeps an event pending; with IF=0 only NMI or RESET could wake
+    # the CPU, so run() reports the halt instead of sleeping through the budget.
+    m = Machine("80386", 1 << 20)
+    load(m, nasm("cli\nhlt"))
+    m.clock.schedule(m.clock.now + 1_000, lambda t: None)
+    assert m.run(10_000_000) == "halt"
+    assert m.clock.now < 1_000

@@ -496,3 +496,15 @@ def test_pci_snapshot_restores_config_and_mapping(board):
     m.bus.port_write(0xC004, 4, 0x1234)
     assert m.bus.port_read(0xC004, 4) == 0x1234
     assert "PAM 59h" in bus.info() and "BMIBA C000" in bus.info()
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_disk_writes_reach_the_image_only_with_commit(tmp_path, commit):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(16 * 63 * 512))
+    p = pcmod.build_pc(pcmod.PCConfig(bios=str(write_rom(tmp_path)), hda=str(disk),
+                                      commit=commit))
+    p.media["hda"].write(0, b"\xAB" * 512)
+    assert p.media["hda"].read(0, 1) == b"\xAB" * 512
+    p.close()
+    assert (disk.read_bytes()[:512] == b"\xAB" * 512) == commit

@@ -396,9 +396,6 @@ def _run_main(args):
     except pcmod.PlatformError as e:
         raise CliError(str(e)) from None
     try:
-        if machine.missing:
-            sys.stderr.write("%s run: warning: no model yet for %s\n"
-                             % (PROG, "; ".join(machine.missing)))
         for note in machine.notes:
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
         outcome = machine.run(max_cycles=config.max_cycles, realtime=config.realtime)

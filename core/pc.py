@@ -17,17 +17,24 @@ space (16 MiB on a 286, 1 MiB on an 8086), where the reset fetch comes from, and
 the low copies sit behind the PAM registers, so the BIOS can shadow itself into RAM.
 
 Each chip is built by a small adapter function below (one per module of peripherals/).
-A chip whose module is not there yet is left out and named in `PC.missing`, so a ROM that
-does not need it still runs.
 """
 import hashlib
-import importlib
 import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from core.machine import Machine
+from peripherals.ata import ATA, CDROM
+from peripherals.dma import DMA
+from peripherals.fdc import FDC
+from peripherals.i8042 import I8042
+from peripherals.pic import PIC
+from peripherals.pit import PIT
+from peripherals.rtc import RTC
+from peripherals.uart import UART, open_serial
+from peripherals.vga import Vga
+from peripherals.diskimage import DiskImageError
 
 MACHINE_TYPES = ("pc", "isapc")
 DEFAULT_CPU = {"pc": "pentium", "isapc": "80486"}
@@ -292,11 +299,10 @@ class RunOutcome:
 
 @dataclass
 class PC:
-    """A built machine: the Machine, its chips by name, and what is missing."""
+    """A built machine: the Machine and its chips by name."""
     config: PCConfig
     machine: Machine
     chips: dict = field(default_factory=dict)
-    missing: list = field(default_factory=list)
     media: dict = field(default_factory=dict)        # slot -> DiskImage
     bios_path: Path = None
     vgabios_path: Path = None
@@ -418,7 +424,7 @@ def build_pc(config, echo=None):
     peripherals.debugport.file_sink); raises PlatformError for a bad setting or file."""
     from core.models import get_model
     from peripherals.debugport import DebugPort
-    from peripherals.diskimage import DiskImage, DiskImageError
+    from peripherals.diskimage import DiskImage
 
     if config.machine not in MACHINE_TYPES:
         raise PlatformError("unknown machine type %r (choose from %s)"
@@ -491,11 +497,7 @@ def build_pc(config, echo=None):
     for name, builder in CHIP_BUILDERS:
         if name in ("pci", "fwcfg") and config.machine != "pc":
             continue
-        try:
-            chip = builder(pc)
-        except _Missing as e:
-            pc.missing.append(str(e))
-            continue
+        chip = builder(pc)
         if chip is not None:
             pc.chips[name] = chip
 
@@ -546,45 +548,20 @@ def _map_high_bios(m, bios):
 
 
 # ===================================================================== chip adapters
-# One function per peripherals/ module.  Each returns the chip (or None) or raises
-# _Missing("name") when its module is not part of this tree.
-
-class _Missing(Exception):
-    pass
-
-
-def _module(name, label):
-    try:
-        return importlib.import_module("peripherals." + name)
-    except ModuleNotFoundError as e:
-        if e.name == "peripherals." + name:
-            raise _Missing(label) from None
-        raise
-
-
-def _pick(module, *names):
-    for n in names:
-        cls = getattr(module, n, None)
-        if cls is not None:
-            return cls
-    raise _Missing("%s (no class %s)" % (module.__name__, " or ".join(names)))
-
+# One function per peripherals/ module: it builds the chip from the configuration.
 
 def _chip_pic(pc):
-    mod = _module("pic", "8259A PIC (peripherals/pic.py)")
     # On `pc` the edge/level control registers (ELCR, 0x4D0/0x4D1) of the PIIX3 are
     # modelled with the PIC, whose inputs they configure.
-    return _pick(mod, "PIC")(pc.machine, elcr=pc.config.machine == "pc")
+    return PIC(pc.machine, elcr=pc.config.machine == "pc")
 
 
 def _chip_pit(pc):
-    mod = _module("pit", "8254 PIT (peripherals/pit.py)")
-    return _pick(mod, "PIT", "I8254")(pc.machine)
+    return PIT(pc.machine)
 
 
 def _chip_rtc(pc):
-    mod = _module("rtc", "MC146818 RTC/CMOS (peripherals/rtc.py)")
-    cls = _pick(mod, "RTC", "MC146818", "CMOS")
+    cls = RTC
     try:
         return cls(pc.machine, time=pc.config.rtc_start)
     except ValueError as e:
@@ -595,38 +572,32 @@ def _chip_rtc(pc):
 # 65535 status reads, a few milliseconds on a fast CPU; it was written for emulated
 # keyboards that pass their Basic Assurance Test at once.  The i8042 model's BAT takes
 # 300 ms (a real keyboard's figure), which makes that BIOS halt with "Keyboard error:31".
-# Until the model can be told per instance, the PC's keyboard passes its BAT this fast.
+# The PC's keyboard therefore passes its BAT this fast.
 PC_KEYBOARD_BAT_US = 2_000
 
 
 def _chip_i8042(pc):
-    mod = _module("i8042", "i8042 keyboard controller (peripherals/i8042.py)")
-    if getattr(mod, "BAT_US", 0) > PC_KEYBOARD_BAT_US:
-        mod.BAT_US = PC_KEYBOARD_BAT_US
-    return _pick(mod, "I8042", "KBC", "KeyboardController")(pc.machine, port92=True)
+    return I8042(pc.machine, port92=True, bat_us=PC_KEYBOARD_BAT_US)
 
 
 def _chip_uart(pc):
-    mod = _module("uart", "16550A UART (peripherals/uart.py)")
     backend = None
     if pc.config.serial:
         try:
-            backend = mod.open_serial(pc.config.serial)
+            backend = open_serial(pc.config.serial)
         except ValueError as e:
             raise PlatformError("--serial: %s" % e) from None
         except OSError as e:
             raise PlatformError("--serial %s: %s" % (pc.config.serial, e.strerror or e)) from None
-    return mod.UART(pc.machine, com=1, backend=backend)
+    return UART(pc.machine, com=1, backend=backend)
 
 
 def _chip_dma(pc):
-    mod = _module("dma", "8237 DMA (peripherals/dma.py)")
-    return _pick(mod, "DMA", "I8237", "DMAController")(pc.machine)
+    return DMA(pc.machine)
 
 
 def _chip_fdc(pc):
-    mod = _module("fdc", "82077AA floppy controller (peripherals/fdc.py)")
-    fdc = _pick(mod, "FDC", "I82077AA")(pc.machine)
+    fdc = FDC(pc.machine)
     first = None
     for unit, slot in enumerate(("fda", "fdb")):
         image = pc.media.get(slot)
@@ -645,15 +616,14 @@ def _chip_fdc(pc):
 
 
 def _chip_ata(pc):
-    mod = _module("ata", "ATA/ATAPI (peripherals/ata.py)")
-    cls = _pick(mod, "ATA")
+    cls = ATA
     cdrom = pc.media.get("cdrom")
     if cdrom is not None:
-        cdrom = mod.CDROM(cdrom)        # the secondary master, as QEMU's -cdrom
+        cdrom = CDROM(cdrom)        # the secondary master, as QEMU's -cdrom
     try:
         return cls(pc.machine, hda=pc.media.get("hda"), hdb=pc.media.get("hdb"),
                    cdrom=cdrom, commit=pc.config.commit)
-    except (ValueError, mod.DiskImageError) as e:
+    except (ValueError, DiskImageError) as e:
         raise PlatformError(str(e)) from None
 
 
@@ -675,8 +645,7 @@ def _disk_geometries(pc):
 
 
 def _chip_vga(pc):
-    mod = _module("vga", "VGA (peripherals/vga.py)")
-    return _pick(mod, "Vga", "VGA")(pc.machine)
+    return Vga(pc.machine)
 
 
 CHIP_BUILDERS = (

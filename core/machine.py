@@ -27,6 +27,7 @@ class Machine:
         # installs itself here); IRQ lines go to it through set_irq.
         self.pic = None
         self._reset_requested = False
+        self._hard_reset = False
         self.resets = 0
 
     def add_device(self, device):
@@ -80,18 +81,25 @@ class Machine:
             if clock.now >= end:
                 return "budget"
 
-    def request_reset(self):
+    def request_reset(self, hard=False):
         """A CPU RESET from the platform (8042 pulse, port 0x92, port 0xCF9): the CPU
         restarts at its reset vector at the next instruction boundary; RAM and devices
-        keep their state, as on a PC's warm reset."""
+        keep their state, as on a PC's warm reset.  `hard` (a PIIX3 hard reset through
+        port 0xCF9) also resets every device, as the chipset's PCIRST# does; RAM keeps
+        its contents either way."""
         self._reset_requested = True
+        self._hard_reset = self._hard_reset or hard
         self.cpu.request_stop()
 
     def _take_reset(self):
         if self._reset_requested:
             self._reset_requested = False
             self.resets += 1
-            self.cpu.reset()
+            if self._hard_reset:
+                self._hard_reset = False
+                self.reset()
+            else:
+                self.cpu.reset()
             return True
         return False
 

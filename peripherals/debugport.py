@@ -12,6 +12,9 @@ with, so a guest written for Bochs or QEMU prints and stops the same way here:
 * 0xF4, QEMU's isa-debug-exit device: writing v requests a stop with exit status
   (v << 1) | 1.  QEMU shifts the value so that no guest can fake a clean exit (status 0);
   a test ROM chooses its own "passed" value.
+* 0x402/0x403, the firmware's debug console: SeaBIOS built for QEMU writes its log to
+  0x402 (QEMU's debugcon), the Bochs BIOS writes its BX_INFO/BX_DEBUG messages to
+  0x403/0x402.  The bytes are kept apart from the 0xE9 console in ``bios_log``.
 
 A stop goes through ``machine.request_stop()``, so ``Machine.run`` returns "stop"; the status
 stays in ``exit_status`` for whoever runs the machine (the CLI turns it into the process
@@ -23,6 +26,7 @@ PORT_E9 = 0xE9
 PORT_POST = 0x80
 PORT_SHUTDOWN = 0x8900
 PORT_DEBUG_EXIT = 0xF4
+PORT_BIOS_DEBUG = 0x402             # and 0x403
 
 SHUTDOWN_MAGIC = b"Shutdown"
 
@@ -73,10 +77,11 @@ class DebugPort:
         (PORT_DEBUG_EXIT, 1),
     )
 
-    def __init__(self, machine, *, keep=True, echo=None):
+    def __init__(self, machine, *, keep=True, echo=None, bios_echo=None):
         self.machine = machine
         self.keep = keep
         self.echo = echo
+        self.bios_echo = bios_echo
         self.clear()
         self.reset()
         bus = machine.bus
@@ -84,6 +89,7 @@ class DebugPort:
         bus.register_io(PORT_POST, 1, self._read_post, self._write_post)
         bus.register_io(PORT_SHUTDOWN, 1, self._read_unused, self._write_shutdown)
         bus.register_io(PORT_DEBUG_EXIT, 1, self._read_unused, self._write_debug_exit)
+        bus.register_io(PORT_BIOS_DEBUG, 2, self._read_bios_debug, self._write_bios_debug)
         devices = getattr(machine, "devices", None)
         if devices is not None:          # so Machine.reset() and the device views find it
             devices.append(self)
@@ -103,6 +109,7 @@ class DebugPort:
         self._output = bytearray()
         self.console_bytes = 0
         self.post_codes = []
+        self._bios_log = bytearray()
 
     # ---------------------------------------------------------------- results
 
@@ -110,6 +117,11 @@ class DebugPort:
     def output(self):
         """Console bytes kept so far."""
         return bytes(self._output)
+
+    @property
+    def bios_log(self):
+        """Bytes the firmware wrote to its debug console (0x402/0x403)."""
+        return bytes(self._bios_log)
 
     @property
     def text(self):
@@ -148,6 +160,17 @@ class DebugPort:
         # A POST card latches the byte on the low data lines; that is the code.
         self.post_codes.append(value & 0xFF)
 
+    def _read_bios_debug(self, port, width):
+        # QEMU's debugcon answers 0xE9 to a read, which is how SeaBIOS detects it.
+        return self._unclaimed_above(width, 0xE9)
+
+    def _write_bios_debug(self, port, width, value):
+        data = self._bytes_of(width, value)
+        if len(self._bios_log) < (1 << 20):          # a log, not a sink: cap it
+            self._bios_log += data
+        if self.bios_echo is not None:
+            self.bios_echo(data)
+
     def _read_unused(self, port, width):
         return (1 << (8 * width)) - 1
 
@@ -179,6 +202,7 @@ class DebugPort:
             "output": bytes(self._output),
             "console_bytes": self.console_bytes,
             "post_codes": list(self.post_codes),
+            "bios_log": bytes(self._bios_log),
             "shutdown_matched": self._shutdown_matched,
             "exit_status": self.exit_status,
             "stop_reason": self.stop_reason,
@@ -188,6 +212,7 @@ class DebugPort:
         self._output = bytearray(state["output"])
         self.console_bytes = state["console_bytes"]
         self.post_codes = list(state["post_codes"])
+        self._bios_log = bytearray(state.get("bios_log", b""))
         self._shutdown_matched = state["shutdown_matched"]
         self.exit_status = state["exit_status"]
         self.stop_reason = state["stop_reason"]
@@ -198,7 +223,8 @@ class DebugPort:
         exit_text = ("exit status %d (%s)" % (self.exit_status, self.stop_reason)
                      if self.exit_status is not None else "no stop requested")
         return "\n".join([
-            "debug ports: console 0xE9, POST 0x80, shutdown 0x8900, isa-debug-exit 0xF4",
+            "debug ports: console 0xE9, POST 0x80, shutdown 0x8900, isa-debug-exit 0xF4, "
+            "firmware log 0x402/0x403 (%d bytes)" % len(self._bios_log),
             "console: %d bytes written" % self.console_bytes,
             "POST codes (last 16): %s" % codes,
             "shutdown: %d of %d bytes of %r matched" % (

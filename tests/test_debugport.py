@@ -49,10 +49,20 @@ def out_text(bus, port, text):
         bus.out(port, byte)
 
 
-def test_claims_exactly_its_four_ports(machine):
+def test_claims_exactly_its_ports(machine):
     port = DebugPort(machine)
-    assert sorted(machine.bus.handlers) == [0x80, 0xE9, 0xF4, 0x8900]
+    assert sorted(machine.bus.handlers) == [0x80, 0xE9, 0xF4, 0x402, 0x403, 0x8900]
     assert machine.devices == [port]
+
+
+def test_firmware_log_is_kept_apart(machine):
+    chunks = []
+    port = DebugPort(machine, bios_echo=chunks.append)
+    out_text(machine.bus, 0x402, "SeaBIOS\n")
+    out_text(machine.bus, 0x403, "rombios")
+    assert port.bios_log == b"SeaBIOS\nrombios" and port.output == b""
+    assert b"".join(chunks) == port.bios_log
+    assert machine.bus.handlers[0x402][0](0x402, 1) == 0xE9
 
 
 def test_console_bytes_are_kept_in_order(machine):

@@ -477,8 +477,8 @@ cdef class _CPU:
         p = self.phys_w(lin)
         if self.paging and (lin & (PAGE_SIZE - 1)) > <uint32_t>(PAGE_SIZE - size):
             # A write that straddles two pages checks both, in address order, before
-            # either is written.
-            self.phys_w(lin + size - 1)
+            # either is written; a fault on the second names its first byte in CR2.
+            self.phys_w((lin + size - 1) & ~<uint32_t>(PAGE_SIZE - 1))
         page = self.wptr[p >> PAGE_SHIFT]
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)

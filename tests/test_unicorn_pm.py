@@ -339,3 +339,13 @@ def test_double_shift_by_zero_writes_nothing():
         assert m.mem.read32(S.pm_translate(DATA)) == 0x89ABCDEF
         assert m.cpu.eflags == S.EFLAGS_ONE | S.CF
         assert not m.mem.read32(pte) & S.PTE_D
+
+
+def test_write_straddling_into_a_faulting_page_reports_its_first_byte():
+    # A dword write from 0x01006FFE at CPL 3 whose second page (0x01007000) the user may
+    # not write: #PF with CR2 = the first byte of the access inside that page, and
+    # nothing written to the first page.
+    m = _step(_case(b"\x89\x00", mode=PM3, eax=0x01006FFE))
+    cpu = m.cpu
+    assert (cpu.cs, cpu.eip) == (0x08, S.HANDLER_LIN + 16 * 14)
+    assert cpu.cr2 == 0x01007000

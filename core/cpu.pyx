@@ -265,6 +265,10 @@ cdef class _CPU:
     cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
     cdef uint32_t param_buf[32]
     cdef int delivering_vec        # vector being delivered (-1: none), for #DF rules
+    # State at the start of the instruction (or REP iteration): a fault leaves the
+    # registers as they were, so flags set before a faulting write are taken back.
+    cdef uint32_t saved_eflags, saved_esp
+    cdef uint16_t saved_ss
     cdef bint deliver_ext          # the event being delivered is not a software INT
     # ---- debug registers: checked only when DR7 enables a breakpoint of that kind
     cdef bint dr_exec_active
@@ -470,10 +474,11 @@ cdef class _CPU:
         cdef uint32_t p
         cdef uint8_t* page
         cdef int i
-        if self.paging and (lin & (PAGE_SIZE - 1)) > <uint32_t>(PAGE_SIZE - size):
-            # A write that straddles two pages faults before either is written.
-            self.phys_w(lin + size - 1)
         p = self.phys_w(lin)
+        if self.paging and (lin & (PAGE_SIZE - 1)) > <uint32_t>(PAGE_SIZE - size):
+            # A write that straddles two pages checks both, in address order, before
+            # either is written.
+            self.phys_w(lin + size - 1)
         page = self.wptr[p >> PAGE_SHIFT]
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)
@@ -1022,6 +1027,12 @@ cdef class _CPU:
         self.access[s] = access
         self.seg_update(s)
 
+    cdef inline void save_state(self) noexcept:
+        self.saved_eflags = self.eflags
+        self.saved_esp = self.r[R_ESP]
+        self.saved_ss = self.sel[S_SS]
+        self.insn_eip = self.eip
+
     cdef void soft_int(self, int vec) noexcept:
         # INT n / INT3 / INTO: IOPL-sensitive in virtual-8086 mode, and the gate's DPL
         # is checked against CPL in protected mode.
@@ -1042,6 +1053,12 @@ cdef class _CPU:
         cdef int err = self.fault_err
         cdef uint32_t ret = self.insn_eip
         self.user = self.cpl == 3          # a fault inside a system access left it cleared
+        if first < 0:
+            # Undo what the faulting instruction did before its fault (flags of a
+            # read-modify-write whose write faults, ESP of POP [mem]).
+            self.eflags = self.saved_eflags
+            if self.sel[S_SS] == self.saved_ss:
+                self.r[R_ESP] = self.saved_esp
         if vec == EXC_DE and self.m_div_next:
             ret = self.eip
         self.halted = False
@@ -1093,11 +1110,13 @@ cdef class _CPU:
             elif self.nmi:
                 self.nmi = False
                 self.halted = False
+                self.save_state()
                 self.interrupt(2, self.eip)
                 self.clock.now += self.t_nmi
                 continue
             elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
                 self.halted = False
+                self.save_state()
                 self.interrupt(self.acknowledge(), self.eip)
                 self.clock.now += self.t_intr
                 continue
@@ -1141,11 +1160,13 @@ cdef class _CPU:
         elif self.nmi:
             self.nmi = False
             self.halted = False
+            self.save_state()
             self.interrupt(2, self.eip)
             self.clock.now += self.t_nmi
             return 0
         elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
             self.halted = False
+            self.save_state()
             self.interrupt(self.acknowledge(), self.eip)
             self.clock.now += self.t_intr
             return 0
@@ -1161,6 +1182,7 @@ cdef class _CPU:
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
         self.insn_eip = self.eip
+        self.save_state()
         self.ss_shadow = False
         if self.dr_exec_active:
             self.check_exec_breakpoint()
@@ -1926,6 +1948,7 @@ cdef class _CPU:
                     break
             si = self.r[R_ESI] & amask
             di = self.r[R_EDI] & amask
+            self.saved_eflags = self.eflags      # a fault keeps the iterations done so far
             if self.m_index_first:
                 # The 286 steps CX and SI/DI before the access completes: a limit
                 # fault on the access leaves them already advanced (captured data).
@@ -2737,6 +2760,7 @@ cdef class _CPU:
                 self.param_buf[i] = self.rd(S_SS, (old_sp + (nparam - 1 - i) * gsize) & (0xFFFFFFFF if big else 0xFFFF), gsize)
             self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
+            self.user = dpl == 3        # the inner stack is written at the new level
             sp = new_sp
             big = self.ss32
             self.push_to(&sp, big, old_ss, gsize)
@@ -2985,6 +3009,8 @@ cdef class _CPU:
             old_sp = self.cur_sp()
             self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
+            # The frame goes onto the inner stack with the inner level's privilege.
+            self.user = False
             sp = new_sp
             big = self.ss32
             if from_v86:

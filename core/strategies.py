@@ -2085,13 +2085,6 @@ def compare(case, expected, actual):
     fault = expected.exception is not None
     if not fault:
         undefined["eflags"] = STATUS & ~case.insn.defined_flags
-    if fault and any((lin & (PAGE - 1)) + size > PAGE for lin, size, _ in
-                     getattr(case.insn, "page_access", ()) or ()):
-        # An access that straddles into the faulting page: Unicorn (QEMU TCG) puts the
-        # access's first address in CR2; the SDM's "linear address that caused the
-        # fault" is the first byte inside the faulting page (as KVM's emulator and
-        # cycle86 report it).  tests/test_unicorn_pm.py checks CR2 by that rule.
-        undefined["cr2"] = 0xFFFFFFFF
     for r in case.mode.state_keys:
         keep = ~undefined.get(r, 0) & 0xFFFFFFFF
         e, a = expected.regs[r] & keep, actual.regs[r] & keep

@@ -1575,8 +1575,7 @@ cdef class _CPU:
             t = self.eip + <uint32_t>sv
             if self.opsize == 2:
                 t &= 0xFFFF
-            if t > self.seg_hi[S_CS] and not self.m_word_wrap:
-                self.fault(EXC_GP, 0)
+            self.check_near_target(t)
             self.push(self.eip, self.opsize)
             self.jump_rel(sv)
         elif op == 0xE9:
@@ -1622,11 +1621,14 @@ cdef class _CPU:
         else:
             self.near_jump((self.eip + <uint32_t>disp) & 0xFFFF)
 
-    cdef inline void near_jump(self, uint32_t target) noexcept:
+    cdef inline void check_near_target(self, uint32_t target) noexcept:
         # A near transfer beyond the code segment limit faults at the transfer
         # instruction (#GP(0)), before anything is pushed or changed.
         if target > self.seg_hi[S_CS] and not self.m_word_wrap:
             self.fault(EXC_GP, 0)
+
+    cdef inline void near_jump(self, uint32_t target) noexcept:
+        self.check_near_target(target)
         self.eip = target
 
     cdef void release_stack(self, uint32_t n) noexcept:
@@ -1905,8 +1907,7 @@ cdef class _CPU:
         elif reg == 2:
             v = self.get_rm(size)
             v = v if self.opsize == 4 else v & 0xFFFF
-            if v > self.seg_hi[S_CS] and not self.m_word_wrap:
-                self.fault(EXC_GP, 0)
+            self.check_near_target(v)
             self.push(self.eip, self.opsize)
             self.eip = v
             self.taken = True
@@ -2341,10 +2342,14 @@ cdef class _CPU:
         elif not (self.cr0 & 1):
             self.cpl = 0
         self.user = self.cpl == 3
-        self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
-                         and (self.eflags & F_AC) != 0 and self.cpl == 3)
+        self.update_ac_check()
         if was_paging != self.paging:
             self.tlb_flush()
+
+    cdef inline void update_ac_check(self) noexcept:
+        # Alignment checks apply on the 486+ with CR0.AM and EFLAGS.AC set, at CPL 3.
+        self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
+                         and (self.eflags & F_AC) != 0 and self.cpl == 3)
 
     cdef void seg_update(self, int s) noexcept:
         """Derive the fast-check fields (valid offset range, read/write) from a cache."""
@@ -2567,8 +2572,7 @@ cdef class _CPU:
         self.load_cache(S_CS, (sel & 0xFFFC) | new_cpl, d)
         self.cpl = new_cpl
         self.user = new_cpl == 3
-        self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
-                         and (self.eflags & F_AC) != 0 and new_cpl == 3)
+        self.update_ac_check()
 
     cdef inline uint32_t desc_limit(self, uint64_t d) noexcept:
         cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
@@ -2949,8 +2953,7 @@ cdef class _CPU:
             settable &= ~<uint32_t>F_IOPL
         self.eflags = (self.eflags & ~settable) | (v & settable) | self.flags_fixed1
         if size == 4:
-            self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
-                             and (self.eflags & F_AC) != 0 and self.cpl == 3)
+            self.update_ac_check()
 
     # ---- interrupts and exceptions through the IDT
     cdef void interrupt_pm(self, int vec, uint32_t ret_eip, int err, bint soft) noexcept:

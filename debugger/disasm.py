@@ -225,7 +225,7 @@ def disassemble(code: bytes, address: int, bits: int = 16, count: int | None = N
 
 def disassemble_one(code: bytes, address: int, bits: int = 16,
                     linear_base: int | None = None) -> Instruction:
-    """The first instruction of `code` (a `db` entry if it does not decode; code must not be empty)."""
+    """The first instruction of non-empty `code` (a `db` entry if it does not decode)."""
     if not code:
         raise ValueError("no bytes to disassemble")
     return disassemble(code, address, bits, 1, linear_base)[0]

@@ -324,3 +324,17 @@ def test_no_python_eval():
     for text in ("__import__('os')", "1 if 1 else 2", "[1, 2]", "1 // 2", "not 1", "True"):
         with pytest.raises(ExprError):
             evaluate(text, ENV)
+
+
+def test_examples_in_the_documentation_compile():
+    import os
+    import re
+    doc = os.path.join(os.path.dirname(__file__), "..", "docs", "debugger-expressions.md")
+    with open(doc) as f:
+        text = f.read()
+    block = re.search(r"## Examples\n\n```\n(.*?)```", text, re.S).group(1)
+    examples = block.strip().splitlines()
+    assert len(examples) >= 5
+    env = make_env(esp=0xFFF0)
+    for line in examples:
+        assert expr.compile(line).evaluate(env) in (0, 1), line

@@ -600,3 +600,193 @@ def test_cli_in_a_subprocess(sample):
 def test_trace_is_listed_in_help(capsys):
     status, out, _ = cli_run(capsys, "trace", "-h")
     assert status == 0 and "show" in out and "diff" in out and "mnemonic=" in out
+
+
+# ---------------------------------------------------------------- recordings of real runs
+# The CPU's recorder (core/cpu.pyx: trace_start/trace_take/trace_stop) against the reader.
+
+REAL_GUEST = """
+start:
+  mov ax, cs
+  mov ds, ax
+  mov ax, 0x1234
+  mov [0x0100], ax
+  mov al, 0x41
+  out 0xe9, al
+  int 0x10
+  sti                 ; the pending IRQ is taken after the next instruction
+  nop
+  nop
+  cli
+  hlt
+handler10:
+  mov bx, 0x5678
+  iret
+handler08:
+  mov cx, 0x9abc
+  iret
+"""
+
+
+def need_recorder():
+    from core.cpu import CPU
+    if not hasattr(CPU, "trace_start"):
+        pytest.skip("this CPU has no trace recorder")
+
+
+def record_real_guest(path, patch=None):
+    """Run REAL_GUEST at 1000:0000 with IRQ 0 (vector 8) pending, recording it."""
+    from core.machine import Machine
+    from tests.asm import load, nasm
+    need_recorder()
+    code = bytearray(nasm(REAL_GUEST))
+    h10 = code.index(bytes.fromhex("bb7856"))
+    h08 = code.index(bytes.fromhex("b9bc9a"))
+    if patch is not None:
+        patch(code, h10)
+    m = Machine("80386")
+    cpu = load(m, bytes(code))
+    m.mem.write(0x10 * 4, (h10 | 0x1000 << 16).to_bytes(4, "little"))
+    m.mem.write(0x08 * 4, (h08 | 0x1000 << 16).to_bytes(4, "little"))
+
+    def acknowledge():
+        cpu.intr = False
+        return 0x08
+    cpu.intr_ack = acknowledge
+    cpu.intr = True
+    with tr.TraceWriter.for_machine(path, m, "REAL_GUEST") as w:
+        cpu.trace_start()
+        assert m.run(max_cycles=100_000) == "halt"
+        w.write(cpu.trace_take())
+        cpu.trace_stop()
+    return m, h10, h08
+
+
+def test_recorded_real_mode_run(tmp_path):
+    path = tmp_path / "real.c86t"
+    m, h10, h08 = record_real_guest(path)
+    recs, warnings = read_all(path)
+    assert warnings == []
+    insns = [r for r in recs if r.kind == "insn"]
+    assert [tr.mnemonic(r) for r in insns] == [
+        "mov", "mov", "mov", "mov", "mov", "out", "int", "mov", "iret", "sti", "nop",
+        "mov", "iret", "nop", "cli", "hlt"]
+    assert all(r.cs == 0x1000 and r.cs_base == 0x10000 and r.mode_name == "real"
+               and r.linear == r.physical == 0x10000 + r.eip for r in insns)
+    assert [r.icount for r in insns] == list(range(16))
+    assert insns[0].cycle == 0 and all(a.cycle < b.cycle for a, b in zip(insns, insns[1:]))
+    assert insns[-1].icount + 1 == m.cpu.icount
+
+    assert insns[2].regs_after == {"eax": 0x1234}
+    assert insns[3].mem_writes == [(0x10100, 0x10100, 2, 0x1234)]     # mov [0x100], ax
+    assert insns[5].io == [(0xE9, 1, True, 0x41)]                      # out 0xe9, al
+    int10 = insns[6]
+    assert int10.interrupts == [(0x10, tr.INT_SOFTWARE, None)]
+    assert int10.regs_after["esp"] == 0xFFF8                           # flags, cs, ip pushed
+    assert [w[2:] for w in int10.mem_writes] == [(2, 0x0002), (2, 0x1000), (2, 0x0010)]
+    assert insns[7].eip == h10 and insns[7].regs_after == {"ebx": 0x5678}
+
+    # IRQ 0 arrives between the nop after sti and the next nop, as its own record
+    kinds = [r.kind for r in recs]
+    irq = recs[kinds.index("interrupt")]
+    assert recs[kinds.index("interrupt") - 1].eip == insns[10].eip
+    assert irq.interrupts == [(0x08, tr.INT_HARDWARE, None)] and irq.icount == 11
+    assert [w[3] for w in irq.mem_writes] == [0x0202, 0x1000, 0x0012]
+    assert insns[11].eip == h08 and insns[11].regs_after == {"ecx": 0x9ABC}
+
+    # the state rebuilt from the KEY and REG entries is the CPU's at the end
+    final = recs[-1].regs()
+    for name in tr.REG_NAMES:
+        assert final[name] == getattr(m.cpu, name), name
+
+
+def test_recording_the_same_run_twice_is_byte_identical(tmp_path):
+    record_real_guest(tmp_path / "a.c86t")
+    record_real_guest(tmp_path / "b.c86t")
+    assert (tmp_path / "a.c86t").read_bytes() == (tmp_path / "b.c86t").read_bytes()
+
+
+def test_diff_finds_a_changed_instruction_in_real_runs(tmp_path, capsys):
+    def patch(code, h10):
+        code[h10 + 1] = 0x79                                    # mov bx, 0x5679
+    record_real_guest(tmp_path / "a.c86t")
+    record_real_guest(tmp_path / "b.c86t", patch)
+    status, out, _ = cli_run(capsys, "trace", "diff", str(tmp_path / "a.c86t"),
+                             str(tmp_path / "b.c86t"), "--context", "2")
+    assert status == 1
+    assert "divergence at record 7 " in out and "in: bytes, regs" in out, out
+    assert "ebx=00005678" in out and "ebx=00005679" in out
+    assert "int 0x10" in out                                    # in the context
+
+
+def test_recorded_protected_mode_guest_with_paging(tmp_path):
+    """pm_paging (tests/guests): paged code shows PHYS, page faults show as exceptions,
+    and the port 0xE9 text rebuilt from the IO entries is what the guest printed."""
+    from core import bench
+    need_recorder()
+    exe = __import__("shutil").which("nasm")
+    if exe is None:
+        pytest.skip("nasm is not installed")
+    guests = os.path.join(ROOT, "tests", "guests")
+    rom = tmp_path / "pm_paging.rom"
+    subprocess.run([exe, "-f", "bin", "-i", guests + os.sep, "-o", str(rom),
+                    os.path.join(guests, "pm_paging.asm")], check=True, capture_output=True)
+    files = []
+    for name in ("a.c86t", "b.c86t"):
+        m, port = bench.make_machine(rom.read_bytes(), cpu="80386", memory=16 << 20)
+        path = tmp_path / name
+        with tr.TraceWriter.for_machine(path, m, "pm_paging") as w:
+            m.cpu.trace_start()
+            for _ in range(100):                # fixed slices: the run is the same each time
+                reason = m.run(max_cycles=50_000)
+                w.write(m.cpu.trace_take())
+                if reason != "budget":
+                    break
+        assert port.exit_status is not None
+        files.append(path.read_bytes())
+    assert files[0] == files[1]
+
+    with tr.TraceReader(tmp_path / "a.c86t") as t:
+        recs = list(t)
+        assert t.warnings == []
+        stats = t.stats()
+    insns = [r for r in recs if r.kind == "insn"]
+    # One INSN per executed instruction: a REP string instruction that runs to the end in
+    # one go is one INSN, whose iterations the CPU's own icount counts one by one.
+    assert [r.icount for r in insns] == list(range(len(insns)))
+    assert stats.instructions == len(insns) <= m.cpu.icount
+    e9 = bytes(v for r in recs for port_, size, out, v in r.io if port_ == 0xE9 and out)
+    assert e9 == port.output and b"PASS" in e9
+    modes = {r.mode_name for r in insns}
+    assert {"real", "protected"} <= modes
+    paged = [r for r in insns if r.paging]
+    assert paged
+    aliased = [w for r in recs for w in r.mem_writes if w[0] != w[1]]
+    assert (0x40001234, 0x00301234, 4, 0x1234ABCD) in aliased     # "pse-4m-alias" and kin
+    assert any(r.code32 for r in insns)
+    page_faults = [i for r in recs for i in r.interrupts if i[:2] == (14, tr.INT_EXCEPTION)]
+    assert page_faults and all(err is not None for _, _, err in page_faults)
+    assert any("cr3" in r.regs_after for r in insns)
+    final = recs[-1].regs()
+    for name in tr.REG_NAMES:
+        assert final[name] == getattr(m.cpu, name), name
+
+
+def test_recorded_wrap_at_1_mib_shows_the_physical_address(tmp_path):
+    """An 8086 fetching at FFFF:0020 reads physical 0x00010 (20 address lines): PHYS."""
+    from core.machine import Machine
+    from tests.asm import load
+    need_recorder()
+    m = Machine("8086")
+    cpu = load(m, bytes.fromhex("b80700f4"), cs=0xFFFF, ip=0x20)    # mov ax, 7; hlt
+    path = tmp_path / "wrap.c86t"
+    with tr.TraceWriter.for_machine(path, m) as w:
+        cpu.trace_start()
+        m.run(max_cycles=1000)
+        w.write(cpu.trace_take())
+    recs, _ = read_all(path)
+    assert [(r.cs, r.eip, r.linear, r.physical) for r in recs] == [
+        (0xFFFF, 0x20, 0x100010, 0x10), (0xFFFF, 0x23, 0x100013, 0x13)]
+    assert recs[0].regs_after == {"eax": 7}
+    assert tr.format_record(recs[0]).startswith(
+        "c=0 i=0 ffff:0020 (l=0x00100010 p=0x00000010) b8 07 00")

@@ -288,10 +288,6 @@ class Record:
 
 # ------------------------------------------------------------------ reading
 
-def _describe(path):
-    return os.path.basename(path) if path else "trace"
-
-
 class TraceReader:
     """Read a trace file.  Iterating yields Records in order, decoded on the fly from a
     memory map, so a large file streams in constant memory.

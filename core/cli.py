@@ -456,6 +456,8 @@ COMMANDS = (
             lambda: (_add_bench, _bench_main)),
     Command("run", "run a PC (isapc or pc) with firmware, disks and a console",
             lambda: (_add_run, _run_main)),
+    Command("trace", "show, summarise, compare and export recorded traces",
+            _from_module("debugger.trace_cli")),
 )
 COMMAND_HELP = {c.name: c.help for c in COMMANDS}
 

@@ -345,6 +345,14 @@ class GuestDone(Message):
         self.line = line
 
 
+class LogLine(Message):
+    """Text the interpreter wrote outside a command (from any thread)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+
 class Refresh(Message):
     """The controller stopped (from any thread): update the panes."""
 
@@ -394,6 +402,7 @@ class DebuggerApp(App):
         self.mips = 0.0
         self.tap = ConsoleTap(debugger)
         self._on_stop = lambda event: self.post_message(Refresh(event))
+        self._saved_write = None
 
     # ------------------------------------------------------------ layout
     def compose(self):
@@ -403,7 +412,10 @@ class DebuggerApp(App):
                 yield DisassemblyPane(id="disassembly")
                 yield StackPane(id="stack")
             with Horizontal(id="bottom"):
-                with TabbedContent(id="tabs"):
+                pc = getattr(self.debugger, "pc", None)
+                # Without a display adapter the guest talks through the console ports.
+                first = "tab-screen" if pc is not None and pc.chips.get("vga") else "tab-console"
+                with TabbedContent(id="tabs", initial=first):
                     with TabPane("Screen", id="tab-screen"):
                         yield ScreenPane(id="screen")
                     with TabPane("Console", id="tab-console"):
@@ -438,6 +450,11 @@ class DebuggerApp(App):
         self.query_one("#console", Log).border_title = "Console (0xE9, serial)"
         self.query_one("#log", RichLog).border_title = "Command output"
         self.debugger.on_stop.append(self._on_stop)
+        if hasattr(self.interpreter, "write"):
+            # The TUI owns the terminal: what the interpreter prints between commands
+            # (a stop reported while the gdb stub runs the guest...) goes to the log.
+            self._saved_write = self.interpreter.write
+            self.interpreter.write = lambda text: self.post_message(LogLine(str(text)))
         self.query_one("#memory", MemoryPane).set_debugger(self.debugger)
         self.query_one("#memory", MemoryPane).goto(self.debugger.current_linear())
         self.refresh_panes()
@@ -457,6 +474,11 @@ class DebuggerApp(App):
         if self.running:
             self.debugger.request_break()
         self.tap.close()
+        if self._saved_write is not None:
+            self.interpreter.write = self._saved_write
+
+    def on_log_line(self, message):
+        self.query_one("#log", RichLog).write(Text(message.text.rstrip("\n")))
 
     def _gdb_address(self):
         for name in ("address", "addr"):
@@ -569,6 +591,9 @@ class DebuggerApp(App):
                 log.write(Text(str(message.result)))
         elif message.result:
             log.write(Text(str(message.result).rstrip("\n")))
+        if message.line is not None and getattr(self.interpreter, "quit_requested", False):
+            self.exit()
+            return
         stop = self.debugger.last_stop
         if stop is not None and stop is not self._handled:
             self._stopped(stop)

@@ -224,6 +224,9 @@ class DisassemblyPane(Pane, DataTable):
         insns = around(view, view.linear, self.BEFORE, self.AFTER)
         marks = marks_for(view, insns)
         self.insns = insns
+        symbols = getattr(view.dbg, "symbols", None)
+        if symbols is not None and not len(symbols):
+            symbols = None
         self.clear()
         current_row = 0
         for row, i in enumerate(insns):
@@ -235,10 +238,14 @@ class DisassemblyPane(Pane, DataTable):
                           + (">" if current else " "),
                           style="bold red" if mark else "bold")
             style = "bold" if current else ""
+            text = Text(i.text, style=style)
+            label = symbols.format(i.linear, 0) if symbols is not None else ""
+            if label:        # a symbol starts here
+                text = Text.assemble((label + ": ", "bold magenta"), text)
             self.add_row(gutter, Text(format_where(view, i), style=style),
                          Text("%08X" % i.linear, style="dim"),
-                         Text(i.bytes.hex(" ")[:23], style="dim"),
-                         Text(i.text, style=style), key="%x" % i.linear)
+                         Text(i.bytes.hex(" ")[:23], style="dim"), text,
+                         key="%x" % i.linear)
         if not insns:
             self.add_row(" ", "%08X" % view.linear, "", "", "(not mapped)")
         self.move_cursor(row=current_row, animate=False)
@@ -374,12 +381,12 @@ class MemoryPane(Pane, Widget, can_focus=True):
     TITLE = "Memory"
     ROWS = 16
     BINDINGS = [
-        Binding("up", "move(-16)", "Up", show=False),
-        Binding("down", "move(16)", "Down", show=False),
-        Binding("left", "move(-1)", "Left", show=False),
-        Binding("right", "move(1)", "Right", show=False),
-        Binding("pageup", "move(-256)", "Page up", show=False),
-        Binding("pagedown", "move(256)", "Page down", show=False),
+        Binding("up", "cursor_by(-16)", "Up", show=False),
+        Binding("down", "cursor_by(16)", "Down", show=False),
+        Binding("left", "cursor_by(-1)", "Left", show=False),
+        Binding("right", "cursor_by(1)", "Right", show=False),
+        Binding("pageup", "cursor_by(-256)", "Page up", show=False),
+        Binding("pagedown", "cursor_by(256)", "Page down", show=False),
         Binding("p", "toggle_space", "lin/phys", show=False),
         Binding("g", "goto", "Go to", show=False),
     ]
@@ -411,7 +418,7 @@ class MemoryPane(Pane, Widget, can_focus=True):
         self.dbg = view.dbg
         self.refresh()
 
-    def action_move(self, delta):
+    def action_cursor_by(self, delta):
         self.cursor = (self.cursor + delta) & 0xFFFFFFFF
         self._nibble = None
         if self.cursor < self.address:
@@ -441,7 +448,7 @@ class MemoryPane(Pane, Widget, can_focus=True):
                     self.error = None
                 except DebugError as e:
                     self.error = str(e)
-                self.action_move(1)
+                self.action_cursor_by(1)
             self.refresh()
 
     def rows(self):

@@ -464,3 +464,16 @@ def test_screenshot_shows_every_pane_and_the_current_instruction():
         assert any("f5 Continue" in line for line in lines)
 
     drive(script)
+
+
+def test_disassembly_shows_symbols():
+    dbg = demo_debugger()
+    dbg.symbols.add("start", 0xF0000)
+
+    async def script(app, pilot):
+        await pilot.press("f11")
+        await settle(app, pilot)
+        current = [r for r in disassembly_rows(app) if ">" in r[0]]
+        assert current[0][4] == "start: cli"
+
+    drive(script, dbg)

@@ -690,7 +690,9 @@ class DebuggerApp(App):
             self.push_screen(HelpScreen())
 
     def action_focus_command(self):
-        self.query_one("#command").focus()
+        # At once, not after the next refresh (Widget.focus): keys typed right after the
+        # colon must land in the command line.
+        self.screen.set_focus(self.query_one("#command"))
 
     def on_key(self, event):
         if event.key == "escape" and self.focused is self.query_one("#command"):

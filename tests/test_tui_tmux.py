@@ -1,0 +1,118 @@
+"""A smoke test of the real terminal UI: `cycle86 debug` in a tmux session, driven by keys.
+
+This is the only test that goes through a real terminal (escape sequences for F-keys,
+Ctrl+C as a byte, the alternate screen), which App.run_test does not exercise.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDTH, HEIGHT = 200, 60
+
+
+def debug_command():
+    """`cycle86 debug` through the CLI once it has the command, else the TUI module's own
+    entry point (the same demo guest)."""
+    if any(c.name == "debug" for c in cli.COMMANDS):
+        return [sys.executable, "-m", "core.cli", "debug"]
+    return [sys.executable, "-m", "debugger.tui"]
+
+
+class Tmux:
+    def __init__(self, command):
+        self.name = "cycle86-tui-%d-%d" % (os.getpid(), time.monotonic_ns())
+        self.status_file = Path("/tmp/%s.status" % self.name)
+        self.status_file.unlink(missing_ok=True)
+        shell = "cd %s && %s; echo $? > %s; sleep 60" % (
+            ROOT, " ".join(command), self.status_file)
+        env = dict(os.environ, TERM="xterm-256color")
+        # A server of our own (-L), so no other tmux user can get in the way.
+        self.tmux = ["tmux", "-L", self.name]
+        subprocess.run(self.tmux + ["new-session", "-d", "-s", self.name, "-x", str(WIDTH),
+                        "-y", str(HEIGHT), shell], check=True, env=env)
+
+    def keys(self, *keys):
+        subprocess.run(self.tmux + ["send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self):
+        return subprocess.run(self.tmux + ["capture-pane", "-p", "-t", self.name],
+                              check=True, capture_output=True, text=True).stdout
+
+    def wait_for(self, pattern, timeout=30.0):
+        end = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if re.search(pattern, text):
+                return text
+            if time.monotonic() > end:
+                raise AssertionError("%r not on screen after %ss:\n%s" % (pattern, timeout, text))
+            time.sleep(0.2)
+
+    def wait_gone(self, pattern, timeout=10.0):
+        end = time.monotonic() + timeout
+        while re.search(pattern, self.screen()):
+            if time.monotonic() > end:
+                raise AssertionError("%r still on screen after %ss" % (pattern, timeout))
+            time.sleep(0.2)
+
+    def exit_status(self, timeout=15.0):
+        end = time.monotonic() + timeout
+        while not self.status_file.exists() or not self.status_file.read_text().strip():
+            if time.monotonic() > end:
+                raise AssertionError("the TUI did not exit:\n%s" % self.screen())
+            time.sleep(0.2)
+        return int(self.status_file.read_text())
+
+    def close(self):
+        subprocess.run(self.tmux + ["kill-server"], capture_output=True)
+        self.status_file.unlink(missing_ok=True)
+
+
+def test_debug_in_a_real_terminal():
+    t = Tmux(debug_command())
+    try:
+        first = t.wait_for(r"EIP 0000FFF0")
+        time.sleep(0.5)                  # the terminal's start-up replies are read first
+        for title in ("Registers", "Disassembly", "Stack", "Console", "Command output"):
+            assert title in first, title
+        assert re.search(r">\s+F000:FFF0\s+FFFFFFF0\s+ea 00 00 00 f0\s+l?jmp 0xf000:0", first), first
+        assert "stopped" in first and "mode real" in first
+
+        for _ in range(3):               # the far jump, cli, cld
+            t.keys("F11")
+            time.sleep(0.3)
+        screen = t.wait_for(r"EIP 00000002")
+        assert re.search(r">\s+F000:0002\s+000F0002\s+31 c0\s+xor ax, ax", screen), screen
+        assert "stopped (step)" in screen
+
+        t.keys("F5")                     # the demo runs to its end
+        screen = t.wait_for(r"stopped \(exit\)")
+        assert "cycle86 demo guest" in screen and "done" in screen   # the console pane
+
+        t.keys("C-c")                    # nothing running: a notice, not a quit
+        t.wait_for(r"not running")
+        assert "Registers" in t.screen()
+
+        t.keys("F1")
+        t.wait_for(r"cycle86 debugger: keys")
+        t.keys("Escape")
+        t.wait_gone(r"cycle86 debugger: keys")
+
+        t.keys(":")                      # the command line
+        t.keys("-l", "r")
+        t.wait_for(r"▊  r +▎")           # typed into the command line
+        t.keys("Enter")
+        t.wait_for(r"> r")
+
+        t.keys("Escape")
+        time.sleep(0.3)
+        t.keys("q")
+        assert t.exit_status() == 0
+    finally:
+        t.close()

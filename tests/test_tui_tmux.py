@@ -105,8 +105,9 @@ def test_debug_in_a_real_terminal():
         t.wait_gone(r"cycle86 debugger: keys")
 
         t.keys(":")                      # the command line
+        t.wait_gone(r"q Quit")           # focused: the key bar no longer offers q
         t.keys("-l", "r")
-        t.wait_for(r"▊  r +▎")           # typed into the command line
+        t.wait_for(r"▊  r ")             # typed into the command line
         t.keys("Enter")
         t.wait_for(r"> r")
 

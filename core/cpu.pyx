@@ -2481,10 +2481,13 @@ cdef class _CPU:
                 # REPE stops on ZF=0, REPNE on ZF=1.
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
-            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline
-                    or self.dbg_pending) and (cnt - 1) & amask:
+            if (self.clock.now >= self.clock.next_deadline or self.dbg_pending
+                    or self.stop_requested) and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
-                # serviced; the instruction restarts from its first prefix.
+                # serviced; the instruction restarts from its first prefix.  Only a
+                # device event, a debugger hit or a stop request splits it, never the end
+                # of a run slice: how a run is sliced must not change what the CPU does
+                # (a trace of the same run is the same however it was sliced).
                 self.eip = self.insn_eip
                 break
 

@@ -306,7 +306,7 @@ class CommandInterpreter:
             for name in cmd.names:
                 assert name not in self._by_name, name
                 self._by_name[name] = cmd
-        self.last_repeat = None          # the last repeatable command line
+        self.last_repeat = None          # the last run command line (an empty line repeats it)
         self.last_error = None
         self.tracing = False             # trace on
         self.trace_regs = False          # trace-reg on
@@ -450,7 +450,8 @@ class CommandInterpreter:
                 args = "/" + rest + (" " + args if args else "")
         if cmd is None:
             return self._fail("unknown command %r (help lists the commands)" % name, script)
-        self.last_repeat = text if cmd.repeat else None
+        if cmd.repeat:
+            self.last_repeat = text
         try:
             result = getattr(self, cmd.handler)(args.strip())
         except (CommandError, DebugError) as e:
@@ -551,33 +552,14 @@ class CommandInterpreter:
             return None
 
     def _symbol_names(self):
-        table = self.dbg.symbols
-        for attr in ("names",):
-            f = getattr(table, attr, None)
-            if callable(f):
-                try:
-                    return list(f())
-                except Exception:        # noqa: BLE001
-                    return []
         try:
-            return [name for name, _ in table.items()]
-        except Exception:                # noqa: BLE001
+            return list(self.dbg.symbols.names())
+        except Exception:                # noqa: BLE001 - completion must not fail
             return []
 
     def _symbol_items(self):
         """(address, name) pairs of the loaded symbols, sorted by address."""
-        table = self.dbg.symbols
-        items = getattr(table, "items", None)
-        pairs = []
-        if callable(items):
-            for a, b in items():
-                pairs.append((b, a) if isinstance(a, str) else (a, b))
-        else:
-            for name in self._symbol_names():
-                addr = self._symbol(name)
-                if addr is not None:
-                    pairs.append((addr, name))
-        return sorted(pairs)
+        return [(s.address, s.name) for s in self.dbg.symbols.symbols()]
 
     def context(self, linear):
         """'name+0x10' for an address near a symbol, else None."""
@@ -707,6 +689,10 @@ class CommandInterpreter:
             if "call" in self.show or self.tracing or self.trace_regs:
                 self._trace_before()
             before = self._mem_snapshot() if self.trace_mem else None
+            if self.trace_mem and before is None and not self._mem_warned:
+                self._mem_warned = True
+                self.write("trace-mem: a trace file is being recorded; memory writes go "
+                           "there")
             event = dbg.step(1)
             steps += 1
             if before is not None:
@@ -723,6 +709,7 @@ class CommandInterpreter:
                 return event
 
     _slow_target = None
+    _mem_warned = False
 
     def _break_event(self):
         from debugger.controller import StopEvent
@@ -750,14 +737,21 @@ class CommandInterpreter:
                                                             insn.address, insn.text))
 
     def _mem_snapshot(self):
-        """What trace-mem compares: the bytes the next instruction may write are not
-        known in advance, so the watch is the stack page and the instruction's memory
-        operand; see _trace_after."""
-        return {"icount": self.dbg.cpu.icount}
+        """Start collecting the CPU's trace entries for one instruction (trace-mem), unless
+        a trace file is being recorded (the controller owns the stream then)."""
+        if self.dbg.trace is not None:
+            return None
+        cpu = self.dbg.cpu
+        cpu.trace_take()
+        cpu.trace_start()
+        return True
 
     def _trace_after(self, before):
-        for point in self.dbg.list_points():
-            pass
+        cpu = self.dbg.cpu
+        cpu.trace_stop()
+        for lin, phys, size, value in _memory_writes(cpu.trace_take()):
+            self.write("  mem write: lin 0x%08x phys 0x%08x size %d value 0x%0*x"
+                       % (lin, phys, size, 2 * size, value))
 
     # ---- the run commands
     def do_continue(self, args):
@@ -1541,8 +1535,8 @@ class CommandInterpreter:
             where, body = self._insn_text(insn, seg, bits)
             mark = "=>" if insn.linear == current else (" *" if insn.linear in bps else "  ")
             ctxt = self.context(insn.linear)
-            self.write("%s %08x: %s (%s): %s" % (mark, insn.linear, where, ctxt or "",
-                                                 body))
+            self.write("%s %08x: %s%s: %s" % (mark, insn.linear, where,
+                                              " (%s)" % ctxt if ctxt else "", body))
 
     def do_setpmem(self, args):
         words = args.split()
@@ -1635,8 +1629,10 @@ class CommandInterpreter:
                 self.dbg.symbols.load_elf(path, offset)
             else:
                 self.dbg.symbols.load_bochs(path, offset)
-        except (ValueError, KeyError) as e:
-            raise CommandError("%s: %s" % (path, e)) from None
+        except Exception as e:           # noqa: BLE001 - SymbolError, ELF parse errors
+            text = str(e)
+            raise CommandError(text if text.startswith(path) else "%s: %s" % (path, text)) \
+                from None
         after = len(self._symbol_names())
         self.write("loaded %d symbols from %s" % (after - before, path))
 
@@ -1671,3 +1667,29 @@ class CommandInterpreter:
 
 
 QUIT = object()
+
+# Sizes of the CPU trace stream's entries after their tag byte (docs/trace-format.md);
+# an instruction entry is 9 bytes and then its length in bytes.
+_TRACE_ENTRY_SIZE = {2: 7, 3: 4, 4: 5, 5: 13, 6: 7, 7: 6, 8: 96, 9: 0}
+
+
+def _memory_writes(data):
+    """(linear, physical, size, value) of each MEMW entry in a CPU trace stream."""
+    out = []
+    i, n = 0, len(data)
+    while i < n:
+        tag = data[i]
+        i += 1
+        if tag == 1:
+            i += 9 + data[i + 8]
+        elif tag == 5:
+            size = data[i]
+            lin, phys, value = (int.from_bytes(data[i + k:i + k + 4], "little")
+                                for k in (1, 5, 9))
+            out.append((lin, phys, size, value & ((1 << 8 * size) - 1)))
+            i += 13
+        elif tag in _TRACE_ENTRY_SIZE:
+            i += _TRACE_ENTRY_SIZE[tag]
+        else:
+            break                        # a format this reader does not know: stop quietly
+    return out

@@ -347,6 +347,7 @@ cdef class _CPU:
     cdef size_t tlen, tcap
     cdef int64_t t_insn_pos         # where the current INSN entry starts (-1: none)
     cdef uint64_t t_cycle           # start cycle of the last INSN or KEY
+    cdef uint64_t t_count           # INSN entries so far (KEY's instruction number)
     cdef uint32_t t_regs[T_NREGS]   # register values as last recorded
     cdef int t_ctx_mode
     cdef uint32_t t_ctx_cs, t_ctx_base
@@ -479,6 +480,8 @@ cdef class _CPU:
         for i in range(8):
             self.seg_update(i)
         self.dr7_update()
+        if self.tracing:
+            self.trace_key()            # the whole state changed: a new keyframe
 
     # ================================================================ register helpers
     cdef inline uint32_t get_r8(self, int r) noexcept:
@@ -1248,7 +1251,7 @@ cdef class _CPU:
         cdef int i
         self.tput8(T_KEY)
         self.tput64(self.clock.now)
-        self.tput64(self.icount)
+        self.tput64(self.t_count)
         for i in range(T_NREGS):
             self.t_regs[i] = self.trace_reg(i)
             self.tput32(self.t_regs[i])
@@ -1298,6 +1301,7 @@ cdef class _CPU:
         self.tput8(15)                  # fixed up by trace_insn_end
         self.tput(code, 15)
         self.t_cycle = self.clock.now
+        self.t_count += 1
 
     cdef void trace_insn_end(self, bint flush) noexcept:
         # The length is known only now: keep ilen bytes of the 15 reserved and move the
@@ -3974,6 +3978,7 @@ cdef class _CPU:
         """Start recording the trace entry stream (docs/trace-format.md), from a KEY."""
         self.tracing = True
         self.t_insn_pos = -1
+        self.t_count = self.icount
         self.trace_key()
         self.update_hooks()
 

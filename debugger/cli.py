@@ -140,7 +140,7 @@ def cli_main(args):
         if args.trace:
             from debugger.controller import DebugError
             try:
-                dbg.trace_start(args.trace, description="cycle86 debug")
+                dbg.trace_start(corecli.trace_path(args.trace), description="cycle86 debug")
             except (DebugError, ImportError) as e:
                 raise corecli.CliError("--trace %s: %s" % (args.trace, e)) from None
         if args.gdb:

@@ -662,14 +662,14 @@ class CommandInterpreter:
             vector = d.get("vector", "?")
             name = EXCEPTION_NAMES.get(vector, "") if isinstance(vector, int) else ""
             kind = d.get("kind", "")
-            self.write("show int: t=%d vector 0x%s%s%s at %04x:%08x" % (
+            self.write("show int: t=%d vector 0x%s%s%s, handler at %s" % (
                 event.cycle, "%02x" % vector if isinstance(vector, int) else vector,
                 " (%s)" % kind if kind else "", " %s" % name if name and kind == "exception"
-                else "", event.cs, event.eip))
+                else "", self.dbg.location()))
         elif point.on == "mode":
-            self.write("show mode: t=%d switched to %s mode%s at %04x:%08x" % (
+            self.write("show mode: t=%d switched to %s mode%s, now at %s" % (
                 event.cycle, self.dbg.mode(), ", paging on" if self.dbg.paging() else "",
-                event.cs, event.eip))
+                self.dbg.location()))
         return True
 
     def _run_slowly(self, action, step_count):
@@ -686,6 +686,12 @@ class CommandInterpreter:
         while True:
             if self._interrupted:
                 return self._break_event()
+            if steps:
+                # step(1) never stops at a breakpoint where it starts (that is where the
+                # user already is), so a run made of single steps checks them itself.
+                bp = self._breakpoint_here()
+                if bp is not None:
+                    return bp
             if "call" in self.show or self.tracing or self.trace_regs:
                 self._trace_before()
             before = self._mem_snapshot() if self.trace_mem else None
@@ -707,6 +713,21 @@ class CommandInterpreter:
                 return event
             if target is not None and target(start_esp):
                 return event
+
+    def _breakpoint_here(self):
+        """The StopEvent of an enabled user breakpoint at CS:EIP whose condition holds."""
+        from debugger.controller import StopEvent
+        dbg = self.dbg
+        bp = dbg._breakpoint_here()
+        if bp is None:
+            return None
+        bp.hits += 1
+        if bp.temporary:
+            dbg.delete(bp.id)
+        cs = dbg.segment("cs")
+        return StopEvent("breakpoint", "Breakpoint %d, %s" % (bp.id, dbg.location()), bp,
+                         {}, dbg.clock.now, dbg.cpu.icount, cs.selector, dbg.register("eip"),
+                         dbg.current_linear(), dbg.mode())
 
     _slow_target = None
     _mem_warned = False
@@ -733,8 +754,8 @@ class CommandInterpreter:
             except CommandError:
                 return
             if insn.is_call:
-                self.write("show call: t=%d %04x:%08x %s" % (dbg.clock.now, cs.selector,
-                                                            insn.address, insn.text))
+                where, _ = self._insn_text(insn, cs.selector, bits)
+                self.write("show call: t=%d %s %s" % (dbg.clock.now, where, insn.text))
 
     def _mem_snapshot(self):
         """Start collecting the CPU's trace entries for one instruction (trace-mem), unless

@@ -70,7 +70,7 @@ gdt:
         dw (tss - $$ + BASE) & 0xffff
         db ((tss - $$ + BASE) >> 16) & 0xff
         db 0x89, 0x00, 0
-        dq 0x00409a010000ffff                   ; 0x20 code, base 0x10000, 64 KiB, 16-bit
+        dq 0x00009a010000ffff                   ; 0x20 code, base 0x10000, 64 KiB, 16-bit
 gdt_end:
 
 idt:

@@ -1462,8 +1462,11 @@ cdef class _CPU:
             ret = self.eip
         self.halted = False
         if first == EXC_DF:
+            # Shutdown: the processor stops; EIP is left at the instruction that started
+            # it all, which is where a debugger user wants to look.
             self.shutdown = True
             self.delivering_vec = -1
+            self.eip = self.insn_eip
             if self.tracing:
                 self.trace_flush_regs()
                 self.tput8(T_SHUTDOWN)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
-from typing import Callable
 
 from debugger.controller import (Breakpoint, Catchpoint, DebugError, EXCEPTION_NAMES,
                                  Watchpoint)
@@ -679,7 +678,6 @@ class CommandInterpreter:
         here from the instruction stream: step N counts, continue runs to any other stop,
         next/finish/until/cycle stop where the controller's own method would."""
         dbg = self.dbg
-        name = getattr(action, "__name__", "")
         target = self._slow_target
         steps = 0
         start_esp = dbg.register("esp")
@@ -1399,7 +1397,7 @@ class CommandInterpreter:
             return dict(dbg.pc.chips)
         out = {}
         for d in getattr(dbg.machine, "devices", []):
-            out.setdefault(getattr(d, "name", type(d).__name__), d)
+            out.setdefault(getattr(d, "name", None) or type(d).__name__.lower(), d)
         return out
 
     def info_device(self, args):
@@ -1410,7 +1408,7 @@ class CommandInterpreter:
                 return
             self.write("Devices (info device NAME shows one):")
             for name, d in devices.items():
-                doc = (type(d).__doc__ or "").strip().split("\n")[0]
+                doc = (type(d).__doc__ or "").strip().split("\n")[0].replace("``", "")
                 self.write("  %-12s %s" % (name, doc or type(d).__name__))
             return
         d = devices.get(args.strip())

@@ -4,7 +4,6 @@ The expectations come from what the guests do (tests/guests/dbg_*.asm: the value
 load, the bytes they write, the labels NASM assigned), never from output captured from
 the debugger itself.
 """
-import os
 import re
 import shutil
 import subprocess

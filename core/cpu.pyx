@@ -1275,6 +1275,7 @@ cdef class _CPU:
         cdef int64_t p
         cdef int i, b
         cdef uint8_t code[15]
+        cdef uint8_t* page
         self.trace_flush_regs()         # what happened since: an interrupt delivery
         if self.clock.now - self.t_cycle > 0xFFFFFFFF:
             self.trace_key()
@@ -1291,9 +1292,13 @@ cdef class _CPU:
         if p >= 0 and <uint32_t>p != lin:
             self.tput8(T_PHYS)
             self.tput32(<uint32_t>p)
-        for i in range(15):
-            b = self.peek8(lin + i)
-            code[i] = <uint8_t>(b if b >= 0 else 0)
+        page = self.rptr[p >> PAGE_SHIFT] if p >= 0 else NULL
+        if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 15:
+            memcpy(code, page + (p & (PAGE_SIZE - 1)), 15)      # the common case: one page
+        else:
+            for i in range(15):
+                b = self.peek8(lin + i)
+                code[i] = <uint8_t>(b if b >= 0 else 0)
         self.t_insn_pos = self.tlen
         self.tput8(T_INSN)
         self.tput32(<uint32_t>(self.clock.now - self.t_cycle))

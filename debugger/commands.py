@@ -697,6 +697,9 @@ class CommandInterpreter:
                 self._mem_warned = True
                 self.write("trace-mem: a trace file is being recorded; memory writes go "
                            "there")
+            before_step = getattr(target, "before", None)
+            if before_step is not None:
+                before_step()
             event = dbg.step(1)
             steps += 1
             if before is not None:
@@ -788,17 +791,56 @@ class CommandInterpreter:
             return self._run(lambda: self.dbg.step(1), step_count=n)
         return self._run(lambda: self.dbg.step(n), step_count=n)
 
+    def _current_insn(self):
+        dbg = self.dbg
+        cs = dbg.segment("cs")
+        try:
+            return self._decode_at(cs.selector, cs.base, dbg.register("eip"),
+                                   dbg.code_bits())[0]
+        except CommandError:
+            return None
+
     def do_next(self, args):
         if args:
             raise CommandError("next takes no arguments (got %r)" % args)
         self._slow_target = None
-        return self._run(self.dbg.next, step_count=1 if self._slow_path() else None)
+        if not self._slow_path():
+            return self._run(self.dbg.next)
+        insn = self._current_insn()
+        if insn is None or not (insn.is_call or insn.is_int or insn.is_rep_string):
+            return self._run(self.dbg.next, step_count=1)
+        # Traced: single-step through the call to the instruction after it, back at the
+        # same stack depth (recursion passes that address deeper first).
+        cs = self.dbg.segment("cs")
+        after = (cs.base + insn.next_address) & 0xFFFFFFFF
+        ss = self.dbg.register("ss")
+        self._slow_target = lambda esp0: self.dbg.current_linear() == after and (
+            self.dbg.register("ss") != ss or self.dbg.register("esp") >= esp0)
+        try:
+            return self._run(self.dbg.next)
+        finally:
+            self._slow_target = None
 
     def do_finish(self, args):
         if args:
             raise CommandError("finish takes no arguments (got %r)" % args)
         self._slow_target = None
-        return self._run(self.dbg.finish)
+        if not self._slow_path():
+            return self._run(self.dbg.finish)
+        # Traced: stop after a return that leaves the stack above where it is now.
+        ss = self.dbg.register("ss")
+        state = {"ret": False}
+
+        def returned(esp0):
+            return state["ret"] and (self.dbg.register("ss") != ss
+                                     or self.dbg.register("esp") > esp0)
+        returned.before = lambda: state.update(ret=bool(
+            (self._current_insn() or _NOT_RETURN).is_return))
+        self._slow_target = returned
+        try:
+            return self._run(self.dbg.finish)
+        finally:
+            self._slow_target = None
 
     def do_until(self, args):
         lin = self.linear(args)
@@ -1686,6 +1728,10 @@ class CommandInterpreter:
 
 
 QUIT = object()
+
+
+class _NOT_RETURN:
+    is_return = False
 
 # Sizes of the CPU trace stream's entries after their tag byte (docs/trace-format.md);
 # an instruction entry is 9 bytes and then its length in bytes.

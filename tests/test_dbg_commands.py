@@ -478,3 +478,21 @@ def test_info_device_on_a_pc_chip(real):
     assert any(l.split()[0] == "pic" for l in listing[1:])
     text = real.text("info device pic")
     assert text == real.machine.device("pic").info().rstrip("\n")
+
+
+def test_next_and_finish_while_tracing(real):
+    real.run("until 0x1000:%d" % lab(real, "call_func"), "trace on")
+    out = real.run("n")
+    traced = [l for l in out if l.startswith("[t=")]
+    # the whole call is traced: call, func's 7 instructions, inner's 5
+    assert "call 0x%x" % lab(real, "func") in traced[0]
+    assert traced[-1].split(": ", 1)[1].startswith("ret")
+    next_at(out, REAL_CS, lab(real, "after_call"))
+
+
+def test_finish_while_tracing(real):
+    real.run("vb 0x1000:%d" % lab(real, "inner_body"), "c", "d", "trace on")
+    out = real.run("finish")
+    traced = [l for l in out if l.startswith("[t=")]
+    assert [t.split(": ", 1)[1].split(" ;")[0] for t in traced] == ["nop", "pop bp", "ret"]
+    next_at(out, REAL_CS, lab(real, "after_inner"))

@@ -268,8 +268,8 @@ def positive_cycles(text):
     return int(t) * scale
 
 
-def _add_run(subparsers):
-    p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
+def add_machine_options(p):
+    """The options that describe a machine: `run`'s and `debug`'s (the same machine)."""
     p.add_argument("machine_file", nargs="?", metavar="MACHINE",
                    help="a TOML machine file: NAME (NAME.toml here or in "
                         "~/.config/cycle86/machines) or PATH.toml")
@@ -308,6 +308,12 @@ def _add_run(subparsers):
     p.add_argument("--commit", action="store_true", default=None,
                    help="write the guest's disk writes back to the images (default: a "
                         "copy-on-write overlay, the images stay untouched)")
+    return p
+
+
+def _add_run(subparsers):
+    p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
+    add_machine_options(p)
     p.add_argument("--stats", action="store_true",
                    help="print cycles, instructions and host speed at the end (stderr)")
     p.add_argument("--trace", metavar="FILE",
@@ -491,6 +497,8 @@ COMMANDS = (
             lambda: (_add_bench, _bench_main)),
     Command("run", "run a PC (isapc or pc) with firmware, disks and a console",
             lambda: (_add_run, _run_main)),
+    Command("debug", "debug a PC or the demo guest (Bochs commands, TUI, gdb)",
+            _from_module("debugger.cli")),
     Command("trace", "show, summarise, compare and export recorded traces",
             _from_module("debugger.trace_cli")),
 )
@@ -590,4 +598,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m core.cli`: run the importable module, not this __main__ copy, so that the
+    # command modules' `from core import cli` raise the CliError that main() catches.
+    from core.cli import main as _main
+    sys.exit(_main())

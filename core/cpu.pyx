@@ -11,7 +11,8 @@ core/timing.py, quirks from core/models.py: this file holds behaviour only.
 """
 from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
 from libc.setjmp cimport jmp_buf, setjmp, longjmp
-from libc.string cimport memset
+from libc.string cimport memset, memmove, memcpy
+from libc.stdlib cimport malloc, calloc, realloc, free
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 
@@ -94,9 +95,46 @@ cdef enum:
     STOP_HALT = 1
     STOP_REQUEST = 2
     STOP_SHUTDOWN = 3
+    STOP_DEBUG = 4          # a debugger point matched (dbg_hits() says which)
 
 STOP_NAMES = {STOP_BUDGET: "budget", STOP_HALT: "halt", STOP_REQUEST: "stop",
-              STOP_SHUTDOWN: "shutdown"}
+              STOP_SHUTDOWN: "shutdown", STOP_DEBUG: "debug"}
+
+# ---------------------------------------------------------------- debugger hooks
+# What the CPU reports to debugger/controller.py (dbg_hits()): (kind, a, b, c, d, e, f).
+cdef enum:
+    HIT_EXEC_LIN = 1        # a: linear address
+    HIT_EXEC_PHYS = 2       # a: physical address
+    HIT_EXEC_OFF = 3        # a: EIP, b: CS selector
+    HIT_WATCH = 4           # a: watch index, b: linear, c: physical, d: size | write << 8, e: old, f: new
+    HIT_IO = 5              # a: port, b: size, c: 1 for OUT, d: value
+    HIT_VECTOR = 6          # a: vector, b: kind (0 exc, 1 soft, 2 hw, 3 nmi), c: error code, d: CS, e: EIP
+    HIT_MODE = 7            # a: old mode code, b: new (bits 0-1 real/protected/v86, bit 2 paging)
+    HIT_MAGIC = 8           # a: CS, b: EIP of the xchg bx,bx
+    HIT_RETURN = 9          # a: CS, b: EIP after the return
+    MAX_HITS = 64
+    MAX_BP = 256            # per kind (linear, physical, offset)
+    MAX_WATCH = 64
+    BP_LIN = 1              # bits of bp_pages / w_pages per 4 KiB page
+    BP_PHYS = 2
+    BP_OFF = 4
+
+# Trace stream entry tags (docs/trace-format.md).
+cdef enum:
+    T_INSN = 1
+    T_CTX = 2
+    T_PHYS = 3
+    T_REG = 4
+    T_MEMW = 5
+    T_IO = 6
+    T_INT = 7
+    T_KEY = 8
+    T_SHUTDOWN = 9
+    T_NREGS = 19            # REG indices 0..18: GPRs, EFLAGS, ES..GS, CR0 CR2 CR3 CR4
+
+cdef struct Hit:
+    int kind
+    uint32_t a, b, c, d, e, f
 
 # Real-mode segment access rights: present, DPL 0, data read/write accessed (0x93);
 # CS: code read accessed (0x9B).  Stored in the descriptor byte-5 position (bits 8-15).
@@ -277,6 +315,41 @@ cdef class _CPU:
     cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
     # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
     cdef bint has_cpuid, has_tsc, has_msr, has_cx8, has_sysenter, has_rdpmc
+    # ---- debugger hooks: each hot path tests one of these flags and nothing else
+    cdef public bint hook_insn      # something is armed: run instructions through dbg_exec
+    cdef bint hook_mem              # data accesses go through rd_hooked/wr_hooked
+    cdef bint hook_io               # IN/OUT report to io_hook
+    cdef bint hook_int              # event deliveries report to note_int
+    cdef public bint dbg_pending    # a hit was recorded: stop at the next boundary
+    cdef Hit hits[MAX_HITS]
+    cdef int n_hits
+    cdef uint8_t* bp_pages          # 1 Mi entries: BP_* bits per 4 KiB page (or offset page)
+    cdef uint32_t bp_addr[3][MAX_BP]
+    cdef int bp_n[3]
+    cdef int64_t skip_lin           # resume past a breakpoint here (-1: none)
+    cdef uint8_t* w_pages
+    cdef uint32_t w_lo[MAX_WATCH]
+    cdef uint32_t w_hi[MAX_WATCH]
+    cdef uint8_t w_phys[MAX_WATCH]
+    cdef uint8_t w_acc[MAX_WATCH]   # 1 read, 2 write
+    cdef int w_n, w_nphys
+    cdef uint8_t* io_catch          # 64 Ki entries: 1 IN, 2 OUT
+    cdef bint catch_io
+    cdef uint8_t vec_catch[256]     # 1 exception, 2 software, 4 hardware, 8 NMI
+    cdef bint catch_vec, catch_mode, catch_magic
+    cdef int mode_code
+    cdef bint ret_armed
+    cdef uint16_t ret_ss
+    cdef uint32_t ret_esp
+    # ---- trace recording (docs/trace-format.md)
+    cdef public bint tracing
+    cdef uint8_t* tbuf
+    cdef size_t tlen, tcap
+    cdef int64_t t_insn_pos         # where the current INSN entry starts (-1: none)
+    cdef uint64_t t_cycle           # start cycle of the last INSN or KEY
+    cdef uint32_t t_regs[T_NREGS]   # register values as last recorded
+    cdef int t_ctx_mode
+    cdef uint32_t t_ctx_cs, t_ctx_base
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
     cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
     cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
@@ -318,6 +391,8 @@ cdef class _CPU:
             self.flags_settable32 |= F_AC
         self.intr_ack = None
         self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
+        self.skip_lin = -1
+        self.t_insn_pos = -1
         self._load_timing()
         self.reset()
 
@@ -521,8 +596,8 @@ cdef class _CPU:
             self.seg_fault(seg)             # execute-only code or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
-        if self.dr_data_active:
-            self.check_data_breakpoint(self.base[seg] + off, size, False)
+        if self.hook_mem:
+            return self.rd_hooked(self.base[seg] + off, size)
         return self.rd_lin(self.base[seg] + off, size)
 
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
@@ -537,8 +612,9 @@ cdef class _CPU:
             self.seg_fault(seg)             # read-only data, code, or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
-        if self.dr_data_active:
-            self.check_data_breakpoint(self.base[seg] + off, size, True)
+        if self.hook_mem:
+            self.wr_hooked(self.base[seg] + off, size, v)
+            return
         self.wr_lin(self.base[seg] + off, size, v)
 
     # ---- instruction fetch
@@ -903,6 +979,7 @@ cdef class _CPU:
                     self.dr_exec_active = True
                 elif rw != 2:                       # 01 write, 11 read/write; 10 is I/O
                     self.dr_data_active = True
+        self.update_hooks()
 
     cdef void check_exec_breakpoint(self) noexcept:
         # Instruction breakpoints are faults, taken before the instruction runs,
@@ -932,6 +1009,323 @@ cdef class _CPU:
             mask = ~(<uint32_t>(ln if ln != 2 else 7))
             if (lin & mask) <= (self.dr[n] & mask) <= ((lin + size - 1) & mask):
                 self.dr_hits |= 1 << n
+
+    # ================================================================ debugger hooks
+    # The controller (debugger/controller.py) arms these; with nothing armed the run loop
+    # tests hook_insn once per instruction and the data paths test hook_mem, which the
+    # DR7 data breakpoints needed anyway, so an idle debugger costs nothing measurable.
+
+    cdef void update_hooks(self) noexcept:
+        self.hook_mem = self.dr_data_active or self.w_n > 0 or self.tracing
+        self.hook_io = self.catch_io or self.tracing
+        self.hook_int = self.catch_vec or self.tracing
+        self.hook_insn = (self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0
+                          or self.catch_io or self.catch_vec or self.catch_mode
+                          or self.catch_magic or self.ret_armed or self.tracing)
+
+    cdef void add_hit(self, int kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d,
+                      uint32_t e, uint32_t f) noexcept:
+        # Only the first MAX_HITS of one run are kept (a REP MOVS over a watched buffer).
+        if self.n_hits < MAX_HITS:
+            self.hits[self.n_hits].kind = kind
+            self.hits[self.n_hits].a = a
+            self.hits[self.n_hits].b = b
+            self.hits[self.n_hits].c = c
+            self.hits[self.n_hits].d = d
+            self.hits[self.n_hits].e = e
+            self.hits[self.n_hits].f = f
+            self.n_hits += 1
+        self.dbg_pending = True
+
+    cdef int64_t probe_lin(self, uint32_t lin) noexcept:
+        """Physical address of `lin` without faulting or touching A/D bits (-1: not
+        present).  For the debugger's views and checks only."""
+        cdef uint32_t vpn = lin >> 12, pde, pte
+        cdef int i = vpn & (TLB_SIZE - 1)
+        if not self.paging:
+            return lin & self.bus.addr_mask
+        if self.tlb_vpn[i] == vpn:
+            return (self.tlb_ppn[i] | (lin & 0xFFF)) & self.bus.addr_mask
+        pde = self.phys_rd32(((self.cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask)
+        if not (pde & 1):
+            return -1
+        if (pde & 0x80) and (self.cr4 & 0x10):
+            return ((pde & 0xFFC00000) | (lin & 0x003FFFFF)) & self.bus.addr_mask
+        pte = self.phys_rd32(((pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask)
+        if not (pte & 1):
+            return -1
+        return ((pte & 0xFFFFF000) | (lin & 0xFFF)) & self.bus.addr_mask
+
+    cdef int peek8(self, uint32_t lin) noexcept:
+        cdef int64_t p = self.probe_lin(lin)
+        cdef uint8_t* page
+        if p < 0:
+            return -1
+        page = self.rptr[p >> PAGE_SHIFT]
+        if page == NULL:
+            return -1                   # MMIO: reading it could have side effects
+        return page[p & (PAGE_SIZE - 1)]
+
+    cdef uint32_t peek(self, uint32_t lin, int size) noexcept:
+        cdef uint32_t v = 0
+        cdef int i, b
+        for i in range(size):
+            b = self.peek8(lin + i)
+            v |= <uint32_t>(b & 0xFF) << (8 * i)
+        return v
+
+    cdef bint dbg_exec(self, bint check_bp) noexcept:
+        """One instruction with the debugger's checks around it; True: stop now (a
+        breakpoint matched before it ran, or a hit was recorded while it ran)."""
+        if self.dbg_before(check_bp):
+            return True
+        self.exec_one()
+        self.dbg_after()
+        return self.dbg_pending
+
+    cdef bint dbg_before(self, bint check_bp) noexcept:
+        cdef uint32_t lin = self.base[S_CS] + self.eip
+        cdef int64_t p
+        cdef int i
+        cdef bint hit = False
+        if check_bp and self.bp_pages != NULL and <int64_t>lin != self.skip_lin:
+            if self.bp_pages[lin >> 12] & BP_LIN:
+                for i in range(self.bp_n[0]):
+                    if self.bp_addr[0][i] == lin:
+                        self.add_hit(HIT_EXEC_LIN, lin, 0, 0, 0, 0, 0)
+                        hit = True
+            if self.bp_pages[self.eip >> 12] & BP_OFF:
+                for i in range(self.bp_n[2]):
+                    if self.bp_addr[2][i] == self.eip:
+                        self.add_hit(HIT_EXEC_OFF, self.eip, self.sel[S_CS], 0, 0, 0, 0)
+                        hit = True
+            if self.bp_n[1]:
+                p = self.probe_lin(lin)
+                if p >= 0 and self.bp_pages[p >> 12] & BP_PHYS:
+                    for i in range(self.bp_n[1]):
+                        if self.bp_addr[1][i] == <uint32_t>p:
+                            self.add_hit(HIT_EXEC_PHYS, <uint32_t>p, 0, 0, 0, 0, 0)
+                            hit = True
+            if hit:
+                return True
+        self.skip_lin = -1
+        if self.tracing:
+            self.trace_insn_begin(lin)
+        return False
+
+    cdef void dbg_after(self) noexcept:
+        cdef uint32_t op = self.op_byte
+        if self.ret_armed and (op == 0xC2 or op == 0xC3 or op == 0xCA or op == 0xCB or op == 0xCF):
+            # finish: a return that leaves the stack above the frame it was armed in.
+            if self.sel[S_SS] != self.ret_ss or self.r[R_ESP] > self.ret_esp:
+                self.add_hit(HIT_RETURN, self.sel[S_CS], self.eip, 0, 0, 0, 0)
+        if self.tracing:
+            self.trace_insn_end(True)
+
+    cdef uint32_t rd_hooked(self, uint32_t lin, int size) noexcept:
+        cdef uint32_t v
+        if self.dr_data_active:
+            self.check_data_breakpoint(lin, size, False)
+        v = self.rd_lin(lin, size)
+        if self.w_n:
+            self.watch_check(lin, size, False, v, v)
+        return v
+
+    cdef void wr_hooked(self, uint32_t lin, int size, uint32_t v) noexcept:
+        cdef uint32_t old = 0
+        if self.dr_data_active:
+            self.check_data_breakpoint(lin, size, True)
+        if self.w_n:
+            old = self.peek(lin, size)
+        self.wr_lin(lin, size, v)
+        # Reached only if the write did not fault.
+        if self.w_n:
+            self.watch_check(lin, size, True, old, v)
+        if self.tracing:
+            self.trace_memw(lin, size, v)
+
+    cdef void watch_check(self, uint32_t lin, int size, bint write, uint32_t old,
+                          uint32_t new) noexcept:
+        cdef uint32_t last = lin + <uint32_t>(size - 1)
+        cdef int64_t p = -1
+        cdef uint32_t a, z
+        cdef int i
+        cdef uint8_t need = 2 if write else 1
+        cdef bint lin_page = (self.w_pages[lin >> 12] | self.w_pages[last >> 12]) & BP_LIN
+        if self.w_nphys:
+            p = self.probe_lin(lin)
+        if not lin_page and not (p >= 0 and self.w_pages[p >> 12] & BP_PHYS):
+            return
+        for i in range(self.w_n):
+            if not (self.w_acc[i] & need):
+                continue
+            if self.w_phys[i]:
+                if p < 0:
+                    continue
+                a = <uint32_t>p
+            else:
+                a = lin
+            z = a + <uint32_t>(size - 1)
+            if a <= self.w_hi[i] and z >= self.w_lo[i]:
+                self.add_hit(HIT_WATCH, i, lin, <uint32_t>p if p >= 0 else lin,
+                             <uint32_t>size | (0x100 if write else 0), old, new)
+
+    cdef void io_hook(self, uint32_t port, int size, bint write, uint32_t value) noexcept:
+        if self.catch_io and self.io_catch[port & 0xFFFF] & (2 if write else 1):
+            self.add_hit(HIT_IO, port, size, write, value, 0, 0)
+        if self.tracing:
+            self.tput8(T_IO)
+            self.tput8((0x80 if write else 0) | size)
+            self.tput16(port)
+            self.tput32(value)
+
+    cdef inline void note_int(self, int vec, int kind, int err) noexcept:
+        # Every event delivery passes here first (kind: 0 exception, 1 software, 2
+        # hardware, 3 NMI); the CS:EIP reported is where the event was taken.
+        if self.hook_int:
+            self.int_hook(vec, kind, err)
+
+    cdef void int_hook(self, int vec, int kind, int err) noexcept:
+        if self.catch_vec and self.vec_catch[vec & 0xFF] & (1 << kind):
+            self.add_hit(HIT_VECTOR, vec, kind, <uint32_t>err, self.sel[S_CS],
+                         self.insn_eip if kind == 0 else self.eip, 0)
+        if self.tracing:
+            self.trace_flush_regs()
+            self.tput8(T_INT)
+            self.tput8(vec)
+            self.tput8(kind)
+            self.tput32(<uint32_t>err)
+
+    cdef int current_mode(self) noexcept:
+        return (2 if self.v86 else (1 if self.cr0 & 1 else 0)) | (4 if self.paging else 0)
+
+    # ---- trace recording: a byte stream the controller drains with trace_take()
+    cdef void tput(self, const void* data, size_t n) noexcept:
+        cdef size_t cap
+        cdef uint8_t* nb
+        if self.tlen + n > self.tcap:
+            cap = self.tcap * 2 if self.tcap else 1 << 20
+            while cap < self.tlen + n:
+                cap *= 2
+            nb = <uint8_t*>realloc(self.tbuf, cap)
+            if nb == NULL:
+                return                  # out of memory: drop the entry rather than crash
+            self.tbuf = nb
+            self.tcap = cap
+        memcpy(self.tbuf + self.tlen, data, n)
+        self.tlen += n
+
+    cdef inline void tput8(self, uint32_t v) noexcept:
+        cdef uint8_t b = <uint8_t>v
+        self.tput(&b, 1)
+
+    cdef inline void tput16(self, uint32_t v) noexcept:
+        cdef uint16_t w = <uint16_t>v
+        self.tput(&w, 2)
+
+    cdef inline void tput32(self, uint32_t v) noexcept:
+        self.tput(&v, 4)
+
+    cdef inline void tput64(self, uint64_t v) noexcept:
+        self.tput(&v, 8)
+
+    cdef uint32_t trace_reg(self, int i) noexcept:
+        if i < 8:
+            return self.r[i]
+        if i == 8:
+            return self.get_flags()
+        if i < 15:
+            return self.sel[i - 9]
+        if i == 15:
+            return self.cr0
+        if i == 16:
+            return self.cr2
+        if i == 17:
+            return self.cr3
+        return self.cr4
+
+    cdef void trace_key(self) noexcept:
+        cdef int i
+        self.tput8(T_KEY)
+        self.tput64(self.clock.now)
+        self.tput64(self.icount)
+        for i in range(T_NREGS):
+            self.t_regs[i] = self.trace_reg(i)
+            self.tput32(self.t_regs[i])
+        self.tput32(self.eip)
+        self.t_cycle = self.clock.now
+        self.t_ctx_mode = -1            # a CTX follows every KEY
+
+    cdef void trace_flush_regs(self) noexcept:
+        cdef int i
+        cdef uint32_t v
+        for i in range(T_NREGS):
+            v = self.trace_reg(i)
+            if v != self.t_regs[i]:
+                self.t_regs[i] = v
+                self.tput8(T_REG)
+                self.tput8(i)
+                self.tput32(v)
+
+    cdef void trace_insn_begin(self, uint32_t lin) noexcept:
+        cdef int mode = self.current_mode() | (8 if self.code32 else 0)
+        cdef int64_t p
+        cdef int i, b
+        cdef uint8_t code[15]
+        self.trace_flush_regs()         # what happened since: an interrupt delivery
+        if self.clock.now - self.t_cycle > 0xFFFFFFFF:
+            self.trace_key()
+        if mode != self.t_ctx_mode or self.sel[S_CS] != self.t_ctx_cs \
+                or self.base[S_CS] != self.t_ctx_base:
+            self.t_ctx_mode = mode
+            self.t_ctx_cs = self.sel[S_CS]
+            self.t_ctx_base = self.base[S_CS]
+            self.tput8(T_CTX)
+            self.tput8(mode)
+            self.tput16(self.sel[S_CS])
+            self.tput32(self.base[S_CS])
+        p = self.probe_lin(lin)
+        if p >= 0 and <uint32_t>p != lin:
+            self.tput8(T_PHYS)
+            self.tput32(<uint32_t>p)
+        for i in range(15):
+            b = self.peek8(lin + i)
+            code[i] = <uint8_t>(b if b >= 0 else 0)
+        self.t_insn_pos = self.tlen
+        self.tput8(T_INSN)
+        self.tput32(<uint32_t>(self.clock.now - self.t_cycle))
+        self.tput32(self.eip)
+        self.tput8(15)                  # fixed up by trace_insn_end
+        self.tput(code, 15)
+        self.t_cycle = self.clock.now
+
+    cdef void trace_insn_end(self, bint flush) noexcept:
+        # The length is known only now: keep ilen bytes of the 15 reserved and move the
+        # entries the instruction produced down over the rest.
+        cdef size_t start, keep_end
+        cdef int n = self.ilen
+        if self.t_insn_pos < 0 or self.tbuf == NULL:
+            return
+        if n < 1:
+            n = 1
+        elif n > 15:
+            n = 15
+        start = <size_t>self.t_insn_pos
+        self.tbuf[start + 9] = <uint8_t>n
+        keep_end = start + 10 + n
+        memmove(self.tbuf + keep_end, self.tbuf + start + 25, self.tlen - (start + 25))
+        self.tlen -= 15 - n
+        self.t_insn_pos = -1
+        if flush:
+            self.trace_flush_regs()
+
+    cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:
+        cdef int64_t p = self.probe_lin(lin)
+        self.tput8(T_MEMW)
+        self.tput8(size)
+        self.tput32(lin)
+        self.tput32(<uint32_t>p if p >= 0 else lin)
+        self.tput32(v)
 
     # ---- 486/Pentium/P6 system instructions
     cdef void store_edx_eax(self, uint64_t v) noexcept:
@@ -1038,6 +1432,7 @@ cdef class _CPU:
         # is checked against CPL in protected mode.
         if self.v86 and ((self.eflags >> 12) & 3) < 3:
             self.fault(EXC_GP, 0)
+        self.note_int(vec, 1, -1)
         if self.pe or self.v86:
             self.interrupt_pm(vec, self.eip, -1, True)
             if self.int_cost:
@@ -1065,6 +1460,9 @@ cdef class _CPU:
         if first == EXC_DF:
             self.shutdown = True
             self.delivering_vec = -1
+            if self.tracing:
+                self.trace_flush_regs()
+                self.tput8(T_SHUTDOWN)
             return
         if first >= 0 and ((_contributory(first) and _contributory(vec))
                            or (first == EXC_PF and (vec == EXC_PF or _contributory(vec)))):
@@ -1079,8 +1477,10 @@ cdef class _CPU:
             # Only these vectors push an error code (and only in protected mode).
             if vec != 8 and (vec < 10 or vec > 14) and vec != 17:
                 err = -1
+            self.note_int(vec, 0, err)
             self.interrupt_pm(vec, ret, err, False)
         else:
+            self.note_int(vec, 0, -1)
             self.interrupt(vec, ret)
         self.delivering_vec = -1
         self.deliver_ext = False
@@ -1091,10 +1491,15 @@ cdef class _CPU:
 
     # ================================================================ run loop
     cdef int run_slice(self, uint64_t until) noexcept:
+        cdef int vec
         self.slice_end = until
         if setjmp(self.jb) != 0:
             # A fault unwound here: registers are as the hardware leaves them.
+            if self.tracing:
+                self.trace_insn_end(False)
             self.deliver_fault()
+            if self.dbg_pending:
+                return STOP_DEBUG
         while True:
             if self.shutdown:
                 return STOP_SHUTDOWN
@@ -1111,14 +1516,21 @@ cdef class _CPU:
                 self.nmi = False
                 self.halted = False
                 self.save_state()
+                self.note_int(2, 3, -1)
                 self.interrupt(2, self.eip)
                 self.clock.now += self.t_nmi
+                if self.dbg_pending:
+                    return STOP_DEBUG
                 continue
             elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
                 self.halted = False
                 self.save_state()
-                self.interrupt(self.acknowledge(), self.eip)
+                vec = self.acknowledge()
+                self.note_int(vec, 2, -1)
+                self.interrupt(vec, self.eip)
                 self.clock.now += self.t_intr
+                if self.dbg_pending:
+                    return STOP_DEBUG
                 continue
             if self.halted:
                 # Nothing can wake HLT with IF=0 but NMI or RESET; with IF=1, only an
@@ -1129,6 +1541,10 @@ cdef class _CPU:
                 # earlier in this slice may have scheduled one before slice_end.
                 self.clock.now = min(self.slice_end, self.clock.next_deadline)
                 return STOP_BUDGET
+            if self.hook_insn:
+                if self.dbg_exec(True):
+                    return STOP_DEBUG
+                continue
             self.exec_one()
 
     cdef int acknowledge(self) noexcept:
@@ -1149,8 +1565,11 @@ cdef class _CPU:
         return self.clock.now - t0
 
     cdef int run_one(self) noexcept:
+        cdef int vec
         self.slice_end = 0xFFFFFFFFFFFFFFFF
         if setjmp(self.jb) != 0:
+            if self.tracing:
+                self.trace_insn_end(False)
             self.deliver_fault()
             return 0
         if self.shutdown:
@@ -1161,18 +1580,24 @@ cdef class _CPU:
             self.nmi = False
             self.halted = False
             self.save_state()
+            self.note_int(2, 3, -1)
             self.interrupt(2, self.eip)
             self.clock.now += self.t_nmi
             return 0
         elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
             self.halted = False
             self.save_state()
-            self.interrupt(self.acknowledge(), self.eip)
+            vec = self.acknowledge()
+            self.note_int(vec, 2, -1)
+            self.interrupt(vec, self.eip)
             self.clock.now += self.t_intr
             return 0
         if self.halted:
             return STOP_HALT
-        self.exec_one()
+        if self.hook_insn:
+            self.dbg_exec(False)
+        else:
+            self.exec_one()
         return 0
 
     # ================================================================ the instruction
@@ -1272,6 +1697,7 @@ cdef class _CPU:
                 self.dr[6] = (self.dr[6] & ~<uint32_t>0x400F) | self.dr_hits | (0x4000 if tf else 0)
             self.delivering_vec = EXC_DB
             self.deliver_ext = True
+            self.note_int(EXC_DB, 0, -1)
             self.interrupt(EXC_DB, self.eip)
             self.delivering_vec = -1
             self.deliver_ext = False
@@ -1387,6 +1813,9 @@ cdef class _CPU:
             b = self.get_reg(self.reg, size)
             self.set_rm(size, b)
             self.set_reg(self.reg, size, a)
+            if self.catch_magic and op == 0x87 and self.mod == 3 and self.reg == 3 and self.rm == 3:
+                # Bochs's magic breakpoint: xchg bx,bx (87 DB) stops after it runs.
+                self.add_hit(HIT_MAGIC, self.sel[S_CS], self.insn_eip, 0, 0, 0, 0)
         elif 0x88 <= op <= 0x8B:
             size = 1 if (op & 1) == 0 else self.opsize
             if op < 0x8A:
@@ -1565,11 +1994,15 @@ cdef class _CPU:
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.set_reg(R_EAX, size, self.bus.io_read(t, size))
+            if self.hook_io:
+                self.io_hook(t, size, False, self.get_reg(R_EAX, size))
         elif op == 0xE6 or op == 0xE7 or op == 0xEE or op == 0xEF:
             size = 1 if (op & 1) == 0 else self.opsize
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.bus.io_write(t, size, self.get_reg(R_EAX, size))
+            if self.hook_io:
+                self.io_hook(t, size, True, self.get_reg(R_EAX, size))
         elif op == 0xE8:
             sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
             t = self.eip + <uint32_t>sv
@@ -1589,6 +2022,7 @@ cdef class _CPU:
             sv = <int8_t>self.fetch8()
             self.jump_rel(sv)
         elif op == 0xF1:
+            self.note_int(EXC_DB, 0, -1)
             self.interrupt(EXC_DB, self.eip)      # ICEBP (386)
         elif op == 0xF4:
             self.need_cpl0()
@@ -2001,6 +2435,8 @@ cdef class _CPU:
             elif kind == 0x6C:          # INS
                 self.check_io(self.r[R_EDX] & 0xFFFF, size)
                 a = self.bus.io_read(self.r[R_EDX] & 0xFFFF, size)
+                if self.hook_io:
+                    self.io_hook(self.r[R_EDX] & 0xFFFF, size, False, a)
                 if self.m_index_first:
                     self.adv(R_EDI, delta, amask)
                     if rep:
@@ -2020,6 +2456,8 @@ cdef class _CPU:
                 a = self.rd(src_seg, si, size)
                 self.step_index(R_ESI, delta, amask)
                 self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, a)
+                if self.hook_io:
+                    self.io_hook(self.r[R_EDX] & 0xFFFF, size, True, a)
             if not rep:
                 break
             self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
@@ -2031,8 +2469,8 @@ cdef class _CPU:
                 # REPE stops on ZF=0, REPNE on ZF=1.
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
-            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline) \
-                    and (cnt - 1) & amask:
+            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline
+                    or self.dbg_pending) and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
                 # serviced; the instruction restarts from its first prefix.
                 self.eip = self.insn_eip
@@ -2345,6 +2783,9 @@ cdef class _CPU:
         self.update_ac_check()
         if was_paging != self.paging:
             self.tlb_flush()
+        if self.catch_mode and self.current_mode() != self.mode_code:
+            self.add_hit(HIT_MODE, self.mode_code, self.current_mode(), 0, 0, 0, 0)
+            self.mode_code = self.current_mode()
 
     cdef inline void update_ac_check(self) noexcept:
         # Alignment checks apply on the 486+ with CR0.AM and EFLAGS.AC set, at CPL 3.
@@ -2475,14 +2916,17 @@ cdef class _CPU:
         cdef bint user = self.user
         cdef uint32_t v
         self.user = False
-        v = self.rd_lin(lin, size)
+        v = self.rd_hooked(lin, size) if self.hook_mem else self.rd_lin(lin, size)
         self.user = user
         return v
 
     cdef void wr_sys(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef bint user = self.user
         self.user = False
-        self.wr_lin(lin, size, v)
+        if self.hook_mem:
+            self.wr_hooked(lin, size, v)
+        else:
+            self.wr_lin(lin, size, v)
         self.user = user
 
     # ---- descriptors
@@ -3406,6 +3850,142 @@ cdef class _CPU:
 
     def request_stop(self):
         self.stop_requested = True
+
+    # ================================================================ Python API (debugger)
+    # debugger/controller.py is the only intended user; it keeps the points and turns
+    # hits into stop events.
+
+    def __dealloc__(self):
+        free(self.bp_pages)
+        free(self.w_pages)
+        free(self.io_catch)
+        free(self.tbuf)
+
+    def probe_phys(self, uint32_t lin):
+        """Physical address of linear `lin`, or -1 if not mapped (no fault, no A/D bits)."""
+        return self.probe_lin(lin)
+
+    def dbg_set_breakpoints(self, lin=(), phys=(), offsets=()):
+        """Execution breakpoints: linear addresses, physical addresses and EIP offsets
+        (the controller checks the CS selector of an offset hit).  Stops before the
+        instruction runs."""
+        cdef int k, i
+        cdef uint32_t a
+        lists = (list(lin), list(phys), list(offsets))
+        for k in range(3):
+            if len(lists[k]) > MAX_BP:
+                raise ValueError("at most %d breakpoints of one kind" % MAX_BP)
+        if self.bp_pages == NULL:
+            self.bp_pages = <uint8_t*>calloc(1 << 20, 1)
+            if self.bp_pages == NULL:
+                raise MemoryError()
+        memset(self.bp_pages, 0, 1 << 20)
+        for k in range(3):
+            self.bp_n[k] = len(lists[k])
+            for i in range(self.bp_n[k]):
+                a = <uint32_t>(lists[k][i] & 0xFFFFFFFF)
+                self.bp_addr[k][i] = a
+                self.bp_pages[a >> 12] |= (BP_LIN, BP_PHYS, BP_OFF)[k]
+        self.update_hooks()
+
+    def dbg_set_watchpoints(self, watches=()):
+        """Watchpoints: (physical?, first, last, access) with access 1 read, 2 write,
+        3 both.  A hit is reported after the accessing instruction."""
+        cdef int i
+        cdef uint32_t pg
+        watches = list(watches)
+        if len(watches) > MAX_WATCH:
+            raise ValueError("at most %d watchpoints" % MAX_WATCH)
+        if self.w_pages == NULL:
+            self.w_pages = <uint8_t*>calloc(1 << 20, 1)
+            if self.w_pages == NULL:
+                raise MemoryError()
+        memset(self.w_pages, 0, 1 << 20)
+        self.w_n = len(watches)
+        self.w_nphys = 0
+        for i, (physical, first, last, access) in enumerate(watches):
+            self.w_phys[i] = 1 if physical else 0
+            self.w_lo[i] = first
+            self.w_hi[i] = last
+            self.w_acc[i] = access
+            self.w_nphys += self.w_phys[i]
+            for pg in range(first >> 12, (last >> 12) + 1):
+                self.w_pages[pg] |= BP_PHYS if physical else BP_LIN
+        self.update_hooks()
+
+    def dbg_set_io(self, ranges=()):
+        """I/O catchpoints: (first port, last port, access) with 1 IN, 2 OUT."""
+        cdef int port
+        ranges = list(ranges)
+        if self.io_catch == NULL:
+            self.io_catch = <uint8_t*>calloc(65536, 1)
+            if self.io_catch == NULL:
+                raise MemoryError()
+        memset(self.io_catch, 0, 65536)
+        for first, last, access in ranges:
+            for port in range(first, last + 1):
+                self.io_catch[port & 0xFFFF] |= access
+        self.catch_io = len(ranges) > 0
+        self.update_hooks()
+
+    def dbg_set_vectors(self, ranges=()):
+        """Vector catchpoints: (first, last, kinds) with kinds bits 1 exception,
+        2 software, 4 hardware, 8 NMI."""
+        cdef int v
+        ranges = list(ranges)
+        memset(self.vec_catch, 0, 256)
+        for first, last, kinds in ranges:
+            for v in range(first, last + 1):
+                self.vec_catch[v & 0xFF] |= kinds
+        self.catch_vec = len(ranges) > 0
+        self.update_hooks()
+
+    def dbg_set_catch(self, mode=False, magic=False):
+        """Mode-switch and magic-breakpoint (xchg bx,bx) catchpoints."""
+        self.catch_mode = bool(mode)
+        self.catch_magic = bool(magic)
+        self.mode_code = self.current_mode()
+        self.update_hooks()
+
+    def dbg_arm_return(self, ss=None, esp=0):
+        """finish: report a RET/RETF/IRET that leaves SS:ESP above `esp` (or changes SS).
+        None disarms."""
+        self.ret_armed = ss is not None
+        if ss is not None:
+            self.ret_ss = ss
+            self.ret_esp = esp
+        self.update_hooks()
+
+    def dbg_resume(self):
+        """The next instruction is not checked against execution breakpoints (resuming
+        from a breakpoint stop must not stop there again)."""
+        self.skip_lin = (self.base[S_CS] + self.eip) & 0xFFFFFFFF
+
+    def dbg_hits(self):
+        """The hits recorded since the last call, as (kind, a, b, c, d, e, f) tuples."""
+        cdef int i
+        out = [(self.hits[i].kind, self.hits[i].a, self.hits[i].b, self.hits[i].c,
+                self.hits[i].d, self.hits[i].e, self.hits[i].f) for i in range(self.n_hits)]
+        self.n_hits = 0
+        self.dbg_pending = False
+        return out
+
+    def trace_start(self):
+        """Start recording the trace entry stream (docs/trace-format.md), from a KEY."""
+        self.tracing = True
+        self.t_insn_pos = -1
+        self.trace_key()
+        self.update_hooks()
+
+    def trace_stop(self):
+        self.tracing = False
+        self.update_hooks()
+
+    def trace_take(self):
+        """The entries recorded since the last call (bytes); call between runs."""
+        data = self.tbuf[:self.tlen] if self.tlen else b""
+        self.tlen = 0
+        return data
 
 
 cdef inline bint _contributory(int vec) noexcept:

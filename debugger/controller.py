@@ -72,6 +72,8 @@ class Breakpoint(Point):
     segment: int | None = None       # the CS selector for "virt"
     symbol: str | None = None        # how the user named it, if by symbol
     internal: bool = False           # the controller's own (next, until): not listed
+    _check: object = field(default=None, repr=False, compare=False)   # internal: extra test
+    _reason: str = field(default="until", repr=False, compare=False)
 
     what = "breakpoint"
 
@@ -158,7 +160,6 @@ class Debugger:
     """Debug one machine.  `target` is a core.pc.PC or a core.machine.Machine."""
 
     def __init__(self, target, symbols=None):
-        from debugger import symbols as symmod
         if hasattr(target, "machine") and hasattr(target, "chips"):
             self.pc, self.machine = target, target.machine
         else:
@@ -166,7 +167,7 @@ class Debugger:
         self.cpu = self.machine.cpu
         self.clock = self.machine.clock
         self.bus = self.machine.bus
-        self.symbols = symbols if symbols is not None else symmod.SymbolTable()
+        self._symbols = symbols
         self.points = {}                 # id -> Point, in creation order
         self._next_id = 1
         self.on_stop = []                # callables(StopEvent), called after every stop
@@ -177,6 +178,18 @@ class Debugger:
         self._break = False
         self.trace = None                # a debugger.trace.TraceWriter while recording
         self._mode_seen = self._mode_code()
+
+    @property
+    def symbols(self):
+        """The symbol table (debugger/symbols.py) used for names in addresses and output."""
+        if self._symbols is None:
+            from debugger.symbols import SymbolTable
+            self._symbols = SymbolTable()
+        return self._symbols
+
+    @symbols.setter
+    def symbols(self, table):
+        self._symbols = table
 
     # ------------------------------------------------------------ machine state
     def mode(self):
@@ -442,36 +455,118 @@ class Debugger:
 
     def _arm(self):
         """Give the CPU the address lists and flags of the enabled points."""
-        raise NotImplementedError
+        lin, phys, offs, watches, io, vectors = set(), set(), set(), [], [], []
+        mode = magic = False
+        self._armed_watches = []
+        for p in self.points.values():
+            if not p.enabled:
+                continue
+            if isinstance(p, Breakpoint):
+                {"lin": lin, "phys": phys, "virt": offs}[p.kind].add(p.address)
+            elif isinstance(p, Watchpoint):
+                last = min(p.address + p.length - 1, 0xFFFFFFFF)
+                watches.append((p.space == "phys", p.address, last, ACCESS_BITS[p.access]))
+                self._armed_watches.append(p)
+            elif p.on == "io":
+                io.append((p.first, p.last, ACCESS_BITS[p.access]))
+            elif p.on == "vector":
+                vectors.append((p.first, p.last, sum(VECTOR_KINDS[k] for k in p.kinds)))
+            elif p.on == "mode":
+                mode = True
+            elif p.on == "magic":
+                magic = True
+        try:
+            self.cpu.dbg_set_breakpoints(sorted(lin), sorted(phys), sorted(offs))
+            self.cpu.dbg_set_watchpoints(watches)
+        except ValueError as e:
+            raise DebugError(str(e)) from None
+        self.cpu.dbg_set_io(io)
+        self.cpu.dbg_set_vectors(vectors)
+        self.cpu.dbg_set_catch(mode=mode, magic=magic)
 
     # ------------------------------------------------------------ running
     def step(self, n=1):
         """Execute `n` instructions (an interrupt delivery counts as one step, as in Bochs);
         stops early at a breakpoint (after the first step), watchpoint or catchpoint."""
-        raise NotImplementedError
+        if n < 1:
+            raise DebugError("step count must be at least 1, not %d" % n)
+        with self._running():
+            m, cpu = self.machine, self.cpu
+            for i in range(n):
+                if cpu.shutdown:
+                    return self._stop(self._event("shutdown", self._shutdown_message()))
+                if cpu.halted:
+                    ev = self._wait_halted()
+                    if ev is not None:
+                        return self._stop(ev)
+                m.step()
+                self._drain_trace()
+                ev = self._hits_event(cpu.dbg_hits())
+                if ev is None and cpu.stop_requested and not self._break:
+                    ev = self._exit_event()
+                if ev is None and cpu.shutdown:
+                    ev = self._event("shutdown", self._shutdown_message())
+                if ev is None and i < n - 1:
+                    bp = self._breakpoint_here()
+                    if bp is not None:
+                        bp.hits += 1
+                        ev = self._event("breakpoint", self._point_message(bp), bp)
+                if ev is not None:
+                    return self._stop(ev)
+            return self._stop(self._event("step", ""))
 
     def next(self):
         """Step over: CALL, INT n and REP string instructions run to the next instruction
         (at the same or a shallower stack depth); anything else is one step."""
-        raise NotImplementedError
+        cpu = self.cpu
+        length = self._step_over_length()
+        if length is None:
+            return self.step()
+        cs = cpu.get_segment("cs")
+        mask = 0xFFFFFFFF if self.code_bits() == 32 else 0xFFFF
+        target = (cs.base + ((cpu.eip + length) & mask)) & 0xFFFFFFFF
+        ss, esp = cpu.get("ss"), cpu.get("esp")
+        bp = self.break_at("lin", target, internal=True)
+        # Recursion passes the same address deeper in the stack: only stop when the
+        # stack is back where it was.
+        bp._check = lambda: cpu.get("ss") != ss or cpu.get("esp") >= esp
+        bp._reason = "step"
+        try:
+            ev = self._run(internal=bp)
+        finally:
+            self.delete(bp.id)
+        return ev
 
     def finish(self):
         """Run until the current procedure returns (RET/RETF/IRET leaving ESP above its
-        current value)."""
-        raise NotImplementedError
+        current value, or changing SS)."""
+        cpu = self.cpu
+        cpu.dbg_arm_return(cpu.get("ss"), cpu.get("esp"))
+        try:
+            return self._run()
+        finally:
+            cpu.dbg_arm_return(None)
 
     def cont(self, max_cycles=None):
         """Run until a point stops it, the guest halts for good or shuts down, the guest
         exits, request_break(), or `max_cycles` cycles pass (reason "budget")."""
-        raise NotImplementedError
+        return self._run(max_cycles=max_cycles)
 
     def until(self, linear):
-        """Run until execution reaches linear address `linear`."""
-        raise NotImplementedError
+        """Run until execution reaches linear address `linear` (reason "until")."""
+        bp = self.break_at("lin", linear, internal=True)
+        bp._reason = "until"
+        try:
+            return self._run(internal=bp)
+        finally:
+            self.delete(bp.id)
 
     def run_to_cycle(self, cycle):
-        """Run until the clock reaches `cycle` (reason "cycle"), or something stops it."""
-        raise NotImplementedError
+        """Run until the clock reaches `cycle` (reason "cycle"), or something stops it
+        first.  It stops at the first instruction boundary at or after `cycle`."""
+        if cycle <= self.clock.now:
+            raise DebugError("cycle %d is not in the future (now %d)" % (cycle, self.clock.now))
+        return self._run(stop_cycle=cycle)
 
     def request_break(self):
         """Stop a running cont/next/finish at the next instruction boundary (thread-safe:
@@ -479,12 +574,322 @@ class Debugger:
         self._break = True
         self.cpu.request_stop()
 
+    # ------------------------------------------------------------ the run loop
+    def _running(self):
+        dbg = self
+
+        class _Guard:
+            def __enter__(self):
+                if not dbg._lock.acquire(blocking=False):
+                    raise DebugError("the guest is already running")
+                dbg.running = True
+                dbg._break = False
+                # A break requested while stopped is stale; a pending platform reset
+                # also uses the stop request, so leave that one.
+                if not getattr(dbg.machine, "_reset_requested", False):
+                    dbg.cpu.stop_requested = False
+                    if dbg.pc is not None and dbg.pc.debugport.exit_status is not None:
+                        dbg.cpu.stop_requested = True      # the guest has exited
+                dbg.cpu.dbg_hits()
+                return self
+
+            def __exit__(self, *exc):
+                dbg.running = False
+                dbg._lock.release()
+                return False
+        return _Guard()
+
+    def _run(self, max_cycles=None, stop_cycle=None, internal=None):
+        with self._running():
+            m, cpu, clock = self.machine, self.cpu, self.clock
+            end, end_reason = NEVER, None
+            if max_cycles is not None:
+                end, end_reason = clock.now + max_cycles, "budget"
+            if stop_cycle is not None and stop_cycle < end:
+                end, end_reason = stop_cycle, "cycle"
+            cpu.dbg_resume()
+            while True:
+                if cpu.shutdown:
+                    return self._stop(self._event("shutdown", self._shutdown_message()))
+                if clock.now >= end:
+                    return self._stop(self._event(end_reason, self._end_message(end_reason)))
+                reason = m.run(max_cycles=min(SLICE_CYCLES, end - clock.now))
+                self._drain_trace()
+                if reason == "budget":
+                    continue
+                if reason == "debug":
+                    ev = self._hits_event(cpu.dbg_hits(), internal)
+                    if ev is not None:
+                        return self._stop(ev)
+                    cpu.dbg_resume()        # a false condition: go on past this point
+                    continue
+                if reason == "stop":
+                    if self._break:
+                        return self._stop(self._event("break", "Stopped by request"))
+                    return self._stop(self._exit_event())
+                if reason == "halt":
+                    return self._stop(self._event(
+                        "halt", "The CPU halted with interrupts disabled or nothing "
+                                "scheduled that could wake it"))
+                if reason == "shutdown":
+                    return self._stop(self._event("shutdown", self._shutdown_message()))
+                raise DebugError("unexpected run result %r" % reason)
+
+    def _wait_halted(self):
+        """Let time pass while the CPU is halted, up to the event that wakes it."""
+        m, cpu, clock = self.machine, self.cpu, self.clock
+        while cpu.halted and not cpu.shutdown:
+            if clock.next_deadline == NEVER or not (cpu.eflags & 0x200):
+                return self._event("halt", "The CPU halted with interrupts disabled or "
+                                           "nothing scheduled that could wake it")
+            reason = m.run(max_cycles=max(1, min(SLICE_CYCLES, clock.next_deadline - clock.now)))
+            self._drain_trace()
+            if reason == "debug":
+                ev = self._hits_event(cpu.dbg_hits())
+                if ev is not None:
+                    return ev
+            if reason == "stop":
+                return (self._event("break", "Stopped by request") if self._break
+                        else self._exit_event())
+            if cpu.intr:
+                break
+        return None
+
+    def _step_over_length(self):
+        """Length of the instruction at CS:EIP if `next` should step over it."""
+        from core import opcodes
+        try:
+            code = self.read(self.current_linear(), 16)
+        except DebugError:
+            return None
+        bits = self.code_bits()
+        i, rep = 0, False
+        while i < len(code) and code[i] in PREFIXES:
+            rep = rep or code[i] in (0xF2, 0xF3)
+            i += 1
+        if i >= len(code):
+            return None
+        op = code[i]
+        over = (op in (0xE8, 0x9A, 0xCC, 0xCD, 0xCE)
+                or (op == 0xFF and i + 1 < len(code) and (code[i + 1] >> 3) & 7 in (2, 3))
+                or (rep and op in STRING_OPS))
+        if not over:
+            return None
+        return opcodes.insn_length(code, bits == 32, self.cpu.model.isa)
+
+    def _breakpoint_here(self):
+        cpu = self.cpu
+        lin = self.current_linear()
+        phys = self.translate(lin)
+        cs = cpu.get("cs")
+        for p in self.points.values():
+            if not isinstance(p, Breakpoint) or not p.enabled or p.internal:
+                continue
+            if ((p.kind == "lin" and p.address == lin) or (p.kind == "phys" and p.address == phys)
+                    or (p.kind == "virt" and p.segment == cs and p.address == cpu.eip)) \
+                    and self._condition_true(p):
+                return p
+        return None
+
+    # ------------------------------------------------------------ hits -> stop events
+    def _hits_event(self, hits, internal=None):
+        """The StopEvent for the CPU's hits (None if every matching point declined:
+        a false condition, an ignore count, a disabled point)."""
+        events = []
+        for kind, a, b, c, d, e, f in hits:
+            if kind == HIT_RETURN:
+                events.append(self._event("finish", "Returned to %s" % self.location()))
+                continue
+            for p in self._points_for(kind, a, b, c, d):
+                if internal is not None and p is internal:
+                    if p._check is None or p._check():
+                        events.append(self._event(p._reason, "" if p._reason == "step"
+                                                  else "Reached %s" % self.location()))
+                    continue
+                if isinstance(p, Breakpoint) and p.internal:
+                    continue
+                if not self._condition_true(p):
+                    continue
+                p.hits += 1
+                if p.ignore_count > 0:
+                    p.ignore_count -= 1
+                    continue
+                details = {}
+                if kind == HIT_WATCH:
+                    size, write = d & 0xFF, bool(d & 0x100)
+                    p.old, p.new = e, f
+                    details = {"linear": b, "physical": c, "size": size, "write": write,
+                               "old": e, "new": f}
+                elif kind == HIT_IO:
+                    details = {"port": a, "size": b, "write": bool(c), "value": d}
+                elif kind == HIT_VECTOR:
+                    details = {"vector": a, "kind": VECTOR_KIND_NAMES[b],
+                               "error": None if c == 0xFFFFFFFF else c, "cs": d, "eip": e}
+                elif kind == HIT_MODE:
+                    details = {"old": _mode_text(a), "new": _mode_text(b)}
+                elif kind == HIT_MAGIC:
+                    details = {"cs": a, "eip": b}
+                events.append(self._event(_REASONS[kind], self._point_message(p, details),
+                                          p, details))
+                if p.temporary:
+                    self.delete(p.id)
+        if not events:
+            return None
+        ev = events[0]
+        if len(events) > 1:
+            ev.details["also"] = events[1:]
+            extra = [e.message for e in events[1:] if e.message]
+            if extra:
+                ev.message = "\n".join([ev.message] + extra) if ev.message else "\n".join(extra)
+        return ev
+
+    def _points_for(self, kind, a, b, c, d):
+        pts = self.points.values()
+        if kind == HIT_EXEC_LIN:
+            return [p for p in pts if isinstance(p, Breakpoint) and p.enabled
+                    and p.kind == "lin" and p.address == a]
+        if kind == HIT_EXEC_PHYS:
+            return [p for p in pts if isinstance(p, Breakpoint) and p.enabled
+                    and p.kind == "phys" and p.address == a]
+        if kind == HIT_EXEC_OFF:
+            return [p for p in pts if isinstance(p, Breakpoint) and p.enabled
+                    and p.kind == "virt" and p.address == a and p.segment == b]
+        if kind == HIT_WATCH:
+            return [self._armed_watches[a]] if a < len(self._armed_watches) else []
+        if kind == HIT_IO:
+            bit = 2 if c else 1
+            return [p for p in pts if isinstance(p, Catchpoint) and p.enabled and p.on == "io"
+                    and p.first <= a <= p.last and ACCESS_BITS[p.access] & bit]
+        if kind == HIT_VECTOR:
+            name = VECTOR_KIND_NAMES[b]
+            return [p for p in pts if isinstance(p, Catchpoint) and p.enabled
+                    and p.on == "vector" and p.first <= a <= p.last and name in p.kinds]
+        if kind == HIT_MODE:
+            return [p for p in pts if isinstance(p, Catchpoint) and p.enabled and p.on == "mode"]
+        if kind == HIT_MAGIC:
+            return [p for p in pts if isinstance(p, Catchpoint) and p.enabled and p.on == "magic"]
+        return []
+
+    # ------------------------------------------------------------ messages
+    def location(self):
+        """Where the CPU is: "0000:7c00 (0x00007c00) <symbol+off>"."""
+        cpu = self.cpu
+        lin = self.current_linear()
+        bits = self.code_bits()
+        text = ("%04x:%08x" if bits == 32 else "%04x:%04x") % (cpu.get("cs"), cpu.eip)
+        text += " (0x%08x)" % lin
+        sym = self._symbols.format(lin) if self._symbols is not None and len(self._symbols) \
+            else ""
+        if sym:
+            text += " <%s>" % sym
+        return text
+
+    def _event(self, reason, message, point=None, details=None):
+        cpu = self.cpu
+        return StopEvent(reason, message, point, dict(details or {}), self.clock.now,
+                         cpu.icount, cpu.get("cs"), cpu.eip, self.current_linear(), self.mode())
+
+    def _point_message(self, p, d=None):
+        d = d or {}
+        if isinstance(p, Breakpoint):
+            return "Breakpoint %d, %s" % (p.id, self.location())
+        if isinstance(p, Watchpoint):
+            size = d.get("size", p.length)
+            digits = 2 * size
+            return ("Watchpoint %d: %s of %d byte%s at 0x%08x (%s): 0x%0*x -> 0x%0*x, now at %s"
+                    % (p.id, "write" if d.get("write") else "read", size,
+                       "" if size == 1 else "s",
+                       d.get("linear", p.address) if p.space == "lin" else d.get("physical", 0),
+                       "linear" if p.space == "lin" else "physical",
+                       digits, d.get("old", 0), digits, d.get("new", 0), self.location()))
+        if p.on == "io":
+            return ("Catchpoint %d: %s port 0x%04x (%d byte%s) value 0x%0*x, now at %s"
+                    % (p.id, "OUT to" if d["write"] else "IN from", d["port"], d["size"],
+                       "" if d["size"] == 1 else "s", 2 * d["size"], d["value"],
+                       self.location()))
+        if p.on == "vector":
+            vec = d["vector"]
+            name = EXCEPTION_NAMES.get(vec, "") if d["kind"] == "exception" else ""
+            err = "" if d["error"] is None else " error 0x%04x" % d["error"]
+            cr2 = " cr2=0x%08x" % self.cpu.cr2 if vec == 14 and d["kind"] == "exception" else ""
+            return ("Catchpoint %d: %s 0x%02x%s%s%s from %04x:%08x, now at %s"
+                    % (p.id, {"exception": "exception", "software": "software interrupt",
+                              "hardware": "hardware interrupt", "nmi": "NMI"}[d["kind"]],
+                       vec, " (%s)" % name if name else "", err, cr2,
+                       self._cs_eip(d["cs"], d["eip"]),
+                       self.location()))
+        if p.on == "mode":
+            return "Catchpoint %d: mode switch %s -> %s, now at %s" % (
+                p.id, d["old"], d["new"], self.location())
+        return "Magic breakpoint (xchg bx,bx) at %s, now at %s" % (
+            self._cs_eip(d["cs"], d["eip"]), self.location())
+
+    def _cs_eip(self, cs, eip):
+        return ("%04x:%08x" if self.code_bits() == 32 else "%04x:%04x") % (cs, eip)
+
+    def _shutdown_message(self):
+        return "Triple fault: the CPU shut down at %s" % self.location()
+
+    def _end_message(self, reason):
+        if reason == "cycle":
+            return "Reached cycle %d at %s" % (self.clock.now, self.location())
+        return "Ran for the cycle budget; now at %s" % self.location()
+
+    def _exit_event(self):
+        port = self.pc.debugport if self.pc is not None else None
+        if port is not None and port.exit_status is not None:
+            return self._event("exit", "The guest stopped: %s (exit status %d)"
+                               % (port.stop_reason, port.exit_status),
+                               details={"status": port.exit_status})
+        return self._event("exit", "The guest stopped the machine")
+
+    def _stop(self, ev):
+        self.last_stop = ev
+        for callback in list(self.on_stop):
+            callback(ev)
+        return ev
+
     # ------------------------------------------------------------ tracing
     def trace_start(self, path, description=""):
-        raise NotImplementedError
+        """Record every instruction into `path` (docs/trace-format.md) until trace_stop."""
+        from debugger.trace import TraceWriter
+        if self.trace is not None:
+            raise DebugError("a trace is already being recorded to %s" % self.trace.path)
+        try:
+            self.trace = TraceWriter.for_machine(path, self.machine, description)
+        except OSError as e:
+            raise DebugError("%s: cannot write the trace (%s)" % (path, e.strerror or e)) \
+                from None
+        self.cpu.trace_start()
 
     def trace_stop(self):
-        raise NotImplementedError
+        if self.trace is None:
+            return None
+        self.cpu.trace_stop()
+        self._drain_trace()
+        path = self.trace.path
+        self.trace.close()
+        self.trace = None
+        return path
+
+    def _drain_trace(self):
+        if self.trace is not None:
+            data = self.cpu.trace_take()
+            if data:
+                self.trace.write(data)
+
+
+ACCESS_BITS = {"r": 1, "w": 2, "rw": 3}
+PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
+STRING_OPS = frozenset((0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC,
+                        0xAD, 0xAE, 0xAF))
+_REASONS = {HIT_EXEC_LIN: "breakpoint", HIT_EXEC_PHYS: "breakpoint", HIT_EXEC_OFF: "breakpoint",
+            HIT_WATCH: "watchpoint", HIT_IO: "io", HIT_VECTOR: "vector", HIT_MODE: "mode",
+            HIT_MAGIC: "magic"}
+
+
+def _mode_text(code):
+    return MODE_NAMES[code & 3] + (" with paging" if code & 4 else "")
 
 
 class _Env:

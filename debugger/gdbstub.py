@@ -727,11 +727,8 @@ class _Session:
             done.set()
             watcher.join()
             server._running = False
-        if interrupted.is_set() and event.reason != "break":
-            # The break came as the guest stopped for another reason: drop it, so that it
-            # does not stop the next run at once.
-            dbg._break = False
-            dbg.cpu.stop_requested = False
+        # A break that came as the guest stopped for another reason is left pending; the
+        # controller drops stale requests when the next run starts.
         reply = self.stop_reply(event)
         self.last_stop = reply
         return reply.encode()
@@ -749,7 +746,7 @@ class _Session:
         point = event.point
         if event.reason == "watchpoint" and isinstance(point, Watchpoint):
             kind = {"w": "watch", "r": "rwatch", "rw": "awatch"}[point.access]
-            addr = event.details.get("address", point.address)
+            addr = event.details.get("linear", point.address)
             text += "%s:%x;" % (kind, addr)
         elif event.reason == "breakpoint" and isinstance(point, Breakpoint):
             text += "hwbreak:;" if point.id in self.hw_ids else "swbreak:;"

@@ -38,7 +38,7 @@ SIG_0, SIGINT, SIGTRAP, SIGABRT, SIGTERM = 0, 2, 5, 6, 15
 # Which signal a stop reports, by StopEvent.reason; anything else is SIGTRAP.
 STOP_SIGNALS = {"break": SIGINT, "shutdown": SIGABRT, "exit": SIGTERM}
 # Stops gdb asked for and explains itself; the others get their message printed first.
-QUIET_REASONS = ("step", "breakpoint", "watchpoint", "break", "budget")
+QUIET_REASONS = ("step", "breakpoint", "watchpoint", "break")
 
 PACKET_SIZE = 0x4000                 # the largest packet we accept (qSupported PacketSize)
 INTERRUPT = b"\x03"
@@ -654,20 +654,28 @@ class _Session:
 
     # ------------------------------------------------------------ break and watch points
     def point(self, p):
+        """Z/z: insert or remove a breakpoint (0 software, 1 hardware: the same to us) or a
+        watchpoint (2 write, 3 read, 4 access) at a linear address.
+
+        gdb removes its points at every stop and inserts them again before it resumes; the
+        stub disables and re-enables the same Debugger point, so that the other front ends
+        see stable numbers and hit counts."""
         insert = p[:1] == b"Z"
         kind, addr, length = p[1:].split(b";")[0].split(b",")[:3]
         kind, addr, length = int(kind), _hex_int(addr), _hex_int(length)
         if kind > 4:
             return b""
         key = (kind, addr, length if kind >= 2 else 0)
+        pid = self.points.get(key)
+        if pid is not None and pid not in self.dbg.points:
+            pid = None                   # deleted meanwhile by another front end
         if not insert:
-            pid = self.points.pop(key, None)
-            if pid is not None and pid in self.dbg.points:
-                self.dbg.delete(pid)
-            self.hw_ids.discard(pid)
+            if pid is not None:
+                self.dbg.enable(pid, False)
             return b"OK"
-        if key in self.points and self.points[key] in self.dbg.points:
-            return b"OK"                 # gdb may insert the same point again
+        if pid is not None:
+            self.dbg.enable(pid, True)   # also when gdb inserts it twice, as it may
+            return b"OK"
         if kind <= 1:
             pt = self.dbg.break_at("lin", addr)
             if kind == 1:
@@ -718,8 +726,6 @@ class _Session:
                     event = dbg.step(1)
                 else:
                     event = dbg.cont()
-                    while event.reason == "budget" and not interrupted.is_set():
-                        event = dbg.cont()
             except DebugError as e:
                 self.console("cycle86: %s" % e)
                 return b"E01"            # gdb reports this as a stop with no signal
@@ -735,8 +741,6 @@ class _Session:
 
     def stop_reply(self, event):
         sig = STOP_SIGNALS.get(event.reason, SIGTRAP)
-        if event.reason == "budget":
-            sig = SIGINT
         if event.reason not in QUIET_REASONS or (
                 event.reason in ("breakpoint", "watchpoint")
                 and (event.point is None or event.point.id not in self.points.values())):

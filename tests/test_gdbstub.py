@@ -326,10 +326,18 @@ def test_breakpoints_and_watchpoints_from_Z_packets(client):
     watches = [(p.space, p.address, p.length, p.access) for p in dbg.list_points()
                if p.what == "watchpoint"]
     assert watches == [("lin", 0x600, 2, "w"), ("lin", 0x604, 4, "r"), ("lin", 0x608, 1, "rw")]
+    ids = [p.id for p in dbg.list_points()]
+    # gdb removes its points at each stop and inserts them again to resume: the same
+    # Debugger points are disabled and enabled, so their numbers stay.
     for p in (b"z0,7c20,1", b"z1,7c23,1", b"z2,600,2", b"z3,604,4", b"z4,608,1"):
         assert c.ask(p) == b"OK", p
-    assert dbg.list_points() == []
+    assert [p.enabled for p in dbg.list_points()] == [False] * 5
+    assert c.ask(b"Z0,7c20,1") == b"OK"
+    assert [p.id for p in dbg.list_points() if p.enabled] == ids[:1]
     assert c.ask(b"z0,1234,1") == b"OK"              # removing what is not there is harmless
+    dbg.delete(ids[0])                               # another front end deletes one
+    assert c.ask(b"Z0,7c20,1") == b"OK"
+    assert [(p.kind, p.address) for p in dbg.list_points() if p.enabled] == [("lin", 0x7C20)]
 
 
 def test_continue_to_a_breakpoint_and_step(client):

@@ -612,7 +612,8 @@ def test_gdb_protected_mode(stubs):
         "break *0x%x" % ROM_CODE, "continue",
         "p/x $pc", "p/x $eip_offset", "p/x $cs", "p/x $cs_base",
         "stepi", "p/x $edx",
-        "continue", "p/x $eip_offset")
+        "continue", "p/x $eip_offset",
+        "continue")                     # gdb passes SIGTERM back: vCont;C0f
     vals = values(out)
     assert vals[:3] == ["0xfffffff0", "0xfff0", "0xffff0000"]       # the reset vector
     assert re.search(r"Breakpoint 1, 0x0*f0140 in", out)
@@ -633,6 +634,9 @@ def test_gdb_protected_mode(stubs):
     assert "SIGTERM" in out
     assert vals[8] == "0x189"                       # after the OUT
     assert "exited" not in out
+    # Continuing runs the HLT after it: a halt with nothing to wake the CPU.
+    assert "The CPU halted with interrupts disabled" in out
+    assert "0x000f018a in" in out
 
 
 def test_gdb_ctrl_c(stubs):

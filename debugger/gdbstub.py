@@ -28,6 +28,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import traceback
 from dataclasses import dataclass
 
 from debugger.controller import Breakpoint, DebugError, Watchpoint
@@ -294,13 +295,11 @@ class GdbServer:
         self.port = port
         self.monitor = monitor
         if log is not None and not callable(log):
-            stream = log
-            log = lambda text: (stream.write(text + "\n"), stream.flush())
+            log = _line_writer(log)
         self.log = log
         self._listener = None
         self._thread = None
         self._closing = threading.Event()
-        self._link = None
         self._running = False            # the guest runs on behalf of gdb
         self.killed = False              # a client sent k: serve_forever has returned
 
@@ -308,10 +307,12 @@ class GdbServer:
     def listen(self):
         """Bind and listen (once); returns the port, which is the chosen one for port 0."""
         if self._listener is None:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            family, _, _, _, address = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM)[0]
+            s = socket.socket(family, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind((self.host, self.port))
+                s.bind(address)
                 s.listen(1)
             except OSError:
                 s.close()
@@ -352,12 +353,10 @@ class GdbServer:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._log("client connected")
         session = _Session(self, _Link(sock, self.log, self._closing))
-        self._link = session.link
         try:
             end = session.run()
         finally:
             session.remove_points()
-            self._link = None
             try:
                 sock.close()
             except OSError:
@@ -414,10 +413,12 @@ class _Session:
                 if end.reply is not None:
                     self.link.send(end.reply)
                 return end.how
-            except (ProtocolError, ValueError, IndexError):
+            except (ProtocolError, ValueError, IndexError, DebugError):
+                reply = b"E01"           # (an O packet saying why is not allowed here)
+            except Exception:            # a bug must cost one packet, not the session
+                self.server._log("error handling %r:\n%s" % (payload[:200],
+                                                             traceback.format_exc()))
                 reply = b"E01"
-            except DebugError:
-                reply = b"E01"           # an O packet is only allowed while running
             if reply is not None:
                 self.link.send(reply)
 
@@ -464,8 +465,10 @@ class _Session:
             return self.resume("s")
         if head in (b"Z", b"z"):
             return self.point(p)
-        if head == b"H" or head == b"T":
-            return b"OK"
+        if head == b"H":
+            return b"OK"                 # one thread: whichever gdb selects is it
+        if head == b"T":
+            return b"OK" if p[1:] in (b"1", b"-1", b"0") else b"E01"
         if head == b"D":
             raise _End("detach", b"OK")
         if head == b"k":
@@ -784,6 +787,13 @@ class _Session:
         step = (PACKET_SIZE - 8) // 2
         for i in range(0, len(data), step):
             self.link.send(b"O" + data[i:i + step].hex().encode())
+
+
+def _line_writer(stream):
+    def write(text):
+        stream.write(text + "\n")
+        stream.flush()
+    return write
 
 
 class _End(Exception):

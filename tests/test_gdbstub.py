@@ -9,6 +9,7 @@ Two halves:
 
 Everything runs on a real Machine under the real Debugger.
 """
+import io
 import re
 import shutil
 import signal
@@ -527,6 +528,24 @@ def test_log_receives_the_packets(client):
     stub, c = client(real_machine(), log=lines.append)
     c.ask(b"qC")
     assert any("qC" in line for line in lines) and any("QC1" in line for line in lines)
+
+
+def test_log_to_a_file(client):
+    stream = io.StringIO()
+    stub, c = client(real_machine(), log=stream)
+    c.ask(b"qC")
+    assert "<- b'qC'" in stream.getvalue() and "-> b'QC1'" in stream.getvalue()
+
+
+def test_a_failing_request_costs_one_packet_not_the_session(client):
+    stub, c = client(real_machine())
+
+    def broken(name):
+        raise RuntimeError("a bug")
+    stub.dbg.register = broken
+    assert c.ask(b"p0") == b"E01"
+    assert c.ask(b"qC") == b"QC1"
+    assert c.ask(b"T2") == b"E01"                    # no thread 2 either
 
 
 def test_port_zero_picks_a_free_port():

@@ -310,7 +310,32 @@ def _add_run(subparsers):
                         "copy-on-write overlay, the images stay untouched)")
     p.add_argument("--stats", action="store_true",
                    help="print cycles, instructions and host speed at the end (stderr)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="record every executed instruction into FILE (docs/trace-format.md; "
+                        "a bare name goes into traces/); see 'cycle86 trace'")
     return p
+
+
+def trace_path(name):
+    """Where `--trace NAME` writes: a bare file name goes into traces/ (created), a path
+    with a directory part is used as given."""
+    path = os.path.expanduser(name)
+    if os.path.dirname(path) == "":
+        os.makedirs("traces", exist_ok=True)
+        path = os.path.join("traces", path)
+    return path
+
+
+def start_trace(machine, name):
+    """Open a trace file for `machine` and start the CPU's recorder; returns the writer."""
+    from debugger.trace import TraceWriter
+    path = trace_path(name)
+    try:
+        writer = TraceWriter.for_machine(path, machine, description=" ".join(sys.argv[1:]))
+    except OSError as e:
+        raise CliError("%s: cannot write the trace (%s)" % (path, e.strerror or e)) from None
+    machine.cpu.trace_start()
+    return writer
 
 
 RUN_KEYS = ("machine", "cpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
@@ -398,7 +423,17 @@ def _run_main(args):
     try:
         for note in machine.notes:
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
-        outcome = machine.run(max_cycles=config.max_cycles, realtime=config.realtime)
+        tracer = start_trace(machine.machine, args.trace) if args.trace else None
+        cpu = machine.machine.cpu
+        try:
+            outcome = machine.run(
+                max_cycles=config.max_cycles, realtime=config.realtime,
+                after_slice=(lambda: tracer.write(cpu.trace_take())) if tracer else None)
+        finally:
+            if tracer is not None:
+                cpu.trace_stop()
+                tracer.write(cpu.trace_take())
+                tracer.close()
         _check_echo(echo)
         if config.screen:
             lines = machine.screen_text()
@@ -456,6 +491,8 @@ COMMANDS = (
             lambda: (_add_bench, _bench_main)),
     Command("run", "run a PC (isapc or pc) with firmware, disks and a console",
             lambda: (_add_run, _run_main)),
+    Command("trace", "show, summarise, compare and export recorded traces",
+            _from_module("debugger.trace_cli")),
 )
 COMMAND_HELP = {c.name: c.help for c in COMMANDS}
 

@@ -619,6 +619,13 @@ class Debugger:
                     continue
                 if reason == "debug":
                     ev = self._hits_event(cpu.dbg_hits(), internal)
+                    if cpu.shutdown:
+                        # The event that was caught could not be delivered: say both.
+                        down = self._event("shutdown", self._shutdown_message())
+                        if ev is not None:
+                            down.message = ev.message + "\n" + down.message
+                            down.details["also"] = [ev]
+                        return self._stop(down)
                     if ev is not None:
                         return self._stop(ev)
                     cpu.dbg_resume()        # a false condition: go on past this point
@@ -812,7 +819,7 @@ class Debugger:
             name = EXCEPTION_NAMES.get(vec, "") if d["kind"] == "exception" else ""
             err = "" if d["error"] is None else " error 0x%04x" % d["error"]
             cr2 = " cr2=0x%08x" % self.cpu.cr2 if vec == 14 and d["kind"] == "exception" else ""
-            return ("Catchpoint %d: %s 0x%02x%s%s%s from %04x:%08x, now at %s"
+            return ("Catchpoint %d: %s 0x%02x%s%s%s from %s, now at %s"
                     % (p.id, {"exception": "exception", "software": "software interrupt",
                               "hardware": "hardware interrupt", "nmi": "NMI"}[d["kind"]],
                        vec, " (%s)" % name if name else "", err, cr2,

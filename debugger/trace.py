@@ -1,0 +1,873 @@
+"""Trace files (.c86t): the CPU's raw entry stream behind a small header, and its reader.
+
+The CPU (core/cpu.pyx) records one entry per event into a byte buffer: an INSN entry as each
+instruction starts, then that instruction's register changes, memory writes, I/O and
+interrupts.  This module stores that stream in a file with a header (TraceWriter), decodes it
+back into one Record per instruction (TraceReader), formats records as text or JSON lines and
+gathers statistics.  docs/trace-format.md is the specification; the encode_* functions below
+build every entry kind and are the format written as code (the recorder in C must agree).
+
+A file is:  b"C86TRACE", u16 format version, u16 flags, u32 N, N bytes of a UTF-8 JSON
+object (the header), then the entry stream to the end of the file.  All little-endian.
+"""
+import collections
+import json
+import mmap
+import os
+import struct
+
+MAGIC = b"C86TRACE"
+VERSION = 1                      # the format version this module writes and reads
+_FILE_HEADER = struct.Struct("<8sHHI")
+
+# ------------------------------------------------------------------ entry tags and layouts
+# Each entry is a one-byte tag followed by fixed fields (INSN: then `len` instruction bytes).
+
+INSN, CTX, PHYS, REG, MEMW, IO, INT, KEY, SHUTDOWN = range(1, 10)
+
+TAG_NAMES = {INSN: "INSN", CTX: "CTX", PHYS: "PHYS", REG: "REG", MEMW: "MEMW", IO: "IO",
+             INT: "INT", KEY: "KEY", SHUTDOWN: "SHUTDOWN"}
+
+_INSN = struct.Struct("<BIIB")          # tag, cycle delta, eip, len; then len bytes
+_CTX = struct.Struct("<BBHI")           # tag, mode, cs selector, cs base
+_PHYS = struct.Struct("<BI")            # tag, physical address of the next INSN
+_REG = struct.Struct("<BBI")            # tag, register index, new value
+_MEMW = struct.Struct("<BBIII")         # tag, size, linear, physical, value
+_IO = struct.Struct("<BBHI")            # tag, flags (bit 7 OUT; bits 0-2 size), port, value
+_INT = struct.Struct("<BBBi")           # tag, vector, kind, error code (-1 none)
+_KEY = struct.Struct("<BQQ20I")         # tag, cycle, instructions retired, 19 regs + eip
+_SHUTDOWN = struct.Struct("<B")
+
+ENTRY_SIZES = {INSN: _INSN.size, CTX: _CTX.size, PHYS: _PHYS.size, REG: _REG.size,
+               MEMW: _MEMW.size, IO: _IO.size, INT: _INT.size, KEY: _KEY.size,
+               SHUTDOWN: _SHUTDOWN.size}
+
+# Register indices of REG entries and of the KEY's register block (eip is KEY's 20th word).
+REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags",
+             "es", "cs", "ss", "ds", "fs", "gs", "cr0", "cr2", "cr3", "cr4")
+REG_INDEX = {name: i for i, name in enumerate(REG_NAMES)}
+NUM_REGS = len(REG_NAMES)
+SEGMENT_REGS = frozenset(("es", "cs", "ss", "ds", "fs", "gs"))
+
+# CTX mode byte.
+MODE_REAL, MODE_PROTECTED, MODE_V86 = 0, 1, 2
+MODE_PAGING = 0x04
+MODE_CODE32 = 0x08
+MODE_NAMES = {MODE_REAL: "real", MODE_PROTECTED: "protected", MODE_V86: "v86", 3: "mode3"}
+
+# INT kinds.
+INT_EXCEPTION, INT_SOFTWARE, INT_HARDWARE, INT_NMI = range(4)
+INT_KIND_NAMES = ("exception", "software", "irq", "nmi")
+
+IO_WRITE = 0x80
+
+
+class TraceError(Exception):
+    """A file that is not a readable trace: the message names the file and byte offset."""
+
+
+# ------------------------------------------------------------------ encoding
+
+def encode_insn(cycle_delta, eip, code):
+    """INSN: an instruction starts `cycle_delta` cycles after the previous INSN (or KEY)."""
+    code = bytes(code)
+    if not 1 <= len(code) <= 15:
+        raise ValueError("an instruction is 1 to 15 bytes, not %d" % len(code))
+    return _INSN.pack(INSN, cycle_delta, eip, len(code)) + code
+
+
+def encode_ctx(mode, cs, cs_base):
+    """CTX: mode bits (0-1 real/protected/v86, 2 paging, 3 32-bit code), CS and its base."""
+    return _CTX.pack(CTX, mode, cs, cs_base)
+
+
+def encode_phys(physical):
+    """PHYS: the physical address of the next INSN's first byte, when it is not the linear."""
+    return _PHYS.pack(PHYS, physical)
+
+
+def encode_reg(reg, value):
+    """REG: register `reg` (a name from REG_NAMES or its index) now holds `value`."""
+    index = REG_INDEX[reg] if isinstance(reg, str) else reg
+    return _REG.pack(REG, index, value)
+
+
+def encode_memw(size, linear, physical, value):
+    """MEMW: a write of `size` (1, 2, 4) bytes."""
+    return _MEMW.pack(MEMW, size, linear, physical, value)
+
+
+def encode_io(port, size, is_write, value):
+    """IO: an IN (is_write False) or OUT of `size` bytes."""
+    return _IO.pack(IO, (IO_WRITE if is_write else 0) | size, port, value)
+
+
+def encode_int(vector, kind, error=-1):
+    """INT: the start of an interrupt or exception delivery (kind: INT_* constants)."""
+    return _INT.pack(INT, vector, kind, error)
+
+
+def encode_key(cycle, icount, regs, eip):
+    """KEY: full state; `regs` is a sequence of the 19 values in REG_NAMES order or a dict
+    (missing names are 0)."""
+    if isinstance(regs, dict):
+        regs = [regs.get(name, 0) for name in REG_NAMES]
+    regs = list(regs)
+    if len(regs) != NUM_REGS:
+        raise ValueError("a KEY holds %d registers, not %d" % (NUM_REGS, len(regs)))
+    return _KEY.pack(KEY, cycle, icount, *regs, eip)
+
+
+def encode_shutdown():
+    """SHUTDOWN: the CPU shut down (triple fault)."""
+    return _SHUTDOWN.pack(SHUTDOWN)
+
+
+# ------------------------------------------------------------------ the file header
+
+def _cycle86_version():
+    try:
+        from importlib.metadata import version
+        return version("cycle86")
+    except Exception:
+        return "unknown"
+
+
+def make_header(cpu, frequency, start_cycle=0, description="", created=None, **extra):
+    """The JSON header's fields.  `created` (an ISO timestamp) is stored only when given, so
+    that recording the same run twice gives byte-identical files."""
+    header = {"cpu": cpu, "frequency": int(frequency), "start_cycle": int(start_cycle),
+              "cycle86_version": _cycle86_version(), "description": description}
+    if created is not None:
+        header["created"] = created
+    header.update(extra)
+    return header
+
+
+def encode_file_header(header):
+    """The bytes before the entry stream: magic, version, flags and the JSON header."""
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = text.encode("utf-8")
+    return _FILE_HEADER.pack(MAGIC, VERSION, 0, len(data)) + data
+
+
+class TraceWriter:
+    """Write a trace file: the header at once, then the raw stream as it comes.
+
+        with TraceWriter.for_machine("traces/boot.c86t", machine, "boot test") as w:
+            machine.cpu.trace_start()
+            ... run ...
+            w.write(machine.cpu.trace_take())
+    """
+
+    def __init__(self, path, header):
+        self.path = os.fspath(path)
+        self.header = dict(header)
+        self.bytes_written = 0
+        self._file = open(self.path, "wb")
+        try:
+            self._file.write(encode_file_header(self.header))
+            # The header is on disk before any entry: a recording killed early still reads.
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            raise
+
+    @classmethod
+    def for_machine(cls, path, machine, description="", created=None, **extra):
+        """A writer whose header describes `machine` (a core.machine.Machine) as it is now."""
+        header = make_header(machine.model.name, machine.clock.frequency, machine.clock.now,
+                             description, created, **extra)
+        return cls(path, header)
+
+    def write(self, raw):
+        """Append raw entries (bytes from cpu.trace_take(); entries may span calls)."""
+        if raw:
+            self._file.write(raw)
+            self.bytes_written += len(raw)
+
+    def flush(self):
+        self._file.flush()
+
+    def close(self):
+        if not self._file.closed:
+            self._file.close()
+
+    @property
+    def closed(self):
+        return self._file.closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write_trace(path, header, raw):
+    """Write a whole trace file at once."""
+    with TraceWriter(path, header) as w:
+        w.write(raw)
+
+
+# ------------------------------------------------------------------ records
+
+_EMPTY_STATE = (0,) * NUM_REGS
+
+
+class Record:
+    """One instruction ("insn"), one interrupt delivered between instructions
+    ("interrupt"), or the CPU's shutdown ("shutdown"), with everything that followed it.
+
+    cycle: when the instruction started (an interrupt or shutdown record: the start cycle of
+    the instruction before it).  icount: instructions retired before this record (the
+    instruction's own number, counting from 0 at the start of the machine's run).
+    regs_after: the registers it changed, name -> new value.  state_before / state_after:
+    all 19 register values (REG_NAMES order) before and after.  mem_writes: (linear,
+    physical, size, value); io: (port, size, is_write, value); interrupts: (vector, kind,
+    error or None).  Location fields (cs, eip, linear, physical, bytes) are None for records
+    that are not instructions.  offset: the file offset of the record's first entry.
+    """
+
+    __slots__ = ("kind", "offset", "cycle", "icount", "mode", "cs", "cs_base", "eip",
+                 "linear", "physical", "bytes", "regs_after", "mem_writes", "io",
+                 "interrupts", "state_before", "state_after")
+
+    def __init__(self, kind, offset, cycle, icount, mode, cs=None, cs_base=None, eip=None,
+                 linear=None, physical=None, code=None, state_before=_EMPTY_STATE):
+        self.kind = kind
+        self.offset = offset
+        self.cycle = cycle
+        self.icount = icount
+        self.mode = mode
+        self.cs = cs
+        self.cs_base = cs_base
+        self.eip = eip
+        self.linear = linear
+        self.physical = physical
+        self.bytes = code
+        self.regs_after = {}
+        self.mem_writes = []
+        self.io = []
+        self.interrupts = []
+        self.state_before = state_before
+        self.state_after = state_before
+
+    # -- mode bits
+    @property
+    def mode_name(self):
+        return MODE_NAMES[self.mode & 3]
+
+    @property
+    def paging(self):
+        return bool(self.mode & MODE_PAGING)
+
+    @property
+    def code32(self):
+        return bool(self.mode & MODE_CODE32)
+
+    @property
+    def bits(self):
+        return 32 if self.mode & MODE_CODE32 else 16
+
+    # -- full register state
+    def regs_before(self):
+        """All registers before this record, name -> value."""
+        return dict(zip(REG_NAMES, self.state_before))
+
+    def regs(self):
+        """All registers after this record, name -> value."""
+        return dict(zip(REG_NAMES, self.state_after))
+
+    def __repr__(self):
+        if self.kind == "insn":
+            return "<Record insn c=%d i=%d %04x:%08x %s>" % (
+                self.cycle, self.icount, self.cs, self.eip, self.bytes.hex())
+        return "<Record %s c=%d i=%d>" % (self.kind, self.cycle, self.icount)
+
+
+# ------------------------------------------------------------------ reading
+
+class TraceReader:
+    """Read a trace file.  Iterating yields Records in order, decoded on the fly from a
+    memory map, so a large file streams in constant memory.
+
+        with TraceReader("traces/boot.c86t") as t:
+            print(t.header["cpu"])
+            for rec in t.records(from_cycle=1000):
+                print(format_record(rec))
+
+    A file whose last entry is cut short (a recording that was killed) ends cleanly after
+    the last whole entry; `warnings` then holds a message saying where.  Anything else
+    malformed raises TraceError naming the file and the byte offset.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.name = self.path
+        self.warnings = []
+        self.truncated_at = None
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:
+            raise TraceError("%s: cannot open: %s" % (self.path, e.strerror or e)) from None
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise TraceError("%s: empty file, not a cycle86 trace" % self.path)
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._mv = memoryview(self._map)
+        self.size = size
+        try:
+            self._read_header()
+        except TraceError:
+            self.close()
+            raise
+
+    def _error(self, offset, message):
+        return TraceError("%s: offset %d: %s" % (self.name, offset, message))
+
+    def _read_header(self):
+        mv = self._mv
+        if len(mv) < len(MAGIC) or bytes(mv[:len(MAGIC)]) != MAGIC:
+            raise self._error(0, "not a cycle86 trace (no C86TRACE magic)")
+        if len(mv) < _FILE_HEADER.size:
+            raise self._error(len(mv), "the file header is cut short")
+        _, version, flags, n = _FILE_HEADER.unpack_from(mv, 0)
+        if version > VERSION:
+            raise self._error(8, "format version %d is newer than this cycle86 reads (%d); "
+                                 "use a newer cycle86" % (version, VERSION))
+        if version == 0:
+            raise self._error(8, "format version 0 is not a valid version")
+        if flags:
+            raise self._error(10, "unknown header flags 0x%04x" % flags)
+        start = _FILE_HEADER.size
+        if start + n > len(mv):
+            raise self._error(len(mv), "the JSON header (%d bytes at offset %d) is cut short"
+                                       % (n, start))
+        try:
+            header = json.loads(bytes(mv[start:start + n]).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise self._error(start, "the JSON header is not valid: %s" % e) from None
+        if not isinstance(header, dict):
+            raise self._error(start, "the JSON header is not an object")
+        self.version = version
+        self.header = header
+        self.data_start = start + n
+
+    # -- lifetime
+    def close(self):
+        mv, self._mv = getattr(self, "_mv", None), None
+        if mv is not None:
+            mv.release()
+        m, self._map = getattr(self, "_map", None), None
+        if m is not None:
+            m.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- decoding
+    def __iter__(self):
+        return self.records()
+
+    def records(self, from_cycle=None, to_cycle=None):
+        """Records in file order; with from_cycle/to_cycle only those whose cycle is in
+        [from_cycle, to_cycle] (decoding still starts at the beginning, for the state)."""
+        it = self._decode()
+        if from_cycle is None and to_cycle is None:
+            return it
+        return self._window(it, from_cycle, to_cycle)
+
+    @staticmethod
+    def _window(it, from_cycle, to_cycle):
+        for rec in it:
+            if to_cycle is not None and rec.cycle > to_cycle:
+                return
+            if from_cycle is None or rec.cycle >= from_cycle:
+                yield rec
+
+    def _truncated(self, offset, tag):
+        self.truncated_at = offset
+        message = ("%s: offset %d: the last entry (%s) is cut short; the recording was "
+                   "probably stopped early, reading ends there"
+                   % (self.name, offset, TAG_NAMES.get(tag, "?")))
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _decode(self):
+        """The decoder: entries -> Records (see the grouping rule in docs/trace-format.md)."""
+        if self._mv is None:
+            raise TraceError("%s: the trace is closed" % self.name)
+        mv = self._mv
+        end = len(mv)
+        off = self.data_start
+        unpack_insn = _INSN.unpack_from
+        unpack_reg = _REG.unpack_from
+        unpack_memw = _MEMW.unpack_from
+        unpack_ctx = _CTX.unpack_from
+        unpack_io = _IO.unpack_from
+        unpack_int = _INT.unpack_from
+        insn_size, reg_size, memw_size = _INSN.size, _REG.size, _MEMW.size
+
+        regs = list(_EMPTY_STATE)         # the current registers
+        state = _EMPTY_STATE              # ... as a tuple shared by records until a change
+        dirty = False
+        mode, cs, cs_base = None, None, None
+        phys = None                       # a PHYS for the next INSN
+        base_cycle = None                 # start of the previous INSN, or the KEY's cycle
+        icount = 0
+        rec = None                        # the record entries are being attached to
+        seen_key = False
+
+        while off < end:
+            tag = mv[off]
+            if tag == INSN:
+                if off + insn_size > end:
+                    self._truncated(off, tag)
+                    break
+                _, delta, eip, n = unpack_insn(mv, off)
+                if not 1 <= n <= 15:
+                    raise self._error(off, "INSN length %d (must be 1..15)" % n)
+                if off + insn_size + n > end:
+                    self._truncated(off, tag)
+                    break
+                if rec is not None:
+                    if dirty:
+                        state = tuple(regs)
+                        dirty = False
+                    rec.state_after = state
+                    yield rec
+                    if rec.kind == "insn":
+                        icount += 1
+                if base_cycle is None:
+                    raise self._error(off, "INSN before the first KEY entry")
+                if mode is None:
+                    mode, cs, cs_base = self._context_from_regs(regs)
+                cycle = base_cycle + delta
+                base_cycle = cycle
+                linear = (cs_base + eip) & 0xFFFFFFFF
+                rec = Record("insn", off, cycle, icount, mode, cs, cs_base, eip, linear,
+                             linear if phys is None else phys,
+                             bytes(mv[off + insn_size:off + insn_size + n]), state)
+                phys = None
+                off += insn_size + n
+            elif tag == REG:
+                if off + reg_size > end:
+                    self._truncated(off, tag)
+                    break
+                _, index, value = unpack_reg(mv, off)
+                if index >= NUM_REGS:
+                    raise self._error(off, "REG index %d (must be 0..%d)"
+                                           % (index, NUM_REGS - 1))
+                if rec is None:
+                    raise self._error(off, "REG entry outside any instruction or interrupt")
+                regs[index] = value
+                dirty = True
+                rec.regs_after[REG_NAMES[index]] = value
+                off += reg_size
+            elif tag == MEMW:
+                if off + memw_size > end:
+                    self._truncated(off, tag)
+                    break
+                _, size, lin, phy, value = unpack_memw(mv, off)
+                if size not in (1, 2, 4):
+                    raise self._error(off, "MEMW size %d (must be 1, 2 or 4)" % size)
+                if rec is None:
+                    raise self._error(off, "MEMW entry outside any instruction or interrupt")
+                rec.mem_writes.append((lin, phy, size, value))
+                off += memw_size
+            elif tag == CTX or tag == PHYS or tag == KEY:
+                size = ENTRY_SIZES[tag]
+                if off + size > end:
+                    self._truncated(off, tag)
+                    break
+                if rec is not None:
+                    if dirty:
+                        state = tuple(regs)
+                        dirty = False
+                    rec.state_after = state
+                    yield rec
+                    if rec.kind == "insn":
+                        icount += 1
+                    rec = None
+                if tag == CTX:
+                    _, mode, cs, cs_base = unpack_ctx(mv, off)
+                    if mode & 3 == 3:
+                        raise self._error(off, "CTX mode 0x%02x: bits 0-1 = 3 is not a mode"
+                                               % mode)
+                elif tag == PHYS:
+                    phys = _PHYS.unpack_from(mv, off)[1]
+                else:
+                    fields = _KEY.unpack_from(mv, off)
+                    base_cycle, icount = fields[1], fields[2]
+                    regs = list(fields[3:3 + NUM_REGS])
+                    state = tuple(regs)
+                    dirty = False
+                    mode = None               # a CTX follows; if not, derive one
+                    seen_key = True
+                off += size
+            elif tag == IO or tag == INT:
+                size = ENTRY_SIZES[tag]
+                if off + size > end:
+                    self._truncated(off, tag)
+                    break
+                if tag == IO:
+                    _, flags, port, value = unpack_io(mv, off)
+                    n = flags & 7
+                    if n not in (1, 2, 4) or flags & 0x78:
+                        raise self._error(off, "IO flags 0x%02x (size must be 1, 2 or 4)"
+                                               % flags)
+                    if rec is None:
+                        raise self._error(off, "IO entry outside any instruction or interrupt")
+                    rec.io.append((port, n, bool(flags & IO_WRITE), value))
+                else:
+                    _, vector, kind, error = unpack_int(mv, off)
+                    if kind > INT_NMI:
+                        raise self._error(off, "INT kind %d (must be 0..3)" % kind)
+                    # A hardware interrupt or NMI is delivered between instructions: it
+                    # starts a record of its own.  An exception or INT n belongs to the
+                    # open record (the instruction, or a delivery that faulted).
+                    if rec is None or kind >= INT_HARDWARE:
+                        if rec is not None:
+                            if dirty:
+                                state = tuple(regs)
+                                dirty = False
+                            rec.state_after = state
+                            yield rec
+                            if rec.kind == "insn":
+                                icount += 1
+                        if not seen_key:
+                            raise self._error(off, "INT before the first KEY entry")
+                        if mode is None:
+                            mode, cs, cs_base = self._context_from_regs(regs)
+                        rec = Record("interrupt", off, base_cycle, icount, mode,
+                                     state_before=state)
+                    rec.interrupts.append((vector, kind, None if error == -1 else error))
+                off += size
+            elif tag == SHUTDOWN:
+                if rec is not None:
+                    if dirty:
+                        state = tuple(regs)
+                        dirty = False
+                    rec.state_after = state
+                    yield rec
+                    if rec.kind == "insn":
+                        icount += 1
+                if not seen_key:
+                    raise self._error(off, "SHUTDOWN before the first KEY entry")
+                rec = Record("shutdown", off, base_cycle, icount, mode, state_before=state)
+                off += 1
+            else:
+                raise self._error(off, "unknown entry tag 0x%02x" % tag)
+        if rec is not None:
+            if dirty:
+                state = tuple(regs)
+            rec.state_after = state
+            yield rec
+
+    @staticmethod
+    def _context_from_regs(regs):
+        """A CTX for a KEY that had none after it: the mode from CR0/EFLAGS; the CS base is
+        right for real and virtual-8086 mode only; 16-bit code assumed."""
+        cr0, eflags, cs = regs[REG_INDEX["cr0"]], regs[REG_INDEX["eflags"]], regs[10]
+        if not cr0 & 1:
+            mode = MODE_REAL
+        elif eflags & (1 << 17):
+            mode = MODE_V86
+        else:
+            mode = MODE_PROTECTED
+        if cr0 & 0x80000001 == 0x80000001:
+            mode |= MODE_PAGING
+        base = cs << 4 if mode & 3 != MODE_PROTECTED else 0
+        return mode, cs, base
+
+    # -- state reconstruction
+    def state_at(self, icount):
+        """The registers (a dict with eip, cycle and icount) just before instruction
+        number `icount` runs, or None if the trace does not reach it."""
+        for rec in self._decode():
+            if rec.kind == "insn" and rec.icount >= icount:
+                state = rec.regs_before()
+                state.update(eip=rec.eip, cycle=rec.cycle, icount=rec.icount)
+                return state
+        return None
+
+    def stats(self):
+        """Figures over the whole trace: see TraceStats."""
+        return TraceStats.gather(self)
+
+
+# ------------------------------------------------------------------ disassembly
+
+_cs = {}
+_asm_cache = {}
+
+
+def _capstone(bits):
+    md = _cs.get(bits)
+    if md is None:
+        try:
+            import capstone
+        except ImportError:
+            return None
+        md = capstone.Cs(capstone.CS_ARCH_X86,
+                         capstone.CS_MODE_32 if bits == 32 else capstone.CS_MODE_16)
+        _cs[bits] = md
+    return md
+
+
+def disassemble(code, eip=0, bits=16):
+    """(mnemonic, operands) of the instruction `code` at offset `eip` in CS ("(bad)", ""
+    when capstone cannot decode it).  Real-mode branch targets are offsets in CS."""
+    key = (bits, eip, code)
+    hit = _asm_cache.get(key)
+    if hit is not None:
+        return hit
+    md = _capstone(bits)
+    result = ("?", "")
+    if md is not None:
+        result = ("(bad)", "")
+        for _, _, mnemonic, op_str in md.disasm_lite(code, eip, 1):
+            result = (mnemonic, op_str)
+    if len(_asm_cache) > 200000:
+        _asm_cache.clear()
+    _asm_cache[key] = result
+    return result
+
+
+def mnemonic(rec):
+    """The mnemonic of an instruction record ("" for other records)."""
+    if rec.kind != "insn":
+        return ""
+    return disassemble(rec.bytes, rec.eip, rec.bits)[0]
+
+
+def asm_text(rec):
+    if rec.kind != "insn":
+        return ""
+    m, ops = disassemble(rec.bytes, rec.eip, rec.bits)
+    return "%s %s" % (m, ops) if ops else m
+
+
+# ------------------------------------------------------------------ formatting
+
+def _hexval(value, size):
+    return "0x%0*x" % (2 * size, value)
+
+
+def format_location(rec):
+    """CS:EIP with EIP in 4 digits for 16-bit real/v86 code, else 8."""
+    if rec.kind != "insn":
+        return ""
+    if not rec.code32 and rec.mode & 3 != MODE_PROTECTED and rec.eip < 0x10000:
+        return "%04x:%04x" % (rec.cs, rec.eip)
+    return "%04x:%08x" % (rec.cs, rec.eip)
+
+
+def format_reg(name, value):
+    if name in SEGMENT_REGS:
+        return "%s=%04x" % (name, value)
+    return "%s=%08x" % (name, value)
+
+
+def format_effects(rec):
+    """Registers changed, memory writes, I/O and interrupts, as in the text format."""
+    parts = [format_reg(name, value) for name, value in rec.regs_after.items()]
+    for lin, phy, size, value in rec.mem_writes:
+        where = "0x%x" % lin if lin == phy else "0x%x(p=0x%x)" % (lin, phy)
+        parts.append("[w %s=%s]" % (where, _hexval(value, size)))
+    for port, size, is_write, value in rec.io:
+        parts.append("[%s 0x%x=%s]" % ("out" if is_write else "in", port, _hexval(value, size)))
+    for vector, kind, error in rec.interrupts:
+        text = "[%s 0x%02x" % (("exc", "int", "irq", "nmi")[kind], vector)
+        if error is not None:
+            text += " err=0x%x" % error
+        parts.append(text + "]")
+    return " ".join(parts)
+
+
+def format_record(rec):
+    """One line of text for a record."""
+    effects = format_effects(rec)
+    head = "c=%d i=%d " % (rec.cycle, rec.icount)
+    if rec.kind == "insn":
+        line = "%s%s (l=0x%08x p=0x%08x) %-20s %-30s" % (
+            head, format_location(rec), rec.linear, rec.physical,
+            " ".join("%02x" % b for b in rec.bytes), asm_text(rec))
+    elif rec.kind == "interrupt":
+        line = "%s-- interrupt delivered between instructions" % head
+    else:
+        line = "%s-- shutdown (triple fault)" % head
+    if effects:
+        return "%s | %s" % (line, effects)
+    return line.rstrip()
+
+
+def record_to_dict(rec):
+    """A JSON-ready dict of a record (numbers as numbers)."""
+    d = {"kind": rec.kind, "cycle": rec.cycle, "icount": rec.icount}
+    if rec.mode is not None:
+        d["mode"] = rec.mode_name
+        d["paging"] = rec.paging
+        d["bits"] = rec.bits
+    if rec.kind == "insn":
+        d.update(cs=rec.cs, cs_base=rec.cs_base, eip=rec.eip, linear=rec.linear,
+                 physical=rec.physical, bytes=rec.bytes.hex(), asm=asm_text(rec))
+    d["regs"] = dict(rec.regs_after)
+    d["mem_writes"] = [{"linear": lin, "physical": phy, "size": size, "value": value}
+                       for lin, phy, size, value in rec.mem_writes]
+    d["io"] = [{"port": port, "size": size, "dir": "out" if w else "in", "value": value}
+               for port, size, w, value in rec.io]
+    d["interrupts"] = [{"vector": v, "kind": INT_KIND_NAMES[k], "error": e}
+                       for v, k, e in rec.interrupts]
+    return d
+
+
+def format_json(rec):
+    return json.dumps(record_to_dict(rec), separators=(",", ":"))
+
+
+# ------------------------------------------------------------------ statistics
+
+class TraceStats:
+    """Figures over a trace (TraceReader.stats())."""
+
+    def __init__(self):
+        self.instructions = 0          # INSN records
+        self.interrupt_records = 0     # deliveries between instructions
+        self.shutdowns = 0
+        self.first_cycle = None
+        self.last_cycle = None
+        self.first_icount = None
+        self.mnemonics = collections.Counter()
+        self.addresses = collections.Counter()      # (cs, eip, linear) -> count
+        self.interrupts = collections.Counter()     # (vector, kind) -> count
+        self.ports = collections.Counter()          # (port, is_write) -> count
+        self.mem_writes = 0
+        self.reg_writes = 0
+        self.stream_bytes = 0
+        self.file_bytes = 0
+        self.mode_changes = 0
+        self.warnings = []
+
+    @property
+    def cycles(self):
+        """Cycles from the first record's start to the last one's start."""
+        if self.first_cycle is None:
+            return 0
+        return self.last_cycle - self.first_cycle
+
+    @property
+    def bytes_per_instruction(self):
+        return self.stream_bytes / self.instructions if self.instructions else 0.0
+
+    @classmethod
+    def gather(cls, reader):
+        s = cls()
+        encodings = collections.Counter()           # (bits, bytes) -> count
+        addresses = s.addresses
+        interrupts = s.interrupts
+        ports = s.ports
+        last_mode = None
+        for rec in reader.records():
+            if s.first_cycle is None:
+                s.first_cycle = rec.cycle
+                s.first_icount = rec.icount
+            s.last_cycle = rec.cycle
+            if rec.kind == "insn":
+                s.instructions += 1
+                encodings[(rec.bits, rec.bytes)] += 1
+                addresses[(rec.cs, rec.eip, rec.linear)] += 1
+                if last_mode is not None and rec.mode != last_mode:
+                    s.mode_changes += 1
+                last_mode = rec.mode
+            elif rec.kind == "interrupt":
+                s.interrupt_records += 1
+            else:
+                s.shutdowns += 1
+            for vector, kind, _ in rec.interrupts:
+                interrupts[(vector, kind)] += 1
+            for port, _, is_write, _ in rec.io:
+                ports[(port, is_write)] += 1
+            s.mem_writes += len(rec.mem_writes)
+            s.reg_writes += len(rec.regs_after)
+        # Disassemble each distinct encoding once, not each executed instruction.
+        for (bits, code), n in encodings.items():
+            s.mnemonics[disassemble(code, 0, bits)[0]] += n
+        end = reader.truncated_at if reader.truncated_at is not None else reader.size
+        s.stream_bytes = end - reader.data_start
+        s.file_bytes = reader.size
+        s.warnings = list(reader.warnings)
+        return s
+
+    def to_dict(self, top=20):
+        return {
+            "instructions": self.instructions,
+            "interrupts_between_instructions": self.interrupt_records,
+            "shutdowns": self.shutdowns,
+            "first_cycle": self.first_cycle, "last_cycle": self.last_cycle,
+            "cycles": self.cycles,
+            "mnemonics": self.mnemonics.most_common(top),
+            "hottest": [({"cs": cs, "eip": eip, "linear": lin}, n)
+                        for (cs, eip, lin), n in self.addresses.most_common(top)],
+            "interrupts": [({"vector": v, "kind": INT_KIND_NAMES[k]}, n)
+                           for (v, k), n in sorted(self.interrupts.items())],
+            "ports": [({"port": p, "dir": "out" if w else "in"}, n)
+                      for (p, w), n in self.ports.most_common()],
+            "mem_writes": self.mem_writes,
+            "stream_bytes": self.stream_bytes,
+            "file_bytes": self.file_bytes,
+            "bytes_per_instruction": self.bytes_per_instruction,
+        }
+
+
+# ------------------------------------------------------------------ comparing records
+
+def compare_records(a, b, cycles=True):
+    """The fields in which two records differ, in order of importance: a list of
+    (field, text describing A's value, text describing B's value); empty if they agree."""
+    out = []
+    if a.kind != b.kind:
+        return [("kind", a.kind, b.kind)]
+    if a.kind == "insn":
+        if (a.cs, a.eip) != (b.cs, b.eip):
+            out.append(("cs:eip", format_location(a), format_location(b)))
+        if a.bytes != b.bytes:
+            out.append(("bytes", a.bytes.hex(" "), b.bytes.hex(" ")))
+        if (a.mode, a.cs_base) != (b.mode, b.cs_base):
+            out.append(("mode", "mode 0x%02x base 0x%08x" % (a.mode, a.cs_base),
+                        "mode 0x%02x base 0x%08x" % (b.mode, b.cs_base)))
+        if a.physical != b.physical:
+            out.append(("physical", "0x%08x" % a.physical, "0x%08x" % b.physical))
+    if a.interrupts != b.interrupts:
+        out.append(("interrupts", _effects_of(a, "interrupts"), _effects_of(b, "interrupts")))
+    if a.io != b.io:
+        out.append(("io", _effects_of(a, "io"), _effects_of(b, "io")))
+    if a.mem_writes != b.mem_writes:
+        out.append(("mem_writes", _effects_of(a, "mem_writes"), _effects_of(b, "mem_writes")))
+    if a.regs_after != b.regs_after:
+        names = [n for n in REG_NAMES
+                 if a.regs_after.get(n) != b.regs_after.get(n)]
+        out.append(("regs", _regs_text(a, names), _regs_text(b, names)))
+    if a.state_before != b.state_before:
+        names = [n for n, x, y in zip(REG_NAMES, a.state_before, b.state_before) if x != y]
+        out.append(("state", " ".join(format_reg(n, a.regs_before()[n]) for n in names),
+                    " ".join(format_reg(n, b.regs_before()[n]) for n in names)))
+    if cycles and a.cycle != b.cycle:
+        out.append(("cycle", str(a.cycle), str(b.cycle)))
+    return out
+
+
+def _regs_text(rec, names):
+    return " ".join(format_reg(n, rec.regs_after[n]) if n in rec.regs_after
+                    else "%s unchanged" % n for n in names)
+
+
+def _effects_of(rec, field):
+    only = Record(rec.kind, rec.offset, rec.cycle, rec.icount, rec.mode)
+    setattr(only, field, getattr(rec, field))
+    return format_effects(only) or "(none)"

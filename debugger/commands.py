@@ -719,7 +719,7 @@ class CommandInterpreter:
         """The StopEvent of an enabled user breakpoint at CS:EIP whose condition holds."""
         from debugger.controller import StopEvent
         dbg = self.dbg
-        bp = dbg._breakpoint_here()
+        bp = dbg.breakpoint_here()
         if bp is None:
             return None
         bp.hits += 1

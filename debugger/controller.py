@@ -507,7 +507,7 @@ class Debugger:
                 if ev is None and cpu.shutdown:
                     ev = self._event("shutdown", self._shutdown_message())
                 if ev is None and i < n - 1:
-                    bp = self._breakpoint_here()
+                    bp = self.breakpoint_here()
                     if bp is not None:
                         bp.hits += 1
                         ev = self._event("breakpoint", self._point_message(bp), bp)
@@ -684,7 +684,8 @@ class Debugger:
             return None
         return opcodes.insn_length(code, bits == 32, self.cpu.model.isa)
 
-    def _breakpoint_here(self):
+    def breakpoint_here(self):
+        """The enabled user breakpoint at CS:EIP whose condition holds, or None."""
         cpu = self.cpu
         lin = self.current_linear()
         phys = self.translate(lin)

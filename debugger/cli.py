@@ -151,6 +151,11 @@ def cli_main(args):
             if session.server is not None and ok and not interp.quit_requested:
                 session.server.wait()
             return 0 if ok else 1
+        if not args.no_tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # A text UI needs a terminal; piped input is a session of commands.
+            sys.stderr.write("cycle86 debug: not a terminal: reading commands from "
+                             "standard input\n")
+            args.no_tui = True
         if not args.no_tui:
             try:
                 from debugger.tui import run_tui

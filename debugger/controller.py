@@ -588,7 +588,8 @@ class Debugger:
                 # also uses the stop request, so leave that one.
                 if not getattr(dbg.machine, "_reset_requested", False):
                     dbg.cpu.stop_requested = False
-                    if dbg.pc is not None and dbg.pc.debugport.exit_status is not None:
+                    port = dbg.debugport()
+                    if port is not None and port.exit_status is not None:
                         dbg.cpu.stop_requested = True      # the guest has exited
                 dbg.cpu.dbg_hits()
                 return self
@@ -844,12 +845,19 @@ class Debugger:
         return "Ran for the cycle budget; now at %s" % self.location()
 
     def _exit_event(self):
-        port = self.pc.debugport if self.pc is not None else None
+        port = self.debugport()
         if port is not None and port.exit_status is not None:
             return self._event("exit", "The guest stopped: %s (exit status %d)"
                                % (port.stop_reason, port.exit_status),
                                details={"status": port.exit_status})
         return self._event("exit", "The guest stopped the machine")
+
+    def debugport(self):
+        """The machine's debug-port device (peripherals/debugport.py), or None."""
+        if self.pc is not None:
+            return self.pc.debugport
+        from peripherals.debugport import DebugPort
+        return next((d for d in self.machine.devices if isinstance(d, DebugPort)), None)
 
     def _stop(self, ev):
         self.last_stop = ev

@@ -149,7 +149,7 @@ def cli_main(args):
             ok = interp.run_script(args.batch)
             sys.stdout.flush()
             if session.server is not None and ok and not interp.quit_requested:
-                session.server.wait()
+                session.server.wait_client()
             return 0 if ok else 1
         if not args.no_tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
             # A text UI needs a terminal; piped input is a session of commands.
@@ -243,9 +243,9 @@ def repl(interp, gdb=None, stdin=None):
                 if interactive:
                     sys.stdout.write("\n")
                 if gdb is not None:
-                    interp.write("end of input: serving gdb until it detaches")
+                    interp.write("end of input: serving gdb until the client detaches")
                     sys.stdout.flush()
-                    gdb.wait()
+                    gdb.wait_client()
                 return
             except KeyboardInterrupt:
                 sys.stdout.write("^C\n")

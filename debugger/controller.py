@@ -588,9 +588,11 @@ class Debugger:
                 # also uses the stop request, so leave that one.
                 if not getattr(dbg.machine, "_reset_requested", False):
                     dbg.cpu.stop_requested = False
-                    port = dbg.debugport()
-                    if port is not None and port.exit_status is not None:
-                        dbg.cpu.stop_requested = True      # the guest has exited
+                # Continuing after the guest asked to exit runs what follows its exit
+                # write (a debugger user may want to); the exit is reported once.
+                port = dbg.debugport()
+                if port is not None and port.exit_status is not None:
+                    port.exit_status = port.stop_reason = None
                 dbg.cpu.dbg_hits()
                 return self
 

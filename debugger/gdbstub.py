@@ -302,6 +302,7 @@ class GdbServer:
         self._closing = threading.Event()
         self._running = False            # the guest runs on behalf of gdb
         self.killed = False              # a client sent k: serve_forever has returned
+        self._client_done = threading.Event()    # a client session ended
 
     # ------------------------------------------------------------ life cycle
     def listen(self):
@@ -364,6 +365,7 @@ class GdbServer:
         if end == "kill":
             self.killed = True
         self._log("client gone: %s" % end)
+        self._client_done.set()
         return "closed" if self._closing.is_set() else end
 
     def close(self):
@@ -378,6 +380,12 @@ class GdbServer:
                 pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
+
+    def wait_client(self, timeout=None):
+        """Wait until a client session ends (detach, kill or disconnect), counting one
+        that already ended; True if one did.  A headless `cycle86 debug --gdb` with no
+        more commands to read exits then."""
+        return self._client_done.wait(timeout)
 
     def wait(self, timeout=None):
         """Wait for the serving thread to end (a client killed the session, or close())."""

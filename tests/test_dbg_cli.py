@@ -125,3 +125,32 @@ def test_debug_has_the_run_machine_options():
                                                                           "--trace"}
     debug_opts = {o for a in debug_parser._actions for o in a.option_strings}
     assert run_opts <= debug_opts
+
+
+def test_headless_gdb_session_with_the_real_gdb_ends_when_gdb_detaches():
+    """`cycle86 debug --no-tui --gdb HOST:0` with no commands on stdin serves one gdb
+    client: the real gdb attaches, steps, reads a register and a monitor command's output
+    (the command language), detaches, and cycle86 exits 0."""
+    import re
+    import shutil
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        pytest.fail("gdb is required (apt-get install gdb; .ci/run installs it)")
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "debug", "--no-tui",
+                             "--gdb", "127.0.0.1:0"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
+        out = subprocess.run(
+            [gdb, "-nx", "-batch", "-ex", "target remote 127.0.0.1:%d" % port,
+             "-ex", "stepi", "-ex", "p/x $pc", "-ex", "monitor r", "-ex", "detach"],
+            capture_output=True, text=True, timeout=60)
+        out = out.stdout + out.stderr
+        # The demo ROM's reset vector is a far jump to F000:0000 (linear 0xF0000).
+        assert "$1 = 0xf0000" in out
+        assert "eip: 0x00000000" in out          # `r` through monitor: EIP is the offset
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -268,8 +268,8 @@ def positive_cycles(text):
     return int(t) * scale
 
 
-def _add_run(subparsers):
-    p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
+def add_machine_options(p):
+    """The options that describe a machine: `run`'s and `debug`'s (the same machine)."""
     p.add_argument("machine_file", nargs="?", metavar="MACHINE",
                    help="a TOML machine file: NAME (NAME.toml here or in "
                         "~/.config/cycle86/machines) or PATH.toml")
@@ -308,9 +308,40 @@ def _add_run(subparsers):
     p.add_argument("--commit", action="store_true", default=None,
                    help="write the guest's disk writes back to the images (default: a "
                         "copy-on-write overlay, the images stay untouched)")
+    return p
+
+
+def _add_run(subparsers):
+    p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
+    add_machine_options(p)
     p.add_argument("--stats", action="store_true",
                    help="print cycles, instructions and host speed at the end (stderr)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="record every executed instruction into FILE (docs/trace-format.md; "
+                        "a bare name goes into traces/); see 'cycle86 trace'")
     return p
+
+
+def trace_path(name):
+    """Where `--trace NAME` writes: a bare file name goes into traces/ (created), a path
+    with a directory part is used as given."""
+    path = os.path.expanduser(name)
+    if os.path.dirname(path) == "":
+        os.makedirs("traces", exist_ok=True)
+        path = os.path.join("traces", path)
+    return path
+
+
+def start_trace(machine, name):
+    """Open a trace file for `machine` and start the CPU's recorder; returns the writer."""
+    from debugger.trace import TraceWriter
+    path = trace_path(name)
+    try:
+        writer = TraceWriter.for_machine(path, machine, description=" ".join(sys.argv[1:]))
+    except OSError as e:
+        raise CliError("%s: cannot write the trace (%s)" % (path, e.strerror or e)) from None
+    machine.cpu.trace_start()
+    return writer
 
 
 RUN_KEYS = ("machine", "cpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
@@ -398,7 +429,17 @@ def _run_main(args):
     try:
         for note in machine.notes:
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
-        outcome = machine.run(max_cycles=config.max_cycles, realtime=config.realtime)
+        tracer = start_trace(machine.machine, args.trace) if args.trace else None
+        cpu = machine.machine.cpu
+        try:
+            outcome = machine.run(
+                max_cycles=config.max_cycles, realtime=config.realtime,
+                after_slice=(lambda: tracer.write(cpu.trace_take())) if tracer else None)
+        finally:
+            if tracer is not None:
+                cpu.trace_stop()
+                tracer.write(cpu.trace_take())
+                tracer.close()
         _check_echo(echo)
         if config.screen:
             lines = machine.screen_text()
@@ -456,6 +497,8 @@ COMMANDS = (
             lambda: (_add_bench, _bench_main)),
     Command("run", "run a PC (isapc or pc) with firmware, disks and a console",
             lambda: (_add_run, _run_main)),
+    Command("debug", "debug a PC or the demo guest (Bochs commands, TUI, gdb)",
+            _from_module("debugger.cli")),
     Command("trace", "show, summarise, compare and export recorded traces",
             _from_module("debugger.trace_cli")),
 )
@@ -555,4 +598,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m core.cli`: run the importable module, not this __main__ copy, so that the
+    # command modules' `from core import cli` raise the CliError that main() catches.
+    from core.cli import main as _main
+    sys.exit(_main())

@@ -347,6 +347,7 @@ cdef class _CPU:
     cdef size_t tlen, tcap
     cdef int64_t t_insn_pos         # where the current INSN entry starts (-1: none)
     cdef uint64_t t_cycle           # start cycle of the last INSN or KEY
+    cdef uint64_t t_count           # INSN entries so far (KEY's instruction number)
     cdef uint32_t t_regs[T_NREGS]   # register values as last recorded
     cdef int t_ctx_mode
     cdef uint32_t t_ctx_cs, t_ctx_base
@@ -479,6 +480,8 @@ cdef class _CPU:
         for i in range(8):
             self.seg_update(i)
         self.dr7_update()
+        if self.tracing:
+            self.trace_key()            # the whole state changed: a new keyframe
 
     # ================================================================ register helpers
     cdef inline uint32_t get_r8(self, int r) noexcept:
@@ -1248,7 +1251,7 @@ cdef class _CPU:
         cdef int i
         self.tput8(T_KEY)
         self.tput64(self.clock.now)
-        self.tput64(self.icount)
+        self.tput64(self.t_count)
         for i in range(T_NREGS):
             self.t_regs[i] = self.trace_reg(i)
             self.tput32(self.t_regs[i])
@@ -1272,6 +1275,7 @@ cdef class _CPU:
         cdef int64_t p
         cdef int i, b
         cdef uint8_t code[15]
+        cdef uint8_t* page
         self.trace_flush_regs()         # what happened since: an interrupt delivery
         if self.clock.now - self.t_cycle > 0xFFFFFFFF:
             self.trace_key()
@@ -1288,9 +1292,13 @@ cdef class _CPU:
         if p >= 0 and <uint32_t>p != lin:
             self.tput8(T_PHYS)
             self.tput32(<uint32_t>p)
-        for i in range(15):
-            b = self.peek8(lin + i)
-            code[i] = <uint8_t>(b if b >= 0 else 0)
+        page = self.rptr[p >> PAGE_SHIFT] if p >= 0 else NULL
+        if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 15:
+            memcpy(code, page + (p & (PAGE_SIZE - 1)), 15)      # the common case: one page
+        else:
+            for i in range(15):
+                b = self.peek8(lin + i)
+                code[i] = <uint8_t>(b if b >= 0 else 0)
         self.t_insn_pos = self.tlen
         self.tput8(T_INSN)
         self.tput32(<uint32_t>(self.clock.now - self.t_cycle))
@@ -1298,6 +1306,7 @@ cdef class _CPU:
         self.tput8(15)                  # fixed up by trace_insn_end
         self.tput(code, 15)
         self.t_cycle = self.clock.now
+        self.t_count += 1
 
     cdef void trace_insn_end(self, bint flush) noexcept:
         # The length is known only now: keep ilen bytes of the 15 reserved and move the
@@ -1458,8 +1467,11 @@ cdef class _CPU:
             ret = self.eip
         self.halted = False
         if first == EXC_DF:
+            # Shutdown: the processor stops; EIP is left at the instruction that started
+            # it all, which is where a debugger user wants to look.
             self.shutdown = True
             self.delivering_vec = -1
+            self.eip = self.insn_eip
             if self.tracing:
                 self.trace_flush_regs()
                 self.tput8(T_SHUTDOWN)
@@ -2469,10 +2481,13 @@ cdef class _CPU:
                 # REPE stops on ZF=0, REPNE on ZF=1.
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
-            if (self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline
-                    or self.dbg_pending) and (cnt - 1) & amask:
+            if (self.clock.now >= self.clock.next_deadline or self.dbg_pending
+                    or self.stop_requested) and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
-                # serviced; the instruction restarts from its first prefix.
+                # serviced; the instruction restarts from its first prefix.  Only a
+                # device event, a debugger hit or a stop request splits it, never the end
+                # of a run slice: how a run is sliced must not change what the CPU does
+                # (a trace of the same run is the same however it was sliced).
                 self.eip = self.insn_eip
                 break
 
@@ -3974,6 +3989,7 @@ cdef class _CPU:
         """Start recording the trace entry stream (docs/trace-format.md), from a KEY."""
         self.tracing = True
         self.t_insn_pos = -1
+        self.t_count = self.icount
         self.trace_key()
         self.update_hooks()
 

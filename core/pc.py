@@ -316,12 +316,13 @@ class PC:
         return self.chips.get(name)
 
     # ------------------------------------------------------------ running
-    def run(self, max_cycles=None, realtime=False, seconds=None, until=None):
+    def run(self, max_cycles=None, realtime=False, seconds=None, until=None, after_slice=None):
         """Run until the guest stops, the CPU shuts down, `max_cycles` guest cycles pass,
         `seconds` of host time pass, or `until(pc)` (called between slices of at most a
         million cycles) returns true (reason "until").  `realtime` sleeps the host so
         that guest time does not run ahead of the wall clock (the guest sees nothing of
-        it)."""
+        it).  `after_slice()` is called after every slice (the trace recorder drains the
+        CPU's buffer there)."""
         m = self.machine
         clock, cpu = m.clock, m.cpu
         start_cycles, start_icount = clock.now, cpu.icount
@@ -341,6 +342,8 @@ class PC:
             t0 = time.perf_counter()
             reason = m.run(max_cycles=budget)
             dt = time.perf_counter() - t0
+            if after_slice is not None:
+                after_slice()
             if reason != "budget":
                 break
             if until is not None and until(self):

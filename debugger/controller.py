@@ -507,7 +507,7 @@ class Debugger:
                 if ev is None and cpu.shutdown:
                     ev = self._event("shutdown", self._shutdown_message())
                 if ev is None and i < n - 1:
-                    bp = self._breakpoint_here()
+                    bp = self.breakpoint_here()
                     if bp is not None:
                         bp.hits += 1
                         ev = self._event("breakpoint", self._point_message(bp), bp)
@@ -588,8 +588,11 @@ class Debugger:
                 # also uses the stop request, so leave that one.
                 if not getattr(dbg.machine, "_reset_requested", False):
                     dbg.cpu.stop_requested = False
-                    if dbg.pc is not None and dbg.pc.debugport.exit_status is not None:
-                        dbg.cpu.stop_requested = True      # the guest has exited
+                # Continuing after the guest asked to exit runs what follows its exit
+                # write (a debugger user may want to); the exit is reported once.
+                port = dbg.debugport()
+                if port is not None and port.exit_status is not None:
+                    port.exit_status = port.stop_reason = None
                 dbg.cpu.dbg_hits()
                 return self
 
@@ -619,6 +622,13 @@ class Debugger:
                     continue
                 if reason == "debug":
                     ev = self._hits_event(cpu.dbg_hits(), internal)
+                    if cpu.shutdown:
+                        # The event that was caught could not be delivered: say both.
+                        down = self._event("shutdown", self._shutdown_message())
+                        if ev is not None:
+                            down.message = ev.message + "\n" + down.message
+                            down.details["also"] = [ev]
+                        return self._stop(down)
                     if ev is not None:
                         return self._stop(ev)
                     cpu.dbg_resume()        # a false condition: go on past this point
@@ -677,7 +687,8 @@ class Debugger:
             return None
         return opcodes.insn_length(code, bits == 32, self.cpu.model.isa)
 
-    def _breakpoint_here(self):
+    def breakpoint_here(self):
+        """The enabled user breakpoint at CS:EIP whose condition holds, or None."""
         cpu = self.cpu
         lin = self.current_linear()
         phys = self.translate(lin)
@@ -812,7 +823,7 @@ class Debugger:
             name = EXCEPTION_NAMES.get(vec, "") if d["kind"] == "exception" else ""
             err = "" if d["error"] is None else " error 0x%04x" % d["error"]
             cr2 = " cr2=0x%08x" % self.cpu.cr2 if vec == 14 and d["kind"] == "exception" else ""
-            return ("Catchpoint %d: %s 0x%02x%s%s%s from %04x:%08x, now at %s"
+            return ("Catchpoint %d: %s 0x%02x%s%s%s from %s, now at %s"
                     % (p.id, {"exception": "exception", "software": "software interrupt",
                               "hardware": "hardware interrupt", "nmi": "NMI"}[d["kind"]],
                        vec, " (%s)" % name if name else "", err, cr2,
@@ -836,12 +847,19 @@ class Debugger:
         return "Ran for the cycle budget; now at %s" % self.location()
 
     def _exit_event(self):
-        port = self.pc.debugport if self.pc is not None else None
+        port = self.debugport()
         if port is not None and port.exit_status is not None:
             return self._event("exit", "The guest stopped: %s (exit status %d)"
                                % (port.stop_reason, port.exit_status),
                                details={"status": port.exit_status})
         return self._event("exit", "The guest stopped the machine")
+
+    def debugport(self):
+        """The machine's debug-port device (peripherals/debugport.py), or None."""
+        if self.pc is not None:
+            return self.pc.debugport
+        from peripherals.debugport import DebugPort
+        return next((d for d in self.machine.devices if isinstance(d, DebugPort)), None)
 
     def _stop(self, ev):
         self.last_stop = ev

@@ -429,7 +429,7 @@ def test_machine_file(tmp_path, capsys):
         'max-cycles = 1000000\n')
     status, out, err = run_cli(capsys, "run", str(tmp_path / "vm.toml"))
     assert status == 11, err
-    args = cli.build_parser(cli.COMMANDS[-1])[0].parse_args(
+    args = cli.build_parser(next(c for c in cli.COMMANDS if c.name == "run"))[0].parse_args(
         ["run", str(tmp_path / "vm"), "--memory", "8M"])
     cfg = cli.run_config(args)
     assert (cfg.machine, cfg.cpu, cfg.memory, cfg.max_cycles) == ("isapc", "80386", 8 << 20,

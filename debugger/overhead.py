@@ -1,0 +1,112 @@
+"""What the debugger costs the guest: a benchmark that prints figures (not a test).
+
+    python -m debugger.overhead [--cpu MODEL] [--cycles N] [--repeat K]
+
+Runs the bundled benchmark guest (core/guests/bench.rom) for the same number of guest
+cycles under several debugger set-ups and prints guest MIPS for each, best of K runs:
+
+- no debugger at all (Machine.run);
+- a Debugger attached with nothing armed (the hot loop tests one flag per instruction);
+- an execution breakpoint armed on a page the guest never runs (every instruction goes
+  through the checked path, but its page bit is clear);
+- a write watchpoint on a page the guest never writes;
+- an I/O catchpoint on a port the guest never uses;
+- trace recording to a file, with its size in bytes per instruction.
+
+Wall-clock figures move with whatever else the host is doing; for a noise-free comparison
+of the idle case, count host instructions with `valgrind --tool=callgrind`.
+"""
+import argparse
+import os
+import tempfile
+import time
+
+from core import bench
+
+
+def _machine(cpu):
+    m, _port = bench.bench_machine(cpu=cpu)
+    return m
+
+
+def _timed(run):
+    t0 = time.perf_counter()
+    m = run()
+    return time.perf_counter() - t0, m.cpu.icount
+
+
+def measure(cpu="80386", cycles=50_000_000, repeat=3):
+    """[(label, MIPS, extra text)] for each set-up, best of `repeat` runs."""
+    from debugger.controller import Debugger
+
+    def plain():
+        m = _machine(cpu)
+        m.run(max_cycles=cycles)
+        return m
+
+    def attached(arm=None):
+        def run():
+            m = _machine(cpu)
+            d = Debugger(m)
+            if arm is not None:
+                arm(d)
+            d.cont(max_cycles=cycles)
+            return m
+        return run
+
+    trace_sizes = []
+
+    def traced():
+        m = _machine(cpu)
+        d = Debugger(m)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "t.c86t")
+            d.trace_start(path)
+            d.cont(max_cycles=cycles)
+            d.trace_stop()
+            trace_sizes.append(os.path.getsize(path) / max(1, m.cpu.icount))
+        return m
+
+    setups = [
+        ("no debugger", plain),
+        ("debugger attached, nothing armed", attached()),
+        ("breakpoint on an unused page", attached(lambda d: d.break_at("lin", 0x00300000))),
+        ("write watchpoint on an unused page",
+         attached(lambda d: d.watch("lin", 0x00300000, 4, "w"))),
+        ("I/O catchpoint on an unused port", attached(lambda d: d.catch_io(0x2F8))),
+        ("trace recording", traced),
+    ]
+    results = []
+    for label, run in setups:
+        best = None
+        for _ in range(repeat):
+            wall, icount = _timed(run)
+            mips = icount / wall / 1e6
+            best = mips if best is None else max(best, mips)
+        extra = ""
+        if run is traced and trace_sizes:
+            extra = "%.1f bytes per instruction" % min(trace_sizes)
+        results.append((label, best, extra))
+    return results
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m debugger.overhead", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cpu", default="80386", help="CPU model (default 80386)")
+    p.add_argument("--cycles", type=int, default=50_000_000,
+                   help="guest cycles per run (default 50,000,000)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per set-up, best kept (3)")
+    args = p.parse_args(argv)
+    results = measure(args.cpu, args.cycles, args.repeat)
+    base = results[0][1]
+    print("debugger overhead, %s, %s guest cycles per run, best of %d"
+          % (args.cpu, format(args.cycles, ","), args.repeat))
+    for label, mips, extra in results:
+        print("  %-38s %7.2f MIPS  %+6.1f%%  %s"
+              % (label, mips, (mips / base - 1) * 100, extra))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

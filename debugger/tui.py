@@ -516,11 +516,16 @@ class DebuggerApp(App):
             self.query_one("#console", Log).write(text)
         self.update_status()
 
+    def guest_running(self):
+        """Our worker runs the guest, or another front end does (the gdb stub)."""
+        return self.running or bool(getattr(self.debugger, "running", False))
+
     def update_status(self):
         dbg = self.debugger
         cpu = dbg.cpu
-        if self.running:
-            state = Text("running %s" % self.run_label, style="bold green")
+        if self.guest_running():
+            state = Text("running %s" % (self.run_label if self.running else "(gdb)"),
+                         style="bold green")
         else:
             state = Text("stopped", style="bold red")
             if self.last_event is not None:
@@ -530,7 +535,7 @@ class DebuggerApp(App):
         mode = dbg.mode() + (", paging" if dbg.paging() else "")
         t.append("mode %s  " % mode)
         t.append("%.2f MIPS  " % self.mips)
-        if not self.running:
+        if not self.guest_running():
             wide = self.view is not None and self.view.bits == 32
             t.append("%04X:%0*X" % (cpu.get("cs"), 8 if wide else 4, cpu.eip))
         if self.gdb is not None:
@@ -538,7 +543,10 @@ class DebuggerApp(App):
         self.query_one("#status", Static).update(t)
 
     def _tick_running(self):
-        if not self.running:
+        if not self.guest_running():
+            if self._tick is not None and not self.running:
+                self._tick = None
+                self.update_status()
             return
         now, icount = time.perf_counter(), self.debugger.cpu.icount
         if self._tick is not None:
@@ -554,8 +562,9 @@ class DebuggerApp(App):
     # ------------------------------------------------------------ running the guest
     def start(self, label, fn, line=None):
         """Run `fn` (it runs the guest or a command) in the worker; False if busy."""
-        if self.running:
-            self.notify("the guest is running: Ctrl+C breaks it", severity="warning")
+        if self.guest_running():
+            self.query_one("#log", RichLog).write(
+                Text("the guest is running: Ctrl+C breaks it", style="yellow"))
             return False
         self.running = True
         self.run_label = label
@@ -601,7 +610,9 @@ class DebuggerApp(App):
 
     def on_refresh(self, message):
         """A stop reported by the controller (ours, a command's, or the gdb stub's)."""
-        if not self.running:
+        if not self.running and message.event is not self._handled:
+            if self.view is not None:
+                self._prev_regs = self.view.regs
             self._stopped(message.event)
             self.refresh_panes()
 
@@ -624,12 +635,12 @@ class DebuggerApp(App):
         self._record("%12d  %s  %s" % (self.debugger.clock.now, where, text))
 
     def action_step(self):
-        if not self.running:
+        if not self.guest_running():
             self._record_current()
         self.start("step", lambda: self.debugger.step(1))
 
     def action_next(self):
-        if not self.running:
+        if not self.guest_running():
             self._record_current()
         self.start("next", self.debugger.next)
 
@@ -640,7 +651,7 @@ class DebuggerApp(App):
         self.start("continue", self.debugger.cont)
 
     def action_break(self):
-        if self.running:
+        if self.guest_running():
             self.debugger.request_break()
             self.notify("break requested")
         else:
@@ -721,7 +732,7 @@ class DebuggerApp(App):
             self.exit()
             return
         log = self.query_one("#log", RichLog)
-        if self.running:
+        if self.guest_running():
             log.write(Text("the guest is running: Ctrl+C breaks it, then type %r" % line,
                            style="yellow"))
             return

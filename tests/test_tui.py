@@ -477,3 +477,82 @@ def test_disassembly_shows_symbols():
         assert current[0][4] == "start: cli"
 
     drive(script, dbg)
+
+
+# ---------------------------------------------------------------- protected mode
+
+def protected_mode_debugger():
+    """The demo machine put straight into 32-bit protected mode with paging: a flat GDT,
+    an identity-mapped first 4 MiB, and `mov eax, 0x12345678; nop` at 0x2000."""
+    dbg = demo_debugger()
+    gdt = (0).to_bytes(8, "little") + (0x00CF9A000000FFFF).to_bytes(8, "little") \
+        + (0x00CF92000000FFFF).to_bytes(8, "little")
+    dbg.write(0x1000, gdt, space="phys")
+    dbg.write(0x10000, (0x11000 | 3).to_bytes(4, "little"), space="phys")
+    dbg.write(0x11000, b"".join((k << 12 | 3).to_bytes(4, "little") for k in range(1024)),
+              space="phys")
+    dbg.write(0x2000, bytes.fromhex("b878563412 90"), space="phys")
+    cpu = dbg.cpu
+    cpu.gdtr = (0x1000, 23)
+    cpu.set("cr3", 0x10000)
+    cpu.set("cr0", 0x80000001)
+    cpu.set_segment("cs", 0x08, base=0, limit=0xFFFFFFFF, access=0x00CF9B00)
+    for seg in ("ds", "es", "ss", "fs", "gs"):
+        cpu.set_segment(seg, 0x10, base=0, limit=0xFFFFFFFF, access=0x00CF9300)
+    cpu.set("esp", 0x8000)
+    cpu.set("eip", 0x2000)
+    return dbg
+
+
+def test_protected_mode_registers_disassembly_and_tables():
+    dbg = protected_mode_debugger()
+    assert dbg.mode() == "protected" and dbg.paging() and dbg.code_bits() == 32
+
+    async def script(app, pilot):
+        regs = registers_text(app)
+        assert "protected + paging, 32-bit code" in regs
+        assert "CR0 80000001" in regs and "CR3 00010000" in regs
+        assert "GDTR 00001000:0017" in regs
+        current = [r for r in disassembly_rows(app) if ">" in r[0]]
+        assert current[0][1] == "0008:00002000"
+        assert current[0][4] == "mov eax, 0x12345678"
+        await pilot.press("f11")
+        await settle(app, pilot)
+        assert "EAX 12345678" in registers_text(app)
+        assert "mode protected, paging" in status_text(app)
+        tables = str(app.query_one("#tables").render())
+        assert "0008  code r- base 00000000 limit FFFFFFFF 32-bit dpl 0" in tables
+        assert "0010  data w- base 00000000 limit FFFFFFFF 32-bit dpl 0" in tables
+        assert "00000000-003FFFFF  table at 00011000 ws, 1024 of 1024 pages present" in tables
+        stack = str(app.query_one("#stack").render())
+        assert stack.splitlines()[0].startswith("0010:00008000 ")   # dwords on a 32-bit stack
+
+    drive(script, dbg)
+
+
+def test_another_front_end_running_the_guest_shows_and_breaks():
+    """The gdb stub runs the guest from its own thread: the status says so, the screen
+    panes keep updating, Ctrl+C breaks it and the panes show where it stopped."""
+    machine, _port = make_machine(BENCH_ROM.read_bytes())
+    dbg = Debugger(machine)
+
+    async def script(app, pilot):
+        result = []
+        t = threading.Thread(target=lambda: result.append(dbg.cont()))
+        t.start()
+        while dbg.cpu.icount < 500_000:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)
+        assert "running (gdb)" in status_text(app)
+        await pilot.press("f11")                         # refused: the controller is busy
+        await settle(app, pilot)
+        assert "the guest is running: Ctrl+C breaks it" in log_text(app)
+        await pilot.press("ctrl+c")
+        t.join(5)
+        assert result and result[0].reason == "break"
+        await pilot.pause()
+        await pilot.pause()
+        assert "stopped (break)" in status_text(app)
+        assert "EIP %08X" % dbg.cpu.eip in registers_text(app)
+
+    drive(script, dbg)

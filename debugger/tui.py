@@ -435,7 +435,7 @@ class DebuggerApp(App):
                     with TabPane("Tables", id="tab-tables"):
                         with VerticalScroll():
                             yield TextPane("System tables", id="tables")
-                yield RichLog(id="log", markup=False, highlight=False, wrap=False,
+                yield RichLog(id="log", markup=False, highlight=False, wrap=True,
                               max_lines=5000)
             yield CommandInput(complete=getattr(self.interpreter, "complete", None),
                                placeholder="command (help, r, s, c, b 0x7c00, x /8xb ds:si, "

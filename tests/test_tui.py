@@ -556,3 +556,34 @@ def test_another_front_end_running_the_guest_shows_and_breaks():
         assert "EIP %08X" % dbg.cpu.eip in registers_text(app)
 
     drive(script, dbg)
+
+
+def test_console_pane_shows_serial_output_with_its_port():
+    from peripherals.uart import UART
+    dbg = demo_debugger()
+    UART(dbg.machine, com=1)                             # nothing attached on the host side
+
+    async def script(app, pilot):
+        bus = dbg.bus
+        for offset, value in ((3, 0x80), (0, 1), (1, 0), (3, 0x03), (2, 0x07)):  # 8N1, FIFO
+            bus.port_write(0x3F8 + offset, 1, value)
+        for ch in b"Hi\n":
+            bus.port_write(0x3F8, 1, ch)                 # THR, into the 16-byte FIFO
+        dbg.run_to_cycle(dbg.clock.now + 2_000_000)      # time for the bits to go out
+        await pilot.pause()
+        await pilot.pause()
+        console = "\n".join(app.query_one("#console").lines)
+        assert "[com1] Hi" in console
+        assert "cycle86 demo guest" in console           # port 0xE9, on its own lines
+
+    drive(script, dbg)
+
+
+def test_enter_on_a_disassembly_line_toggles_a_breakpoint():
+    async def script(app, pilot):
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        table = app.query_one("#disassembly")
+        assert [p.address for p in app.debugger.list_points()] == [table.selected().linear]
+
+    drive(script)

@@ -22,7 +22,7 @@ cdef class Bus:
     cdef bint _a20
     cdef list _rom_buffers
     cdef dict _mmio            # page number -> (read(addr, width), write(addr, width, value))
-    cdef list _io              # port -> (read, write) or None
+    cdef list _io              # port -> (read, write, width, owner) or None; see register_io
     cdef public dict unclaimed_ports
     cdef public object io_observer   # debugger hook; None costs nothing
 

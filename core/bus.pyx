@@ -155,12 +155,26 @@ cdef class Bus:
                 p[(addr + i) & (PAGE_SIZE - 1)] = (value >> (8 * i)) & 0xFF
 
     # ------------------------------------------------------------------ I/O ports
-    def register_io(self, int first, int count, read, write):
-        """Claim ports first..first+count-1: read(port, width) -> int, write(port, width, value)."""
+    def register_io(self, int first, int count, read, write, int width=4):
+        """Claim ports first..first+count-1: read(port, width) -> int, write(port, width, value).
+
+        `width` is how many bytes the device's data path takes at once: 4 (the default) hands
+        it every access whole; 1 makes it an 8-bit device, which the AT bus controller reaches
+        with byte cycles at consecutive ports, low byte first, when the CPU does a 16- or
+        32-bit IN/OUT (likewise 2, in 16-bit cycles).  The pieces go only to ports of the
+        device that decoded the first one (the object whose methods the handlers are); a
+        piece that falls on another device's or nobody's port reads all ones and its write
+        is dropped.  (On an AT each byte cycle is decoded afresh, so a chip at the next port
+        would answer it; the models have always floated such pieces, and still do.)
+        """
         if first < 0 or count <= 0 or first + count > 65536:
             raise ValueError("I/O range 0x%X+%d is outside 0..0xFFFF" % (first, count))
+        if width not in (1, 2, 4):
+            raise ValueError("I/O width %r is not 1, 2 or 4 bytes" % (width,))
+        handler = read if read is not None else write
+        owner = getattr(handler, "__self__", handler)
         for p in range(first, first + count):
-            self._io[p] = (read, write)
+            self._io[p] = (read, write, width, owner)
 
     def unregister_io(self, int first, int count):
         for p in range(first, first + count):
@@ -168,22 +182,33 @@ cdef class Bus:
 
     cdef uint32_t io_read(self, uint32_t port, int width) noexcept:
         cdef uint32_t v
+        cdef int piece, i
+        cdef tuple h, hi
         port &= 0xFFFF
         h = self._io[port]
         if h is None or h[0] is None:
             self.unclaimed_ports[port] = self.unclaimed_ports.get(port, 0) + 1
             v = 0xFFFFFFFF >> (32 - 8 * width)
         else:
-            try:
-                v = (<uint32_t>(h[0](port, width) & 0xFFFFFFFF)) & (0xFFFFFFFF >> (32 - 8 * width))
-            except Exception as e:
-                _report_device_error("I/O read port 0x%X" % port, e)
-                v = 0xFFFFFFFF >> (32 - 8 * width)
+            piece = h[2]
+            if width <= piece:
+                v = _call_read(h[0], port, width)
+            else:
+                v = 0
+                for i in range(0, width, piece):
+                    hi = self._io[(port + i) & 0xFFFF]
+                    if hi is not None and hi[3] is h[3] and hi[0] is not None:
+                        v |= _call_read(hi[0], (port + i) & 0xFFFF, piece) << (8 * i)
+                    else:
+                        v |= (0xFFFFFFFF >> (32 - 8 * piece)) << (8 * i)
+        # The observer sees the access the CPU made, not the bus cycles it became.
         if self.io_observer is not None:
             self.io_observer(port, width, v, False)
         return v
 
     cdef void io_write(self, uint32_t port, int width, uint32_t value) noexcept:
+        cdef int piece, i
+        cdef tuple h, hi
         port &= 0xFFFF
         value &= 0xFFFFFFFF >> (32 - 8 * width)
         h = self._io[port]
@@ -192,10 +217,15 @@ cdef class Bus:
         if h is None or h[1] is None:
             self.unclaimed_ports[port] = self.unclaimed_ports.get(port, 0) + 1
             return
-        try:
-            h[1](port, width, value)
-        except Exception as e:
-            _report_device_error("I/O write port 0x%X" % port, e)
+        piece = h[2]
+        if width <= piece:
+            _call_write(h[1], port, width, value)
+            return
+        for i in range(0, width, piece):
+            hi = self._io[(port + i) & 0xFFFF]
+            if hi is not None and hi[3] is h[3] and hi[1] is not None:
+                _call_write(hi[1], (port + i) & 0xFFFF, piece,
+                            (value >> (8 * i)) & (0xFFFFFFFF >> (32 - 8 * piece)))
 
     def port_read(self, int port, int width=1):
         return self.io_read(port, width)
@@ -267,6 +297,21 @@ cdef class Bus:
             if p == NULL:
                 raise ValueError("address 0x%X is not backed by RAM or ROM" % (base + i))
             p[(base + i) & (PAGE_SIZE - 1)] = mv[i]
+
+
+cdef uint32_t _call_read(read, uint32_t port, int width) noexcept:
+    try:
+        return (<uint32_t>(read(port, width) & 0xFFFFFFFF)) & (0xFFFFFFFF >> (32 - 8 * width))
+    except Exception as e:      # a device bug must not tear down the CPU loop
+        _report_device_error("I/O read port 0x%X" % port, e)
+        return 0xFFFFFFFF >> (32 - 8 * width)
+
+
+cdef void _call_write(write, uint32_t port, int width, uint32_t value) noexcept:
+    try:
+        write(port, width, value)
+    except Exception as e:
+        _report_device_error("I/O write port 0x%X" % port, e)
 
 
 def _report_device_error(what, exc):

@@ -1607,10 +1607,12 @@ class Channel:
         self.device0_answers = ata.device0_answers
         self.absent_status = ata.empty_bus
         bus = ata.bus
+        # Only Data is 16 bits wide; a wider access to the other registers reaches them
+        # as byte cycles on consecutive ports (the bus splits it).
         bus.register_io(base, 1, self._read_data, self._write_data)
-        bus.register_io(base + 1, 6, self._read_taskfile, self._write_taskfile)
-        bus.register_io(base + 7, 1, self._read_status, self._write_command)
-        bus.register_io(ctrl, 1, self._read_alt_status, self._write_devctl)
+        bus.register_io(base + 1, 6, self._read_taskfile, self._write_taskfile, width=1)
+        bus.register_io(base + 7, 1, self._read_status, self._write_command, width=1)
+        bus.register_io(ctrl, 1, self._read_alt_status, self._write_devctl, width=1)
 
     @property
     def name(self):
@@ -1669,8 +1671,6 @@ class Channel:
     # ------------------------------------------------------------ port handlers
 
     def _read_status(self, port, width):
-        if width != 1:
-            return self._read_split(port, width)
         drive = self.cur
         if drive is None:
             return self.absent_status
@@ -1681,8 +1681,6 @@ class Channel:
         return drive.status
 
     def _read_alt_status(self, port, width):
-        if width != 1:
-            return self._read_split(port, width)
         drive = self.cur
         if drive is None:
             return self.absent_status
@@ -1714,16 +1712,12 @@ class Channel:
             drive.write_word(0xFF00 | value)   # the high data lines float
 
     def _read_taskfile(self, port, width):
-        if width != 1:
-            return self._read_split(port, width)
         drive = self._responder()
         if drive is None:
             return self.ata.empty_bus
         return drive.read_reg(port - self.base, self.devctl & HOB)
 
     def _write_taskfile(self, port, width, value):
-        if width != 1:
-            return self._write_split(port, width, value)
         reg = port - self.base
         # Writing any command block register clears HOB [ATA-6 Device Control register].
         self.devctl &= ~HOB
@@ -1736,8 +1730,6 @@ class Channel:
                 self._select(dev)
 
     def _write_command(self, port, width, value):
-        if width != 1:
-            return self._write_split(port, width, value)
         self.devctl &= ~HOB
         if value == 0x90:
             # EXECUTE DEVICE DIAGNOSTIC goes to both devices whichever is selected.
@@ -1756,8 +1748,6 @@ class Channel:
         self.update_irq()
 
     def _write_devctl(self, port, width, value):
-        if width != 1:
-            return self._write_split(port, width, value)
         old = self.devctl
         self.devctl = value & (HOB | SRST | NIEN)
         if value & SRST and not old & SRST:
@@ -1769,44 +1759,6 @@ class Channel:
                 if drive is not None:
                     drive.end_soft_reset()
         self.update_irq()
-
-    # Registers other than Data are 8 bits wide: the ISA bus turns a wider access into byte
-    # cycles on consecutive ports, and ports that are not ours read as all ones.
-
-    def _byte_port(self, port):
-        if port == self.base:
-            return None
-        if self.base < port <= self.base + 7 or port == self.ctrl:
-            return port
-        return None
-
-    def _read_split(self, port, width):
-        value = 0
-        for i in range(width):
-            p = self._byte_port(port + i)
-            if p is None:
-                byte = 0xFF
-            elif p == self.base + 7:
-                byte = self._read_status(p, 1)
-            elif p == self.ctrl:
-                byte = self._read_alt_status(p, 1)
-            else:
-                byte = self._read_taskfile(p, 1)
-            value |= byte << (8 * i)
-        return value
-
-    def _write_split(self, port, width, value):
-        for i in range(width):
-            p = self._byte_port(port + i)
-            byte = (value >> (8 * i)) & 0xFF
-            if p is None:
-                continue
-            if p == self.base + 7:
-                self._write_command(p, 1, byte)
-            elif p == self.ctrl:
-                self._write_devctl(p, 1, byte)
-            else:
-                self._write_taskfile(p, 1, byte)
 
     # ------------------------------------------------------------ snapshots and views
 

@@ -14,7 +14,8 @@ class Device:
 
     Subclasses set `name`, claim their ports in __init__ with
     `machine.bus.register_io(first, count, read, write)` (read(port, width) -> int,
-    write(port, width, value), width in bytes), schedule edges with
+    write(port, width, value), width in bytes; `width=1` for byte registers, which the
+    bus then reaches with byte accesses only), schedule edges with
     `machine.clock.schedule(cycle, callback)` (callback(deadline)), and raise or lower
     interrupt lines with `machine.set_irq(line, level)`.
     """

@@ -134,10 +134,11 @@ class DMA(Device):
         self._sync = {}                  # channel -> callable, see connect()
         self._syncing = False
         self.reset()
-        self.bus.register_io(DMA1_BASE, 16, self._read_dma1, self._write_dma1)
-        self.bus.register_io(DMA2_BASE, 32, self._read_dma2, self._write_dma2)
+        # 8-bit chips: the bus turns a wider access into byte cycles on consecutive ports.
+        self.bus.register_io(DMA1_BASE, 16, self._read_dma1, self._write_dma1, width=1)
+        self.bus.register_io(DMA2_BASE, 32, self._read_dma2, self._write_dma2, width=1)
         self.bus.register_io(PAGE_FIRST, PAGE_LAST - PAGE_FIRST + 1,
-                             self._read_page, self._write_page)
+                             self._read_page, self._write_page, width=1)
 
     def reset(self):
         """Power-on: both controllers master-cleared, registers and pages zero."""
@@ -302,39 +303,25 @@ class DMA(Device):
             self._syncing = False
 
     def _read_dma1(self, port, width):
-        return self._read_wide(0, port - DMA1_BASE, width, 1)
+        self._sync_devices()
+        return self._read_register(self.controllers[0], port - DMA1_BASE)
 
     def _write_dma1(self, port, width, value):
-        self._write_wide(0, port - DMA1_BASE, width, value, 1)
+        self._write_synced(self.controllers[0], port - DMA1_BASE, value)
 
+    # The second 8237 sits on even ports (its A0 is the bus's A1): each register twice.
     def _read_dma2(self, port, width):
-        return self._read_wide(1, port - DMA2_BASE, width, 2)
+        self._sync_devices()
+        return self._read_register(self.controllers[1], (port - DMA2_BASE) // 2)
 
     def _write_dma2(self, port, width, value):
-        self._write_wide(1, port - DMA2_BASE, width, value, 2)
+        self._write_synced(self.controllers[1], (port - DMA2_BASE) // 2, value)
 
-    # A 16- or 32-bit access to these 8-bit chips reaches consecutive ports, low byte first.
-    def _read_wide(self, which, offset, width, spacing):
-        self._sync_devices()
-        value = 0
-        for i in range(width):
-            o = offset + i
-            if o >= 16 * spacing:
-                byte = 0xFF
-            else:
-                byte = self._read_register(self.controllers[which], o // spacing)
-            value |= byte << (8 * i)
-        return value
-
-    def _write_wide(self, which, offset, width, value, spacing):
+    def _write_synced(self, ctl, reg, value):
         # Devices catch up under the old programming, then re-plan under the new one
         # (an unmask can rescue a transfer, a mask can make it overrun).
         self._sync_devices()
-        for i in range(width):
-            o = offset + i
-            if o < 16 * spacing:
-                self._write_register(self.controllers[which], o // spacing,
-                                     (value >> (8 * i)) & 0xFF)
+        self._write_register(ctl, reg, value)
         self._sync_devices()
 
     def _read_register(self, ctl, reg):
@@ -385,19 +372,11 @@ class DMA(Device):
 
     def _read_page(self, port, width):
         self._sync_devices()
-        value = 0
-        for i in range(width):
-            p = port + i
-            byte = self.pages[p - 0x80] if p <= PAGE_LAST else 0xFF
-            value |= byte << (8 * i)
-        return value
+        return self.pages[port - 0x80]
 
     def _write_page(self, port, width, value):
         self._sync_devices()
-        for i in range(width):
-            p = port + i
-            if p <= PAGE_LAST:
-                self.pages[p - 0x80] = (value >> (8 * i)) & 0xFF
+        self.pages[port - 0x80] = value
         self._sync_devices()
 
     # ------------------------------------------------------------ helpers

@@ -260,8 +260,9 @@ class FDC(Device):
             if path is not None:
                 self.insert(i, path, write_protect=write_protect, commit=commit)
         bus = self.bus
-        bus.register_io(base + 2, 4, self._read_port, self._write_port)
-        bus.register_io(base + 7, 1, self._read_port, self._write_port)
+        # Byte registers: the bus turns a wider access into byte cycles.
+        bus.register_io(base + 2, 4, self._read_port, self._write_port, width=1)
+        bus.register_io(base + 7, 1, self._read_port, self._write_port, width=1)
         if self.dma is not None:
             self.dma.connect(dma_channel, self._sync)
 
@@ -452,16 +453,6 @@ class FDC(Device):
     # ================================================================ ports
 
     def _read_port(self, port, width):
-        value = 0
-        for i in range(width):
-            value |= self._read_byte(port + i) << (8 * i)
-        return value
-
-    def _write_port(self, port, width, value):
-        for i in range(width):
-            self._write_byte(port + i, (value >> (8 * i)) & 0xFF)
-
-    def _read_byte(self, port):
         reg = port - self.base
         now = self.clock.now
         self._advance(now)
@@ -482,7 +473,7 @@ class FDC(Device):
             return 0x7F | (0x80 if d is not None and d.changed else 0)
         return 0xFF
 
-    def _write_byte(self, port, value):
+    def _write_port(self, port, width, value):
         reg = port - self.base
         now = self.clock.now
         self._advance(now)

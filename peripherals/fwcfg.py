@@ -94,7 +94,11 @@ class FwCfg(Device):
         self.add(FW_CFG_E820_TABLE, struct.pack("<I", 0))     # no reserved ranges
         self.add_file("etc/e820", e820_table(e820 if e820 is not None else pc_e820(ram)))
         self.add_file("etc/boot-cpus", struct.pack("<H", cpus))
-        machine.bus.register_io(SELECTOR_PORT, 2, self._read, self._write)
+        # The selector is a 16-bit register, the data register an 8-bit one (fw_cfg.txt,
+        # "Width"): the bus splits wider accesses into cycles of those widths.
+        machine.bus.register_io(SELECTOR_PORT, 1, self._read_selector, self._write_selector,
+                                width=2)
+        machine.bus.register_io(DATA_PORT, 1, self._read_data, self._write_data, width=1)
         machine.fw_cfg = self
 
     # ------------------------------------------------------------ the items
@@ -136,26 +140,22 @@ class FwCfg(Device):
         self.items[FW_CFG_FILE_DIR] = bytes(out)
 
     # ------------------------------------------------------------ the ports
-    def _write(self, port, width, value):
-        if port == SELECTOR_PORT:
-            # A 16-bit write selects; a byte write selects with the low byte (the high one
-            # reads as zero), which is what an 8-bit bus cycle delivers.
-            self.selector = value & 0xFFFF
-            self.offset = 0
-        # Writes to the data register are ignored (fw_cfg.txt: since QEMU v2.4).
+    def _write_selector(self, port, width, value):
+        # A 16-bit write selects; a byte write selects with the low byte (the high one
+        # reads as zero), which is what an 8-bit bus cycle delivers.
+        self.selector = value & 0xFFFF
+        self.offset = 0
 
-    def _read(self, port, width):
-        if port == SELECTOR_PORT and width == 1:
+    def _write_data(self, port, width, value):
+        pass                                     # ignored (fw_cfg.txt: since QEMU v2.4)
+
+    def _read_selector(self, port, width):
+        if width == 1:
             return 0xFF                          # the selector is write-only
-        if port == SELECTOR_PORT:
-            # A word read at 0x510 covers 0x511: the data byte arrives in the high lane.
-            return 0xFF | (self._next_byte() << 8)
-        value = 0
-        for i in range(width):                   # wider reads: successive bytes
-            value |= self._next_byte() << (8 * i)
-        return value
+        # A word read at 0x510 covers 0x511: the data byte arrives in the high lane.
+        return 0xFF | (self._read_data(DATA_PORT, 1) << 8)
 
-    def _next_byte(self):
+    def _read_data(self, port, width):
         self.reads += 1
         data = self.items.get(self.selector & ~FW_CFG_WRITE_CHANNEL & 0xFFFF)
         if data is None or self.offset >= len(data):

@@ -770,11 +770,12 @@ class I8042(Device):
         self._in_sync = False
         self._sample_domain = None
         self._power_on()
-        self.bus.register_io(PORT_DATA, 1, self._io_read, self._io_write)
-        self.bus.register_io(PORT_STATUS, 1, self._io_read, self._io_write)
+        # Byte ports: the bus turns a wider access into byte cycles on consecutive ports.
+        self.bus.register_io(PORT_DATA, 1, self._io_read, self._io_write, width=1)
+        self.bus.register_io(PORT_STATUS, 1, self._io_read, self._io_write, width=1)
         self.has_port92 = port92
         if port92:
-            self.bus.register_io(PORT_SYSCTRL_A, 1, self._io_read, self._io_write)
+            self.bus.register_io(PORT_SYSCTRL_A, 1, self._io_read, self._io_write, width=1)
 
     def _power_on(self):
         self.ram = bytearray(32)
@@ -1117,12 +1118,10 @@ class I8042(Device):
             value = self.status()
         else:
             value = self.port92
-        # A wider read sees the neighbouring, unclaimed ports floating high.
-        return value | (((1 << (8 * width)) - 1) & ~0xFF)
+        return value
 
     def _io_write(self, port, width, value):
         self.sync()
-        value &= 0xFF
         if port == PORT_DATA:
             self._write_input(value, False)
         elif port == PORT_STATUS:

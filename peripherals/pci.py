@@ -498,7 +498,7 @@ class PIIX3ISA(PCIFunction):
         self.own_elcr = own_elcr
         self.resets_requested = 0
         if own_elcr:
-            machine.bus.register_io(ELCR_PORT, 2, self._read_elcr, self._write_elcr)
+            machine.bus.register_io(ELCR_PORT, 2, self._read_elcr, self._write_elcr, width=1)
 
     # ------------------------------------------------------------ PIRQ routing
     def pirq_route(self, pirq):
@@ -519,18 +519,12 @@ class PIIX3ISA(PCIFunction):
 
     # ------------------------------------------------------------ ELCR
     def _read_elcr(self, port, width):
-        value = 0
-        for i in range(width):
-            p = port + i - ELCR_PORT
-            value |= (self.elcr[p] if 0 <= p < 2 else 0xFF) << (8 * i)
-        return value
+        return self.elcr[port - ELCR_PORT]
 
     def _write_elcr(self, port, width, value):
-        for i in range(width):
-            p = port + i - ELCR_PORT
-            if 0 <= p < 2:
-                # IRQ0, 1, 2, 8 and 13 are edge-triggered only [PIIX3 datasheet, 2.6.2].
-                self.elcr[p] = (value >> (8 * i)) & (0xF8 if p == 0 else 0xDE)
+        # IRQ0, 1, 2, 8 and 13 are edge-triggered only [PIIX3 datasheet, 2.6.2].
+        p = port - ELCR_PORT
+        self.elcr[p] = value & (0xF8 if p == 0 else 0xDE)
         pic = getattr(self.machine, "pic", None)
         setter = getattr(pic, "set_elcr", None)
         if setter is not None:
@@ -614,25 +608,20 @@ class PIIX3IDE(PCIFunction):
             if self._bm_base is not None:
                 self.machine.bus.unregister_io(self._bm_base, 16)
             if base is not None:
-                self.machine.bus.register_io(base, 16, self._read_bm, self._write_bm)
+                self.machine.bus.register_io(base, 16, self._read_bm, self._write_bm, width=1)
             self._bm_base = base
 
+    # Byte registers (BMICx, BMISx, the bytes of BMIDTPx): the bus splits wider accesses.
     def _read_bm(self, port, width):
-        o = port - self._bm_base
-        return int.from_bytes(self.bm_registers[o:o + width].ljust(width, b"\xff"), "little")
+        return self.bm_registers[port - self._bm_base]
 
     def _write_bm(self, port, width, value):
-        o = port - self._bm_base
-        for i in range(width):
-            r = o + i
-            if r >= 16:
-                break
-            b = (value >> (8 * i)) & 0xFF
-            if r in (2, 10):             # BMISx: interrupt and error bits write-1-clear
-                old = self.bm_registers[r]
-                self.bm_registers[r] = (old & ~(b & 0x06) & 0x07) | (b & 0x60)
-            else:
-                self.bm_registers[r] = b
+        r = port - self._bm_base
+        if r in (2, 10):                 # BMISx: interrupt and error bits write-1-clear
+            old = self.bm_registers[r]
+            self.bm_registers[r] = (old & ~(value & 0x06) & 0x07) | (value & 0x60)
+        else:
+            self.bm_registers[r] = value
 
     def reset(self):
         super().reset()

@@ -378,10 +378,11 @@ class PIC(Device):
         self.acknowledged = 0
         self.spurious = 0
         self._inta_level = None
-        self.bus.register_io(MASTER_BASE, 2, self._read, self._write)
-        self.bus.register_io(SLAVE_BASE, 2, self._read, self._write)
+        # 8-bit chips: the bus turns a wider access into byte cycles on consecutive ports.
+        self.bus.register_io(MASTER_BASE, 2, self._read, self._write, width=1)
+        self.bus.register_io(SLAVE_BASE, 2, self._read, self._write, width=1)
         if elcr:
-            self.bus.register_io(ELCR_BASE, 2, self._read_elcr, self._write_elcr)
+            self.bus.register_io(ELCR_BASE, 2, self._read_elcr, self._write_elcr, width=1)
         machine.pic = self
         self.cpu = getattr(machine, "cpu", None)
         if self.cpu is not None:
@@ -478,42 +479,25 @@ class PIC(Device):
         return self.master if port < SLAVE_BASE else self.slave
 
     def _read(self, port, width):
-        value = 0
-        for i in range(width):
-            p = port + i
-            if p in (MASTER_BASE, MASTER_BASE + 1, SLAVE_BASE, SLAVE_BASE + 1):
-                byte = self._chip(p).read(p & 1)
-            else:
-                byte = 0xFF                 # a neighbouring port that is not ours
-            value |= byte << (8 * i)
+        value = self._chip(port).read(port & 1)
         self._update()                      # a poll read can set an ISR bit
         return value
 
     def _write(self, port, width, value):
-        for i in range(width):
-            p = port + i
-            if p in (MASTER_BASE, MASTER_BASE + 1, SLAVE_BASE, SLAVE_BASE + 1):
-                self._chip(p).write(p & 1, (value >> (8 * i)) & 0xFF)
+        self._chip(port).write(port & 1, value)
         self._update()
 
     def _read_elcr(self, port, width):
-        value = 0
-        for i in range(width):
-            p = port + i - ELCR_BASE
-            byte = (self.master, self.slave)[p].elcr if 0 <= p < 2 else 0xFF
-            value |= byte << (8 * i)
-        return value
+        return (self.master, self.slave)[port - ELCR_BASE].elcr
 
     def _write_elcr(self, port, width, value):
-        for i in range(width):
-            p = port + i - ELCR_BASE
-            if 0 <= p < 2:
-                chip = (self.master, self.slave)[p]
-                chip.elcr = (value >> (8 * i)) & ELCR_MASKS[p]
-                # A line switched to level mode requests while it is high; one switched
-                # to edge mode keeps a latched request only while its input stays high.
-                chip.irr = ((chip.irr & chip.lines & ~chip.elcr)
-                            | (chip.lines & chip.elcr)) & 0xFF
+        p = port - ELCR_BASE
+        chip = (self.master, self.slave)[p]
+        chip.elcr = value & ELCR_MASKS[p]
+        # A line switched to level mode requests while it is high; one switched
+        # to edge mode keeps a latched request only while its input stays high.
+        chip.irr = ((chip.irr & chip.lines & ~chip.elcr)
+                    | (chip.lines & chip.elcr)) & 0xFF
         self._update()
 
     @property

@@ -385,8 +385,9 @@ class PIT(Device):
         self.port_b = 0
         self._event = None
         self._event_tick = None
-        self.bus.register_io(COUNTER_BASE, 4, self._read, self._write)
-        self.bus.register_io(PORT_B, 1, self._read_port_b, self._write_port_b)
+        # Byte ports: the bus turns a wider access into byte cycles on consecutive ports.
+        self.bus.register_io(COUNTER_BASE, 4, self._read, self._write, width=1)
+        self.bus.register_io(PORT_B, 1, self._read_port_b, self._write_port_b, width=1)
         self.reset()
 
     def reset(self):
@@ -478,25 +479,15 @@ class PIT(Device):
     # ------------------------------------------------------------ ports
 
     def _read(self, port, width):
-        if width == 1 and port < CONTROL_PORT:
-            return self._sync(port - COUNTER_BASE, self.tick()).read()
-        value = 0
-        for k in range(width):
-            p = port + k
-            byte = 0xFF                     # the control register is write-only
-            if COUNTER_BASE <= p < CONTROL_PORT:
-                byte = self._sync(p - COUNTER_BASE, self.tick()).read()
-            value |= byte << (8 * k)
-        return value
+        if port == CONTROL_PORT:
+            return 0xFF                     # the control register is write-only
+        return self._sync(port - COUNTER_BASE, self.tick()).read()
 
     def _write(self, port, width, value):
-        for k in range(width):
-            p = port + k
-            byte = (value >> (8 * k)) & 0xFF
-            if COUNTER_BASE <= p < CONTROL_PORT:
-                self.write_counter(p - COUNTER_BASE, byte)
-            elif p == CONTROL_PORT:
-                self.write_control(byte)
+        if port == CONTROL_PORT:
+            self.write_control(value)
+        else:
+            self.write_counter(port - COUNTER_BASE, value)
 
     def write_counter(self, i, byte):
         """A byte written to counter i's port (0x40 + i)."""
@@ -531,8 +522,7 @@ class PIT(Device):
         tick = self.tick()
         c = self._sync(2, tick)
         refresh = (tick // REFRESH_TICKS) & 1
-        value = (self.port_b & 0x0F) | (refresh << 4) | (c.out << 5)
-        return value | (((1 << (8 * width)) - 1) & ~0xFF)
+        return (self.port_b & 0x0F) | (refresh << 4) | (c.out << 5)
 
     def _write_port_b(self, port, width, value):
         tick = self.tick()

@@ -270,7 +270,8 @@ class RTC(Device):
         if nvram_file is not None and os.path.exists(nvram_file):
             self.load_nvram(nvram_file)
         self.set_time(self.start_time)
-        self.bus.register_io(PORT_INDEX, 2, self._io_read, self._io_write)
+        # Byte ports: the bus turns a wider access into byte cycles on consecutive ports.
+        self.bus.register_io(PORT_INDEX, 2, self._io_read, self._io_write, width=1)
 
     # ------------------------------------------------------------ the RESET pin
 
@@ -584,25 +585,16 @@ class RTC(Device):
 
     # The index latch is write-only on the AT; a read of 0x70 floats.
     def _io_read(self, port, width):
-        value = 0
-        for lane in range(width):
-            p = port + lane
-            if p == PORT_DATA:
-                byte = self.read_register(self.index)
-            else:
-                byte = 0xFF
-            value |= byte << (8 * lane)
-        return value
+        if port == PORT_DATA:
+            return self.read_register(self.index)
+        return 0xFF
 
     def _io_write(self, port, width, value):
-        for lane in range(width):
-            p = port + lane
-            byte = (value >> (8 * lane)) & 0xFF
-            if p == PORT_INDEX:
-                self.index = byte & 0x7F
-                self.nmi_masked = bool(byte & 0x80)
-            elif p == PORT_DATA:
-                self.write_register(self.index, byte)
+        if port == PORT_INDEX:
+            self.index = value & 0x7F
+            self.nmi_masked = bool(value & 0x80)
+        else:
+            self.write_register(self.index, value)
 
     # ------------------------------------------------------------ host-side time
 

@@ -160,7 +160,8 @@ class UART(Device):
         # _A units and a crystal period _B units (crystal periods per cycle = _A / _B).
         self._A = self.dom.ratio.numerator
         self._B = self.dom.ratio.denominator
-        self.bus.register_io(base, 8, self._io_read, self._io_write)
+        # Byte registers: the bus turns a wider access into byte cycles on consecutive ports.
+        self.bus.register_io(base, 8, self._io_read, self._io_write, width=1)
         self.backend = None
         self._event = None
         self._event_cycle = None
@@ -619,25 +620,10 @@ class UART(Device):
     # ------------------------------------------------------------------ ports
 
     def _io_read(self, port, width):
-        if width == 1:
-            return self.read_register(port - self.base)
-        value = 0
-        for i in range(width):
-            p = port + i
-            if self.base <= p < self.base + 8:
-                value |= self.read_register(p - self.base) << (8 * i)
-            else:
-                value |= 0xFF << (8 * i)    # a neighbour nobody claimed here
-        return value
+        return self.read_register(port - self.base)
 
     def _io_write(self, port, width, value):
-        if width == 1:
-            self.write_register(port - self.base, value)
-            return
-        for i in range(width):
-            p = port + i
-            if self.base <= p < self.base + 8:
-                self.write_register(p - self.base, (value >> (8 * i)) & 0xFF)
+        self.write_register(port - self.base, value)
 
     def read_register(self, offset):
         """A guest read of register `offset` (0-7), with its side effects."""

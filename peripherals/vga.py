@@ -191,12 +191,14 @@ class Vga(Device):
         self.lfb_base = None
         bus = self.bus
         bus.map_mmio(0xA0000, 0x20000, self.mem.read, self.mem.write)
-        bus.register_io(0x3B4, 2, self._io_read, self._io_write)
+        # The VGA registers are bytes: the bus turns a wider access (OUT DX,AX to an
+        # index/data pair) into byte cycles on consecutive ports.
+        bus.register_io(0x3B4, 2, self._read8, self._write8, width=1)
         # The status ports are polled in tight loops: they get their own handler.
-        bus.register_io(0x3BA, 1, self._status_read, self._io_write)
-        bus.register_io(0x3C0, 16, self._io_read, self._io_write)
-        bus.register_io(0x3D4, 2, self._io_read, self._io_write)
-        bus.register_io(0x3DA, 1, self._status_read, self._io_write)
+        bus.register_io(0x3BA, 1, self._status_read, self._write8, width=1)
+        bus.register_io(0x3C0, 16, self._read8, self._write8, width=1)
+        bus.register_io(0x3D4, 2, self._read8, self._write8, width=1)
+        bus.register_io(0x3DA, 1, self._status_read, self._write8, width=1)
         if vbe:
             bus.register_io(VBE_DISPI_IOPORT_INDEX, 2, self._vbe_read, self._vbe_write)
             if lfb_base is not None:
@@ -293,22 +295,11 @@ class Vga(Device):
         self._sync_mem()
 
     # ================================================================ port dispatch
-    def _io_read(self, port, width):
-        # A 16/32-bit access to these 8-bit registers is consecutive byte cycles.
-        v = 0
-        for i in range(width):
-            v |= self._read8(port + i) << (8 * i)
-        return v
-
-    def _io_write(self, port, width, value):
-        for i in range(width):
-            self._write8(port + i, (value >> (8 * i)) & 0xFF)
-
     def _crtc_base(self):
         # MISC bit 0 (I/O Address Select): 0x3Bx (monochrome) or 0x3Dx (colour).
         return 0x3D0 if self.misc & 1 else 0x3B0
 
-    def _read8(self, port):
+    def _read8(self, port, width=1):
         if 0x3B0 <= port <= 0x3BF or 0x3D0 <= port <= 0x3DF:
             low = port & 0xF
             if (port & 0xFFF0) != self._crtc_base():
@@ -359,7 +350,7 @@ class Vga(Device):
             return self.gc[i] if i < 9 else 0
         return 0xFF
 
-    def _write8(self, port, v):
+    def _write8(self, port, width, v):
         if 0x3B0 <= port <= 0x3BF or 0x3D0 <= port <= 0x3DF:
             low = port & 0xF
             if (port & 0xFFF0) != self._crtc_base():
@@ -514,8 +505,8 @@ class Vga(Device):
 
     def _status_read(self, port, width):
         if (port & 0xFFF0) != self._crtc_base():
-            return (1 << (8 * width)) - 1
-        return self.input_status_1() | (((1 << (8 * width)) - 1) & ~0xFF)
+            return 0xFF
+        return self.input_status_1()
 
     def input_status_1(self):
         """Input Status 1 (0x3DA/0x3BA).  Reading it also resets the attribute
@@ -833,7 +824,8 @@ class Vga(Device):
         except KeyError:
             raise ValueError("no register table for mode 0x%X (have %s)" % (
                 mode, ", ".join("%02Xh" % m for m in sorted(_MODE_TABLES)))) from None
-        w = self._write8
+        def w(port, value):
+            self._write8(port, 1, value)
         w(0x3C4, 0)
         w(0x3C5, 1)                      # synchronous reset while the clock changes
         w(0x3C2, misc)

@@ -102,3 +102,93 @@ def test_io_ports_dispatch_and_unclaimed_read_all_ones():
 def test_bad_memory_size_is_a_clear_error():
     with pytest.raises(ValueError, match="memory"):
         Machine("8086", 0)
+
+
+class ByteDevice:
+    """An 8-bit device: records every access it sees."""
+
+    def __init__(self, bus, first, count, base_value, width=1):
+        self.log = []
+        self.base_value = base_value
+        bus.register_io(first, count, self.read, self.write, width=width)
+
+    def read(self, port, width):
+        self.log.append(("r", port, width))
+        return self.base_value + port
+
+    def write(self, port, width, value):
+        self.log.append(("w", port, width, value))
+
+
+def test_wide_in_out_reach_a_byte_device_as_byte_cycles_low_port_first():
+    m = Machine("80386", 1 << 20)
+    dev = ByteDevice(m.bus, 0x300, 8, 0x10)
+    wide = ByteDevice(m.bus, 0x310, 8, 0x1000, width=4)
+    cpu = load(m, nasm("""
+        mov dx, 0x301
+        in ax, dx
+        mov bx, ax
+        mov ax, 0xBBAA
+        out dx, ax
+        mov dx, 0x304
+        in eax, dx
+        mov ecx, eax
+        mov eax, 0x44332211
+        out dx, eax
+        mov dx, 0x312
+        in eax, dx
+        out dx, ax
+        hlt"""))
+    m.run(10_000)
+    assert cpu.bx == 0x1211                             # 0x301 -> 0x11, 0x302 -> 0x12
+    assert cpu.ecx == 0x17161514
+    assert dev.log == [("r", 0x301, 1), ("r", 0x302, 1),
+                       ("w", 0x301, 1, 0xAA), ("w", 0x302, 1, 0xBB),
+                       ("r", 0x304, 1), ("r", 0x305, 1), ("r", 0x306, 1), ("r", 0x307, 1),
+                       ("w", 0x304, 1, 0x11), ("w", 0x305, 1, 0x22),
+                       ("w", 0x306, 1, 0x33), ("w", 0x307, 1, 0x44)]
+    # A device that takes wide accesses still sees each one whole.
+    assert cpu.eax == 0x1312
+    assert wide.log == [("r", 0x312, 4), ("w", 0x312, 2, 0x1312)]
+    assert m.bus.unclaimed_ports == {}
+
+
+def test_split_bytes_stay_with_the_device_that_decoded_the_first():
+    b = Bus(1 << 20, 32)
+    dev = ByteDevice(b, 0x3F6, 1, 0x10)
+    other = ByteDevice(b, 0x3F7, 1, 0x20)
+    # The byte at 0x3F7 belongs to another chip and the one at 0x3F8 to nobody: each
+    # floats high and its write goes nowhere, as when the first device split them itself.
+    assert b.port_read(0x3F6, 4) == 0xFFFFFF06
+    b.port_write(0x3F6, 2, 0x5A01)
+    assert dev.log == [("r", 0x3F6, 1), ("w", 0x3F6, 1, 0x01)]
+    assert other.log == [] and b.unclaimed_ports == {}
+    assert b.port_read(0x3F7, 2) == 0xFF17               # its own first byte it does see
+    # The handlers of one object are one device, whichever registration they came from.
+    b.unregister_io(0x3F7, 1)
+    b.register_io(0x3F7, 1, dev.read, dev.write, width=1)
+    assert b.port_read(0x3F6, 2) == 0x0706
+
+
+def test_a_16_bit_device_takes_a_32_bit_access_as_two_words():
+    b = Bus(1 << 20, 32)
+    dev = ByteDevice(b, 0x1CC, 4, 0xA000, width=2)
+    assert b.port_read(0x1CC, 4) == 0xA1CEA1CC
+    b.port_write(0x1CC, 4, 0x56781234)
+    b.port_write(0x1CF, 1, 0x99)
+    assert b.port_read(0x1CE, 4) == 0xFFFFA1CE          # 0x1D0 is nobody's
+    assert dev.log == [("r", 0x1CC, 2), ("r", 0x1CE, 2),
+                       ("w", 0x1CC, 2, 0x1234), ("w", 0x1CE, 2, 0x5678), ("w", 0x1CF, 1, 0x99),
+                       ("r", 0x1CE, 2)]
+    with pytest.raises(ValueError, match="width"):
+        b.register_io(0x200, 1, dev.read, dev.write, width=3)
+
+
+def test_io_observer_sees_the_access_the_cpu_made():
+    b = Bus(1 << 20, 32)
+    ByteDevice(b, 0x60, 4, 0x10)
+    seen = []
+    b.io_observer = lambda port, width, value, write: seen.append((port, width, value, write))
+    assert b.port_read(0x61, 2) == 0x7271
+    b.port_write(0x60, 4, 0x12345678)
+    assert seen == [(0x61, 2, 0x7271, False), (0x60, 4, 0x12345678, True)]

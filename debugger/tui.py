@@ -29,6 +29,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import (Button, Footer, Input, Log, RichLog, Static, TabbedContent,
                              TabPane)
@@ -363,6 +364,22 @@ class Refresh(Message):
 
 # ===================================================================== the app
 
+def _gone_at_exit(handler):
+    """A handler of a late message (a stop, a timer tick) that may arrive while the app is
+    shutting down and its panes are already gone: then there is nothing to show."""
+    import functools
+
+    @functools.wraps(handler)
+    def wrapper(self, *args):
+        try:
+            return handler(self, *args)
+        except NoMatches:
+            # Only teardown removes panes; the key paths (refresh_panes after F9...) are
+            # not wrapped, so a pane id that is simply wrong still fails loudly.
+            return None
+    return wrapper
+
+
 class DebuggerApp(App):
     """The cycle86 debugger: panes over `debugger`, commands through `interpreter`."""
 
@@ -400,6 +417,7 @@ class DebuggerApp(App):
         self._run_start = None         # (wall, icount, cycles) when the run began
         self._tick = None              # (wall, icount) at the last status tick
         self.mips = 0.0
+        self.runs_done = 0             # worker runs finished (tests wait on it)
         self.tap = ConsoleTap(debugger)
         self._on_stop = lambda event: self.post_message(Refresh(event))
         self._saved_write = None
@@ -447,7 +465,12 @@ class DebuggerApp(App):
         yield Footer()
 
     def on_mount(self):
-        self.query_one("#console", Log).border_title = "Console (0xE9, serial)"
+        # The live panes, kept so that the 4 Hz timer never has to look them up (it can
+        # fire while the screen is being torn down).
+        self._status = self.query_one("#status", Static)
+        self._screen_pane = self.query_one("#screen", ScreenPane)
+        self._console = self.query_one("#console", Log)
+        self._console.border_title = "Console (0xE9, serial)"
         self.query_one("#log", RichLog).border_title = "Command output"
         self.debugger.on_stop.append(self._on_stop)
         if hasattr(self.interpreter, "write"):
@@ -477,6 +500,7 @@ class DebuggerApp(App):
         if self._saved_write is not None:
             self.interpreter.write = self._saved_write
 
+    @_gone_at_exit
     def on_log_line(self, message):
         self.query_one("#log", RichLog).write(Text(message.text.rstrip("\n")))
 
@@ -508,12 +532,12 @@ class DebuggerApp(App):
     def _refresh_live(self):
         """What is worth showing while the guest runs: screen, console, status."""
         try:
-            self.query_one("#screen", ScreenPane).show_cells(screen_cells(self.debugger))
+            self._screen_pane.show_cells(screen_cells(self.debugger))
         except DebugError as e:
-            self.query_one("#screen", ScreenPane).update(str(e))
+            self._screen_pane.update(str(e))
         text = self.tap.drain()
         if text:
-            self.query_one("#console", Log).write(text)
+            self._console.write(text)
         self.update_status()
 
     def guest_running(self):
@@ -540,8 +564,9 @@ class DebuggerApp(App):
             t.append("%04X:%0*X" % (cpu.get("cs"), 8 if wide else 4, cpu.eip))
         if self.gdb is not None:
             t.append("  gdb %s" % self._gdb_address(), style="dim")
-        self.query_one("#status", Static).update(t)
+        self._status.update(t)
 
+    @_gone_at_exit
     def _tick_running(self):
         if not self.guest_running():
             if self._tick is not None and not self.running:
@@ -584,8 +609,10 @@ class DebuggerApp(App):
         else:
             self.post_message(GuestDone(label, result=result, line=line))
 
+    @_gone_at_exit
     def on_guest_done(self, message):
         self.running = False
+        self.runs_done += 1
         wall = time.perf_counter() - self._run_start[0]
         done = self.debugger.cpu.icount - self._run_start[1]
         self.mips = done / wall / 1e6 if wall > 0 and done > 1000 else self.mips
@@ -608,6 +635,7 @@ class DebuggerApp(App):
             self._stopped(stop)
         self.refresh_panes()
 
+    @_gone_at_exit
     def on_refresh(self, message):
         """A stop reported by the controller (ours, a command's, or the gdb stub's)."""
         if not self.running and message.event is not self._handled:

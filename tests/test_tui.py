@@ -46,11 +46,16 @@ async def settle(app, pilot, timeout=10.0):
     await pilot.pause()
 
 
-def text_of(app, selector):
-    widget = app.query_one(selector)
-    rendered = widget.render()
-    return str(getattr(widget, "content", None) or rendered) if not hasattr(rendered, "plain") \
-        else rendered.plain
+async def run_key(app, pilot, *keys, timeout=10.0):
+    """Press keys that start a run of the guest and wait until that run has been shown."""
+    before = app.runs_done
+    await pilot.press(*keys)
+    end = time.monotonic() + timeout
+    while app.runs_done == before or app.running:
+        assert time.monotonic() < end, "the guest worker did not finish"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    await pilot.pause()
 
 
 def registers_text(app):
@@ -97,12 +102,10 @@ def test_opens_at_the_reset_vector():
 
 def test_f11_steps_and_registers_follow_the_guest():
     async def script(app, pilot):
-        await pilot.press("f11")                         # the far jump to F000:0000
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")                 # the far jump to F000:0000
         assert "EIP 00000000" in registers_text(app)
         for _ in range(5):                               # cli, cld, xor, mov ss, mov sp
-            await pilot.press("f11")
-            await settle(app, pilot)
+            await run_key(app, pilot, "f11")
         regs = registers_text(app)
         assert "EIP 00000009" in regs
         # `mov sp, 0x7c00` ran last: ESP shows the value and is highlighted as changed.
@@ -123,12 +126,10 @@ def test_f11_steps_and_registers_follow_the_guest():
 def test_f10_steps_over_a_call():
     async def script(app, pilot):
         for _ in range(8):                               # to `call install_vectors`
-            await pilot.press("f11")
-            await settle(app, pilot)
+            await run_key(app, pilot, "f11")
         assert app.debugger.cpu.eip == 0x0D
         assert app.query_one("#disassembly").selected().is_call
-        await pilot.press("f10")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f10")
         assert "EIP 00000010" in registers_text(app)     # the instruction after the call
         assert app.debugger.cpu.get("esp") == 0x7C00     # and the call has returned
 
@@ -144,8 +145,7 @@ def row_of(app, linear):
 
 def test_f9_toggles_a_linear_breakpoint_from_the_disassembly():
     async def script(app, pilot):
-        await pilot.press("f11")                         # into F000:0000
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")                 # into F000:0000
         table = app.query_one("#disassembly")
         target = row_of(app, 0xF0006)                    # mov sp, 0x7c00
         start = table.cursor_row
@@ -174,8 +174,7 @@ def test_f9_toggles_a_linear_breakpoint_from_the_disassembly():
 
 def test_clicking_the_gutter_toggles_a_breakpoint():
     async def script(app, pilot):
-        await pilot.press("f11")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")
         row = row_of(app, 0xF0009)
         # Border (1 line) and header (1 line) above the first row; the gutter is column 0.
         await pilot.click("#disassembly", offset=(2, 2 + row))
@@ -188,8 +187,7 @@ def test_clicking_the_gutter_toggles_a_breakpoint():
 
 def test_f5_runs_to_the_breakpoint_in_a_worker():
     async def script(app, pilot):
-        await pilot.press("f11")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")
         table = app.query_one("#disassembly")
         # `round: call detect_cpu`: after the banner has been printed.
         calls = [i for i in table.insns if i.is_call]
@@ -197,8 +195,7 @@ def test_f5_runs_to_the_breakpoint_in_a_worker():
         table.move_cursor(row=row_of(app, target.linear))
         await pilot.press("f9")
         await pilot.pause()
-        await pilot.press("f5")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f5")
         assert app.debugger.current_linear() == target.linear
         status = status_text(app)
         assert "stopped (breakpoint)" in status
@@ -215,8 +212,7 @@ def test_f5_runs_to_the_breakpoint_in_a_worker():
 
 def test_f5_runs_the_demo_to_its_end_and_the_console_shows_its_output():
     async def script(app, pilot):
-        await pilot.press("f5")
-        await settle(app, pilot, timeout=60)
+        await run_key(app, pilot, "f5", timeout=60)
         console = "\n".join(app.query_one("#console").lines)
         assert "cycle86 demo guest" in console and "done" in console
         assert "stopped (exit)" in status_text(app)
@@ -247,8 +243,7 @@ def test_ctrl_c_breaks_a_running_guest_and_does_not_quit():
         mips = float(re.search(r"([\d.]+) MIPS", status).group(1))
         assert mips > 0
         await pilot.press("f11")                         # refused while running
-        await pilot.press("ctrl+c")
-        await settle(app, pilot)
+        await run_key(app, pilot, "ctrl+c")
         assert "stopped (break)" in status_text(app)
         assert app.is_running                            # Ctrl+C did not quit
         await pilot.press("ctrl+c")                      # nothing to break: still there
@@ -290,12 +285,10 @@ def test_a_stop_made_by_another_thread_updates_the_panes():
 
 def test_command_line_runs_r_and_shows_the_output():
     async def script(app, pilot):
-        await pilot.press("f11", "f11")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11", "f11")
         await pilot.press("colon")
         assert app.focused.id == "command"
-        await pilot.press("r", "enter")
-        await settle(app, pilot)
+        await run_key(app, pilot, "r", "enter")
         out = log_text(app).lower()
         assert "> r" in out
         assert re.search(r"eip\W+(0x)?0*1\b", out), out
@@ -306,8 +299,7 @@ def test_command_line_runs_r_and_shows_the_output():
 
 def test_command_line_steps_the_guest_and_the_panes_follow():
     async def script(app, pilot):
-        await pilot.press("colon", "s", "space", "3", "enter")
-        await settle(app, pilot)
+        await run_key(app, pilot, "colon", "s", "space", "3", "enter")
         assert app.debugger.cpu.eip == 2
         assert "EIP 00000002" in registers_text(app)
 
@@ -317,8 +309,7 @@ def test_command_line_steps_the_guest_and_the_panes_follow():
 def test_command_history_and_completion():
     async def script(app, pilot):
         box = app.query_one("#command")
-        await pilot.press("colon", "r", "enter")
-        await settle(app, pilot)
+        await run_key(app, pilot, "colon", "r", "enter")
         await pilot.press("up")
         assert box.value == "r"
         await pilot.press("down")
@@ -409,8 +400,7 @@ def test_memory_pane_goes_to_an_address_and_edits_a_byte():
 def test_stack_pane_shows_the_return_address_of_a_call():
     async def script(app, pilot):
         for _ in range(9):                               # into install_vectors
-            await pilot.press("f11")
-            await settle(app, pilot)
+            await run_key(app, pilot, "f11")
         stack = str(app.query_one("#stack").render())
         assert stack.splitlines()[0] == "0000:7BFE 0010"    # return to F000:0010
 
@@ -450,8 +440,7 @@ def test_descriptor_decoding():
 
 def test_screenshot_shows_every_pane_and_the_current_instruction():
     async def script(app, pilot):
-        await pilot.press("f11")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")
         lines = svg_lines(app.export_screenshot())
         text = "\n".join(lines)
         for title in ("Registers", "Disassembly", "Stack", "Screen", "Console", "Memory",
@@ -471,8 +460,7 @@ def test_disassembly_shows_symbols():
     dbg.symbols.add("start", 0xF0000)
 
     async def script(app, pilot):
-        await pilot.press("f11")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")
         current = [r for r in disassembly_rows(app) if ">" in r[0]]
         assert current[0][4] == "start: cli"
 
@@ -516,8 +504,7 @@ def test_protected_mode_registers_disassembly_and_tables():
         current = [r for r in disassembly_rows(app) if ">" in r[0]]
         assert current[0][1] == "0008:00002000"
         assert current[0][4] == "mov eax, 0x12345678"
-        await pilot.press("f11")
-        await settle(app, pilot)
+        await run_key(app, pilot, "f11")
         assert "EAX 12345678" in registers_text(app)
         assert "mode protected, paging" in status_text(app)
         tables = str(app.query_one("#tables").render())

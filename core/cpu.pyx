@@ -1203,20 +1203,23 @@ cdef class _CPU:
         return (2 if self.v86 else (1 if self.cr0 & 1 else 0)) | (4 if self.paging else 0)
 
     # ---- trace recording: a byte stream the controller drains with trace_take()
-    cdef void tput(self, const void* data, size_t n) noexcept:
-        cdef size_t cap
-        cdef uint8_t* nb
-        if self.tlen + n > self.tcap:
-            cap = self.tcap * 2 if self.tcap else 1 << 20
-            while cap < self.tlen + n:
-                cap *= 2
-            nb = <uint8_t*>realloc(self.tbuf, cap)
-            if nb == NULL:
-                return                  # out of memory: drop the entry rather than crash
-            self.tbuf = nb
-            self.tcap = cap
+    cdef inline void tput(self, const void* data, size_t n) noexcept:
+        if self.tlen + n > self.tcap and not self.tgrow(n):
+            return                      # out of memory: drop the entry rather than crash
         memcpy(self.tbuf + self.tlen, data, n)
         self.tlen += n
+
+    cdef bint tgrow(self, size_t n) noexcept:
+        cdef size_t cap = self.tcap * 2 if self.tcap else 1 << 20
+        cdef uint8_t* nb
+        while cap < self.tlen + n:
+            cap *= 2
+        nb = <uint8_t*>realloc(self.tbuf, cap)
+        if nb == NULL:
+            return False
+        self.tbuf = nb
+        self.tcap = cap
+        return True
 
     cdef inline void tput8(self, uint32_t v) noexcept:
         cdef uint8_t b = <uint8_t>v
@@ -1261,14 +1264,24 @@ cdef class _CPU:
 
     cdef void trace_flush_regs(self) noexcept:
         cdef int i
-        cdef uint32_t v
-        for i in range(T_NREGS):
-            v = self.trace_reg(i)
-            if v != self.t_regs[i]:
-                self.t_regs[i] = v
-                self.tput8(T_REG)
-                self.tput8(i)
-                self.tput32(v)
+        for i in range(8):
+            self.trace_reg_if_changed(i, self.r[i])
+        self.trace_reg_if_changed(8, self.get_flags())
+        for i in range(6):
+            self.trace_reg_if_changed(9 + i, self.sel[i])
+        self.trace_reg_if_changed(15, self.cr0)
+        self.trace_reg_if_changed(16, self.cr2)
+        self.trace_reg_if_changed(17, self.cr3)
+        self.trace_reg_if_changed(18, self.cr4)
+
+    cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:
+        cdef uint8_t entry[6]
+        if v != self.t_regs[i]:
+            self.t_regs[i] = v
+            entry[0] = T_REG
+            entry[1] = <uint8_t>i
+            memcpy(entry + 2, &v, 4)
+            self.tput(entry, 6)
 
     cdef void trace_insn_begin(self, uint32_t lin) noexcept:
         cdef int mode = self.current_mode() | (8 if self.code32 else 0)

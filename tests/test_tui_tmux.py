@@ -70,7 +70,11 @@ class Tmux:
         return int(self.status_file.read_text())
 
     def close(self):
+        socket = subprocess.run(self.tmux + ["display-message", "-p", "#{socket_path}"],
+                                capture_output=True, text=True).stdout.strip()
         subprocess.run(self.tmux + ["kill-server"], capture_output=True)
+        if socket.endswith(self.name):   # the server leaves its socket file behind
+            Path(socket).unlink(missing_ok=True)
         self.status_file.unlink(missing_ok=True)
 
 

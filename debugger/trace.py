@@ -423,6 +423,17 @@ class TraceReader:
         rec = None                        # the record entries are being attached to
         seen_key = False
 
+        def close(done):
+            """Finish the open record: its state after, and the next instruction number."""
+            nonlocal state, dirty, icount
+            if dirty:
+                state = tuple(regs)
+                dirty = False
+            done.state_after = state
+            if done.kind == "insn":
+                icount += 1
+            return done
+
         while off < end:
             tag = mv[off]
             if tag == INSN:
@@ -436,13 +447,7 @@ class TraceReader:
                     self._truncated(off, tag)
                     break
                 if rec is not None:
-                    if dirty:
-                        state = tuple(regs)
-                        dirty = False
-                    rec.state_after = state
-                    yield rec
-                    if rec.kind == "insn":
-                        icount += 1
+                    yield close(rec)
                 if base_cycle is None:
                     raise self._error(off, "INSN before the first KEY entry")
                 if mode is None:
@@ -486,13 +491,7 @@ class TraceReader:
                     self._truncated(off, tag)
                     break
                 if rec is not None:
-                    if dirty:
-                        state = tuple(regs)
-                        dirty = False
-                    rec.state_after = state
-                    yield rec
-                    if rec.kind == "insn":
-                        icount += 1
+                    yield close(rec)
                     rec = None
                 if tag == CTX:
                     _, mode, cs, cs_base = unpack_ctx(mv, off)
@@ -533,13 +532,7 @@ class TraceReader:
                     # open record (the instruction, or a delivery that faulted).
                     if rec is None or kind >= INT_HARDWARE:
                         if rec is not None:
-                            if dirty:
-                                state = tuple(regs)
-                                dirty = False
-                            rec.state_after = state
-                            yield rec
-                            if rec.kind == "insn":
-                                icount += 1
+                            yield close(rec)
                         if not seen_key:
                             raise self._error(off, "INT before the first KEY entry")
                         if mode is None:
@@ -550,13 +543,7 @@ class TraceReader:
                 off += size
             elif tag == SHUTDOWN:
                 if rec is not None:
-                    if dirty:
-                        state = tuple(regs)
-                        dirty = False
-                    rec.state_after = state
-                    yield rec
-                    if rec.kind == "insn":
-                        icount += 1
+                    yield close(rec)
                 if not seen_key:
                     raise self._error(off, "SHUTDOWN before the first KEY entry")
                 rec = Record("shutdown", off, base_cycle, icount, mode, state_before=state)
@@ -564,10 +551,7 @@ class TraceReader:
             else:
                 raise self._error(off, "unknown entry tag 0x%02x" % tag)
         if rec is not None:
-            if dirty:
-                state = tuple(regs)
-            rec.state_after = state
-            yield rec
+            yield close(rec)
 
     @staticmethod
     def _context_from_regs(regs):

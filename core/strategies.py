@@ -32,11 +32,34 @@ tested by hand elsewhere.
 from __future__ import annotations
 
 import functools
+import os
 import random
 from dataclasses import dataclass, field
 
-from hypothesis import assume
+from hypothesis import HealthCheck, Phase, assume, settings
 from hypothesis import strategies as st
+
+# ---------------------------------------------------------------- test profiles
+# The differential tests run derandomized ("diff": every run the same) unless
+# CYCLE86_DIFF_PROFILE=explore asks for a longer search with fresh examples.  No explain
+# phase: on this search space it re-runs thousands of variations of a failing case to
+# annotate lines, minutes for little; the reproducer already says what differs.
+settings.register_profile(
+    "diff", max_examples=300, deadline=None, derandomize=True, database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.register_profile(
+    "explore", max_examples=3000, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+PROFILE = os.environ.get("CYCLE86_DIFF_PROFILE", "diff")
+
+
+def examples(n):
+    """Test settings: `n` examples under the default "diff" profile; "explore" brings its
+    own count."""
+    if PROFILE == "diff":
+        return settings(settings.get_profile("diff"), max_examples=n)
+    return settings(settings.get_profile(PROFILE))
 
 # --- EFLAGS (SDM Vol. 1, 3.4.3) -------------------------------------------------------
 

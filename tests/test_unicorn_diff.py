@@ -22,82 +22,62 @@ behaviour instead:
 Examples are derandomized, so a run is reproducible; set CYCLE86_DIFF_PROFILE=explore
 to search with fresh random examples (and ten times more of them).
 """
-import os
-
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 from core import strategies as S
 from core.machine import Machine
 
-# No explain phase: on this search space it re-runs thousands of variations of a failing
-# case to annotate lines, minutes for little; the reproducer already says what differs.
-settings.register_profile(
-    "diff", max_examples=300, deadline=None, derandomize=True, database=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-settings.register_profile(
-    "explore", max_examples=3000, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-PROFILE = os.environ.get("CYCLE86_DIFF_PROFILE", "diff")
 
-
-def _examples(n):
-    """`n` examples under the default "diff" profile; "explore" brings its own count."""
-    if PROFILE == "diff":
-        return settings(settings.get_profile("diff"), max_examples=n)
-    return settings(settings.get_profile(PROFILE))
-
-
-@_examples(400)
+@S.examples(400)
 @given(S.cases(S.alu()))
 def test_alu(case):
     S.assert_same(case)
 
 
-@_examples(400)
+@S.examples(400)
 @given(S.cases(S.shifts()))
 def test_shifts(case):
     S.assert_same(case)
 
 
-@_examples(400)
+@S.examples(400)
 @given(S.cases(S.muldiv()))
 def test_muldiv(case):
     S.assert_same(case)
 
 
-@_examples(300)
+@S.examples(300)
 @given(S.cases(S.bcd()))
 def test_bcd(case):
     S.assert_same(case)
 
 
-@_examples(400)
+@S.examples(400)
 @given(S.cases(S.bitops()))
 def test_bitops(case):
     S.assert_same(case)
 
 
-@_examples(400)
+@S.examples(400)
 @given(S.cases(S.strings()))
 def test_strings(case):
     S.assert_same(case)
 
 
-@_examples(500)
+@S.examples(500)
 @given(S.cases(S.addressing()))
 def test_addressing(case):
     S.assert_same(case)
 
 
-@_examples(400)
+@S.examples(400)
 @given(S.cases(S.misc()))
 def test_misc(case):
     S.assert_same(case)
 
 
-@_examples(300)
+@S.examples(300)
 @given(S.cases(S.branches()))
 def test_branches(case):
     # Near JMP/Jcc/CALL/RET/LOOP/JCXZ: the oracle stops at the target or after.

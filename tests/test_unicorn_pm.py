@@ -40,22 +40,11 @@ Examples are derandomized, so a run is reproducible; set CYCLE86_DIFF_PROFILE=ex
 to search with fresh random examples (and more of them).  `strategies.survey` lists
 every distinct mismatch of a family at once (see docs/strategies.md).
 """
-import os
-
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 from core import strategies as S
 
-# The same profiles as tests/test_unicorn_diff.py (registering twice is harmless).
-settings.register_profile(
-    "diff", max_examples=300, deadline=None, derandomize=True, database=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-settings.register_profile(
-    "explore", max_examples=3000, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-PROFILE = os.environ.get("CYCLE86_DIFF_PROFILE", "diff")
 
 PM0 = S.protected_mode(cpl=0)
 PM3 = S.protected_mode(cpl=3)
@@ -64,14 +53,8 @@ PM486_3 = S.protected_mode(cpl=3, model="80486")
 PM486_WP = S.protected_mode(cpl=0, model="80486", wp=True)
 
 
-def _examples(n):
-    if PROFILE == "diff":
-        return settings(settings.get_profile("diff"), max_examples=n)
-    return settings(settings.get_profile(PROFILE))
-
-
 def _differential(family, mode, n):
-    @_examples(n)
+    @S.examples(n)
     @given(S.cases(family(mode=mode), mode=mode))
     def prop(case):
         S.assert_same(case)
@@ -135,7 +118,7 @@ def test_page_faults(mode, n):
     # are not present (PTE or PDE), read-only or supervisor-only (PTE or PDE).  Unicorn
     # says whether the access faults and where (CR2, except for a fetch); the error
     # code and, for fetches, CR2 follow from the SDM rules.
-    @_examples(n)
+    @S.examples(n)
     @given(S.cases(S.page_faults(mode=mode), mode=mode))
     def prop(case):
         S.assert_same(case)

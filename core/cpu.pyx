@@ -3903,11 +3903,7 @@ cdef class _CPU:
         for k in range(3):
             if len(lists[k]) > MAX_BP:
                 raise ValueError("at most %d breakpoints of one kind" % MAX_BP)
-        if self.bp_pages == NULL:
-            self.bp_pages = <uint8_t*>calloc(1 << 20, 1)
-            if self.bp_pages == NULL:
-                raise MemoryError()
-        memset(self.bp_pages, 0, 1 << 20)
+        self.bp_pages = _cleared_table(self.bp_pages, 1 << 20)
         for k in range(3):
             self.bp_n[k] = len(lists[k])
             for i in range(self.bp_n[k]):
@@ -3924,11 +3920,7 @@ cdef class _CPU:
         watches = list(watches)
         if len(watches) > MAX_WATCH:
             raise ValueError("at most %d watchpoints" % MAX_WATCH)
-        if self.w_pages == NULL:
-            self.w_pages = <uint8_t*>calloc(1 << 20, 1)
-            if self.w_pages == NULL:
-                raise MemoryError()
-        memset(self.w_pages, 0, 1 << 20)
+        self.w_pages = _cleared_table(self.w_pages, 1 << 20)
         self.w_n = len(watches)
         self.w_nphys = 0
         for i, (physical, first, last, access) in enumerate(watches):
@@ -3945,11 +3937,7 @@ cdef class _CPU:
         """I/O catchpoints: (first port, last port, access) with 1 IN, 2 OUT."""
         cdef int port
         ranges = list(ranges)
-        if self.io_catch == NULL:
-            self.io_catch = <uint8_t*>calloc(65536, 1)
-            if self.io_catch == NULL:
-                raise MemoryError()
-        memset(self.io_catch, 0, 65536)
+        self.io_catch = _cleared_table(self.io_catch, 65536)
         for first, last, access in ranges:
             for port in range(first, last + 1):
                 self.io_catch[port & 0xFFFF] |= access
@@ -4015,6 +4003,18 @@ cdef class _CPU:
         data = self.tbuf[:self.tlen] if self.tlen else b""
         self.tlen = 0
         return data
+
+
+cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:
+    """A debugger flag table of `n` bytes, all clear: allocated on first use (a CPU that
+    is never debugged carries none), cleared when it is set again."""
+    if table == NULL:
+        table = <uint8_t*>calloc(n, 1)
+        if table == NULL:
+            raise MemoryError()
+    else:
+        memset(table, 0, n)
+    return table
 
 
 cdef inline bint _contributory(int vec) noexcept:

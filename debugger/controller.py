@@ -494,7 +494,7 @@ class Debugger:
             m, cpu = self.machine, self.cpu
             for i in range(n):
                 if cpu.shutdown:
-                    return self._stop(self._event("shutdown", self._shutdown_message()))
+                    return self._stop(self._shutdown_event())
                 if cpu.halted:
                     ev = self._wait_halted()
                     if ev is not None:
@@ -505,7 +505,7 @@ class Debugger:
                 if ev is None and cpu.stop_requested and not self._break:
                     ev = self._exit_event()
                 if ev is None and cpu.shutdown:
-                    ev = self._event("shutdown", self._shutdown_message())
+                    ev = self._shutdown_event()
                 if ev is None and i < n - 1:
                     bp = self.breakpoint_here()
                     if bp is not None:
@@ -613,7 +613,7 @@ class Debugger:
             cpu.dbg_resume()
             while True:
                 if cpu.shutdown:
-                    return self._stop(self._event("shutdown", self._shutdown_message()))
+                    return self._stop(self._shutdown_event())
                 if clock.now >= end:
                     return self._stop(self._event(end_reason, self._end_message(end_reason)))
                 reason = m.run(max_cycles=min(SLICE_CYCLES, end - clock.now))
@@ -624,7 +624,7 @@ class Debugger:
                     ev = self._hits_event(cpu.dbg_hits(), internal)
                     if cpu.shutdown:
                         # The event that was caught could not be delivered: say both.
-                        down = self._event("shutdown", self._shutdown_message())
+                        down = self._shutdown_event()
                         if ev is not None:
                             down.message = ev.message + "\n" + down.message
                             down.details["also"] = [ev]
@@ -634,15 +634,11 @@ class Debugger:
                     cpu.dbg_resume()        # a false condition: go on past this point
                     continue
                 if reason == "stop":
-                    if self._break:
-                        return self._stop(self._event("break", "Stopped by request"))
-                    return self._stop(self._exit_event())
+                    return self._stop(self._stop_request_event())
                 if reason == "halt":
-                    return self._stop(self._event(
-                        "halt", "The CPU halted with interrupts disabled or nothing "
-                                "scheduled that could wake it"))
+                    return self._stop(self._halt_event())
                 if reason == "shutdown":
-                    return self._stop(self._event("shutdown", self._shutdown_message()))
+                    return self._stop(self._shutdown_event())
                 raise DebugError("unexpected run result %r" % reason)
 
     def _wait_halted(self):
@@ -650,8 +646,7 @@ class Debugger:
         m, cpu, clock = self.machine, self.cpu, self.clock
         while cpu.halted and not cpu.shutdown:
             if clock.next_deadline == NEVER or not (cpu.eflags & 0x200):
-                return self._event("halt", "The CPU halted with interrupts disabled or "
-                                           "nothing scheduled that could wake it")
+                return self._halt_event()
             reason = m.run(max_cycles=max(1, min(SLICE_CYCLES, clock.next_deadline - clock.now)))
             self._drain_trace()
             if reason == "debug":
@@ -659,8 +654,7 @@ class Debugger:
                 if ev is not None:
                     return ev
             if reason == "stop":
-                return (self._event("break", "Stopped by request") if self._break
-                        else self._exit_event())
+                return self._stop_request_event()
             if cpu.intr:
                 break
         return None
@@ -838,8 +832,18 @@ class Debugger:
     def _cs_eip(self, cs, eip):
         return ("%04x:%08x" if self.code_bits() == 32 else "%04x:%04x") % (cs, eip)
 
-    def _shutdown_message(self):
-        return "Triple fault: the CPU shut down at %s" % self.location()
+    def _shutdown_event(self):
+        return self._event("shutdown", "Triple fault: the CPU shut down at %s" % self.location())
+
+    def _halt_event(self):
+        return self._event("halt", "The CPU halted with interrupts disabled or nothing "
+                                   "scheduled that could wake it")
+
+    def _stop_request_event(self):
+        """A stop request ended the run: the user's break, or else the guest's exit."""
+        if self._break:
+            return self._event("break", "Stopped by request")
+        return self._exit_event()
 
     def _end_message(self, reason):
         if reason == "cycle":

@@ -257,15 +257,28 @@ def _e9_spec(text):
                                      % text)
 
 
-def positive_cycles(text):
+def cycle_count(text, base=10):
+    """A cycle count as typed: digits with optional _ or , separators and a K, M or G
+    suffix (10^3, 10^6, 10^9); base 0 also takes 0x... as int() does.  None if it is not
+    one."""
     t = text.replace("_", "").replace(",", "")
     scale = 1
     for suffix, factor in (("K", 10 ** 3), ("M", 10 ** 6), ("G", 10 ** 9)):
         if t.upper().endswith(suffix):
             t, scale = t[:-1], factor
-    if not t.isdigit() or int(t) == 0:
+    if base == 10 and not t.isdigit():
+        return None
+    try:
+        return int(t, base) * scale
+    except ValueError:
+        return None
+
+
+def positive_cycles(text):
+    value = cycle_count(text)
+    if not value:
         raise argparse.ArgumentTypeError("%r is not a positive number of cycles" % text)
-    return int(t) * scale
+    return value
 
 
 def add_machine_options(p):

@@ -15,6 +15,7 @@ import fnmatch
 import json
 import sys
 
+from core.cli import cycle_count
 from debugger import trace as tr
 
 
@@ -89,16 +90,8 @@ def _int(text):
 
 
 def cycle_number(text):
-    t = text.replace("_", "").replace(",", "")
-    scale = 1
-    for suffix, factor in (("K", 10 ** 3), ("M", 10 ** 6), ("G", 10 ** 9)):
-        if t.upper().endswith(suffix):
-            t, scale = t[:-1], factor
-    try:
-        value = int(t, 0) * scale
-    except ValueError:
-        value = -1
-    if value < 0:
+    value = cycle_count(text, base=0)
+    if value is None or value < 0:
         raise argparse.ArgumentTypeError("%r is not a cycle number" % text)
     return value
 

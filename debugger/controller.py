@@ -17,6 +17,7 @@ offset (Bochs ``vb``), "lin" a linear address (``lb``), "phys" a physical addres
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 
@@ -575,32 +576,28 @@ class Debugger:
         self.cpu.request_stop()
 
     # ------------------------------------------------------------ the run loop
+    @contextlib.contextmanager
     def _running(self):
-        dbg = self
-
-        class _Guard:
-            def __enter__(self):
-                if not dbg._lock.acquire(blocking=False):
-                    raise DebugError("the guest is already running")
-                dbg.running = True
-                dbg._break = False
-                # A break requested while stopped is stale; a pending platform reset
-                # also uses the stop request, so leave that one.
-                if not getattr(dbg.machine, "_reset_requested", False):
-                    dbg.cpu.stop_requested = False
-                # Continuing after the guest asked to exit runs what follows its exit
-                # write (a debugger user may want to); the exit is reported once.
-                port = dbg.debugport()
-                if port is not None and port.exit_status is not None:
-                    port.exit_status = port.stop_reason = None
-                dbg.cpu.dbg_hits()
-                return self
-
-            def __exit__(self, *exc):
-                dbg.running = False
-                dbg._lock.release()
-                return False
-        return _Guard()
+        """One run at a time: refuse a second, and start each from a clean stop state."""
+        if not self._lock.acquire(blocking=False):
+            raise DebugError("the guest is already running")
+        try:
+            self.running = True
+            self._break = False
+            # A break requested while stopped is stale; a pending platform reset also
+            # uses the stop request, so leave that one.
+            if not getattr(self.machine, "_reset_requested", False):
+                self.cpu.stop_requested = False
+            # Continuing after the guest asked to exit runs what follows its exit write
+            # (a debugger user may want to); the exit is reported once.
+            port = self.debugport()
+            if port is not None and port.exit_status is not None:
+                port.exit_status = port.stop_reason = None
+            self.cpu.dbg_hits()
+            yield
+        finally:
+            self.running = False
+            self._lock.release()
 
     def _run(self, max_cycles=None, stop_cycle=None, internal=None):
         with self._running():

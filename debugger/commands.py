@@ -17,8 +17,8 @@ import os
 import shlex
 from dataclasses import dataclass
 
-from debugger.controller import (Breakpoint, Catchpoint, DebugError, EXCEPTION_NAMES,
-                                 Watchpoint)
+from debugger.controller import (Breakpoint, Catchpoint, DebugError, Descriptor,
+                                 EXCEPTION_NAMES, Watchpoint)
 
 
 class CommandError(Exception):
@@ -232,49 +232,38 @@ def _top_level_colon(text):
 
 def decode_descriptor(d):
     """One line for an 8-byte descriptor, in Bochs's words."""
+    desc = Descriptor(d)
     lo, hi = d & 0xFFFFFFFF, d >> 32
-    present = bool(hi & 0x8000)
-    dpl = (hi >> 13) & 3
-    if not present and (hi & 0x1F00) == 0:
+    t = desc.type
+    if not desc.present and (hi & 0x1F00) == 0:
         return "??? descriptor hi=0x%08x, lo=0x%08x" % (hi, lo)
-    if hi & 0x1000:
-        base = ((lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)) & 0xFFFFFFFF
-        limit = (lo & 0xFFFF) | (hi & 0xF0000)
-        if hi & 0x800000:
-            limit = (limit << 12) | 0xFFF
-        t = (hi >> 8) & 0xF
+    if not desc.system:
         if t & 8:
-            parts = ["Code segment", "base=0x%08x" % base, "limit=0x%08x" % limit,
+            parts = ["Code segment", "base=0x%08x" % desc.base, "limit=0x%08x" % desc.limit,
                      "Execute/Read" if t & 2 else "Execute-Only",
                      "Conforming" if t & 4 else "Non-Conforming"]
         else:
-            parts = ["Data segment", "base=0x%08x" % base, "limit=0x%08x" % limit,
+            parts = ["Data segment", "base=0x%08x" % desc.base, "limit=0x%08x" % desc.limit,
                      "Read/Write" if t & 2 else "Read-Only"]
             if t & 4:
                 parts.append("Expand-down")
         if t & 1:
             parts.append("Accessed")
         if t & 8:
-            parts.append("32-bit" if hi & 0x400000 else "16-bit")
+            parts.append("32-bit" if desc.big else "16-bit")
         text = ", ".join(parts)
     else:
-        t = (hi >> 8) & 0xF
         name = SYSTEM_TYPES.get(t)
         if name is None:
             return "??? descriptor hi=0x%08x, lo=0x%08x" % (hi, lo)
         if t in (4, 6, 7, 0xC, 0xE, 0xF):
-            offset = (lo & 0xFFFF) | (hi & 0xFFFF0000 if t >= 0xC else 0)
-            text = "%s target=0x%04x:0x%08x" % (name, lo >> 16, offset)
+            text = "%s target=0x%04x:0x%08x" % (name, desc.selector, desc.offset)
         elif t == 5:
-            text = "%s target=0x%04x" % (name, lo >> 16)
+            text = "%s target=0x%04x" % (name, desc.selector)
         else:
-            base = ((lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)) & 0xFFFFFFFF
-            limit = (lo & 0xFFFF) | (hi & 0xF0000)
-            if hi & 0x800000:
-                limit = (limit << 12) | 0xFFF
-            text = "%s, base=0x%08x, limit=0x%08x" % (name, base, limit)
-    text += ", DPL=%d" % dpl
-    if not present:
+            text = "%s, base=0x%08x, limit=0x%08x" % (name, desc.base, desc.limit)
+    text += ", DPL=%d" % desc.dpl
+    if not desc.present:
         text += ", not present"
     return text
 

@@ -47,6 +47,71 @@ class DebugError(Exception):
     """A request the debugger cannot carry out (bad address, unknown breakpoint...)."""
 
 
+# ===================================================================== descriptors
+
+@dataclass(frozen=True)
+class Descriptor:
+    """The fields of an 8-byte GDT/LDT/IDT entry (Intel SDM vol. 3, 3.4.5 segment
+    descriptors, 6.11 gate descriptors).  The views word them their own way; the bits are
+    pulled apart here once."""
+    raw: int
+
+    @property
+    def access(self):
+        return (self.raw >> 40) & 0xFF
+
+    @property
+    def present(self):
+        return bool(self.access & 0x80)
+
+    @property
+    def dpl(self):
+        return (self.access >> 5) & 3
+
+    @property
+    def system(self):
+        """A system segment or gate (S = 0) rather than code or data."""
+        return not self.access & 0x10
+
+    @property
+    def type(self):
+        return self.access & 0xF
+
+    @property
+    def base(self):
+        return ((self.raw >> 16) & 0xFFFFFF) | (((self.raw >> 56) & 0xFF) << 24)
+
+    @property
+    def raw_limit(self):
+        """The 20-bit limit field as stored."""
+        return (self.raw & 0xFFFF) | (((self.raw >> 48) & 0xF) << 16)
+
+    @property
+    def granular(self):
+        return bool(self.raw & (1 << 55))
+
+    @property
+    def limit(self):
+        """The limit in bytes (the G bit applied)."""
+        return (self.raw_limit << 12) | 0xFFF if self.granular else self.raw_limit
+
+    @property
+    def big(self):
+        """The D/B bit: 32-bit code or stack."""
+        return bool(self.raw & (1 << 54))
+
+    @property
+    def selector(self):
+        """A gate's target selector."""
+        return (self.raw >> 16) & 0xFFFF
+
+    @property
+    def offset(self):
+        """A gate's target offset: 32 bits in 386 gates (types 12-15), 16 in 286 ones."""
+        high = ((self.raw >> 48) & 0xFFFF) << 16 if self.type >= 12 else 0
+        return (self.raw & 0xFFFF) | high
+
+
 # ===================================================================== points
 
 @dataclass
@@ -288,9 +353,7 @@ class Debugger:
 
     def descriptor_base(self, selector):
         d = self.descriptor(selector)
-        if d is None:
-            return None
-        return ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
+        return None if d is None else Descriptor(d).base
 
     def translate(self, linear):
         """Physical address of `linear`, or None if it is not mapped; sets no A/D bits."""

@@ -31,7 +31,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-from debugger.controller import Breakpoint, DebugError, Watchpoint
+from debugger.controller import Breakpoint, DebugError, Descriptor, Watchpoint
 
 # gdb's own signal numbers (include/gdb/signals.def), which the protocol uses.
 SIG_0, SIGINT, SIGTRAP, SIGABRT, SIGTERM = 0, 2, 5, 6, 15
@@ -638,14 +638,11 @@ class _Session:
         d = dbg.descriptor(selector)
         if d is None:
             raise DebugError("selector 0x%04x is outside its descriptor table" % selector)
-        lo, hi = d & 0xFFFFFFFF, d >> 32
-        limit = (lo & 0xFFFF) | (hi & 0xF0000)
-        if hi & 0x800000:                # granularity: the limit counts 4 KiB pages
-            limit = (limit << 12) | 0xFFF
-        base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+        desc = Descriptor(d)
         # The CPU keeps the descriptor's high dword bits 8-23 with the accessed bit set
         # (core/cpu.pyx, load_cache).
-        dbg.cpu.set_segment(name, selector, base, limit, (hi & 0x00F0FF00) | 0x100)
+        dbg.cpu.set_segment(name, selector, desc.base, desc.limit,
+                            ((d >> 32) & 0x00F0FF00) | 0x100)
 
     # ------------------------------------------------------------ memory
     def read_memory(self, addr, length):

@@ -34,7 +34,7 @@ from textual.message import Message
 from textual.widgets import (Button, Footer, Input, Log, RichLog, Static, TabbedContent,
                              TabPane)
 
-from debugger.controller import DebugError, StopEvent
+from debugger.controller import DebugError, Descriptor, StopEvent
 from debugger.tui_widgets import (BreakpointsPane, CommandInput, DisassemblyPane, HelpScreen,
                                   MemoryPane, RegistersPane, ScreenPane, StackPane,
                                   TextPane, TracePane, View, around, format_where,
@@ -198,29 +198,19 @@ SYSTEM_TYPES = {1: "TSS16 avail", 2: "LDT", 3: "TSS16 busy", 4: "call gate16",
 
 def describe_descriptor(d):
     """One GDT/LDT/IDT entry (the 8 bytes as an int) in words."""
-    access = (d >> 40) & 0xFF
-    present, dpl, s, typ = access >> 7, (access >> 5) & 3, (access >> 4) & 1, access & 0xF
-    if not present and d == 0:
+    desc = Descriptor(d)
+    typ, np = desc.type, "" if desc.present else " NP"
+    if not desc.present and d == 0:
         return "null"
-    if s:
-        base = ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
-        limit = (d & 0xFFFF) | (((d >> 48) & 0xF) << 16)
-        flags = (d >> 52) & 0xF
-        if flags & 8:
-            limit = (limit << 12) | 0xFFF
+    if not desc.system:
         kind = ("code %s%s" % ("r" if typ & 2 else "-", "c" if typ & 4 else "-") if typ & 8
                 else "data %s%s" % ("w" if typ & 2 else "-", "e" if typ & 4 else "-"))
         return "%s base %08X limit %08X %s-bit dpl %d%s" % (
-            kind, base, limit, "32" if flags & 4 else "16", dpl, "" if present else " NP")
+            kind, desc.base, desc.limit, "32" if desc.big else "16", desc.dpl, np)
     name = SYSTEM_TYPES.get(typ, "reserved %d" % typ)
     if typ in (4, 5, 6, 7, 12, 14, 15):
-        sel = (d >> 16) & 0xFFFF
-        off = (d & 0xFFFF) | (((d >> 48) & 0xFFFF) << 16 if typ >= 12 else 0)
-        return "%s %04X:%08X dpl %d%s" % (name, sel, off, dpl, "" if present else " NP")
-    base = ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24)
-    limit = (d & 0xFFFF) | (((d >> 48) & 0xF) << 16)
-    return "%s base %08X limit %05X dpl %d%s" % (name, base, limit, dpl,
-                                                 "" if present else " NP")
+        return "%s %04X:%08X dpl %d%s" % (name, desc.selector, desc.offset, desc.dpl, np)
+    return "%s base %08X limit %05X dpl %d%s" % (name, desc.base, desc.raw_limit, desc.dpl, np)
 
 
 def tables_text(dbg, view, max_entries=64):

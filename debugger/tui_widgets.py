@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from debugger.controller import Breakpoint, DebugError, Watchpoint
+from debugger.disasm import disassemble
 
 # EFLAGS bits shown by name, most significant first (Intel SDM vol. 1, 3.4.3).
 FLAG_BITS = ((21, "ID"), (19, "VIP"), (18, "AC"), (17, "VM"), (16, "RF"), (14, "NT"),
@@ -61,55 +62,6 @@ class View:
 
 
 # ===================================================================== disassembly
-
-@dataclass
-class _Insn:
-    """One instruction, for when debugger/disasm.py is not there (same fields)."""
-    address: int
-    linear: int
-    size: int
-    bytes: bytes
-    mnemonic: str
-    op_str: str
-
-    @property
-    def text(self):
-        return ("%s %s" % (self.mnemonic, self.op_str)).strip()
-
-    @property
-    def is_call(self):
-        return self.mnemonic.startswith("call")
-
-
-def disassemble(code, address, bits=16, count=None, linear_base=None):
-    """debugger.disasm.disassemble when it is there; capstone directly otherwise.
-
-    `address` is the offset of the first byte (what IP says), `linear_base` the CS base.
-    """
-    try:
-        from debugger.disasm import disassemble as real
-    except ImportError:
-        real = None
-    if real is not None:
-        return real(code, address, bits=bits, count=count, linear_base=linear_base)
-    import capstone
-    md = capstone.Cs(capstone.CS_ARCH_X86,
-                     capstone.CS_MODE_16 if bits == 16 else capstone.CS_MODE_32)
-    out, pos, mask = [], 0, 0xFFFF if bits == 16 else 0xFFFFFFFF
-    base = 0 if linear_base is None else linear_base
-    while pos < len(code) and (count is None or len(out) < count):
-        ip = (address + pos) & mask
-        got = next(md.disasm(code[pos:pos + 15], ip, 1), None)
-        if got is None:
-            out.append(_Insn(ip, (base + ip) & 0xFFFFFFFF, 1, code[pos:pos + 1], "db",
-                             "0x%02x" % code[pos]))
-            pos += 1
-            continue
-        out.append(_Insn(ip, (base + ip) & 0xFFFFFFFF, got.size, bytes(got.bytes),
-                         got.mnemonic, got.op_str))
-        pos += got.size
-    return out
-
 
 def decode_at(view, linear, count):
     """`count` instructions from `linear` in the current code segment, or [] if unmapped."""

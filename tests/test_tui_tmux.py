@@ -10,18 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from core import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 200, 60
 
 
-def debug_command():
-    """`cycle86 debug` through the CLI once it has the command, else the TUI module's own
-    entry point (the same demo guest)."""
-    if any(c.name == "debug" for c in cli.COMMANDS):
-        return [sys.executable, "-m", "core.cli", "debug"]
-    return [sys.executable, "-m", "debugger.tui"]
+# `cycle86 debug` with no arguments: the demo guest in the TUI.
+DEBUG_COMMAND = [sys.executable, "-m", "core.cli", "debug"]
 
 
 class Tmux:
@@ -79,7 +74,7 @@ class Tmux:
 
 
 def test_debug_in_a_real_terminal():
-    t = Tmux(debug_command())
+    t = Tmux(DEBUG_COMMAND)
     try:
         first = t.wait_for(r"EIP 0000FFF0")
         time.sleep(0.5)                  # the terminal's start-up replies are read first

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 200, 60
 

@@ -141,7 +141,7 @@ def cli_main(args):
             from debugger.controller import DebugError
             try:
                 dbg.trace_start(corecli.trace_path(args.trace), description="cycle86 debug")
-            except (DebugError, ImportError) as e:
+            except DebugError as e:
                 raise corecli.CliError("--trace %s: %s" % (args.trace, e)) from None
         if args.gdb:
             session.server = _start_gdb(dbg, interp, *args.gdb)
@@ -157,14 +157,9 @@ def cli_main(args):
                              "standard input\n")
             args.no_tui = True
         if not args.no_tui:
-            try:
-                from debugger.tui import run_tui
-            except ImportError as e:
-                sys.stderr.write("cycle86 debug: the text UI is not available (%s); using "
-                                 "the command prompt\n" % e)
-            else:
-                run_tui(dbg, interp, gdb=session.server)
-                return 0
+            from debugger.tui import run_tui
+            run_tui(dbg, interp, gdb=session.server)
+            return 0
         repl(interp, gdb=session.server)
         return 0
     finally:
@@ -184,11 +179,7 @@ def _writer(stream):
 
 def _start_gdb(dbg, interp, host, port):
     from core import cli as corecli
-    try:
-        from debugger.gdbstub import GdbServer
-    except ImportError as e:
-        raise corecli.CliError("--gdb: the gdb stub is not available in this "
-                               "installation (%s)" % e) from None
+    from debugger.gdbstub import GdbServer
     server = GdbServer(dbg, host, port, monitor=interp.execute_capture)
     try:
         port = server.start()

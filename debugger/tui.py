@@ -92,12 +92,9 @@ class ConsoleTap:
         for dev in devices:
             if isinstance(dev, DebugPort):
                 self._tap_debugport(dev)
-        try:
-            from peripherals.uart import UART
-        except ImportError:
-            UART = None
+        from peripherals.uart import UART
         for dev in devices:
-            if UART is not None and isinstance(dev, UART):
+            if isinstance(dev, UART):
                 self._tap_uart(dev)
 
     def _add(self, prefix, data):
@@ -277,48 +274,9 @@ def paging_text(dbg, view):
     return "\n".join(lines)
 
 
-# ===================================================================== a stand-in interpreter
-
-class _BasicInterpreter:
-    """Used only when debugger/commands.py is not there: r, s [n], n, c, finish, help."""
-
-    def __init__(self, dbg):
-        self.dbg = dbg
-
-    def complete(self, text):
-        return [w for w in ("r", "s", "n", "c", "finish", "help", "quit") if w.startswith(text)]
-
-    def execute_capture(self, line):
-        words = line.split()
-        if not words:
-            return ""
-        cmd, args = words[0], words[1:]
-        d = self.dbg
-        if cmd == "r":
-            r = d.registers()
-            return "\n".join("%s: 0x%08x" % (n, r[n]) for n in
-                             ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip",
-                              "eflags"))
-        if cmd in ("s", "step"):
-            return str(d.step(int(args[0], 0) if args else 1))
-        if cmd in ("n", "next", "p"):
-            return str(d.next())
-        if cmd in ("c", "cont", "continue"):
-            return str(d.cont())
-        if cmd == "finish":
-            return str(d.finish())
-        if cmd == "help":
-            return "commands: r, s [n], n, c, finish, quit (the full language is in " \
-                   "debugger/commands.py, not installed)"
-        return "unknown command %r (type help)" % cmd
-
-
 def make_interpreter(dbg):
-    """The command language's interpreter (debugger/commands.py) if it is there."""
-    try:
-        from debugger.commands import CommandInterpreter
-    except ImportError:
-        return _BasicInterpreter(dbg)
+    """The command language's interpreter (debugger/commands.py), its output kept here."""
+    from debugger.commands import CommandInterpreter
     out = io.StringIO()
     return CommandInterpreter(dbg, write=out.write)
 

@@ -676,7 +676,7 @@ class CommandInterpreter:
             if steps:
                 # step(1) never stops at a breakpoint where it starts (that is where the
                 # user already is), so a run made of single steps checks them itself.
-                bp = self._breakpoint_here()
+                bp = dbg.breakpoint_stop()
                 if bp is not None:
                     return bp
             if "call" in self.show or self.tracing or self.trace_regs:
@@ -703,21 +703,6 @@ class CommandInterpreter:
                 return event
             if target is not None and target(start_esp):
                 return event
-
-    def _breakpoint_here(self):
-        """The StopEvent of an enabled user breakpoint at CS:EIP whose condition holds."""
-        from debugger.controller import StopEvent
-        dbg = self.dbg
-        bp = dbg.breakpoint_here()
-        if bp is None:
-            return None
-        bp.hits += 1
-        if bp.temporary:
-            dbg.delete(bp.id)
-        cs = dbg.segment("cs")
-        return StopEvent("breakpoint", "Breakpoint %d, %s" % (bp.id, dbg.location()), bp,
-                         {}, dbg.clock.now, dbg.cpu.icount, cs.selector, dbg.register("eip"),
-                         dbg.current_linear(), dbg.mode())
 
     _slow_target = None
     _mem_warned = False

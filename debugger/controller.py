@@ -571,10 +571,7 @@ class Debugger:
                 if ev is None and cpu.shutdown:
                     ev = self._shutdown_event()
                 if ev is None and i < n - 1:
-                    bp = self.breakpoint_here()
-                    if bp is not None:
-                        bp.hits += 1
-                        ev = self._event("breakpoint", self._point_message(bp), bp)
+                    ev = self.breakpoint_stop()
                 if ev is not None:
                     return self._stop(ev)
             return self._stop(self._event("step", ""))
@@ -740,6 +737,17 @@ class Debugger:
         if not over:
             return None
         return opcodes.insn_length(code, bits == 32, self.cpu.model.isa)
+
+    def breakpoint_stop(self):
+        """The stop at an enabled user breakpoint at CS:EIP whose condition holds (its hit
+        counted, a temporary one deleted), or None: for front ends that step on their own."""
+        bp = self.breakpoint_here()
+        if bp is None:
+            return None
+        bp.hits += 1
+        if bp.temporary:
+            self.delete(bp.id)
+        return self._event("breakpoint", self._point_message(bp), bp)
 
     def breakpoint_here(self):
         """The enabled user breakpoint at CS:EIP whose condition holds, or None."""

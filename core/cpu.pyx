@@ -236,7 +236,8 @@ cdef class _CPU:
     cdef uint32_t shift_mask
     cdef int max_len
     cdef bint m_push_sp_new, m_div_next, m_rep_neg, m_idiv_min_faults, m_word_wrap
-    cdef bint m_has_ud, m_esc_traps, m_lock_ud, m_bus8, m_index_first
+    cdef bint m_has_ud, m_esc_traps, m_lock_ud, m_bus8, m_index_first, m_popa_esp_high
+    cdef bint m_sib_scale_base
     # ---- machine
     cdef public Clock clock
     cdef public Bus bus
@@ -379,6 +380,8 @@ cdef class _CPU:
         self.m_has_ud = m.has_ud
         self.m_esc_traps = m.esc_traps and m.isa == ISA_186
         self.m_lock_ud = m.lock_ud
+        self.m_popa_esp_high = m.popa_loads_esp_high
+        self.m_sib_scale_base = m.sib_scale_without_index
         self.m_bus8 = m.bus_bits == 8
         self.m_index_first = m.isa == ISA_286
         self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
@@ -758,6 +761,8 @@ cdef class _CPU:
                     off += self.r[idx] << sc
                     if not (base_r == 5 and self.mod == 0):
                         self.ea_clocks = 1      # 386: base and index both used
+                elif sc and self.m_sib_scale_base and not (base_r == 5 and self.mod == 0):
+                    off <<= sc                  # the 386 scales the base instead
             elif self.rm == 5 and self.mod == 0:
                 off = self.fetch32()
             else:
@@ -1755,13 +1760,10 @@ cdef class _CPU:
                     self.set_reg(R_EAX, size, v)
             return
         if op == 0x06 or op == 0x0E or op == 0x16 or op == 0x1E:
-            self.push(self.sel[op >> 3], self.opsize)
+            self.push_sreg(op >> 3)
         elif op == 0x07 or op == 0x17 or op == 0x1F or op == 0x0F:
             # 0F on the 8086/8088 is POP CS (the later two-byte escape).
-            # The selector is loaded before SP moves, so a faulting load leaves SP.
-            v = self.rd(S_SS, self.cur_sp(), self.opsize)
-            self.load_seg(op >> 3, v)
-            self.release_stack(self.opsize)
+            self.pop_sreg(op >> 3)
             if op == 0x17:
                 # Interrupts and debug traps wait until the next instruction (which
                 # loads ESP) has run (SDM vol. 3, 6.8.3).
@@ -1788,10 +1790,7 @@ cdef class _CPU:
             for s in range(8):
                 self.push(t if s == R_ESP else self.get_reg(s, self.opsize), self.opsize)
         elif op == 0x61:
-            for s in range(7, -1, -1):
-                v = self.pop(self.opsize)
-                if s != R_ESP:
-                    self.set_reg(s, self.opsize, v)
+            self.popa()
         elif op == 0x62:
             self.bound()
         elif op == 0x63:
@@ -1874,10 +1873,12 @@ cdef class _CPU:
             # POP r/m: the offset is computed after SP is incremented (Intel SDM POP).
             if self.reg != 0 and self.m_has_ud:
                 self.fault(EXC_UD, -1)
+            t = self.r[R_ESP]
             v = self.pop(self.opsize)
             if self.ea_esp_base:
-                # An ESP-based destination is addressed after the pop (Intel SDM, POP).
-                self.ea += self.opsize
+                # An ESP-based destination is addressed with ESP as the pop left it
+                # (Intel SDM, POP): on a 16-bit stack only SP moved, and it may wrap.
+                self.ea += self.r[R_ESP] - t
             self.set_rm(self.opsize, v)
         elif op == 0x90:
             pass
@@ -2091,10 +2092,56 @@ cdef class _CPU:
         self.eip = target
 
     cdef void release_stack(self, uint32_t n) noexcept:
-        if self.ss32:
+        self.release_stack_as(n, self.ss32)
+
+    cdef void release_stack_as(self, uint32_t n, bint big) noexcept:
+        # `big`: the B bit of the stack the bytes were taken from, which is not the
+        # current one once an instruction has loaded SS itself.
+        if big:
             self.r[R_ESP] += n
         else:
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((self.r[R_ESP] + n) & 0xFFFF)
+
+    cdef void popa(self) noexcept:
+        # All eight slots are read before any register changes, so a limit fault on
+        # the last one leaves every register as it was.  The slot of eSP is skipped,
+        # except on the 80386 with a 32-bit POPA on a 16-bit stack: there the upper
+        # half of ESP is loaded from the upper half of that slot (test386.asm,
+        # checked on 386 hardware), while SP moves as the stack's width says.
+        cdef uint32_t vals[8]
+        cdef int i, size = self.opsize
+        cdef bint big = self.ss32
+        for i in range(8):
+            vals[7 - i] = self.rd(S_SS, self.sp_off(i * size), size)
+        for i in range(8):
+            if i != R_ESP:
+                self.set_reg(i, size, vals[i])
+        self.release_stack_as(8 * size, big)
+        if self.m_popa_esp_high and size == 4 and not big:
+            self.r[R_ESP] = (vals[R_ESP] & 0xFFFF0000) | (self.r[R_ESP] & 0xFFFF)
+
+    cdef void push_sreg(self, int s) noexcept:
+        # With a 32-bit operand size the 386 and later move the selector with a 16-bit
+        # write into the new 4-byte slot and leave its upper half as it was (SDM vol. 2
+        # PUSH; test386.asm checks it against 386/486 hardware).
+        cdef uint32_t sp
+        if self.opsize == 2:
+            self.push(self.sel[s], 2)
+            return
+        sp = self.sp_off(<uint32_t>-4)
+        self.check_write(S_SS, sp, 4)
+        self.wr(S_SS, sp, 2, self.sel[s])
+        self.set_sp(sp)
+
+    cdef void pop_sreg(self, int s) noexcept:
+        # The selector is loaded before SP moves, so a faulting load leaves SP.  The
+        # pop moves SP or ESP by the B bit of the stack it read, even when the load
+        # was of SS and changed B (SDM vol. 2 POP: "the stack-address size" is that
+        # of the current stack when the pop happens).
+        cdef bint big = self.ss32
+        cdef uint32_t v = self.rd(S_SS, self.cur_sp(), self.opsize)
+        self.load_seg(s, v)
+        self.release_stack_as(self.opsize, big)
 
     cdef void load_far_pointer(self, int s) noexcept:
         cdef uint32_t off, seg
@@ -2146,25 +2193,53 @@ cdef class _CPU:
             self.fault(EXC_BR, -1)
 
     cdef void enter(self) noexcept:
+        # SDM vol. 2 ENTER: the frame pointer saved is eSP of the operand size; the
+        # display copies walk eBP in the stack's address size (EBP itself moves when
+        # the stack is 32-bit); the allocation moves SP or ESP by the stack's B bit.
         cdef uint32_t alloc = self.fetch16()
         cdef uint32_t level = self.fetch8() & 0x1F
-        cdef uint32_t frame, bp, i
-        cdef int ssz = 4 if self.ss32 else 2
+        cdef uint32_t frame, ebp, i, sp_mask = 0xFFFFFFFF if self.ss32 else 0xFFFF
+        cdef uint32_t final_sp
         self.push(self.get_reg(R_EBP, self.opsize), self.opsize)
-        frame = self.get_reg(R_ESP, ssz)
+        frame = self.get_reg(R_ESP, self.opsize)
+        ebp = self.r[R_EBP]
         if level > 0:
-            bp = self.get_reg(R_EBP, ssz)
             for i in range(1, level):
-                bp = (bp - self.opsize) & (0xFFFF if ssz == 2 else 0xFFFFFFFF)
-                self.push(self.rd(S_SS, bp, self.opsize), self.opsize)
+                ebp = (ebp & ~sp_mask) | ((ebp - self.opsize) & sp_mask)
+                self.push(self.rd(S_SS, ebp & sp_mask, self.opsize), self.opsize)
             self.push(frame, self.opsize)
         # Level 0 costs the reg figure, level 1 the mem figure, deeper levels a formula.
         if level == 1:
             self.cyc_override = self.t_mem[self.tk]
         elif level > 1:
             self.cyc_override = self.t_count_base[self.tk] + self.t_per_count[self.tk] * (level - 1)
+        final_sp = (self.r[R_ESP] - alloc) & sp_mask
+        if self.isa >= ISA_386:
+            # "ENTER causes a page fault whenever a write using the final value of the
+            # stack pointer (within the current stack segment) would do so."
+            self.check_write(S_SS, final_sp, self.opsize)
+        self.r[R_EBP] = ebp
         self.set_reg(R_EBP, self.opsize, frame)
-        self.set_reg(R_ESP, ssz, self.get_reg(R_ESP, ssz) - alloc)
+        self.set_reg(R_ESP, 4 if self.ss32 else 2, final_sp)
+
+    cdef void check_write(self, int seg, uint32_t off, int size) noexcept:
+        """Fault now if a write of `size` bytes at seg:off would: the segment's limit and
+        type, alignment, and both pages.  Nothing is written; an instruction that must
+        not change state when its store faults calls this first."""
+        cdef uint32_t lin
+        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
+            if self.m_word_wrap:
+                return
+            self.seg_fault(seg)
+        if self.pe and not (self.seg_rw[seg] & 2):
+            self.seg_fault(seg)
+        if self.ac_check and (off & (size - 1)) and size <= 8:
+            self.fault(EXC_AC, 0)
+        if self.paging:
+            lin = self.base[seg] + off
+            self.translate(lin, 1)
+            if (lin & (PAGE_SIZE - 1)) > <uint32_t>(PAGE_SIZE - size):
+                self.translate((lin + size - 1) & ~<uint32_t>(PAGE_SIZE - 1), 1)
 
     cdef void esc(self) noexcept:
         # No coprocessor is modelled yet (the x87 is its own issue).  The 80186 traps
@@ -2528,11 +2603,9 @@ cdef class _CPU:
             if self.cond(op):
                 self.set_reg(self.reg, self.opsize, v)
         elif op == 0xA0 or op == 0xA8:
-            self.push(self.sel[S_FS if op == 0xA0 else S_GS], self.opsize)
+            self.push_sreg(S_FS if op == 0xA0 else S_GS)
         elif op == 0xA1 or op == 0xA9:
-            v = self.rd(S_SS, self.cur_sp(), self.opsize)
-            self.load_seg(S_FS if op == 0xA1 else S_GS, v)
-            self.release_stack(self.opsize)
+            self.pop_sreg(S_FS if op == 0xA1 else S_GS)
         elif op in (0xA3, 0xAB, 0xB3, 0xBB, 0xBA):
             self.bit_test(op)
         elif op in (0xA4, 0xA5, 0xAC, 0xAD):
@@ -2832,6 +2905,9 @@ cdef class _CPU:
             # Expand-down data: valid offsets are limit+1 .. 0xFFFF (or 4G-1 if B).
             self.seg_lo[s] = self.limit[s] + 1
             self.seg_hi[s] = 0xFFFFFFFF if (a & 0x400000) else 0xFFFF
+            if self.limit[s] == 0xFFFFFFFF:
+                self.seg_lo[s] = 1          # limit 4G-1 leaves no valid offset at all
+                self.seg_hi[s] = 0
             self.seg_rw[s] = 1 | (2 if a & 0x200 else 0)
         else:
             self.seg_lo[s] = 0
@@ -3147,7 +3223,7 @@ cdef class _CPU:
     cdef void far_jump(self, uint32_t sel, uint32_t off, bint call) noexcept:
         cdef uint64_t d, td, sd
         cdef uint32_t a, t, dpl, rpl = sel & 3, tsel, toff, nparam, i, v
-        cdef uint32_t new_ss, new_sp, old_ss, old_sp, sp
+        cdef uint32_t new_ss, new_sp, old_ss, old_sp, old_esp, sp
         cdef int gsize
         cdef bint big
         if not self.pe:
@@ -3230,6 +3306,7 @@ cdef class _CPU:
             sd = self.check_inner_ss(new_ss, dpl)
             old_ss = self.sel[S_SS]
             old_sp = self.cur_sp()
+            old_esp = self.r[R_ESP]
             big = self.ss32
             # Read the parameters from the old stack before switching.
             for i in range(nparam):
@@ -3240,7 +3317,7 @@ cdef class _CPU:
             sp = new_sp
             big = self.ss32
             self.push_to(&sp, big, old_ss, gsize)
-            self.push_to(&sp, big, old_sp, gsize)
+            self.push_to(&sp, big, old_esp, gsize)     # tempESP <- ESP (SDM CALL)
             for i in range(nparam):
                 self.push_to(&sp, big, self.param_buf[i], gsize)
             self.push_to(&sp, big, self.sel[S_CS], gsize)
@@ -3481,7 +3558,7 @@ cdef class _CPU:
             self.tss_stack(dpl, &new_ss, &new_sp)
             sd = self.check_inner_ss(new_ss, dpl)
             old_ss = self.sel[S_SS]
-            old_sp = self.cur_sp()
+            old_sp = self.r[R_ESP]          # tempESP <- ESP, whatever the old B bit
             self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
             # The frame goes onto the inner stack with the inner level's privilege.

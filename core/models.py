@@ -64,6 +64,12 @@ class Model:
     esc_traps: bool = True
     # LOCK on an instruction that cannot be locked raises #UD (386+).
     lock_ud: bool = False
+    # A 32-bit POPA on a 16-bit stack loads the upper half of ESP from the upper half
+    # of the eSP slot it otherwise skips (the 80386; test386.asm, checked on hardware).
+    popa_loads_esp_high: bool = False
+    # A SIB byte with no index (index field 4) and a non-zero scale applies the scale
+    # to the base register (the 80386; undefined in the SDM, test386.asm on hardware).
+    sib_scale_without_index: bool = False
     # POPF/IRET may change IOPL and NT in real mode (386+; the 286 keeps them 0).
     real_mode_iopl_nt: bool = False
     # Prefetch queue length in bytes (bus-exact timing, a later issue).
@@ -137,7 +143,8 @@ MODELS = {
     # samples ERROR# after RESET and sets ET only for a 387 [SDM vol. 3, "Intel 387 and
     # Intel 287 Math Coprocessor Initialization"].
     "80386": Model("80386", ISA_386, 32, 32, 33_000_000, max_insn_len=15, lock_ud=True,
-                   real_mode_iopl_nt=True, queue_len=16,
+                   real_mode_iopl_nt=True, queue_len=16, popa_loads_esp_high=True,
+                   sib_scale_without_index=True,
                    reset_edx=0x0303, reset_cr0=0, cr0_mask=CR0_BITS_386),
 
     # ---- Intel486.  "80486" is the IntelDX4 (family 4, model 8, A0 stepping: 0480h), a

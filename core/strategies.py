@@ -760,6 +760,10 @@ class _Enc:
             ss = draw(st.integers(0, 3))
             scale = 1 << ss
             idx = draw(st.sampled_from([4] + [i for i in free if i != 4]))
+            if idx == 4 and self.mode.model == "80386":
+                # The 80386 applies a non-zero scale to the base when there is no index
+                # (test386.asm, from hardware); the SDM and Unicorn ignore it.
+                ss, scale = 0, 1
             bases = free if mod else sorted(set(free) | {5})
             b = draw(st.sampled_from(bases))
             base = None if (mod == 0 and b == 5) else b
@@ -1348,6 +1352,10 @@ def misc(draw, mode=None):
                 e.touch_descriptor(sel)
         elif form == "popa":
             e.byte(0x61)
+            if osz == 4 and e.mode.sp_mask == 0xFFFF and e.mode.model == "80386":
+                # The 80386 loads ESP's upper half from the skipped slot on a 16-bit
+                # stack (test386.asm, from hardware); Unicorn keeps it.
+                e.undefined.append(("esp", 0xFFFF0000))
         elif form == "popf":
             # TF would trap after the *next* instruction, which a one-instruction test
             # never runs; AC and ID do not exist on a 386 (Unicorn models a later CPU

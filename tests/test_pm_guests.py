@@ -25,7 +25,7 @@ from core.models import ISA_386, ISA_486, ISA_586, ISA_686, MODELS
 
 GUEST_DIR = Path(__file__).resolve().parent / "guests"
 GUESTS = ["pm_enter", "pm_selectors", "pm_rings", "pm_tasks", "pm_paging", "pm_v86",
-          "pm_exceptions", "pm_486"]
+          "pm_exceptions", "pm_486", "pm_stack"]
 # Every model that runs protected-mode 32-bit code: 80386 now, later models as they come.
 PM_MODELS = [name for name, model in MODELS.items() if model.isa >= ISA_386]
 MEMORY = 16 << 20
@@ -366,6 +366,46 @@ def expected_pm_486(cpu):
     else:
         names += ["cmov-absent-ud"]
     return names
+
+
+
+def expected_pm_stack(cpu):
+    popa = ["popa-o32-b16-sp"] + ([] if cpu.i486 else ["popa-o32-b16-386-esp-high"])
+    return [
+        # POP SS: the pop moves the pointer of the stack it read
+        "pop-ss-o32-b16-to-b32", "pop-ss-o16-b32-to-b16", "pop-ss-o32-b32-to-b16",
+        "pop-ss-o16-b16-to-b32", "pop-ss-o32-b16-to-b16", "pop-ss-o32-b32-to-b32",
+        # MOV SS / LSS: the next instruction uses the new B
+        "mov-ss-b32-to-b16-push", "mov-ss-b16-to-b32-push", "lss-o32-b16-push",
+        "lss-o16-keeps-esp-high",
+        # POP r/m addressed through ESP
+        "pop-mem-esp-b16-esp", "pop-mem-esp-b16-address", "pop-mem-esp-b16-not-unwrapped",
+        "pop-mem-esp-b32-esp", "pop-mem-esp-b32-address",
+        # PUSHA / POPA
+        "pusha-o32-b16-esp", "pusha-o32-b16-pushed-esp"] + popa + [
+        "pusha-o16-b32-esp", "popa-o16-b32-esp",
+        # ENTER / LEAVE
+        "enter-o32-b16-ebp", "enter-o32-b16-esp", "enter-o16-b32-ebp", "enter-o16-b32-esp",
+        "enter-o32-b16-level2-ebp", "enter-o32-b16-level2-esp", "enter-o32-b16-level2-display",
+        "enter-o32-b16-level2-frame", "enter-final-sp-below-limit", "enter-fault-keeps-ebp",
+        "leave-o32-b16-esp", "leave-o32-b16-ebp", "leave-o16-b32-esp", "leave-o16-b32-ebp",
+        # IRET / RETF to an outer level
+        "iret-from-b16-inner", "iret-from-b16-inner-esp3", "iret-from-b16-inner-ss3",
+        "iret-to-b32-outer-push", "iret-to-b16-outer", "iret-to-b16-outer-sp",
+        "iret-to-b16-outer-push-wraps", "retf-imm-from-b16-inner", "retf-imm-to-b32-outer-esp",
+        # gates with a stack switch
+        "int-gate-to-b16-inner", "int-gate-to-b16-inner-sp", "int-gate-to-b16-inner-eip",
+        "int-gate-to-b16-inner-cs", "int-gate-to-b16-inner-old-esp",
+        "int-gate-to-b16-inner-old-ss", "int-gate-from-b16-outer",
+        "int-gate-from-b16-outer-esp0", "int-gate-from-b16-outer-old-esp",
+        "call-gate-to-b16-inner", "call-gate-to-b16-inner-sp", "call-gate-to-b16-inner-eip",
+        "call-gate-to-b16-inner-old-esp", "call-gate-to-b16-inner-old-ss",
+        "call-gate-from-b16-outer", "call-gate-from-b16-outer-old-esp",
+        # expand-down stacks at both ends
+        "ed16-push-to-limit", "ed16-pop-at-top-wraps", "ed16-below-limit", "ed16-word-past-top",
+        "ed16-last-byte", "ed32-push-to-limit", "ed32-push-wraps-to-top", "ed32-below-limit",
+        "ed32-high-offset",
+    ]
 
 
 EXPECTED = {name: globals()["expected_" + name] for name in GUESTS}

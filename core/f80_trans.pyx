@@ -313,9 +313,13 @@ cdef int _reduce(W ax, W* r) noexcept nogil:
     return <int>(q & 3)
 
 
+cdef inline W _sin1(W r2) noexcept nogil:
+    # sin(r)/r = sum (-1)^j r^2j / (2j+1)!
+    return _poly(r2, F80T_INV_FACT, 1, 2, N_SIN, 1)
+
+
 cdef inline W _sin_r(W r) noexcept nogil:
-    # sin r = r * sum (-1)^j r^2j / (2j+1)!
-    return _mul(r, _poly(_mul(r, r), F80T_INV_FACT, 1, 2, N_SIN, 1))
+    return _mul(r, _sin1(_mul(r, r)))
 
 
 cdef inline W _cos_r(W r) noexcept nogil:
@@ -406,7 +410,7 @@ cdef void f80_sincos(FCtx* c, F80 a, F80* s, F80* co, bint* out_of_range) noexce
 
 cdef F80 f80_tan(FCtx* c, F80 a, bint* out_of_range) noexcept nogil:
     cdef F80 sp
-    cdef W x, r, v, sr, cr
+    cdef W x, r, r2, v, sr, cr, d
     cdef int k, kind = _trig_operand(c, a, out_of_range, &sp)
     if kind == 1:
         return sp
@@ -414,12 +418,18 @@ cdef F80 f80_tan(FCtx* c, F80 a, bint* out_of_range) noexcept nogil:
         return a                        # tan(+-0) = +-0
     x = _wf80(a)
     k = _reduce(_w(0, x.e, x.m), &r)
-    sr = _sin_r(r)
+    # Not sin/cos: for a tiny r both are 1 - (something below the last bit) and
+    # their quotient could come out exact, losing the sticky mark.  With S = sin(r)/r,
+    # C = cos r and D = S - C from its own series (D ~ r^2/3, accurate however small):
+    #   tan r = r * (1 + D/C),   cot r = (1 - D/S) / r
+    r2 = _mul(r, r)
+    sr = _sin1(r2)
     cr = _cos_r(r)
+    d = _mul(r2, _poly(r2, F80T_TAN_D, 0, 1, F80T_N_TAND, 0))
     if k & 1:
-        v = _neg(_div(cr, sr))          # tan(r + pi/2) = -cot r
+        v = _neg(_div(_sub(_wint(0, 1), _div(d, sr)), r))      # tan(r + pi/2) = -cot r
     else:
-        v = _div(sr, cr)
+        v = _add(r, _mul(r, _div(d, cr)))
     v.s ^= x.s
     return _pack(c, v)
 

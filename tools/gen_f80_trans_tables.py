@@ -25,6 +25,7 @@ OUT = os.path.join(HERE, os.pardir, "core", "f80_trans_tables.pxi")
 N_FACT = 36         # 1/0! .. 1/35!
 N_ODD = 30          # 1/1, 1/3, .. 1/59
 N_ATAN = 17         # atan(i/16), i = 0..16
+N_TAND = 17         # sin(r)/r - cos(r) = r^2 * sum_i d_i r^2i
 
 
 def odd128(v):
@@ -66,6 +67,9 @@ def main():
     c += table("F80T_INV_FACT", [1 / mpmath.factorial(n) for n in range(N_FACT)])
     c += table("F80T_INV_ODD", [mpmath.mpf(1) / (2 * k + 1) for k in range(N_ODD)])
     c += table("F80T_ATAN16", [mpmath.atan(mpmath.mpf(i) / 16) for i in range(N_ATAN)])
+    # sin(r)/r - cos(r) = sum_{j>=1} (-1)^(j+1) * 2j/(2j+1)! * r^2j; d_i is the j = i+1 term
+    c += table("F80T_TAN_D", [(-1) ** i * mpmath.mpf(2 * i + 2) / mpmath.factorial(2 * i + 3)
+                              for i in range(N_TAND)])
     # Named constants, in the order of the F80T_K_* enum below.
     named = [
         ("PI", pi), ("PI_2", pi / 2), ("PI_4", pi / 4), ("PI3_4", 3 * pi / 4),
@@ -98,12 +102,14 @@ def main():
     out.append("    const f80t_k F80T_INV_FACT[%d]" % N_FACT)
     out.append("    const f80t_k F80T_INV_ODD[%d]" % N_ODD)
     out.append("    const f80t_k F80T_ATAN16[%d]" % N_ATAN)
+    out.append("    const f80t_k F80T_TAN_D[%d]" % N_TAND)
     out.append("    const f80t_k F80T_NAMED[%d]" % len(named))
     out.append("    uint64_t F80T_SQRT2_SIG")
     out.append("")
     out.append("cdef enum:")
     out.append("    F80T_N_FACT = %d" % N_FACT)
     out.append("    F80T_N_ODD = %d" % N_ODD)
+    out.append("    F80T_N_TAND = %d" % N_TAND)
     for i, (n, _) in enumerate(named):
         out.append("    F80T_K_%s = %d" % (n, i))
     with open(OUT, "w") as f:

@@ -9,7 +9,8 @@ Taylor series on it and hands the result to f80_round_pack_bits, which rounds it
 Why 128 bits: the Pentium and later promise less than 1 ulp of error in
 round-to-nearest and 1.5 ulps in the other modes [SDM vol. 1 8.3.10].  Carrying ~120
 good bits makes each result the correctly rounded value of the function (in every RC)
-except for arguments whose value lies within 2^-55 ulp of a rounding boundary, which
+except for arguments whose value lies within about 2^-55 ulp of a rounding boundary
+(a midpoint, or in the directed modes a representable number), which
 keeps every result far inside the documented bound and makes the results
 deterministic.  Real chips are not correctly rounded; the last bit of a Pentium's
 FSIN can differ from ours while both are within the bound.

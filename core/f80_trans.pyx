@@ -499,7 +499,6 @@ cdef F80 f80_2xm1(FCtx* c, F80 a) noexcept nogil:
     2^x - 1 all the same (2^(+inf) - 1 = +inf, 2^(-inf) - 1 = -1, huge x overflow)."""
     cdef int cls = f80_class(a)
     cdef W x, f, v
-    cdef int32_t e
     cdef int64_t n
     cdef uint64_t sig
     if cls == CLS_UNSUPPORTED:
@@ -518,10 +517,10 @@ cdef F80 f80_2xm1(FCtx* c, F80 a) noexcept nogil:
     if x.e < 0:
         return _pack(c, _expm1(_mul(x, _wk(&F80T_NAMED[F80T_K_LN2]))))
     # |x| > 1, out of the documented range: 2^x - 1 = 2^n * 2^f - 1, |f| <= 1/2.
-    if x.e >= 15:
+    if x.e >= 20:
         if not x.s:
-            v = _w(0, 20000, TOP | 1)   # beyond the format: the overflow response
-            return _pack(c, v)
+            # 2^x beyond any exponent, even wrapped by 24576 (unmasked overflow)
+            return _pack(c, _w(0, 1 << 20, TOP | 1))
         v = _w(0, -200, TOP)            # 2^x far below the last bit of -1
     else:
         sig = <uint64_t>(x.m >> 64)

@@ -22,7 +22,7 @@ from core.f80 cimport (F80, FCtx, FLAG_IE, FLAG_DE, FLAG_ZE, FLAG_OE, FLAG_UE, F
                        f80_scale, f80_xtract, f80_compare, f80_from_f32, f80_from_f64,
                        f80_from_i64, f80_to_f32, f80_to_f64, f80_to_int, f80_from_bcd,
                        f80_to_bcd)
-from core.f80_trans cimport (f80_sin, f80_cos, f80_tan, f80_atan, f80_2xm1, f80_yl2x,
+from core.f80_trans cimport (f80_sin, f80_cos, f80_sincos, f80_tan, f80_atan, f80_2xm1, f80_yl2x,
                              f80_yl2xp1, f80_const)
 
 # ---- status word [SDM vol. 1 8.1.3, Figure 8-4]
@@ -945,9 +945,7 @@ cdef class FPU:
                 r = f80_tan(&c, a, &oor)
                 r2 = f80_make(0, 0x3FFF, 0x8000000000000000)   # FPTAN pushes +1.0
             else:
-                r2 = f80_sin(&c, a, &oor)
-                if not oor:
-                    r = f80_cos(&c, a, &oor)
+                f80_sincos(&c, a, &r2, &r, &oor)
             if oor:                         # |x| >= 2^63: C2 = 1, operand unchanged
                 self.set_c2(True)
                 return FPU_OK

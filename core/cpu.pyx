@@ -15,6 +15,7 @@ from libc.string cimport memset, memmove, memcpy
 from libc.stdlib cimport malloc, calloc, realloc, free
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
+from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
 
 from collections import namedtuple
 
@@ -77,6 +78,7 @@ cdef enum:
     EXC_SS = 12
     EXC_GP = 13
     EXC_PF = 14
+    EXC_MF = 16
     EXC_AC = 17
 
 # Where a task switch comes from (it decides busy bits, NT and the back link).
@@ -227,6 +229,10 @@ cdef class _CPU:
     cdef public bint halted
     cdef public bint shutdown
     cdef public uint64_t icount          # instructions retired
+    # ---- the x87 (core/fpu.pyx): None when the model has no FPU
+    cdef public FPU fpu
+    cdef public object ferr_hook         # FERR#: callable(level), wired to IRQ13 on a PC/AT
+    cdef uint8_t fbuf[128]               # an x87 memory operand on its way to or from memory
     # ---- model
     cdef public object model
     cdef int isa
@@ -237,7 +243,7 @@ cdef class _CPU:
     cdef int max_len
     cdef bint m_push_sp_new, m_div_next, m_rep_neg, m_idiv_min_faults, m_word_wrap
     cdef bint m_has_ud, m_esc_traps, m_lock_ud, m_bus8, m_index_first, m_popa_esp_high
-    cdef bint m_sib_scale_base
+    cdef bint m_sib_scale_base, m_always_nm
     # ---- machine
     cdef public Clock clock
     cdef public Bus bus
@@ -382,6 +388,7 @@ cdef class _CPU:
         self.m_lock_ud = m.lock_ud
         self.m_popa_esp_high = m.popa_loads_esp_high
         self.m_sib_scale_base = m.sib_scale_without_index
+        self.m_always_nm = m.fpu_insn_always_nm
         self.m_bus8 = m.bus_bits == 8
         self.m_index_first = m.isa == ISA_286
         self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
@@ -395,6 +402,13 @@ cdef class _CPU:
             self.flags_settable32 |= F_AC
         self.intr_ack = None
         self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
+        self.ferr_hook = None
+        if m.fpu:
+            # The 486 and later have the x87 on chip; the level says which generation
+            # (FCOMI and FCMOVcc from the P6).
+            self.fpu = FPU(min(6, max(3, m.isa)))
+        else:
+            self.fpu = None
         self.skip_lin = -1
         self.t_insn_pos = -1
         self._load_timing()
@@ -478,6 +492,8 @@ cdef class _CPU:
         self.delivering_vec = -1
         self.deliver_ext = False
         self.paging = False
+        if self.fpu is not None:
+            self.fpu.reset()        # RESET initialises the x87 too (SDM vol. 3 Table 9-1)
         self.update_mode()
         self.tlb_flush()
         for i in range(8):
@@ -1904,6 +1920,8 @@ cdef class _CPU:
         elif op == 0x9B:
             if (self.cr0 & 0xA) == 0xA and self.isa >= ISA_286:
                 self.fault(EXC_NM, -1)      # MP and TS: the coprocessor context is stale
+            if self.fpu is not None and (self.fpu.sw & 0x80):
+                self.fpu_pending()
         elif op == 0x9C:
             if self.v86 and ((self.eflags >> 12) & 3) < 3:
                 self.fault(EXC_GP, 0)
@@ -2242,17 +2260,109 @@ cdef class _CPU:
                 self.translate((lin + size - 1) & ~<uint32_t>(PAGE_SIZE - 1), 1)
 
     cdef void esc(self) noexcept:
-        # No coprocessor is modelled yet (the x87 is its own issue).  The 80186 traps
-        # ESC to vector 7; the 286/386 do when MSW/CR0.EM (or TS) says so; the 8086
-        # only reads the memory operand for a coprocessor that is not there.
-        if self.m_esc_traps or (self.isa >= ISA_286 and (self.cr0 & 0xC)):
+        cdef FPU f = self.fpu
+        cdef int esc, modrm, kind, n, rc, i
+        cdef uint32_t amask, off, v
+        cdef bint op32, pm, control, es_before
+        if f is None:
+            # No coprocessor.  The 80186 traps ESC to vector 7; the 286/386 do when
+            # MSW/CR0.EM (or TS) says so; the 8086 only reads the memory operand for a
+            # coprocessor that is not there.
+            if self.m_esc_traps or self.m_always_nm or (self.isa >= ISA_286 and (self.cr0 & 0xC)):
+                self.fault(EXC_NM, -1)
+            if self.mod != 3:
+                if self.isa >= ISA_286:
+                    # The operand is checked against the segment limit at its full x87 size.
+                    self.check_limit(self.ea_seg, self.ea, X87_MEM_SIZE[((self.op_byte & 7) << 3) | self.reg])
+                else:
+                    self.rd(self.ea_seg, self.ea, 1)
+            return
+        # CR0.EM: emulate (every ESC traps); CR0.TS: the x87 context belongs to another
+        # task (lazy FPU switching) [SDM vol. 3 2.5, Table 2-2].
+        if self.cr0 & 0xC:
             self.fault(EXC_NM, -1)
-        if self.mod != 3:
-            if self.isa >= ISA_286:
-                # The operand is checked against the segment limit at its full x87 size.
-                self.check_limit(self.ea_seg, self.ea, X87_MEM_SIZE[((self.op_byte & 7) << 3) | self.reg])
+        esc = self.op_byte & 7
+        modrm = (self.mod << 6) | (self.reg << 3) | self.rm
+        if (f.sw & 0x80) and f.waits(esc, modrm):
+            self.fpu_pending()
+        control = f.is_control(esc, modrm)
+        es_before = (f.sw & 0x80) != 0
+        if not control:
+            # The last-instruction pointers and opcode (SDM vol. 1 8.1.8).
+            f.fcs = self.sel[S_CS]
+            f.fip = self.insn_eip
+            f.fop = ((esc << 8) | modrm) & 0x7FF
+        if self.mod == 3:
+            rc = f.exec_reg(esc, modrm, self.eflags)
+        else:
+            op32 = self.opsize == 4
+            pm = self.pe
+            kind = f.mem_kind(esc, self.reg, op32, pm)
+            n = kind & 0xFF
+            if (kind >> 8) == MEM_NONE:
+                self.fault(EXC_UD, -1)
+            if not control:
+                f.fds = self.sel[self.ea_seg]
+                f.fdp = self.ea
+            amask = 0xFFFFFFFF if self.adsize == 4 else 0xFFFF
+            if (kind >> 8) == MEM_LOAD:
+                if self.isa >= ISA_286 and not self.m_word_wrap:
+                    self.check_limit(self.ea_seg, self.ea, n)
+                i = 0
+                while i < n:
+                    off = (self.ea + i) & amask
+                    if n - i >= 4:
+                        v = self.rd(self.ea_seg, off, 4)
+                        self.fbuf[i] = v & 0xFF
+                        self.fbuf[i + 1] = (v >> 8) & 0xFF
+                        self.fbuf[i + 2] = (v >> 16) & 0xFF
+                        self.fbuf[i + 3] = v >> 24
+                        i += 4
+                    else:
+                        self.fbuf[i] = self.rd(self.ea_seg, off, 1)
+                        i += 1
+                rc = f.exec_mem(esc, self.reg, self.fbuf, op32, pm)
             else:
-                self.rd(self.ea_seg, self.ea, 1)
+                # Nothing of the x87 may change if the store faults: check it all first.
+                self.check_write(self.ea_seg, self.ea, n)
+                rc = f.exec_mem(esc, self.reg, self.fbuf, op32, pm)
+                i = 0
+                while i < rc:
+                    off = (self.ea + i) & amask
+                    if rc - i >= 4:
+                        self.wr(self.ea_seg, off, 4, self.fbuf[i] | (self.fbuf[i + 1] << 8) |
+                                (self.fbuf[i + 2] << 16) | (<uint32_t>self.fbuf[i + 3] << 24))
+                        i += 4
+                    else:
+                        self.wr(self.ea_seg, off, 1, self.fbuf[i])
+                        i += 1
+                if rc > 0:
+                    rc = FPU_OK
+        if rc == FPU_UD:
+            self.fault(EXC_UD, -1)
+        elif rc == FPU_FLAGS:
+            self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | (f.eflags_out & (F_ZF | F_PF | F_CF))
+        elif rc == FPU_AX:
+            self.r[R_EAX] = (self.r[R_EAX] & 0xFFFF0000) | f.sw
+        if (f.sw & 0x80) and not es_before and not (self.cr0 & 0x20):
+            # An unmasked exception with CR0.NE=0: the PC/AT way, FERR# -> IRQ13
+            # through the slave 8259 (cleared by an OUT to port F0h).
+            self.ferr(True)
+
+    cdef void fpu_pending(self) noexcept:
+        """A waiting x87 instruction (or WAIT) found an unmasked exception pending."""
+        if self.isa >= ISA_486 and (self.cr0 & 0x20):
+            self.fault(EXC_MF, -1)          # CR0.NE=1: native #MF at this instruction
+        # CR0.NE=0: FERR# was raised when the exception happened and IRQ13 reports it;
+        # the handler's OUT F0h asserts IGNNE#, so the instruction goes on (PC/AT).
+        self.ferr(True)
+
+    cdef void ferr(self, bint level) noexcept:
+        if self.ferr_hook is not None:
+            try:
+                self.ferr_hook(level)
+            except Exception:
+                pass
 
     cdef void daa_das(self, bint sub) noexcept:
         cdef uint32_t al = self.r[R_EAX] & 0xFF, old_al = al

@@ -29,6 +29,7 @@ from peripherals.ata import ATA, CDROM
 from peripherals.dma import DMA
 from peripherals.fdc import FDC
 from peripherals.i8042 import I8042
+from peripherals.npx import NPX
 from peripherals.pic import PIC
 from peripherals.pit import PIT
 from peripherals.rtc import RTC
@@ -651,6 +652,10 @@ def _chip_vga(pc):
     return Vga(pc.machine)
 
 
+def _chip_npx(pc):
+    return NPX(pc.machine)
+
+
 CHIP_BUILDERS = (
     ("pic", _chip_pic),
     ("pit", _chip_pit),
@@ -661,6 +666,7 @@ CHIP_BUILDERS = (
     ("fdc", _chip_fdc),
     ("ata", _chip_ata),
     ("vga", _chip_vga),
+    ("npx", _chip_npx),
 )
 
 

@@ -232,6 +232,7 @@ cdef class _CPU:
     # ---- the x87 (core/fpu.pyx): None when the model has no FPU
     cdef public FPU fpu
     cdef public object ferr_hook         # FERR#: callable(level), wired to IRQ13 on a PC/AT
+    cdef public bint ignne               # IGNNE#: the board's answer to an OUT to port F0h
     cdef uint8_t fbuf[128]               # an x87 memory operand on its way to or from memory
     # ---- model
     cdef public object model
@@ -403,6 +404,7 @@ cdef class _CPU:
         self.intr_ack = None
         self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
         self.ferr_hook = None
+        self.ignne = False
         if m.fpu:
             # The 486 and later have the x87 on chip; the level says which generation
             # (FCOMI and FCMOVcc from the P6).
@@ -1920,8 +1922,8 @@ cdef class _CPU:
         elif op == 0x9B:
             if (self.cr0 & 0xA) == 0xA and self.isa >= ISA_286:
                 self.fault(EXC_NM, -1)      # MP and TS: the coprocessor context is stale
-            if self.fpu is not None and (self.fpu.sw & 0x80):
-                self.fpu_pending()
+            if self.fpu is not None and (self.fpu.sw & 0x80) and self.fpu_pending():
+                self.eip = self.insn_eip        # frozen until IRQ13's handler acts
         elif op == 0x9C:
             if self.v86 and ((self.eflags >> 12) & 3) < 3:
                 self.fault(EXC_GP, 0)
@@ -2283,8 +2285,9 @@ cdef class _CPU:
             self.fault(EXC_NM, -1)
         esc = self.op_byte & 7
         modrm = (self.mod << 6) | (self.reg << 3) | self.rm
-        if (f.sw & 0x80) and f.waits(esc, modrm):
-            self.fpu_pending()
+        if (f.sw & 0x80) and f.waits(esc, modrm) and self.fpu_pending():
+            self.eip = self.insn_eip            # frozen until IRQ13's handler acts
+            return
         control = f.is_control(esc, modrm)
         es_before = (f.sw & 0x80) != 0
         if not control:
@@ -2344,18 +2347,28 @@ cdef class _CPU:
             self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | (f.eflags_out & (F_ZF | F_PF | F_CF))
         elif rc == FPU_AX:
             self.r[R_EAX] = (self.r[R_EAX] & 0xFFFF0000) | f.sw
-        if (f.sw & 0x80) and not es_before and not (self.cr0 & 0x20):
-            # An unmasked exception with CR0.NE=0: the PC/AT way, FERR# -> IRQ13
-            # through the slave 8259 (cleared by an OUT to port F0h).
+        if not (f.sw & 0x80):
+            self.ignne = False              # FERR# is gone, and with it IGNNE#
+        elif not es_before and not (self.cr0 & 0x20) and (f.level == 3 or f.level >= 6):
+            # An unmasked exception with CR0.NE=0, the PC/AT way: FERR# -> IRQ13 through
+            # the slave 8259.  The 387 and the P6 assert FERR# as the instruction
+            # completes; the 486 and Pentium defer it to the next waiting instruction
+            # (SDM vol. 3 "Assertion of the FERR# pin"; vol. 1 D.2.1.1).
             self.ferr(True)
 
-    cdef void fpu_pending(self) noexcept:
-        """A waiting x87 instruction (or WAIT) found an unmasked exception pending."""
+    cdef bint fpu_pending(self) noexcept:
+        """A waiting x87 instruction (or WAIT) found an unmasked exception pending.
+        Returns 1 when the processor freezes before it (MS-DOS compatibility mode)."""
         if self.isa >= ISA_486 and (self.cr0 & 0x20):
             self.fault(EXC_MF, -1)          # CR0.NE=1: native #MF at this instruction
-        # CR0.NE=0: FERR# was raised when the exception happened and IRQ13 reports it;
-        # the handler's OUT F0h asserts IGNNE#, so the instruction goes on (PC/AT).
+        # CR0.NE=0: FERR# is (or stays) asserted and the processor freezes before the
+        # instruction until an interrupt -- IRQ13 -- is taken; the handler clears the
+        # exception, or writes port F0h, which asserts IGNNE#, and the instruction goes
+        # on [SDM vol. 1 D.2.1.1-D.2.1.2].
+        if self.ferr_hook is None:
+            return False                    # no board logic behind FERR#: nothing to wait for
         self.ferr(True)
+        return not self.ignne
 
     cdef void ferr(self, bint level) noexcept:
         if self.ferr_hook is not None:

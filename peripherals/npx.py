@@ -30,7 +30,7 @@ class NPX(Device):
         machine.cpu.ferr_hook = self.ferr
 
     def ferr(self, level):
-        if level and not self.latched:
+        if level and not self.latched and not self.machine.cpu.ignne:
             self.latched = True
             self.errors += 1
             self.machine.set_irq(IRQ_FERR, True)
@@ -39,10 +39,15 @@ class NPX(Device):
         return 0xFF
 
     def _write(self, port, width, value):
-        # Either port clears the latch: IRQ13 goes low (and the CPU may go on).
+        # Either port clears the latch: IRQ13 goes low.  If the x87 still reports the
+        # error, IGNNE# goes active so a frozen waiting instruction goes on; a handler
+        # that cleared the exception first never sees IGNNE# (SDM vol. 1 D.2.1.2).
+        cpu = self.machine.cpu
         if self.latched:
             self.latched = False
             self.machine.set_irq(IRQ_FERR, False)
+        if cpu.fpu is not None and (cpu.fpu.sw & 0x80):
+            cpu.ignne = True
         if port == PORT_RESET_NPX and self.machine.cpu.fpu is not None:
             self.machine.cpu.fpu.finit()
 

@@ -25,7 +25,7 @@ from core.models import ISA_386, ISA_486, ISA_586, ISA_686, MODELS
 
 GUEST_DIR = Path(__file__).resolve().parent / "guests"
 GUESTS = ["pm_enter", "pm_selectors", "pm_rings", "pm_tasks", "pm_paging", "pm_v86",
-          "pm_exceptions", "pm_486", "pm_stack"]
+          "pm_exceptions", "pm_486", "pm_stack", "pm_x87"]
 # Every model that runs protected-mode 32-bit code: 80386 now, later models as they come.
 PM_MODELS = [name for name, model in MODELS.items() if model.isa >= ISA_386]
 MEMORY = 16 << 20
@@ -408,6 +408,25 @@ def expected_pm_stack(cpu):
     ]
 
 
+CPUID_FPU = 1 << 0
+
+
+def expected_pm_x87(cpu, pic=False):
+    checks = ["nm-em-fadd", "nm-em-fninit"]
+    if not cpu.has(CPUID_FPU):
+        return checks               # the 80386 model has no 80387, the 80486SX no FPU
+    checks += ["nm-ts-fld", "nm-ts-fnstsw", "nm-ts-mp-wait", "ts-without-mp-wait-runs",
+               "clts-then-fld-runs",
+               "tag-word-two-loads", "top-after-two-loads", "fstenv-fip", "fstenv-fcs-fop",
+               "fstenv-fdp", "fstenv-fds", "fstenv-fop-memory-form",
+               "stack-overflow-ie-sf-c1", "stack-overflow-indefinite",
+               "mf-not-at-faulting-insn", "mf-pending-es-b-ze", "mf-at-next-waiting-insn",
+               "mf-wait", "fnclex-clears-pending"]
+    if pic:
+        checks += ["irq13-delivered-once", "irq13-after-faulting-insn", "irq13-sees-ze"]
+    return checks
+
+
 EXPECTED = {name: globals()["expected_" + name] for name in GUESTS}
 
 
@@ -455,3 +474,24 @@ def test_guest_passes(roms, name, model):
     assert passed == expected, "missing %s, unexpected %s\n%s" % (missing, extra, summary(run))
     assert "END %s pass=%d fail=0" % (name, len(expected)) in run.lines
     assert run.result.exit_status == PASSED_STATUS
+
+
+@pytest.mark.parametrize("model", [n for n, m in MODELS.items() if m.fpu])
+def test_x87_guest_on_a_pc_gets_irq13(roms, model):
+    """pm_x87 as the BIOS of an ISA PC: with the 8259s there, an unmasked x87 exception
+    with CR0.NE = 0 arrives as IRQ13 (FERR# through peripherals/npx.py)."""
+    from core.pc import PCConfig, build_pc
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".rom") as f:
+        f.write(roms["pm_x87"])
+        f.flush()
+        pc = build_pc(PCConfig(machine="isapc", cpu=model, memory=MEMORY, bios=f.name,
+                               vgabios="none", bios_only=True))
+        outcome = pc.run(max_cycles=MAX_CYCLES)
+    lines = pc.debugport.output.decode("latin-1").splitlines()
+    assert "INFO fpu=yes pic=yes" in lines, lines[:5]
+    assert not [l for l in lines if l.startswith("FAIL")], lines
+    passed = [l[5:] for l in lines if l.startswith("PASS ")]
+    cpu = Cpu(True, 1)
+    assert passed == expected_pm_x87(cpu, pic=True)
+    assert outcome.reason == "stop" and outcome.exit_status == PASSED_STATUS

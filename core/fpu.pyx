@@ -131,6 +131,29 @@ cdef inline object int_of(F80 v):
     return (<object>v.se << 64) | v.sig
 
 
+cdef F80 real_operand(FCtx* c, const uint8_t* buf, bint is64) noexcept:
+    """The m32/m64 real operand of an arithmetic or compare instruction.  A signalling NaN
+    stays signalling here, so the operation itself raises IE and chooses the NaN by the
+    SDM's rules with the operand as it was (vol. 1 Table 4-7: an SNaN and a QNaN give the
+    QNaN) -- a load by FLD quiets it first, an arithmetic operand does not."""
+    cdef uint32_t v32
+    cdef uint64_t v64
+    cdef F80 r
+    if is64:
+        v64 = rd64(buf)
+        if (v64 >> 52) & 0x7FF == 0x7FF and (v64 & 0xFFFFFFFFFFFFF) and not (v64 >> 51) & 1:
+            r.se = <uint16_t>(((v64 >> 63) << 15) | 0x7FFF)
+            r.sig = (<uint64_t>1 << 63) | ((v64 & 0xFFFFFFFFFFFFF) << 11)
+            return r
+        return f80_from_f64(c, v64)
+    v32 = rd32(buf)
+    if (v32 >> 23) & 0xFF == 0xFF and (v32 & 0x7FFFFF) and not (v32 >> 22) & 1:
+        r.se = <uint16_t>(((v32 >> 31) << 15) | 0x7FFF)
+        r.sig = (<uint64_t>1 << 63) | (<uint64_t>(v32 & 0x7FFFFF) << 40)
+        return r
+    return f80_from_f32(c, v32)
+
+
 cdef class FPU:
     """One x87.  `level` picks the generation (1 8087 ... 6 P6)."""
 
@@ -346,7 +369,7 @@ cdef class FPU:
             # Arithmetic and compares with a memory operand, always ST(0) op m.
             if esc == 0 or esc == 4:
                 self.ctx(&c, reg != 2 and reg != 3)
-                v = f80_from_f32(&c, rd32(buf)) if esc == 0 else f80_from_f64(&c, rd64(buf))
+                v = real_operand(&c, buf, esc == 4)
             else:
                 self.ctx(&c, reg != 2 and reg != 3)
                 v = f80_from_i64(<int32_t>rd32(buf)) if esc == 2 else f80_from_i64(<int16_t>rd16(buf))

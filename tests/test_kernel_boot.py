@@ -181,9 +181,24 @@ def test_cycle86_run_kernel_from_the_command_line_and_a_machine_file(built, tmp_
     assert "string=%s arg" % (tmp_path / "m.bin") in out
 
 
+def test_cycle86_debug_takes_the_kernel_options(built, tmp_path, capsys):
+    """`cycle86 debug --kernel`: the same machine, stopped at the kernel's entry."""
+    from core import cli
+    require_firmware("seabios")
+    script = tmp_path / "script.dbg"
+    script.write_text("c\nr\n")
+    entry = 0x200000 + 0x60                 # the ELF guest's e_entry
+    status = cli.main(["debug", "--batch", str(script), "--kernel", str(built["elf"]),
+                       "--break", "0x%x" % entry])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "Breakpoint 1, 0008:%08X" % entry in out
+    assert "2badb002" in out.lower()
+
+
 # ===================================================================== the fake bzImage
 
-@pytest.mark.parametrize("firmware", ["seabios", "bochs-latest"])
+@pytest.mark.parametrize("firmware", ["seabios", "bochs-latest", "bochs-legacy"])
 def test_fake_bzimage_gets_the_linux_boot_parameters(built, tmp_path, firmware):
     initrd = tmp_path / "initrd.img"
     data = bytes((i * 13 + (i >> 8)) & 0xFF for i in range(300_000))

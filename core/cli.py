@@ -477,6 +477,8 @@ def _run_main(args):
         if outcome.reason != "stop" or machine.debugport.exit_status is None or args.stats:
             sys.stderr.write("%s run: %s\n" % (PROG, outcome.description))
         if args.stats:
+            for line in machine.notes_info:
+                sys.stderr.write("%s run: %s\n" % (PROG, line))
             m = machine.machine
             sys.stderr.write("%s run: %s instructions, %s cycles (%.3f s at %g MHz); host "
                              "%.3f s, %.2f MIPS\n"

@@ -231,8 +231,8 @@ def test_fake_bzimage_gets_the_linux_boot_parameters(built, tmp_path, firmware):
 
 
 def test_initrd_goes_below_the_top_of_ram_when_that_is_lower(built, tmp_path):
-    """With 12 MiB of RAM the top of RAM (less what SeaBIOS keeps), not initrd_addr_max,
-    limits the initrd."""
+    """With 12 MiB of RAM the top of RAM (less what the BIOS keeps: SeaBIOS here keeps
+    nothing above 1 MiB in its memory map), not initrd_addr_max, limits the initrd."""
     require_firmware("seabios")
     initrd = tmp_path / "initrd.img"
     initrd.write_bytes(b"\x5A" * 5000)
@@ -246,6 +246,32 @@ def test_initrd_goes_below_the_top_of_ram_when_that_is_lower(built, tmp_path):
     image = int(f["ramdisk_image"], 16)
     assert image + 5000 <= 12 << 20 and (12 << 20) - image < (1 << 20)
     assert f["cmdline"] == ""
+
+
+def test_the_rom_reports_an_initrd_that_the_bios_leaves_no_room_for(built, tmp_path):
+    """The host's check uses the configured RAM; the ROM's uses the BIOS's memory map,
+    which keeps the top of RAM for the firmware (the Bochs BIOS's ACPI tables, the top
+    64 KiB): an initrd that fits the first but not the second stops the boot with the
+    ROM's message on port 0xE9 and the screen."""
+    require_firmware("bochs-latest")
+    ram = 12 << 20
+    kernel_end = 0x100000 + 0x20000                   # the fake bzImage's init_size
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(bytes(ram - kernel_end - 4096))
+    config = pcmod.PCConfig(machine="pc", bios="bochs-latest", memory=ram,
+                            kernel=str(built["bzimage"]), initrd=str(initrd))
+    pc = pcmod.build_pc(config)
+    outcome = pc.run(max_cycles=MAX_CYCLES)
+    assert outcome.reason == "halt", outcome.description
+    assert "cycle86 kernel boot: the initrd does not fit" in pc.debugport.text
+    assert "fake bzImage" not in pc.debugport.text
+
+
+def test_linux_kernel_that_needs_more_ram(tmp_path):
+    path = tmp_path / "vmlinuz"
+    path.write_bytes(synthetic_bzimage(init_size=0x3000000))
+    with pytest.raises(kboot.KernelBootError, match="needs RAM up to 0x3200000.*32 MiB"):
+        kboot.prepare(str(path), None, "", MEMORY)
 
 
 # ===================================================================== header parsing

@@ -281,11 +281,24 @@ cdef class Bus:
         return bytes(out)
 
     def write(self, uint32_t addr, data):
-        """Write bytes to physical memory (RAM pages only take them; ROM ignores writes)."""
+        """Write bytes to physical memory (RAM pages only take them; ROM ignores writes).
+        A RAM page takes its part in one copy (fw_cfg DMA puts whole kernels here)."""
         cdef const unsigned char[:] mv = bytes(data)
-        cdef Py_ssize_t i
-        for i in range(mv.shape[0]):
-            self.write8(addr + i, mv[i])
+        cdef Py_ssize_t i = 0, n = mv.shape[0], chunk
+        cdef uint32_t a
+        cdef uint8_t* p
+        while i < n:
+            a = <uint32_t>(addr + i)
+            chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1))
+            if chunk > n - i:
+                chunk = n - i
+            p = self.wptr[a >> PAGE_SHIFT]
+            if p != NULL:
+                memcpy(p + (a & (PAGE_SIZE - 1)), &mv[i], chunk)
+                i += chunk
+            else:
+                self.write8(a, mv[i])
+                i += 1
 
     def load_rom_image(self, uint32_t base, data):
         """Write bytes into memory even if the pages are ROM (used by firmware loaders)."""

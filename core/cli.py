@@ -318,6 +318,14 @@ def add_machine_options(p):
     p.add_argument("--realtime", action="store_true", default=None,
                    help="pace the guest to the wall clock (the host sleeps; the guest "
                         "sees the same run)")
+    p.add_argument("--kernel", metavar="FILE",
+                   help="boot this kernel directly (a Linux bzImage or a Multiboot kernel) "
+                        "after the BIOS's POST, instead of a disk (docs/kernel-boot.md)")
+    p.add_argument("--initrd", metavar="FILE[,FILE...]",
+                   help="the Linux initrd, or Multiboot modules (comma-separated, each "
+                        "optionally followed by its command line after a space)")
+    p.add_argument("--append", metavar="CMDLINE",
+                   help="the kernel command line")
     p.add_argument("--commit", action="store_true", default=None,
                    help="write the guest's disk writes back to the images (default: a "
                         "copy-on-write overlay, the images stay untouched)")
@@ -358,7 +366,8 @@ def start_trace(machine, name):
 
 
 RUN_KEYS = ("machine", "cpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
-            "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit")
+            "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
+            "kernel", "initrd", "append")
 
 
 def run_config(args):
@@ -372,7 +381,7 @@ def run_config(args):
     given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
     settings.update(given)
     config = pcmod.PCConfig(**settings)
-    media = [k for k in ("fda", "fdb", "hda", "hdb", "cdrom") if getattr(config, k)]
+    media = [k for k in ("fda", "fdb", "hda", "hdb", "cdrom", "kernel") if getattr(config, k)]
     config.bios_only = bool(config.bios) and not media and not config.vgabios
     if config.e9 is None:
         config.e9 = "stdout"
@@ -392,6 +401,9 @@ def _check_file_settings(settings):
                 value = positive_cycles(str(value))
             elif key in checks:
                 value = checks[key](str(value))
+            elif key in ("kernel", "initrd", "append"):
+                if not isinstance(value, str):
+                    raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
                 if not isinstance(value, bool):
                     raise argparse.ArgumentTypeError("%r is not true or false" % (value,))
@@ -465,6 +477,8 @@ def _run_main(args):
         if outcome.reason != "stop" or machine.debugport.exit_status is None or args.stats:
             sys.stderr.write("%s run: %s\n" % (PROG, outcome.description))
         if args.stats:
+            for line in machine.notes_info:
+                sys.stderr.write("%s run: %s\n" % (PROG, line))
             m = machine.machine
             sys.stderr.write("%s run: %s instructions, %s cycles (%.3f s at %g MHz); host "
                              "%.3f s, %.2f MIPS\n"

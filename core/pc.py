@@ -102,6 +102,9 @@ class PCConfig:
     realtime: bool = False
     commit: bool = False
     rtc_start: str = None            # ISO date for the RTC; None: the RTC's default
+    kernel: str = None               # direct kernel boot: a bzImage or Multiboot kernel
+    initrd: str = None               # its initrd, or Multiboot modules "a args,b"
+    append: str = None               # the kernel command line
     bios_only: bool = False          # only --bios was asked for: a raw ROM, no VGA BIOS
 
     @classmethod
@@ -308,6 +311,9 @@ class PC:
     bios_path: Path = None
     vgabios_path: Path = None
     notes: list = field(default_factory=list)
+    kernel_plan: object = None                       # core.kboot.BootPlan of --kernel
+    kboot_rom_address: int = None                    # where the ROM sits in the ISA area
+    notes_info: list = field(default_factory=list)   # what was loaded (informational)
 
     @property
     def debugport(self):
@@ -490,12 +496,23 @@ def build_pc(config, echo=None):
         raise PlatformError("%s: %d bytes is not a whole number of 2048-byte sectors (not "
                             "an ISO image)" % (media["cdrom"].path, media["cdrom"].size))
     boot_order = _boot_order(config, media)
+    plan = None
+    if config.kernel:
+        try:
+            plan = _kernel_plan(config, model, boot_order)
+        except PlatformError:
+            for image in media.values():
+                image.close()
+            raise
 
     # ---- the machine
     m = Machine(cpu=model.name, memory=config.memory)
     pc = PC(config=config, machine=m, media=media, bios_path=bios_path, vgabios_path=vga_path)
     pc.chips["debugport"] = DebugPort(m, echo=echo)
     isa_image = _isa_image(m, bios, vgabios)
+    kboot_rom = None
+    if plan is not None:
+        isa_image, kboot_rom = _kernel_rom(pc, plan, isa_image, vgabios)
     _map_high_bios(m, bios)
 
     for name, builder in CHIP_BUILDERS:
@@ -509,9 +526,58 @@ def build_pc(config, echo=None):
         _build_pci(pc, isa_image, vgabios, boot_order)
     else:
         _map_isa_image(m, isa_image)
+        if plan is not None:
+            # QEMU's isapc has fw_cfg too; here it is built only for a kernel boot,
+            # which is the one thing on isapc that reads it.
+            from peripherals.fwcfg import FwCfg
+            letter = {"floppy": "a", "disk": "c", "cdrom": "d"}[boot_order[0]]
+            pc.chips["fwcfg"] = FwCfg(m, ram_size=config.memory, boot_device=letter,
+                                      dma=True)
+    if plan is not None:
+        _install_kernel(pc, plan, kboot_rom)
 
     _fill_cmos(pc, floppies, _disk_geometries(pc), boot_order)
     return pc
+
+
+def _kernel_plan(config, model, boot_order):
+    """The direct kernel boot of --kernel/--initrd/--append (core/kboot.py)."""
+    from core import kboot
+    from core.models import ISA_386
+    if model.isa < ISA_386:
+        raise PlatformError("--kernel: booting a kernel needs a 386 or later CPU, not the %s"
+                            % model.name)
+    try:
+        return kboot.prepare(config.kernel, config.initrd, config.append,
+                             ram_size=config.memory,
+                             boot_drive=0x00 if boot_order[0] == "floppy" else 0x80)
+    except kboot.KernelBootError as e:
+        raise PlatformError(str(e)) from None
+
+
+def _kernel_rom(pc, plan, isa_image, vgabios):
+    """The kernel boot option ROM, also placed in the ISA option-ROM area (where the
+    Bochs BIOSes find it; SeaBIOS takes it from fw_cfg)."""
+    from core import kboot
+    rom = kboot.option_rom(plan.params)
+    where = kboot.isa_rom_address(len(vgabios) if vgabios is not None else 0)
+    if where + len(rom) > kboot.ISA_ROM_END:
+        raise PlatformError("no room for the kernel boot ROM after the VGA BIOS")
+    image = bytearray(isa_image)
+    off = where - 0xC0000
+    image[off:off + len(rom)] = rom
+    pc.kboot_rom_address = where
+    return bytes(image), rom
+
+
+def _install_kernel(pc, plan, rom):
+    from core import kboot
+    fw = pc.chips["fwcfg"]
+    for key, value in plan.items.items():
+        fw.add(key, value)
+    fw.add_file(kboot.ROM_NAME, rom)
+    pc.kernel_plan = plan
+    pc.notes_info = list(plan.description)
 
 
 def _boot_order(config, media):
@@ -687,7 +753,7 @@ def _build_pci(pc, isa_image, vgabios, boot_order):
     pc.chips["piix3"] = isa
     pc.chips["piix3-ide"] = ide
     letter = {"floppy": "a", "disk": "c", "cdrom": "d"}[boot_order[0]]
-    fw = FwCfg(m, ram_size=pc.config.memory, boot_device=letter)
+    fw = FwCfg(m, ram_size=pc.config.memory, boot_device=letter, dma=True)
     if vgabios is not None:
         # SeaBIOS (a QEMU build) does not scan 0xC0000 for an ISA VGA BIOS: it loads the
         # "vgaroms/" files, as QEMU hands its ISA VGA's ROM over.
@@ -731,6 +797,16 @@ def _fill_cmos(pc, floppies, disks, boot_order):
 
 
 # ===================================================================== machine files
+
+def _resolve_first_word(base, entry):
+    """An --initrd entry ("file args") with its file made relative to `base`."""
+    entry = entry.strip()
+    name, _, rest = entry.partition(" ")
+    p = Path(name).expanduser()
+    if not p.is_absolute():
+        p = (base / p).resolve()
+    return (str(p) + " " + rest.strip()).strip()
+
 
 def load_machine_file(name_or_path, search=None):
     """A PCConfig's keys from a TOML machine file, with paths made absolute.
@@ -777,7 +853,10 @@ def load_machine_file(name_or_path, search=None):
         if k not in known:
             raise PlatformError("%s: unknown key %r (known: %s)"
                                 % (path, key, ", ".join(sorted(known))))
-        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom") and isinstance(value, str):
+        if k == "initrd" and isinstance(value, str):
+            value = ",".join(_resolve_first_word(path.parent, entry)
+                             for entry in value.split(",") if entry.strip())
+        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel") and isinstance(value, str):
             if value not in FIRMWARE_NAMES and value not in VGABIOS_NAMES and value != "none":
                 value = str((path.parent / Path(value).expanduser()).resolve()) \
                     if not os.path.isabs(os.path.expanduser(value)) else os.path.expanduser(value)

@@ -969,8 +969,7 @@ def test_fraction_helpers():
 
 # ================================================================ against Unicorn
 
-uc = pytest.importorskip("unicorn")
-from unicorn import Uc, UC_ARCH_X86, UC_MODE_32  # noqa: E402
+from unicorn import Uc, UC_ARCH_X86, UC_MODE_32  # noqa: E402  (a dependency in pyproject.toml)
 
 CODE, DATA = 0x1000, 0x2000
 

@@ -278,6 +278,7 @@ cdef class _CPU:
     cdef uint16_t t_per_count[4096]
     cdef uint16_t t_count_base[4096]
     cdef uint16_t t_prefix
+    cdef uint16_t t_x87[576]      # x87 clocks by form (core/timing.x87_clocks)
     cdef uint16_t t_intr, t_nmi, t_exc
     cdef bint timing_adds_ea
     cdef int tk                 # timing index of the current instruction
@@ -428,6 +429,8 @@ cdef class _CPU:
         # The 8086/8088 figures exclude the effective-address time (Intel's EA table);
         # the 80186 and later print totals that include it.
         self.timing_adds_ea = self.isa == ISA_8086
+        for i, k in enumerate(timing.x87_clocks(self.model.name)):
+            self.t_x87[i] = k
         for key, t in timing.table(self.model.name).items():
             for k in _keys_to_indices(key):
                 self.t_reg[k] = t.reg
@@ -2341,6 +2344,10 @@ cdef class _CPU:
                         i += 1
                 if rc > 0:
                     rc = FPU_OK
+        # The x87's own clocks for this form replace the ESC line of the integer table.
+        kind = self.t_x87[64 + esc * 64 + (modrm & 0x3F)] if self.mod == 3 else self.t_x87[esc * 8 + self.reg]
+        if kind:
+            self.cyc_override = kind
         if rc == FPU_UD:
             self.fault(EXC_UD, -1)
         elif rc == FPU_FLAGS:

@@ -2134,3 +2134,147 @@ def _main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main())
+
+
+# ---------------------------------------------------------------------------------------------
+# The x87 of the 80486, Pentium and Pentium II: clocks per instruction form [486PRM appendix
+# "Floating-point instruction clock counts"; P5DM vol. 3 "Floating-point clock counts"; for the
+# P6, the latencies of the Pentium II developer's and optimization manuals, the rest as the
+# Pentium].  A range prints its minimum, as the integer tables do; the figures assume the
+# operand in the cache.  x87_clocks(model) lays them out for core/cpu.pyx by form:
+#   index esc * 8 + reg           for a memory operand (ModR/M mod != 3)
+#   index 64 + esc * 64 + (modrm & 0x3F)   for a register form (mod == 3)
+# ---------------------------------------------------------------------------------------------
+
+X87_FORMS = 64 + 8 * 64
+
+# Memory forms by (esc, reg) -> class.
+_X87_MEM = {
+    (0, 0): "fadd_m", (0, 1): "fmul_m32", (0, 2): "fcom_m", (0, 3): "fcom_m",
+    (0, 4): "fadd_m", (0, 5): "fadd_m", (0, 6): "fdiv_m", (0, 7): "fdiv_m",
+    (1, 0): "fld_m", (1, 2): "fst_m32", (1, 3): "fst_m32", (1, 4): "fldenv", (1, 5): "fldcw",
+    (1, 6): "fstenv", (1, 7): "fstcw",
+    (2, 0): "fiadd", (2, 1): "fimul", (2, 2): "ficom", (2, 3): "ficom", (2, 4): "fiadd",
+    (2, 5): "fiadd", (2, 6): "fidiv", (2, 7): "fidiv",
+    (3, 0): "fild", (3, 2): "fist", (3, 3): "fist", (3, 5): "fld_m80", (3, 7): "fstp_m80",
+    (4, 0): "fadd_m", (4, 1): "fmul_m64", (4, 2): "fcom_m", (4, 3): "fcom_m",
+    (4, 4): "fadd_m", (4, 5): "fadd_m", (4, 6): "fdiv_m", (4, 7): "fdiv_m",
+    (5, 0): "fld_m", (5, 2): "fst_m64", (5, 3): "fst_m64", (5, 4): "frstor", (5, 6): "fsave",
+    (5, 7): "fstsw",
+    (6, 0): "fiadd", (6, 1): "fimul", (6, 2): "ficom", (6, 3): "ficom", (6, 4): "fiadd",
+    (6, 5): "fiadd", (6, 6): "fidiv", (6, 7): "fidiv",
+    (7, 0): "fild", (7, 2): "fist", (7, 3): "fist", (7, 4): "fbld", (7, 5): "fild",
+    (7, 6): "fbstp", (7, 7): "fist",
+}
+
+# Register forms of D9 E0-FF and the other single encodings.
+_X87_D9 = {0xE0: "fchs", 0xE1: "fabs", 0xE4: "ftst", 0xE5: "fxam", 0xE8: "fld1",
+           0xE9: "fldconst", 0xEA: "fldconst", 0xEB: "fldconst", 0xEC: "fldconst",
+           0xED: "fldconst", 0xEE: "fldz", 0xF0: "f2xm1", 0xF1: "fyl2x", 0xF2: "fptan",
+           0xF3: "fpatan", 0xF4: "fxtract", 0xF5: "fprem1", 0xF6: "fincstp", 0xF7: "fincstp",
+           0xF8: "fprem", 0xF9: "fyl2xp1", 0xFA: "fsqrt", 0xFB: "fsincos", 0xFC: "frndint",
+           0xFD: "fscale", 0xFE: "fsin", 0xFF: "fcos", 0xD0: "fnop"}
+
+
+def _x87_reg_class(esc, modrm):
+    grp, reg = modrm & 0xF8, (modrm >> 3) & 7
+    if esc in (0, 4, 6):
+        if esc == 6 and modrm == 0xD9:
+            return "fcom"                               # FCOMPP
+        return {0: "fadd", 1: "fmul", 2: "fcom", 3: "fcom", 4: "fadd", 5: "fadd",
+                6: "fdiv", 7: "fdiv"}[reg]
+    if esc == 1:
+        if grp == 0xC0:
+            return "fld_st"
+        if grp == 0xC8:
+            return "fxch"
+        if grp == 0xD8:
+            return "fst_st"                             # FSTP1 (undocumented alias)
+        return _X87_D9.get(modrm)
+    if esc == 2:
+        if reg < 4:
+            return "fcmov"
+        return "fcom" if modrm == 0xE9 else None        # FUCOMPP
+    if esc == 3:
+        if reg < 4:
+            return "fcmov"
+        if modrm == 0xE2 or modrm == 0xE3:
+            return "fclex" if modrm == 0xE2 else "finit"
+        if modrm in (0xE0, 0xE1, 0xE4):
+            return "fnop"                               # FENI, FDISI, FSETPM: no-ops here
+        if reg in (5, 6):
+            return "fcomi"
+        return None
+    if esc == 5:
+        return {0: "ffree", 1: "fxch", 2: "fst_st", 3: "fst_st", 4: "fcom", 5: "fcom"}.get(reg)
+    if esc == 7:
+        if modrm == 0xE0:
+            return "fstsw"
+        if reg == 0:
+            return "ffree"                              # FFREEP
+        if reg in (5, 6):
+            return "fcomi"
+        return {1: "fxch", 2: "fst_st", 3: "fst_st"}.get(reg)
+    return None
+
+
+_X87_CLOCKS_486 = {
+    "fld_m": 3, "fld_m80": 6, "fld_st": 4, "fild": 9, "fbld": 70,
+    "fst_m32": 7, "fst_m64": 8, "fstp_m80": 6, "fst_st": 3, "fist": 28, "fbstp": 172,
+    "fxch": 4, "fchs": 6, "fabs": 3, "fld1": 4, "fldz": 4, "fldconst": 8,
+    "fadd": 8, "fadd_m": 8, "fiadd": 19, "fmul": 16, "fmul_m32": 11, "fmul_m64": 14,
+    "fimul": 22, "fdiv": 73, "fdiv_m": 73, "fidiv": 84,
+    "fcom": 4, "fcom_m": 4, "ficom": 15, "ftst": 4, "fxam": 8, "fcomi": 4, "fcmov": 4,
+    "fsqrt": 83, "fscale": 30, "fxtract": 16, "fprem": 70, "fprem1": 72, "frndint": 21,
+    "f2xm1": 140, "fyl2x": 196, "fyl2xp1": 171, "fptan": 200, "fpatan": 218, "fsin": 193,
+    "fcos": 193, "fsincos": 243,
+    "finit": 17, "fclex": 7, "fstsw": 3, "fstcw": 3, "fldcw": 4, "fstenv": 56, "fldenv": 44,
+    "fsave": 143, "frstor": 131, "ffree": 3, "fincstp": 3, "fnop": 1,
+}
+
+_X87_CLOCKS_PENTIUM = {
+    "fld_m": 1, "fld_m80": 3, "fld_st": 1, "fild": 3, "fbld": 48,
+    "fst_m32": 2, "fst_m64": 2, "fstp_m80": 3, "fst_st": 1, "fist": 6, "fbstp": 148,
+    "fxch": 1, "fchs": 1, "fabs": 1, "fld1": 2, "fldz": 2, "fldconst": 3,
+    "fadd": 3, "fadd_m": 3, "fiadd": 7, "fmul": 3, "fmul_m32": 3, "fmul_m64": 3,
+    "fimul": 7, "fdiv": 39, "fdiv_m": 39, "fidiv": 42,
+    "fcom": 1, "fcom_m": 1, "ficom": 4, "ftst": 1, "fxam": 17, "fcomi": 1, "fcmov": 1,
+    "fsqrt": 70, "fscale": 20, "fxtract": 12, "fprem": 16, "fprem1": 20, "frndint": 9,
+    "f2xm1": 13, "fyl2x": 22, "fyl2xp1": 22, "fptan": 17, "fpatan": 19, "fsin": 16,
+    "fcos": 16, "fsincos": 17,
+    "finit": 16, "fclex": 9, "fstsw": 2, "fstcw": 2, "fldcw": 7, "fstenv": 48, "fldenv": 32,
+    "fsave": 124, "frstor": 70, "ffree": 1, "fincstp": 1, "fnop": 1,
+}
+
+# The P6's execution latencies where they differ from the Pentium's.
+_X87_CLOCKS_P6 = dict(_X87_CLOCKS_PENTIUM, fmul=5, fmul_m32=5, fmul_m64=5, fimul=8,
+                      fdiv=38, fdiv_m=38, fidiv=42, fsqrt=69, fild=5, fist=5, fcmov=2,
+                      fcomi=1, fxch=1)
+
+_X87_BY_MODEL = {"80486": _X87_CLOCKS_486, "pentium": _X87_CLOCKS_PENTIUM,
+                 "pentium2": _X87_CLOCKS_P6}
+
+
+def x87_class(esc, modrm):
+    """The timing class of x87 instruction ESC (0-7 for D8-DF) with ModR/M `modrm`, or
+    None for an encoding without one (reserved forms raise #UD before any timing)."""
+    if modrm < 0xC0:
+        return _X87_MEM.get((esc, (modrm >> 3) & 7))
+    return _x87_reg_class(esc, modrm)
+
+
+def x87_clocks(model):
+    """The model's x87 clocks laid out by form (see X87_FORMS), 0 where it has none; all 0
+    for a model without an on-chip FPU."""
+    clocks = _X87_BY_MODEL.get(_check_model(model))
+    out = [0] * X87_FORMS
+    if clocks is None:
+        return out
+    for esc in range(8):
+        for reg in range(8):
+            cls = _X87_MEM.get((esc, reg))
+            out[esc * 8 + reg] = clocks[cls] if cls else 0
+        for low in range(64):
+            cls = _x87_reg_class(esc, 0xC0 | low)
+            out[64 + esc * 64 + low] = clocks[cls] if cls else 0
+    return out

@@ -734,8 +734,9 @@ cdef F80 f80_from_i64(int64_t v) noexcept nogil:
     lz = clz64(m)
     return f80_make(sign, BIAS + 63 - lz, m << lz)
 
-cdef bint _round_integer(FCtx* c, F80 a, u128 limit_pos, u128 limit_neg, u128* mag) noexcept nogil:
-    """|a| rounded by c.rc into *mag; 0 (with IE) when a is no integer of the range."""
+cdef int _round_integer(FCtx* c, F80 a, u128 limit_pos, u128 limit_neg, u128* mag) noexcept nogil:
+    """|a| rounded by c.rc into *mag: 1; 0 (with IE) when a is no integer of the range;
+    2 when an unmasked DE stops the store."""
     cdef int ca = f80_class(a)
     cdef bint inexact, up
     cdef u128 q
@@ -745,7 +746,10 @@ cdef bint _round_integer(FCtx* c, F80 a, u128 limit_pos, u128 limit_neg, u128* m
     if ca == CLS_ZERO:
         mag[0] = 0
         return 1
-    _denormal_check(c, ca)
+    if ca == CLS_DENORMAL:
+        c.flags |= FLAG_DE
+        if not (c.cw & CW_DM):
+            return 2                    # an unmasked DE: the store does not happen
     if _eexp(a) >= BIAS + 64:
         c.flags |= FLAG_IE
         return 0
@@ -762,14 +766,14 @@ cdef bint _round_integer(FCtx* c, F80 a, u128 limit_pos, u128 limit_neg, u128* m
 
 cdef bint f80_to_int(FCtx* c, F80 a, int size, int64_t* out) noexcept nogil:
     cdef u128 mag, lim = (<u128>1) << (8 * size - 1)
-    cdef uint32_t before = c.flags
-    if not _round_integer(c, a, lim - 1, lim, &mag):
+    cdef int ok = _round_integer(c, a, lim - 1, lim, &mag)
+    if ok == 2:
+        return 0
+    if ok == 0:
         if not (c.cw & CW_IM):
             return 0
         out[0] = -(<int64_t>(lim - 1)) - 1
         return 1
-    if (c.flags & ~before & FLAG_DE) and not (c.cw & CW_DM):
-        return 0
     if f80_sign(a):
         out[0] = <int64_t>(<uint64_t>0 - <uint64_t>mag)
     else:
@@ -791,9 +795,11 @@ cdef F80 f80_from_bcd(const uint8_t* p) noexcept nogil:
 cdef bint f80_to_bcd(FCtx* c, F80 a, uint8_t* p) noexcept nogil:
     cdef u128 mag
     cdef uint64_t v
-    cdef uint32_t before = c.flags
     cdef int i
-    if not _round_integer(c, a, <u128>999999999999999999, <u128>999999999999999999, &mag):
+    cdef int ok = _round_integer(c, a, <u128>999999999999999999, <u128>999999999999999999, &mag)
+    if ok == 2:
+        return 0
+    if ok == 0:
         if not (c.cw & CW_IM):
             return 0
         # the packed BCD indefinite: FFFF C000 0000 0000 0000h [SDM vol. 1 4.7]
@@ -803,8 +809,6 @@ cdef bint f80_to_bcd(FCtx* c, F80 a, uint8_t* p) noexcept nogil:
         p[8] = 0xFF
         p[9] = 0xFF
         return 1
-    if (c.flags & ~before & FLAG_DE) and not (c.cw & CW_DM):
-        return 0
     v = <uint64_t>mag
     for i in range(9):
         p[i] = <uint8_t>((v % 10) | (((v // 10) % 10) << 4))
@@ -989,8 +993,8 @@ def from_fraction(q, cw=0x037F, bits=None):
     m = scaled.numerator // scaled.denominator
     if m * scaled.denominator != scaled.numerator:
         m |= 1
-    # bit 127 of m has weight 2^(127 - k) = 2^(exp - BIAS)
-    exp = 127 - k + BIAS - 64
+    # bit 127 of m (bit 63 of sig_hi) has weight 2^(127 - k) = 2^(exp - BIAS)
+    exp = 127 - k + BIAS
     return round_pack(sign, exp, m >> 64, m & 0xFFFFFFFFFFFFFFFF, cw, bits)
 
 

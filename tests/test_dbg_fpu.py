@@ -425,3 +425,65 @@ def tui(dbg, script, size=(200, 60)):
 
     asyncio.run(main())
     return app
+
+
+def fpu_text(app):
+    return str(app.query_one("#fpu").render())
+
+
+def changed_spans(app):
+    rendered = app.query_one("#fpu").render()
+    return [rendered.plain[s.start:s.end] for s in rendered.spans if "yellow" in str(s.style)]
+
+
+def test_tui_fpu_pane_follows_the_guest():
+    m, dbg = fpu_machine(steps=0)
+
+    async def script(app, pilot):
+        from tests.test_tui import run_key
+        assert app.query_one("#tabs").get_tab("tab-fpu").label.plain == "FPU"
+        app.query_one("#tabs").active = "tab-fpu"
+        await pilot.pause()
+        text = fpu_text(app)
+        # The pentium2 at reset: CW 0040h, all registers +0 tagged zero [SDM vol. 3 9.1.1].
+        assert "CW 0040" in text and "TW 5555" in text and "TOP 0" in text
+        for _ in range(STEPS - 1):
+            await run_key(app, pilot, "f11")
+        text = fpu_text(app)                          # after FADD ST0, ST1: 2, 1, pi
+        assert "TOP 5" in text
+        assert "ST0 R5 valid   4000:8000000000000000 2\n" in text
+        assert "ST2 R7 valid   %04X:%016X 3.141592653589793239" % (PI_EXP, PI_SIG) in text
+        await run_key(app, pilot, "f11")              # FDIVP ST2, ST0
+        text = fpu_text(app)
+        lines = text.splitlines()
+        assert lines[0].startswith("TOP 6  C3 0  C2 0  C1 0  C0 0")
+        assert lines[1].startswith("SW 3000  b es sf pe ue oe ze de ie")
+        assert lines[2].startswith("CW 037F  RC nearest  PC extended  PM UM OM ZM DM IM")
+        assert lines[3].startswith("TW 0FFF  FOP 6FA (DE FA)")
+        assert lines[4].startswith("FIP 0000:00007C0A  FDP 0000:00000000")
+        assert lines[5] == "ST0 R6 valid   3FFF:8000000000000000 1"
+        assert lines[6] == "ST1 R7 valid   3FFF:C90FDAA22168C235 1.570796326794896619"
+        assert lines[7] == "ST2 R0 empty   0000:0000000000000000 0"
+        assert lines[12] == "ST7 R5 empty   4000:8000000000000000 2"
+        changed = changed_spans(app)
+        assert "6" in changed and "3000" in changed and "0FFF" in changed   # TOP, SW, TW
+        assert "0000:00007C0A" in changed                                  # FIP
+        # A command that writes a register: the pane follows at once.
+        await pilot.press(*":set st0 = -1.25")
+        await pilot.press("enter")
+        from tests.test_tui import settle
+        await settle(app, pilot)
+        assert "ST0 R6 valid   BFFF:A000000000000000 -1.25" in fpu_text(app)
+
+    tui(dbg, script)
+    assert m.cpu.fpu.st(0) == bits(0x3FFF, 0xA000000000000000, 1)
+
+
+def test_tui_has_no_fpu_tab_without_an_fpu():
+    m, dbg = fpu_machine("hlt", 0, cpu="80386")
+
+    async def script(app, pilot):
+        assert not app.query("#fpu")
+        assert "tab-fpu" not in [p.id for p in app.query("TabPane")]
+
+    tui(dbg, script)

@@ -93,7 +93,7 @@ COMMANDS = (
     Cmd(("dreg",), "", "debug registers DR0-DR3, DR6, DR7", "do_dreg", "CPU state"),
     Cmd(("fp", "fpu"), "", "the x87 FPU: status, control and tag words, pointers, "
         "opcode, R0-R7 with ST(i), tag and value", "do_fpu", "CPU state"),
-    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, break, gdt, idt, ldt, tss, tab, ivt, "
+    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, break, gdt, idt, ldt, tss, tab, ivt, "
         "device, symbols, registers (help info)", "do_info", "CPU state"),
     Cmd(("set",), "REG = EXPR", "set a register (also $REG); st0-st7 take a number "
         "(set st0 = 1.5)", "do_set", "CPU state"),

@@ -290,6 +290,11 @@ def _binary(op, column, text):
 def _real_arith(op, a, b, column, text):
     """a op b exactly; with an infinity or a NaN on one side, IEEE's answer (which only
     depends on the other side's sign and whether it is zero)."""
+    # -0.0 (a negative zero register) is exact: only inf and nan take the IEEE path.
+    if isinstance(a, float) and math.isfinite(a):
+        a = Fraction(a)
+    if isinstance(b, float) and math.isfinite(b):
+        b = Fraction(b)
     if isinstance(a, float) or isinstance(b, float):
         def as_float(v):
             return v if isinstance(v, float) else math.copysign(1.0, v) if v else 0.0

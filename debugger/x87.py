@@ -8,8 +8,8 @@ operand pointers, 4.2.2 / Table 8-3 the extended format].
 
 Numbers are never passed through a host float: a decimal string becomes a Fraction, which
 core.f80 rounds to the nearest 80-bit value (ties to even, 64-bit significand), and an
-80-bit value becomes the exact Fraction it encodes (core.fpu.exact_value).  Infinities
-and NaNs, which have no Fraction, are the floats inf and nan.
+80-bit value becomes the exact Fraction it encodes (core.fpu.exact_value).  Infinities,
+NaNs and the negative zero, which have no Fraction, are the floats inf, nan and -0.0.
 """
 from __future__ import annotations
 
@@ -111,13 +111,13 @@ class FPUState:
 
 def value(raw):
     """The number an 80-bit value encodes: an exact Fraction, or the float inf, -inf or
-    nan.  Unnormals and pseudo-denormals are read by their bits, as the FPU's formats
+    nan, or -0.0 for a negative zero (a Fraction has no sign of its own).  Unnormals and pseudo-denormals are read by their bits, as the FPU's formats
     table reads them (the FPU itself refuses the unsupported ones as operands)."""
     from core.fpu import exact_value
     raw = int(raw)
     v = exact_value(raw)
     if v is not None:
-        return v
+        return -0.0 if v == 0 and raw & _SIGN else v
     if raw & 0x7FFFFFFFFFFFFFFF:             # a fraction below the integer bit: a NaN
         return math.nan
     return -math.inf if raw & _SIGN else math.inf
@@ -133,6 +133,8 @@ def encode(number):
             return _QNAN_BITS | (_SIGN if math.copysign(1, number) < 0 else 0)
         if math.isinf(number):
             return _INF_BITS | (_SIGN if number < 0 else 0)
+        if number == 0:
+            return _SIGN if math.copysign(1, number) < 0 else 0
         number = Fraction(number)                # exact: every finite float is a fraction
     raw, _flags = f80.from_fraction(Fraction(number), cw=0x037F)
     return raw
@@ -182,10 +184,10 @@ def decimal(raw, digits=19):
     raw = int(raw)
     v = value(raw)
     neg = bool(raw & _SIGN)
-    if isinstance(v, float):
-        return ("-" if neg else "+") + ("nan" if math.isnan(v) else "inf")
     if v == 0:
         return "-0" if neg else "0"
+    if isinstance(v, float):
+        return ("-" if neg else "+") + ("nan" if math.isnan(v) else "inf")
     f = abs(v)
     # e10 = floor(log10 f), from the bit lengths, then corrected exactly.
     e10 = int((f.numerator.bit_length() - f.denominator.bit_length()) * 0.30102999566398120)

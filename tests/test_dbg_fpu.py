@@ -141,6 +141,8 @@ def test_value_is_exact():
     assert x87.value(bits(0x7FFF, 1 << 63, 1)) == float("-inf")
     assert x87.value(bits(0x7FFF, 3 << 62)) != x87.value(bits(0x7FFF, 3 << 62))   # nan
     assert x87.encode(Fraction(3, 2)) == bits(0x3FFF, 0xC000000000000000)
+    neg_zero = x87.value(1 << 79)                      # a float: a Fraction has no sign
+    assert neg_zero == 0 and str(neg_zero) == "-0.0" and x87.encode(neg_zero) == 1 << 79
     assert x87.encode(float("-inf")) == bits(0x7FFF, 1 << 63, 1)
     assert x87.raw_text(PI_HALF) == "0x3fff:c90fdaa22168c235"
     assert x87.decimal(ONE) == "1" and x87.decimal(1 << 79) == "-0"
@@ -282,6 +284,11 @@ def test_print_and_conditions_with_reals(fpu):
     assert run(interp, "print fop") == ["0x6fa 1786"]
     assert run(interp, "print ftag & 3") == ["0x3 3"]         # R0 empty
     assert run(interp, "print 1.5") == ["1.5 (0x3fff:c000000000000000)"]
+    run(interp, "set st5 = -0")
+    assert run(interp, "print st5") == ["-0 (0x8000:0000000000000000)"]
+    assert run(interp, "print st5 + 2.5") == ["2.5 (0x4000:a000000000000000)"]
+    assert run(interp, "print st5 == 0") == ["0x1 1"]
+    assert "not an integer" in run(interp, "set eax = st1")[0]
     assert "needs an integer" in run(interp, "print st0 & 1")[0]
     assert "not an integer" in run(interp, "x /1bx st0")[0]
     assert "division by zero" in run(interp, "print st0 / 0")[0]

@@ -315,7 +315,8 @@ def fpu_text(s):
         BOCHS_PRECISION[(cw >> 8) & 3], _bits_words(cw, [(n.lower(), b)
                                                           for n, b in x87.MASKS])))
     lines.append("tag word:     0x%04x" % s.tw)
-    lines.append("operand:      0x%04x (last opcode %02X %02X)" % ((s.fop,) + x87.last_opcode(s.fop)))
+    lines.append("operand:      0x%04x (last opcode %02X %02X)"
+                 % ((s.fop,) + x87.last_opcode(s.fop)))
     lines.append("fip:          0x%08x" % s.fip)
     lines.append("fcs:          0x%04x" % s.fcs)
     lines.append("fdp:          0x%08x" % s.fdp)

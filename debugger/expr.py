@@ -403,7 +403,8 @@ class _Parser:
         return tok
 
     def starts_term(self, tok):
-        return tok.kind in ("num", "real", "reg", "ident") or (tok.kind == "op" and tok.text in ("(", "["))
+        return (tok.kind in ("num", "real", "reg", "ident")
+                or (tok.kind == "op" and tok.text in ("(", "[")))
 
     # grammar
     def parse(self):

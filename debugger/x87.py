@@ -111,8 +111,9 @@ class FPUState:
 
 def value(raw):
     """The number an 80-bit value encodes: an exact Fraction, or the float inf, -inf or
-    nan, or -0.0 for a negative zero (a Fraction has no sign of its own).  Unnormals and pseudo-denormals are read by their bits, as the FPU's formats
-    table reads them (the FPU itself refuses the unsupported ones as operands)."""
+    nan, or -0.0 for a negative zero (a Fraction has no sign of its own).  Unnormals and
+    pseudo-denormals are read by their bits, as the FPU's formats table reads them (the
+    FPU itself refuses the unsupported ones as operands)."""
     from core.fpu import exact_value
     raw = int(raw)
     v = exact_value(raw)

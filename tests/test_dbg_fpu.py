@@ -18,7 +18,8 @@ from debugger import expr, gdbstub, x87
 from debugger.commands import CommandInterpreter
 from debugger.controller import DebugError, Debugger
 from tests.asm import load, nasm
-from tests.test_gdbstub import Client, reg_hex, run_gdb, stubs, values  # noqa: F401 (stubs: a fixture)
+from tests.test_gdbstub import stubs  # noqa: F401 (a fixture)
+from tests.test_gdbstub import Client, reg_hex, run_gdb, values
 
 BASE = 0x7C00
 
@@ -389,11 +390,14 @@ def test_gdb_registers_of_a_model_without_fpu(stubs):
 
 def test_real_gdb_shows_and_sets_the_fpu(stubs):
     m, dbg = fpu_machine()
-    stub = stubs(m)
-    out = run_gdb(stub.port, "info float", "p $st0", "p $st1", "p/x $fstat", "p/x $ftag",
-                  "p/x $fop", "info registers float", "set $st0 = 1.5", "p $st0",
+    stub = stubs(m, monitor=CommandInterpreter(dbg).execute_capture)
+    out = run_gdb(stub.port, "monitor fp", "info float", "p $st0", "p $st1", "p/x $fstat",
+                  "p/x $ftag", "p/x $fop", "info registers float", "set $st0 = 1.5", "p $st0",
                   "set $st2 = -2.75", "p $st2", "p/x $ftag", "set $fctrl = 0x27f",
                   "p/x $fctrl", "p $st0 > 1")
+    # monitor fp: the command language's view through gdb.
+    assert "status  word: 0x3000: b c3 TOS6" in out
+    assert "=>FP6 ST0(v):        raw 0x3fff:8000000000000000 (1) (NORMAL)" in out
     # info float: physical registers from R7 down, => on TOP, the tags from ftag.
     assert re.search(r"^  R7: Valid   0x3fffc90fdaa22168c235 \+1\.57079632679489661", out, re.M)
     assert re.search(r"^=>R6: Valid   0x3fff8000000000000000 \+1\s*$", out, re.M)

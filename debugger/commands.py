@@ -17,6 +17,7 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from debugger import x87
 from debugger.controller import (Breakpoint, Catchpoint, DebugError, Descriptor,
                                  EXCEPTION_NAMES, Watchpoint)
 
@@ -90,10 +91,12 @@ COMMANDS = (
     Cmd(("creg",), "", "control registers CR0, CR2, CR3, CR4, decoded", "do_creg",
         "CPU state"),
     Cmd(("dreg",), "", "debug registers DR0-DR3, DR6, DR7", "do_dreg", "CPU state"),
-    Cmd(("fp", "fpu"), "", "x87 state (the model has no FPU yet)", "do_fpu", "CPU state"),
-    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, break, gdt, idt, ldt, tss, tab, ivt, "
+    Cmd(("fp", "fpu"), "", "the x87 FPU: status, control and tag words, pointers, "
+        "opcode, R0-R7 with ST(i), tag and value", "do_fpu", "CPU state"),
+    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, break, gdt, idt, ldt, tss, tab, ivt, "
         "device, symbols, registers (help info)", "do_info", "CPU state"),
-    Cmd(("set",), "REG = EXPR", "set a register (also $REG)", "do_set", "CPU state"),
+    Cmd(("set",), "REG = EXPR", "set a register (also $REG); st0-st7 take a number "
+        "(set st0 = 1.5)", "do_set", "CPU state"),
     Cmd(("print", "?", "calc"), "EXPR", "evaluate an expression: hex and decimal",
         "do_print", "CPU state"),
     Cmd(("ptime",), "", "cycles, instructions and guest time so far", "do_ptime",
@@ -143,6 +146,7 @@ INFO_TOPICS = {
     "cpu": ("info_cpu", "", "registers, segments, control and debug registers"),
     "registers": ("info_registers", "", "as r"),
     "eflags": ("info_eflags", "", "EFLAGS decoded"),
+    "fpu": ("info_fpu", "", "the x87 FPU (as fp)"),
     "break": ("info_break", "", "breakpoints, watchpoints, catchpoints with hit counts"),
     "watch": ("info_watch", "", "watchpoints"),
     "gdt": ("info_gdt", "[N [M]]", "GDT entries (indexes N to M)"),
@@ -156,7 +160,7 @@ INFO_TOPICS = {
 }
 INFO_ALIASES = {"r": "registers", "reg": "registers", "regs": "registers", "b": "break",
                 "breakpoints": "break", "dev": "device", "devices": "device",
-                "symbol": "symbols", "sym": "symbols"}
+                "symbol": "symbols", "sym": "symbols", "fp": "fpu", "float": "fpu"}
 
 GENERAL = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 SEGMENTS = ("es", "cs", "ss", "ds", "fs", "gs")
@@ -282,6 +286,55 @@ def _bits_words(value, table):
     return " ".join(n.upper() if value & (1 << b) else n for n, b in table)
 
 
+# Bochs's names for the classes of an 80-bit value; ours has a few it lacks.
+FPU_CLASSES = {"zero": "ZERO", "denormal": "DENORMAL", "normal": "NORMAL", "SNaN": "SNAN",
+               "QNaN": "QNAN", "indefinite": "QNAN (indefinite)",
+               "pseudo-denormal": "PSEUDO-DENORMAL", "unnormal": "UNNORMAL",
+               "pseudo-NaN": "PSEUDO-NAN"}
+BOCHS_PRECISION = ("32", "RES", "64", "80")      # PC by the format's total bits
+
+
+def fpu_text(s):
+    """The x87 state the way Bochs's `fp` prints it: the status word with TOP and every
+    bit (upper case when set), the control word with RC, PC and the masks, the tag word,
+    the last opcode ("operand", Bochs's label for FOP), FIP/FCS/FDP/FDS, then the eight
+    physical registers FPi with the ST(i) each is (=> marks TOP), the tag (v valid,
+    0 zero, s special, e empty), the raw value, its decimal value and its class.  The
+    decimal is exact to 19 significant digits where Bochs prints a host double."""
+    sw, cw = s.sw, s.cw
+
+    def bit(mask, name):
+        return name.upper() if sw & mask else name.lower()
+
+    lines = ["status  word: 0x%04x: %s %s TOS%d %s %s %s %s %s %s" % (
+        sw, bit(x87.SW_B, "b"), bit(x87.SW_C3, "c3"), s.top, bit(x87.SW_C2, "c2"),
+        bit(x87.SW_C1, "c1"), bit(x87.SW_C0, "c0"), bit(x87.SW_ES, "es"),
+        bit(x87.SW_SF, "sf"), _bits_words(sw, [(n.lower(), b) for n, b in x87.EXCEPTIONS]))]
+    lines.append("control word: 0x%04x: %s RC_%s PC_%s %s" % (
+        cw, "INF" if cw & x87.CW_IC else "inf", s.rounding.upper(),
+        BOCHS_PRECISION[(cw >> 8) & 3], _bits_words(cw, [(n.lower(), b)
+                                                          for n, b in x87.MASKS])))
+    lines.append("tag word:     0x%04x" % s.tw)
+    lines.append("operand:      0x%04x (last opcode %02X %02X)"
+                 % ((s.fop,) + x87.last_opcode(s.fop)))
+    lines.append("fip:          0x%08x" % s.fip)
+    lines.append("fcs:          0x%04x" % s.fcs)
+    lines.append("fdp:          0x%08x" % s.fdp)
+    lines.append("fds:          0x%04x" % s.fds)
+    for p in range(8):
+        raw = s.regs[p]
+        cls = x87.classify(raw)
+        if cls in ("infinity", "pseudo-infinity"):
+            name = ("-" if raw >> 79 & 1 else "+") + "INF" + ("" if cls == "infinity"
+                                                              else " (pseudo)")
+        else:
+            name = FPU_CLASSES[cls]
+        lines.append("%sFP%d ST%d(%s):        raw %s (%s) (%s)" % (
+            "=>" if p == s.top else "  ", p, (p - s.top) & 7, "v0se"[s.tag(p)],
+            x87.raw_text(raw), x87.decimal(raw), name))
+    return "\n".join(lines)
+
+
 class CommandInterpreter:
     """Parse and run debugger commands against `debugger` (a controller.Debugger);
     `write(text)` receives each line of output (print by default)."""
@@ -373,6 +426,8 @@ class CommandInterpreter:
         else:
             from core.cpu import REGISTER_NAMES
             regs = [n.rstrip("_") for n in REGISTER_NAMES] + ["ldtr", "tr"]
+            if self.dbg.fpu is not None:
+                regs += list(x87.NAMES)
             prefix = "$" if last.startswith("$") else ""
             names = [prefix + r for r in regs] + self._symbol_names()
         return [head + n for n in names if n.startswith(last)]
@@ -1165,8 +1220,20 @@ class CommandInterpreter:
         self._out("\n".join(lines))
 
     def do_fpu(self, args):
-        self.write("the %s model has no x87 FPU state to show (no FPU is emulated yet)"
-                   % getattr(getattr(self.dbg.machine, "model", None), "name", "CPU"))
+        if args:
+            raise CommandError("fp takes no arguments (got %r); set st0 = 1.5 changes a "
+                               "register" % args)
+        state = self.dbg.fpu_state()
+        if state is None:
+            from core.models import MODELS
+            have = [n for n, m in MODELS.items() if m.fpu]
+            self.write("the %s model has no x87 FPU (the models with one: %s)"
+                       % (self.dbg.model_name(), ", ".join(have)))
+            return
+        self._out(fpu_text(state))
+
+    def info_fpu(self, args):
+        self.do_fpu(args)
 
     def info_cpu(self, args):
         self.do_registers("")
@@ -1198,7 +1265,13 @@ class CommandInterpreter:
         if not eq or not name:
             raise CommandError("set needs REG = EXPR (e.g. set eax = 0x10)")
         from core.cpu import REGISTER_NAMES
-        if name not in REGISTER_NAMES and name != "if":
+        if name in x87.NAMES:
+            if self.dbg.fpu is None:
+                raise CommandError("the %s model has no x87 FPU (no %s register)"
+                                   % (self.dbg.model_name(), name))
+            if name in x87.ST_NAMES:
+                return self.dbg.set_register(name, self._real(expression))
+        elif name not in REGISTER_NAMES and name != "if":
             raise CommandError("unknown register %r" % name)
         v = self.value(expression, "value")
         if name in SEGMENTS and self.dbg.mode() == "protected":
@@ -1206,8 +1279,38 @@ class CommandInterpreter:
                                "descriptor; not supported" % name)
         self.dbg.set_register(name, v)
 
+    def _real(self, text):
+        """The 80-bit encoding of a number typed for st0-st7: a signed decimal (`-2.5`,
+        `1e-3`), inf, nan..., read exactly (debugger/x87.py), or else an expression
+        (`st1 * 2`, `eax`), its value rounded to the nearest 80-bit value."""
+        from debugger import expr
+        raw = x87.parse(text)
+        if raw is not None:
+            return raw
+        text = text.strip()
+        if not text:
+            raise CommandError("missing value")
+        try:
+            v = self.dbg.evaluate_value(text)
+        except expr.ExprError as e:
+            raise CommandError("bad value %r: %s" % (text, e)) from None
+        return x87.encode(v)
+
     def do_print(self, args):
-        v = self.value(args, "expression")
+        from debugger import expr
+        text = args.strip()
+        if not text:
+            raise CommandError("missing expression")
+        try:
+            v = self.dbg.evaluate_value(text)
+        except expr.ExprError as e:
+            raise CommandError("bad expression %r: %s" % (text, e)) from None
+        except KeyError as e:
+            raise CommandError("bad expression %r: unknown name %s" % (text, e)) from None
+        if not isinstance(v, int):
+            raw = x87.encode(v)
+            self.write("%s (%s)" % (x87.decimal(raw), x87.raw_text(raw)))
+            return
         self.write("0x%x %d" % (v & 0xFFFFFFFFFFFFFFFF if v < 0 else v, v))
 
     def do_ptime(self, args):

@@ -21,6 +21,8 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 
+from debugger import x87
+
 # Hit kinds reported by the CPU (core/cpu.pyx, dbg_hits()).
 HIT_EXEC_LIN, HIT_EXEC_PHYS, HIT_EXEC_OFF = 1, 2, 3
 HIT_WATCH, HIT_IO, HIT_VECTOR, HIT_MODE, HIT_MAGIC, HIT_RETURN = 4, 5, 6, 7, 8, 9
@@ -298,22 +300,59 @@ class Debugger:
         return regs
 
     def register(self, name):
-        """One register (any name core.cpu.REGISTER_NAMES has); KeyError if unknown."""
+        """One register (any name core.cpu.REGISTER_NAMES has, and the x87's by gdb's
+        names: st0-st7 as 80-bit integers, fctrl fstat ftag fiseg fioff foseg fooff fop);
+        KeyError if unknown, or an x87 name on a model without an FPU."""
         name = name.lower().lstrip("$")
         if name == "if":
             name = "if_"
         if name in ("ldtr", "tr"):
             return self.cpu.get_segment(name).selector
+        if name in x87.NAMES:
+            fpu = self.fpu
+            if fpu is None:
+                raise KeyError(name)
+            if name in x87.CONTROL_REGISTERS:
+                attr, mask = x87.CONTROL_REGISTERS[name]
+                return getattr(fpu, attr) & mask
+            return fpu.st(x87.ST_NAMES.index(name))
         return self.cpu.get(name)
 
     def set_register(self, name, value):
+        """Write a register.  st0-st7 take an 80-bit integer (x87.encode makes one from a
+        number) and their tag follows the value (the register is no longer empty)."""
         name = name.lower().lstrip("$")
         if name == "if":
             name = "if_"
+        if name in x87.NAMES:
+            fpu = self.fpu
+            if fpu is None:
+                raise DebugError("the %s model has no x87 FPU (no %s register)"
+                                 % (self.model_name(), name))
+            if name in x87.CONTROL_REGISTERS:
+                attr, mask = x87.CONTROL_REGISTERS[name]
+                setattr(fpu, attr, value & mask)
+            else:
+                fpu.set_st(x87.ST_NAMES.index(name), value & ((1 << 80) - 1))
+            return
         from core.cpu import REGISTER_NAMES
         if name not in REGISTER_NAMES:
             raise DebugError("unknown register %r" % name)
         self.cpu.set(name, value)
+
+    def model_name(self):
+        """The CPU model's name ("80386", "pentium2"...)."""
+        return getattr(self.cpu.model, "name", str(self.cpu.model))
+
+    @property
+    def fpu(self):
+        """The CPU's x87 unit (core/fpu.pyx), or None on a model without one."""
+        return getattr(self.cpu, "fpu", None)
+
+    def fpu_state(self):
+        """The x87 registers now (debugger.x87.FPUState), or None without an FPU."""
+        fpu = self.fpu
+        return None if fpu is None else x87.FPUState.read(fpu)
 
     def segment(self, name):
         """The segment register's cache: (selector, base, limit, access)."""
@@ -402,6 +441,12 @@ class Debugger:
         from debugger import expr
         return expr.evaluate(text, _Env(self))
 
+    def evaluate_value(self, text):
+        """As evaluate, but a real result (st0 * 2, 1.5) is returned as it is: an exact
+        Fraction, or the float inf or nan."""
+        from debugger import expr
+        return expr.compile(text).value(_Env(self))
+
     def _condition_true(self, point):
         if not point.condition:
             return True
@@ -409,7 +454,7 @@ class Debugger:
         if point._compiled is None:
             point._compiled = expr.compile(point.condition)
         try:
-            return bool(point._compiled.evaluate(_Env(self)))
+            return bool(point._compiled.value(_Env(self)))
         except expr.ExprError:
             return True                  # an unevaluable condition stops, as gdb does
 

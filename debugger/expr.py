@@ -6,12 +6,18 @@ addresses typed in commands. The syntax is documented in docs/debugger-expressio
 
 An expression is parsed once into a tree of small closures, so a condition on a breakpoint hit
 thousands of times costs a few Python calls per evaluation and no parsing. Values are unsigned
-32-bit integers throughout (every intermediate result is masked), as in the guest's registers.
+32-bit integers throughout (every intermediate result is masked), as in the guest's registers,
+except the real numbers: the x87 registers st0-st7 and literals written with a point or an
+exponent (1.5, 2e10). They are exact (Fractions; inf and nan as floats), take part in + - * /
+and in comparisons (against integers too), and nowhere else: `st0 > 1.5` is a condition, an
+address or a bitwise operation needs an integer. evaluate() returns an integer; value() a real
+result as it is.
 
 The `env` an expression is evaluated against is any object with these methods:
 
     register(name) -> int              name is canonical lower case, e.g. "eax", "ah", "zf", "if";
-                                       raise KeyError if the machine has no such register
+                                       raise KeyError if the machine has no such register;
+                                       st0-st7 are their 80-bit encodings (debugger/x87.py)
     read_memory(linear, size) -> int   little-endian value of `size` (1, 2 or 4) bytes; may raise
     symbol(name) -> int | None         (optional) address of a symbol, None if unknown
     seg_to_linear(seg, off) -> int     (optional) linear address of seg:off; default seg*16+off
@@ -22,7 +28,11 @@ backed by a CPU only needs the full registers (SimpleEnv shows how).
 """
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
+
+from debugger import x87
 
 __all__ = ["ExprError", "Expression", "SimpleEnv", "compile", "compile_assignment", "evaluate",
            "register_parts", "REGISTER_NAMES"]
@@ -46,6 +56,12 @@ for _r in ("cs", "ds", "es", "ss", "fs", "gs"):
     _REGISTERS[_r] = (_r, 0, 16)
 for _r in ("cr0", "cr2", "cr3", "cr4") + tuple("dr%d" % _i for _i in range(8)):
     _REGISTERS[_r] = (_r, 0, 32)
+# The x87's, by gdb's names: the control ones are integers, st0-st7 real numbers.
+for _r, (_attr, _mask) in x87.CONTROL_REGISTERS.items():
+    _REGISTERS[_r] = (_r, 0, _mask.bit_length())
+for _r in x87.ST_NAMES:
+    _REGISTERS[_r] = (_r, 0, 80)
+_REAL_REGISTERS = frozenset(x87.ST_NAMES)
 # EFLAGS bits (SDM vol. 1, 3.4.3).
 for _r, _bit, _width in (("cf", 0, 1), ("pf", 2, 1), ("af", 4, 1), ("zf", 6, 1), ("sf", 7, 1),
                          ("tf", 8, 1), ("if", 9, 1), ("df", 10, 1), ("of", 11, 1),
@@ -95,6 +111,7 @@ class ExprError(Exception):
 
 _TOKEN_RE = re.compile(r"""
     (?P<space>\s+)
+  | (?P<real>(?:[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)(?![0-9A-Za-z_.]))
   | (?P<num>[0-9][0-9A-Za-z_]*)
   | (?P<char>'(?:\\.|[^'\\])*')
   | (?P<reg>\$[A-Za-z_][A-Za-z0-9_]*)
@@ -109,7 +126,7 @@ class _Token:
     __slots__ = ("kind", "text", "value", "column")
 
     def __init__(self, kind, text, value, column):
-        self.kind = kind      # "num", "reg", "ident", "op", "end"
+        self.kind = kind      # "num", "real", "reg", "ident", "op", "end"
         self.text = text
         self.value = value    # int for numbers, canonical name for registers
         self.column = column  # 1-based
@@ -171,7 +188,9 @@ def _tokenize(text: str, start: int = 0) -> list[_Token]:
         pos = m.end()
         if kind == "space":
             continue
-        if kind == "num":
+        if kind == "real":
+            tokens.append(_Token("real", tok, Fraction(tok), col))
+        elif kind == "num":
             value = _parse_number(tok)
             if value is None:
                 raise ExprError("bad number '%s' at column %d" % (tok, col), col, tok, text)
@@ -202,7 +221,20 @@ def _tokenize(text: str, start: int = 0) -> list[_Token]:
 
 # -- evaluation helpers (closed over by the compiled tree) -----------------------------------
 
+def _is_real(v):
+    return not isinstance(v, int)
+
+
+def _integer(v, what, column, text):
+    """`v`, which must not be a real number where `what` needs an integer."""
+    if _is_real(v):
+        raise ExprError("%s needs an integer, not the real number %s (at column %d)"
+                        % (what, x87.real_text(v), column), column, None, text)
+    return v
+
+
 def _read(env, address, size, column, text):
+    _integer(address, "a memory address", column, text)
     try:
         value = env.read_memory(address, size)
     except Exception as e:  # any failure of the env (unmapped, page fault...) is a user error
@@ -212,6 +244,9 @@ def _read(env, address, size, column, text):
 
 
 def _seg_to_linear(env, seg, off):
+    if _is_real(seg) or _is_real(off):
+        raise ExprError("SEG:OFF needs integers, not the real number %s"
+                        % x87.real_text(off if _is_real(off) else seg))
     convert = getattr(env, "seg_to_linear", None)
     if convert is None:
         return ((seg << 4) + off) & MASK
@@ -219,14 +254,67 @@ def _seg_to_linear(env, seg, off):
 
 
 def _binary(op, column, text):
-    """A function of two masked values for a (non short-circuit) binary operator."""
+    """A function of two values for a (non short-circuit) binary operator: masked
+    integers, or reals where one side is real (debugger/x87.py's values)."""
     if op in ("/", "%"):
         def divide(a, b):
+            if _is_real(a) or _is_real(b):
+                if op == "%":
+                    _integer(a if _is_real(a) else b, "'%'", column, text)
+                return _real_arith(op, a, b, column, text)
             if b == 0:
                 raise ExprError("division by zero at column %d" % column, column, op, text)
             return a // b if op == "/" else a % b
         return divide
-    return _SIMPLE_BINARY[op]
+    simple = _SIMPLE_BINARY[op]
+    if op in _COMPARISONS:
+        def compare(a, b):
+            if _is_real(a) or _is_real(b):
+                return int(_REAL_COMPARE[op](a, b))
+            return simple(a, b)
+        return compare
+    if op in ("+", "-", "*"):
+        def arith(a, b):
+            if _is_real(a) or _is_real(b):
+                return _real_arith(op, a, b, column, text)
+            return simple(a, b)
+        return arith
+
+    def bitwise(a, b):
+        if _is_real(a) or _is_real(b):
+            _integer(a if _is_real(a) else b, "'%s'" % op, column, text)
+        return simple(a, b)
+    return bitwise
+
+
+def _real_arith(op, a, b, column, text):
+    """a op b exactly; with an infinity or a NaN on one side, IEEE's answer (which only
+    depends on the other side's sign and whether it is zero)."""
+    # -0.0 (a negative zero register) is exact: only inf and nan take the IEEE path.
+    if isinstance(a, float) and math.isfinite(a):
+        a = Fraction(a)
+    if isinstance(b, float) and math.isfinite(b):
+        b = Fraction(b)
+    if isinstance(a, float) or isinstance(b, float):
+        def as_float(v):
+            return v if isinstance(v, float) else math.copysign(1.0, v) if v else 0.0
+        fa, fb = as_float(a), as_float(b)
+        if op == "/" and fb == 0:
+            raise ExprError("division by zero at column %d" % column, column, op, text)
+        # Python's floats give IEEE's inf - inf = nan, inf * 0 = nan, inf / inf = nan.
+        r = (fa + fb if op == "+" else fa - fb if op == "-" else fa * fb if op == "*"
+             else fa / fb)
+        return r if math.isinf(r) or math.isnan(r) else Fraction(r)
+    a, b = Fraction(a), Fraction(b)
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise ExprError("division by zero at column %d" % column, column, op, text)
+    return a / b
 
 
 def _shl(a, b):
@@ -250,6 +338,13 @@ _SIMPLE_BINARY = {
     "&": lambda a, b: a & b,
     "^": lambda a, b: a ^ b,
     "|": lambda a, b: a | b,
+}
+
+_COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
+# Python compares a Fraction with an int or with inf/nan exactly, and nan with nothing.
+_REAL_COMPARE = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
 
 # C precedence, higher binds tighter. && and || are handled here too but short-circuit.
@@ -308,7 +403,8 @@ class _Parser:
         return tok
 
     def starts_term(self, tok):
-        return tok.kind in ("num", "reg", "ident") or (tok.kind == "op" and tok.text in ("(", "["))
+        return (tok.kind in ("num", "real", "reg", "ident")
+                or (tok.kind == "op" and tok.text in ("(", "[")))
 
     # grammar
     def parse(self):
@@ -359,10 +455,14 @@ class _Parser:
         if tok.kind == "op" and tok.text in ("-", "~", "!", "+"):
             self.take()
             inner = self.unary()
+            column, text = tok.column, self.text
             if tok.text == "-":
-                return lambda env: -inner(env) & MASK
+                def negate(env):
+                    v = inner(env)
+                    return -v if _is_real(v) else -v & MASK
+                return negate
             if tok.text == "~":
-                return lambda env: ~inner(env) & MASK
+                return lambda env: ~_integer(inner(env), "'~'", column, text) & MASK
             if tok.text == "!":
                 return lambda env: 0 if inner(env) else 1
             return inner
@@ -408,6 +508,10 @@ class _Parser:
             self.take()
             value = tok.value & MASK
             return lambda env: value
+        if tok.kind == "real":
+            self.take()
+            real = tok.value
+            return lambda env: real
         if tok.kind == "reg":
             self.take()
             return self._register(tok)
@@ -426,13 +530,22 @@ class _Parser:
     def _register(self, tok):
         name, column, text = tok.value, tok.column, self.text
         width_mask = (1 << _REGISTERS[name][2]) - 1
+        if name in _REAL_REGISTERS:
+            def read_real(env):
+                try:
+                    return x87.value(env.register(name) & width_mask)
+                except KeyError:
+                    raise ExprError("register '%s' is not available (no x87 FPU)" % name,
+                                    column, tok.text, text) from None
+            return read_real
 
         def read_register(env):
             try:
                 return env.register(name) & width_mask
             except KeyError:
-                raise ExprError("register '%s' is not available" % name, column, tok.text,
-                                text) from None
+                raise ExprError("register '%s' is not available%s"
+                                % (name, " (no x87 FPU)" if name in x87.NAMES else ""),
+                                column, tok.text, text) from None
         return read_register
 
     def _symbol(self, tok):
@@ -460,8 +573,18 @@ class Expression:
 
     def evaluate(self, env) -> int:
         """The value as an unsigned 32-bit int; ExprError if a register, symbol or memory
-        read fails or a division by zero happens."""
-        return self._fn(env) & MASK
+        read fails, a division by zero happens or the result is a real number."""
+        v = self._fn(env)
+        if _is_real(v):
+            raise ExprError("%s is the real number %s, not an integer"
+                            % (self.text.strip() or "the expression", x87.real_text(v)))
+        return v & MASK
+
+    def value(self, env):
+        """The value: an unsigned 32-bit int, or a real number (a Fraction, or the float
+        inf or nan) when the expression computes one (st0 * 2)."""
+        v = self._fn(env)
+        return v if _is_real(v) else v & MASK
 
     def __repr__(self):
         return "Expression(%r)" % self.text

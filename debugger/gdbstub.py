@@ -64,8 +64,11 @@ CORE = "org.gnu.gdb.i386.core"
 SYS = "org.cycle86.sys"
 
 # org.gnu.gdb.i386.core must hold these 32 registers for gdb's i386 to accept the
-# description (GDB manual, "i386 Features"), the x87 ones included; there is no x87 yet,
-# so those read as zero and writes to them are ignored.
+# description (GDB manual, "i386 Features"), the x87 ones included.  They are the FPU's
+# (debugger/x87.py): st0-st7 as 10-byte extended values (gdb's i387_ext), ftag the full
+# 16-bit tag word (two bits per physical register, what gdb's i387 code reads from a
+# remote target's ftag; it converts only FXSAVE's abridged form), fop the 11-bit opcode.
+# On a model without an FPU they read as zero and writes to them are ignored.
 REGISTERS = (
     tuple(Reg(n, type=t) for n, t in (
         ("eax", "int32"), ("ecx", "int32"), ("edx", "int32"), ("ebx", "int32"),
@@ -84,6 +87,8 @@ REGISTERS = (
             for n in ("cs", "ss", "ds", "es", "fs", "gs"))
 )
 X87 = frozenset(r.name for r in REGISTERS if r.group == "float")
+# The order in which a G packet's x87 registers are written (the others: 1, as they come).
+_G_ORDER = {"fctrl": 0, "fstat": 0, "ftag": 2}
 REG_INDEX = {r.name: i for i, r in enumerate(REGISTERS)}
 PC_REGNUM, SP_REGNUM, FP_REGNUM = REG_INDEX["eip"], REG_INDEX["esp"], REG_INDEX["ebp"]
 
@@ -560,7 +565,7 @@ class _Session:
         if name.endswith("_base"):
             return dbg.segment(name[:2]).base
         if name in X87:
-            return 0                     # no x87 yet
+            return dbg.register(name) if dbg.fpu is not None else 0
         return dbg.register(name)
 
     def read_reg(self, regnum):
@@ -591,6 +596,9 @@ class _Session:
                 break
             values.append((r, int.from_bytes(bytes.fromhex(chunk.decode()), "little")))
             pos += width
+        # fstat (TOP) before st0-st7, which it places; ftag after them, since writing a
+        # register sets its tag: the tag word gdb sent wins.
+        values.sort(key=lambda rv: _G_ORDER.get(rv[0].name, 1))
         for r, value in values:
             if r.writable and value != self.reg_value(r.name):
                 self.set_reg(r.name, value)
@@ -599,7 +607,9 @@ class _Session:
     def set_reg(self, name, value):
         dbg = self.dbg
         if name in X87:
-            return                       # no x87 yet: accepted and dropped
+            if dbg.fpu is not None:      # without an FPU: accepted and dropped
+                dbg.set_register(name, value)
+            return
         if name == "eip":
             self.set_pc(value)
         elif name == "eip_offset":

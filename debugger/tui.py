@@ -35,10 +35,10 @@ from textual.widgets import (Button, Footer, Input, Log, RichLog, Static, Tabbed
                              TabPane)
 
 from debugger.controller import DebugError, Descriptor, StopEvent
-from debugger.tui_widgets import (BreakpointsPane, CommandInput, DisassemblyPane, HelpScreen,
-                                  MemoryPane, RegistersPane, ScreenPane, StackPane,
-                                  TextPane, TracePane, View, around, format_where,
-                                  parse_address, points_at, screen_cells)
+from debugger.tui_widgets import (BreakpointsPane, CommandInput, DisassemblyPane, FpuPane,
+                                  HelpScreen, MemoryPane, RegistersPane, ScreenPane,
+                                  StackPane, TextPane, TracePane, View, around,
+                                  format_where, parse_address, points_at, screen_cells)
 
 REFRESH_HZ = 4
 QUIT_WORDS = ("q", "quit", "exit")
@@ -390,6 +390,10 @@ class DebuggerApp(App):
                         yield Input(placeholder="go to: 7c00, p:b8000, ds:si, esi+4 (Enter)",
                                     id="memory-goto")
                         yield MemoryPane(id="memory")
+                    if self.debugger.fpu is not None:
+                        with TabPane("FPU", id="tab-fpu"):
+                            with VerticalScroll():
+                                yield FpuPane(id="fpu")
                     with TabPane("Breakpoints", id="tab-breakpoints"):
                         yield BreakpointsPane(id="breakpoints")
                     with TabPane("Trace", id="tab-trace"):
@@ -468,6 +472,8 @@ class DebuggerApp(App):
         self.view = view
         for pane in ("#registers", "#disassembly", "#stack", "#memory", "#breakpoints"):
             self.query_one(pane).show(view)
+        if self.debugger.fpu is not None:
+            self.query_one("#fpu", FpuPane).show(view)
         self.query_one("#devices", TextPane).show_text(devices_text(dbg))
         try:
             tables = tables_text(dbg, view)

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
+from debugger import x87
 from debugger.controller import Breakpoint, DebugError, Watchpoint
 from debugger.disasm import disassemble
 
@@ -39,7 +40,9 @@ TEXT_PALETTE = ("#000000", "#0000aa", "#00aa00", "#00aaaa", "#aa0000", "#aa00aa"
 
 @dataclass
 class View:
-    """What the panes show for one stop of the guest."""
+    """What the panes show for one stop of the guest.  `regs` carries the x87 too, as
+    regs["fpu"] (a debugger.x87.FPUState, None without an FPU), so that the previous
+    stop's FPU is kept with its registers."""
     dbg: object
     regs: dict
     prev: dict | None                # the registers at the previous stop (for highlighting)
@@ -53,6 +56,7 @@ class View:
     @classmethod
     def read(cls, dbg, prev=None):
         regs = dbg.registers()
+        regs["fpu"] = dbg.fpu_state()
         return cls(dbg=dbg, regs=regs, prev=prev, mode=dbg.mode(), paging=dbg.paging(),
                    bits=dbg.code_bits(), cs_base=dbg.segment("cs").base,
                    linear=dbg.current_linear(), points=list(dbg.list_points()))
@@ -291,6 +295,88 @@ class RegistersPane(Pane, Static):
         else:
             t.append("CR0 ", style="cyan")
             val("cr0")
+        self.update(t)
+
+
+class FpuPane(Pane, Static):
+    """The x87 FPU: TOP and the condition codes, the status word's flags, the control
+    word's rounding, precision and masks, the tag word, the last opcode and pointers, then
+    ST0-ST7 with the physical register each is, its tag, its raw encoding and its decimal
+    value.  What changed since the last stop is highlighted (a row when its ST(i) holds
+    another value or tag; after a push or a pop every row does)."""
+
+    TITLE = "FPU"
+
+    def show(self, view):
+        s = view.regs.get("fpu")
+        if s is None:
+            self.update(Text("no x87 FPU on this model", style="dim"))
+            return
+        old = view.prev.get("fpu") if view.prev else None
+        t = Text(no_wrap=True)
+
+        def label(text):
+            t.append(text, style="cyan")
+
+        def word(name, value, digits=4):
+            changed = old is not None and getattr(old, name) != value
+            t.append("%0*X" % (digits, value), style=CHANGED if changed else "")
+
+        def bit_names(value, table, mask_old=None):
+            for name, b in table:
+                on = bool(value >> b & 1)
+                flip = mask_old is not None and bool((mask_old ^ value) >> b & 1)
+                t.append((name if on else name.lower()) + " ",
+                         style=CHANGED if flip else ("bold" if on else "dim"))
+
+        label("TOP ")
+        word("top", s.top, 1)
+        t.append("  ")
+        for name, b in (("C3", 14), ("C2", 10), ("C1", 9), ("C0", 8)):
+            label(name + " ")
+            on = s.sw >> b & 1
+            flip = old is not None and (old.sw ^ s.sw) >> b & 1
+            t.append("%d  " % on, style=CHANGED if flip else ("bold" if on else ""))
+        t.append("\n")
+        label("SW ")
+        word("sw", s.sw)
+        t.append("  ")
+        bit_names(s.sw, (("B", 15), ("ES", 7), ("SF", 6)) + x87.EXCEPTIONS,
+                  old.sw if old is not None else None)
+        t.append("\n")
+        label("CW ")
+        word("cw", s.cw)
+        t.append("  RC %s  PC %s  " % (s.rounding, s.precision))
+        bit_names(s.cw, x87.MASKS, old.cw if old is not None else None)
+        if s.cw & x87.CW_IC:
+            t.append("IC", style="bold")
+        t.append("\n")
+        label("TW ")
+        word("tw", s.tw)
+        label("  FOP ")
+        word("fop", s.fop, 3)
+        t.append(" (%02X %02X)" % x87.last_opcode(s.fop), style="dim")
+        t.append("\n")
+        label("FIP ")
+        t.append("%04X:%08X" % (s.fcs, s.fip),
+                 style=CHANGED if old is not None and (old.fcs, old.fip) != (s.fcs, s.fip)
+                 else "")
+        label("  FDP ")
+        t.append("%04X:%08X" % (s.fds, s.fdp),
+                 style=CHANGED if old is not None and (old.fds, old.fdp) != (s.fds, s.fdp)
+                 else "")
+        t.append("\n")
+        for i in range(8):
+            raw, tag = s.st(i), s.st_tag(i)
+            changed = old is not None and (old.st(i), old.st_tag(i)) != (raw, tag)
+            empty = tag == x87.TAG_EMPTY
+            label("ST%d " % i)
+            t.append("R%d " % s.phys(i), style="dim")
+            t.append("%-7s " % x87.TAG_NAMES[tag], style="dim" if empty else "")
+            t.append("%04X:%016X " % (raw >> 64, raw & 0xFFFFFFFFFFFFFFFF),
+                     style=CHANGED if changed else ("dim" if empty else ""))
+            t.append(x87.decimal(raw), style="dim" if empty else "bold")
+            t.append("\n")
         self.update(t)
 
 

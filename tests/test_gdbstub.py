@@ -243,7 +243,7 @@ def test_p_and_P(client):
     base = gdbstub.REG_INDEX["ds_base"]
     assert c.ask(b"P%x=00100000" % base) == b"E01"
     assert c.ask(b"P%x=00000000" % base) == b"OK"     # writing what it holds is harmless
-    # The x87 registers read as zero and take writes without effect (no FPU yet).
+    # The x87 registers read as zero and take writes without effect (the 80386 has no FPU).
     assert c.ask(b"P%x=%s" % (gdbstub.REG_INDEX["st0"], b"11" * 10)) == b"OK"
     assert reg_hex(c, "st0") == 0
 

@@ -1192,13 +1192,15 @@ def exact_value(value):
     return -f if sign else f
 
 
-def _decimal(f, digits=19):
+def decimal_digits(f, digits=19):
     """f to `digits` significant decimal digits, rounded to nearest, exactly."""
     if f == 0:
         return "0"
     neg = f < 0
     f = abs(f)
-    e10 = len(str(f.numerator)) - len(str(f.denominator))
+    # The decimal exponent from the bit lengths (log10(2) = 0.30103), corrected below:
+    # str() of an 80-bit denormal's denominator would pass Python's digit limit.
+    e10 = (f.numerator.bit_length() - f.denominator.bit_length()) * 30103 // 100000
     scaled = f * Fraction(10) ** (digits - 1 - e10)
     while scaled >= 10 ** digits:
         scaled /= 10
@@ -1234,7 +1236,7 @@ def describe(value):
     if cls in ("SNaN", "QNaN", "indefinite", "pseudo-NaN"):
         return f"{sign}nan ({cls})"
     f = exact_value(value)
-    txt = _decimal(f)
+    txt = decimal_digits(f)
     if f == 0 and sign == "-":
         txt = "-0"
     return f"{txt} ({cls})"

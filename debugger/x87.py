@@ -178,10 +178,9 @@ def classify(raw):
 
 def decimal(raw, digits=19):
     """The value as decimal text, to `digits` significant digits, rounded to nearest with
-    exact arithmetic: '1.5', '-0', '3.141592653589793239', '6.02214076e+23', '+inf', '-nan'.
-    (core.fpu.describe words it the same way, but its str() of the exact fraction's
-    numerator and denominator is refused by Python for the smallest denormals, whose
-    denominators have more than 4300 digits; this scales by powers of ten instead.)"""
+    exact arithmetic: '1.5', '-0', '3.141592653589793239', '6.02214076e+23', '+inf', '-nan'
+    (core.fpu.decimal_digits does the digits)."""
+    from core.fpu import decimal_digits
     raw = int(raw)
     v = value(raw)
     neg = bool(raw & _SIGN)
@@ -189,31 +188,7 @@ def decimal(raw, digits=19):
         return "-0" if neg else "0"
     if isinstance(v, float):
         return ("-" if neg else "+") + ("nan" if math.isnan(v) else "inf")
-    f = abs(v)
-    # e10 = floor(log10 f), from the bit lengths, then corrected exactly.
-    e10 = int((f.numerator.bit_length() - f.denominator.bit_length()) * 0.30102999566398120)
-    while f >= _pow10(e10 + 1):
-        e10 += 1
-    while f < _pow10(e10):
-        e10 -= 1
-    n = round(f / _pow10(e10 - digits + 1))       # ties to even
-    if n == 10 ** digits:
-        n //= 10
-        e10 += 1
-    text = str(n)
-    if -5 <= e10 < digits:
-        if e10 >= 0:
-            out = text[:e10 + 1] + "." + text[e10 + 1:]
-        else:
-            out = "0." + "0" * (-e10 - 1) + text
-        out = out.rstrip("0").rstrip(".")
-    else:
-        out = "%se%+d" % ((text[0] + "." + text[1:]).rstrip("0").rstrip("."), e10)
-    return ("-" if neg else "") + out
-
-
-def _pow10(k):
-    return Fraction(10) ** k
+    return ("-" if neg else "") + decimal_digits(abs(v), digits)
 
 
 def real_text(number):

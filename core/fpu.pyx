@@ -634,9 +634,11 @@ cdef class FPU:
         [SDM vol. 1 8.5]; unmasked OE/UE still deliver the wrapped result to a register."""
         cdef uint32_t f = c.flags
         self.sw |= f & SW_EXC
-        self.set_c1((f & FLAG_C1) != 0)
         self.update_es()
-        return (f & ~(<uint32_t>self.cw) & (FLAG_IE | FLAG_DE | FLAG_ZE)) == 0
+        if f & ~(<uint32_t>self.cw) & (FLAG_IE | FLAG_DE | FLAG_ZE):
+            return False
+        self.set_c1((f & FLAG_C1) != 0)
+        return True
 
     cdef bint stack_fault(self, bint overflow) noexcept:
         """Stack overflow (push onto a non-empty register) or underflow (read of an empty
@@ -1175,7 +1177,8 @@ def _decimal(f, digits=19):
         return "0"
     neg = f < 0
     f = abs(f)
-    e10 = len(str(f.numerator)) - len(str(f.denominator))
+    # log10(2) ~ 0.30103: an estimate the loops below correct (no str() of huge ints)
+    e10 = ((f.numerator.bit_length() - f.denominator.bit_length()) * 30103) // 100000
     scaled = f * Fraction(10) ** (digits - 1 - e10)
     while scaled >= 10 ** digits:
         scaled /= 10

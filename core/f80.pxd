@@ -115,7 +115,8 @@ cdef int f80_compare(FCtx* c, F80 a, F80 b, bint quiet) noexcept nogil
 # ---- conversions.  Loads of 32/64-bit reals are exact (DE for a denormal source,
 # IE for an SNaN, which is quieted); stores round by c.rc into the narrower format,
 # with its own overflow/underflow ranges.  A store returns 0 when an unmasked
-# exception (IE, OE, UE and the instruction must not write memory) stops it.
+# exception (IE, DE for a denormal source, OE, UE: the instruction must not write
+# memory) stops it.
 cdef F80 f80_from_f32(FCtx* c, uint32_t v) noexcept nogil
 cdef F80 f80_from_f64(FCtx* c, uint64_t v) noexcept nogil
 cdef F80 f80_from_i64(int64_t v) noexcept nogil                  # FILD (16/32/64 sign-extended)

@@ -657,9 +657,11 @@ cdef class FPU:
         [SDM vol. 1 8.5]; unmasked OE/UE still deliver the wrapped result to a register."""
         cdef uint32_t f = c.flags
         self.sw |= f & SW_EXC
-        self.set_c1((f & FLAG_C1) != 0)
         self.update_es()
-        return (f & ~(<uint32_t>self.cw) & (FLAG_IE | FLAG_DE | FLAG_ZE)) == 0
+        if f & ~(<uint32_t>self.cw) & (FLAG_IE | FLAG_DE | FLAG_ZE):
+            return False
+        self.set_c1((f & FLAG_C1) != 0)
+        return True
 
     cdef bint stack_fault(self, bint overflow) noexcept:
         """Stack overflow (push onto a non-empty register) or underflow (read of an empty

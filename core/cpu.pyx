@@ -233,6 +233,7 @@ cdef class _CPU:
     cdef public FPU fpu
     cdef public object ferr_hook         # FERR#: callable(level), wired to IRQ13 on a PC/AT
     cdef public bint ignne               # IGNNE#: the board's answer to an OUT to port F0h
+    cdef public bint lapic               # a local APIC model answers at IA32_APIC_BASE (none yet)
     cdef uint8_t fbuf[128]               # an x87 memory operand on its way to or from memory
     # ---- model
     cdef public object model
@@ -484,6 +485,11 @@ cdef class _CPU:
                 self.dr[7] = 0x00000400
         from core import cpuid as _cpuid
         self.msrs = _cpuid.msr_reset_values(self.model.name) if self.has_msr else {}
+        if not self.lapic and 0x1B in self.msrs:
+            # No local APIC is modelled behind the P6's APIC pins: the machine comes up
+            # as firmware leaves a disabled APIC (IA32_APIC_BASE.EN = 0), so CPUID.1
+            # reports none and a kernel uses the 8259s instead of MMIO at FEE00000h.
+            self.msrs[0x1B] &= ~0x800
         self.tsc_base = self.clock.now
         self.halted = False
         self.shutdown = False

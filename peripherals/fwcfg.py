@@ -12,7 +12,9 @@ little-endian.
 Debian's SeaBIOS is a QEMU build: it takes the RAM size from the CMOS, then reads the
 signature, the feature word, the legacy items (boot menu, CPU counts, NUMA, ACPI/SMBIOS
 counts, IRQ0 override, the reserved-ranges table 0x8003) and the file directory, and loads
-"etc/e820" (the memory map), "bootorder" and "vgaroms/*" (its VGA BIOS) from the files.
+"etc/e820" (the memory map), "bootorder", "vgaroms/*" (its VGA BIOS) and "genroms/*"
+(other option ROMs, such as the kernel boot ROM) from the files.  With DMA offered it reads
+the items through DMA, the legacy ports only for the signature and the feature word.
 
 The DMA interface (fw_cfg.txt, "DMA interface") is offered when the device is built with
 ``dma=True`` (the `pc` machine does): the feature word has bit 1 set, and a read of the 64-bit

@@ -1,6 +1,6 @@
 """Measure the error of core/f80_trans against mpmath, in ulps, over random operands.
 
-    python tools/f80_trans_accuracy.py [SAMPLES_PER_FUNCTION_AND_RC] [SEED]
+    python core/f80_trans_accuracy.py [SAMPLES_PER_FUNCTION_AND_RC] [SEED]
 
 A measurement, not a test (tests/test_f80_trans.py holds the checks): it prints the
 largest error seen per function and rounding mode.  The operands are drawn as in the

@@ -128,3 +128,25 @@ cdef bint f80_to_int(FCtx* c, F80 a, int size, int64_t* out) noexcept nogil
 # FBLD / FBSTP: 10 bytes, 18 packed BCD digits, sign in bit 7 of byte 9.
 cdef F80 f80_from_bcd(const uint8_t* p) noexcept nogil
 cdef bint f80_to_bcd(FCtx* c, F80 a, uint8_t* p) noexcept nogil
+
+# ---- shared by the three modules' Python access and contexts
+cdef inline FCtx f80_ctx(uint16_t cw) noexcept nogil:
+    """The rounding context control word `cw` selects (its RC and PC), no flags yet."""
+    cdef FCtx c
+    c.cw = cw
+    c.rc = (cw >> 10) & 3
+    c.pc = (cw >> 8) & 3
+    c.flags = 0
+    return c
+
+cdef inline F80 f80_from_py(object value):
+    """An 80-bit value given as the Python int (se << 64) | sig."""
+    cdef F80 r
+    value = int(value)
+    r.sig = <uint64_t>(value & 0xFFFFFFFFFFFFFFFF)
+    r.se = <uint16_t>((value >> 64) & 0xFFFF)
+    return r
+
+cdef inline object f80_to_py(F80 a):
+    """The Python int (se << 64) | sig of an 80-bit value."""
+    return (<object>a.se << 64) | a.sig

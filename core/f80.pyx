@@ -823,29 +823,10 @@ from fractions import Fraction as _Fraction
 CLS_NAMES = ("zero", "denormal", "normal", "inf", "qnan", "snan", "unsupported")
 INDEFINITE = 0xFFFFC000000000000000
 
-cdef inline F80 _f(x):
-    cdef F80 r
-    x = int(x)
-    r.sig = x & 0xFFFFFFFFFFFFFFFF
-    r.se = (x >> 64) & 0xFFFF
-    return r
-
-cdef inline object _i(F80 a):
-    return (int(a.se) << 64) | int(a.sig)
-
-cdef inline FCtx _ctx(cw):
-    cdef FCtx c
-    c.cw = cw & 0xFFFF
-    c.rc = (c.cw >> 10) & 3
-    c.pc = (c.cw >> 8) & 3
-    c.flags = 0
-    return c
-
-
 def calc(op, a, b=0, cw=0x037F):
     """(result, flags) of one operation: 'add' 'sub' 'mul' 'div' 'sqrt' 'round_int' 'scale'."""
-    cdef FCtx c = _ctx(cw)
-    cdef F80 x = _f(a), y = _f(b), r
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
+    cdef F80 x = f80_from_py(a), y = f80_from_py(b), r
     if op == "add":
         r = f80_add(&c, x, y)
     elif op == "sub":
@@ -862,96 +843,96 @@ def calc(op, a, b=0, cw=0x037F):
         r = f80_scale(&c, x, y)
     else:
         raise ValueError(f"unknown operation {op!r}")
-    return _i(r), c.flags
+    return f80_to_py(r), c.flags
 
 
 def round_pack(sign, exp, sig_hi, sig_lo=0, cw=0x037F, bits=None):
     """(result, flags) of f80_round_pack (or f80_round_pack_bits when bits is given)."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef F80 r
     if bits is None:
         r = f80_round_pack(&c, bool(sign), exp, sig_hi, sig_lo)
     else:
         r = f80_round_pack_bits(&c, bits, bool(sign), exp, sig_hi, sig_lo)
-    return _i(r), c.flags
+    return f80_to_py(r), c.flags
 
 
 def rem(a, b, ieee=False, cw=0x037F):
     """(remainder, Q2Q1Q0, partial, flags) of FPREM (ieee False) or FPREM1."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef int q = 0
     cdef bint partial = 0
-    cdef F80 r = f80_rem(&c, _f(a), _f(b), bool(ieee), &q, &partial)
-    return _i(r), q, bool(partial), c.flags
+    cdef F80 r = f80_rem(&c, f80_from_py(a), f80_from_py(b), bool(ieee), &q, &partial)
+    return f80_to_py(r), q, bool(partial), c.flags
 
 
 def compare(a, b, quiet=False, cw=0x037F):
     """(CMP_*, flags) of FCOM (quiet False) or FUCOM."""
-    cdef FCtx c = _ctx(cw)
-    cdef int r = f80_compare(&c, _f(a), _f(b), bool(quiet))
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
+    cdef int r = f80_compare(&c, f80_from_py(a), f80_from_py(b), bool(quiet))
     return r, c.flags
 
 
 def xtract(a, cw=0x037F):
     """(significand, exponent, flags) of FXTRACT."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef F80 e
-    cdef F80 s = f80_xtract(&c, _f(a), &e)
-    return _i(s), _i(e), c.flags
+    cdef F80 s = f80_xtract(&c, f80_from_py(a), &e)
+    return f80_to_py(s), f80_to_py(e), c.flags
 
 
 def classify(x):
     """CLS_* of an 80-bit value."""
-    return f80_class(_f(x))
+    return f80_class(f80_from_py(x))
 
 
 def from_f32(bits, cw=0x037F):
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef F80 r = f80_from_f32(&c, bits & 0xFFFFFFFF)
-    return _i(r), c.flags
+    return f80_to_py(r), c.flags
 
 
 def from_f64(bits, cw=0x037F):
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef F80 r = f80_from_f64(&c, bits & 0xFFFFFFFFFFFFFFFF)
-    return _i(r), c.flags
+    return f80_to_py(r), c.flags
 
 
 def from_int(v):
-    return _i(f80_from_i64(v))
+    return f80_to_py(f80_from_i64(v))
 
 
 def to_f32(x, cw=0x037F):
     """(stored, bits, flags) of FST m32."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef uint32_t out = 0
-    cdef bint ok = f80_to_f32(&c, _f(x), &out)
+    cdef bint ok = f80_to_f32(&c, f80_from_py(x), &out)
     return bool(ok), (out if ok else None), c.flags
 
 
 def to_f64(x, cw=0x037F):
     """(stored, bits, flags) of FST m64."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef uint64_t out = 0
-    cdef bint ok = f80_to_f64(&c, _f(x), &out)
+    cdef bint ok = f80_to_f64(&c, f80_from_py(x), &out)
     return bool(ok), (out if ok else None), c.flags
 
 
 def to_int(x, size, cw=0x037F):
     """(stored, value, flags) of FIST of size 2, 4 or 8 bytes."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef int64_t out = 0
     if size not in (2, 4, 8):
         raise ValueError("size must be 2, 4 or 8")
-    cdef bint ok = f80_to_int(&c, _f(x), size, &out)
+    cdef bint ok = f80_to_int(&c, f80_from_py(x), size, &out)
     return bool(ok), (out if ok else None), c.flags
 
 
 def to_bcd(x, cw=0x037F):
     """(stored, bytes, flags) of FBSTP."""
-    cdef FCtx c = _ctx(cw)
+    cdef FCtx c = f80_ctx(cw & 0xFFFF)
     cdef uint8_t buf[10]
-    cdef bint ok = f80_to_bcd(&c, _f(x), buf)
+    cdef bint ok = f80_to_bcd(&c, f80_from_py(x), buf)
     return bool(ok), (bytes(buf[:10]) if ok else None), c.flags
 
 
@@ -961,7 +942,7 @@ def from_bcd(data):
     if len(b) != 10:
         raise ValueError("packed BCD is 10 bytes")
     cdef const uint8_t* p = b
-    return _i(f80_from_bcd(p))
+    return f80_to_py(f80_from_bcd(p))
 
 
 def to_fraction(x):

@@ -27,7 +27,7 @@ exception priorities of SDM vol. 1 4.9.2 (an SNaN or unsupported operand, then a
 QNaN, then the other invalid and zero-divide cases, then denormal operands).
 """
 from libc.stdint cimport uint16_t, uint32_t, int32_t, uint64_t, int64_t
-from core.f80 cimport (F80, FCtx, FLAG_IE, FLAG_DE, FLAG_ZE,
+from core.f80 cimport (F80, FCtx, f80_ctx, f80_from_py, f80_to_py, FLAG_IE, FLAG_DE, FLAG_ZE,
                        RC_NEAREST, RC_DOWN, RC_UP, RC_ZERO,
                        CLS_ZERO, CLS_DENORMAL, CLS_NORMAL, CLS_INF, CLS_QNAN, CLS_SNAN,
                        CLS_UNSUPPORTED,
@@ -680,24 +680,6 @@ cdef F80 f80_const(FCtx* c, int which) noexcept nogil:
 
 
 # ---------------------------------------------------------------- Python access
-cdef inline F80 _from_int(v):
-    cdef F80 r
-    r.sig = <uint64_t>(v & 0xFFFFFFFFFFFFFFFF)
-    r.se = <uint16_t>((v >> 64) & 0xFFFF)
-    return r
-
-
-cdef inline object _to_int(F80 a):
-    return (int(a.se) << 64) | int(a.sig)
-
-
-cdef inline void _ctx(FCtx* c, int cw):
-    c.cw = <uint16_t>cw
-    c.rc = (cw >> 10) & 3
-    c.pc = (cw >> 8) & 3
-    c.flags = 0
-
-
 FUNCTIONS = ("sin", "cos", "sincos", "tan", "atan", "2xm1", "yl2x", "yl2xp1")
 
 
@@ -716,14 +698,14 @@ def calc(str name, *operands, int cw=0x037F):
     cdef FCtx c
     cdef bint oor = 0
     cdef F80 a, b, r, r2
-    _ctx(&c, cw)
+    c = f80_ctx(cw & 0xFFFF)
     want = 2 if name in ("atan", "yl2x", "yl2xp1") else 1
     if name not in FUNCTIONS:
         raise ValueError("unknown function %r" % (name,))
     if len(operands) != want:
         raise TypeError("%s takes %d operand(s)" % (name, want))
-    a = _from_int(operands[0])
-    b = _from_int(operands[want - 1])
+    a = f80_from_py(operands[0])
+    b = f80_from_py(operands[want - 1])
     if name == "sin":
         r = f80_sin(&c, a, &oor)
     elif name == "cos":
@@ -732,7 +714,7 @@ def calc(str name, *operands, int cw=0x037F):
         r = f80_tan(&c, a, &oor)
     elif name == "sincos":
         f80_sincos(&c, a, &r, &r2, &oor)
-        return (_to_int(r), _to_int(r2)), c.flags, bool(oor)
+        return (f80_to_py(r), f80_to_py(r2)), c.flags, bool(oor)
     elif name == "atan":
         r = f80_atan(&c, a, b)
     elif name == "2xm1":
@@ -741,12 +723,12 @@ def calc(str name, *operands, int cw=0x037F):
         r = f80_yl2x(&c, a, b)
     else:
         r = f80_yl2xp1(&c, a, b)
-    return _to_int(r), c.flags, bool(oor)
+    return f80_to_py(r), c.flags, bool(oor)
 
 
 def const(int which, int cw=0x037F):
     """FLD1..FLDZ: which = the low 3 bits of D9 E8..EE.  Returns (value, flags)."""
     cdef FCtx c
-    _ctx(&c, cw)
+    c = f80_ctx(cw & 0xFFFF)
     r = f80_const(&c, which)
-    return _to_int(r), c.flags
+    return f80_to_py(r), c.flags

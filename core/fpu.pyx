@@ -14,7 +14,7 @@ from fractions import Fraction
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int16_t, int32_t, int64_t
 from libc.string cimport memset, memcpy
 
-from core.f80 cimport (F80, FCtx, FLAG_IE, FLAG_DE, FLAG_ZE, FLAG_OE, FLAG_UE, FLAG_PE,
+from core.f80 cimport (F80, FCtx, f80_ctx, f80_from_py, f80_to_py, FLAG_IE, FLAG_DE, FLAG_ZE, FLAG_OE, FLAG_UE, FLAG_PE,
                        FLAG_C1, PC_64, RC_NEAREST, CLS_ZERO, CLS_DENORMAL, CLS_NORMAL,
                        CLS_INF, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CMP_GT, CMP_LT,
                        CMP_EQ, CMP_UN, f80_make, f80_zero, f80_indefinite, f80_class,
@@ -118,17 +118,6 @@ cdef inline void wr80(uint8_t* p, F80 v) noexcept nogil:
     wr64(p, v.sig)
     wr16(p + 8, v.se)
 
-
-cdef inline F80 f80_of(object value):
-    cdef F80 v
-    value = int(value)
-    v.sig = value & 0xFFFFFFFFFFFFFFFF
-    v.se = (value >> 64) & 0xFFFF
-    return v
-
-
-cdef inline object int_of(F80 v):
-    return (<object>v.se << 64) | v.sig
 
 
 cdef F80 real_operand(FCtx* c, const uint8_t* buf, bint is64) noexcept:
@@ -646,10 +635,9 @@ cdef class FPU:
     cdef void ctx(self, FCtx* c, bint arith) noexcept:
         """A context for one instruction.  Precision control applies only to the five
         arithmetic operations and FSQRT [SDM vol. 1 8.1.5.2]."""
-        c.rc = (self.cw >> 10) & 3
-        c.pc = ((self.cw >> 8) & 3) if arith else PC_64
-        c.cw = self.cw
-        c.flags = 0
+        c[0] = f80_ctx(self.cw)
+        if not arith:
+            c.pc = PC_64
 
     cdef bint finish(self, FCtx* c) noexcept:
         """Post the exceptions of an operation and C1 (rounded up); 1 when the result may be
@@ -1059,18 +1047,18 @@ cdef class FPU:
 
     def st(self, int i):
         """ST(i) as an 80-bit integer (sign/exponent << 64 | significand)."""
-        return int_of(self.reg[self.phys_of(i & 7)])
+        return f80_to_py(self.reg[self.phys_of(i & 7)])
 
     def set_st(self, int i, value):
         """Write ST(i); its tag follows the value (the register becomes non-empty)."""
-        self.write_st(i & 7, f80_of(value))
+        self.write_st(i & 7, f80_from_py(value))
 
     def phys(self, int p):
-        return int_of(self.reg[p & 7])
+        return f80_to_py(self.reg[p & 7])
 
     def set_phys(self, int p, value):
         p &= 7
-        self.reg[p] = f80_of(value)
+        self.reg[p] = f80_from_py(value)
         self.put_tag(p, tag_of(self.reg[p]))
 
     def tag(self, int p):
@@ -1091,7 +1079,7 @@ cdef class FPU:
     def state(self):
         return {"cw": self.cw, "sw": self.sw, "tw": self.tw, "fip": self.fip,
                 "fcs": self.fcs, "fdp": self.fdp, "fds": self.fds, "fop": self.fop,
-                "regs": [int_of(self.reg[p]) for p in range(8)]}
+                "regs": [f80_to_py(self.reg[p]) for p in range(8)]}
 
     def load_state(self, d):
         cdef int p
@@ -1105,7 +1093,7 @@ cdef class FPU:
         self.fop = d.get("fop", self.fop)
         if "regs" in d:
             for p in range(8):
-                self.reg[p] = f80_of(d["regs"][p])
+                self.reg[p] = f80_from_py(d["regs"][p])
 
     def reset(self):
         self.do_reset()
@@ -1151,7 +1139,7 @@ cdef class FPU:
         return bool(self.is_control(esc & 7, modrm & 0xFF))
 
     def describe_st(self, int i):
-        return describe(int_of(self.sti(i & 7)))
+        return describe(f80_to_py(self.sti(i & 7)))
 
 
 # ==================================================================== formatting
@@ -1183,15 +1171,11 @@ def classify(value):
 
 def exact_value(value):
     """The exact value of a finite 80-bit number as a Fraction (None for NaN/infinity)."""
+    from core.f80 import to_fraction
     value = int(value)
-    sig = value & 0xFFFFFFFFFFFFFFFF
-    exp = (value >> 64) & 0x7FFF
-    sign = (value >> 79) & 1
-    if exp == 0x7FFF:
+    if (value >> 64) & 0x7FFF == 0x7FFF:
         return None
-    e = max(exp, 1) - 16383 - 63
-    f = Fraction(sig) * (Fraction(2) ** e)
-    return -f if sign else f
+    return to_fraction(value)
 
 
 def decimal_digits(f, digits=19):

@@ -410,7 +410,7 @@ cdef class _CPU:
         if m.fpu:
             # The 486 and later have the x87 on chip; the level says which generation
             # (FCOMI and FCMOVcc from the P6).
-            self.fpu = FPU(min(6, max(3, m.isa)))
+            self.fpu = FPU(m.isa)            # ISA_486.. are the FPU levels 4 (486) to 6 (P6)
         else:
             self.fpu = None
         self.skip_lin = -1
@@ -2272,7 +2272,7 @@ cdef class _CPU:
 
     cdef void esc(self) noexcept:
         cdef FPU f = self.fpu
-        cdef int esc, modrm, kind, n, rc, i
+        cdef int esc, modrm, kind, n, rc, i, clocks
         cdef uint32_t amask, off, v
         cdef bint op32, pm, control, es_before
         if f is None:
@@ -2318,8 +2318,7 @@ cdef class _CPU:
                 f.fdp = self.ea
             amask = 0xFFFFFFFF if self.adsize == 4 else 0xFFFF
             if (kind >> 8) == MEM_LOAD:
-                if self.isa >= ISA_286 and not self.m_word_wrap:
-                    self.check_limit(self.ea_seg, self.ea, n)
+                self.check_limit(self.ea_seg, self.ea, n)      # the whole operand first
                 i = 0
                 while i < n:
                     off = (self.ea + i) & amask
@@ -2351,9 +2350,9 @@ cdef class _CPU:
                 if rc > 0:
                     rc = FPU_OK
         # The x87's own clocks for this form replace the ESC line of the integer table.
-        kind = self.t_x87[64 + esc * 64 + (modrm & 0x3F)] if self.mod == 3 else self.t_x87[esc * 8 + self.reg]
-        if kind:
-            self.cyc_override = kind
+        clocks = self.t_x87[64 + esc * 64 + (modrm & 0x3F)] if self.mod == 3 else self.t_x87[esc * 8 + self.reg]
+        if clocks:
+            self.cyc_override = clocks
         if rc == FPU_UD:
             self.fault(EXC_UD, -1)
         elif rc == FPU_FLAGS:

@@ -271,6 +271,13 @@ cdef inline int32_t _eexp(F80 a) noexcept nogil:
     cdef int32_t e = a.se & 0x7FFF
     return 1 if e == 0 else e
 
+cdef inline uint64_t _normal_sig(F80 a, int32_t* e) noexcept nogil:
+    """The significand of a non-zero finite value shifted until its top bit is set, and in
+    *e the effective exponent (see _eexp) lowered to match: the same value, normalised."""
+    cdef int lz = clz64(a.sig)
+    e[0] = _eexp(a) - lz
+    return a.sig << lz
+
 cdef inline void _denormal_check(FCtx* c, int cls) noexcept nogil:
     if cls == CLS_DENORMAL:
         c.flags |= FLAG_DE
@@ -384,16 +391,8 @@ cdef F80 f80_div(FCtx* c, F80 a, F80 b) noexcept nogil:
     _denormal_check(c, cb)
     if ca == CLS_ZERO:
         return f80_zero(s)
-    sa = a.sig
-    ea = _eexp(a)
-    lz = clz64(sa)
-    sa <<= lz
-    ea -= lz
-    sb = b.sig
-    eb = _eexp(b)
-    lz = clz64(sb)
-    sb <<= lz
-    eb -= lz
+    sa = _normal_sig(a, &ea)
+    sb = _normal_sig(b, &eb)
     # quotient (sa / sb) * 2^127 in two 64-bit steps; the last remainder is sticky
     num = (<u128>sa) << 63
     q1 = num // sb
@@ -430,11 +429,7 @@ cdef F80 f80_sqrt(FCtx* c, F80 a) noexcept nogil:
     if ca == CLS_INF:
         return a
     _denormal_check(c, ca)
-    sig = a.sig
-    e = _eexp(a)
-    lz = clz64(sig)
-    sig <<= lz
-    e -= lz
+    sig = _normal_sig(a, &e)
     # value = sig * 2^(u - 63); scale by 2^k so the remaining power of two is even
     u = e - BIAS
     k = 64 if (u & 1) else 63
@@ -504,16 +499,8 @@ cdef F80 f80_rem(FCtx* c, F80 a, F80 b, bint ieee, int* q, bint* partial) noexce
         if ca == CLS_DENORMAL:
             return _rp(c, 64, sa, _eexp(a), (<u128>a.sig) << 64)
         return a
-    xa = a.sig
-    ea = _eexp(a)
-    lz = clz64(xa)
-    xa <<= lz
-    ea -= lz
-    xb = b.sig
-    eb = _eexp(b)
-    lz = clz64(xb)
-    xb <<= lz
-    eb -= lz
+    xa = _normal_sig(a, &ea)
+    xb = _normal_sig(b, &eb)
     d = ea - eb
     if d < 0:
         # |a| < |b|: the quotient is 0, except FPREM1 rounds |a| > |b|/2 up to 1

@@ -444,68 +444,45 @@ guest_main:
         CHECK_FAULT "ed32-high-offset", NO_FAULT, ANY, ANY
         ret
 
-; The interrupt gate's handler, at ring 0 on whatever stack the TSS gave: record SP/ESP
-; and the five dwords of the frame (EIP CS EFLAGS ESP SS), read through SS.
+; The gate handlers, at ring 0 on whatever stack the TSS gave: record SP/ESP as the handler
+; found it and the frame the processor pushed (an interrupt gate: EIP CS EFLAGS ESP SS; a
+; call gate without parameters: EIP CS ESP SS).
 ig_handler:
-        mov ax, SEL_DATA32
-        mov ds, ax
-        mov [V_ESP], esp
-        movzx ebx, sp
-        mov eax, ss
-        cmp ax, SEL_S16
-        jne .wide
-        mov eax, [ss:bx]
-        mov [V_F0], eax
-        mov eax, [ss:bx + 4]
-        mov [V_F1], eax
-        mov eax, [ss:bx + 8]
-        mov [V_F2], eax
-        mov eax, [ss:bx + 12]
-        mov [V_F3], eax
-        mov eax, [ss:bx + 16]
-        mov [V_F4], eax
-        jmp resume
-.wide:
-        mov eax, [esp]
-        mov [V_F0], eax
-        mov eax, [esp + 4]
-        mov [V_F1], eax
-        mov eax, [esp + 8]
-        mov [V_F2], eax
-        mov eax, [esp + 12]
-        mov [V_F3], eax
-        mov eax, [esp + 16]
-        mov [V_F4], eax
+        mov ecx, 5
+        call record_frame
         jmp resume
 
-; The call gate's handler: the frame is EIP CS ESP SS (no parameters).
 cg_handler:
+        mov ecx, 4
+        call record_frame
+        jmp resume
+
+; ECX dwords of the caller's frame into V_F0.., read through SS with the stack's own width
+; (SP on SEL_S16, ESP otherwise), and the caller's SP/ESP into V_ESP.
+record_frame:
         mov ax, SEL_DATA32
         mov ds, ax
-        mov [V_ESP], esp
+        lea eax, [esp + 4]
+        mov [V_ESP], eax
+        mov edi, V_F0
         mov eax, ss
         cmp ax, SEL_S16
         jne .wide
         movzx ebx, sp
-        mov eax, [ss:bx]
-        mov [V_F0], eax
-        mov eax, [ss:bx + 4]
-        mov [V_F1], eax
-        mov eax, [ss:bx + 8]
-        mov [V_F2], eax
-        mov eax, [ss:bx + 12]
-        mov [V_F3], eax
-        jmp resume
-.wide:
-        mov eax, [esp]
-        mov [V_F0], eax
-        mov eax, [esp + 4]
-        mov [V_F1], eax
-        mov eax, [esp + 8]
-        mov [V_F2], eax
-        mov eax, [esp + 12]
-        mov [V_F3], eax
-        jmp resume
+        add bx, 4
+.word:  mov eax, [ss:bx]
+        mov [edi], eax
+        add bx, 4
+        add edi, 4
+        loop .word
+        ret
+.wide:  lea ebx, [esp + 4]
+.dword: mov eax, [ss:ebx]
+        mov [edi], eax
+        add ebx, 4
+        add edi, 4
+        loop .dword
+        ret
 
         align 8
 guest_gdt:

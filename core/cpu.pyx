@@ -9,6 +9,7 @@ reference is done before a fault can be raised, never across one.
 Decode and ISA gating come from core/opcodes.py (the opcode table), timing from
 core/timing.py, quirks from core/models.py: this file holds behaviour only.
 """
+cimport cython
 from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
 from libc.setjmp cimport jmp_buf, setjmp, longjmp
 from libc.string cimport memset, memmove, memcpy
@@ -20,7 +21,8 @@ from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD
 from collections import namedtuple
 
 from core import opcodes as _opcodes
-from core.models import get_model, ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486
+from core.isa cimport ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486
+from core.models import get_model
 
 Segment = namedtuple("Segment", "selector base limit access")
 
@@ -140,8 +142,9 @@ cdef struct Hit:
 
 # Real-mode segment access rights: present, DPL 0, data read/write accessed (0x93);
 # CS: code read accessed (0x9B).  Stored in the descriptor byte-5 position (bits 8-15).
-ACCESS_DATA_REAL = 0x9300
-ACCESS_CODE_REAL = 0x9B00
+cdef enum:
+    ACCESS_DATA_REAL = 0x9300
+    ACCESS_CODE_REAL = 0x9B00
 
 cdef uint8_t PARITY[256]
 cdef uint32_t SIZE_MASK[5]
@@ -180,10 +183,10 @@ cdef void _init_tables():
         PARITY[i] = F_PF if (b & 1) == 0 else 0
     SIZE_MASK[1] = 0xFF
     SIZE_MASK[2] = 0xFFFF
-    SIZE_MASK[4] = 0xFFFFFFFF
+    SIZE_MASK[4] = 0xFFFFFFFFu
     SIZE_SIGN[1] = 0x80
     SIZE_SIGN[2] = 0x8000
-    SIZE_SIGN[4] = 0x80000000
+    SIZE_SIGN[4] = 0x80000000u
     for i in range(4096):
         OP_ISA[i] = 255
         OP_LOCK[i] = 0
@@ -396,7 +399,7 @@ cdef class _CPU:
         self.m_index_first = m.isa == ISA_286
         self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
         self.has_cx8, self.has_sysenter, self.has_rdpmc = m.has_cx8, m.has_sysenter, m.has_rdpmc
-        self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001F if m.isa >= ISA_386 else 0xF)
+        self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001Fu if m.isa >= ISA_386 else 0xF)
         self.cr0_fixed1 = m.cr0_fixed1
         self.cr4_mask = m.cr4_mask
         if m.eflags_id:
@@ -473,7 +476,7 @@ cdef class _CPU:
             self.eip = 0
         else:
             self.sel[S_CS] = 0xF000
-            self.base[S_CS] = 0xFF0000 if self.isa == ISA_286 else 0xFFFF0000
+            self.base[S_CS] = 0xFF0000 if self.isa == ISA_286 else 0xFFFF0000u
             self.eip = 0xFFF0
             if self.isa == ISA_286:
                 self.cr0 = 0xFFF0          # MSW bits 4-15 read as 1 on the 286
@@ -481,7 +484,7 @@ cdef class _CPU:
                 # EDX holds the processor signature; CR0 the model's reset value.
                 self.r[R_EDX] = self.model.reset_edx
                 self.cr0 = self.model.reset_cr0
-                self.dr[6] = 0xFFFF0FF0
+                self.dr[6] = 0xFFFF0FF0u
                 self.dr[7] = 0x00000400
         from core import cpuid as _cpuid
         self.msrs = _cpuid.msr_reset_values(self.model.name) if self.has_msr else {}
@@ -514,13 +517,16 @@ cdef class _CPU:
             self.trace_key()            # the whole state changed: a new keyframe
 
     # ================================================================ register helpers
+    @cython.final
     cdef inline uint32_t get_r8(self, int r) noexcept:
         return (self.r[r & 3] >> ((r & 4) << 1)) & 0xFF
 
+    @cython.final
     cdef inline void set_r8(self, int r, uint32_t v) noexcept:
         cdef int sh = (r & 4) << 1
         self.r[r & 3] = (self.r[r & 3] & ~(<uint32_t>0xFF << sh)) | ((v & 0xFF) << sh)
 
+    @cython.final
     cdef inline uint32_t get_reg(self, int r, int size) noexcept:
         if size == 1:
             return (self.r[r & 3] >> ((r & 4) << 1)) & 0xFF
@@ -528,15 +534,17 @@ cdef class _CPU:
             return self.r[r] & 0xFFFF
         return self.r[r]
 
+    @cython.final
     cdef inline void set_reg(self, int r, int size, uint32_t v) noexcept:
         if size == 1:
             self.set_r8(r, v)
         elif size == 2:
-            self.r[r] = (self.r[r] & 0xFFFF0000) | (v & 0xFFFF)
+            self.r[r] = (self.r[r] & 0xFFFF0000u) | (v & 0xFFFF)
         else:
             self.r[r] = v
 
     # ================================================================ faults
+    @cython.final
     cdef void fault(self, int vec, int err) noexcept:
         """Abort the current instruction and deliver exception `vec` (err < 0: no code)."""
         self.fault_vec = vec
@@ -544,16 +552,19 @@ cdef class _CPU:
         longjmp(self.jb, 1)
 
     # ================================================================ memory
+    @cython.final
     cdef inline uint32_t phys(self, uint32_t lin) noexcept:
         if self.paging:
             return self.translate(lin, 0) & self.bus.addr_mask
         return lin & self.bus.addr_mask
 
+    @cython.final
     cdef inline uint32_t phys_w(self, uint32_t lin) noexcept:
         if self.paging:
             return self.translate(lin, 1) & self.bus.addr_mask
         return lin & self.bus.addr_mask
 
+    @cython.final
     cdef uint32_t rd_lin(self, uint32_t lin, int size) noexcept:
         cdef uint32_t p = self.phys(lin)
         cdef uint8_t* page = self.rptr[p >> PAGE_SHIFT]
@@ -578,6 +589,7 @@ cdef class _CPU:
                 v |= self.bus.slow_read(p, 1) << (8 * i)
         return v
 
+    @cython.final
     cdef void wr_lin(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef uint32_t p
         cdef uint8_t* page
@@ -609,11 +621,13 @@ cdef class _CPU:
             elif self.rptr[p >> PAGE_SHIFT] == NULL:
                 self.bus.slow_write(p, 1, (v >> (8 * i)) & 0xFF)
 
+    @cython.final
     cdef inline void check_limit(self, int seg, uint32_t off, int size) noexcept:
         # The segment's valid offsets (limit, expand-down) for an access of `size`.
         if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
             self.seg_fault(seg)
 
+    @cython.final
     cdef uint32_t rd(self, int seg, uint32_t off, int size) noexcept:
         cdef uint32_t v
         cdef int i
@@ -633,6 +647,7 @@ cdef class _CPU:
             return self.rd_hooked(self.base[seg] + off, size)
         return self.rd_lin(self.base[seg] + off, size)
 
+    @cython.final
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
         cdef int i
         if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
@@ -651,6 +666,7 @@ cdef class _CPU:
         self.wr_lin(self.base[seg] + off, size, v)
 
     # ---- instruction fetch
+    @cython.final
     cdef inline uint32_t fetch8(self) noexcept:
         cdef uint32_t v
         self.ilen += 1
@@ -664,14 +680,17 @@ cdef class _CPU:
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
         return v
 
+    @cython.final
     cdef inline uint32_t fetch16(self) noexcept:
         cdef uint32_t lo = self.fetch8()
         return lo | (self.fetch8() << 8)
 
+    @cython.final
     cdef inline uint32_t fetch32(self) noexcept:
         cdef uint32_t lo = self.fetch16()
         return lo | (self.fetch16() << 16)
 
+    @cython.final
     cdef inline uint32_t fetch_imm(self, int size) noexcept:
         if size == 1:
             return self.fetch8()
@@ -680,6 +699,7 @@ cdef class _CPU:
         return self.fetch32()
 
     # ---- stack
+    @cython.final
     cdef void push(self, uint32_t v, int size) noexcept:
         cdef uint32_t sp
         if self.ss32:
@@ -689,8 +709,9 @@ cdef class _CPU:
         else:
             sp = (self.r[R_ESP] - size) & 0xFFFF
             self.wr(S_SS, sp, size, v)
-            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | sp
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | sp
 
+    @cython.final
     cdef uint32_t pop(self, int size) noexcept:
         cdef uint32_t sp, v
         if self.ss32:
@@ -700,9 +721,10 @@ cdef class _CPU:
         else:
             sp = self.r[R_ESP] & 0xFFFF
             v = self.rd(S_SS, sp, size)
-            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((sp + size) & 0xFFFF)
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | ((sp + size) & 0xFFFF)
         return v
 
+    @cython.final
     cdef inline uint32_t sp_off(self, uint32_t delta) noexcept:
         # Offset of the stack slot `delta` bytes above the top, in the stack's width.
         if self.ss32:
@@ -710,6 +732,7 @@ cdef class _CPU:
         return (self.r[R_ESP] + delta) & 0xFFFF
 
     # ================================================================ segments
+    @cython.final
     cdef void load_seg(self, int s, uint32_t selector) noexcept:
         selector &= 0xFFFF
         if self.pe:
@@ -726,6 +749,7 @@ cdef class _CPU:
         self.seg_update(s)
 
     # ================================================================ ModR/M
+    @cython.final
     cdef void decode_modrm(self) noexcept:
         cdef uint32_t m = self.fetch8()
         cdef uint32_t off = 0, sib, idx, sc
@@ -803,11 +827,13 @@ cdef class _CPU:
             self.ea = off
         self.ea_seg = self.seg_ovr if self.seg_ovr >= 0 else seg
 
+    @cython.final
     cdef inline uint32_t get_rm(self, int size) noexcept:
         if self.mod == 3:
             return self.get_reg(self.rm, size)
         return self.rd(self.ea_seg, self.ea, size)
 
+    @cython.final
     cdef inline void set_rm(self, int size, uint32_t v) noexcept:
         if self.mod == 3:
             self.set_reg(self.rm, size, v)
@@ -815,6 +841,7 @@ cdef class _CPU:
             self.wr(self.ea_seg, self.ea, size, v)
 
     # ================================================================ flags
+    @cython.final
     cdef inline uint32_t szp(self, uint32_t res, int size) noexcept:
         cdef uint32_t f = PARITY[res & 0xFF]
         if (res & SIZE_MASK[size]) == 0:
@@ -823,9 +850,11 @@ cdef class _CPU:
             f |= F_SF
         return f
 
+    @cython.final
     cdef inline void set_arith(self, uint32_t f) noexcept:
         self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | f
 
+    @cython.final
     cdef uint32_t alu(self, int op, uint32_t a, uint32_t b, int size) noexcept:
         """ADD OR ADC SBB AND SUB XOR CMP (op = ModR/M reg encoding); sets the flags."""
         cdef uint32_t mask = SIZE_MASK[size], sign = SIZE_SIGN[size]
@@ -859,6 +888,7 @@ cdef class _CPU:
         self.set_arith(f | self.szp(res, size))
         return res
 
+    @cython.final
     cdef uint32_t inc_dec(self, uint32_t a, int size, bint dec) noexcept:
         cdef uint32_t res, f = self.eflags & F_CF
         cdef uint32_t sign = SIZE_SIGN[size]
@@ -874,6 +904,7 @@ cdef class _CPU:
         self.set_arith(f | self.szp(res, size))
         return res
 
+    @cython.final
     cdef bint cond(self, int cc) noexcept:
         cdef uint32_t f = self.eflags
         cdef bint v
@@ -896,14 +927,17 @@ cdef class _CPU:
             v = ((f & F_ZF) != 0) or (((f & F_SF) != 0) != ((f & F_OF) != 0))
         return v != (cc & 1)
 
+    @cython.final
     cdef inline uint32_t get_flags(self) noexcept:
         return (self.eflags & ~<uint32_t>0x8028) | self.flags_fixed1
 
+    @cython.final
     cdef void set_flags(self, uint32_t v, int size) noexcept:
         cdef uint32_t settable = self.flags_settable32 if size == 4 else self.flags_settable16
         self.eflags = (self.eflags & ~settable) | (v & settable) | self.flags_fixed1
 
     # ================================================================ shifts
+    @cython.final
     cdef uint32_t shift(self, int op, uint32_t v, uint32_t count, int size) noexcept:
         """ROL ROR RCL RCR SHL SHR SAL SAR (ModR/M reg) by `count`, bit by bit.
 
@@ -985,6 +1019,7 @@ cdef class _CPU:
         return v
 
     # ================================================================ interrupts
+    @cython.final
     cdef void interrupt(self, int vec, uint32_t ret_eip) noexcept:
         """Deliver an interrupt or exception through the real-mode IVT."""
         cdef uint32_t new_ip, new_cs
@@ -1002,6 +1037,7 @@ cdef class _CPU:
         self.load_seg(S_CS, new_cs)
         self.eip = new_ip
 
+    @cython.final
     cdef void dr7_update(self) noexcept:
         cdef int n
         cdef uint32_t rw
@@ -1016,6 +1052,7 @@ cdef class _CPU:
                     self.dr_data_active = True
         self.update_hooks()
 
+    @cython.final
     cdef void check_exec_breakpoint(self) noexcept:
         # Instruction breakpoints are faults, taken before the instruction runs,
         # unless RF says the handler asked to resume past one.
@@ -1031,6 +1068,7 @@ cdef class _CPU:
             self.dr[6] = (self.dr[6] & ~<uint32_t>0xF) | hits
             self.fault(EXC_DB, -1)
 
+    @cython.final
     cdef void check_data_breakpoint(self, uint32_t lin, int size, bint write) noexcept:
         cdef int n
         cdef uint32_t rw, ln, mask
@@ -1050,6 +1088,7 @@ cdef class _CPU:
     # tests hook_insn once per instruction and the data paths test hook_mem, which the
     # DR7 data breakpoints needed anyway, so an idle debugger costs nothing measurable.
 
+    @cython.final
     cdef void update_hooks(self) noexcept:
         self.hook_mem = self.dr_data_active or self.w_n > 0 or self.tracing
         self.hook_io = self.catch_io or self.tracing
@@ -1058,6 +1097,7 @@ cdef class _CPU:
                           or self.catch_io or self.catch_vec or self.catch_mode
                           or self.catch_magic or self.ret_armed or self.tracing)
 
+    @cython.final
     cdef void add_hit(self, int kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d,
                       uint32_t e, uint32_t f) noexcept:
         # Only the first MAX_HITS of one run are kept (a REP MOVS over a watched buffer).
@@ -1072,6 +1112,7 @@ cdef class _CPU:
             self.n_hits += 1
         self.dbg_pending = True
 
+    @cython.final
     cdef int64_t probe_lin(self, uint32_t lin) noexcept:
         """Physical address of `lin` without faulting or touching A/D bits (-1: not
         present).  For the debugger's views and checks only."""
@@ -1081,16 +1122,17 @@ cdef class _CPU:
             return lin & self.bus.addr_mask
         if self.tlb_vpn[i] == vpn:
             return (self.tlb_ppn[i] | (lin & 0xFFF)) & self.bus.addr_mask
-        pde = self.phys_rd32(((self.cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask)
+        pde = self.phys_rd32(((self.cr3 & 0xFFFFF000u) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask)
         if not (pde & 1):
             return -1
         if (pde & 0x80) and (self.cr4 & 0x10):
-            return ((pde & 0xFFC00000) | (lin & 0x003FFFFF)) & self.bus.addr_mask
-        pte = self.phys_rd32(((pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask)
+            return ((pde & 0xFFC00000u) | (lin & 0x003FFFFF)) & self.bus.addr_mask
+        pte = self.phys_rd32(((pde & 0xFFFFF000u) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask)
         if not (pte & 1):
             return -1
-        return ((pte & 0xFFFFF000) | (lin & 0xFFF)) & self.bus.addr_mask
+        return ((pte & 0xFFFFF000u) | (lin & 0xFFF)) & self.bus.addr_mask
 
+    @cython.final
     cdef int peek8(self, uint32_t lin) noexcept:
         cdef int64_t p = self.probe_lin(lin)
         cdef uint8_t* page
@@ -1101,6 +1143,7 @@ cdef class _CPU:
             return -1                   # MMIO: reading it could have side effects
         return page[p & (PAGE_SIZE - 1)]
 
+    @cython.final
     cdef uint32_t peek(self, uint32_t lin, int size) noexcept:
         cdef uint32_t v = 0
         cdef int i, b
@@ -1109,6 +1152,7 @@ cdef class _CPU:
             v |= <uint32_t>(b & 0xFF) << (8 * i)
         return v
 
+    @cython.final
     cdef bint dbg_exec(self, bint check_bp) noexcept:
         """One instruction with the debugger's checks around it; True: stop now (a
         breakpoint matched before it ran, or a hit was recorded while it ran)."""
@@ -1118,6 +1162,7 @@ cdef class _CPU:
         self.dbg_after()
         return self.dbg_pending
 
+    @cython.final
     cdef bint dbg_before(self, bint check_bp) noexcept:
         cdef uint32_t lin = self.base[S_CS] + self.eip
         cdef int64_t p
@@ -1148,6 +1193,7 @@ cdef class _CPU:
             self.trace_insn_begin(lin)
         return False
 
+    @cython.final
     cdef void dbg_after(self) noexcept:
         cdef uint32_t op = self.op_byte
         if self.ret_armed and (op == 0xC2 or op == 0xC3 or op == 0xCA or op == 0xCB or op == 0xCF):
@@ -1157,6 +1203,7 @@ cdef class _CPU:
         if self.tracing:
             self.trace_insn_end(True)
 
+    @cython.final
     cdef uint32_t rd_hooked(self, uint32_t lin, int size) noexcept:
         cdef uint32_t v
         if self.dr_data_active:
@@ -1166,6 +1213,7 @@ cdef class _CPU:
             self.watch_check(lin, size, False, v, v)
         return v
 
+    @cython.final
     cdef void wr_hooked(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef uint32_t old = 0
         if self.dr_data_active:
@@ -1179,6 +1227,7 @@ cdef class _CPU:
         if self.tracing:
             self.trace_memw(lin, size, v)
 
+    @cython.final
     cdef void watch_check(self, uint32_t lin, int size, bint write, uint32_t old,
                           uint32_t new) noexcept:
         cdef uint32_t last = lin + <uint32_t>(size - 1)
@@ -1205,6 +1254,7 @@ cdef class _CPU:
                 self.add_hit(HIT_WATCH, i, lin, <uint32_t>p if p >= 0 else lin,
                              <uint32_t>size | (0x100 if write else 0), old, new)
 
+    @cython.final
     cdef void io_hook(self, uint32_t port, int size, bint write, uint32_t value) noexcept:
         if self.catch_io and self.io_catch[port & 0xFFFF] & (2 if write else 1):
             self.add_hit(HIT_IO, port, size, write, value, 0, 0)
@@ -1214,12 +1264,14 @@ cdef class _CPU:
             self.tput16(port)
             self.tput32(value)
 
+    @cython.final
     cdef inline void note_int(self, int vec, int kind, int err) noexcept:
         # Every event delivery passes here first (kind: 0 exception, 1 software, 2
         # hardware, 3 NMI); the CS:EIP reported is where the event was taken.
         if self.hook_int:
             self.int_hook(vec, kind, err)
 
+    @cython.final
     cdef void int_hook(self, int vec, int kind, int err) noexcept:
         if self.catch_vec and self.vec_catch[vec & 0xFF] & (1 << kind):
             self.add_hit(HIT_VECTOR, vec, kind, <uint32_t>err, self.sel[S_CS],
@@ -1231,16 +1283,19 @@ cdef class _CPU:
             self.tput8(kind)
             self.tput32(<uint32_t>err)
 
+    @cython.final
     cdef int current_mode(self) noexcept:
         return (2 if self.v86 else (1 if self.cr0 & 1 else 0)) | (4 if self.paging else 0)
 
     # ---- trace recording: a byte stream the controller drains with trace_take()
+    @cython.final
     cdef inline void tput(self, const void* data, size_t n) noexcept:
         if self.tlen + n > self.tcap and not self.tgrow(n):
             return                      # out of memory: drop the entry rather than crash
         memcpy(self.tbuf + self.tlen, data, n)
         self.tlen += n
 
+    @cython.final
     cdef bint tgrow(self, size_t n) noexcept:
         cdef size_t cap = self.tcap * 2 if self.tcap else 1 << 20
         cdef uint8_t* nb
@@ -1253,20 +1308,25 @@ cdef class _CPU:
         self.tcap = cap
         return True
 
+    @cython.final
     cdef inline void tput8(self, uint32_t v) noexcept:
         cdef uint8_t b = <uint8_t>v
         self.tput(&b, 1)
 
+    @cython.final
     cdef inline void tput16(self, uint32_t v) noexcept:
         cdef uint16_t w = <uint16_t>v
         self.tput(&w, 2)
 
+    @cython.final
     cdef inline void tput32(self, uint32_t v) noexcept:
         self.tput(&v, 4)
 
+    @cython.final
     cdef inline void tput64(self, uint64_t v) noexcept:
         self.tput(&v, 8)
 
+    @cython.final
     cdef uint32_t trace_reg(self, int i) noexcept:
         if i < 8:
             return self.r[i]
@@ -1282,6 +1342,7 @@ cdef class _CPU:
             return self.cr3
         return self.cr4
 
+    @cython.final
     cdef void trace_key(self) noexcept:
         cdef int i
         self.tput8(T_KEY)
@@ -1294,6 +1355,7 @@ cdef class _CPU:
         self.t_cycle = self.clock.now
         self.t_ctx_mode = -1            # a CTX follows every KEY
 
+    @cython.final
     cdef void trace_flush_regs(self) noexcept:
         cdef int i
         for i in range(8):
@@ -1306,6 +1368,7 @@ cdef class _CPU:
         self.trace_reg_if_changed(17, self.cr3)
         self.trace_reg_if_changed(18, self.cr4)
 
+    @cython.final
     cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:
         cdef uint8_t entry[6]
         if v != self.t_regs[i]:
@@ -1315,6 +1378,7 @@ cdef class _CPU:
             memcpy(entry + 2, &v, 4)
             self.tput(entry, 6)
 
+    @cython.final
     cdef void trace_insn_begin(self, uint32_t lin) noexcept:
         cdef int mode = self.current_mode() | (8 if self.code32 else 0)
         cdef int64_t p
@@ -1322,7 +1386,7 @@ cdef class _CPU:
         cdef uint8_t code[15]
         cdef uint8_t* page
         self.trace_flush_regs()         # what happened since: an interrupt delivery
-        if self.clock.now - self.t_cycle > 0xFFFFFFFF:
+        if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
             self.trace_key()
         if mode != self.t_ctx_mode or self.sel[S_CS] != self.t_ctx_cs \
                 or self.base[S_CS] != self.t_ctx_base:
@@ -1353,6 +1417,7 @@ cdef class _CPU:
         self.t_cycle = self.clock.now
         self.t_count += 1
 
+    @cython.final
     cdef void trace_insn_end(self, bint flush) noexcept:
         # The length is known only now: keep ilen bytes of the 15 reserved and move the
         # entries the instruction produced down over the rest.
@@ -1373,6 +1438,7 @@ cdef class _CPU:
         if flush:
             self.trace_flush_regs()
 
+    @cython.final
     cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef int64_t p = self.probe_lin(lin)
         self.tput8(T_MEMW)
@@ -1382,10 +1448,12 @@ cdef class _CPU:
         self.tput32(v)
 
     # ---- 486/Pentium/P6 system instructions
+    @cython.final
     cdef void store_edx_eax(self, uint64_t v) noexcept:
         self.r[R_EAX] = <uint32_t>v
         self.r[R_EDX] = <uint32_t>(v >> 32)
 
+    @cython.final
     cdef void do_cpuid(self) noexcept:
         from core import cpuid as _cpuid
         apic = (self.msrs.get(0x1B, 0x800) >> 11) & 1 if self.model.has_apic else 0
@@ -1394,6 +1462,7 @@ cdef class _CPU:
         if 0x8B in self.msrs:
             self.msrs[0x8B] = 0                   # CPUID clears BIOS_SIGN_ID (P6)
 
+    @cython.final
     cdef void rdmsr(self) noexcept:
         cdef uint32_t n = self.r[R_ECX]
         cdef bint ok = True
@@ -1408,6 +1477,7 @@ cdef class _CPU:
             self.fault(EXC_GP, 0)
         self.store_edx_eax(v)
 
+    @cython.final
     cdef void wrmsr(self) noexcept:
         from core import cpuid as _cpuid
         cdef uint32_t n = self.r[R_ECX]
@@ -1432,6 +1502,7 @@ cdef class _CPU:
         if not ok:
             self.fault(EXC_GP, 0)
 
+    @cython.final
     cdef void cmpxchg8b(self) noexcept:
         cdef uint64_t m = (<uint64_t>self.rd(self.ea_seg, self.ea + 4, 4) << 32) | self.rd(self.ea_seg, self.ea, 4)
         cdef uint64_t cmp = (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
@@ -1446,6 +1517,12 @@ cdef class _CPU:
             self.store_edx_eax(m)
             self.eflags &= ~<uint32_t>F_ZF
 
+    @cython.final
+    cdef void rdpmc(self) noexcept:
+        # The two performance counters (PerfCtr0/1, MSRs C1h C2h) are 40 bits wide.
+        self.store_edx_eax(self.msrs.get(0xC1 + self.r[R_ECX], 0) & 0xFFFFFFFFFFull)
+
+    @cython.final
     cdef void sysenter_exit(self, bint exit) noexcept:
         # Fast system calls (P6): flat segments derived from IA32_SYSENTER_CS,
         # no descriptor reads (Intel SDM vol. 2, SYSENTER/SYSEXIT).
@@ -1457,8 +1534,8 @@ cdef class _CPU:
             self.update_mode()
             self.flat_segment(S_CS, cs & 0xFFFC, 0xCF9B00)
             self.flat_segment(S_SS, (cs + 8) & 0xFFFC, 0xCF9300)
-            self.r[R_ESP] = <uint32_t>(self.msrs.get(0x175, 0) & 0xFFFFFFFF)
-            self.eip = <uint32_t>(self.msrs.get(0x176, 0) & 0xFFFFFFFF)
+            self.r[R_ESP] = <uint32_t>(self.msrs.get(0x175, 0) & 0xFFFFFFFFu)
+            self.eip = <uint32_t>(self.msrs.get(0x176, 0) & 0xFFFFFFFFu)
             self.cpl = 0
         else:
             self.flat_segment(S_CS, (cs + 16) | 3, 0xCFFB00)
@@ -1468,19 +1545,22 @@ cdef class _CPU:
             self.cpl = 3
         self.user = self.cpl == 3
 
+    @cython.final
     cdef void flat_segment(self, int s, uint32_t sel, uint32_t access) noexcept:
         self.sel[s] = sel
         self.base[s] = 0
-        self.limit[s] = 0xFFFFFFFF
+        self.limit[s] = 0xFFFFFFFFu
         self.access[s] = access
         self.seg_update(s)
 
+    @cython.final
     cdef inline void save_state(self) noexcept:
         self.saved_eflags = self.eflags
         self.saved_esp = self.r[R_ESP]
         self.saved_ss = self.sel[S_SS]
         self.insn_eip = self.eip
 
+    @cython.final
     cdef void soft_int(self, int vec) noexcept:
         # INT n / INT3 / INTO: IOPL-sensitive in virtual-8086 mode, and the gate's DPL
         # is checked against CPL in protected mode.
@@ -1494,6 +1574,7 @@ cdef class _CPU:
         else:
             self.interrupt(vec, self.eip)
 
+    @cython.final
     cdef void deliver_fault(self) noexcept:
         """Deliver the exception recorded by fault(), with the double-fault rules of the
         SDM: contributory-on-contributory and #PF-on-#PF/contributory give #DF, and a
@@ -1547,6 +1628,7 @@ cdef class _CPU:
         self.icount += 1
 
     # ================================================================ run loop
+    @cython.final
     cdef int run_slice(self, uint64_t until) noexcept:
         cdef int vec
         self.slice_end = until
@@ -1592,7 +1674,7 @@ cdef class _CPU:
             if self.halted:
                 # Nothing can wake HLT with IF=0 but NMI or RESET; with IF=1, only an
                 # interrupt, and so only a pending clock event can lead to one.
-                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFF or not (self.eflags & F_IF):
+                if self.clock.next_deadline == 0xFFFFFFFFFFFFFFFFull or not (self.eflags & F_IF):
                     return STOP_HALT
                 # Sleep until the next device event (or the end of the slice): an OUT
                 # earlier in this slice may have scheduled one before slice_end.
@@ -1604,6 +1686,7 @@ cdef class _CPU:
                 continue
             self.exec_one()
 
+    @cython.final
     cdef int acknowledge(self) noexcept:
         try:
             return <int>self.intr_ack() & 0xFF
@@ -1621,9 +1704,10 @@ cdef class _CPU:
         self.run_one()
         return self.clock.now - t0
 
+    @cython.final
     cdef int run_one(self) noexcept:
         cdef int vec
-        self.slice_end = 0xFFFFFFFFFFFFFFFF
+        self.slice_end = 0xFFFFFFFFFFFFFFFFull
         if setjmp(self.jb) != 0:
             if self.tracing:
                 self.trace_insn_end(False)
@@ -1658,6 +1742,7 @@ cdef class _CPU:
         return 0
 
     # ================================================================ the instruction
+    @cython.final
     cdef void exec_one(self) noexcept:
         cdef uint32_t op, b
         cdef int k
@@ -1759,10 +1844,12 @@ cdef class _CPU:
             self.delivering_vec = -1
             self.deliver_ext = False
 
+    @cython.final
     cdef inline bint is_string(self, uint32_t op) noexcept:
         return (0xA4 <= op <= 0xA7) or (0xAA <= op <= 0xAF) or (0x6C <= op <= 0x6F and self.isa >= ISA_186)
 
     # ---------------------------------------------------------------- one-byte opcodes
+    @cython.final
     cdef void exec_onebyte(self, uint32_t op) noexcept:
         cdef int size, s, grp
         cdef uint32_t a, b, v, t, off
@@ -1923,7 +2010,7 @@ cdef class _CPU:
             if self.opsize == 2:
                 self.set_reg(R_EDX, 2, 0xFFFF if self.r[R_EAX] & 0x8000 else 0)
             else:
-                self.r[R_EDX] = 0xFFFFFFFF if self.r[R_EAX] & 0x80000000 else 0
+                self.r[R_EDX] = 0xFFFFFFFFu if self.r[R_EAX] & 0x80000000u else 0
         elif op == 0x9A:
             off = self.fetch_imm(self.opsize)
             t = self.fetch16()
@@ -2038,7 +2125,7 @@ cdef class _CPU:
             self.set_r8(0, 0xFF if self.eflags & F_CF else 0)
         elif op == 0xD7:
             s = self.seg_ovr if self.seg_ovr >= 0 else S_DS
-            off = (self.r[R_EBX] + (self.r[R_EAX] & 0xFF)) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF)
+            off = (self.r[R_EBX] + (self.r[R_EAX] & 0xFF)) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu)
             self.set_r8(0, self.rd(s, off, 1))
         elif 0xD8 <= op <= 0xDF:
             self.esc()
@@ -2088,7 +2175,7 @@ cdef class _CPU:
             self.group3(1 if op == 0xF6 else self.opsize)
         elif 0xF8 <= op <= 0xFD:
             # CLC STC CLI STI CLD STD: pairs clear/set CF, IF, DF.
-            t = (F_CF, F_IF, F_DF)[(op - 0xF8) >> 1]
+            t = F_CF if op < 0xFA else (F_IF if op < 0xFC else F_DF)
             if t == F_IF and not self.iopl_ok():
                 self.fault(EXC_GP, 0)
             if op & 1:
@@ -2103,6 +2190,7 @@ cdef class _CPU:
             self.fault(EXC_UD, -1)
 
     # ---------------------------------------------------------------- helpers for one-byte ops
+    @cython.final
     cdef void jump_rel(self, int32_t disp) noexcept:
         self.taken = True
         if self.opsize == 4:
@@ -2110,27 +2198,32 @@ cdef class _CPU:
         else:
             self.near_jump((self.eip + <uint32_t>disp) & 0xFFFF)
 
+    @cython.final
     cdef inline void check_near_target(self, uint32_t target) noexcept:
         # A near transfer beyond the code segment limit faults at the transfer
         # instruction (#GP(0)), before anything is pushed or changed.
         if target > self.seg_hi[S_CS] and not self.m_word_wrap:
             self.fault(EXC_GP, 0)
 
+    @cython.final
     cdef inline void near_jump(self, uint32_t target) noexcept:
         self.check_near_target(target)
         self.eip = target
 
+    @cython.final
     cdef void release_stack(self, uint32_t n) noexcept:
         self.release_stack_as(n, self.ss32)
 
+    @cython.final
     cdef void release_stack_as(self, uint32_t n, bint big) noexcept:
         # `big`: the B bit of the stack the bytes were taken from, which is not the
         # current one once an instruction has loaded SS itself.
         if big:
             self.r[R_ESP] += n
         else:
-            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((self.r[R_ESP] + n) & 0xFFFF)
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | ((self.r[R_ESP] + n) & 0xFFFF)
 
+    @cython.final
     cdef void popa(self) noexcept:
         # All eight slots are read before any register changes, so a limit fault on
         # the last one leaves every register as it was.  The slot of eSP is skipped,
@@ -2147,8 +2240,9 @@ cdef class _CPU:
                 self.set_reg(i, size, vals[i])
         self.release_stack_as(8 * size, big)
         if self.m_popa_esp_high and size == 4 and not big:
-            self.r[R_ESP] = (vals[R_ESP] & 0xFFFF0000) | (self.r[R_ESP] & 0xFFFF)
+            self.r[R_ESP] = (vals[R_ESP] & 0xFFFF0000u) | (self.r[R_ESP] & 0xFFFF)
 
+    @cython.final
     cdef void push_sreg(self, int s) noexcept:
         # With a 32-bit operand size the 386 and later move the selector with a 16-bit
         # write into the new 4-byte slot and leave its upper half as it was (SDM vol. 2
@@ -2162,6 +2256,7 @@ cdef class _CPU:
         self.wr(S_SS, sp, 2, self.sel[s])
         self.set_sp(sp)
 
+    @cython.final
     cdef void pop_sreg(self, int s) noexcept:
         # The selector is loaded before SP moves, so a faulting load leaves SP.  The
         # pop moves SP or ESP by the B bit of the stack it read, even when the load
@@ -2172,15 +2267,17 @@ cdef class _CPU:
         self.load_seg(s, v)
         self.release_stack_as(self.opsize, big)
 
+    @cython.final
     cdef void load_far_pointer(self, int s) noexcept:
         cdef uint32_t off, seg
         if self.mod == 3:
             self.fault(EXC_UD, -1)
         off = self.rd(self.ea_seg, self.ea, self.opsize)
-        seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
+        seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu), 2)
         self.load_seg(s, seg)
         self.set_reg(self.reg, self.opsize, off)
 
+    @cython.final
     cdef void loop_jcxz(self, uint32_t op) noexcept:
         cdef int32_t disp = <int8_t>self.fetch8()
         cdef uint32_t c
@@ -2197,7 +2294,7 @@ cdef class _CPU:
                 self.r[R_ECX] = c
             else:
                 c &= 0xFFFF
-                self.r[R_ECX] = (self.r[R_ECX] & 0xFFFF0000) | c
+                self.r[R_ECX] = (self.r[R_ECX] & 0xFFFF0000u) | c
             go = c != 0
             if op == 0xE0:
                 go = go and not (self.eflags & F_ZF)
@@ -2206,6 +2303,7 @@ cdef class _CPU:
         if go:
             self.jump_rel(disp)
 
+    @cython.final
     cdef void bound(self) noexcept:
         cdef int32_t idx, lo, hi
         if self.mod == 3:
@@ -2213,7 +2311,7 @@ cdef class _CPU:
         if self.opsize == 2:
             idx = <int16_t>self.get_reg(self.reg, 2)
             lo = <int16_t>self.rd(self.ea_seg, self.ea, 2)
-            hi = <int16_t>self.rd(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
+            hi = <int16_t>self.rd(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu), 2)
         else:
             idx = <int32_t>self.r[self.reg]
             lo = <int32_t>self.rd(self.ea_seg, self.ea, 4)
@@ -2221,13 +2319,14 @@ cdef class _CPU:
         if idx < lo or idx > hi:
             self.fault(EXC_BR, -1)
 
+    @cython.final
     cdef void enter(self) noexcept:
         # SDM vol. 2 ENTER: the frame pointer saved is eSP of the operand size; the
         # display copies walk eBP in the stack's address size (EBP itself moves when
         # the stack is 32-bit); the allocation moves SP or ESP by the stack's B bit.
         cdef uint32_t alloc = self.fetch16()
         cdef uint32_t level = self.fetch8() & 0x1F
-        cdef uint32_t frame, ebp, i, sp_mask = 0xFFFFFFFF if self.ss32 else 0xFFFF
+        cdef uint32_t frame, ebp, i, sp_mask = 0xFFFFFFFFu if self.ss32 else 0xFFFF
         cdef uint32_t final_sp
         self.push(self.get_reg(R_EBP, self.opsize), self.opsize)
         frame = self.get_reg(R_ESP, self.opsize)
@@ -2251,6 +2350,7 @@ cdef class _CPU:
         self.set_reg(R_EBP, self.opsize, frame)
         self.set_reg(R_ESP, 4 if self.ss32 else 2, final_sp)
 
+    @cython.final
     cdef void check_write(self, int seg, uint32_t off, int size) noexcept:
         """Fault now if a write of `size` bytes at seg:off would: the segment's limit and
         type, alignment, and both pages.  Nothing is written; an instruction that must
@@ -2270,6 +2370,7 @@ cdef class _CPU:
             if (lin & (PAGE_SIZE - 1)) > <uint32_t>(PAGE_SIZE - size):
                 self.translate((lin + size - 1) & ~<uint32_t>(PAGE_SIZE - 1), 1)
 
+    @cython.final
     cdef void esc(self) noexcept:
         cdef FPU f = self.fpu
         cdef int esc, modrm, kind, n, rc, i, clocks
@@ -2316,7 +2417,7 @@ cdef class _CPU:
             if not control:
                 f.fds = self.sel[self.ea_seg]
                 f.fdp = self.ea
-            amask = 0xFFFFFFFF if self.adsize == 4 else 0xFFFF
+            amask = 0xFFFFFFFFu if self.adsize == 4 else 0xFFFF
             if (kind >> 8) == MEM_LOAD:
                 self.check_limit(self.ea_seg, self.ea, n)      # the whole operand first
                 i = 0
@@ -2358,7 +2459,7 @@ cdef class _CPU:
         elif rc == FPU_FLAGS:
             self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | (f.eflags_out & (F_ZF | F_PF | F_CF))
         elif rc == FPU_AX:
-            self.r[R_EAX] = (self.r[R_EAX] & 0xFFFF0000) | f.sw
+            self.r[R_EAX] = (self.r[R_EAX] & 0xFFFF0000u) | f.sw
         if not (f.sw & 0x80):
             self.ignne = False              # FERR# is gone, and with it IGNNE#
         elif not es_before and not (self.cr0 & 0x20) and (f.level == 3 or f.level >= 6):
@@ -2368,6 +2469,7 @@ cdef class _CPU:
             # (SDM vol. 3 "Assertion of the FERR# pin"; vol. 1 D.2.1.1).
             self.ferr(True)
 
+    @cython.final
     cdef bint fpu_pending(self) noexcept:
         """A waiting x87 instruction (or WAIT) found an unmasked exception pending.
         Returns 1 when the processor freezes before it (MS-DOS compatibility mode)."""
@@ -2382,6 +2484,7 @@ cdef class _CPU:
         self.ferr(True)
         return not self.ignne
 
+    @cython.final
     cdef void ferr(self, bint level) noexcept:
         if self.ferr_hook is not None:
             try:
@@ -2389,6 +2492,7 @@ cdef class _CPU:
             except Exception:
                 pass
 
+    @cython.final
     cdef void daa_das(self, bint sub) noexcept:
         cdef uint32_t al = self.r[R_EAX] & 0xFF, old_al = al
         cdef bint old_cf = (self.eflags & F_CF) != 0
@@ -2416,6 +2520,7 @@ cdef class _CPU:
         self.set_arith(f | self.szp(al, 1))
         self.set_r8(0, al)
 
+    @cython.final
     cdef void aaa_aas(self, bint sub) noexcept:
         cdef uint32_t ax = self.r[R_EAX] & 0xFFFF
         cdef uint32_t al = ax & 0xFF, ah = ax >> 8
@@ -2436,6 +2541,7 @@ cdef class _CPU:
         self.set_reg(R_EAX, 2, (ah << 8) | (al & 0x0F))
 
     # ---------------------------------------------------------------- multiply / divide
+    @cython.final
     cdef uint32_t imul2(self, uint32_t a, uint32_t b, int size) noexcept:
         cdef int64_t full
         cdef uint32_t res
@@ -2449,6 +2555,7 @@ cdef class _CPU:
             self.set_arith(self.szp(res, 4) | ((F_CF | F_OF) if full != <int32_t>res else 0))
         return res
 
+    @cython.final
     cdef void group3(self, int size) noexcept:
         cdef uint32_t a, b, res, mask = SIZE_MASK[size]
         cdef uint64_t ua, ub, q, r, dividend
@@ -2525,6 +2632,7 @@ cdef class _CPU:
             sr = -<int64_t>r if sa < 0 else <int64_t>r
             self.store_divide(<uint32_t>sq & mask, <uint32_t>sr & mask, size)
 
+    @cython.final
     cdef inline int64_t sext(self, uint32_t v, int size) noexcept:
         if size == 1:
             return <int8_t>v
@@ -2532,11 +2640,13 @@ cdef class _CPU:
             return <int16_t>v
         return <int32_t>v
 
+    @cython.final
     cdef inline int64_t sext_wide(self, uint64_t v, int size) noexcept:
         if size == 1:
             return <int16_t>v
         return <int32_t>v
 
+    @cython.final
     cdef uint64_t load_wide(self, int size) noexcept:
         if size == 1:
             return self.r[R_EAX] & 0xFFFF
@@ -2544,6 +2654,7 @@ cdef class _CPU:
             return ((self.r[R_EDX] & 0xFFFF) << 16) | (self.r[R_EAX] & 0xFFFF)
         return (<uint64_t>self.r[R_EDX] << 32) | self.r[R_EAX]
 
+    @cython.final
     cdef void store_wide(self, uint64_t v, int size) noexcept:
         if size == 1:
             self.set_reg(R_EAX, 2, <uint32_t>v & 0xFFFF)
@@ -2554,6 +2665,7 @@ cdef class _CPU:
             self.r[R_EAX] = <uint32_t>v
             self.r[R_EDX] = <uint32_t>(v >> 32)
 
+    @cython.final
     cdef void store_divide(self, uint32_t q, uint32_t r, int size) noexcept:
         if size == 1:
             self.set_reg(R_EAX, 2, (q & 0xFF) | ((r & 0xFF) << 8))
@@ -2564,6 +2676,7 @@ cdef class _CPU:
             self.r[R_EAX] = q
             self.r[R_EDX] = r
 
+    @cython.final
     cdef void group45(self, uint32_t op) noexcept:
         cdef int size = 1 if op == 0xFE else self.opsize
         cdef int reg = self.reg
@@ -2589,7 +2702,7 @@ cdef class _CPU:
                 if self.m_has_ud:
                     self.fault(EXC_UD, -1)
             off = self.rd(self.ea_seg, self.ea, self.opsize)
-            seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 2)
+            seg = self.rd(self.ea_seg, (self.ea + self.opsize) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu), 2)
             self.far_jump(seg, off, reg == 3)
         else:
             # PUSH r/m (FF/6; FF/7 is its 8086 alias).  PUSH SP pushes the
@@ -2603,10 +2716,11 @@ cdef class _CPU:
             self.push(v, self.opsize)
 
     # ---------------------------------------------------------------- string instructions
+    @cython.final
     cdef void string_op(self, uint32_t op) noexcept:
         cdef int size = 1 if (op & 1) == 0 else self.opsize
         cdef int src_seg = self.seg_ovr if self.seg_ovr >= 0 else S_DS
-        cdef uint32_t amask = 0xFFFF if self.adsize == 2 else 0xFFFFFFFF
+        cdef uint32_t amask = 0xFFFF if self.adsize == 2 else 0xFFFFFFFFu
         cdef uint32_t delta = (<uint32_t>-size) if (self.eflags & F_DF) else <uint32_t>size
         cdef uint32_t si, di, a, b, cnt
         cdef int kind = op & 0xFE
@@ -2714,15 +2828,18 @@ cdef class _CPU:
                 self.eip = self.insn_eip
                 break
 
+    @cython.final
     cdef inline void step_index(self, int r, uint32_t delta, uint32_t amask) noexcept:
         # SI after its access, for models that do not step it first.
         if not self.m_index_first:
             self.adv(r, delta, amask)
 
+    @cython.final
     cdef inline void adv(self, int r, uint32_t delta, uint32_t amask) noexcept:
         self.r[r] = (self.r[r] & ~amask) | ((self.r[r] + delta) & amask)
 
     # ---------------------------------------------------------------- two-byte opcodes (0F xx)
+    @cython.final
     cdef void exec_twobyte(self, uint32_t op) noexcept:
         cdef int size, s
         cdef uint32_t a, b, v, cnt
@@ -2819,7 +2936,7 @@ cdef class _CPU:
                 self.fault(EXC_GP, 0)
             if self.r[R_ECX] > 1:
                 self.fault(EXC_GP, 0)
-            self.store_edx_eax(self.msrs.get(0xC1 + self.r[R_ECX], 0) & 0xFFFFFFFFFF)
+            self.rdpmc()
         elif op == 0xC7:
             if self.reg != 1 or not self.has_cx8 or self.mod == 3:
                 self.fault(EXC_UD, -1)
@@ -2857,7 +2974,7 @@ cdef class _CPU:
             else:
                 if self.reg == 6:
                     # DR6 reserved bits read as 1 on the 386/486.
-                    self.dr[6] = self.r[self.rm] | 0xFFFF0FF0
+                    self.dr[6] = self.r[self.rm] | 0xFFFF0FF0u
                 else:
                     self.dr[self.reg] = self.r[self.rm]
                 self.dr7_update()
@@ -2865,6 +2982,7 @@ cdef class _CPU:
             # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
             self.fault(EXC_UD, -1)
 
+    @cython.final
     cdef void bit_test(self, uint32_t op) noexcept:
         cdef int kind
         cdef uint32_t bitoff, v, bit
@@ -2886,7 +3004,7 @@ cdef class _CPU:
                     disp = (<int16_t>bitoff >> 4) * 2
                 else:
                     disp = (<int32_t>bitoff >> 5) * 4
-                self.ea = (self.ea + <uint32_t>disp) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF)
+                self.ea = (self.ea + <uint32_t>disp) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu)
                 v = self.rd(self.ea_seg, self.ea, size)
             bitoff &= size * 8 - 1
         if self.mod == 3:
@@ -2903,6 +3021,7 @@ cdef class _CPU:
             v ^= (<uint32_t>1 << bitoff)
         self.set_rm(size, v)
 
+    @cython.final
     cdef uint32_t double_shift(self, uint32_t a, uint32_t b, uint32_t cnt, bint right) noexcept:
         cdef int bits = self.opsize * 8
         cdef uint64_t wide
@@ -2934,11 +3053,12 @@ cdef class _CPU:
         self.set_arith(f)
         return res
 
+    @cython.final
     cdef void group7(self) noexcept:
         cdef uint32_t lim, bse
         if self.reg == 4:
             # SMSW: the 286 reads the unused MSW bits as 1.
-            self.set_rm(2 if self.mod != 3 else self.opsize, self.cr0 & (0xFFFF if self.mod != 3 else 0xFFFFFFFF))
+            self.set_rm(2 if self.mod != 3 else self.opsize, self.cr0 & (0xFFFF if self.mod != 3 else 0xFFFFFFFFu))
             return
         if self.reg == 6:
             # LMSW loads PE MP EM TS; it can set PE but never clear it.
@@ -2953,7 +3073,7 @@ cdef class _CPU:
             self.need_cpl0()
             lim = (self.base[self.ea_seg] + self.ea) >> 12
             if self.tlb_vpn[lim & (TLB_SIZE - 1)] == lim:
-                self.tlb_vpn[lim & (TLB_SIZE - 1)] = 0xFFFFFFFF
+                self.tlb_vpn[lim & (TLB_SIZE - 1)] = 0xFFFFFFFFu
             return
         if self.reg >= 2:
             self.need_cpl0()
@@ -2962,12 +3082,12 @@ cdef class _CPU:
             bse = self.gdtr_base if self.reg == 0 else self.idtr_base
             if self.opsize == 2:
                 # 16-bit SGDT/SIDT store a 24-bit base; the 286 fills the top byte with 1s.
-                bse = (bse & 0xFFFFFF) | (0xFF000000 if self.isa == ISA_286 else 0)
+                bse = (bse & 0xFFFFFF) | (0xFF000000u if self.isa == ISA_286 else 0)
             self.wr(self.ea_seg, self.ea, 2, lim)
-            self.wr(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 4, bse)
+            self.wr(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu), 4, bse)
         else:
             lim = self.rd(self.ea_seg, self.ea, 2)
-            bse = self.rd(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFF), 4)
+            bse = self.rd(self.ea_seg, (self.ea + 2) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu), 4)
             if self.opsize == 2:
                 bse &= 0xFFFFFF
             if self.reg == 2:
@@ -2977,16 +3097,30 @@ cdef class _CPU:
                 self.idtr_limit = lim
                 self.idtr_base = bse
 
+    @cython.final
+    cdef inline uint32_t cr_value(self, int n) noexcept:
+        # CR0 CR2 CR3 CR4 by number (CR1 is reserved: MOV from it is #UD before here).
+        if n == 0:
+            return self.cr0
+        if n == 2:
+            return self.cr2
+        if n == 3:
+            return self.cr3
+        if n == 4:
+            return self.cr4
+        return 0
+
+    @cython.final
     cdef void mov_cr(self, bint to_cr) noexcept:
         if self.reg == 1 or self.reg > 4 or (self.reg == 4 and self.cr4_mask == 0):
             self.fault(EXC_UD, -1)
         if not to_cr:
-            self.r[self.rm] = (self.cr0, 0, self.cr2, self.cr3, self.cr4)[self.reg]
+            self.r[self.rm] = self.cr_value(self.reg)
             return
         if self.reg == 0:
-            if (self.r[self.rm] & 0x80000001) == 0x80000000:
+            if (self.r[self.rm] & 0x80000001u) == 0x80000000u:
                 self.fault(EXC_GP, 0)             # PG without PE
-            if (self.cr0 ^ self.r[self.rm]) & 0x80010001:
+            if (self.cr0 ^ self.r[self.rm]) & 0x80010001u:
                 self.tlb_flush()
             self.cr0 = (self.r[self.rm] & self.cr0_mask) | self.cr0_fixed1
             self.update_mode()
@@ -3005,12 +3139,13 @@ cdef class _CPU:
     # Descriptor cache access rights hold bits 8-23 of a descriptor's high dword:
     # type (8-11), S (12), DPL (13-14), P (15), AVL (20), D/B (22), G (23).
 
+    @cython.final
     cdef void update_mode(self) noexcept:
         """Recompute the derived mode flags after CR0, CR4 or EFLAGS.VM changed."""
         cdef bint was_paging = self.paging
         self.v86 = (self.eflags & F_VM) != 0 and (self.cr0 & 1) != 0
         self.pe = (self.cr0 & 1) != 0 and not self.v86
-        self.paging = (self.cr0 & 0x80000001) == 0x80000001 and self.isa >= ISA_386
+        self.paging = (self.cr0 & 0x80000001u) == 0x80000001u and self.isa >= ISA_386
         if self.v86:
             self.cpl = 3
         elif not (self.cr0 & 1):
@@ -3023,11 +3158,13 @@ cdef class _CPU:
             self.add_hit(HIT_MODE, self.mode_code, self.current_mode(), 0, 0, 0, 0)
             self.mode_code = self.current_mode()
 
+    @cython.final
     cdef inline void update_ac_check(self) noexcept:
         # Alignment checks apply on the 486+ with CR0.AM and EFLAGS.AC set, at CPL 3.
         self.ac_check = (self.isa >= ISA_486 and (self.cr0 & 0x40000) != 0
                          and (self.eflags & F_AC) != 0 and self.cpl == 3)
 
+    @cython.final
     cdef void seg_update(self, int s) noexcept:
         """Derive the fast-check fields (valid offset range, read/write) from a cache."""
         cdef uint32_t a = self.access[s]
@@ -3039,8 +3176,8 @@ cdef class _CPU:
         elif (a & 0x1800) == 0x1000 and (a & 0x400):
             # Expand-down data: valid offsets are limit+1 .. 0xFFFF (or 4G-1 if B).
             self.seg_lo[s] = self.limit[s] + 1
-            self.seg_hi[s] = 0xFFFFFFFF if (a & 0x400000) else 0xFFFF
-            if self.limit[s] == 0xFFFFFFFF:
+            self.seg_hi[s] = 0xFFFFFFFFu if (a & 0x400000) else 0xFFFF
+            if self.limit[s] == 0xFFFFFFFFu:
                 self.seg_lo[s] = 1          # limit 4G-1 leaves no valid offset at all
                 self.seg_hi[s] = 0
             self.seg_rw[s] = 1 | (2 if a & 0x200 else 0)
@@ -3058,6 +3195,7 @@ cdef class _CPU:
         elif s == S_SS:
             self.ss32 = (a & 0x400000) != 0
 
+    @cython.final
     cdef void seg_fault(self, int seg) noexcept:
         # A segment-limit or type violation: #SS(0) for the stack segment in
         # protected mode and on the 386+, #GP(0) otherwise.
@@ -3066,11 +3204,13 @@ cdef class _CPU:
         self.fault(EXC_GP, 0)
 
     # ---- paging (80386+): a direct-mapped software TLB in front of the page walk
+    @cython.final
     cdef void tlb_flush(self) noexcept:
         cdef int i
         for i in range(TLB_SIZE):
-            self.tlb_vpn[i] = 0xFFFFFFFF
+            self.tlb_vpn[i] = 0xFFFFFFFFu
 
+    @cython.final
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:
         cdef uint32_t vpn = lin >> 12
         cdef int i = vpn & (TLB_SIZE - 1)
@@ -3079,6 +3219,7 @@ cdef class _CPU:
             return self.tlb_ppn[i] | (lin & 0xFFF)
         return self.page_walk(lin, write)
 
+    @cython.final
     cdef uint32_t page_walk(self, uint32_t lin, int write) noexcept:
         """Walk the two-level page tables (4 KiB pages, 4 MiB with CR4.PSE), set the
         accessed/dirty bits, check U/S and R/W, and fill the TLB; #PF on failure."""
@@ -3088,7 +3229,7 @@ cdef class _CPU:
         cdef uint8_t perm
         cdef int i
         err = (2 if write else 0) | (4 if user else 0)
-        pde_addr = ((self.cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask
+        pde_addr = ((self.cr3 & 0xFFFFF000u) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask
         pde = self.phys_rd32(pde_addr)
         if not (pde & 1):
             self.page_fault(lin, err)
@@ -3096,15 +3237,15 @@ cdef class _CPU:
         if big:
             pte = pde
             pte_addr = pde_addr
-            ppn = (pde & 0xFFC00000) | (lin & 0x003FF000)
+            ppn = (pde & 0xFFC00000u) | (lin & 0x003FF000)
             us_ok = (pde & 4) != 0
             rw_ok = (pde & 2) != 0
         else:
-            pte_addr = ((pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask
+            pte_addr = ((pde & 0xFFFFF000u) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask
             pte = self.phys_rd32(pte_addr)
             if not (pte & 1):
                 self.page_fault(lin, err)
-            ppn = pte & 0xFFFFF000
+            ppn = pte & 0xFFFFF000u
             us_ok = (pde & pte & 4) != 0
             rw_ok = (pde & pte & 2) != 0
         if user and not us_ok:
@@ -3133,16 +3274,19 @@ cdef class _CPU:
         self.tlb_perm[i] = perm
         return ppn | (lin & 0xFFF)
 
+    @cython.final
     cdef void page_fault(self, uint32_t lin, uint32_t err) noexcept:
         self.cr2 = lin
         self.fault(EXC_PF, err)
 
+    @cython.final
     cdef uint32_t phys_rd32(self, uint32_t p) noexcept:
         cdef uint8_t* page = self.rptr[p >> PAGE_SHIFT]
         if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4:
             return (<uint32_t*>(page + (p & (PAGE_SIZE - 1))))[0]
         return self.bus.slow_read(p, 4)
 
+    @cython.final
     cdef void phys_wr32(self, uint32_t p, uint32_t v) noexcept:
         cdef uint8_t* page = self.wptr[p >> PAGE_SHIFT]
         if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4:
@@ -3151,6 +3295,7 @@ cdef class _CPU:
             self.bus.slow_write(p, 4, v)
 
     # ---- system (supervisor) accesses: descriptor tables, TSS, IDT
+    @cython.final
     cdef uint32_t rd_sys(self, uint32_t lin, int size) noexcept:
         cdef bint user = self.user
         cdef uint32_t v
@@ -3159,6 +3304,7 @@ cdef class _CPU:
         self.user = user
         return v
 
+    @cython.final
     cdef void wr_sys(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef bint user = self.user
         self.user = False
@@ -3169,6 +3315,7 @@ cdef class _CPU:
         self.user = user
 
     # ---- descriptors
+    @cython.final
     cdef uint64_t read_desc(self, uint32_t sel, int exc) noexcept:
         """The 8-byte descriptor for `sel` from the GDT or LDT; `exc`(sel) if outside."""
         cdef uint32_t tbase, tlimit, idx = sel & 0xFFF8
@@ -3185,22 +3332,25 @@ cdef class _CPU:
         self.desc_addr = tbase + idx
         return (<uint64_t>self.rd_sys(tbase + idx + 4, 4) << 32) | self.rd_sys(tbase + idx, 4)
 
+    @cython.final
     cdef void set_accessed(self, uint64_t d, uint32_t addr) noexcept:
         # The CPU sets the accessed bit of a segment descriptor when it loads it.
         if not (d & (<uint64_t>0x100 << 32)):
             self.wr_sys(addr + 5, 1, <uint32_t>((d >> 40) & 0xFF) | 1)
 
+    @cython.final
     cdef void load_cache(self, int s, uint32_t sel, uint64_t d) noexcept:
         cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
         cdef uint32_t lim = (lo & 0xFFFF) | (hi & 0xF0000)
         if hi & 0x800000:
             lim = (lim << 12) | 0xFFF            # granularity: 4 KiB units
         self.sel[s] = sel
-        self.base[s] = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+        self.base[s] = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u)
         self.limit[s] = lim
         self.access[s] = (hi & 0x00F0FF00) | 0x100
         self.seg_update(s)
 
+    @cython.final
     cdef void load_null(self, int s, uint32_t sel) noexcept:
         self.sel[s] = sel
         self.base[s] = 0
@@ -3208,6 +3358,7 @@ cdef class _CPU:
         self.access[s] = 0
         self.seg_update(s)
 
+    @cython.final
     cdef void load_seg_pm(self, int s, uint32_t sel) noexcept:
         """MOV/POP/LxS into a data or stack segment register, with every check of the
         Intel SDM (vol. 3, 'segment-register loading in protected mode')."""
@@ -3238,6 +3389,7 @@ cdef class _CPU:
         self.set_accessed(d, self.desc_addr)
         self.load_cache(s, sel, d)
 
+    @cython.final
     cdef uint64_t check_code(self, uint32_t sel, int exc_np) noexcept:
         """Fetch a code-segment descriptor for a control transfer (#GP(sel) if not code)."""
         cdef uint64_t d
@@ -3249,6 +3401,7 @@ cdef class _CPU:
         self.code_desc_addr = self.desc_addr
         return d
 
+    @cython.final
     cdef void load_cs(self, uint32_t sel, uint64_t d, int new_cpl) noexcept:
         # The caller has left the descriptor's address in code_desc_addr.
         self.set_accessed(d, self.code_desc_addr)
@@ -3257,6 +3410,7 @@ cdef class _CPU:
         self.user = new_cpl == 3
         self.update_ac_check()
 
+    @cython.final
     cdef inline uint32_t desc_limit(self, uint64_t d) noexcept:
         cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
         cdef uint32_t lim = (lo & 0xFFFF) | (hi & 0xF0000)
@@ -3264,11 +3418,13 @@ cdef class _CPU:
             lim = (lim << 12) | 0xFFF
         return lim
 
+    @cython.final
     cdef inline uint32_t desc_base(self, uint64_t d) noexcept:
         cdef uint32_t lo = <uint32_t>d, hi = <uint32_t>(d >> 32)
-        return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+        return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u)
 
     # ---- stack helpers for transfers that build a frame before committing
+    @cython.final
     cdef void push_to(self, uint32_t* sp, bint big, uint32_t v, int size) noexcept:
         if big:
             sp[0] = sp[0] - size
@@ -3277,16 +3433,19 @@ cdef class _CPU:
             sp[0] = (sp[0] - size) & 0xFFFF
             self.wr(S_SS, sp[0], size, v)
 
+    @cython.final
     cdef void set_sp(self, uint32_t sp) noexcept:
         if self.ss32:
             self.r[R_ESP] = sp
         else:
-            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | (sp & 0xFFFF)
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | (sp & 0xFFFF)
 
+    @cython.final
     cdef uint32_t cur_sp(self) noexcept:
         return self.r[R_ESP] if self.ss32 else self.r[R_ESP] & 0xFFFF
 
     # ---- TSS
+    @cython.final
     cdef void tss_stack(self, int dpl, uint32_t* ss, uint32_t* sp) noexcept:
         """The inner stack SS:ESP for privilege `dpl` from the current TSS (#TS on failure)."""
         cdef uint32_t t = (self.access[S_TR] >> 8) & 0xF
@@ -3304,6 +3463,7 @@ cdef class _CPU:
             sp[0] = self.rd_sys(self.base[S_TR] + off, 2)
             ss[0] = self.rd_sys(self.base[S_TR] + off + 2, 2)
 
+    @cython.final
     cdef uint64_t check_inner_ss(self, uint32_t ss, int dpl) noexcept:
         """Validate a stack segment taken from the TSS for privilege `dpl` (#TS/#SS)."""
         cdef uint64_t d
@@ -3319,21 +3479,26 @@ cdef class _CPU:
             self.fault(EXC_SS, ss & 0xFFFC)
         return d
 
+    @cython.final
     cdef void null_outer_segments(self) noexcept:
         # After a return to an outer level, data registers the new CPL may not use
         # are nulled (conforming code excepted).
         cdef int s
         cdef uint32_t a
-        for s in (S_ES, S_DS, S_FS, S_GS):
+        for s in range(S_GS + 1):               # ES, DS, FS, GS in that order
+            if s == S_CS or s == S_SS:
+                continue
             a = self.access[s]
             if (a & 0x8000) and ((a & 0x1C00) != 0x1C00) and ((a >> 13) & 3) < <uint32_t>self.cpl:
                 self.load_null(s, 0)
 
     # ---- documented protected-mode costs (they replace the opcode table's figure)
+    @cython.final
     cdef uint32_t pm_cost(self, str key) noexcept:
         v = self.pm_costs.get(key)
         return <uint32_t>v if v is not None else 0
 
+    @cython.final
     cdef void charge_pm(self, str key) noexcept:
         # '_m' keys are the memory-indirect forms (FF /3, FF /5).
         cdef uint32_t c = 0
@@ -3344,6 +3509,7 @@ cdef class _CPU:
         if c:
             self.cyc_override = c
 
+    @cython.final
     cdef uint32_t task_switch_cost(self, str instr, uint32_t old_access, uint32_t new_access,
                                    bint new_v86) noexcept:
         base_key = {"jmp": "jmp_tss", "call": "call_tss", "iret": "iret_task",
@@ -3355,6 +3521,7 @@ cdef class _CPU:
         return self.pm_cost(base_key) + self.pm_cost("ts_%s_%s_to_%s" % (instr, old, new))
 
     # ---- far JMP / CALL
+    @cython.final
     cdef void far_jump(self, uint32_t sel, uint32_t off, bint call) noexcept:
         cdef uint64_t d, td, sd
         cdef uint32_t a, t, dpl, rpl = sel & 3, tsel, toff, nparam, i, v
@@ -3421,7 +3588,7 @@ cdef class _CPU:
         toff = <uint32_t>d & 0xFFFF
         gsize = 2
         if t == 0xC:
-            toff |= <uint32_t>(d >> 32) & 0xFFFF0000
+            toff |= <uint32_t>(d >> 32) & 0xFFFF0000u
             gsize = 4
         nparam = <uint32_t>(d >> 32) & 0x1F
         td = self.check_code(tsel, EXC_NP)
@@ -3445,7 +3612,7 @@ cdef class _CPU:
             big = self.ss32
             # Read the parameters from the old stack before switching.
             for i in range(nparam):
-                self.param_buf[i] = self.rd(S_SS, (old_sp + (nparam - 1 - i) * gsize) & (0xFFFFFFFF if big else 0xFFFF), gsize)
+                self.param_buf[i] = self.rd(S_SS, (old_sp + (nparam - 1 - i) * gsize) & (0xFFFFFFFFu if big else 0xFFFF), gsize)
             self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
             self.user = dpl == 3        # the inner stack is written at the new level
@@ -3474,9 +3641,10 @@ cdef class _CPU:
         self.charge_pm("call_gate_same" if call else "jmp_gate")
 
     # ---- far RET (and the common return-to-outer-level part of IRET)
+    @cython.final
     cdef void far_return(self, uint32_t release) noexcept:
         cdef uint32_t sp = self.cur_sp(), off, sel, new_sp, new_ss
-        cdef uint32_t amask = 0xFFFFFFFF if self.ss32 else 0xFFFF
+        cdef uint32_t amask = 0xFFFFFFFFu if self.ss32 else 0xFFFF
         cdef int size = self.opsize
         cdef uint64_t d, sd
         cdef uint32_t a, dpl, rpl
@@ -3508,10 +3676,11 @@ cdef class _CPU:
         if self.ss32:
             self.r[R_ESP] = new_sp + release
         else:
-            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000) | ((new_sp + release) & 0xFFFF)
+            self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | ((new_sp + release) & 0xFFFF)
         self.null_outer_segments()
         self.charge_pm("ret_far_imm_outer" if release else "ret_far_outer")
 
+    @cython.final
     cdef uint64_t check_return_cs(self, uint32_t sel, uint32_t off) noexcept:
         """The checks of a far RET or IRET on the code segment it returns to: never to
         an inner level, a present code segment whose DPL matches the RPL (conforming:
@@ -3531,6 +3700,7 @@ cdef class _CPU:
             self.fault(EXC_GP, 0)
         return d
 
+    @cython.final
     cdef uint64_t check_outer_ss(self, uint32_t ss, uint32_t rpl) noexcept:
         cdef uint64_t d
         cdef uint32_t a
@@ -3546,6 +3716,7 @@ cdef class _CPU:
         return d
 
     # ---- IRET
+    @cython.final
     cdef void do_iret(self) noexcept:
         cdef int size = self.opsize
         cdef uint32_t sp, amask, off, sel, fl, new_sp, new_ss, i, v
@@ -3578,7 +3749,7 @@ cdef class _CPU:
             self.cyc_override = self.last_ts_cost
             return
         sp = self.cur_sp()
-        amask = 0xFFFFFFFF if self.ss32 else 0xFFFF
+        amask = 0xFFFFFFFFu if self.ss32 else 0xFFFF
         off = self.rd(S_SS, sp, size)
         sel = self.rd(S_SS, (sp + size) & amask, size) & 0xFFFF
         fl = self.rd(S_SS, (sp + 2 * size) & amask, size)
@@ -3624,6 +3795,7 @@ cdef class _CPU:
         self.null_outer_segments()
         self.charge_pm("iret_outer")
 
+    @cython.final
     cdef void set_flags_pm(self, uint32_t v, int size, int cpl) noexcept:
         """POPF/IRET flag update in protected mode: IOPL only at CPL 0, IF only when
         CPL <= IOPL; VM and RF are not changed this way."""
@@ -3640,6 +3812,7 @@ cdef class _CPU:
             self.update_ac_check()
 
     # ---- interrupts and exceptions through the IDT
+    @cython.final
     cdef void interrupt_pm(self, int vec, uint32_t ret_eip, int err, bint soft) noexcept:
         cdef uint32_t gate_lo, gate_hi, a, t, dpl, tsel, toff, new_ss, new_sp, sp
         cdef uint64_t td, sd, d
@@ -3672,7 +3845,7 @@ cdef class _CPU:
             return
         gsize = 4 if t >= 0xE else 2
         tsel = gate_lo >> 16
-        toff = (gate_lo & 0xFFFF) | ((gate_hi & 0xFFFF0000) if gsize == 4 else 0)
+        toff = (gate_lo & 0xFFFF) | ((gate_hi & 0xFFFF0000u) if gsize == 4 else 0)
         if (tsel & 0xFFFC) == 0:
             self.fault(EXC_GP, 0)
         td = self.read_desc(tsel, EXC_GP)
@@ -3714,8 +3887,9 @@ cdef class _CPU:
                 self.push_to(&sp, big, <uint32_t>err, gsize)
             self.set_sp(sp)
             if from_v86:
-                for s in (S_GS, S_FS, S_DS, S_ES):
-                    self.load_null(s, 0)
+                for s in range(S_GS, -1, -1):     # GS, FS, DS, ES in that order
+                    if s != S_CS and s != S_SS:
+                        self.load_null(s, 0)
             self.eflags &= ~<uint32_t>(F_TF | F_NT | F_VM | F_RF)
             self.update_mode()
             self.load_cs(tsel, td, dpl)
@@ -3736,6 +3910,7 @@ cdef class _CPU:
         self.eip = toff
 
     # ---- hardware task switch (286 and 386 TSS formats)
+    @cython.final
     cdef void task_switch(self, uint32_t sel, uint64_t d, int source) noexcept:
         cdef uint32_t hi = <uint32_t>(d >> 32)
         cdef uint32_t t = (hi >> 8) & 0xF, old_t
@@ -3770,7 +3945,7 @@ cdef class _CPU:
             n_eip = self.rd_sys(nbase + 0x0E, 2)
             n_fl = self.rd_sys(nbase + 0x10, 2)
             for i in range(8):
-                regs[i] = self.rd_sys(nbase + 0x12 + 2 * i, 2) | (self.r[i] & 0xFFFF0000)
+                regs[i] = self.rd_sys(nbase + 0x12 + 2 * i, 2) | (self.r[i] & 0xFFFF0000u)
             for i in range(4):
                 segs[i] = self.rd_sys(nbase + 0x22 + 2 * i, 2)
             segs[4] = segs[5] = 0
@@ -3845,10 +4020,15 @@ cdef class _CPU:
         if (segs[S_CS] & 0xFFFC) == 0 or ((od >> 40) & 0x18) != 0x18:
             self.fault(EXC_TS, segs[S_CS] & 0xFFFC)
         self.load_cs(segs[S_CS], od, new_cpl)
-        for s in (S_SS, S_DS, S_ES, S_FS, S_GS):
-            self.load_seg_pm(s, segs[s])
+        # In this order: SS, DS, ES, FS, GS.
+        self.load_seg_pm(S_SS, segs[S_SS])
+        self.load_seg_pm(S_DS, segs[S_DS])
+        self.load_seg_pm(S_ES, segs[S_ES])
+        self.load_seg_pm(S_FS, segs[S_FS])
+        self.load_seg_pm(S_GS, segs[S_GS])
 
     # ---- I/O permission (CPL > IOPL in protected mode, always in v86 mode)
+    @cython.final
     cdef void check_io(self, uint32_t port, int size) noexcept:
         cdef uint32_t iobase, off, bits
         if not (self.pe or self.v86):
@@ -3867,17 +4047,21 @@ cdef class _CPU:
         if (bits >> (port & 7)) & ((1 << size) - 1):
             self.fault(EXC_GP, 0)
 
+    @cython.final
     cdef inline void need_cpl0(self) noexcept:
         # Privileged instructions: #GP(0) outside ring 0 (v86 mode is ring 3).
         if (self.pe and self.cpl != 0) or self.v86:
             self.fault(EXC_GP, 0)
 
+    @cython.final
     cdef inline bint iopl_ok(self) noexcept:
         return not (self.pe or self.v86) or self.cpl <= <int>((self.eflags >> 12) & 3)
 
     # ---- 0F00 group 6 and LAR/LSL/ARPL: protected mode only
+    @cython.final
     cdef void group6(self) noexcept:
         cdef uint32_t sel, a, t
+        cdef bint ok
         cdef uint64_t d
         if not self.pe:
             self.fault(EXC_UD, -1)
@@ -3916,7 +4100,7 @@ cdef class _CPU:
         if self.reg == 4 or self.reg == 5:
             sel = self.get_rm(2)
             a = self.visible_access(sel)
-            if a == 0xFFFFFFFF or not (a & 0x1000):
+            if a == 0xFFFFFFFFu or not (a & 0x1000):
                 self.eflags &= ~<uint32_t>F_ZF
                 return
             if self.reg == 4:
@@ -3932,24 +4116,26 @@ cdef class _CPU:
             return
         self.fault(EXC_UD, -1)
 
+    @cython.final
     cdef uint32_t visible_access(self, uint32_t sel) noexcept:
         """Access rights of `sel`'s descriptor without faulting (LAR/LSL/VERR/VERW);
         0xFFFFFFFF if the selector is null or outside its table."""
         cdef uint32_t tbase, tlimit
         if (sel & 0xFFFC) == 0:
-            return 0xFFFFFFFF
+            return 0xFFFFFFFFu
         if sel & 4:
             if not (self.access[S_LDTR] & 0x8000):
-                return 0xFFFFFFFF
+                return 0xFFFFFFFFu
             tbase, tlimit = self.base[S_LDTR], self.limit[S_LDTR]
         else:
             tbase, tlimit = self.gdtr_base, self.gdtr_limit
         if (sel & 0xFFF8) + 7 > tlimit:
-            return 0xFFFFFFFF
+            return 0xFFFFFFFFu
         self.desc_addr = tbase + (sel & 0xFFF8)
         self.desc_lo = self.rd_sys(self.desc_addr, 4)
         return self.rd_sys(self.desc_addr + 4, 4) & 0x00FFFF00
 
+    @cython.final
     cdef void lar_lsl(self, bint lsl) noexcept:
         cdef uint32_t sel, a, t
         cdef bint ok
@@ -3958,7 +4144,7 @@ cdef class _CPU:
             self.fault(EXC_UD, -1)
         sel = self.get_rm(2)
         a = self.visible_access(sel)
-        ok = a != 0xFFFFFFFF
+        ok = a != 0xFFFFFFFFu
         if ok:
             t = (a >> 8) & 0x1F
             if not (a & 0x1000):
@@ -3988,7 +4174,7 @@ cdef class _CPU:
     def set_segment(self, name, selector, base=None, limit=None, access=None):
         cdef int s = _SEG_INDEX[name]
         self.sel[s] = selector & 0xFFFF
-        self.base[s] = (selector << 4) & 0xFFFFF if base is None else base & 0xFFFFFFFF
+        self.base[s] = (selector << 4) & 0xFFFFF if base is None else base & 0xFFFFFFFFu
         if limit is not None:
             self.limit[s] = limit
         if access is not None:
@@ -3998,20 +4184,20 @@ cdef class _CPU:
             self.cpl = (self.access[S_CS] >> 13) & 3
             self.update_mode()
 
-    cpdef uint32_t get(self, str name) except? 0xFFFFFFFF:
+    cpdef uint32_t get(self, str name) except? 0xFFFFFFFFu:
         kind, idx, size = _REGS[name]
         if kind == 0:
             if size == 1:
                 return self.get_r8(idx)
             return self.get_reg(idx, size)
         if kind == 1:
-            return self.eip & (0xFFFF if size == 2 else 0xFFFFFFFF)
+            return self.eip & (0xFFFF if size == 2 else 0xFFFFFFFFu)
         if kind == 2:
-            return self.get_flags() & (0xFFFF if size == 2 else 0xFFFFFFFF)
+            return self.get_flags() & (0xFFFF if size == 2 else 0xFFFFFFFFu)
         if kind == 3:
             return self.sel[idx]
         if kind == 4:
-            return (self.cr0, 0, self.cr2, self.cr3, self.cr4)[idx]
+            return self.cr_value(idx)
         if kind == 5:
             return self.dr[idx]
         if kind == 6:
@@ -4020,14 +4206,14 @@ cdef class _CPU:
 
     cpdef set(self, str name, value):
         kind, idx, size = _REGS[name]
-        cdef uint32_t v = <uint32_t>(int(value) & 0xFFFFFFFF)
+        cdef uint32_t v = <uint32_t>(int(value) & 0xFFFFFFFFu)
         if kind == 0:
             self.set_reg(idx, size, v)
         elif kind == 1:
-            self.eip = v & (0xFFFF if size == 2 else 0xFFFFFFFF)
+            self.eip = v & (0xFFFF if size == 2 else 0xFFFFFFFFu)
         elif kind == 2:
             if size == 2:
-                v = (self.eflags & 0xFFFF0000) | (v & 0xFFFF)
+                v = (self.eflags & 0xFFFF0000u) | (v & 0xFFFF)
             self.eflags = (v & ~<uint32_t>0x8028) | self.flags_fixed1
             self.update_mode()
         elif kind == 3:
@@ -4119,7 +4305,7 @@ cdef class _CPU:
         for k in range(3):
             self.bp_n[k] = len(lists[k])
             for i in range(self.bp_n[k]):
-                a = <uint32_t>(lists[k][i] & 0xFFFFFFFF)
+                a = <uint32_t>(lists[k][i] & 0xFFFFFFFFu)
                 self.bp_addr[k][i] = a
                 self.bp_pages[a >> 12] |= (BP_LIN, BP_PHYS, BP_OFF)[k]
         self.update_hooks()
@@ -4187,7 +4373,7 @@ cdef class _CPU:
     def dbg_resume(self):
         """The next instruction is not checked against execution breakpoints (resuming
         from a breakpoint stop must not stop there again)."""
-        self.skip_lin = (self.base[S_CS] + self.eip) & 0xFFFFFFFF
+        self.skip_lin = (self.base[S_CS] + self.eip) & 0xFFFFFFFFu
 
     def dbg_hits(self):
         """The hits recorded since the last call, as (kind, a, b, c, d, e, f) tuples."""

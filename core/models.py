@@ -11,10 +11,22 @@ vol. 4 MSR tables), and the behaviour captured in the SingleStepTests suites.
 The CPUID leaves and the model-specific registers of the models that have them are
 in core/cpuid.py; docs/models.md describes every model.
 """
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+
+def _isa_levels():
+    # core/isa.pxd is the one definition of the levels: the Cython core compiles it into
+    # C constants, and the Python names come from the same lines.
+    text = (Path(__file__).resolve().parent / "isa.pxd").read_text()
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(ISA_\w+) = (\d+)$", text, re.M)}
+
 
 # Instruction-set levels, used by the opcode table for gating.
-ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486, ISA_586, ISA_686 = range(7)
+_LEVELS = _isa_levels()
+ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486, ISA_586, ISA_686 = (
+    _LEVELS[n] for n in ("ISA_8086", "ISA_186", "ISA_286", "ISA_386", "ISA_486", "ISA_586", "ISA_686"))
 ISA_NAMES = {ISA_8086: "8086", ISA_186: "80186", ISA_286: "80286", ISA_386: "80386",
              ISA_486: "80486", ISA_586: "Pentium", ISA_686: "Pentium Pro"}
 

@@ -1873,9 +1873,9 @@ cdef class _CPU:
                 if grp != 7:
                     self.set_reg(R_EAX, size, v)
             return
-        if op == 0x06 or op == 0x0E or op == 0x16 or op == 0x1E:
+        if op in (0x06, 0x0E, 0x16, 0x1E):
             self.push_sreg(op >> 3)
-        elif op == 0x07 or op == 0x17 or op == 0x1F or op == 0x0F:
+        elif op in (0x07, 0x17, 0x1F, 0x0F):
             # 0F on the 8086/8088 is POP CS (the later two-byte escape).
             self.pop_sreg(op >> 3)
             if op == 0x17:
@@ -1887,16 +1887,16 @@ cdef class _CPU:
             self.daa_das(op == 0x2F)
         elif op == 0x37 or op == 0x3F:
             self.aaa_aas(op == 0x3F)
-        elif 0x40 <= op <= 0x4F:
+        elif op in (0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F):
             s = op & 7
             self.set_reg(s, self.opsize, self.inc_dec(self.get_reg(s, self.opsize), self.opsize, op >= 0x48))
-        elif 0x50 <= op <= 0x57:
+        elif op in (0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57):
             s = op & 7
             if s == R_ESP and self.m_push_sp_new:
                 self.push((self.get_reg(R_ESP, self.opsize) - self.opsize), self.opsize)
             else:
                 self.push(self.get_reg(s, self.opsize), self.opsize)
-        elif 0x58 <= op <= 0x5F:
+        elif op in (0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F):
             v = self.pop(self.opsize)
             self.set_reg(op & 7, self.opsize, v)
         elif op == 0x60:
@@ -1924,13 +1924,13 @@ cdef class _CPU:
             a = self.get_rm(self.opsize)
             b = self.fetch_imm(self.opsize) if op == 0x69 else <uint32_t><int32_t><int8_t>self.fetch8()
             self.set_reg(self.reg, self.opsize, self.imul2(a, b, self.opsize))
-        elif 0x6C <= op <= 0x6F:
+        elif op in (0x6C, 0x6D, 0x6E, 0x6F):
             self.string_op(op)
-        elif 0x70 <= op <= 0x7F:
+        elif op in (0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F):
             sv = <int8_t>self.fetch8()
             if self.cond(op):
                 self.jump_rel(sv)
-        elif 0x80 <= op <= 0x83:
+        elif op in (0x80, 0x81, 0x82, 0x83):
             size = 1 if (op & 1) == 0 else self.opsize
             a = self.get_rm(size)
             if op == 0x81:
@@ -1954,7 +1954,7 @@ cdef class _CPU:
             if self.catch_magic and op == 0x87 and self.mod == 3 and self.reg == 3 and self.rm == 3:
                 # Bochs's magic breakpoint: xchg bx,bx (87 DB) stops after it runs.
                 self.add_hit(HIT_MAGIC, self.sel[S_CS], self.insn_eip, 0, 0, 0, 0)
-        elif 0x88 <= op <= 0x8B:
+        elif op in (0x88, 0x89, 0x8A, 0x8B):
             size = 1 if (op & 1) == 0 else self.opsize
             if op < 0x8A:
                 self.set_rm(size, self.get_reg(self.reg, size))
@@ -1996,7 +1996,7 @@ cdef class _CPU:
             self.set_rm(self.opsize, v)
         elif op == 0x90:
             pass
-        elif 0x91 <= op <= 0x97:
+        elif op in (0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97):
             s = op & 7
             a = self.get_reg(s, self.opsize)
             self.set_reg(s, self.opsize, self.get_reg(R_EAX, self.opsize))
@@ -2039,7 +2039,7 @@ cdef class _CPU:
             self.eflags = (self.eflags & ~<uint32_t>0xD5) | (self.get_r8(4) & 0xD5) | self.flags_fixed1
         elif op == 0x9F:
             self.set_r8(4, self.get_flags() & 0xFF)
-        elif 0xA0 <= op <= 0xA3:
+        elif op in (0xA0, 0xA1, 0xA2, 0xA3):
             size = 1 if (op & 1) == 0 else self.opsize
             off = self.fetch_imm(self.adsize)
             # The moffs forms have no ModR/M: their documented time is the 'reg' figure.
@@ -2048,16 +2048,16 @@ cdef class _CPU:
                 self.set_reg(R_EAX, size, self.rd(self.ea_seg, off, size))
             else:
                 self.wr(self.ea_seg, off, size, self.get_reg(R_EAX, size))
-        elif 0xA4 <= op <= 0xA7 or 0xAA <= op <= 0xAF:
+        elif op in (0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF):
             self.string_op(op)
         elif op == 0xA8 or op == 0xA9:
             size = 1 if op == 0xA8 else self.opsize
             self.alu(4, self.get_reg(R_EAX, size), self.fetch_imm(size), size)
-        elif 0xB0 <= op <= 0xB7:
+        elif op in (0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7):
             self.set_r8(op & 7, self.fetch8())
-        elif 0xB8 <= op <= 0xBF:
+        elif op in (0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF):
             self.set_reg(op & 7, self.opsize, self.fetch_imm(self.opsize))
-        elif op == 0xC0 or op == 0xC1 or (0xD0 <= op <= 0xD3):
+        elif op in (0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3):
             size = 1 if (op & 1) == 0 else self.opsize
             a = self.get_rm(size)
             if op < 0xD0:
@@ -2127,18 +2127,18 @@ cdef class _CPU:
             s = self.seg_ovr if self.seg_ovr >= 0 else S_DS
             off = (self.r[R_EBX] + (self.r[R_EAX] & 0xFF)) & (0xFFFF if self.adsize == 2 else 0xFFFFFFFFu)
             self.set_r8(0, self.rd(s, off, 1))
-        elif 0xD8 <= op <= 0xDF:
+        elif op in (0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF):
             self.esc()
-        elif 0xE0 <= op <= 0xE3:
+        elif op in (0xE0, 0xE1, 0xE2, 0xE3):
             self.loop_jcxz(op)
-        elif op == 0xE4 or op == 0xE5 or op == 0xEC or op == 0xED:
+        elif op in (0xE4, 0xE5, 0xEC, 0xED):
             size = 1 if (op & 1) == 0 else self.opsize
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.set_reg(R_EAX, size, self.bus.io_read(t, size))
             if self.hook_io:
                 self.io_hook(t, size, False, self.get_reg(R_EAX, size))
-        elif op == 0xE6 or op == 0xE7 or op == 0xEE or op == 0xEF:
+        elif op in (0xE6, 0xE7, 0xEE, 0xEF):
             size = 1 if (op & 1) == 0 else self.opsize
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
@@ -2173,7 +2173,7 @@ cdef class _CPU:
             self.eflags ^= F_CF
         elif op == 0xF6 or op == 0xF7:
             self.group3(1 if op == 0xF6 else self.opsize)
-        elif 0xF8 <= op <= 0xFD:
+        elif op in (0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD):
             # CLC STC CLI STI CLD STD: pairs clear/set CF, IF, DF.
             t = F_CF if op < 0xFA else (F_IF if op < 0xFC else F_DF)
             if t == F_IF and not self.iopl_ok():
@@ -2844,13 +2844,13 @@ cdef class _CPU:
         cdef int size, s
         cdef uint32_t a, b, v, cnt
         cdef int32_t sv
-        if 0x80 <= op <= 0x8F:
+        if op in (0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F):
             sv = <int32_t>self.fetch32() if self.opsize == 4 else <int16_t>self.fetch16()
             if self.cond(op):
                 self.jump_rel(sv)
-        elif 0x90 <= op <= 0x9F:
+        elif op in (0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F):
             self.set_rm(1, 1 if self.cond(op) else 0)
-        elif 0x40 <= op <= 0x4F:
+        elif op in (0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F):
             v = self.get_rm(self.opsize)
             if self.cond(op):
                 self.set_reg(self.reg, self.opsize, v)
@@ -2868,7 +2868,7 @@ cdef class _CPU:
                 self.set_rm(self.opsize, self.double_shift(a, b, cnt, op >= 0xAC))
         elif op == 0xAF:
             self.set_reg(self.reg, self.opsize, self.imul2(self.get_reg(self.reg, self.opsize), self.get_rm(self.opsize), self.opsize))
-        elif op == 0xB2 or op == 0xB4 or op == 0xB5:
+        elif op in (0xB2, 0xB4, 0xB5):
             self.load_far_pointer(S_SS if op == 0xB2 else (S_FS if op == 0xB4 else S_GS))
         elif op == 0xB6 or op == 0xB7:
             self.set_reg(self.reg, self.opsize, self.get_rm(1 if op == 0xB6 else 2))
@@ -2908,7 +2908,7 @@ cdef class _CPU:
             else:
                 self.set_rm(size, a)        # the destination is always written
                 self.set_reg(R_EAX, size, a)
-        elif 0xC8 <= op <= 0xCF:
+        elif op in (0xC8, 0xC9, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF):
             v = self.r[op & 7]
             self.r[op & 7] = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
         elif op == 0xA2:

@@ -16,8 +16,13 @@ cdef class Bus:
     # Per page: host pointer for writes (RAM only); NULL for ROM (writes dropped),
     # MMIO and unmapped pages.
     cdef uint8_t** wptr
-    # Physical address mask: the model's address-bus width AND the A20 gate.
+    # Physical address mask: the model's address-bus width AND the A20 gate.  Set it
+    # through the a20 property only: the CPU caches translations that depend on it.
     cdef public uint32_t addr_mask
+    # Bumped whenever a page's pointers or the address mask change (ROM/RAM/MMIO
+    # remaps, shadow RAM, the LFB, A20).  The CPU's host-pointer TLB and fetch window
+    # hold copies of rptr/wptr entries and drop them when this moves.
+    cdef public uint32_t map_gen
     cdef uint32_t bus_mask
     cdef bint _a20
     cdef list _rom_buffers

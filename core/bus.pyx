@@ -59,6 +59,7 @@ cdef class Bus:
     def a20(self, bint on):
         self._a20 = on
         self.addr_mask = self.bus_mask if on else (self.bus_mask & ~(<uint32_t>1 << 20))
+        self.map_gen += 1
 
     @property
     def address_bits(self):
@@ -87,6 +88,7 @@ cdef class Bus:
             self.rptr[(base >> PAGE_SHIFT) + i] = buf + (i << PAGE_SHIFT)
             self.wptr[(base >> PAGE_SHIFT) + i] = NULL
             self._mmio.pop((base >> PAGE_SHIFT) + i, None)
+        self.map_gen += 1
 
     def map_ram(self, uint32_t base, uint32_t size):
         """(Re)map a range of RAM as RAM (e.g. after a ROM shadow is write-enabled)."""
@@ -97,6 +99,7 @@ cdef class Bus:
             self.rptr[p] = self.ram + (<uint64_t>p << PAGE_SHIFT)
             self.wptr[p] = self.rptr[p]
             self._mmio.pop(p, None)
+        self.map_gen += 1
 
     def map_mmio(self, uint32_t base, uint32_t size, read, write):
         """Route a page-aligned range to read(addr, width) / write(addr, width, value)."""
@@ -107,6 +110,7 @@ cdef class Bus:
             self.rptr[p] = NULL
             self.wptr[p] = NULL
             self._mmio[p] = (read, write)
+        self.map_gen += 1
 
     def page_kind(self, uint32_t addr):
         """'ram', 'rom', 'mmio' or 'unmapped' for the page holding physical `addr`."""

@@ -312,6 +312,22 @@ cdef class _CPU:
     cdef uint32_t tlb_vpn[TLB_SIZE]
     cdef uint32_t tlb_ppn[TLB_SIZE]
     cdef uint8_t tlb_perm[TLB_SIZE]
+    # Host-pointer TLB, in and out of paging: per linear page, the host address of the
+    # page's bytes for reads (RAM or ROM) and for writes (RAM only, and under paging
+    # only once the walk granted the write and set the dirty bit), so a hit is a mask,
+    # a compare and a load.  The tag is the page number with the access level in bit
+    # 20 (U/S decides what the walk allowed); 0xFFFFFFFF is empty.  MMIO and unmapped
+    # pages are never entered: they take the slow path to the bus every time.
+    cdef uint32_t htlb_tag[TLB_SIZE]
+    cdef uint8_t* htlb_r[TLB_SIZE]
+    cdef uint8_t* htlb_w[TLB_SIZE]
+    cdef uint32_t map_gen           # bus.map_gen the entries were made under
+    # Instruction fetch window: the code page being fetched from (tag as above) and
+    # its host bytes.  Reads go straight to guest memory, so code written by any
+    # instruction, REP MOVS or DMA is what the next fetch sees, as on a 486+ after a
+    # jump; only a change of mapping needs it dropped, as for the TLB.
+    cdef uint32_t fetch_tag
+    cdef uint8_t* fetch_ptr
     cdef uint32_t desc_addr, desc_lo
     cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
     cdef uint32_t param_buf[32]
@@ -565,11 +581,50 @@ cdef class _CPU:
         return lin & self.bus.addr_mask
 
     @cython.final
-    cdef uint32_t rd_lin(self, uint32_t lin, int size) noexcept:
+    cdef inline uint32_t htag(self, uint32_t lin) noexcept:
+        return (lin >> PAGE_SHIFT) | (<uint32_t>self.user << 20)
+
+    @cython.final
+    cdef void hptr_flush(self) noexcept:
+        """Drop every host-pointer translation (TLB flush, paging or mapping change)."""
+        memset(self.htlb_tag, 0xFF, sizeof(self.htlb_tag))
+        self.fetch_tag = 0xFFFFFFFFu
+        self.map_gen = self.bus.map_gen
+
+    @cython.final
+    cdef inline void check_map(self) noexcept:
+        # Device code (an I/O or MMIO access, a clock event between slices) may have
+        # remapped pages or moved A20: then the host pointers are stale.
+        if self.bus.map_gen != self.map_gen:
+            self.hptr_flush()
+
+    @cython.final
+    cdef inline uint32_t rd_lin(self, uint32_t lin, int size) noexcept:
+        cdef uint32_t off = lin & (PAGE_SIZE - 1)
+        cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+        cdef uint8_t* page
+        if self.htlb_tag[i] == self.htag(lin) and off <= <uint32_t>(PAGE_SIZE - size):
+            page = self.htlb_r[i] + off
+            if size == 1:
+                return page[0]
+            if size == 2:
+                return (<uint16_t*>page)[0]
+            return (<uint32_t*>page)[0]
+        return self.rd_lin_slow(lin, size)
+
+    @cython.final
+    cdef uint32_t rd_lin_slow(self, uint32_t lin, int size) noexcept:
         cdef uint32_t p = self.phys(lin)
         cdef uint8_t* page = self.rptr[p >> PAGE_SHIFT]
         cdef uint32_t v = 0
         cdef int i
+        if page != NULL:
+            # The translation just made (walk, A bit, permission) holds for the page.
+            i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+            if self.htlb_tag[i] != self.htag(lin):
+                self.htlb_tag[i] = self.htag(lin)
+                self.htlb_w[i] = NULL
+            self.htlb_r[i] = page
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)
             if size == 1:
@@ -579,7 +634,9 @@ cdef class _CPU:
             return (<uint32_t*>page)[0]
         if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             # MMIO (or unmapped): the device sees one access of the full width.
-            return self.bus.slow_read(p, size)
+            v = self.bus.slow_read(p, size)
+            self.check_map()
+            return v
         for i in range(size):
             p = self.phys(lin + i)
             page = self.rptr[p >> PAGE_SHIFT]
@@ -587,10 +644,28 @@ cdef class _CPU:
                 v |= (<uint32_t>page[p & (PAGE_SIZE - 1)]) << (8 * i)
             else:
                 v |= self.bus.slow_read(p, 1) << (8 * i)
+                self.check_map()
         return v
 
     @cython.final
-    cdef void wr_lin(self, uint32_t lin, int size, uint32_t v) noexcept:
+    cdef inline void wr_lin(self, uint32_t lin, int size, uint32_t v) noexcept:
+        cdef uint32_t off = lin & (PAGE_SIZE - 1)
+        cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+        cdef uint8_t* page
+        if self.htlb_tag[i] == self.htag(lin) and self.htlb_w[i] != NULL \
+                and off <= <uint32_t>(PAGE_SIZE - size):
+            page = self.htlb_w[i] + off
+            if size == 1:
+                page[0] = v
+            elif size == 2:
+                (<uint16_t*>page)[0] = v
+            else:
+                (<uint32_t*>page)[0] = v
+            return
+        self.wr_lin_slow(lin, size, v)
+
+    @cython.final
+    cdef void wr_lin_slow(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef uint32_t p
         cdef uint8_t* page
         cdef int i
@@ -600,6 +675,13 @@ cdef class _CPU:
             # either is written; a fault on the second names its first byte in CR2.
             self.phys_w((lin + size - 1) & ~<uint32_t>(PAGE_SIZE - 1))
         page = self.wptr[p >> PAGE_SHIFT]
+        if page != NULL:
+            # The walk for this write granted it and set the dirty bit: later writes
+            # to the page need neither again (until a flush or INVLPG).
+            i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+            self.htlb_tag[i] = self.htag(lin)
+            self.htlb_r[i] = self.rptr[p >> PAGE_SHIFT]
+            self.htlb_w[i] = page
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)
             if size == 1:
@@ -612,6 +694,7 @@ cdef class _CPU:
         if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             if self.rptr[p >> PAGE_SHIFT] == NULL:
                 self.bus.slow_write(p, size, v)
+                self.check_map()
             return
         for i in range(size):
             p = self.phys_w(lin + i)
@@ -620,6 +703,7 @@ cdef class _CPU:
                 page[p & (PAGE_SIZE - 1)] = (v >> (8 * i)) & 0xFF
             elif self.rptr[p >> PAGE_SHIFT] == NULL:
                 self.bus.slow_write(p, 1, (v >> (8 * i)) & 0xFF)
+                self.check_map()
 
     @cython.final
     cdef inline void check_limit(self, int seg, uint32_t off, int size) noexcept:
@@ -668,7 +752,7 @@ cdef class _CPU:
     # ---- instruction fetch
     @cython.final
     cdef inline uint32_t fetch8(self) noexcept:
-        cdef uint32_t v
+        cdef uint32_t v, lin
         self.ilen += 1
         if self.ilen > self.max_len:
             # Longer than the model's limit (286: 10 bytes, 386: 15) is #GP(0); the 286
@@ -676,18 +760,55 @@ cdef class _CPU:
             self.fault(EXC_GP, 0)
         if self.eip > self.seg_hi[S_CS]:
             self.fault(EXC_GP, 0)           # running off the end of the code segment
-        v = self.rd_lin(self.base[S_CS] + self.eip, 1)
+        lin = self.base[S_CS] + self.eip
+        if self.htag(lin) == self.fetch_tag:
+            v = self.fetch_ptr[lin & (PAGE_SIZE - 1)]
+        else:
+            v = self.fetch_slow(lin)
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
         return v
 
     @cython.final
+    cdef uint32_t fetch_slow(self, uint32_t lin) noexcept:
+        # A byte from another page: through the TLB (a walk, a fault), then the window
+        # moves to that page if it is RAM or ROM.
+        cdef uint32_t v = self.rd_lin(lin, 1)
+        cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+        if self.htlb_tag[i] == self.htag(lin):
+            self.fetch_tag = self.htlb_tag[i]
+            self.fetch_ptr = self.htlb_r[i]
+        return v
+
+    @cython.final
+    cdef inline bint fetch_fits(self, uint32_t n, uint32_t* lin) noexcept:
+        # The next n bytes lie in the fetch window, inside the CS limit and the length
+        # limit, with no 16-bit IP wrap: they can be read at once.  Otherwise the bytes
+        # go one at a time, so faults come in the order and with the state they would.
+        lin[0] = self.base[S_CS] + self.eip
+        return (self.htag(lin[0]) == self.fetch_tag
+                and (lin[0] & (PAGE_SIZE - 1)) <= PAGE_SIZE - n
+                and <uint32_t>self.ilen + n <= <uint32_t>self.max_len
+                and <uint64_t>self.eip + (n - 1) <= self.seg_hi[S_CS]
+                and (self.code32 or self.eip + n <= 0x10000))
+
+    @cython.final
     cdef inline uint32_t fetch16(self) noexcept:
-        cdef uint32_t lo = self.fetch8()
+        cdef uint32_t lo, lin
+        if self.fetch_fits(2, &lin):
+            self.ilen += 2
+            self.eip = (self.eip + 2) if self.code32 else ((self.eip + 2) & 0xFFFF)
+            return (<uint16_t*>(self.fetch_ptr + (lin & (PAGE_SIZE - 1))))[0]
+        lo = self.fetch8()
         return lo | (self.fetch8() << 8)
 
     @cython.final
     cdef inline uint32_t fetch32(self) noexcept:
-        cdef uint32_t lo = self.fetch16()
+        cdef uint32_t lo, lin
+        if self.fetch_fits(4, &lin):
+            self.ilen += 4
+            self.eip += 4
+            return (<uint32_t*>(self.fetch_ptr + (lin & (PAGE_SIZE - 1))))[0]
+        lo = self.fetch16()
         return lo | (self.fetch16() << 16)
 
     @cython.final
@@ -1632,6 +1753,7 @@ cdef class _CPU:
     cdef int run_slice(self, uint64_t until) noexcept:
         cdef int vec
         self.slice_end = until
+        self.check_map()
         if setjmp(self.jb) != 0:
             # A fault unwound here: registers are as the hardware leaves them.
             if self.tracing:
@@ -1708,6 +1830,7 @@ cdef class _CPU:
     cdef int run_one(self) noexcept:
         cdef int vec
         self.slice_end = 0xFFFFFFFFFFFFFFFFull
+        self.check_map()
         if setjmp(self.jb) != 0:
             if self.tracing:
                 self.trace_insn_end(False)
@@ -2136,6 +2259,7 @@ cdef class _CPU:
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.set_reg(R_EAX, size, self.bus.io_read(t, size))
+            self.check_map()
             if self.hook_io:
                 self.io_hook(t, size, False, self.get_reg(R_EAX, size))
         elif op in (0xE6, 0xE7, 0xEE, 0xEF):
@@ -2143,6 +2267,7 @@ cdef class _CPU:
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.bus.io_write(t, size, self.get_reg(R_EAX, size))
+            self.check_map()        # a chipset register may have remapped memory or A20
             if self.hook_io:
                 self.io_hook(t, size, True, self.get_reg(R_EAX, size))
         elif op == 0xE8:
@@ -2784,6 +2909,7 @@ cdef class _CPU:
             elif kind == 0x6C:          # INS
                 self.check_io(self.r[R_EDX] & 0xFFFF, size)
                 a = self.bus.io_read(self.r[R_EDX] & 0xFFFF, size)
+                self.check_map()
                 if self.hook_io:
                     self.io_hook(self.r[R_EDX] & 0xFFFF, size, False, a)
                 if self.m_index_first:
@@ -2805,6 +2931,7 @@ cdef class _CPU:
                 a = self.rd(src_seg, si, size)
                 self.step_index(R_ESI, delta, amask)
                 self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, a)
+                self.check_map()
                 if self.hook_io:
                     self.io_hook(self.r[R_EDX] & 0xFFFF, size, True, a)
             if not rep:
@@ -3074,6 +3201,10 @@ cdef class _CPU:
             lim = (self.base[self.ea_seg] + self.ea) >> 12
             if self.tlb_vpn[lim & (TLB_SIZE - 1)] == lim:
                 self.tlb_vpn[lim & (TLB_SIZE - 1)] = 0xFFFFFFFFu
+            if (self.htlb_tag[lim & (TLB_SIZE - 1)] & 0xFFFFF) == lim:
+                self.htlb_tag[lim & (TLB_SIZE - 1)] = 0xFFFFFFFFu
+            if (self.fetch_tag & 0xFFFFF) == lim:
+                self.fetch_tag = 0xFFFFFFFFu
             return
         if self.reg >= 2:
             self.need_cpl0()
@@ -3209,6 +3340,7 @@ cdef class _CPU:
         cdef int i
         for i in range(TLB_SIZE):
             self.tlb_vpn[i] = 0xFFFFFFFFu
+        self.hptr_flush()
 
     @cython.final
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:

@@ -281,6 +281,7 @@ cdef class VideoMemory:
             bus._mmio.pop((base >> PAGE_SHIFT) + i, None)
             bus.rptr[(base >> PAGE_SHIFT) + i] = self.vram + (<uint64_t>i << PAGE_SHIFT)
             bus.wptr[(base >> PAGE_SHIFT) + i] = self.vram + (<uint64_t>i << PAGE_SHIFT)
+        bus.map_gen += 1
         if self not in bus._rom_buffers:
             bus._rom_buffers.append(self)      # the bus keeps the buffer alive
         self._bus = bus
@@ -296,6 +297,7 @@ cdef class VideoMemory:
             if self._bus.rptr[self._lfb_page + i] == self.vram + (<uint64_t>i << PAGE_SHIFT):
                 self._bus.rptr[self._lfb_page + i] = NULL
                 self._bus.wptr[self._lfb_page + i] = NULL
+        self._bus.map_gen += 1
         self._bus = None
         self._lfb_pages = 0
 

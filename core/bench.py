@@ -7,7 +7,16 @@ through isa-debug-exit, so the debug port device is always attached.
 
 The benchmark is a script that prints figures, not a timed test: the numbers depend on the
 host, and nothing asserts on them.
+
+``python -m core.bench`` compares cycle86 with the peer emulators installed (Bochs, QEMU) on
+the shared benchmark ROM (../shared/bench/bench.asm, 32-bit protected mode), with paging off
+and on, through ../shared/bench/peers.sh; docs/performance.md has the figures and how to
+profile.
 """
+import os
+import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,3 +211,80 @@ def _rounds(output):
     """The text of each finished round of the benchmark guest, its closing "done" included."""
     body = output.split(b"\n", 1)[1] if b"\n" in output else b""
     return [r + b"done\n" for r in body.split(b"done\n")[:-1]]
+
+
+# ------------------------------------------------------------------ peers (python -m core.bench)
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+
+
+def installed_peers():
+    """The peers peers.sh can run that are on this host, cycle86 first."""
+    peers = ["cycle86"]
+    if shutil.which("bochs"):
+        peers.append("bochs")
+    if os.path.exists("/usr/libexec/qemu-system-i386") or shutil.which("qemu-system-i386"):
+        peers.append("qemu")
+    return peers
+
+
+def peer_mips(paging, peers, small=10, large=300, runs=1, bench_dir=SHARED_BENCH):
+    """Run peers.sh once: {peer: (MIPS, marginal MIPS)} for bench.rom at `large` iterations.
+
+    cycle86 runs from this checkout (its directory first on PYTHONPATH), as
+    `cycle86 run --memory 32M --e9 stdout --bios bench.rom`.  Marginal MIPS take the
+    start-up out: (N_large - N_small) / (t_large - t_small)."""
+    script = Path(bench_dir) / "peers.sh"
+    if not script.exists():
+        raise GuestError("%s: not found (the shared benchmark sits beside the checkout)" % script)
+    env = dict(os.environ, PAGING=str(paging), PEERS=" ".join(peers),
+               CYCLE86="env PYTHONPATH=%s %s -m core.cli run --memory 32M --e9 stdout --bios"
+                       % (ROOT, sys.executable))
+    done = subprocess.run([str(script), str(small), str(large), str(runs)], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GuestError("peers.sh failed: %s" % (done.stderr.strip() or done.stdout.strip()))
+    figures = {}
+    for line in done.stdout.splitlines()[1:]:
+        f = line.split()
+        if len(f) == 8:
+            figures[f[0]] = (float(f[5]), float(f[7]))
+    return figures
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="python -m core.bench",
+        description="bench.rom (../shared/bench) under cycle86 and the installed peers, "
+                    "paging off and on: marginal MIPS side by side. Figures, not a test.")
+    ap.add_argument("--small", type=int, default=10, help="iterations of the short run (10)")
+    ap.add_argument("--large", type=int, default=300, help="iterations of the long run (300)")
+    ap.add_argument("--runs", type=int, default=1, help="runs per size; the fastest counts (1)")
+    ap.add_argument("--peers", default=None,
+                    help='peers to run, e.g. "cycle86 bochs" (default: cycle86 and those installed)')
+    args = ap.parse_args(argv)
+    peers = args.peers.split() if args.peers else installed_peers()
+    try:
+        table = {p: peer_mips(p, peers, args.small, args.large, args.runs) for p in (0, 1)}
+    except GuestError as e:
+        print("core.bench: %s" % e, file=sys.stderr)
+        return 1
+    print("bench.rom, %d and %d iterations, fastest of %d; marginal MIPS (whole-process MIPS)"
+          % (args.small, args.large, args.runs))
+    print("%-12s %18s %18s %12s" % ("peer", "paging off", "paging on", "paging cost"))
+    for peer in peers:
+        off, on = table[0].get(peer), table[1].get(peer)
+        if off is None or on is None:
+            continue
+        cost = "%+.0f%%" % (100.0 * (off[1] / on[1] - 1)) if on[1] else "-"
+        print("%-12s %9.1f (%6.1f) %9.1f (%6.1f) %12s" % (peer, off[1], off[0], on[1], on[0], cost))
+    if "bochs" in table[0] and "cycle86" in table[0]:
+        print("cycle86 / bochs: %.2f paging off, %.2f paging on" % tuple(
+            table[p]["cycle86"][1] / table[p]["bochs"][1] if table[p]["bochs"][1] else 0.0
+            for p in (0, 1)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -303,7 +303,8 @@ cdef class _CPU:
     cdef bint pe                   # protected-mode checks apply (CR0.PE and not v86)
     cdef bint v86                  # EFLAGS.VM in protected mode
     cdef bint paging
-    cdef bint user                 # memory accesses are user-level (CPL 3)
+    cdef bint user                 # memory accesses are user-level (CPL 3): set_user()
+    cdef uint32_t user_key         # user << 20, the access level in a host-TLB tag
     cdef bint ac_check             # alignment checking active (486+ CR0.AM, AC, CPL 3)
     cdef public int cpl
     cdef uint32_t seg_lo[8]
@@ -581,8 +582,13 @@ cdef class _CPU:
         return lin & self.bus.addr_mask
 
     @cython.final
+    cdef inline void set_user(self, bint user) noexcept:
+        self.user = user
+        self.user_key = <uint32_t>user << 20
+
+    @cython.final
     cdef inline uint32_t htag(self, uint32_t lin) noexcept:
-        return (lin >> PAGE_SHIFT) | (<uint32_t>self.user << 20)
+        return (lin >> PAGE_SHIFT) | self.user_key
 
     @cython.final
     cdef void hptr_flush(self) noexcept:
@@ -1664,7 +1670,7 @@ cdef class _CPU:
             self.r[R_ESP] = self.r[R_ECX]
             self.eip = self.r[R_EDX]
             self.cpl = 3
-        self.user = self.cpl == 3
+        self.set_user(self.cpl == 3)
 
     @cython.final
     cdef void flat_segment(self, int s, uint32_t sel, uint32_t access) noexcept:
@@ -1703,7 +1709,7 @@ cdef class _CPU:
         cdef int vec = self.fault_vec, first = self.delivering_vec
         cdef int err = self.fault_err
         cdef uint32_t ret = self.insn_eip
-        self.user = self.cpl == 3          # a fault inside a system access left it cleared
+        self.set_user(self.cpl == 3)          # a fault inside a system access left it cleared
         if first < 0:
             # Undo what the faulting instruction did before its fault (flags of a
             # read-modify-write whose write faults, ESP of POP [mem]).
@@ -1762,6 +1768,13 @@ cdef class _CPU:
             if self.dbg_pending:
                 return STOP_DEBUG
         while True:
+            if not (self.shutdown or self.stop_requested or self.inhibit_irq or self.nmi
+                    or self.intr or self.halted or self.hook_insn):
+                # Nothing pending (the common case): the checks below reduce to these.
+                if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
+                    return STOP_BUDGET
+                self.exec_one()
+                continue
             if self.shutdown:
                 return STOP_SHUTDOWN
             if self.stop_requested:
@@ -1871,8 +1884,7 @@ cdef class _CPU:
         cdef int k
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
-        self.insn_eip = self.eip
-        self.save_state()
+        self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:
             self.check_exec_breakpoint()
@@ -3281,7 +3293,7 @@ cdef class _CPU:
             self.cpl = 3
         elif not (self.cr0 & 1):
             self.cpl = 0
-        self.user = self.cpl == 3
+        self.set_user(self.cpl == 3)
         self.update_ac_check()
         if was_paging != self.paging:
             self.tlb_flush()
@@ -3431,20 +3443,20 @@ cdef class _CPU:
     cdef uint32_t rd_sys(self, uint32_t lin, int size) noexcept:
         cdef bint user = self.user
         cdef uint32_t v
-        self.user = False
+        self.set_user(False)
         v = self.rd_hooked(lin, size) if self.hook_mem else self.rd_lin(lin, size)
-        self.user = user
+        self.set_user(user)
         return v
 
     @cython.final
     cdef void wr_sys(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef bint user = self.user
-        self.user = False
+        self.set_user(False)
         if self.hook_mem:
             self.wr_hooked(lin, size, v)
         else:
             self.wr_lin(lin, size, v)
-        self.user = user
+        self.set_user(user)
 
     # ---- descriptors
     @cython.final
@@ -3539,7 +3551,7 @@ cdef class _CPU:
         self.set_accessed(d, self.code_desc_addr)
         self.load_cache(S_CS, (sel & 0xFFFC) | new_cpl, d)
         self.cpl = new_cpl
-        self.user = new_cpl == 3
+        self.set_user(new_cpl == 3)
         self.update_ac_check()
 
     @cython.final
@@ -3747,7 +3759,7 @@ cdef class _CPU:
                 self.param_buf[i] = self.rd(S_SS, (old_sp + (nparam - 1 - i) * gsize) & (0xFFFFFFFFu if big else 0xFFFF), gsize)
             self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
-            self.user = dpl == 3        # the inner stack is written at the new level
+            self.set_user(dpl == 3)        # the inner stack is written at the new level
             sp = new_sp
             big = self.ss32
             self.push_to(&sp, big, old_ss, gsize)
@@ -3894,7 +3906,7 @@ cdef class _CPU:
             self.eflags = (fl & (self.flags_settable32 | F_VM | F_RF)) | self.flags_fixed1
             self.update_mode()
             self.cpl = 3
-            self.user = True
+            self.set_user(True)
             self.load_seg(S_CS, sel)
             self.eip = off & 0xFFFF
             self.load_seg(S_SS, new_ss & 0xFFFF)
@@ -4002,7 +4014,7 @@ cdef class _CPU:
             self.set_accessed(sd, self.ss_desc_addr)
             self.load_cache(S_SS, new_ss, sd)
             # The frame goes onto the inner stack with the inner level's privilege.
-            self.user = False
+            self.set_user(False)
             sp = new_sp
             big = self.ss32
             if from_v86:

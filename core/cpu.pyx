@@ -157,6 +157,9 @@ cdef uint8_t OP_ISA[4096]        # first ISA level having (opcode, reg); 255 = u
 cdef uint8_t OP_LOCK[4096]       # LOCK allowed with a memory destination
 cdef uint8_t OP_GROUP[512]
 cdef uint16_t ALIAS_8086[256]
+# Bytes that are a prefix on some model (the opcode table's P flag), and F1, which the
+# 8086 decodes as a second LOCK: the prefix loop looks further only at these.
+cdef uint8_t MAYBE_PREFIX[256]
 # 8086 effective-address clocks by (mod, rm) for mod 0..2 (Intel 8086 manual, table 2-20)
 cdef uint8_t EA_8086[24]
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
@@ -193,9 +196,13 @@ cdef void _init_tables():
     for i in range(512):
         OP_MODRM[i] = 0
         OP_GROUP[i] = 0
+    for i in range(256):
+        MAYBE_PREFIX[i] = 1 if i == 0xF1 else 0
     for (op, preg), e in _opcodes.ENTRIES.items():
         if preg is None:
             OP_MODRM[op] = 1 if e.has_modrm else 0
+            if e.prefix and op < 256:
+                MAYBE_PREFIX[op] = 1
             for r in range(8):
                 OP_ISA[(op << 3) | r] = e.isa
                 OP_LOCK[(op << 3) | r] = 1 if e.lockable else 0
@@ -1907,6 +1914,8 @@ cdef class _CPU:
         # ---- prefixes
         while True:
             op = self.fetch8()
+            if not MAYBE_PREFIX[op]:
+                break
             if op == 0x26 or op == 0x2E or op == 0x36 or op == 0x3E:
                 self.seg_ovr = (op >> 3) & 3
             elif op == 0xF3 or op == 0xF2:

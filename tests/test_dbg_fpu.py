@@ -314,6 +314,13 @@ def test_expression_reals():
         v("~st0")
     with pytest.raises(expr.ExprError, match="'<<' needs an integer"):
         v("st0 << 1")
+    # A negative integer next to a real is negative (as in gdb), not its 32-bit pattern; on
+    # its own, and between integers, it is still the unsigned 32-bit value.
+    assert v("st0 + -1") == Fraction(3, 2) and v("st0 > -1") == 1 and v("-2 * st0") == -5
+    assert v("st0 + (eax - 6)") == Fraction(3, 2) and v("st0 - -eax") == Fraction(15, 2)
+    assert v("st0 + 0xffffffff") == Fraction(5, 2) + 0xFFFFFFFF
+    assert v("-1") == 0xFFFFFFFF and v("-1 > 0") == 1 and v("eax - 6 > 0") == 1
+    assert v("--1 + st0") == Fraction(7, 2)
     # A NASM hex number is not an exponent: 1e5h is 0x1e5.
     assert v("1e5h") == 0x1E5 and v("0x1e5") == 0x1E5
 

@@ -43,6 +43,17 @@ def cpu_model(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def fpu_choice(text):
+    """A coprocessor name (8087, 287, 387, none); whether it fits the CPU is checked when
+    the machine is built, where the model is known."""
+    from core.models import COPROCESSOR_ALIASES, COPROCESSORS
+    key = COPROCESSOR_ALIASES.get(text.lower(), text.lower())
+    if key != "none" and key not in COPROCESSORS:
+        raise argparse.ArgumentTypeError("unknown coprocessor %r (choose from none, %s)"
+                                         % (text, ", ".join(COPROCESSORS)))
+    return key
+
+
 def positive_seconds(text):
     try:
         value = float(text)
@@ -290,6 +301,9 @@ def add_machine_options(p):
                    help="machine type (default pc)")
     p.add_argument("--cpu", type=cpu_model, metavar="MODEL", default=None,
                    help="CPU model (default pentium on pc, 80486 on isapc)")
+    p.add_argument("--fpu", type=fpu_choice, metavar="CHIP", default=None,
+                   help="a coprocessor beside an 8086/8088 (8087), 80286 (287) or 80386 "
+                        "(287, 387); default none. The 486 and later have theirs on chip")
     p.add_argument("--memory", type=memory_size, metavar="SIZE", default=None,
                    help="guest RAM, e.g. 640K, 32M (default 32M)")
     p.add_argument("--bios", metavar="FILE",
@@ -365,7 +379,7 @@ def start_trace(machine, name):
     return writer
 
 
-RUN_KEYS = ("machine", "cpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
+RUN_KEYS = ("machine", "cpu", "fpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
             "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
             "kernel", "initrd", "append")
 
@@ -391,7 +405,7 @@ def run_config(args):
 def _check_file_settings(settings):
     """Values from a machine file, checked by the same rules as the options."""
     from core import pc as pcmod
-    checks = {"cpu": cpu_model, "serial": _serial_spec, "e9": _e9_spec}
+    checks = {"cpu": cpu_model, "fpu": fpu_choice, "serial": _serial_spec, "e9": _e9_spec}
     out = {}
     for key, value in settings.items():
         try:

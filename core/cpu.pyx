@@ -20,7 +20,7 @@ from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD
 from collections import namedtuple
 
 from core import opcodes as _opcodes
-from core.models import get_model, ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486
+from core.models import get_model, coprocessor, COPROCESSORS, ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486
 
 Segment = namedtuple("Segment", "selector base limit access")
 
@@ -234,6 +234,12 @@ cdef class _CPU:
     cdef public object ferr_hook         # FERR#: callable(level), wired to IRQ13 on a PC/AT
     cdef public bint ignne               # IGNNE#: the board's answer to an OUT to port F0h
     cdef public bint lapic               # a local APIC model answers at IA32_APIC_BASE (none yet)
+    # A separate coprocessor (8087/287/387 beside the 8086-80386; core/models.coprocessor):
+    # its name, or None for none or an on-chip x87.  It runs concurrently with the CPU and
+    # is busy until fpu_busy_until (a clock cycle); WAIT, and on the 286/386 the next ESC
+    # (which samples BUSY#), wait for it.
+    cdef public object coprocessor
+    cdef public uint64_t fpu_busy_until
     cdef uint8_t fbuf[128]               # an x87 memory operand on its way to or from memory
     # ---- model
     cdef public object model
@@ -368,7 +374,7 @@ cdef class _CPU:
     cdef uint32_t int_cost         # clocks of the last protected-mode event delivery
     cdef uint32_t last_ts_cost     # clocks of the last task switch
 
-    def __init__(self, model="8086", Clock clock=None, Bus bus=None):
+    def __init__(self, model="8086", Clock clock=None, Bus bus=None, fpu=None):
         m = get_model(model)
         self.model = m
         self.isa = m.isa
@@ -407,10 +413,13 @@ cdef class _CPU:
         self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
         self.ferr_hook = None
         self.ignne = False
+        self.coprocessor = coprocessor(m, fpu)
         if m.fpu:
             # The 486 and later have the x87 on chip; the level says which generation
             # (FCOMI and FCMOVcc from the P6).
             self.fpu = FPU(m.isa)            # ISA_486.. are the FPU levels 4 (486) to 6 (P6)
+        elif self.coprocessor is not None:
+            self.fpu = FPU(COPROCESSORS[self.coprocessor])
         else:
             self.fpu = None
         self.skip_lin = -1
@@ -430,7 +439,7 @@ cdef class _CPU:
         # The 8086/8088 figures exclude the effective-address time (Intel's EA table);
         # the 80186 and later print totals that include it.
         self.timing_adds_ea = self.isa == ISA_8086
-        for i, k in enumerate(timing.x87_clocks(self.model.name)):
+        for i, k in enumerate(timing.x87_clocks(self.model.name, self.coprocessor)):
             self.t_x87[i] = k
         for key, t in timing.table(self.model.name).items():
             for k in _keys_to_indices(key):
@@ -481,6 +490,11 @@ cdef class _CPU:
                 # EDX holds the processor signature; CR0 the model's reset value.
                 self.r[R_EDX] = self.model.reset_edx
                 self.cr0 = self.model.reset_cr0
+                if self.coprocessor == "387":
+                    # The 80386 samples ERROR# after RESET: an 80387 pulls it low and the
+                    # CPU sets ET [80386 PRM 10.1; SDM vol. 3 "Intel 387 and Intel 287
+                    # Math Coprocessor Initialization"].
+                    self.cr0 |= 0x10
                 self.dr[6] = 0xFFFF0FF0
                 self.dr[7] = 0x00000400
         from core import cpuid as _cpuid
@@ -505,6 +519,7 @@ cdef class _CPU:
         self.paging = False
         if self.fpu is not None:
             self.fpu.reset()        # RESET initialises the x87 too (SDM vol. 3 Table 9-1)
+        self.fpu_busy_until = 0
         self.update_mode()
         self.tlb_flush()
         for i in range(8):
@@ -1931,6 +1946,9 @@ cdef class _CPU:
         elif op == 0x9B:
             if (self.cr0 & 0xA) == 0xA and self.isa >= ISA_286:
                 self.fault(EXC_NM, -1)      # MP and TS: the coprocessor context is stale
+            if self.coprocessor is not None and self.clock.now < self.fpu_busy_until:
+                # TEST# (8086) or BUSY# (286/386): WAIT idles until the coprocessor is done.
+                self.cyc_extra += <uint32_t>(self.fpu_busy_until - self.clock.now)
             if self.fpu is not None and (self.fpu.sw & 0x80) and self.fpu_pending():
                 self.eip = self.insn_eip        # frozen until IRQ13's handler acts
         elif op == 0x9C:
@@ -2273,6 +2291,7 @@ cdef class _CPU:
     cdef void esc(self) noexcept:
         cdef FPU f = self.fpu
         cdef int esc, modrm, kind, n, rc, i, clocks
+        cdef uint32_t stall
         cdef uint32_t amask, off, v
         cdef bint op32, pm, control, es_before
         if f is None:
@@ -2312,6 +2331,8 @@ cdef class _CPU:
             kind = f.mem_kind(esc, self.reg, op32, pm)
             n = kind & 0xFF
             if (kind >> 8) == MEM_NONE:
+                if not self.m_has_ud:
+                    return              # an 8087 ignores an encoding it does not know
                 self.fault(EXC_UD, -1)
             if not control:
                 f.fds = self.sel[self.ea_seg]
@@ -2349,30 +2370,50 @@ cdef class _CPU:
                         i += 1
                 if rc > 0:
                     rc = FPU_OK
-        # The x87's own clocks for this form replace the ESC line of the integer table.
         clocks = self.t_x87[64 + esc * 64 + (modrm & 0x3F)] if self.mod == 3 else self.t_x87[esc * 8 + self.reg]
-        if clocks:
+        if self.coprocessor is not None:
+            # A separate chip: the CPU pays its own ESC line (the operand transfer) and
+            # goes on while the coprocessor works.  The 80286/80386 sample BUSY# before an
+            # ESC and wait; the 8086 does not (programs put WAIT in front) [80286 PRM
+            # 6.1; 8087 data sheet "Processor/coprocessor synchronization"].
+            stall = 0
+            if f.level >= 2 and self.clock.now < self.fpu_busy_until:
+                stall = <uint32_t>(self.fpu_busy_until - self.clock.now)
+                self.cyc_extra += stall
+            self.fpu_busy_until = self.clock.now + stall + clocks
+        elif clocks:
+            # The x87's own clocks for this form replace the ESC line of the integer table.
             self.cyc_override = clocks
         if rc == FPU_UD:
-            self.fault(EXC_UD, -1)
+            if self.m_has_ud:
+                self.fault(EXC_UD, -1)
         elif rc == FPU_FLAGS:
             self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | (f.eflags_out & (F_ZF | F_PF | F_CF))
         elif rc == FPU_AX:
             self.r[R_EAX] = (self.r[R_EAX] & 0xFFFF0000) | f.sw
         if not (f.sw & 0x80):
             self.ignne = False              # FERR# is gone, and with it IGNNE#
-        elif not es_before and not (self.cr0 & 0x20) and (f.level == 3 or f.level >= 6):
+        elif not es_before and not (self.cr0 & 0x20) and (f.level <= 3 or f.level >= 6):
             # An unmasked exception with CR0.NE=0, the PC/AT way: FERR# -> IRQ13 through
-            # the slave 8259.  The 387 and the P6 assert FERR# as the instruction
-            # completes; the 486 and Pentium defer it to the next waiting instruction
-            # (SDM vol. 3 "Assertion of the FERR# pin"; vol. 1 D.2.1.1).
-            self.ferr(True)
+            # the slave 8259.  The coprocessors (ERROR#, the 8087's INT) and the P6
+            # assert it as the instruction completes; the 486 and Pentium defer it to
+            # the next waiting instruction (SDM vol. 3 "Assertion of the FERR# pin";
+            # vol. 1 D.2.1.1).  The 8087's INT also needs IEM clear (FENI).
+            if f.level != 1 or not (f.cw & 0x80):
+                self.ferr(True)
 
     cdef bint fpu_pending(self) noexcept:
         """A waiting x87 instruction (or WAIT) found an unmasked exception pending.
         Returns 1 when the processor freezes before it (MS-DOS compatibility mode)."""
         if self.isa >= ISA_486 and (self.cr0 & 0x20):
             self.fault(EXC_MF, -1)          # CR0.NE=1: native #MF at this instruction
+        if self.fpu.level == 1:
+            return False                    # the 8086 has no ERROR# input: only the INT line
+        if self.coprocessor is not None and self.ferr_hook is None:
+            # A 287/387 whose ERROR# reaches the CPU's ERROR# pin (no PC/AT board logic
+            # between): the next waiting ESC or WAIT takes exception 16 [80286 PRM 9.2;
+            # 80386 PRM 9.8.16].
+            self.fault(EXC_MF, -1)
         # CR0.NE=0: FERR# is (or stays) asserted and the processor freezes before the
         # instruction until an interrupt -- IRQ13 -- is taken; the handler clears the
         # exception, or writes port F0h, which asserts IGNNE#, and the instruction goes

@@ -86,6 +86,7 @@ class PCConfig:
     """Everything that defines a VM; the `cycle86 run` options and TOML keys map onto it."""
     machine: str = "pc"
     cpu: str = None                  # default: DEFAULT_CPU[machine]
+    fpu: str = None                  # a coprocessor beside an 8086-80386: 8087, 287, 387
     memory: int = DEFAULT_MEMORY
     bios: str = None                 # a path, a name from FIRMWARE_NAMES, or None: discover
     vgabios: str = None              # a path, a name, "none", or None: discover
@@ -240,7 +241,7 @@ def cmos_values(config, floppies, disks, boot_order):
     v[0x0F] = 0x00                                   # shutdown status: normal POST
     v[0x10] = (floppies[0] << 4) | floppies[1]
     drives = sum(1 for t in floppies if t)
-    equipment = 0x02 if _has_fpu(config.cpu) else 0  # bits 5:4 = 00: EGA/VGA
+    equipment = 0x02 if _has_fpu(config) else 0  # bits 5:4 = 00: EGA/VGA
     if drives:
         equipment |= 0x01 | ((drives - 1) << 6)
     v[0x14] = equipment
@@ -279,9 +280,12 @@ def cmos_values(config, floppies, disks, boot_order):
     return v
 
 
-def _has_fpu(cpu):
-    from core.models import get_model
-    return bool(get_model(cpu).fpu) if cpu else False
+def _has_fpu(config):
+    """An x87 on chip or in the coprocessor socket (the equipment word's bit 1)."""
+    from core.models import coprocessor, get_model
+    if not config.cpu:
+        return False
+    return bool(get_model(config.cpu).fpu) or coprocessor(config.cpu, config.fpu) is not None
 
 
 # ===================================================================== the machine
@@ -432,7 +436,7 @@ class PC:
 def build_pc(config, echo=None):
     """Build the machine `config` describes.  `echo` receives the port 0xE9 bytes (see
     peripherals.debugport.file_sink); raises PlatformError for a bad setting or file."""
-    from core.models import get_model
+    from core.models import coprocessor, get_model
     from peripherals.debugport import DebugPort
     from peripherals.diskimage import DiskImage
 
@@ -445,6 +449,10 @@ def build_pc(config, echo=None):
     except ValueError as e:
         raise PlatformError(str(e)) from None
     config.cpu = model.name
+    try:
+        config.fpu = coprocessor(model, config.fpu)
+    except ValueError as e:
+        raise PlatformError("fpu: %s" % e) from None
     if not isinstance(config.memory, int) or config.memory <= 0:
         raise PlatformError("memory must be a positive number of bytes, not %r"
                             % (config.memory,))
@@ -506,7 +514,7 @@ def build_pc(config, echo=None):
             raise
 
     # ---- the machine
-    m = Machine(cpu=model.name, memory=config.memory)
+    m = Machine(cpu=model.name, memory=config.memory, fpu=config.fpu)
     pc = PC(config=config, machine=m, media=media, bios_path=bios_path, vgabios_path=vga_path)
     pc.chips["debugport"] = DebugPort(m, echo=echo)
     isa_image = _isa_image(m, bios, vgabios)
@@ -778,7 +786,7 @@ def _fill_cmos(pc, floppies, disks, boot_order):
         configure(pc.config.memory,
                   floppies=[FLOPPY_NAMES[t] for t in floppies],
                   disk_types=[47 if g else None for g in disks],
-                  boot_order=boot_order, fpu=_has_fpu(pc.config.cpu),
+                  boot_order=boot_order, fpu=_has_fpu(pc.config),
                   ata_translation=[("lba" if g[0] > 1024 else "none") if g else None
                                    for g in disks])
         # What the RTC's setup leaves out: the user-defined geometry of disks 0 and 1

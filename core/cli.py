@@ -295,8 +295,14 @@ def positive_cycles(text):
 def add_machine_options(p):
     """The options that describe a machine: `run`'s and `debug`'s (the same machine)."""
     p.add_argument("machine_file", nargs="?", metavar="MACHINE",
-                   help="a TOML machine file: NAME (NAME.toml here or in "
-                        "~/.config/cycle86/machines) or PATH.toml")
+                   help="a machine by name (`cycle86 machine new`; NAME.toml here or in "
+                        "the machine directory) or a TOML machine file PATH.toml")
+    return add_machine_settings(p)
+
+
+def add_machine_settings(p):
+    """The settings of a machine, which a machine file can also hold (`run`, `debug` and
+    `machine new|edit` share them)."""
     p.add_argument("--machine", choices=("pc", "isapc"), default=None,
                    help="machine type (default pc)")
     p.add_argument("--cpu", type=cpu_model, metavar="MODEL", default=None,
@@ -381,7 +387,7 @@ def start_trace(machine, name):
 
 RUN_KEYS = ("machine", "cpu", "fpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
             "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
-            "kernel", "initrd", "append")
+            "kernel", "initrd", "append", "overlays")
 
 
 def run_config(args):
@@ -392,7 +398,7 @@ def run_config(args):
     if args.machine_file:
         _, settings = pcmod.load_machine_file(args.machine_file)
         settings = _check_file_settings(settings)
-    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k, None) is not None}
     settings.update(given)
     config = pcmod.PCConfig(**settings)
     media = [k for k in ("fda", "fdb", "hda", "hdb", "cdrom", "kernel") if getattr(config, k)]
@@ -415,7 +421,7 @@ def _check_file_settings(settings):
                 value = positive_cycles(str(value))
             elif key in checks:
                 value = checks[key](str(value))
-            elif key in ("kernel", "initrd", "append"):
+            elif key in ("kernel", "initrd", "append", "overlays"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
@@ -542,6 +548,8 @@ COMMANDS = (
             _from_module("debugger.cli")),
     Command("trace", "show, summarise, compare and export recorded traces",
             _from_module("debugger.trace_cli")),
+    Command("machine", "create, list, show, edit and remove machines by name",
+            _from_module("core.machines")),
 )
 COMMAND_HELP = {c.name: c.help for c in COMMANDS}
 

@@ -106,6 +106,7 @@ class PCConfig:
     kernel: str = None               # direct kernel boot: a bzImage or Multiboot kernel
     initrd: str = None               # its initrd, or Multiboot modules "a args,b"
     append: str = None               # the kernel command line
+    overlays: str = None             # a directory keeping the disks' overlays between runs
     bios_only: bool = False          # only --bios was asked for: a raw ROM, no VGA BIOS
 
     @classmethod
@@ -487,7 +488,17 @@ def build_pc(config, echo=None):
         for slot in ("fda", "fdb", "hda", "hdb"):
             path = getattr(config, slot)
             if path:
-                media[slot] = DiskImage(path, commit=config.commit)
+                journal = None
+                if config.overlays and not config.commit:
+                    # A named machine's disks: the guest's writes persist beside the
+                    # machine file, never in the image (peripherals/diskimage.py).
+                    try:
+                        os.makedirs(config.overlays, exist_ok=True)
+                    except OSError as e:
+                        raise DiskImageError("%s: cannot create the overlay directory (%s)"
+                                             % (config.overlays, e.strerror or e)) from None
+                    journal = os.path.join(config.overlays, slot + ".overlay")
+                media[slot] = DiskImage(path, commit=config.commit, overlay_file=journal)
         if config.cdrom:
             media["cdrom"] = DiskImage(config.cdrom, read_only=True, sector_size=2048)
     except DiskImageError as e:
@@ -820,7 +831,8 @@ def load_machine_file(name_or_path, search=None):
     """A PCConfig's keys from a TOML machine file, with paths made absolute.
 
     `name_or_path`: a path to a .toml file, or a name looked up as NAME.toml in the
-    current directory and then in ~/.config/cycle86/machines/.
+    current directory and then in the machine directory (core/machines.machine_dir:
+    $CYCLE86_MACHINES, else ~/.config/cycle86/machines).
     """
     try:
         import tomllib
@@ -834,7 +846,8 @@ def load_machine_file(name_or_path, search=None):
     candidates = [path]
     if path.suffix != ".toml":
         candidates = [Path(str(path) + ".toml")]
-        for d in (search or [Path.cwd(), Path.home() / ".config" / "cycle86" / "machines"]):
+        from core.machines import machine_dir
+        for d in (search or [Path.cwd(), machine_dir()]):
             candidates.append(Path(d) / (path.name + ".toml"))
     for c in candidates:
         if c.is_file():
@@ -864,7 +877,7 @@ def load_machine_file(name_or_path, search=None):
         if k == "initrd" and isinstance(value, str):
             value = ",".join(_resolve_first_word(path.parent, entry)
                              for entry in value.split(",") if entry.strip())
-        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel") and isinstance(value, str):
+        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays") and isinstance(value, str):
             if value not in FIRMWARE_NAMES and value not in VGABIOS_NAMES and value != "none":
                 value = str((path.parent / Path(value).expanduser()).resolve()) \
                     if not os.path.isabs(os.path.expanduser(value)) else os.path.expanduser(value)

@@ -55,7 +55,7 @@ def add_subparser(subparsers):
 def _machine_given(args):
     from core import cli as corecli
     return bool(args.machine_file) or args.bios_log is not None or any(
-        getattr(args, k) is not None for k in corecli.RUN_KEYS)
+        getattr(args, k, None) is not None for k in corecli.RUN_KEYS)
 
 
 class _Session:

@@ -335,6 +335,9 @@ def add_machine_settings(p):
                    help="stop after N guest cycles (exit status 124); K, M, G suffixes")
     p.add_argument("--screen", action="store_true", default=None,
                    help="print the VGA text screen when the run ends")
+    p.add_argument("--screenshot", metavar="FILE.png", default=None,
+                   help="save the guest's screen as a PNG when the run ends (text in the "
+                        "guest's font, VGA graphics, VBE modes)")
     p.add_argument("--realtime", action="store_true", default=None,
                    help="pace the guest to the wall clock (the host sleeps; the guest "
                         "sees the same run)")
@@ -387,7 +390,7 @@ def start_trace(machine, name):
 
 RUN_KEYS = ("machine", "cpu", "fpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
             "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
-            "kernel", "initrd", "append", "overlays")
+            "kernel", "initrd", "append", "overlays", "screenshot")
 
 
 def run_config(args):
@@ -421,7 +424,7 @@ def _check_file_settings(settings):
                 value = positive_cycles(str(value))
             elif key in checks:
                 value = checks[key](str(value))
-            elif key in ("kernel", "initrd", "append", "overlays"):
+            elif key in ("kernel", "initrd", "append", "overlays", "screenshot"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
@@ -494,6 +497,8 @@ def _run_main(args):
                 while lines and not lines[-1]:
                     lines.pop()
                 print("\n".join(lines))
+        if config.screenshot:
+            _save_screenshot(machine, config.screenshot)
         if outcome.reason != "stop" or machine.debugport.exit_status is None or args.stats:
             sys.stderr.write("%s run: %s\n" % (PROG, outcome.description))
         if args.stats:
@@ -511,6 +516,19 @@ def _run_main(args):
         for f in (e9_file, log_file):
             if f is not None:
                 f.close()
+
+
+def _save_screenshot(machine, path):
+    vga = machine.chips.get("vga")
+    if vga is None:
+        sys.stderr.write("%s run: warning: no VGA, so no screenshot\n" % PROG)
+        return
+    try:
+        width, height, mode = vga.screenshot(path)
+    except OSError as e:
+        raise CliError("%s: cannot write the screenshot (%s)" % (path, e.strerror or e)) \
+            from None
+    sys.stderr.write("%s run: screenshot %s: %dx%d, %s\n" % (PROG, path, width, height, mode))
 
 
 # ------------------------------------------------------------------ the command table

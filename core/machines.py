@@ -18,7 +18,8 @@ from pathlib import Path
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DISK_SLOTS = ("fda", "fdb", "hda", "hdb")
-PATH_KEYS = ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays")
+PATH_KEYS = ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays",
+             "screenshot")
 
 
 class MachineError(Exception):

@@ -100,6 +100,7 @@ class PCConfig:
     e9: str = None                   # stdout | file:PATH | None (kept in memory only)
     max_cycles: int = None
     screen: bool = False
+    screenshot: str = None           # a PNG of the screen when the run ends
     realtime: bool = False
     commit: bool = False
     rtc_start: str = None            # ISO date for the RTC; None: the RTC's default
@@ -877,7 +878,8 @@ def load_machine_file(name_or_path, search=None):
         if k == "initrd" and isinstance(value, str):
             value = ",".join(_resolve_first_word(path.parent, entry)
                              for entry in value.split(",") if entry.strip())
-        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays") and isinstance(value, str):
+        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays",
+                 "screenshot") and isinstance(value, str):
             if value not in FIRMWARE_NAMES and value not in VGABIOS_NAMES and value != "none":
                 value = str((path.parent / Path(value).expanduser()).resolve()) \
                     if not os.path.isabs(os.path.expanduser(value)) else os.path.expanduser(value)

@@ -36,7 +36,7 @@ class Cmd:
     repeat: bool = False  # an empty line repeats it (the run commands, as in gdb)
 
 
-GROUPS = ("Execution", "Breakpoints and watchpoints", "CPU state", "Memory",
+GROUPS = ("Execution", "Breakpoints and watchpoints", "CPU state", "Memory", "Devices",
           "Tracing", "Symbols and scripts", "Debugger")
 
 COMMANDS = (
@@ -118,6 +118,9 @@ COMMANDS = (
         "do_writemem", "Memory"),
     Cmd(("loadmem",), "FILE ADDR", "load a host file into linear memory at ADDR",
         "do_loadmem", "Memory"),
+    # ---- devices
+    Cmd(("screenshot",), "FILE", "save the guest's screen (text in its own font, VGA "
+        "graphics, VBE) as a PNG file", "do_screenshot", "Devices"),
     # ---- tracing
     Cmd(("trace",), "on|off", "print each instruction as it executes", "do_trace",
         "Tracing"),
@@ -1710,6 +1713,17 @@ class CommandInterpreter:
             data = f.read()
         self.dbg.write(addr, data)
         self.write("loaded %d bytes from %s at 0x%08x" % (len(data), words[0], addr))
+
+    # ------------------------------------------------------------ devices
+    def do_screenshot(self, args):
+        words = _split(args)
+        if len(words) != 1:
+            raise CommandError("screenshot needs FILE (a .png to write)")
+        vga = self._devices().get("vga")
+        if vga is None or not callable(getattr(vga, "screenshot", None)):
+            raise CommandError("this machine has no VGA: no screen to save")
+        width, height, mode = vga.screenshot(words[0])
+        self.write("wrote %s: %dx%d, %s" % (words[0], width, height, mode))
 
     # ------------------------------------------------------------ tracing
     def do_trace(self, args):

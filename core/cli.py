@@ -297,7 +297,22 @@ def add_machine_options(p):
     p.add_argument("machine_file", nargs="?", metavar="MACHINE",
                    help="a machine by name (`cycle86 machine new`; NAME.toml here or in "
                         "the machine directory) or a TOML machine file PATH.toml")
-    return add_machine_settings(p)
+    add_machine_settings(p)
+    p.add_argument("--keys", metavar="TEXT", default=None, dest="keys_text",
+                   help="type TEXT on the keyboard (US layout; \\n is Enter) from --keys-at "
+                        "guest time on")
+    p.add_argument("--keys-at", metavar="TIME", default=None,
+                   help="guest time --keys starts at: 1.5s, 200ms, 50us or cycles "
+                        "(default 1s)")
+    p.add_argument("--keys-file", metavar="FILE", default=None,
+                   help="a keys script: wait TIME, type TEXT, key CHORD, press/release KEY "
+                        "lines, in guest time (README, 'Keyboard input')")
+    p.add_argument("--input-log", metavar="FILE", default=None,
+                   help="write every key and COM1 byte the host gave the guest, with its "
+                        "guest cycle, to FILE at the end (JSON; replay with --replay-input)")
+    p.add_argument("--replay-input", metavar="FILE", default=None,
+                   help="deliver the input of a saved input log again, at the same cycles")
+    return p
 
 
 def add_machine_settings(p):
@@ -390,7 +405,8 @@ def start_trace(machine, name):
 
 RUN_KEYS = ("machine", "cpu", "fpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
             "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
-            "kernel", "initrd", "append", "overlays", "screenshot")
+            "kernel", "initrd", "append", "overlays", "screenshot", "keys_text", "keys_at",
+            "keys_file", "input_log", "replay_input")
 
 
 def run_config(args):
@@ -424,7 +440,8 @@ def _check_file_settings(settings):
                 value = positive_cycles(str(value))
             elif key in checks:
                 value = checks[key](str(value))
-            elif key in ("kernel", "initrd", "append", "overlays", "screenshot"):
+            elif key in ("kernel", "initrd", "append", "overlays", "screenshot", "keys_text",
+                         "keys_at", "keys_file", "input_log", "replay_input"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
@@ -499,6 +516,8 @@ def _run_main(args):
                 print("\n".join(lines))
         if config.screenshot:
             _save_screenshot(machine, config.screenshot)
+        if config.input_log:
+            _save_input_log(machine, config.input_log)
         if outcome.reason != "stop" or machine.debugport.exit_status is None or args.stats:
             sys.stderr.write("%s run: %s\n" % (PROG, outcome.description))
         if args.stats:
@@ -516,6 +535,15 @@ def _run_main(args):
         for f in (e9_file, log_file):
             if f is not None:
                 f.close()
+
+
+def _save_input_log(machine, path):
+    from core import keys
+    try:
+        keys.save_input_log(machine, path)
+    except OSError as e:
+        raise CliError("%s: cannot write the input log (%s)" % (path, e.strerror or e)) \
+            from None
 
 
 def _save_screenshot(machine, path):

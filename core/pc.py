@@ -108,6 +108,11 @@ class PCConfig:
     initrd: str = None               # its initrd, or Multiboot modules "a args,b"
     append: str = None               # the kernel command line
     overlays: str = None             # a directory keeping the disks' overlays between runs
+    keys_text: str = None            # --keys: typed on the keyboard from keys_at (core/keys.py)
+    keys_file: str = None            # a keys script: wait/type/key/press/release lines
+    keys_at: str = None              # guest time --keys starts at (default 1s)
+    input_log: str = None            # write the host's input (keys, COM1) here at exit
+    replay_input: str = None         # deliver a saved input log's events again
     bios_only: bool = False          # only --bios was asked for: a raw ROM, no VGA BIOS
 
     @classmethod
@@ -525,6 +530,14 @@ def build_pc(config, echo=None):
                 image.close()
             raise
 
+    # ---- scripted and recorded input, checked before anything is built
+    try:
+        key_events, replay_log = _input_plan(config, model)
+    except PlatformError:
+        for image in media.values():
+            image.close()
+        raise
+
     # ---- the machine
     m = Machine(cpu=model.name, memory=config.memory, fpu=config.fpu)
     pc = PC(config=config, machine=m, media=media, bios_path=bios_path, vgabios_path=vga_path)
@@ -557,7 +570,42 @@ def build_pc(config, echo=None):
         _install_kernel(pc, plan, kboot_rom)
 
     _fill_cmos(pc, floppies, _disk_geometries(pc), boot_order)
+    if key_events:
+        from core import keys
+        keys.schedule(pc.chips["i8042"], key_events)
+    if replay_log is not None:
+        from core import keys
+        try:
+            keys.replay(pc, config.replay_input)
+        except keys.KeysError as e:
+            pc.close()
+            raise PlatformError(str(e)) from None
     return pc
+
+
+def _input_plan(config, model):
+    """The keyboard events of --keys/--keys-file and the input log of --replay-input."""
+    from core import keys
+    out = []
+    try:
+        if config.keys_text is not None:
+            start = keys.guest_cycles(config.keys_at or "1s", model.frequency)
+            out += keys.events(["type " + config.keys_text], model.frequency, start)
+        if config.keys_file:
+            try:
+                with open(config.keys_file, encoding="utf-8") as f:
+                    script = f.read()
+            except OSError as e:
+                raise PlatformError("%s: cannot read the keys file (%s)"
+                                    % (config.keys_file, e.strerror or e)) from None
+            try:
+                out += keys.events(script, model.frequency)
+            except keys.KeysError as e:
+                raise PlatformError("%s: %s" % (config.keys_file, e)) from None
+        replay_log = keys.load_input_log(config.replay_input) if config.replay_input else None
+    except keys.KeysError as e:
+        raise PlatformError("keys: %s" % e if "input log" not in str(e) else str(e)) from None
+    return sorted(out, key=lambda ce: ce[0]), replay_log
 
 
 def _kernel_plan(config, model, boot_order):
@@ -879,7 +927,8 @@ def load_machine_file(name_or_path, search=None):
             value = ",".join(_resolve_first_word(path.parent, entry)
                              for entry in value.split(",") if entry.strip())
         if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays",
-                 "screenshot") and isinstance(value, str):
+                 "screenshot", "keys_file", "input_log", "replay_input") \
+                and isinstance(value, str):
             if value not in FIRMWARE_NAMES and value not in VGABIOS_NAMES and value != "none":
                 value = str((path.parent / Path(value).expanduser()).resolve()) \
                     if not os.path.isabs(os.path.expanduser(value)) else os.path.expanduser(value)

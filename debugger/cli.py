@@ -73,6 +73,16 @@ class _Session:
         if self.dbg is not None and self.dbg.trace is not None:
             self.dbg.trace_stop()
         if self.pc is not None:
+            log = getattr(self.pc.config, "input_log", None)
+            if log:
+                # The keys typed in the TUI, sendkey and the serial console, by cycle:
+                # `cycle86 run --replay-input` runs the same session again.
+                from core import keys
+                try:
+                    keys.save_input_log(self.pc, log)
+                except OSError as e:
+                    sys.stderr.write("cycle86 debug: %s: cannot write the input log (%s)\n"
+                                     % (log, e.strerror or e))
             self.pc.close()
         for f in self.files:
             f.close()

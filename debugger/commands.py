@@ -119,6 +119,9 @@ COMMANDS = (
     Cmd(("loadmem",), "FILE ADDR", "load a host file into linear memory at ADDR",
         "do_loadmem", "Memory"),
     # ---- devices
+    Cmd(("sendkey",), 'CHORD... | "TEXT"', "press and release keys on the guest's "
+        "keyboard from now on: chords like ctrl-alt-delete, f1, enter; \"TEXT\" types "
+        "(\\n is Enter)", "do_sendkey", "Devices"),
     Cmd(("screenshot",), "FILE", "save the guest's screen (text in its own font, VGA "
         "graphics, VBE) as a PNG file", "do_screenshot", "Devices"),
     # ---- tracing
@@ -1715,6 +1718,29 @@ class CommandInterpreter:
         self.write("loaded %d bytes from %s at 0x%08x" % (len(data), words[0], addr))
 
     # ------------------------------------------------------------ devices
+    def do_sendkey(self, args):
+        from core import keys
+        words = _split(args)
+        if not words:
+            raise CommandError('sendkey needs keys: sendkey ctrl-alt-delete, sendkey "dir\\n"')
+        kbc = self._devices().get("i8042")
+        if kbc is None:
+            raise CommandError("this machine has no keyboard controller")
+        quoted = args.strip().startswith('"')
+        script = ["type " + " ".join(words)] if quoted else ["key " + " ".join(words)]
+        # Keys sent by earlier commands that have not all gone yet go first: a second
+        # sendkey before the guest ran queues behind the first instead of mixing with it.
+        start = max(self.dbg.clock.now, getattr(self, "_keys_until", 0))
+        try:
+            events = keys.events(script, self.dbg.clock.frequency, start)
+        except keys.KeysError as e:
+            raise CommandError(str(e).replace("line 1: ", "")) from None
+        keys.schedule(kbc, events)
+        last = max(c for c, _ in events)
+        self._keys_until = last + keys.guest_cycles("%dus" % keys.GAP_US,
+                                                    self.dbg.clock.frequency)
+        self.write("sent %d key events, from cycle %d to %d" % (len(events), start, last))
+
     def do_screenshot(self, args):
         words = _split(args)
         if len(words) != 1:

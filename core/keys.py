@@ -84,7 +84,7 @@ def chord(spec):
     """The keys of a chord "ctrl-alt-delete" ("-" itself is the key "minus")."""
     if spec in ("-", "minus"):
         return ["-"]
-    return [_key(part) for part in spec.split("-")]
+    return [_key("-" if part == "minus" else part) for part in spec.split("-")]
 
 
 def events(script, frequency, start=0):
@@ -100,6 +100,8 @@ def events(script, frequency, start=0):
         if not line or line.startswith("#"):
             continue
         word, _, rest = line.partition(" ")
+        if word.lower() == "type":
+            rest = raw.lstrip()[5:].rstrip("\r\n")       # spaces at its end are text
         word = word.lower()
         try:
             if word != "type" and "#" in rest:
@@ -136,6 +138,19 @@ def events(script, frequency, start=0):
         except KeysError as e:
             raise KeysError("line %d: %s" % (number, e)) from None
     return out
+
+
+def send(kbc, script):
+    """Keys from a person (sendkey, the TUI): from now, or after the keys sent earlier
+    that are still to come, so two quick sends queue instead of mixing.  Returns the
+    (cycle, event) pairs scheduled."""
+    frequency = kbc.clock.frequency
+    start = max(kbc.clock.now, getattr(kbc, "keys_until", 0))
+    evs = events(script, frequency, start)
+    schedule(kbc, evs)
+    if evs:
+        kbc.keys_until = max(c for c, _ in evs) + guest_cycles("%dus" % GAP_US, frequency)
+    return evs
 
 
 def schedule(kbc, evs):
@@ -214,3 +229,39 @@ def replay(pc, path):
             raise KeysError("%s: the log has serial input, this machine no COM1" % path)
         from peripherals.uart import ReplayBackend
         uart.attach(ReplayBackend(serial))
+
+
+# ---- keys from a terminal (the TUI's Screen pane, `cycle86 run --display`)
+# A terminal reports a key press as a whole (no release, no lone modifier), by Textual's
+# names: "a", "A", "ctrl+c", "shift+tab", "f5", "pageup", "right_square_bracket" ...
+
+_TERMINAL_NAMES = {
+    "escape": "esc", "enter": "enter", "tab": "tab", "backspace": "backspace",
+    "delete": "delete", "insert": "insert", "home": "home", "end": "end",
+    "pageup": "pageup", "pagedown": "pagedown", "up": "up", "down": "down", "left": "left",
+    "right": "right", "space": "space", "minus": "-", "plus": "=", "equals_sign": "=",
+    "left_square_bracket": "[", "right_square_bracket": "]", "backslash": "\\",
+    "semicolon": ";", "apostrophe": "'", "comma": ",", "full_stop": ".", "slash": "/",
+    "grave_accent": "`", "ctrl+i": "tab", "ctrl+m": "enter", "ctrl+h": "backspace",
+}
+_MODIFIERS = {"ctrl": "lctrl", "shift": "lshift", "alt": "lalt", "meta": "lalt"}
+
+
+def terminal_key(key, character=None):
+    """A keys-script line for one key press a terminal reported ("type A", "key ctrl-c",
+    "key f5"), or None for a key this keyboard has no way to make."""
+    from peripherals.i8042 import KEYS
+    if character and len(character) == 1 and " " <= character < "\x7f" and "+" not in key:
+        return "type " + ("\\\\" if character == "\\" else character)
+    if key in _TERMINAL_NAMES:
+        return "key " + _TERMINAL_NAMES[key]
+    *mods, base = key.split("+")
+    if not all(m in _MODIFIERS for m in mods):
+        return None
+    base = _TERMINAL_NAMES.get(base, base)
+    if len(base) == 1 and base.isupper():
+        mods, base = mods + ["shift"], base.lower()
+    if base not in KEYS:
+        return None
+    names = [_MODIFIERS[m] for m in dict.fromkeys(mods)] + ["minus" if base == "-" else base]
+    return "key " + "-".join(names)

@@ -1728,18 +1728,13 @@ class CommandInterpreter:
             raise CommandError("this machine has no keyboard controller")
         quoted = args.strip().startswith('"')
         script = ["type " + " ".join(words)] if quoted else ["key " + " ".join(words)]
-        # Keys sent by earlier commands that have not all gone yet go first: a second
-        # sendkey before the guest ran queues behind the first instead of mixing with it.
-        start = max(self.dbg.clock.now, getattr(self, "_keys_until", 0))
+        # Keys sent earlier that have not all gone yet go first (keys.send).
         try:
-            events = keys.events(script, self.dbg.clock.frequency, start)
+            events = keys.send(kbc, script)
         except keys.KeysError as e:
             raise CommandError(str(e).replace("line 1: ", "")) from None
-        keys.schedule(kbc, events)
-        last = max(c for c, _ in events)
-        self._keys_until = last + keys.guest_cycles("%dus" % keys.GAP_US,
-                                                    self.dbg.clock.frequency)
-        self.write("sent %d key events, from cycle %d to %d" % (len(events), start, last))
+        self.write("sent %d key events, from cycle %d to %d"
+                   % (len(events), events[0][0], events[-1][0]))
 
     def do_screenshot(self, args):
         words = _split(args)

@@ -17,6 +17,7 @@ offset (Bochs ``vb``), "lin" a linear address (``lb``), "phys" a physical addres
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 from dataclasses import dataclass, field
@@ -243,6 +244,7 @@ class Debugger:
         self.last_stop = None
         self.magic_enabled = False
         self._lock = threading.Lock()    # one runner at a time
+        self._host_calls = collections.deque()   # host input waiting for a slice boundary
         self._break = False
         self.trace = None                # a debugger.trace.TraceWriter while recording
         self._mode_seen = self._mode_code()
@@ -674,6 +676,23 @@ class Debugger:
             raise DebugError("cycle %d is not in the future (now %d)" % (cycle, self.clock.now))
         return self._run(stop_cycle=cycle)
 
+    def call_between_slices(self, fn):
+        """Run fn() on the guest's side: at once when the guest is stopped, else between
+        two slices of the running guest (thread-safe: a UI thread hands keys over this
+        way, and they reach the machine at a cycle of the guest's own run, so the input
+        log replays them exactly)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                fn()
+            finally:
+                self._lock.release()
+        else:
+            self._host_calls.append(fn)
+
+    def _drain_host_calls(self):
+        while self._host_calls:
+            self._host_calls.popleft()()
+
     def request_break(self):
         """Stop a running cont/next/finish at the next instruction boundary (thread-safe:
         call it from a UI thread or a signal handler)."""
@@ -693,6 +712,7 @@ class Debugger:
             # uses the stop request, so leave that one.
             if not getattr(self.machine, "_reset_requested", False):
                 self.cpu.stop_requested = False
+            self._drain_host_calls()        # handed over just as the last run ended
             # Continuing after the guest asked to exit runs what follows its exit write
             # (a debugger user may want to); the exit is reported once.
             port = self.debugport()
@@ -720,6 +740,7 @@ class Debugger:
                     return self._stop(self._event(end_reason, self._end_message(end_reason)))
                 reason = m.run(max_cycles=min(SLICE_CYCLES, end - clock.now))
                 self._drain_trace()
+                self._drain_host_calls()
                 if reason == "budget":
                     continue
                 if reason == "debug":
@@ -751,6 +772,7 @@ class Debugger:
                 return self._halt_event()
             reason = m.run(max_cycles=max(1, min(SLICE_CYCLES, clock.next_deadline - clock.now)))
             self._drain_trace()
+            self._drain_host_calls()
             if reason == "debug":
                 ev = self._hits_event(cpu.dbg_hits())
                 if ev is not None:

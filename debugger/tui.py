@@ -38,7 +38,8 @@ from debugger.controller import DebugError, Descriptor, StopEvent
 from debugger.tui_widgets import (BreakpointsPane, CommandInput, DisassemblyPane, FpuPane,
                                   HelpScreen, MemoryPane, RegistersPane, ScreenPane,
                                   StackPane, TextPane, TracePane, View, around,
-                                  format_where, parse_address, points_at, screen_cells)
+                                  format_where, parse_address, points_at, screen_cells,
+                                  screen_image)
 
 REFRESH_HZ = 4
 QUIT_WORDS = ("q", "quit", "exit")
@@ -486,7 +487,12 @@ class DebuggerApp(App):
     def _refresh_live(self):
         """What is worth showing while the guest runs: screen, console, status."""
         try:
-            self._screen_pane.show_cells(screen_cells(self.debugger))
+            cells = screen_cells(self.debugger)
+            image = screen_image(self.debugger) if cells is None else None
+            if image is not None:
+                self._screen_pane.show_image(image)
+            else:
+                self._screen_pane.show_cells(cells)
         except DebugError as e:
             self._screen_pane.update(str(e))
         text = self.tap.drain()
@@ -631,6 +637,33 @@ class DebuggerApp(App):
 
     def action_cont(self):
         self.start("continue", self.debugger.cont)
+
+    # ------------------------------------------------------------ the guest's keyboard
+    # The debugger's keys that act even while another widget has the focus: while the
+    # Screen pane has it, they go to the guest instead.
+    GUEST_KEYS_OVERRIDE = frozenset(("cont", "toggle_breakpoint", "next", "step", "finish",
+                                     "break", "help", "quit", "focus_command"))
+
+    def check_action(self, action, parameters):
+        focused = self.focused
+        if isinstance(focused, ScreenPane) and action in self.GUEST_KEYS_OVERRIDE:
+            return False
+        return True
+
+    def on_screen_pane_keys(self, message):
+        pc = getattr(self.debugger, "pc", None)
+        kbc = pc.chips.get("i8042") if pc is not None else None
+        if kbc is None:
+            self.notify("this machine has no keyboard controller")
+            return
+        from core import keys
+        line = message.line
+        # The worker thread owns the machine while the guest runs: the keys are handed
+        # over between two of its slices (and at once while it is stopped).
+        self.debugger.call_between_slices(lambda: keys.send(kbc, [line]))
+
+    def on_screen_pane_release(self, message):
+        self.action_focus_command()
 
     def action_break(self):
         if self.guest_running():

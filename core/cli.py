@@ -373,6 +373,10 @@ def add_machine_settings(p):
 def _add_run(subparsers):
     p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
     add_machine_options(p)
+    p.add_argument("--display", choices=("none", "terminal"), default="none",
+                   help="terminal: draw the guest's screen in this terminal and pass the "
+                        "keyboard through (Ctrl+] q quits); none (default): headless, "
+                        "with a progress line on stderr when it is a terminal")
     p.add_argument("--stats", action="store_true",
                    help="print cycles, instructions and host speed at the end (stderr)")
     p.add_argument("--trace", metavar="FILE",
@@ -479,6 +483,8 @@ def _run_main(args):
 
     try:
         config = run_config(args)
+        if args.display == "terminal" and config.e9 == "stdout":
+            config.e9 = None        # the screen owns the terminal: 0xE9 is kept, not printed
         echo, e9_file = _open_sink(config.e9, "the port 0xE9 output")
         bios_echo, log_file = _open_sink(args.bios_log, "the firmware log")
         try:
@@ -496,10 +502,22 @@ def _run_main(args):
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
         tracer = start_trace(machine.machine, args.trace) if args.trace else None
         cpu = machine.machine.cpu
+        drain = (lambda: tracer.write(cpu.trace_take())) if tracer else None
         try:
-            outcome = machine.run(
-                max_cycles=config.max_cycles, realtime=config.realtime,
-                after_slice=(lambda: tracer.write(cpu.trace_take())) if tracer else None)
+            if args.display == "terminal":
+                if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                    raise CliError("--display terminal needs a terminal (stdin and stdout)")
+                from debugger.console import run_console
+                outcome = run_console(machine, config, after_slice=drain)
+            else:
+                from debugger.console import Progress
+                with Progress(machine) as progress:
+                    def after_slice():
+                        if drain is not None:
+                            drain()
+                        progress.tick()
+                    outcome = machine.run(max_cycles=config.max_cycles,
+                                          realtime=config.realtime, after_slice=after_slice)
         finally:
             if tracer is not None:
                 cpu.trace_stop()

@@ -62,6 +62,24 @@ def test_keys_typed_in_the_screen_pane_reach_the_guest(tmp_path):
         kbc = p.chips["i8042"]
         pressed = [e[1] for _, e in kbc.input_log if e[0] == "key" and e[2]]
         assert pressed == ["h", "f5", "lshift", "i", "enter"]
+        # The interactive session's input log replays, headless, to the same run: the
+        # guest exits at the same cycle and instruction with the same output and state.
+        from core import keys
+        log = tmp_path / "session.json"
+        keys.save_input_log(p, str(log))
+        # The guest idles in HLT between the keys, so guest time flies while a person
+        # types: the keys came seconds of guest time apart.
+        a_lot = p.machine.clock.now + 1_000_000_000
+        again = pcmod.build_pc(pcmod.PCConfig(machine="pc", fda=p.config.fda, e9=None,
+                                              replay_input=str(log)))
+        try:
+            again.run(max_cycles=a_lot)
+            a, b = p.machine, again.machine
+            assert again.debugport.output == port.output
+            assert (b.clock.now, b.cpu.icount) == (a.clock.now, a.cpu.icount)
+            assert b.cpu.get_state() == a.cpu.get_state()
+        finally:
+            again.close()
     finally:
         p.close()
 

@@ -20,7 +20,7 @@ cdef class Bus:
     cdef public uint32_t addr_mask
     cdef uint32_t bus_mask
     cdef bint _a20
-    cdef list _rom_buffers
+    cdef dict _rom_pages       # page number -> the _Buffer its ROM bytes live in
     cdef dict _mmio            # page number -> (read(addr, width), write(addr, width, value))
     cdef list _io              # port -> (read, write, width, owner) or None; see register_io
     cdef public dict unclaimed_ports

@@ -17,7 +17,7 @@ from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
 from core.mmx cimport (mmx_form, mmx_src_bytes, mmx_enter, mmx_emms, mmx_read, mmx_write, mmx_exec,
-                      MMX_OP, MMX_SHIFT_IMM, MMX_LOAD_D, MMX_STORE_D, MMX_STORE_Q, MMX_EMMS)
+                      MMX_SHIFT_IMM, MMX_LOAD_D, MMX_STORE_D, MMX_STORE_Q, MMX_EMMS)
 
 from collections import namedtuple
 

@@ -16,6 +16,8 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
+from core.mmx cimport (mmx_form, mmx_src_bytes, mmx_enter, mmx_emms, mmx_read, mmx_write, mmx_exec,
+                      MMX_SHIFT_IMM, MMX_LOAD_D, MMX_STORE_D, MMX_STORE_Q, MMX_EMMS)
 
 from collections import namedtuple
 
@@ -153,6 +155,7 @@ cdef uint8_t OP_MODRM[512]
 cdef uint8_t OP_ISA[4096]        # first ISA level having (opcode, reg); 255 = undefined
 cdef uint8_t OP_LOCK[4096]       # LOCK allowed with a memory destination
 cdef uint8_t OP_GROUP[512]
+cdef uint8_t OP_FEAT[4096]       # facilities (bit n: opcodes.FEATURES[n]) it needs besides the ISA
 cdef uint16_t ALIAS_8086[256]
 # 8086 effective-address clocks by (mod, rm) for mod 0..2 (Intel 8086 manual, table 2-20)
 cdef uint8_t EA_8086[24]
@@ -168,6 +171,10 @@ _X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
               2, 2, 2, 2, 10, 8, 10, 8)      # DF: FILD/FIST m16, FBLD, FILD m64, FBSTP, FISTP m64
 for _i in range(64):
     X87_MEM_SIZE[_i] = _X87_SIZES[_i]
+
+
+def _feature_bit(e):
+    return 0 if e.feature is None else 1 << _opcodes.FEATURES.index(e.feature)
 
 
 cdef void _init_tables():
@@ -187,6 +194,7 @@ cdef void _init_tables():
     for i in range(4096):
         OP_ISA[i] = 255
         OP_LOCK[i] = 0
+        OP_FEAT[i] = 0
     for i in range(512):
         OP_MODRM[i] = 0
         OP_GROUP[i] = 0
@@ -196,12 +204,14 @@ cdef void _init_tables():
             for r in range(8):
                 OP_ISA[(op << 3) | r] = e.isa
                 OP_LOCK[(op << 3) | r] = 1 if e.lockable else 0
+                OP_FEAT[(op << 3) | r] = _feature_bit(e)
         else:
             OP_MODRM[op] = 1
             OP_GROUP[op] = 1
             reg = preg
             OP_ISA[(op << 3) | reg] = e.isa
             OP_LOCK[(op << 3) | reg] = 1 if e.lockable else 0
+            OP_FEAT[(op << 3) | reg] = _feature_bit(e)
     for i in range(256):
         ALIAS_8086[i] = _opcodes.ALIASES_8086.get(i, i)
     # mod 0: [bx+si]7 [bx+di]8 [bp+si]8 [bp+di]7 [si]5 [di]5 [disp16]6 [bx]5; mod 1/2 add 4
@@ -331,6 +341,7 @@ cdef class _CPU:
     cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
     # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
     cdef bint has_cpuid, has_tsc, has_msr, has_cx8, has_sysenter, has_rdpmc
+    cdef uint8_t features          # OP_FEAT bits of the facilities this model has
     # ---- debugger hooks: each hot path tests one of these flags and nothing else
     cdef public bint hook_insn      # something is armed: run instructions through dbg_exec
     cdef bint hook_mem              # data accesses go through rd_hooked/wr_hooked
@@ -402,6 +413,10 @@ cdef class _CPU:
         self.m_index_first = m.isa == ISA_286
         self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
         self.has_cx8, self.has_sysenter, self.has_rdpmc = m.has_cx8, m.has_sysenter, m.has_rdpmc
+        self.features = 0
+        for i, name in enumerate(_opcodes.FEATURES):
+            if getattr(m, "has_" + name):
+                self.features |= 1 << i
         self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001F if m.isa >= ISA_386 else 0xF)
         self.cr0_fixed1 = m.cr0_fixed1
         self.cr4_mask = m.cr4_mask
@@ -2869,6 +2884,8 @@ cdef class _CPU:
             if not self.has_sysenter:
                 self.fault(EXC_UD, -1)
             self.sysenter_exit(op == 0x35)
+        elif (op & 0xE0) == 0x60 or op >= 0xD0:
+            self.mmx(op)
         elif op == 0x0B:
             self.fault(EXC_UD, -1)                # UD2: the defined invalid opcode
         elif op == 0x00:
@@ -2905,6 +2922,64 @@ cdef class _CPU:
         else:
             # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
             self.fault(EXC_UD, -1)
+
+    cdef void mmx(self, uint32_t op) noexcept:
+        """An MMX instruction (0F 60-7F, 0F D0-FF; core/mmx.pyx computes it).  Here: the
+        gating and the faults in the SDM's order, then the operand moves.  Nothing of the
+        MMX/x87 state changes before the memory operand has been read or its destination
+        checked, so a fault restarts the instruction cleanly."""
+        cdef FPU f = self.fpu
+        cdef int form, n
+        cdef uint64_t v
+        cdef uint32_t amask = 0xFFFFFFFF if self.adsize == 4 else 0xFFFF
+        if (OP_FEAT[self.tk] & ~self.features) or f is None:
+            self.fault(EXC_UD, -1)                # a Pentium without MMX: still #UD
+        # CR0.EM: MMX cannot be emulated, #UD; CR0.TS: the x87/MMX state belongs to
+        # another task, #NM; a pending unmasked x87 exception is reported first, as a
+        # waiting x87 instruction would [SDM vol. 3 "Effect of MMX instructions on
+        # pending x87 floating-point exceptions"; vol. 2, the MMX instruction pages].
+        if self.cr0 & 0x4:
+            self.fault(EXC_UD, -1)
+        if self.cr0 & 0x8:
+            self.fault(EXC_NM, -1)
+        if (f.sw & 0x80) and self.fpu_pending():
+            self.eip = self.insn_eip              # frozen until IRQ13's handler acts
+            return
+        form = mmx_form(op)
+        if form == MMX_EMMS:
+            mmx_emms(f)
+        elif form == MMX_STORE_D or form == MMX_STORE_Q:
+            n = 4 if form == MMX_STORE_D else 8
+            if self.mod == 3:
+                mmx_enter(f)
+                v = mmx_read(f, self.reg)
+                if form == MMX_STORE_D:
+                    self.r[self.rm] = <uint32_t>v
+                else:
+                    mmx_write(f, self.rm, v)
+            else:
+                self.check_write(self.ea_seg, self.ea, n)
+                mmx_enter(f)
+                v = mmx_read(f, self.reg)
+                self.wr(self.ea_seg, self.ea, 4, <uint32_t>v)
+                if n == 8:
+                    self.wr(self.ea_seg, (self.ea + 4) & amask, 4, <uint32_t>(v >> 32))
+        elif form == MMX_SHIFT_IMM:
+            if self.mod != 3:
+                self.fault(EXC_UD, -1)            # Nq: the register form only
+            mmx_exec(f, op, self.reg, self.rm, self.fetch8())
+        else:
+            if self.mod == 3:
+                v = self.r[self.rm] if form == MMX_LOAD_D else mmx_read(f, self.rm)
+            else:
+                n = mmx_src_bytes(op)
+                self.check_limit(self.ea_seg, self.ea, n)   # the whole operand first
+                if self.ac_check and (self.ea & (n - 1)):
+                    self.fault(EXC_AC, 0)
+                v = self.rd(self.ea_seg, self.ea, 4)
+                if n == 8:
+                    v |= <uint64_t>self.rd(self.ea_seg, (self.ea + 4) & amask, 4) << 32
+            mmx_exec(f, op, self.reg, self.reg, v)
 
     cdef void bit_test(self, uint32_t op) noexcept:
         cdef int kind

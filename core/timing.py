@@ -31,6 +31,10 @@ Sources (cited in the comments below by these tags):
              "Clocks" column; the figure for the instruction issued alone (unpaired).
     [P6]     Pentium Pro / Pentium II: Intel publishes no per-instruction clock count for the
              P6 family (NOT_DOCUMENTED says what is charged instead).
+    [P6OPT]  Intel Architecture Optimization Manual (1997, order 242816), the MMX technology
+             chapter and the P6 execution-unit table: the MMX ALU and shifter have latency 1
+             and throughput 1, the MMX multiplier (PMULLW, PMULHW, PMADDWD) latency 3 and
+             throughput 1.
 """
 from __future__ import annotations
 
@@ -1008,10 +1012,21 @@ _CLASSES_P5 = _derive(_CLASSES_486, drop=("mov_r_tr", "mov_tr_r"), add={
     "rdpmc":     _x(0x33),
 })
 
+# The MMX instructions (Pentium II; core/opcodes.py gates them by the model's has_mmx):
+# the multiplier's three, EMMS, and everything else, which runs in the MMX ALU or shifter.
+_MMX_MUL = (0xD5, 0xE5, 0xF5)
 _CLASSES_P6 = _derive(_CLASSES_P5, add={
     "cmovcc":   _x(*range(0x40, 0x50)),
     "sysenter": _x(0x34),
     "sysexit":  _x(0x35),
+    "mmx_alu":  (_x(*[op for op in (*range(0x60, 0x6C), 0x6E, 0x6F, 0x74, 0x75, 0x76, 0x7E,
+                                    0x7F, 0xD1, 0xD2, 0xD3, 0xD8, 0xD9, 0xDB, 0xDC, 0xDD,
+                                    0xDF, 0xE1, 0xE2, 0xE8, 0xE9, 0xEB, 0xEC, 0xED, 0xEF,
+                                    0xF1, 0xF2, 0xF3, 0xF8, 0xF9, 0xFA, 0xFC, 0xFD, 0xFE)])
+                 + ["0F71.2", "0F71.4", "0F71.6", "0F72.2", "0F72.4", "0F72.6",
+                    "0F73.2", "0F73.6"]),
+    "mmx_mul":  _x(*_MMX_MUL),
+    "emms":     _x(0x77),
 })
 
 
@@ -1313,6 +1328,9 @@ _CLOCKS_P6: dict[str, Timing] = {
     "cmovcc": T(reg=1, mem=1),          # as MOV r,r/m
     "sysenter": T(reg=4),               # as a far CALL to a code segment in real mode
     "sysexit": T(reg=4),                # as a far RET
+    # MMX [P6OPT]: the execution latency; a memory source is charged the same (cache hit).
+    "mmx_alu": T(reg=1, mem=1), "mmx_mul": T(reg=3, mem=3),
+    "emms": T(reg=1),
 }
 _OPSIZE32_P6 = _OPSIZE32_P5
 
@@ -1335,6 +1353,9 @@ NOT_DOCUMENTED["pentium2"] = {
     "cmovcc": "no figure; charged as MOV r,r/m",
     "sysenter": "no figure; charged as the Pentium real-mode far CALL",
     "sysexit": "no figure; charged as the Pentium far RET",
+    "mmx_alu": "[P6OPT] gives the execution latency (1); the memory form is charged the same",
+    "mmx_mul": "[P6OPT] gives the execution latency (3); the memory form is charged the same",
+    "emms": "no figure found; charged as an MMX ALU operation (1)",
 }
 
 

@@ -93,7 +93,9 @@ COMMANDS = (
     Cmd(("dreg",), "", "debug registers DR0-DR3, DR6, DR7", "do_dreg", "CPU state"),
     Cmd(("fp", "fpu"), "", "the x87 FPU: status, control and tag words, pointers, "
         "opcode, R0-R7 with ST(i), tag and value", "do_fpu", "CPU state"),
-    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, break, gdt, idt, ldt, tss, tab, ivt, "
+    Cmd(("mmx",), "", "the MMX registers MM0-MM7 (the significands of the x87's R0-R7)",
+        "do_mmx", "CPU state"),
+    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, mmx, break, gdt, idt, ldt, tss, tab, ivt, "
         "device, symbols, registers (help info)", "do_info", "CPU state"),
     Cmd(("set",), "REG = EXPR", "set a register (also $REG); st0-st7 take a number "
         "(set st0 = 1.5)", "do_set", "CPU state"),
@@ -153,6 +155,7 @@ INFO_TOPICS = {
     "registers": ("info_registers", "", "as r"),
     "eflags": ("info_eflags", "", "EFLAGS decoded"),
     "fpu": ("info_fpu", "", "the x87 FPU (as fp)"),
+    "mmx": ("info_mmx", "", "the MMX registers (as mmx)"),
     "break": ("info_break", "", "breakpoints, watchpoints, catchpoints with hit counts"),
     "watch": ("info_watch", "", "watchpoints"),
     "gdt": ("info_gdt", "[N [M]]", "GDT entries (indexes N to M)"),
@@ -339,6 +342,14 @@ def fpu_text(s):
             "=>" if p == s.top else "  ", p, (p - s.top) & 7, "v0se"[s.tag(p)],
             x87.raw_text(raw), x87.decimal(raw), name))
     return "\n".join(lines)
+
+
+def mmx_text(s):
+    """MM0-MM7 the way Bochs's `info mmx` lists them, high and low doubleword: an MMX
+    register is the low 64 bits of the physical register Ri, whatever TOP is [SDM vol. 1
+    9.2.1]."""
+    return "\n".join("MM[%d]: %08x_%08x" % (p, (s.regs[p] >> 32) & 0xFFFFFFFF,
+                                            s.regs[p] & 0xFFFFFFFF) for p in range(8))
 
 
 class CommandInterpreter:
@@ -1240,6 +1251,20 @@ class CommandInterpreter:
 
     def info_fpu(self, args):
         self.do_fpu(args)
+
+    def do_mmx(self, args):
+        if args:
+            raise CommandError("mmx takes no arguments (got %r)" % args)
+        from core.models import MODELS, get_model
+        if not get_model(self.dbg.model_name()).has_mmx:
+            have = [n for n, m in MODELS.items() if m.has_mmx]
+            self.write("the %s model has no MMX (the models with it: %s)"
+                       % (self.dbg.model_name(), ", ".join(have)))
+            return
+        self._out(mmx_text(self.dbg.fpu_state()))
+
+    def info_mmx(self, args):
+        self.do_mmx(args)
 
     def info_cpu(self, args):
         self.do_registers("")

@@ -803,7 +803,9 @@ class Debugger:
                 or (rep and op in STRING_OPS))
         if not over:
             return None
-        return opcodes.insn_length(code, bits == 32, self.cpu.model.isa)
+        m = self.cpu.model
+        return opcodes.insn_length(code, bits == 32, m.isa,
+                                   tuple(f for f in opcodes.FEATURES if getattr(m, "has_" + f)))
 
     def breakpoint_stop(self):
         """The stop at an enabled user breakpoint at CS:EIP whose condition holds (its hit

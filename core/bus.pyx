@@ -134,6 +134,20 @@ cdef class Bus:
             return "rom"
         return "unmapped"
 
+    cdef uint32_t unclaimed_page(self) noexcept:
+        """A page number that no RAM, ROM or device decodes, with address bit 20 clear
+        so the A20 gate cannot move it: where the CPU sends accesses to physical
+        addresses above 4 GiB (PAE), which this board leaves unpopulated."""
+        cdef uint32_t p = self._unclaimed
+        if (p and self.rptr[p] == NULL and self.wptr[p] == NULL and p not in self._mmio):
+            return p
+        for p in range((self.ram_size >> PAGE_SHIFT) + 1, NPAGES):
+            if (not (p & 0x100) and self.rptr[p] == NULL and self.wptr[p] == NULL
+                    and p not in self._mmio):
+                self._unclaimed = p
+                return p
+        return 0
+
     # ------------------------------------------------------------------ slow paths
     cdef uint32_t slow_read(self, uint32_t addr, int width) noexcept:
         cdef uint32_t v = 0

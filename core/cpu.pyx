@@ -92,6 +92,26 @@ cdef enum:
 
 cdef enum:
     TLB_SIZE = 1024
+    # tlb_perm bits above the four access rights (1 supervisor read, 2 supervisor write,
+    # 4 user read, 8 user write): a global page (CR4.PGE and G) survives a CR3 load; a
+    # granule of a 4-MB or 2-MB page is dropped by an INVLPG anywhere in that page.
+    TLB_GLOBAL = 0x10
+    TLB_LARGE = 0x20
+
+# CR4 bits that change how linear addresses translate [SDM vol. 3, "Paging"].
+cdef enum:
+    CR4_PSE = 0x10
+    CR4_PAE = 0x20
+    CR4_PGE = 0x80
+    CR0_PG_CD_NW = 0xE0000000
+    # PAE: the P6 drives 36 address bits (A[35:3]#), so bits 63:36 of every entry are
+    # reserved; a PDPTE also reserves bits 1-2 and 5-8 [SDM vol. 3, "PAE Paging"].
+    PAE_RSVD_HI = 0xFFFFFFF0
+    PDPTE_RSVD_LO = 0x1E6
+    # A 2-MB page's frame starts at bit 21; bits 20:13 are reserved, and bit 12 (PAT)
+    # too on a processor without the page attribute table.
+    PDE2M_RSVD_LO = 0x1FE000
+    PF_RSVD = 8             # page-fault error code: a reserved bit was set
 
 # Why run() returned.
 cdef enum:
@@ -325,6 +345,11 @@ cdef class _CPU:
     cdef uint32_t tlb_vpn[TLB_SIZE]
     cdef uint32_t tlb_ppn[TLB_SIZE]
     cdef uint8_t tlb_perm[TLB_SIZE]
+    cdef bint tlb_large            # some TLB entry belongs to a 4-MB or 2-MB page
+    # PAE: the four page-directory-pointer-table entries, which the P6 loads into
+    # registers when CR3 is written (or PAE paging is turned on), not on each walk.
+    cdef uint64_t pdpte[4]
+    cdef uint32_t pat_rsvd_2m, pat_rsvd_pte   # the PAT bits, reserved without a PAT
     cdef uint32_t desc_addr, desc_lo
     cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
     cdef uint32_t param_buf[32]
@@ -420,6 +445,8 @@ cdef class _CPU:
         self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001F if m.isa >= ISA_386 else 0xF)
         self.cr0_fixed1 = m.cr0_fixed1
         self.cr4_mask = m.cr4_mask
+        self.pat_rsvd_2m = 0 if m.has_pat else 0x1000
+        self.pat_rsvd_pte = 0 if m.has_pat else 0x80
         if m.eflags_id:
             self.flags_settable32 |= 0x200000        # ID: software detects CPUID with it
         if m.eflags_ac:
@@ -488,6 +515,7 @@ cdef class _CPU:
         self.eflags = self.flags_fixed1
         self.cr0 = 0
         self.cr2 = self.cr3 = self.cr4 = 0
+        self.pdpte[0] = self.pdpte[1] = self.pdpte[2] = self.pdpte[3] = 0
         self.gdtr_base = self.idtr_base = 0
         self.gdtr_limit = self.idtr_limit = 0xFFFF
         self.idtr_limit = 0x3FF if self.isa >= ISA_286 else 0xFFFF
@@ -1104,22 +1132,49 @@ cdef class _CPU:
 
     cdef int64_t probe_lin(self, uint32_t lin) noexcept:
         """Physical address of `lin` without faulting or touching A/D bits (-1: not
-        present).  For the debugger's views and checks only."""
-        cdef uint32_t vpn = lin >> 12, pde, pte
+        present, or above 4 GiB where nothing is).  For the debugger's views and checks."""
+        cdef uint32_t vpn = lin >> 12
         cdef int i = vpn & (TLB_SIZE - 1)
+        cdef int64_t p
         if not self.paging:
             return lin & self.bus.addr_mask
         if self.tlb_vpn[i] == vpn:
             return (self.tlb_ppn[i] | (lin & 0xFFF)) & self.bus.addr_mask
+        p = self.probe_walk(lin)
+        if p >> 32:
+            return -1
+        return p & self.bus.addr_mask if p >= 0 else -1
+
+    cdef int64_t probe_walk(self, uint32_t lin) noexcept:
+        """The page walk of `lin` as the tables say now, 36-bit with PAE (-1: not
+        present or a reserved bit set)."""
+        cdef uint32_t pde, pte
+        cdef uint64_t e, addr
+        if self.cr4 & CR4_PAE:
+            e = self.pdpte[lin >> 30]
+            if not (e & 1):
+                return -1
+            addr = (e & 0xFFFFFF000) | ((lin >> 18) & 0xFF8)
+            e = self.phys_rd64(addr)
+            if not (e & 1) or (e >> 32) & PAE_RSVD_HI:
+                return -1
+            if e & 0x80:
+                if e & (PDE2M_RSVD_LO | self.pat_rsvd_2m):
+                    return -1
+                return <int64_t>((e & 0xFFFE00000) | (lin & 0x1FFFFF))
+            e = self.phys_rd64((e & 0xFFFFFF000) | ((lin >> 9) & 0xFF8))
+            if not (e & 1) or (e >> 32) & PAE_RSVD_HI or (e & self.pat_rsvd_pte):
+                return -1
+            return <int64_t>((e & 0xFFFFFF000) | (lin & 0xFFF))
         pde = self.phys_rd32(((self.cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask)
         if not (pde & 1):
             return -1
-        if (pde & 0x80) and (self.cr4 & 0x10):
-            return ((pde & 0xFFC00000) | (lin & 0x003FFFFF)) & self.bus.addr_mask
+        if (pde & 0x80) and (self.cr4 & CR4_PSE):
+            return (pde & 0xFFC00000) | (lin & 0x003FFFFF)
         pte = self.phys_rd32(((pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask)
         if not (pte & 1):
             return -1
-        return ((pte & 0xFFFFF000) | (lin & 0xFFF)) & self.bus.addr_mask
+        return (pte & 0xFFFFF000) | (lin & 0xFFF)
 
     cdef int peek8(self, uint32_t lin) noexcept:
         cdef int64_t p = self.probe_lin(lin)
@@ -3067,9 +3122,7 @@ cdef class _CPU:
             self.fault(EXC_UD, -1)
         if self.reg == 7:
             self.need_cpl0()
-            lim = (self.base[self.ea_seg] + self.ea) >> 12
-            if self.tlb_vpn[lim & (TLB_SIZE - 1)] == lim:
-                self.tlb_vpn[lim & (TLB_SIZE - 1)] = 0xFFFFFFFF
+            self.tlb_invalidate((self.base[self.ea_seg] + self.ea) & 0xFFFFFFFF)
             return
         if self.reg >= 2:
             self.need_cpl0()
@@ -3099,22 +3152,36 @@ cdef class _CPU:
         if not to_cr:
             self.r[self.rm] = (self.cr0, 0, self.cr2, self.cr3, self.cr4)[self.reg]
             return
+        cdef uint32_t v = self.r[self.rm]
         if self.reg == 0:
-            if (self.r[self.rm] & 0x80000001) == 0x80000000:
+            if (v & 0x80000001) == 0x80000000:
                 self.fault(EXC_GP, 0)             # PG without PE
-            if (self.cr0 ^ self.r[self.rm]) & 0x80010001:
+            v = (v & self.cr0_mask) | self.cr0_fixed1
+            # PAE paging on after the write, and PG, CD or NW changed: the PDPTEs load
+            # from CR3, and a reserved bit in one is #GP(0) with CR0 unchanged.
+            if ((v & 0x80000001) == 0x80000001 and (self.cr4 & CR4_PAE)
+                    and ((self.cr0 ^ v) & CR0_PG_CD_NW)):
+                self.load_pdptes(self.cr3)
+            if (self.cr0 ^ v) & 0x80010001:
                 self.tlb_flush()
-            self.cr0 = (self.r[self.rm] & self.cr0_mask) | self.cr0_fixed1
+            self.cr0 = v
             self.update_mode()
         elif self.reg == 2:
-            self.cr2 = self.r[self.rm]
+            self.cr2 = v
         elif self.reg == 3:
-            self.cr3 = self.r[self.rm]
-            self.tlb_flush()
+            if self.paging and (self.cr4 & CR4_PAE):
+                self.load_pdptes(v)
+            self.cr3 = v
+            self.tlb_flush_nonglobal()
         else:
-            if self.r[self.rm] & ~self.cr4_mask:
+            if v & ~self.cr4_mask:
                 self.fault(EXC_GP, 0)             # a bit this model does not have
-            self.cr4 = self.r[self.rm]
+            if (self.paging and (v & CR4_PAE)
+                    and ((self.cr4 ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE))):
+                self.load_pdptes(self.cr3)
+            self.cr4 = v
+            # Any CR4 write drops every entry, global ones too; the SDM requires it
+            # when PSE, PAE or PGE change and allows it otherwise.
             self.tlb_flush()
 
     # ================================================================ protected mode
@@ -3186,6 +3253,31 @@ cdef class _CPU:
         cdef int i
         for i in range(TLB_SIZE):
             self.tlb_vpn[i] = 0xFFFFFFFF
+        self.tlb_large = False
+
+    cdef void tlb_flush_nonglobal(self) noexcept:
+        # A CR3 load or task switch keeps the global pages' entries while CR4.PGE is
+        # set [SDM vol. 3, "Global Pages"]; without PGE nothing is marked global.
+        cdef int i
+        if not (self.cr4 & CR4_PGE):
+            self.tlb_flush()
+            return
+        for i in range(TLB_SIZE):
+            if not (self.tlb_perm[i] & TLB_GLOBAL):
+                self.tlb_vpn[i] = 0xFFFFFFFF
+
+    cdef void tlb_invalidate(self, uint32_t lin) noexcept:
+        """INVLPG: drop the page holding `lin`, global or not; for a 4-MB or 2-MB page
+        every granule the TLB holds of it."""
+        cdef uint32_t vpn = lin >> 12, big
+        cdef int i
+        if self.tlb_vpn[vpn & (TLB_SIZE - 1)] == vpn:
+            self.tlb_vpn[vpn & (TLB_SIZE - 1)] = 0xFFFFFFFF
+        if self.tlb_large:
+            big = 9 if self.cr4 & CR4_PAE else 10         # 4-KB granules per large page
+            for i in range(TLB_SIZE):
+                if (self.tlb_perm[i] & TLB_LARGE) and (self.tlb_vpn[i] >> big) == (vpn >> big):
+                    self.tlb_vpn[i] = 0xFFFFFFFF
 
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:
         cdef uint32_t vpn = lin >> 12
@@ -3195,6 +3287,26 @@ cdef class _CPU:
             return self.tlb_ppn[i] | (lin & 0xFFF)
         return self.page_walk(lin, write)
 
+    cdef inline uint8_t tlb_rights(self, bint us_ok, bint rw_ok, bint dirty, bint wp) noexcept:
+        # Permissions the TLB may grant without another walk: a write needs the dirty
+        # bit already set, so the first write to a clean page comes back to the walk.
+        cdef uint8_t perm = 1                               # supervisor read
+        if (rw_ok or not wp) and dirty:
+            perm |= 2                                       # supervisor write
+        if us_ok:
+            perm |= 4                                       # user read
+            if rw_ok and dirty:
+                perm |= 8                                   # user write
+        return perm
+
+    cdef inline void tlb_fill(self, uint32_t lin, uint32_t ppn, uint8_t perm) noexcept:
+        cdef int i = (lin >> 12) & (TLB_SIZE - 1)
+        self.tlb_vpn[i] = lin >> 12
+        self.tlb_ppn[i] = ppn
+        self.tlb_perm[i] = perm
+        if perm & TLB_LARGE:
+            self.tlb_large = True
+
     cdef uint32_t page_walk(self, uint32_t lin, int write) noexcept:
         """Walk the two-level page tables (4 KiB pages, 4 MiB with CR4.PSE), set the
         accessed/dirty bits, check U/S and R/W, and fill the TLB; #PF on failure."""
@@ -3202,13 +3314,14 @@ cdef class _CPU:
         cdef bint user = self.user, us_ok, rw_ok, big
         cdef bint wp = (self.cr0 & 0x10000) != 0 and self.isa >= ISA_486
         cdef uint8_t perm
-        cdef int i
+        if self.cr4 & CR4_PAE:
+            return self.page_walk_pae(lin, write)
         err = (2 if write else 0) | (4 if user else 0)
         pde_addr = ((self.cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask
         pde = self.phys_rd32(pde_addr)
         if not (pde & 1):
             self.page_fault(lin, err)
-        big = (pde & 0x80) != 0 and (self.cr4 & 0x10) != 0
+        big = (pde & 0x80) != 0 and (self.cr4 & CR4_PSE) != 0
         if big:
             pte = pde
             pte_addr = pde_addr
@@ -3234,20 +3347,108 @@ cdef class _CPU:
         if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
             pte |= 0x20 | (0x40 if write else 0)
             self.phys_wr32(pte_addr, pte)
-        # Permissions the TLB may grant without another walk: a write needs the dirty
-        # bit already set, so the first write to a clean page comes back here.
-        perm = 1                                            # supervisor read
-        if (rw_ok or not wp) and (pte & 0x40):
-            perm |= 2                                       # supervisor write
-        if us_ok:
-            perm |= 4                                       # user read
-            if rw_ok and (pte & 0x40):
-                perm |= 8                                   # user write
-        i = (lin >> 12) & (TLB_SIZE - 1)
-        self.tlb_vpn[i] = lin >> 12
-        self.tlb_ppn[i] = ppn
-        self.tlb_perm[i] = perm
+        perm = self.tlb_rights(us_ok, rw_ok, (pte & 0x40) != 0, wp)
+        if (pte & 0x100) and (self.cr4 & CR4_PGE):
+            perm |= TLB_GLOBAL
+        if big:
+            perm |= TLB_LARGE
+        self.tlb_fill(lin, ppn, perm)
         return ppn | (lin & 0xFFF)
+
+    # ---- PAE paging (P6): three levels of 64-bit entries, 36-bit physical addresses
+    cdef bint read_pdptes(self, uint32_t cr3, bint check) noexcept:
+        """Load the four PDPTEs from the 32-byte aligned table at `cr3`.  With `check`,
+        a present entry with a reserved bit set loads nothing and returns False."""
+        cdef uint64_t e[4]
+        cdef uint32_t base = cr3 & 0xFFFFFFE0, lo, hi
+        cdef int k
+        for k in range(4):
+            lo = self.phys_rd32((base + 8 * k) & self.bus.addr_mask)
+            hi = self.phys_rd32((base + 8 * k + 4) & self.bus.addr_mask)
+            if check and (lo & 1) and ((lo & PDPTE_RSVD_LO) or (hi & PAE_RSVD_HI)):
+                return False
+            e[k] = (<uint64_t>hi << 32) | lo
+        for k in range(4):
+            self.pdpte[k] = e[k]
+        return True
+
+    cdef void load_pdptes(self, uint32_t cr3) noexcept:
+        # MOV to CR0/CR3/CR4 and task switches: a reserved bit is #GP(0) [SDM vol. 3,
+        # "PDPTE Registers"]; the instruction changes nothing then.
+        if not self.read_pdptes(cr3, True):
+            self.fault(EXC_GP, 0)
+
+    cdef uint64_t phys_rd64(self, uint64_t p) noexcept:
+        # A table entry above 4 GiB: nothing decodes it, so it reads as all ones (which
+        # the walk then sees as a present entry with reserved bits set).
+        if p >> 32:
+            return 0xFFFFFFFFFFFFFFFF
+        p &= self.bus.addr_mask
+        return (<uint64_t>self.phys_rd32(<uint32_t>p + 4) << 32) | self.phys_rd32(<uint32_t>p)
+
+    cdef void phys_wr32_hi(self, uint64_t p, uint32_t v) noexcept:
+        # The accessed/dirty bits are in an entry's low dword; above 4 GiB they go nowhere.
+        if not (p >> 32):
+            self.phys_wr32(<uint32_t>p & self.bus.addr_mask, v)
+
+    cdef uint32_t page_walk_pae(self, uint32_t lin, int write) noexcept:
+        """The PAE walk: a PDPTE register, a 64-bit PDE (a 2-MB page when PS is set,
+        whatever CR4.PSE says), a 64-bit PTE.  Reserved bits in a present entry give
+        #PF with RSVD (and P) set, before any U/S or R/W check."""
+        cdef uint64_t pdpte, pde, pte, pde_addr, pte_addr, frame
+        cdef uint32_t err
+        cdef bint user = self.user, us_ok, rw_ok, big
+        cdef bint wp = (self.cr0 & 0x10000) != 0
+        cdef uint8_t perm
+        err = (2 if write else 0) | (4 if user else 0)
+        pdpte = self.pdpte[lin >> 30]
+        if not (pdpte & 1):
+            self.page_fault(lin, err)
+        pde_addr = (pdpte & 0xFFFFFF000) | ((lin >> 18) & 0xFF8)
+        pde = self.phys_rd64(pde_addr)
+        if not (pde & 1):
+            self.page_fault(lin, err)
+        big = (pde & 0x80) != 0
+        if (pde >> 32) & PAE_RSVD_HI or (big and (pde & (PDE2M_RSVD_LO | self.pat_rsvd_2m))):
+            self.page_fault(lin, err | PF_RSVD | 1)
+        if big:
+            pte = pde
+            pte_addr = pde_addr
+            frame = (pde & 0xFFFE00000) | (lin & 0x001FF000)
+            us_ok = (pde & 4) != 0
+            rw_ok = (pde & 2) != 0
+        else:
+            pte_addr = (pde & 0xFFFFFF000) | ((lin >> 9) & 0xFF8)
+            pte = self.phys_rd64(pte_addr)
+            if not (pte & 1):
+                self.page_fault(lin, err)
+            if (pte >> 32) & PAE_RSVD_HI or (pte & self.pat_rsvd_pte):
+                self.page_fault(lin, err | PF_RSVD | 1)
+            frame = pte & 0xFFFFFF000
+            us_ok = (pde & pte & 4) != 0
+            rw_ok = (pde & pte & 2) != 0
+        if user and not us_ok:
+            self.page_fault(lin, err | 1)
+        if write and not rw_ok and (user or wp):
+            self.page_fault(lin, err | 1)
+        if not (pde & 0x20) or (big and write and not (pde & 0x40)):
+            pde |= 0x20 | (0x40 if (big and write) else 0)
+            self.phys_wr32_hi(pde_addr, <uint32_t>pde)
+        if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
+            pte |= 0x20 | (0x40 if write else 0)
+            self.phys_wr32_hi(pte_addr, <uint32_t>pte)
+        if frame >> 32:
+            # Above 4 GiB there is no memory on this board: the access goes to a page
+            # nothing decodes (reads all ones, writes vanish).  Not cached, so the TLB
+            # only ever holds 32-bit frames.
+            return (self.bus.unclaimed_page() << PAGE_SHIFT) | (lin & 0xFFF)
+        perm = self.tlb_rights(us_ok, rw_ok, (pte & 0x40) != 0, wp)
+        if (pte & 0x100) and (self.cr4 & CR4_PGE):
+            perm |= TLB_GLOBAL
+        if big:
+            perm |= TLB_LARGE
+        self.tlb_fill(lin, <uint32_t>frame, perm)
+        return <uint32_t>frame | (lin & 0xFFF)
 
     cdef void page_fault(self, uint32_t lin, uint32_t err) noexcept:
         self.cr2 = lin
@@ -3929,8 +4130,10 @@ cdef class _CPU:
         self.load_cache(S_TR, sel, (<uint64_t>hi << 32) | <uint32_t>d)
         self.cr0 |= 8                                       # TS: FPU state is stale
         if new32 and self.paging:
+            if self.cr4 & CR4_PAE:
+                self.load_pdptes(n_cr3)
             self.cr3 = n_cr3
-            self.tlb_flush()
+            self.tlb_flush_nonglobal()
         self.eip = n_eip
         self.eflags = (n_fl & (self.flags_settable32 | F_VM | F_RF | F_NT)) | self.flags_fixed1
         for i in range(8):
@@ -4165,6 +4368,10 @@ cdef class _CPU:
             elif idx == 4:
                 self.cr4 = v
                 self.tlb_flush()
+            # A debugger or snapshot write loads the PDPTEs without checking them
+            # (set_state then restores the registers it saved).
+            if self.paging and (self.cr4 & CR4_PAE):
+                self.read_pdptes(self.cr3, False)
         elif kind == 5:
             self.dr[idx] = v
             self.dr7_update()
@@ -4191,9 +4398,11 @@ cdef class _CPU:
         state["gdtr"] = self.gdtr
         state["idtr"] = self.idtr
         state["halted"] = self.halted
+        state["pdpte"] = tuple(self.pdpte[i] for i in range(4))
         return state
 
     def set_state(self, state):
+        pdpte = None
         for name, value in state.items():
             if name.endswith("_cache"):
                 self.set_segment(name[:-6], *value)
@@ -4201,8 +4410,19 @@ cdef class _CPU:
                 setattr(self, name, value)
             elif name == "halted":
                 self.halted = bool(value)
+            elif name == "pdpte":
+                pdpte = value
             else:
                 self.set(name, value)
+        if pdpte is not None:
+            for i in range(4):
+                self.pdpte[i] = pdpte[i]
+            self.tlb_flush()
+
+    property pdptes:
+        """The four PDPTE registers (meaningful while PAE paging is on)."""
+        def __get__(self):
+            return tuple(self.pdpte[i] for i in range(4))
 
     def request_stop(self):
         self.stop_requested = True
@@ -4218,8 +4438,13 @@ cdef class _CPU:
         free(self.tbuf)
 
     def probe_phys(self, uint32_t lin):
-        """Physical address of linear `lin`, or -1 if not mapped (no fault, no A/D bits)."""
-        return self.probe_lin(lin)
+        """Physical address of linear `lin`, or -1 if not mapped (no fault, no A/D bits).
+        With PAE the address can be 36 bits wide (above 4 GiB: no memory there)."""
+        cdef int64_t p
+        if not self.paging:
+            return self.probe_lin(lin)
+        p = self.probe_walk(lin)
+        return p & self.bus.addr_mask if 0 <= p < 0x100000000 else p
 
     def dbg_set_breakpoints(self, lin=(), phys=(), offsets=()):
         """Execution breakpoints: linear addresses, physical addresses and EIP offsets

@@ -112,6 +112,7 @@ class Model:
     has_sysenter: bool = False # SYSENTER/SYSEXIT (0F 34 / 0F 35) and their MSRs
     has_mtrr: bool = False     # memory-type range registers
     has_pge: bool = False      # CR4.PGE: global pages
+    has_pat: bool = False      # page attribute table (without it the PAT bits are reserved)
     has_mca: bool = False      # machine-check architecture MSRs (MCG_CAP, MCi_*)
     has_cmov: bool = False     # CMOVcc (0F 40-4F), FCMOVcc/FCOMI when there is an FPU
     has_mmx: bool = False      # MMX instructions (need the FPU state)

@@ -1511,9 +1511,12 @@ class CommandInterpreter:
         if not dbg.paging():
             self.write("paging is off (CR0.PG=0): linear addresses are physical")
             return
-        cr3 = dbg.register("cr3") & 0xFFFFF000
-        pse = bool(dbg.register("cr4") & 0x10)
-        self.write("cr3: 0x%08x" % cr3)
+        cr3 = dbg.register("cr3")
+        if dbg.register("cr4") & 0x20:
+            self.write("cr3: 0x%08x (PAE: PDPTEs %s)" % (cr3 & 0xFFFFFFE0, " ".join(
+                "0x%09x" % e for e in dbg.cpu.pdptes)))
+        else:
+            self.write("cr3: 0x%08x" % (cr3 & 0xFFFFF000))
         ranges = []                       # [lin_start, phys_start, length]
 
         def add(lin, phys, size):
@@ -1522,19 +1525,12 @@ class CommandInterpreter:
                 ranges[-1][2] += size
             else:
                 ranges.append([lin, phys, size])
-        pd = dbg.read(cr3, 4096, "phys")
-        for i in range(1024):
-            pde = int.from_bytes(pd[4 * i:4 * i + 4], "little")
-            if not pde & 1:
+        for lin, span, pde, large in dbg.page_directory():
+            if large:
+                add(lin, pde & (0xFFFFFFFFF & -span), span)
                 continue
-            if pse and pde & 0x80:
-                add(i << 22, pde & 0xFFC00000, 1 << 22)
-                continue
-            pt = dbg.read(pde & 0xFFFFF000, 4096, "phys")
-            for j in range(1024):
-                pte = int.from_bytes(pt[4 * j:4 * j + 4], "little")
-                if pte & 1:
-                    add((i << 22) | (j << 12), pte & 0xFFFFF000, 4096)
+            for off, pte in dbg.page_table(pde):
+                add(lin + off, pte & 0xFFFFFF000, 4096)
         if not ranges:
             self.write("(no pages mapped)")
         for lin, phys, size in ranges:

@@ -397,15 +397,22 @@ class Debugger:
         return None if d is None else Descriptor(d).base
 
     def translate(self, linear):
-        """Physical address of `linear`, or None if it is not mapped; sets no A/D bits."""
+        """Physical address of `linear`, or None if it is not mapped; sets no A/D bits.
+        Under PAE it can lie above 4 GiB (where this board has nothing)."""
         p = self.cpu.probe_phys(linear & 0xFFFFFFFF)
         return None if p < 0 else p
+
+    def _read_phys(self, address, length):
+        # Above 4 GiB (a PAE frame) nothing answers: open bus, all ones.
+        if address >> 32:
+            return b"\xff" * length
+        return bytes(self.bus.read(address, length))
 
     def read(self, address, length, space="lin"):
         """`length` bytes at a linear (space "lin") or physical ("phys") address.  Raises
         DebugError naming the first unmapped page."""
         if space == "phys":
-            return bytes(self.bus.read(address & 0xFFFFFFFF, length))
+            return self._read_phys(address & 0xFFFFFFFFF, length)
         out = bytearray()
         addr = address & 0xFFFFFFFF
         while len(out) < length:
@@ -413,15 +420,52 @@ class Debugger:
             p = self.translate(addr)
             if p is None:
                 raise DebugError("linear address 0x%08x is not mapped" % addr)
-            out += self.bus.read(p, n)
+            out += self._read_phys(p, n)
             addr = (addr + n) & 0xFFFFFFFF
         return bytes(out)
+
+    def page_directory(self):
+        """The present page-directory entries in use, for the page-table views, as
+        (linear base, span, entry, large page, rights entry) with `entry` the PDE (an int).
+        Two-level paging: 1024 PDEs of 4 MiB; PAE: up to 4 x 512 PDEs of 2 MiB under
+        the PDPTE registers.  Entries with reserved bits set (which fault) are left out."""
+        cpu = self.cpu
+        cr3, cr4 = cpu.cr3, cpu.cr4
+        out = []
+        if cr4 & 0x20:
+            for i, pdpte in enumerate(cpu.pdptes):
+                if not pdpte & 1:
+                    continue
+                pd = self.read(pdpte & 0xFFFFFF000, 4096, "phys")
+                for j in range(512):
+                    pde = int.from_bytes(pd[8 * j:8 * j + 8], "little")
+                    if pde & 1 and not pde >> 36:
+                        out.append(((i << 30) | (j << 21), 1 << 21, pde, bool(pde & 0x80)))
+            return out
+        pd = self.read(cr3 & 0xFFFFF000, 4096, "phys")
+        for i in range(1024):
+            pde = int.from_bytes(pd[4 * i:4 * i + 4], "little")
+            if pde & 1:
+                out.append((i << 22, 1 << 22, pde, bool(pde & 0x80 and cr4 & 0x10)))
+        return out
+
+    def page_table(self, pde):
+        """The present entries of the page table a (non-large) PDE points to, as
+        (linear offset in the PDE's span, PTE); 64-bit entries under PAE."""
+        if self.cpu.cr4 & 0x20:
+            table = self.read(pde & 0xFFFFFF000, 4096, "phys")
+            entries = (int.from_bytes(table[8 * k:8 * k + 8], "little") for k in range(512))
+        else:
+            table = self.read(pde & 0xFFFFF000, 4096, "phys")
+            entries = (int.from_bytes(table[4 * k:4 * k + 4], "little") for k in range(1024))
+        return [(k << 12, pte) for k, pte in enumerate(entries) if pte & 1 and not pte >> 36]
 
     def write(self, address, data, space="lin"):
         """Write bytes at a linear or physical address (ROM stays unchanged, as on a PC)."""
         data = bytes(data)
         if space == "phys":
-            self.bus.write(address & 0xFFFFFFFF, data)
+            if not (address & 0xFFFFFFFFF) >> 32:
+                self.bus.write(address & 0xFFFFFFFF, data)
             return
         addr, done = address & 0xFFFFFFFF, 0
         while done < len(data):
@@ -429,7 +473,8 @@ class Debugger:
             p = self.translate(addr)
             if p is None:
                 raise DebugError("linear address 0x%08x is not mapped" % addr)
-            self.bus.write(p, data[done:done + n])
+            if not p >> 32:                 # above 4 GiB the write goes nowhere
+                self.bus.write(p, data[done:done + n])
             done += n
             addr = (addr + n) & 0xFFFFFFFF
 

@@ -25,7 +25,8 @@ cdef class Bus:
     cdef public uint32_t map_gen
     cdef uint32_t bus_mask
     cdef bint _a20
-    cdef list _rom_buffers
+    cdef dict _rom_pages       # page number -> the _Buffer its ROM bytes live in
+    cdef uint32_t _unclaimed        # the page unclaimed_page() found last
     cdef dict _mmio            # page number -> (read(addr, width), write(addr, width, value))
     cdef list _io              # port -> (read, write, width, owner) or None; see register_io
     cdef public dict unclaimed_ports
@@ -35,5 +36,6 @@ cdef class Bus:
     cdef void slow_write(self, uint32_t addr, int width, uint32_t value) noexcept
     cdef uint32_t io_read(self, uint32_t port, int width) noexcept
     cdef void io_write(self, uint32_t port, int width, uint32_t value) noexcept
+    cdef uint32_t unclaimed_page(self) noexcept
     cpdef int read8(self, uint32_t addr)
     cpdef void write8(self, uint32_t addr, int value)

@@ -12,7 +12,9 @@ DEF_ALL_ONES = 0xFFFFFFFF
 
 
 cdef class _Buffer:
-    """Owns a malloc'd ROM buffer for as long as the bus maps it."""
+    """Owns a malloc'd ROM buffer for as long as the bus maps a page of it: the bus's
+    page table holds one reference per page, so the last page remapped (to RAM for a
+    shadow, to another ROM, to MMIO) drops the last one, which frees the buffer."""
     cdef uint8_t* ptr
 
     def __dealloc__(self):
@@ -38,7 +40,7 @@ cdef class Bus:
         self.bus_mask = 0xFFFFFFFF if address_bits >= 32 else ((1 << address_bits) - 1)
         self._a20 = True
         self.addr_mask = self.bus_mask
-        self._rom_buffers = []
+        self._rom_pages = {}
         self._mmio = {}
         self._io = [None] * 65536
         self.unclaimed_ports = {}
@@ -83,8 +85,9 @@ cdef class Bus:
         memcpy(buf, <const char*>b, n)
         cdef _Buffer holder = _Buffer()
         holder.ptr = buf
-        self._rom_buffers.append(holder)
         for i in range(npages):
+            self._release_rom_page((base >> PAGE_SHIFT) + i)
+            self._rom_pages[(base >> PAGE_SHIFT) + i] = holder
             self.rptr[(base >> PAGE_SHIFT) + i] = buf + (i << PAGE_SHIFT)
             self.wptr[(base >> PAGE_SHIFT) + i] = NULL
             self._mmio.pop((base >> PAGE_SHIFT) + i, None)
@@ -96,6 +99,7 @@ cdef class Bus:
         for p in range(base >> PAGE_SHIFT, (base + size + PAGE_SIZE - 1) >> PAGE_SHIFT):
             if (<uint64_t>p << PAGE_SHIFT) >= self.ram_size:
                 raise ValueError("page 0x%X is beyond RAM" % (p << PAGE_SHIFT))
+            self._release_rom_page(p)
             self.rptr[p] = self.ram + (<uint64_t>p << PAGE_SHIFT)
             self.wptr[p] = self.rptr[p]
             self._mmio.pop(p, None)
@@ -107,10 +111,22 @@ cdef class Bus:
         if base & (PAGE_SIZE - 1) or size & (PAGE_SIZE - 1):
             raise ValueError("MMIO range 0x%X+0x%X is not page aligned" % (base, size))
         for p in range(base >> PAGE_SHIFT, (base + size) >> PAGE_SHIFT):
+            self._release_rom_page(p)
             self.rptr[p] = NULL
             self.wptr[p] = NULL
             self._mmio[p] = (read, write)
         self.map_gen += 1
+
+    def _release_rom_page(self, uint32_t p):
+        """Page `p` stops showing a ROM buffer: its last page gone, the buffer is freed."""
+        if self._rom_pages.pop(p, None) is not None:
+            self.rptr[p] = NULL          # never left pointing into a freed buffer
+            self.map_gen += 1            # nor a CPU's host-pointer TLB
+
+    @property
+    def rom_buffers(self):
+        """How many ROM buffers the page map holds (each freed with its last page)."""
+        return len({id(h) for h in self._rom_pages.values()})
 
     def page_kind(self, uint32_t addr):
         """'ram', 'rom', 'mmio' or 'unmapped' for the page holding physical `addr`."""
@@ -122,6 +138,20 @@ cdef class Bus:
         if self.rptr[p] != NULL:
             return "rom"
         return "unmapped"
+
+    cdef uint32_t unclaimed_page(self) noexcept:
+        """A page number that no RAM, ROM or device decodes, with address bit 20 clear
+        so the A20 gate cannot move it: where the CPU sends accesses to physical
+        addresses above 4 GiB (PAE), which this board leaves unpopulated."""
+        cdef uint32_t p = self._unclaimed
+        if (p and self.rptr[p] == NULL and self.wptr[p] == NULL and p not in self._mmio):
+            return p
+        for p in range((self.ram_size >> PAGE_SHIFT) + 1, NPAGES):
+            if (not (p & 0x100) and self.rptr[p] == NULL and self.wptr[p] == NULL
+                    and p not in self._mmio):
+                self._unclaimed = p
+                return p
+        return 0
 
     # ------------------------------------------------------------------ slow paths
     cdef uint32_t slow_read(self, uint32_t addr, int width) noexcept:

@@ -43,6 +43,17 @@ def cpu_model(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def fpu_choice(text):
+    """A coprocessor name (8087, 287, 387, none); whether it fits the CPU is checked when
+    the machine is built, where the model is known."""
+    from core.models import COPROCESSOR_ALIASES, COPROCESSORS
+    key = COPROCESSOR_ALIASES.get(text.lower(), text.lower())
+    if key != "none" and key not in COPROCESSORS:
+        raise argparse.ArgumentTypeError("unknown coprocessor %r (choose from none, %s)"
+                                         % (text, ", ".join(COPROCESSORS)))
+    return key
+
+
 def positive_seconds(text):
     try:
         value = float(text)
@@ -284,12 +295,36 @@ def positive_cycles(text):
 def add_machine_options(p):
     """The options that describe a machine: `run`'s and `debug`'s (the same machine)."""
     p.add_argument("machine_file", nargs="?", metavar="MACHINE",
-                   help="a TOML machine file: NAME (NAME.toml here or in "
-                        "~/.config/cycle86/machines) or PATH.toml")
+                   help="a machine by name (`cycle86 machine new`; NAME.toml here or in "
+                        "the machine directory) or a TOML machine file PATH.toml")
+    add_machine_settings(p)
+    p.add_argument("--keys", metavar="TEXT", default=None, dest="keys_text",
+                   help="type TEXT on the keyboard (US layout; \\n is Enter) from --keys-at "
+                        "guest time on")
+    p.add_argument("--keys-at", metavar="TIME", default=None,
+                   help="guest time --keys starts at: 1.5s, 200ms, 50us or cycles "
+                        "(default 1s)")
+    p.add_argument("--keys-file", metavar="FILE", default=None,
+                   help="a keys script: wait TIME, type TEXT, key CHORD, press/release KEY "
+                        "lines, in guest time (README, 'Keyboard input')")
+    p.add_argument("--input-log", metavar="FILE", default=None,
+                   help="write every key and COM1 byte the host gave the guest, with its "
+                        "guest cycle, to FILE at the end (JSON; replay with --replay-input)")
+    p.add_argument("--replay-input", metavar="FILE", default=None,
+                   help="deliver the input of a saved input log again, at the same cycles")
+    return p
+
+
+def add_machine_settings(p):
+    """The settings of a machine, which a machine file can also hold (`run`, `debug` and
+    `machine new|edit` share them)."""
     p.add_argument("--machine", choices=("pc", "isapc"), default=None,
                    help="machine type (default pc)")
     p.add_argument("--cpu", type=cpu_model, metavar="MODEL", default=None,
                    help="CPU model (default pentium on pc, 80486 on isapc)")
+    p.add_argument("--fpu", type=fpu_choice, metavar="CHIP", default=None,
+                   help="a coprocessor beside an 8086/8088 (8087), 80286 (287) or 80386 "
+                        "(287, 387); default none. The 486 and later have theirs on chip")
     p.add_argument("--memory", type=memory_size, metavar="SIZE", default=None,
                    help="guest RAM, e.g. 640K, 32M (default 32M)")
     p.add_argument("--bios", metavar="FILE",
@@ -315,6 +350,9 @@ def add_machine_options(p):
                    help="stop after N guest cycles (exit status 124); K, M, G suffixes")
     p.add_argument("--screen", action="store_true", default=None,
                    help="print the VGA text screen when the run ends")
+    p.add_argument("--screenshot", metavar="FILE.png", default=None,
+                   help="save the guest's screen as a PNG when the run ends (text in the "
+                        "guest's font, VGA graphics, VBE modes)")
     p.add_argument("--realtime", action="store_true", default=None,
                    help="pace the guest to the wall clock (the host sleeps; the guest "
                         "sees the same run)")
@@ -335,6 +373,10 @@ def add_machine_options(p):
 def _add_run(subparsers):
     p = subparsers.add_parser("run", help=COMMAND_HELP["run"], description=RUN_DESCRIPTION)
     add_machine_options(p)
+    p.add_argument("--display", choices=("none", "terminal"), default="none",
+                   help="terminal: draw the guest's screen in this terminal and pass the "
+                        "keyboard through (Ctrl+] q quits); none (default): headless, "
+                        "with a progress line on stderr when it is a terminal")
     p.add_argument("--stats", action="store_true",
                    help="print cycles, instructions and host speed at the end (stderr)")
     p.add_argument("--trace", metavar="FILE",
@@ -365,9 +407,10 @@ def start_trace(machine, name):
     return writer
 
 
-RUN_KEYS = ("machine", "cpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
+RUN_KEYS = ("machine", "cpu", "fpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
             "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
-            "kernel", "initrd", "append")
+            "kernel", "initrd", "append", "overlays", "screenshot", "keys_text", "keys_at",
+            "keys_file", "input_log", "replay_input")
 
 
 def run_config(args):
@@ -378,7 +421,7 @@ def run_config(args):
     if args.machine_file:
         _, settings = pcmod.load_machine_file(args.machine_file)
         settings = _check_file_settings(settings)
-    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k, None) is not None}
     settings.update(given)
     config = pcmod.PCConfig(**settings)
     media = [k for k in ("fda", "fdb", "hda", "hdb", "cdrom", "kernel") if getattr(config, k)]
@@ -391,7 +434,7 @@ def run_config(args):
 def _check_file_settings(settings):
     """Values from a machine file, checked by the same rules as the options."""
     from core import pc as pcmod
-    checks = {"cpu": cpu_model, "serial": _serial_spec, "e9": _e9_spec}
+    checks = {"cpu": cpu_model, "fpu": fpu_choice, "serial": _serial_spec, "e9": _e9_spec}
     out = {}
     for key, value in settings.items():
         try:
@@ -401,7 +444,8 @@ def _check_file_settings(settings):
                 value = positive_cycles(str(value))
             elif key in checks:
                 value = checks[key](str(value))
-            elif key in ("kernel", "initrd", "append"):
+            elif key in ("kernel", "initrd", "append", "overlays", "screenshot", "keys_text",
+                         "keys_at", "keys_file", "input_log", "replay_input"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
@@ -439,6 +483,8 @@ def _run_main(args):
 
     try:
         config = run_config(args)
+        if args.display == "terminal" and config.e9 == "stdout":
+            config.e9 = None        # the screen owns the terminal: 0xE9 is kept, not printed
         echo, e9_file = _open_sink(config.e9, "the port 0xE9 output")
         bios_echo, log_file = _open_sink(args.bios_log, "the firmware log")
         try:
@@ -456,10 +502,22 @@ def _run_main(args):
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
         tracer = start_trace(machine.machine, args.trace) if args.trace else None
         cpu = machine.machine.cpu
+        drain = (lambda: tracer.write(cpu.trace_take())) if tracer else None
         try:
-            outcome = machine.run(
-                max_cycles=config.max_cycles, realtime=config.realtime,
-                after_slice=(lambda: tracer.write(cpu.trace_take())) if tracer else None)
+            if args.display == "terminal":
+                if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                    raise CliError("--display terminal needs a terminal (stdin and stdout)")
+                from debugger.console import run_console
+                outcome = run_console(machine, config, after_slice=drain)
+            else:
+                from debugger.console import Progress
+                with Progress(machine) as progress:
+                    def after_slice():
+                        if drain is not None:
+                            drain()
+                        progress.tick()
+                    outcome = machine.run(max_cycles=config.max_cycles,
+                                          realtime=config.realtime, after_slice=after_slice)
         finally:
             if tracer is not None:
                 cpu.trace_stop()
@@ -474,6 +532,10 @@ def _run_main(args):
                 while lines and not lines[-1]:
                     lines.pop()
                 print("\n".join(lines))
+        if config.screenshot:
+            _save_screenshot(machine, config.screenshot)
+        if config.input_log:
+            _save_input_log(machine, config.input_log)
         if outcome.reason != "stop" or machine.debugport.exit_status is None or args.stats:
             sys.stderr.write("%s run: %s\n" % (PROG, outcome.description))
         if args.stats:
@@ -491,6 +553,28 @@ def _run_main(args):
         for f in (e9_file, log_file):
             if f is not None:
                 f.close()
+
+
+def _save_input_log(machine, path):
+    from core import keys
+    try:
+        keys.save_input_log(machine, path)
+    except OSError as e:
+        raise CliError("%s: cannot write the input log (%s)" % (path, e.strerror or e)) \
+            from None
+
+
+def _save_screenshot(machine, path):
+    vga = machine.chips.get("vga")
+    if vga is None:
+        sys.stderr.write("%s run: warning: no VGA, so no screenshot\n" % PROG)
+        return
+    try:
+        width, height, mode = vga.screenshot(path)
+    except OSError as e:
+        raise CliError("%s: cannot write the screenshot (%s)" % (path, e.strerror or e)) \
+            from None
+    sys.stderr.write("%s run: screenshot %s: %dx%d, %s\n" % (PROG, path, width, height, mode))
 
 
 # ------------------------------------------------------------------ the command table
@@ -528,6 +612,8 @@ COMMANDS = (
             _from_module("debugger.cli")),
     Command("trace", "show, summarise, compare and export recorded traces",
             _from_module("debugger.trace_cli")),
+    Command("machine", "create, list, show, edit and remove machines by name",
+            _from_module("core.machines")),
 )
 COMMAND_HELP = {c.name: c.help for c in COMMANDS}
 

@@ -17,12 +17,14 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
+from core.mmx cimport (mmx_form, mmx_src_bytes, mmx_enter, mmx_emms, mmx_read, mmx_write, mmx_exec,
+                      MMX_SHIFT_IMM, MMX_LOAD_D, MMX_STORE_D, MMX_STORE_Q, MMX_EMMS)
 
 from collections import namedtuple
 
 from core import opcodes as _opcodes
 from core.isa cimport ISA_8086, ISA_186, ISA_286, ISA_386, ISA_486
-from core.models import get_model
+from core.models import get_model, coprocessor, COPROCESSORS
 
 Segment = namedtuple("Segment", "selector base limit access")
 
@@ -92,6 +94,26 @@ cdef enum:
 
 cdef enum:
     TLB_SIZE = 1024
+    # tlb_perm bits above the four access rights (1 supervisor read, 2 supervisor write,
+    # 4 user read, 8 user write): a global page (CR4.PGE and G) survives a CR3 load; a
+    # granule of a 4-MB or 2-MB page is dropped by an INVLPG anywhere in that page.
+    TLB_GLOBAL = 0x10
+    TLB_LARGE = 0x20
+
+# CR4 bits that change how linear addresses translate [SDM vol. 3, "Paging"].
+cdef enum:
+    CR4_PSE = 0x10
+    CR4_PAE = 0x20
+    CR4_PGE = 0x80
+    CR0_PG_CD_NW = 0xE0000000u
+    # PAE: the P6 drives 36 address bits (A[35:3]#), so bits 63:36 of every entry are
+    # reserved; a PDPTE also reserves bits 1-2 and 5-8 [SDM vol. 3, "PAE Paging"].
+    PAE_RSVD_HI = 0xFFFFFFF0u
+    PDPTE_RSVD_LO = 0x1E6
+    # A 2-MB page's frame starts at bit 21; bits 20:13 are reserved, and bit 12 (PAT)
+    # too on a processor without the page attribute table.
+    PDE2M_RSVD_LO = 0x1FE000
+    PF_RSVD = 8             # page-fault error code: a reserved bit was set
 
 # Why run() returned.
 cdef enum:
@@ -156,6 +178,7 @@ cdef uint8_t OP_MODRM[512]
 cdef uint8_t OP_ISA[4096]        # first ISA level having (opcode, reg); 255 = undefined
 cdef uint8_t OP_LOCK[4096]       # LOCK allowed with a memory destination
 cdef uint8_t OP_GROUP[512]
+cdef uint8_t OP_FEAT[4096]       # facilities (bit n: opcodes.FEATURES[n]) it needs besides the ISA
 cdef uint16_t ALIAS_8086[256]
 # Bytes that are a prefix on some model (the opcode table's P flag), and F1, which the
 # 8086 decodes as a second LOCK: the prefix loop looks further only at these.
@@ -176,6 +199,10 @@ for _i in range(64):
     X87_MEM_SIZE[_i] = _X87_SIZES[_i]
 
 
+def _feature_bit(e):
+    return 0 if e.feature is None else 1 << _opcodes.FEATURES.index(e.feature)
+
+
 cdef void _init_tables():
     cdef int i, b, op, reg
     for i in range(256):
@@ -193,6 +220,7 @@ cdef void _init_tables():
     for i in range(4096):
         OP_ISA[i] = 255
         OP_LOCK[i] = 0
+        OP_FEAT[i] = 0
     for i in range(512):
         OP_MODRM[i] = 0
         OP_GROUP[i] = 0
@@ -206,12 +234,14 @@ cdef void _init_tables():
             for r in range(8):
                 OP_ISA[(op << 3) | r] = e.isa
                 OP_LOCK[(op << 3) | r] = 1 if e.lockable else 0
+                OP_FEAT[(op << 3) | r] = _feature_bit(e)
         else:
             OP_MODRM[op] = 1
             OP_GROUP[op] = 1
             reg = preg
             OP_ISA[(op << 3) | reg] = e.isa
             OP_LOCK[(op << 3) | reg] = 1 if e.lockable else 0
+            OP_FEAT[(op << 3) | reg] = _feature_bit(e)
     for i in range(256):
         ALIAS_8086[i] = _opcodes.ALIASES_8086.get(i, i)
     # mod 0: [bx+si]7 [bx+di]8 [bp+si]8 [bp+di]7 [si]5 [di]5 [disp16]6 [bx]5; mod 1/2 add 4
@@ -244,6 +274,12 @@ cdef class _CPU:
     cdef public object ferr_hook         # FERR#: callable(level), wired to IRQ13 on a PC/AT
     cdef public bint ignne               # IGNNE#: the board's answer to an OUT to port F0h
     cdef public bint lapic               # a local APIC model answers at IA32_APIC_BASE (none yet)
+    # A separate coprocessor (8087/287/387 beside the 8086-80386; core/models.coprocessor):
+    # its name, or None for none or an on-chip x87.  It runs concurrently with the CPU and
+    # is busy until fpu_busy_until (a clock cycle); WAIT, and on the 286/386 the next ESC
+    # (which samples BUSY#), wait for it.
+    cdef public object coprocessor
+    cdef public uint64_t fpu_busy_until
     cdef uint8_t fbuf[128]               # an x87 memory operand on its way to or from memory
     # ---- model
     cdef public object model
@@ -320,6 +356,11 @@ cdef class _CPU:
     cdef uint32_t tlb_vpn[TLB_SIZE]
     cdef uint32_t tlb_ppn[TLB_SIZE]
     cdef uint8_t tlb_perm[TLB_SIZE]
+    cdef bint tlb_large            # some TLB entry belongs to a 4-MB or 2-MB page
+    # PAE: the four page-directory-pointer-table entries, which the P6 loads into
+    # registers when CR3 is written (or PAE paging is turned on), not on each walk.
+    cdef uint64_t pdpte[4]
+    cdef uint32_t pat_rsvd_2m, pat_rsvd_pte   # the PAT bits, reserved without a PAT
     # Host-pointer TLB, in and out of paging: per linear page, the host address of the
     # page's bytes for reads (RAM or ROM) and for writes (RAM only, and under paging
     # only once the walk granted the write and set the dirty bit), so a hit is a mask,
@@ -352,6 +393,7 @@ cdef class _CPU:
     cdef uint32_t dr_hits          # DR6 B0-B3 bits of data breakpoints hit by this instruction
     # ---- 486/Pentium/P6 features (core/models.py, core/cpuid.py)
     cdef bint has_cpuid, has_tsc, has_msr, has_cx8, has_sysenter, has_rdpmc
+    cdef uint8_t features          # OP_FEAT bits of the facilities this model has
     # ---- debugger hooks: each hot path tests one of these flags and nothing else
     cdef public bint hook_insn      # something is armed: run instructions through dbg_exec
     cdef bint hook_mem              # data accesses go through rd_hooked/wr_hooked
@@ -395,7 +437,7 @@ cdef class _CPU:
     cdef uint32_t int_cost         # clocks of the last protected-mode event delivery
     cdef uint32_t last_ts_cost     # clocks of the last task switch
 
-    def __init__(self, model="8086", Clock clock=None, Bus bus=None):
+    def __init__(self, model="8086", Clock clock=None, Bus bus=None, fpu=None):
         m = get_model(model)
         self.model = m
         self.isa = m.isa
@@ -423,9 +465,15 @@ cdef class _CPU:
         self.m_index_first = m.isa == ISA_286
         self.has_cpuid, self.has_tsc, self.has_msr = m.has_cpuid, m.has_tsc, m.has_msr
         self.has_cx8, self.has_sysenter, self.has_rdpmc = m.has_cx8, m.has_sysenter, m.has_rdpmc
+        self.features = 0
+        for i, name in enumerate(_opcodes.FEATURES):
+            if getattr(m, "has_" + name):
+                self.features |= 1 << i
         self.cr0_mask = m.cr0_mask if m.cr0_mask else (0x8000001Fu if m.isa >= ISA_386 else 0xF)
         self.cr0_fixed1 = m.cr0_fixed1
         self.cr4_mask = m.cr4_mask
+        self.pat_rsvd_2m = 0 if m.has_pat else 0x1000
+        self.pat_rsvd_pte = 0 if m.has_pat else 0x80
         if m.eflags_id:
             self.flags_settable32 |= 0x200000        # ID: software detects CPUID with it
         if m.eflags_ac:
@@ -434,10 +482,13 @@ cdef class _CPU:
         self.intr = False           # a wire driven by the PIC: a CPU reset leaves it alone
         self.ferr_hook = None
         self.ignne = False
+        self.coprocessor = coprocessor(m, fpu)
         if m.fpu:
             # The 486 and later have the x87 on chip; the level says which generation
             # (FCOMI and FCMOVcc from the P6).
             self.fpu = FPU(m.isa)            # ISA_486.. are the FPU levels 4 (486) to 6 (P6)
+        elif self.coprocessor is not None:
+            self.fpu = FPU(COPROCESSORS[self.coprocessor])
         else:
             self.fpu = None
         self.skip_lin = -1
@@ -457,7 +508,7 @@ cdef class _CPU:
         # The 8086/8088 figures exclude the effective-address time (Intel's EA table);
         # the 80186 and later print totals that include it.
         self.timing_adds_ea = self.isa == ISA_8086
-        for i, k in enumerate(timing.x87_clocks(self.model.name)):
+        for i, k in enumerate(timing.x87_clocks(self.model.name, self.coprocessor)):
             self.t_x87[i] = k
         for key, t in timing.table(self.model.name).items():
             for k in _keys_to_indices(key):
@@ -491,6 +542,7 @@ cdef class _CPU:
         self.eflags = self.flags_fixed1
         self.cr0 = 0
         self.cr2 = self.cr3 = self.cr4 = 0
+        self.pdpte[0] = self.pdpte[1] = self.pdpte[2] = self.pdpte[3] = 0
         self.gdtr_base = self.idtr_base = 0
         self.gdtr_limit = self.idtr_limit = 0xFFFF
         self.idtr_limit = 0x3FF if self.isa >= ISA_286 else 0xFFFF
@@ -508,6 +560,11 @@ cdef class _CPU:
                 # EDX holds the processor signature; CR0 the model's reset value.
                 self.r[R_EDX] = self.model.reset_edx
                 self.cr0 = self.model.reset_cr0
+                if self.coprocessor == "387":
+                    # The 80386 samples ERROR# after RESET: an 80387 pulls it low and the
+                    # CPU sets ET [80386 PRM 10.1; SDM vol. 3 "Intel 387 and Intel 287
+                    # Math Coprocessor Initialization"].
+                    self.cr0 |= 0x10
                 self.dr[6] = 0xFFFF0FF0u
                 self.dr[7] = 0x00000400
         from core import cpuid as _cpuid
@@ -532,6 +589,7 @@ cdef class _CPU:
         self.paging = False
         if self.fpu is not None:
             self.fpu.reset()        # RESET initialises the x87 too (SDM vol. 3 Table 9-1)
+        self.fpu_busy_until = 0
         self.update_mode()
         self.tlb_flush()
         for i in range(8):
@@ -1249,22 +1307,50 @@ cdef class _CPU:
     @cython.final
     cdef int64_t probe_lin(self, uint32_t lin) noexcept:
         """Physical address of `lin` without faulting or touching A/D bits (-1: not
-        present).  For the debugger's views and checks only."""
-        cdef uint32_t vpn = lin >> 12, pde, pte
+        present, or above 4 GiB where nothing is).  For the debugger's views and checks."""
+        cdef uint32_t vpn = lin >> 12
         cdef int i = vpn & (TLB_SIZE - 1)
+        cdef int64_t p
         if not self.paging:
             return lin & self.bus.addr_mask
         if self.tlb_vpn[i] == vpn:
             return (self.tlb_ppn[i] | (lin & 0xFFF)) & self.bus.addr_mask
+        p = self.probe_walk(lin)
+        if p >> 32:
+            return -1
+        return p & self.bus.addr_mask if p >= 0 else -1
+
+    @cython.final
+    cdef int64_t probe_walk(self, uint32_t lin) noexcept:
+        """The page walk of `lin` as the tables say now, 36-bit with PAE (-1: not
+        present or a reserved bit set)."""
+        cdef uint32_t pde, pte
+        cdef uint64_t e, addr
+        if self.cr4 & CR4_PAE:
+            e = self.pdpte[lin >> 30]
+            if not (e & 1):
+                return -1
+            addr = (e & 0xFFFFFF000ull) | ((lin >> 18) & 0xFF8)
+            e = self.phys_rd64(addr)
+            if not (e & 1) or (e >> 32) & PAE_RSVD_HI:
+                return -1
+            if e & 0x80:
+                if e & (PDE2M_RSVD_LO | self.pat_rsvd_2m):
+                    return -1
+                return <int64_t>((e & 0xFFFE00000ull) | (lin & 0x1FFFFF))
+            e = self.phys_rd64((e & 0xFFFFFF000ull) | ((lin >> 9) & 0xFF8))
+            if not (e & 1) or (e >> 32) & PAE_RSVD_HI or (e & self.pat_rsvd_pte):
+                return -1
+            return <int64_t>((e & 0xFFFFFF000ull) | (lin & 0xFFF))
         pde = self.phys_rd32(((self.cr3 & 0xFFFFF000u) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask)
         if not (pde & 1):
             return -1
-        if (pde & 0x80) and (self.cr4 & 0x10):
-            return ((pde & 0xFFC00000u) | (lin & 0x003FFFFF)) & self.bus.addr_mask
+        if (pde & 0x80) and (self.cr4 & CR4_PSE):
+            return (pde & 0xFFC00000u) | (lin & 0x003FFFFF)
         pte = self.phys_rd32(((pde & 0xFFFFF000u) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask)
         if not (pte & 1):
             return -1
-        return ((pte & 0xFFFFF000u) | (lin & 0xFFF)) & self.bus.addr_mask
+        return (pte & 0xFFFFF000u) | (lin & 0xFFF)
 
     @cython.final
     cdef int peek8(self, uint32_t lin) noexcept:
@@ -2162,6 +2248,9 @@ cdef class _CPU:
         elif op == 0x9B:
             if (self.cr0 & 0xA) == 0xA and self.isa >= ISA_286:
                 self.fault(EXC_NM, -1)      # MP and TS: the coprocessor context is stale
+            if self.coprocessor is not None and self.clock.now < self.fpu_busy_until:
+                # TEST# (8086) or BUSY# (286/386): WAIT idles until the coprocessor is done.
+                self.cyc_extra += <uint32_t>(self.fpu_busy_until - self.clock.now)
             if self.fpu is not None and (self.fpu.sw & 0x80) and self.fpu_pending():
                 self.eip = self.insn_eip        # frozen until IRQ13's handler acts
         elif op == 0x9C:
@@ -2520,6 +2609,7 @@ cdef class _CPU:
     cdef void esc(self) noexcept:
         cdef FPU f = self.fpu
         cdef int esc, modrm, kind, n, rc, i, clocks
+        cdef uint32_t stall
         cdef uint32_t amask, off, v
         cdef bint op32, pm, control, es_before
         if f is None:
@@ -2559,6 +2649,8 @@ cdef class _CPU:
             kind = f.mem_kind(esc, self.reg, op32, pm)
             n = kind & 0xFF
             if (kind >> 8) == MEM_NONE:
+                if not self.m_has_ud:
+                    return              # an 8087 ignores an encoding it does not know
                 self.fault(EXC_UD, -1)
             if not control:
                 f.fds = self.sel[self.ea_seg]
@@ -2596,24 +2688,37 @@ cdef class _CPU:
                         i += 1
                 if rc > 0:
                     rc = FPU_OK
-        # The x87's own clocks for this form replace the ESC line of the integer table.
         clocks = self.t_x87[64 + esc * 64 + (modrm & 0x3F)] if self.mod == 3 else self.t_x87[esc * 8 + self.reg]
-        if clocks:
+        if self.coprocessor is not None:
+            # A separate chip: the CPU pays its own ESC line (the operand transfer) and
+            # goes on while the coprocessor works.  The 80286/80386 sample BUSY# before an
+            # ESC and wait; the 8086 does not (programs put WAIT in front) [80286 PRM
+            # 6.1; 8087 data sheet "Processor/coprocessor synchronization"].
+            stall = 0
+            if f.level >= 2 and self.clock.now < self.fpu_busy_until:
+                stall = <uint32_t>(self.fpu_busy_until - self.clock.now)
+                self.cyc_extra += stall
+            self.fpu_busy_until = self.clock.now + stall + clocks
+        elif clocks:
+            # The x87's own clocks for this form replace the ESC line of the integer table.
             self.cyc_override = clocks
         if rc == FPU_UD:
-            self.fault(EXC_UD, -1)
+            if self.m_has_ud:
+                self.fault(EXC_UD, -1)
         elif rc == FPU_FLAGS:
             self.eflags = (self.eflags & ~<uint32_t>F_ARITH) | (f.eflags_out & (F_ZF | F_PF | F_CF))
         elif rc == FPU_AX:
             self.r[R_EAX] = (self.r[R_EAX] & 0xFFFF0000u) | f.sw
         if not (f.sw & 0x80):
             self.ignne = False              # FERR# is gone, and with it IGNNE#
-        elif not es_before and not (self.cr0 & 0x20) and (f.level == 3 or f.level >= 6):
+        elif not es_before and not (self.cr0 & 0x20) and (f.level <= 3 or f.level >= 6):
             # An unmasked exception with CR0.NE=0, the PC/AT way: FERR# -> IRQ13 through
-            # the slave 8259.  The 387 and the P6 assert FERR# as the instruction
-            # completes; the 486 and Pentium defer it to the next waiting instruction
-            # (SDM vol. 3 "Assertion of the FERR# pin"; vol. 1 D.2.1.1).
-            self.ferr(True)
+            # the slave 8259.  The coprocessors (ERROR#, the 8087's INT) and the P6
+            # assert it as the instruction completes; the 486 and Pentium defer it to
+            # the next waiting instruction (SDM vol. 3 "Assertion of the FERR# pin";
+            # vol. 1 D.2.1.1).  The 8087's INT also needs IEM clear (FENI).
+            if f.level != 1 or not (f.cw & 0x80):
+                self.ferr(True)
 
     @cython.final
     cdef bint fpu_pending(self) noexcept:
@@ -2621,6 +2726,13 @@ cdef class _CPU:
         Returns 1 when the processor freezes before it (MS-DOS compatibility mode)."""
         if self.isa >= ISA_486 and (self.cr0 & 0x20):
             self.fault(EXC_MF, -1)          # CR0.NE=1: native #MF at this instruction
+        if self.fpu.level == 1:
+            return False                    # the 8086 has no ERROR# input: only the INT line
+        if self.coprocessor is not None and self.ferr_hook is None:
+            # A 287/387 whose ERROR# reaches the CPU's ERROR# pin (no PC/AT board logic
+            # between): the next waiting ESC or WAIT takes exception 16 [80286 PRM 9.2;
+            # 80386 PRM 9.8.16].
+            self.fault(EXC_MF, -1)
         # CR0.NE=0: FERR# is (or stays) asserted and the processor freezes before the
         # instruction until an interrupt -- IRQ13 -- is taken; the handler clears the
         # exception, or writes port F0h, which asserts IGNNE#, and the instruction goes
@@ -3127,8 +3239,72 @@ cdef class _CPU:
                     self.dr[self.reg] = self.r[self.rm]
                 self.dr7_update()
         else:
-            # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
+            # Tested last and inside the else: a range test in the chain above would
+            # keep Cython from compiling it to a switch.
+            if (op & 0xE0) == 0x60 or op >= 0xD0:
+                self.mmx(op)            # MMX: 0F 60-7F, 0F D0-FF
+            else:
+                # 0F00 (SLDT..VERW), LAR, LSL and ARPL are not recognised in real mode.
+                self.fault(EXC_UD, -1)
+
+    @cython.final
+    cdef void mmx(self, uint32_t op) noexcept:
+        """An MMX instruction (0F 60-7F, 0F D0-FF; core/mmx.pyx computes it).  Here: the
+        gating and the faults in the SDM's order, then the operand moves.  Nothing of the
+        MMX/x87 state changes before the memory operand has been read or its destination
+        checked, so a fault restarts the instruction cleanly."""
+        cdef FPU f = self.fpu
+        cdef int form, n
+        cdef uint64_t v
+        cdef uint32_t amask = 0xFFFFFFFFu if self.adsize == 4 else 0xFFFF
+        if (OP_FEAT[self.tk] & ~self.features) or f is None:
+            self.fault(EXC_UD, -1)                # a Pentium without MMX: still #UD
+        # CR0.EM: MMX cannot be emulated, #UD; CR0.TS: the x87/MMX state belongs to
+        # another task, #NM; a pending unmasked x87 exception is reported first, as a
+        # waiting x87 instruction would [SDM vol. 3 "Effect of MMX instructions on
+        # pending x87 floating-point exceptions"; vol. 2, the MMX instruction pages].
+        if self.cr0 & 0x4:
             self.fault(EXC_UD, -1)
+        if self.cr0 & 0x8:
+            self.fault(EXC_NM, -1)
+        if (f.sw & 0x80) and self.fpu_pending():
+            self.eip = self.insn_eip              # frozen until IRQ13's handler acts
+            return
+        form = mmx_form(op)
+        if form == MMX_EMMS:
+            mmx_emms(f)
+        elif form == MMX_STORE_D or form == MMX_STORE_Q:
+            n = 4 if form == MMX_STORE_D else 8
+            if self.mod == 3:
+                mmx_enter(f)
+                v = mmx_read(f, self.reg)
+                if form == MMX_STORE_D:
+                    self.r[self.rm] = <uint32_t>v
+                else:
+                    mmx_write(f, self.rm, v)
+            else:
+                self.check_write(self.ea_seg, self.ea, n)
+                mmx_enter(f)
+                v = mmx_read(f, self.reg)
+                self.wr(self.ea_seg, self.ea, 4, <uint32_t>v)
+                if n == 8:
+                    self.wr(self.ea_seg, (self.ea + 4) & amask, 4, <uint32_t>(v >> 32))
+        elif form == MMX_SHIFT_IMM:
+            if self.mod != 3:
+                self.fault(EXC_UD, -1)            # Nq: the register form only
+            mmx_exec(f, op, self.reg, self.rm, self.fetch8())
+        else:
+            if self.mod == 3:
+                v = self.r[self.rm] if form == MMX_LOAD_D else mmx_read(f, self.rm)
+            else:
+                n = mmx_src_bytes(op)
+                self.check_limit(self.ea_seg, self.ea, n)   # the whole operand first
+                if self.ac_check and (self.ea & (n - 1)):
+                    self.fault(EXC_AC, 0)
+                v = self.rd(self.ea_seg, self.ea, 4)
+                if n == 8:
+                    v |= <uint64_t>self.rd(self.ea_seg, (self.ea + 4) & amask, 4) << 32
+            mmx_exec(f, op, self.reg, self.reg, v)
 
     @cython.final
     cdef void bit_test(self, uint32_t op) noexcept:
@@ -3219,13 +3395,7 @@ cdef class _CPU:
             self.fault(EXC_UD, -1)
         if self.reg == 7:
             self.need_cpl0()
-            lim = (self.base[self.ea_seg] + self.ea) >> 12
-            if self.tlb_vpn[lim & (TLB_SIZE - 1)] == lim:
-                self.tlb_vpn[lim & (TLB_SIZE - 1)] = 0xFFFFFFFFu
-            if (self.htlb_tag[lim & (TLB_SIZE - 1)] & 0xFFFFF) == lim:
-                self.htlb_tag[lim & (TLB_SIZE - 1)] = 0xFFFFFFFFu
-            if (self.fetch_tag & 0xFFFFF) == lim:
-                self.fetch_tag = 0xFFFFFFFFu
+            self.tlb_invalidate((self.base[self.ea_seg] + self.ea) & 0xFFFFFFFFu)
             return
         if self.reg >= 2:
             self.need_cpl0()
@@ -3269,22 +3439,36 @@ cdef class _CPU:
         if not to_cr:
             self.r[self.rm] = self.cr_value(self.reg)
             return
+        cdef uint32_t v = self.r[self.rm]
         if self.reg == 0:
-            if (self.r[self.rm] & 0x80000001u) == 0x80000000u:
+            if (v & 0x80000001u) == 0x80000000u:
                 self.fault(EXC_GP, 0)             # PG without PE
-            if (self.cr0 ^ self.r[self.rm]) & 0x80010001u:
+            v = (v & self.cr0_mask) | self.cr0_fixed1
+            # PAE paging on after the write, and PG, CD or NW changed: the PDPTEs load
+            # from CR3, and a reserved bit in one is #GP(0) with CR0 unchanged.
+            if ((v & 0x80000001u) == 0x80000001u and (self.cr4 & CR4_PAE)
+                    and ((self.cr0 ^ v) & CR0_PG_CD_NW)):
+                self.load_pdptes(self.cr3)
+            if (self.cr0 ^ v) & 0x80010001u:
                 self.tlb_flush()
-            self.cr0 = (self.r[self.rm] & self.cr0_mask) | self.cr0_fixed1
+            self.cr0 = v
             self.update_mode()
         elif self.reg == 2:
-            self.cr2 = self.r[self.rm]
+            self.cr2 = v
         elif self.reg == 3:
-            self.cr3 = self.r[self.rm]
-            self.tlb_flush()
+            if self.paging and (self.cr4 & CR4_PAE):
+                self.load_pdptes(v)
+            self.cr3 = v
+            self.tlb_flush_nonglobal()
         else:
-            if self.r[self.rm] & ~self.cr4_mask:
+            if v & ~self.cr4_mask:
                 self.fault(EXC_GP, 0)             # a bit this model does not have
-            self.cr4 = self.r[self.rm]
+            if (self.paging and (v & CR4_PAE)
+                    and ((self.cr4 ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE))):
+                self.load_pdptes(self.cr3)
+            self.cr4 = v
+            # Any CR4 write drops every entry, global ones too; the SDM requires it
+            # when PSE, PAE or PGE change and allows it otherwise.
             self.tlb_flush()
 
     # ================================================================ protected mode
@@ -3361,7 +3545,42 @@ cdef class _CPU:
         cdef int i
         for i in range(TLB_SIZE):
             self.tlb_vpn[i] = 0xFFFFFFFFu
+        self.tlb_large = False
         self.hptr_flush()
+
+    @cython.final
+    cdef void tlb_flush_nonglobal(self) noexcept:
+        # A CR3 load or task switch keeps the global pages' entries while CR4.PGE is
+        # set [SDM vol. 3, "Global Pages"]; without PGE nothing is marked global.
+        cdef int i
+        if not (self.cr4 & CR4_PGE):
+            self.tlb_flush()
+            return
+        for i in range(TLB_SIZE):
+            if not (self.tlb_perm[i] & TLB_GLOBAL):
+                self.tlb_vpn[i] = 0xFFFFFFFFu
+        self.hptr_flush()       # the host-pointer entries are all remade (never wrong)
+
+    @cython.final
+    cdef void tlb_invalidate(self, uint32_t lin) noexcept:
+        """INVLPG: drop the page holding `lin`, global or not; for a 4-MB or 2-MB page
+        every granule the TLB holds of it."""
+        cdef uint32_t vpn = lin >> 12, big
+        cdef int i
+        if self.tlb_vpn[vpn & (TLB_SIZE - 1)] == vpn:
+            self.tlb_vpn[vpn & (TLB_SIZE - 1)] = 0xFFFFFFFFu
+        if self.tlb_large:
+            big = 9 if self.cr4 & CR4_PAE else 10         # 4-KB granules per large page
+            for i in range(TLB_SIZE):
+                if (self.tlb_perm[i] & TLB_LARGE) and (self.tlb_vpn[i] >> big) == (vpn >> big):
+                    self.tlb_vpn[i] = 0xFFFFFFFFu
+            # Host pointers do not say which page size made them: drop them all.
+            self.hptr_flush()
+        else:
+            if (self.htlb_tag[vpn & (TLB_SIZE - 1)] & 0xFFFFF) == vpn:
+                self.htlb_tag[vpn & (TLB_SIZE - 1)] = 0xFFFFFFFFu
+            if (self.fetch_tag & 0xFFFFF) == vpn:
+                self.fetch_tag = 0xFFFFFFFFu
 
     @cython.final
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:
@@ -3373,6 +3592,28 @@ cdef class _CPU:
         return self.page_walk(lin, write)
 
     @cython.final
+    cdef inline uint8_t tlb_rights(self, bint us_ok, bint rw_ok, bint dirty, bint wp) noexcept:
+        # Permissions the TLB may grant without another walk: a write needs the dirty
+        # bit already set, so the first write to a clean page comes back to the walk.
+        cdef uint8_t perm = 1                               # supervisor read
+        if (rw_ok or not wp) and dirty:
+            perm |= 2                                       # supervisor write
+        if us_ok:
+            perm |= 4                                       # user read
+            if rw_ok and dirty:
+                perm |= 8                                   # user write
+        return perm
+
+    @cython.final
+    cdef inline void tlb_fill(self, uint32_t lin, uint32_t ppn, uint8_t perm) noexcept:
+        cdef int i = (lin >> 12) & (TLB_SIZE - 1)
+        self.tlb_vpn[i] = lin >> 12
+        self.tlb_ppn[i] = ppn
+        self.tlb_perm[i] = perm
+        if perm & TLB_LARGE:
+            self.tlb_large = True
+
+    @cython.final
     cdef uint32_t page_walk(self, uint32_t lin, int write) noexcept:
         """Walk the two-level page tables (4 KiB pages, 4 MiB with CR4.PSE), set the
         accessed/dirty bits, check U/S and R/W, and fill the TLB; #PF on failure."""
@@ -3380,13 +3621,14 @@ cdef class _CPU:
         cdef bint user = self.user, us_ok, rw_ok, big
         cdef bint wp = (self.cr0 & 0x10000) != 0 and self.isa >= ISA_486
         cdef uint8_t perm
-        cdef int i
+        if self.cr4 & CR4_PAE:
+            return self.page_walk_pae(lin, write)
         err = (2 if write else 0) | (4 if user else 0)
         pde_addr = ((self.cr3 & 0xFFFFF000u) | ((lin >> 20) & 0xFFC)) & self.bus.addr_mask
         pde = self.phys_rd32(pde_addr)
         if not (pde & 1):
             self.page_fault(lin, err)
-        big = (pde & 0x80) != 0 and (self.cr4 & 0x10) != 0
+        big = (pde & 0x80) != 0 and (self.cr4 & CR4_PSE) != 0
         if big:
             pte = pde
             pte_addr = pde_addr
@@ -3412,20 +3654,113 @@ cdef class _CPU:
         if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
             pte |= 0x20 | (0x40 if write else 0)
             self.phys_wr32(pte_addr, pte)
-        # Permissions the TLB may grant without another walk: a write needs the dirty
-        # bit already set, so the first write to a clean page comes back here.
-        perm = 1                                            # supervisor read
-        if (rw_ok or not wp) and (pte & 0x40):
-            perm |= 2                                       # supervisor write
-        if us_ok:
-            perm |= 4                                       # user read
-            if rw_ok and (pte & 0x40):
-                perm |= 8                                   # user write
-        i = (lin >> 12) & (TLB_SIZE - 1)
-        self.tlb_vpn[i] = lin >> 12
-        self.tlb_ppn[i] = ppn
-        self.tlb_perm[i] = perm
+        perm = self.tlb_rights(us_ok, rw_ok, (pte & 0x40) != 0, wp)
+        if (pte & 0x100) and (self.cr4 & CR4_PGE):
+            perm |= TLB_GLOBAL
+        if big:
+            perm |= TLB_LARGE
+        self.tlb_fill(lin, ppn, perm)
         return ppn | (lin & 0xFFF)
+
+    # ---- PAE paging (P6): three levels of 64-bit entries, 36-bit physical addresses
+    @cython.final
+    cdef bint read_pdptes(self, uint32_t cr3, bint check) noexcept:
+        """Load the four PDPTEs from the 32-byte aligned table at `cr3`.  With `check`,
+        a present entry with a reserved bit set loads nothing and returns False."""
+        cdef uint64_t e[4]
+        cdef uint32_t base = cr3 & 0xFFFFFFE0u, lo, hi
+        cdef int k
+        for k in range(4):
+            lo = self.phys_rd32((base + 8 * k) & self.bus.addr_mask)
+            hi = self.phys_rd32((base + 8 * k + 4) & self.bus.addr_mask)
+            if check and (lo & 1) and ((lo & PDPTE_RSVD_LO) or (hi & PAE_RSVD_HI)):
+                return False
+            e[k] = (<uint64_t>hi << 32) | lo
+        for k in range(4):
+            self.pdpte[k] = e[k]
+        return True
+
+    @cython.final
+    cdef void load_pdptes(self, uint32_t cr3) noexcept:
+        # MOV to CR0/CR3/CR4 and task switches: a reserved bit is #GP(0) [SDM vol. 3,
+        # "PDPTE Registers"]; the instruction changes nothing then.
+        if not self.read_pdptes(cr3, True):
+            self.fault(EXC_GP, 0)
+
+    @cython.final
+    cdef uint64_t phys_rd64(self, uint64_t p) noexcept:
+        # A table entry above 4 GiB: nothing decodes it, so it reads as all ones (which
+        # the walk then sees as a present entry with reserved bits set).
+        if p >> 32:
+            return 0xFFFFFFFFFFFFFFFFull
+        p &= self.bus.addr_mask
+        return (<uint64_t>self.phys_rd32(<uint32_t>p + 4) << 32) | self.phys_rd32(<uint32_t>p)
+
+    @cython.final
+    cdef void phys_wr32_hi(self, uint64_t p, uint32_t v) noexcept:
+        # The accessed/dirty bits are in an entry's low dword; above 4 GiB they go nowhere.
+        if not (p >> 32):
+            self.phys_wr32(<uint32_t>p & self.bus.addr_mask, v)
+
+    @cython.final
+    cdef uint32_t page_walk_pae(self, uint32_t lin, int write) noexcept:
+        """The PAE walk: a PDPTE register, a 64-bit PDE (a 2-MB page when PS is set,
+        whatever CR4.PSE says), a 64-bit PTE.  Reserved bits in a present entry give
+        #PF with RSVD (and P) set, before any U/S or R/W check."""
+        cdef uint64_t pdpte, pde, pte, pde_addr, pte_addr, frame
+        cdef uint32_t err
+        cdef bint user = self.user, us_ok, rw_ok, big
+        cdef bint wp = (self.cr0 & 0x10000) != 0
+        cdef uint8_t perm
+        err = (2 if write else 0) | (4 if user else 0)
+        pdpte = self.pdpte[lin >> 30]
+        if not (pdpte & 1):
+            self.page_fault(lin, err)
+        pde_addr = (pdpte & 0xFFFFFF000ull) | ((lin >> 18) & 0xFF8)
+        pde = self.phys_rd64(pde_addr)
+        if not (pde & 1):
+            self.page_fault(lin, err)
+        big = (pde & 0x80) != 0
+        if (pde >> 32) & PAE_RSVD_HI or (big and (pde & (PDE2M_RSVD_LO | self.pat_rsvd_2m))):
+            self.page_fault(lin, err | PF_RSVD | 1)
+        if big:
+            pte = pde
+            pte_addr = pde_addr
+            frame = (pde & 0xFFFE00000ull) | (lin & 0x001FF000)
+            us_ok = (pde & 4) != 0
+            rw_ok = (pde & 2) != 0
+        else:
+            pte_addr = (pde & 0xFFFFFF000ull) | ((lin >> 9) & 0xFF8)
+            pte = self.phys_rd64(pte_addr)
+            if not (pte & 1):
+                self.page_fault(lin, err)
+            if (pte >> 32) & PAE_RSVD_HI or (pte & self.pat_rsvd_pte):
+                self.page_fault(lin, err | PF_RSVD | 1)
+            frame = pte & 0xFFFFFF000ull
+            us_ok = (pde & pte & 4) != 0
+            rw_ok = (pde & pte & 2) != 0
+        if user and not us_ok:
+            self.page_fault(lin, err | 1)
+        if write and not rw_ok and (user or wp):
+            self.page_fault(lin, err | 1)
+        if not (pde & 0x20) or (big and write and not (pde & 0x40)):
+            pde |= 0x20 | (0x40 if (big and write) else 0)
+            self.phys_wr32_hi(pde_addr, <uint32_t>pde)
+        if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
+            pte |= 0x20 | (0x40 if write else 0)
+            self.phys_wr32_hi(pte_addr, <uint32_t>pte)
+        if frame >> 32:
+            # Above 4 GiB there is no memory on this board: the access goes to a page
+            # nothing decodes (reads all ones, writes vanish).  Not cached, so the TLB
+            # only ever holds 32-bit frames.
+            return (self.bus.unclaimed_page() << PAGE_SHIFT) | (lin & 0xFFF)
+        perm = self.tlb_rights(us_ok, rw_ok, (pte & 0x40) != 0, wp)
+        if (pte & 0x100) and (self.cr4 & CR4_PGE):
+            perm |= TLB_GLOBAL
+        if big:
+            perm |= TLB_LARGE
+        self.tlb_fill(lin, <uint32_t>frame, perm)
+        return <uint32_t>frame | (lin & 0xFFF)
 
     @cython.final
     cdef void page_fault(self, uint32_t lin, uint32_t err) noexcept:
@@ -4141,8 +4476,10 @@ cdef class _CPU:
         self.load_cache(S_TR, sel, (<uint64_t>hi << 32) | <uint32_t>d)
         self.cr0 |= 8                                       # TS: FPU state is stale
         if new32 and self.paging:
+            if self.cr4 & CR4_PAE:
+                self.load_pdptes(n_cr3)
             self.cr3 = n_cr3
-            self.tlb_flush()
+            self.tlb_flush_nonglobal()
         self.eip = n_eip
         self.eflags = (n_fl & (self.flags_settable32 | F_VM | F_RF | F_NT)) | self.flags_fixed1
         for i in range(8):
@@ -4388,6 +4725,10 @@ cdef class _CPU:
             elif idx == 4:
                 self.cr4 = v
                 self.tlb_flush()
+            # A debugger or snapshot write loads the PDPTEs without checking them
+            # (set_state then restores the registers it saved).
+            if self.paging and (self.cr4 & CR4_PAE):
+                self.read_pdptes(self.cr3, False)
         elif kind == 5:
             self.dr[idx] = v
             self.dr7_update()
@@ -4414,9 +4755,11 @@ cdef class _CPU:
         state["gdtr"] = self.gdtr
         state["idtr"] = self.idtr
         state["halted"] = self.halted
+        state["pdpte"] = tuple(self.pdpte[i] for i in range(4))
         return state
 
     def set_state(self, state):
+        pdpte = None
         for name, value in state.items():
             if name.endswith("_cache"):
                 self.set_segment(name[:-6], *value)
@@ -4424,8 +4767,19 @@ cdef class _CPU:
                 setattr(self, name, value)
             elif name == "halted":
                 self.halted = bool(value)
+            elif name == "pdpte":
+                pdpte = value
             else:
                 self.set(name, value)
+        if pdpte is not None:
+            for i in range(4):
+                self.pdpte[i] = pdpte[i]
+            self.tlb_flush()
+
+    property pdptes:
+        """The four PDPTE registers (meaningful while PAE paging is on)."""
+        def __get__(self):
+            return tuple(self.pdpte[i] for i in range(4))
 
     def request_stop(self):
         self.stop_requested = True
@@ -4441,8 +4795,13 @@ cdef class _CPU:
         free(self.tbuf)
 
     def probe_phys(self, uint32_t lin):
-        """Physical address of linear `lin`, or -1 if not mapped (no fault, no A/D bits)."""
-        return self.probe_lin(lin)
+        """Physical address of linear `lin`, or -1 if not mapped (no fault, no A/D bits).
+        With PAE the address can be 36 bits wide (above 4 GiB: no memory there)."""
+        cdef int64_t p
+        if not self.paging:
+            return self.probe_lin(lin)
+        p = self.probe_walk(lin)
+        return p & self.bus.addr_mask if 0 <= p < 0x100000000ull else p
 
     def dbg_set_breakpoints(self, lin=(), phys=(), offsets=()):
         """Execution breakpoints: linear addresses, physical addresses and EIP offsets

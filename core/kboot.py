@@ -200,8 +200,10 @@ def parse_linux_header(data, path="kernel"):
                               "(setup_sects %d)" % (path, len(data), setup_size, sects))
     if version >= 0x0204:
         h["syssize"] = _u32(data, HDR_SYSSIZE)
+        # syssize counts 16-byte paragraphs rounded up, so the file may end up to 15
+        # bytes short of syssize * 16 (memtest86+'s images do; boot loaders load them).
         need = setup_size + h["syssize"] * 16
-        if len(data) < need:
+        if len(data) <= need - 16:
             raise KernelBootError("%s: truncated: %d bytes, but setup_sects and syssize say "
                                   "%d" % (path, len(data), need))
     else:

@@ -8,20 +8,22 @@ NEVER = 0xFFFFFFFFFFFFFFFF
 
 
 class Machine:
-    """A CPU of one model with `memory` bytes of RAM from physical address 0.
+    """A CPU of one model with `memory` bytes of RAM from physical address 0, and
+    optionally a coprocessor beside it (`fpu`: "8087", "287" or "387" where it fits).
 
     The CPU executes a slice of instructions up to the next clock deadline (or the
     budget); due events then fire between instructions.  See docs/python-api.md.
     """
 
-    def __init__(self, cpu="8086", memory=1 << 20, frequency=None):
+    def __init__(self, cpu="8086", memory=1 << 20, frequency=None, fpu=None):
         self.model = get_model(cpu)
         if not isinstance(memory, int) or memory <= 0:
             raise ValueError("memory must be a positive number of bytes, not %r" % (memory,))
         self.clock = Clock(frequency or self.model.frequency)
         self.bus = Bus(memory, self.model.address_bits)
         self.mem = self.bus
-        self.cpu = CPU(self.model.name, self.clock, self.bus)
+        # fpu: a coprocessor beside an 8086-80386 ("8087", "287", "387"; core/models.py)
+        self.cpu = CPU(self.model.name, self.clock, self.bus, fpu)
         self.devices = []
         # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
         # installs itself here); IRQ lines go to it through set_irq.

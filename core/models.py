@@ -124,6 +124,7 @@ class Model:
     has_sysenter: bool = False # SYSENTER/SYSEXIT (0F 34 / 0F 35) and their MSRs
     has_mtrr: bool = False     # memory-type range registers
     has_pge: bool = False      # CR4.PGE: global pages
+    has_pat: bool = False      # page attribute table (without it the PAT bits are reserved)
     has_mca: bool = False      # machine-check architecture MSRs (MCG_CAP, MCi_*)
     has_cmov: bool = False     # CMOVcc (0F 40-4F), FCMOVcc/FCOMI when there is an FPU
     has_mmx: bool = False      # MMX instructions (need the FPU state)
@@ -230,3 +231,38 @@ def signature(model):
     if not edx:
         return None
     return (edx >> 8) & 0xF, (edx >> 4) & 0xF, edx & 0xF
+
+
+# ---- Coprocessors.  The 8086-80386 take the x87 as a separate chip in a socket beside
+# them; the 486 (DX) and later have it on chip.  The socket decides which chips fit: the
+# 8086/8088 drive the 8087 (which watches their bus and queue), the 80286 the 80287, the
+# 80386 the 80287 or the 80387 [8087 data sheet; 80286 PRM ch. 11; 80386 PRM 11.1 "the
+# 80386 works with either the 80287 or the 80387"].  The 80186 needs the 82188 bus
+# controller for an 8087 and is left out.  Values are the core/fpu levels.
+COPROCESSORS = {"8087": 1, "287": 2, "387": 3}
+COPROCESSOR_SOCKETS = {"8086": ("8087",), "8088": ("8087",), "80286": ("287",),
+                       "80386": ("287", "387")}
+COPROCESSOR_ALIASES = {"80287": "287", "80387": "387", "i8087": "8087", "i287": "287",
+                       "i387": "387", "no": "none", "off": "none"}
+
+
+def coprocessor(model, fpu):
+    """The coprocessor name for `fpu` ('8087', '287', '387', 'none' or None) beside
+    `model`, or None for none; ValueError naming what fits when it does not."""
+    m = get_model(model)
+    if fpu is None:
+        return None
+    key = COPROCESSOR_ALIASES.get(str(fpu).lower(), str(fpu).lower())
+    if key == "none":
+        return None
+    if key not in COPROCESSORS:
+        raise ValueError("unknown coprocessor %r (choose from none, %s)"
+                         % (fpu, ", ".join(COPROCESSORS)))
+    fits = COPROCESSOR_SOCKETS.get(m.name, ())
+    if key not in fits:
+        if m.fpu:
+            raise ValueError("the %s has its x87 on chip; --fpu %s does not apply"
+                             % (m.name, fpu))
+        raise ValueError("the %s takes %s, not a %s"
+                         % (m.name, " or ".join(fits) if fits else "no coprocessor", key))
+    return key

@@ -6,11 +6,17 @@ Each row is `key mnemonic operands isa [flags]`:
               E = ModR/M r/m, G = ModR/M reg, M = memory-only r/m, S = segment reg in reg,
               C/D = control/debug reg in reg, R = register-only r/m,
               I = immediate, J = relative offset, A = far pointer, O = moffs;
-            size suffixes b (byte), w (word), d (dword), v (word/dword by operand size),
-            z (word/dword immediate), p (far pointer: 16:16 or 16:32);
+              P = MMX register in reg, Q = MMX register or memory in r/m,
+              N = MMX register in r/m (a memory form is #UD);
+            size suffixes b (byte), w (word), d (dword), q (quadword),
+            v (word/dword by operand size), z (word/dword immediate),
+            p (far pointer: 16:16 or 16:32);
             plain names (AL, eAX, DX, CL, 1) are implicit operands.
   isa       the first CPU that has it: 86 186 286 386 486 586 686
-  flags     L = LOCK allowed (with a memory destination); P = prefix
+  flags     L = LOCK allowed (with a memory destination); P = prefix;
+            +name = needs the facility the model field `has_<name>` says it has, besides
+            the ISA level (+mmx: the MMX instructions came with the Pentium with MMX
+            technology, not with every 586 or 686; CPUID.1:EDX.MMX reports them)
 The CPU (core/cpu.pyx) builds its C decode arrays from this table at import; the
 debugger's length decoder and names use it too.  The 8086/8088 run some undefined
 opcodes as aliases of others (60-6F, C0/C1, C8/C9, F1, 0F = POP CS): see ALIASES_8086.
@@ -481,6 +487,63 @@ FF/6 PUSH Ev 86
 0FCD BSWAP eBP 486
 0FCE BSWAP eSI 486
 0FCF BSWAP eDI 486
+0F60 PUNPCKLBW Pq,Qd 586 +mmx
+0F61 PUNPCKLWD Pq,Qd 586 +mmx
+0F62 PUNPCKLDQ Pq,Qd 586 +mmx
+0F63 PACKSSWB Pq,Qq 586 +mmx
+0F64 PCMPGTB Pq,Qq 586 +mmx
+0F65 PCMPGTW Pq,Qq 586 +mmx
+0F66 PCMPGTD Pq,Qq 586 +mmx
+0F67 PACKUSWB Pq,Qq 586 +mmx
+0F68 PUNPCKHBW Pq,Qq 586 +mmx
+0F69 PUNPCKHWD Pq,Qq 586 +mmx
+0F6A PUNPCKHDQ Pq,Qq 586 +mmx
+0F6B PACKSSDW Pq,Qq 586 +mmx
+0F6E MOVD Pd,Ed 586 +mmx
+0F6F MOVQ Pq,Qq 586 +mmx
+0F71/2 PSRLW Nq,Ib 586 +mmx
+0F71/4 PSRAW Nq,Ib 586 +mmx
+0F71/6 PSLLW Nq,Ib 586 +mmx
+0F72/2 PSRLD Nq,Ib 586 +mmx
+0F72/4 PSRAD Nq,Ib 586 +mmx
+0F72/6 PSLLD Nq,Ib 586 +mmx
+0F73/2 PSRLQ Nq,Ib 586 +mmx
+0F73/6 PSLLQ Nq,Ib 586 +mmx
+0F74 PCMPEQB Pq,Qq 586 +mmx
+0F75 PCMPEQW Pq,Qq 586 +mmx
+0F76 PCMPEQD Pq,Qq 586 +mmx
+0F77 EMMS - 586 +mmx
+0F7E MOVD Ed,Pd 586 +mmx
+0F7F MOVQ Qq,Pq 586 +mmx
+0FD1 PSRLW Pq,Qq 586 +mmx
+0FD2 PSRLD Pq,Qq 586 +mmx
+0FD3 PSRLQ Pq,Qq 586 +mmx
+0FD5 PMULLW Pq,Qq 586 +mmx
+0FD8 PSUBUSB Pq,Qq 586 +mmx
+0FD9 PSUBUSW Pq,Qq 586 +mmx
+0FDB PAND Pq,Qq 586 +mmx
+0FDC PADDUSB Pq,Qq 586 +mmx
+0FDD PADDUSW Pq,Qq 586 +mmx
+0FDF PANDN Pq,Qq 586 +mmx
+0FE1 PSRAW Pq,Qq 586 +mmx
+0FE2 PSRAD Pq,Qq 586 +mmx
+0FE5 PMULHW Pq,Qq 586 +mmx
+0FE8 PSUBSB Pq,Qq 586 +mmx
+0FE9 PSUBSW Pq,Qq 586 +mmx
+0FEB POR Pq,Qq 586 +mmx
+0FEC PADDSB Pq,Qq 586 +mmx
+0FED PADDSW Pq,Qq 586 +mmx
+0FEF PXOR Pq,Qq 586 +mmx
+0FF1 PSLLW Pq,Qq 586 +mmx
+0FF2 PSLLD Pq,Qq 586 +mmx
+0FF3 PSLLQ Pq,Qq 586 +mmx
+0FF5 PMADDWD Pq,Qq 586 +mmx
+0FF8 PSUBB Pq,Qq 586 +mmx
+0FF9 PSUBW Pq,Qq 586 +mmx
+0FFA PSUBD Pq,Qq 586 +mmx
+0FFC PADDB Pq,Qq 586 +mmx
+0FFD PADDW Pq,Qq 586 +mmx
+0FFE PADDD Pq,Qq 586 +mmx
 """
 
 # What the 8086/8088 do with the opcodes later CPUs defined: the microcode decodes
@@ -492,15 +555,25 @@ _ISA = {"86": ISA_8086, "186": ISA_186, "286": ISA_286, "386": ISA_386,
         "486": ISA_486, "586": ISA_586, "686": ISA_686}
 
 # Operand tokens that imply a ModR/M byte.
-_MODRM_TOKENS = ("E", "G", "M", "S", "C", "D", "R")
+_MODRM_TOKENS = ("E", "G", "M", "S", "C", "D", "R", "P", "Q", "N")
+# Facilities an entry can need besides its ISA level (the "+name" flag), in the bit
+# order of the CPU's per-opcode feature mask.
+FEATURES = ("mmx",)
 
 
 class Entry:
-    __slots__ = ("opcode", "reg", "mnemonic", "operands", "isa", "lockable", "prefix")
+    __slots__ = ("opcode", "reg", "mnemonic", "operands", "isa", "lockable", "prefix",
+                 "feature")
 
-    def __init__(self, opcode, reg, mnemonic, operands, isa, lockable, prefix):
+    def __init__(self, opcode, reg, mnemonic, operands, isa, lockable, prefix, feature=None):
         self.opcode, self.reg, self.mnemonic = opcode, reg, mnemonic
         self.operands, self.isa, self.lockable, self.prefix = operands, isa, lockable, prefix
+        self.feature = feature
+
+    def available(self, model):
+        """Whether `model` (a core.models.Model) decodes this entry."""
+        return self.isa <= model.isa and (self.feature is None
+                                          or getattr(model, "has_" + self.feature))
 
     @property
     def has_modrm(self):
@@ -524,14 +597,18 @@ def _parse():
     for line in TABLE.strip().splitlines():
         parts = line.split()
         code, mnem, ops, isa = parts[:4]
-        flags = parts[4] if len(parts) > 4 else ""
+        flags = "".join(p for p in parts[4:] if not p.startswith("+"))
+        feature = next((p[1:] for p in parts[4:] if p.startswith("+")), None)
+        if feature is not None and feature not in FEATURES:
+            raise ValueError("unknown facility %r in %r" % (feature, line))
         reg = None
         if "/" in code:
             code, r = code.split("/")
             reg = int(r)
         op = int(code, 16) if len(code) == 2 else 0x100 | int(code[2:], 16)
         operands = () if ops == "-" else tuple(ops.split(","))
-        entries[(op, reg)] = Entry(op, reg, mnem, operands, _ISA[isa], "L" in flags, "P" in flags)
+        entries[(op, reg)] = Entry(op, reg, mnem, operands, _ISA[isa], "L" in flags, "P" in flags,
+                                   feature)
     return entries
 
 
@@ -569,10 +646,11 @@ def _imm_size(tok, opsize, adsize):
     return 0
 
 
-def insn_length(code, code32=False, isa=ISA_686):
+def insn_length(code, code32=False, isa=ISA_686, features=FEATURES):
     """Length in bytes of the instruction at the start of `code` (bytes), from this table.
 
-    Returns None when the bytes do not start a defined instruction for `isa`.
+    Returns None when the bytes do not start a defined instruction for `isa` with the
+    facilities named in `features` (by default all of them).
     """
     i, opsize, adsize = 0, 4 if code32 else 2, 4 if code32 else 2
     while i < len(code):
@@ -621,6 +699,8 @@ def insn_length(code, code32=False, isa=ISA_686):
     if e is None and isa == ISA_8086 and op in GROUPS:
         e = lookup(op, 0)       # 8086 undefined group members decode like member 0
     if e is None or (e.isa > isa and isa != ISA_8086):
+        return None
+    if e.feature is not None and e.feature not in features:
         return None
     n = i + modrm_len
     for tok in e.operands:

@@ -86,6 +86,7 @@ class PCConfig:
     """Everything that defines a VM; the `cycle86 run` options and TOML keys map onto it."""
     machine: str = "pc"
     cpu: str = None                  # default: DEFAULT_CPU[machine]
+    fpu: str = None                  # a coprocessor beside an 8086-80386: 8087, 287, 387
     memory: int = DEFAULT_MEMORY
     bios: str = None                 # a path, a name from FIRMWARE_NAMES, or None: discover
     vgabios: str = None              # a path, a name, "none", or None: discover
@@ -99,12 +100,19 @@ class PCConfig:
     e9: str = None                   # stdout | file:PATH | None (kept in memory only)
     max_cycles: int = None
     screen: bool = False
+    screenshot: str = None           # a PNG of the screen when the run ends
     realtime: bool = False
     commit: bool = False
     rtc_start: str = None            # ISO date for the RTC; None: the RTC's default
     kernel: str = None               # direct kernel boot: a bzImage or Multiboot kernel
     initrd: str = None               # its initrd, or Multiboot modules "a args,b"
     append: str = None               # the kernel command line
+    overlays: str = None             # a directory keeping the disks' overlays between runs
+    keys_text: str = None            # --keys: typed on the keyboard from keys_at (core/keys.py)
+    keys_file: str = None            # a keys script: wait/type/key/press/release lines
+    keys_at: str = None              # guest time --keys starts at (default 1s)
+    input_log: str = None            # write the host's input (keys, COM1) here at exit
+    replay_input: str = None         # deliver a saved input log's events again
     bios_only: bool = False          # only --bios was asked for: a raw ROM, no VGA BIOS
 
     @classmethod
@@ -240,7 +248,7 @@ def cmos_values(config, floppies, disks, boot_order):
     v[0x0F] = 0x00                                   # shutdown status: normal POST
     v[0x10] = (floppies[0] << 4) | floppies[1]
     drives = sum(1 for t in floppies if t)
-    equipment = 0x02 if _has_fpu(config.cpu) else 0  # bits 5:4 = 00: EGA/VGA
+    equipment = 0x02 if _has_fpu(config) else 0  # bits 5:4 = 00: EGA/VGA
     if drives:
         equipment |= 0x01 | ((drives - 1) << 6)
     v[0x14] = equipment
@@ -279,9 +287,12 @@ def cmos_values(config, floppies, disks, boot_order):
     return v
 
 
-def _has_fpu(cpu):
-    from core.models import get_model
-    return bool(get_model(cpu).fpu) if cpu else False
+def _has_fpu(config):
+    """An x87 on chip or in the coprocessor socket (the equipment word's bit 1)."""
+    from core.models import coprocessor, get_model
+    if not config.cpu:
+        return False
+    return bool(get_model(config.cpu).fpu) or coprocessor(config.cpu, config.fpu) is not None
 
 
 # ===================================================================== the machine
@@ -432,7 +443,7 @@ class PC:
 def build_pc(config, echo=None):
     """Build the machine `config` describes.  `echo` receives the port 0xE9 bytes (see
     peripherals.debugport.file_sink); raises PlatformError for a bad setting or file."""
-    from core.models import get_model
+    from core.models import coprocessor, get_model
     from peripherals.debugport import DebugPort
     from peripherals.diskimage import DiskImage
 
@@ -445,6 +456,10 @@ def build_pc(config, echo=None):
     except ValueError as e:
         raise PlatformError(str(e)) from None
     config.cpu = model.name
+    try:
+        config.fpu = coprocessor(model, config.fpu)
+    except ValueError as e:
+        raise PlatformError("fpu: %s" % e) from None
     if not isinstance(config.memory, int) or config.memory <= 0:
         raise PlatformError("memory must be a positive number of bytes, not %r"
                             % (config.memory,))
@@ -479,7 +494,17 @@ def build_pc(config, echo=None):
         for slot in ("fda", "fdb", "hda", "hdb"):
             path = getattr(config, slot)
             if path:
-                media[slot] = DiskImage(path, commit=config.commit)
+                journal = None
+                if config.overlays and not config.commit:
+                    # A named machine's disks: the guest's writes persist beside the
+                    # machine file, never in the image (peripherals/diskimage.py).
+                    try:
+                        os.makedirs(config.overlays, exist_ok=True)
+                    except OSError as e:
+                        raise DiskImageError("%s: cannot create the overlay directory (%s)"
+                                             % (config.overlays, e.strerror or e)) from None
+                    journal = os.path.join(config.overlays, slot + ".overlay")
+                media[slot] = DiskImage(path, commit=config.commit, overlay_file=journal)
         if config.cdrom:
             media["cdrom"] = DiskImage(config.cdrom, read_only=True, sector_size=2048)
     except DiskImageError as e:
@@ -505,8 +530,16 @@ def build_pc(config, echo=None):
                 image.close()
             raise
 
+    # ---- scripted and recorded input, checked before anything is built
+    try:
+        key_events, replay_log = _input_plan(config, model)
+    except PlatformError:
+        for image in media.values():
+            image.close()
+        raise
+
     # ---- the machine
-    m = Machine(cpu=model.name, memory=config.memory)
+    m = Machine(cpu=model.name, memory=config.memory, fpu=config.fpu)
     pc = PC(config=config, machine=m, media=media, bios_path=bios_path, vgabios_path=vga_path)
     pc.chips["debugport"] = DebugPort(m, echo=echo)
     isa_image = _isa_image(m, bios, vgabios)
@@ -537,7 +570,42 @@ def build_pc(config, echo=None):
         _install_kernel(pc, plan, kboot_rom)
 
     _fill_cmos(pc, floppies, _disk_geometries(pc), boot_order)
+    if key_events:
+        from core import keys
+        keys.schedule(pc.chips["i8042"], key_events)
+    if replay_log is not None:
+        from core import keys
+        try:
+            keys.replay(pc, config.replay_input)
+        except keys.KeysError as e:
+            pc.close()
+            raise PlatformError(str(e)) from None
     return pc
+
+
+def _input_plan(config, model):
+    """The keyboard events of --keys/--keys-file and the input log of --replay-input."""
+    from core import keys
+    out = []
+    try:
+        if config.keys_text is not None:
+            start = keys.guest_cycles(config.keys_at or "1s", model.frequency)
+            out += keys.events(["type " + config.keys_text], model.frequency, start)
+        if config.keys_file:
+            try:
+                with open(config.keys_file, encoding="utf-8") as f:
+                    script = f.read()
+            except OSError as e:
+                raise PlatformError("%s: cannot read the keys file (%s)"
+                                    % (config.keys_file, e.strerror or e)) from None
+            try:
+                out += keys.events(script, model.frequency)
+            except keys.KeysError as e:
+                raise PlatformError("%s: %s" % (config.keys_file, e)) from None
+        replay_log = keys.load_input_log(config.replay_input) if config.replay_input else None
+    except keys.KeysError as e:
+        raise PlatformError("keys: %s" % e if "input log" not in str(e) else str(e)) from None
+    return sorted(out, key=lambda ce: ce[0]), replay_log
 
 
 def _kernel_plan(config, model, boot_order):
@@ -778,7 +846,7 @@ def _fill_cmos(pc, floppies, disks, boot_order):
         configure(pc.config.memory,
                   floppies=[FLOPPY_NAMES[t] for t in floppies],
                   disk_types=[47 if g else None for g in disks],
-                  boot_order=boot_order, fpu=_has_fpu(pc.config.cpu),
+                  boot_order=boot_order, fpu=_has_fpu(pc.config),
                   ata_translation=[("lba" if g[0] > 1024 else "none") if g else None
                                    for g in disks])
         # What the RTC's setup leaves out: the user-defined geometry of disks 0 and 1
@@ -812,7 +880,8 @@ def load_machine_file(name_or_path, search=None):
     """A PCConfig's keys from a TOML machine file, with paths made absolute.
 
     `name_or_path`: a path to a .toml file, or a name looked up as NAME.toml in the
-    current directory and then in ~/.config/cycle86/machines/.
+    current directory and then in the machine directory (core/machines.machine_dir:
+    $CYCLE86_MACHINES, else ~/.config/cycle86/machines).
     """
     try:
         import tomllib
@@ -826,7 +895,8 @@ def load_machine_file(name_or_path, search=None):
     candidates = [path]
     if path.suffix != ".toml":
         candidates = [Path(str(path) + ".toml")]
-        for d in (search or [Path.cwd(), Path.home() / ".config" / "cycle86" / "machines"]):
+        from core.machines import machine_dir
+        for d in (search or [Path.cwd(), machine_dir()]):
             candidates.append(Path(d) / (path.name + ".toml"))
     for c in candidates:
         if c.is_file():
@@ -856,7 +926,9 @@ def load_machine_file(name_or_path, search=None):
         if k == "initrd" and isinstance(value, str):
             value = ",".join(_resolve_first_word(path.parent, entry)
                              for entry in value.split(",") if entry.strip())
-        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel") and isinstance(value, str):
+        if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays",
+                 "screenshot", "keys_file", "input_log", "replay_input") \
+                and isinstance(value, str):
             if value not in FIRMWARE_NAMES and value not in VGABIOS_NAMES and value != "none":
                 value = str((path.parent / Path(value).expanduser()).resolve()) \
                     if not os.path.isabs(os.path.expanduser(value)) else os.path.expanduser(value)

@@ -405,7 +405,8 @@ class Mode:
     protected  False: real mode (the default).  True: the flat, paged protected mode
                described above, with 32-bit code and stack segments.
     cpl        0 or 3 (protected mode): the privilege level the instruction runs at.
-    model      the cycle86 CPU model: "80386" or "80486".
+    model      the cycle86 CPU model: "80386" or "80486" ("pentium2" for the MMX
+               forms of `page_faults`).
     wp         CR0.WP (80486): supervisor writes honour read-only pages.
     """
     protected: bool = False
@@ -1515,6 +1516,23 @@ _PF_FORMS = (
     ((0x00,), None, 1, "rw"), ((0x01,), None, None, "rw"), ((0xFF,), 0, None, "rw"),
     ((0xF7,), 2, None, "rw"), ((0x87,), None, None, "rw"), ((0xD1,), 4, None, "rw"),
 )
+# On a model with MMX (protected_mode(model="pentium2")): the 8-byte loads and stores and a
+# 4-byte store.  The operand is read or checked whole before the MMX state changes, so a
+# fault on either page restarts the instruction [SDM vol. 2 MOVQ/MOVD/PADDB, "#PF"].
+# MM0-MM7 on both machines before a case of such a model: distinct non-zero bytes, so
+# what a store writes shows against the drawn memory.
+MMX_VALUES = tuple(0x0F1E2D3C4B5A6978 ^ (0x1111111111111111 * (i + 1)) for i in range(8))
+
+
+def _has_mmx(mode):
+    from core.models import get_model
+    return get_model(mode.model).has_mmx
+
+
+_PF_FORMS_MMX = (
+    ((0x0F, 0x6F), None, 8, "r"), ((0x0F, 0xFC), None, 8, "r"), ((0x0F, 0x6E), None, 4, "r"),
+    ((0x0F, 0x7F), None, 8, "w"), ((0x0F, 0x7E), None, 4, "w"),
+)
 
 
 @st.composite
@@ -1545,7 +1563,15 @@ def page_faults(draw, mode):
         e.pin("eip", start)
         e.page_access = ((start, n, "x"),)
         return e.finish(f"fetch into {kind}")
-    opcode, reg, size, access = draw(st.sampled_from(_PF_FORMS))
+    # On an MMX model half the accesses are MMX ones (their 8-byte operands straddle
+    # pages in more ways).
+    forms = _PF_FORMS_MMX if _has_mmx(mode) and draw(st.booleans()) else _PF_FORMS
+    opcode, reg, size, access = draw(st.sampled_from(forms))
+    if (opcode, reg, size, access) in _PF_FORMS_MMX and 0x66 in e.code:
+        # 66 makes these SSE2 instructions on later CPUs (Unicorn's); on the Pentium II
+        # it is reserved.  The sizes are fixed, so only the byte goes.
+        e.code.remove(0x66)
+        e.o32 = mode.code32
     size = size or e.osize
     e.byte(*opcode)
     # Inside the page, or straddling into it from the page below, or out of it into
@@ -1963,6 +1989,11 @@ def _unicorn_pm(case, trace):
         uc.reg_write(ids["cs"], state["cs"])
     for r in ("ss", "ds", "es", "fs", "gs") + GPR32 + ("eflags", "cr2"):
         uc.reg_write(ids[r], state[r])
+    if _has_mmx(mode):
+        # Unicorn's UC_X86_REG_MMn are no-ops in 32-bit mode; the x87 registers (TOP is
+        # 0) carry the same bits, with the all-ones exponent MMX writes.
+        for i, v in enumerate(MMX_VALUES):
+            uc.reg_write(getattr(X, "UC_X86_REG_FP%d" % i), (v, 0xFFFF))
     seen = []
     uc.hook_add(UC_HOOK_INTR, lambda u, n, _: (seen.append(n), u.emu_stop()))
     accessed = set()
@@ -2053,6 +2084,10 @@ def prepare_cycle86(case, machine=None):
             setattr(cpu, s, case.state[s])      # the real-mode load: base = selector * 16
     for r in GPR32 + ("eip", "eflags"):
         setattr(cpu, r, case.state[r])
+    if _has_mmx(mode):
+        from core import mmx
+        for i, v in enumerate(MMX_VALUES):
+            mmx.set_register(cpu.fpu, i, v)
     cpu.halted = False
     return machine
 

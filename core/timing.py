@@ -31,6 +31,10 @@ Sources (cited in the comments below by these tags):
              "Clocks" column; the figure for the instruction issued alone (unpaired).
     [P6]     Pentium Pro / Pentium II: Intel publishes no per-instruction clock count for the
              P6 family (NOT_DOCUMENTED says what is charged instead).
+    [P6OPT]  Intel Architecture Optimization Manual (1997, order 242816), the MMX technology
+             chapter and the P6 execution-unit table: the MMX ALU and shifter have latency 1
+             and throughput 1, the MMX multiplier (PMULLW, PMULHW, PMADDWD) latency 3 and
+             throughput 1.
 """
 from __future__ import annotations
 
@@ -1008,10 +1012,21 @@ _CLASSES_P5 = _derive(_CLASSES_486, drop=("mov_r_tr", "mov_tr_r"), add={
     "rdpmc":     _x(0x33),
 })
 
+# The MMX instructions (Pentium II; core/opcodes.py gates them by the model's has_mmx):
+# the multiplier's three, EMMS, and everything else, which runs in the MMX ALU or shifter.
+_MMX_MUL = (0xD5, 0xE5, 0xF5)
 _CLASSES_P6 = _derive(_CLASSES_P5, add={
     "cmovcc":   _x(*range(0x40, 0x50)),
     "sysenter": _x(0x34),
     "sysexit":  _x(0x35),
+    "mmx_alu":  (_x(*[op for op in (*range(0x60, 0x6C), 0x6E, 0x6F, 0x74, 0x75, 0x76, 0x7E,
+                                    0x7F, 0xD1, 0xD2, 0xD3, 0xD8, 0xD9, 0xDB, 0xDC, 0xDD,
+                                    0xDF, 0xE1, 0xE2, 0xE8, 0xE9, 0xEB, 0xEC, 0xED, 0xEF,
+                                    0xF1, 0xF2, 0xF3, 0xF8, 0xF9, 0xFA, 0xFC, 0xFD, 0xFE)])
+                 + ["0F71.2", "0F71.4", "0F71.6", "0F72.2", "0F72.4", "0F72.6",
+                    "0F73.2", "0F73.6"]),
+    "mmx_mul":  _x(*_MMX_MUL),
+    "emms":     _x(0x77),
 })
 
 
@@ -1313,6 +1328,9 @@ _CLOCKS_P6: dict[str, Timing] = {
     "cmovcc": T(reg=1, mem=1),          # as MOV r,r/m
     "sysenter": T(reg=4),               # as a far CALL to a code segment in real mode
     "sysexit": T(reg=4),                # as a far RET
+    # MMX [P6OPT]: the execution latency; a memory source is charged the same (cache hit).
+    "mmx_alu": T(reg=1, mem=1), "mmx_mul": T(reg=3, mem=3),
+    "emms": T(reg=1),
 }
 _OPSIZE32_P6 = _OPSIZE32_P5
 
@@ -1335,6 +1353,9 @@ NOT_DOCUMENTED["pentium2"] = {
     "cmovcc": "no figure; charged as MOV r,r/m",
     "sysenter": "no figure; charged as the Pentium real-mode far CALL",
     "sysexit": "no figure; charged as the Pentium far RET",
+    "mmx_alu": "[P6OPT] gives the execution latency (1); the memory form is charged the same",
+    "mmx_mul": "[P6OPT] gives the execution latency (3); the memory form is charged the same",
+    "emms": "no figure found; charged as an MMX ALU operation (1)",
 }
 
 
@@ -2251,8 +2272,46 @@ _X87_CLOCKS_P6 = dict(_X87_CLOCKS_PENTIUM, fmul=5, fmul_m32=5, fmul_m64=5, fimul
                       fdiv=38, fdiv_m=38, fidiv=42, fsqrt=69, fild=5, fist=5, fcmov=2,
                       fcomi=1, fxch=1)
 
+# The separate coprocessors, in their own clocks (the minimum of each data-sheet range; a
+# memory form's effective address is the CPU's, charged by its ESC line) [8087 data sheet,
+# "Execution times"; 80287 data sheet, the same microcode and figures as the 8087, plus
+# FSTSW AX and FSETPM; 80387 DX data sheet, "Instruction formats and timing"].  They run
+# concurrently with the CPU: core/cpu.pyx keeps the unit busy for this long and lets WAIT
+# (and, on the 80286/80386, the next ESC, which samples BUSY#) wait for it.  The 8087's
+# and 287's FMUL figure is the 64-bit-precision one; transcendentals are the minimum of
+# an operand-dependent range.
+_X87_CLOCKS_8087 = {
+    "fld_m": 38, "fld_m80": 53, "fld_st": 17, "fild": 46, "fbld": 290,
+    "fst_m32": 84, "fst_m64": 96, "fstp_m80": 52, "fst_st": 15, "fist": 80, "fbstp": 520,
+    "fxch": 10, "fchs": 10, "fabs": 10, "fld1": 15, "fldz": 11, "fldconst": 16,
+    "fadd": 70, "fadd_m": 90, "fiadd": 102, "fmul": 90, "fmul_m32": 110, "fmul_m64": 112,
+    "fimul": 124, "fdiv": 193, "fdiv_m": 215, "fidiv": 224,
+    "fcom": 40, "fcom_m": 60, "ficom": 72, "ftst": 38, "fxam": 12,
+    "fsqrt": 180, "fscale": 32, "fxtract": 27, "fprem": 15, "frndint": 16,
+    "f2xm1": 310, "fyl2x": 900, "fyl2xp1": 700, "fptan": 30, "fpatan": 250,
+    "finit": 2, "fclex": 2, "fstsw": 12, "fstcw": 12, "fldcw": 7, "fstenv": 40, "fldenv": 35,
+    "fsave": 197, "frstor": 197, "ffree": 9, "fincstp": 6, "fnop": 10,
+}
+
+_X87_CLOCKS_387 = {
+    "fld_m": 20, "fld_m80": 44, "fld_st": 14, "fild": 45, "fbld": 266,
+    "fst_m32": 44, "fst_m64": 45, "fstp_m80": 53, "fst_st": 11, "fist": 79, "fbstp": 512,
+    "fxch": 18, "fchs": 24, "fabs": 22, "fld1": 24, "fldz": 20, "fldconst": 40,
+    "fadd": 23, "fadd_m": 24, "fiadd": 57, "fmul": 29, "fmul_m32": 27, "fmul_m64": 32,
+    "fimul": 61, "fdiv": 88, "fdiv_m": 89, "fidiv": 120,
+    "fcom": 24, "fcom_m": 26, "ficom": 56, "ftst": 28, "fxam": 30,
+    "fsqrt": 122, "fscale": 67, "fxtract": 70, "fprem": 74, "fprem1": 95, "frndint": 66,
+    "f2xm1": 211, "fyl2x": 120, "fyl2xp1": 257, "fptan": 191, "fpatan": 314, "fsin": 122,
+    "fcos": 123, "fsincos": 194,
+    "finit": 33, "fclex": 11, "fstsw": 13, "fstcw": 15, "fldcw": 19, "fstenv": 103,
+    "fldenv": 71, "fsave": 375, "frstor": 308, "ffree": 18, "fincstp": 21, "fnop": 12,
+}
+
 _X87_BY_MODEL = {"80486": _X87_CLOCKS_486, "pentium": _X87_CLOCKS_PENTIUM,
                  "pentium2": _X87_CLOCKS_P6}
+# core/models.COPROCESSORS by name.
+_X87_BY_COPROCESSOR = {"8087": _X87_CLOCKS_8087, "287": _X87_CLOCKS_8087,
+                       "387": _X87_CLOCKS_387}
 
 
 def x87_class(esc, modrm):
@@ -2263,18 +2322,24 @@ def x87_class(esc, modrm):
     return _x87_reg_class(esc, modrm)
 
 
-def x87_clocks(model):
+def x87_clocks(model, coprocessor=None):
     """The model's x87 clocks laid out by form (see X87_FORMS), 0 where it has none; all 0
-    for a model without an on-chip FPU."""
-    clocks = _X87_BY_MODEL.get(_check_model(model))
+    for a model without an on-chip FPU.  `coprocessor` ('8087', '287', '387') gives that
+    chip's clocks instead, for the models that take one (core/models.coprocessor)."""
+    if coprocessor is not None:
+        _check_model(model)
+        clocks = _X87_BY_COPROCESSOR[coprocessor]
+    else:
+        clocks = _X87_BY_MODEL.get(_check_model(model))
     out = [0] * X87_FORMS
     if clocks is None:
         return out
     for esc in range(8):
         for reg in range(8):
             cls = _X87_MEM.get((esc, reg))
-            out[esc * 8 + reg] = clocks[cls] if cls else 0
+            out[esc * 8 + reg] = clocks.get(cls, 0) if cls else 0
         for low in range(64):
+            # 0 also for a form this generation does not have (FSIN on the 287).
             cls = _x87_reg_class(esc, 0xC0 | low)
-            out[64 + esc * 64 + low] = clocks[cls] if cls else 0
+            out[64 + esc * 64 + low] = clocks.get(cls, 0) if cls else 0
     return out

@@ -55,7 +55,7 @@ def add_subparser(subparsers):
 def _machine_given(args):
     from core import cli as corecli
     return bool(args.machine_file) or args.bios_log is not None or any(
-        getattr(args, k) is not None for k in corecli.RUN_KEYS)
+        getattr(args, k, None) is not None for k in corecli.RUN_KEYS)
 
 
 class _Session:
@@ -73,6 +73,16 @@ class _Session:
         if self.dbg is not None and self.dbg.trace is not None:
             self.dbg.trace_stop()
         if self.pc is not None:
+            log = getattr(self.pc.config, "input_log", None)
+            if log:
+                # The keys typed in the TUI, sendkey and the serial console, by cycle:
+                # `cycle86 run --replay-input` runs the same session again.
+                from core import keys
+                try:
+                    keys.save_input_log(self.pc, log)
+                except OSError as e:
+                    sys.stderr.write("cycle86 debug: %s: cannot write the input log (%s)\n"
+                                     % (log, e.strerror or e))
             self.pc.close()
         for f in self.files:
             f.close()

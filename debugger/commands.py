@@ -36,7 +36,7 @@ class Cmd:
     repeat: bool = False  # an empty line repeats it (the run commands, as in gdb)
 
 
-GROUPS = ("Execution", "Breakpoints and watchpoints", "CPU state", "Memory",
+GROUPS = ("Execution", "Breakpoints and watchpoints", "CPU state", "Memory", "Devices",
           "Tracing", "Symbols and scripts", "Debugger")
 
 COMMANDS = (
@@ -93,7 +93,9 @@ COMMANDS = (
     Cmd(("dreg",), "", "debug registers DR0-DR3, DR6, DR7", "do_dreg", "CPU state"),
     Cmd(("fp", "fpu"), "", "the x87 FPU: status, control and tag words, pointers, "
         "opcode, R0-R7 with ST(i), tag and value", "do_fpu", "CPU state"),
-    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, break, gdt, idt, ldt, tss, tab, ivt, "
+    Cmd(("mmx",), "", "the MMX registers MM0-MM7 (the significands of the x87's R0-R7)",
+        "do_mmx", "CPU state"),
+    Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, mmx, break, gdt, idt, ldt, tss, tab, ivt, "
         "device, symbols, registers (help info)", "do_info", "CPU state"),
     Cmd(("set",), "REG = EXPR", "set a register (also $REG); st0-st7 take a number "
         "(set st0 = 1.5)", "do_set", "CPU state"),
@@ -118,6 +120,12 @@ COMMANDS = (
         "do_writemem", "Memory"),
     Cmd(("loadmem",), "FILE ADDR", "load a host file into linear memory at ADDR",
         "do_loadmem", "Memory"),
+    # ---- devices
+    Cmd(("sendkey",), 'CHORD... | "TEXT"', "press and release keys on the guest's "
+        "keyboard from now on: chords like ctrl-alt-delete, f1, enter; \"TEXT\" types "
+        "(\\n is Enter)", "do_sendkey", "Devices"),
+    Cmd(("screenshot",), "FILE", "save the guest's screen (text in its own font, VGA "
+        "graphics, VBE) as a PNG file", "do_screenshot", "Devices"),
     # ---- tracing
     Cmd(("trace",), "on|off", "print each instruction as it executes", "do_trace",
         "Tracing"),
@@ -147,6 +155,7 @@ INFO_TOPICS = {
     "registers": ("info_registers", "", "as r"),
     "eflags": ("info_eflags", "", "EFLAGS decoded"),
     "fpu": ("info_fpu", "", "the x87 FPU (as fp)"),
+    "mmx": ("info_mmx", "", "the MMX registers (as mmx)"),
     "break": ("info_break", "", "breakpoints, watchpoints, catchpoints with hit counts"),
     "watch": ("info_watch", "", "watchpoints"),
     "gdt": ("info_gdt", "[N [M]]", "GDT entries (indexes N to M)"),
@@ -333,6 +342,14 @@ def fpu_text(s):
             "=>" if p == s.top else "  ", p, (p - s.top) & 7, "v0se"[s.tag(p)],
             x87.raw_text(raw), x87.decimal(raw), name))
     return "\n".join(lines)
+
+
+def mmx_text(s):
+    """MM0-MM7 the way Bochs's `info mmx` lists them, high and low doubleword: an MMX
+    register is the low 64 bits of the physical register Ri, whatever TOP is [SDM vol. 1
+    9.2.1]."""
+    return "\n".join("MM[%d]: %08x_%08x" % (p, (s.regs[p] >> 32) & 0xFFFFFFFF,
+                                            s.regs[p] & 0xFFFFFFFF) for p in range(8))
 
 
 class CommandInterpreter:
@@ -1235,6 +1252,20 @@ class CommandInterpreter:
     def info_fpu(self, args):
         self.do_fpu(args)
 
+    def do_mmx(self, args):
+        if args:
+            raise CommandError("mmx takes no arguments (got %r)" % args)
+        from core.models import MODELS, get_model
+        if not get_model(self.dbg.model_name()).has_mmx:
+            have = [n for n, m in MODELS.items() if m.has_mmx]
+            self.write("the %s model has no MMX (the models with it: %s)"
+                       % (self.dbg.model_name(), ", ".join(have)))
+            return
+        self._out(mmx_text(self.dbg.fpu_state()))
+
+    def info_mmx(self, args):
+        self.do_mmx(args)
+
     def info_cpu(self, args):
         self.do_registers("")
         self.do_sreg("")
@@ -1480,9 +1511,12 @@ class CommandInterpreter:
         if not dbg.paging():
             self.write("paging is off (CR0.PG=0): linear addresses are physical")
             return
-        cr3 = dbg.register("cr3") & 0xFFFFF000
-        pse = bool(dbg.register("cr4") & 0x10)
-        self.write("cr3: 0x%08x" % cr3)
+        cr3 = dbg.register("cr3")
+        if dbg.register("cr4") & 0x20:
+            self.write("cr3: 0x%08x (PAE: PDPTEs %s)" % (cr3 & 0xFFFFFFE0, " ".join(
+                "0x%09x" % e for e in dbg.cpu.pdptes)))
+        else:
+            self.write("cr3: 0x%08x" % (cr3 & 0xFFFFF000))
         ranges = []                       # [lin_start, phys_start, length]
 
         def add(lin, phys, size):
@@ -1491,19 +1525,12 @@ class CommandInterpreter:
                 ranges[-1][2] += size
             else:
                 ranges.append([lin, phys, size])
-        pd = dbg.read(cr3, 4096, "phys")
-        for i in range(1024):
-            pde = int.from_bytes(pd[4 * i:4 * i + 4], "little")
-            if not pde & 1:
+        for lin, span, pde, large in dbg.page_directory():
+            if large:
+                add(lin, pde & (0xFFFFFFFFF & -span), span)
                 continue
-            if pse and pde & 0x80:
-                add(i << 22, pde & 0xFFC00000, 1 << 22)
-                continue
-            pt = dbg.read(pde & 0xFFFFF000, 4096, "phys")
-            for j in range(1024):
-                pte = int.from_bytes(pt[4 * j:4 * j + 4], "little")
-                if pte & 1:
-                    add((i << 22) | (j << 12), pte & 0xFFFFF000, 4096)
+            for off, pte in dbg.page_table(pde):
+                add(lin + off, pte & 0xFFFFFF000, 4096)
         if not ranges:
             self.write("(no pages mapped)")
         for lin, phys, size in ranges:
@@ -1710,6 +1737,35 @@ class CommandInterpreter:
             data = f.read()
         self.dbg.write(addr, data)
         self.write("loaded %d bytes from %s at 0x%08x" % (len(data), words[0], addr))
+
+    # ------------------------------------------------------------ devices
+    def do_sendkey(self, args):
+        from core import keys
+        words = _split(args)
+        if not words:
+            raise CommandError('sendkey needs keys: sendkey ctrl-alt-delete, sendkey "dir\\n"')
+        kbc = self._devices().get("i8042")
+        if kbc is None:
+            raise CommandError("this machine has no keyboard controller")
+        quoted = args.strip().startswith('"')
+        script = ["type " + " ".join(words)] if quoted else ["key " + " ".join(words)]
+        # Keys sent earlier that have not all gone yet go first (keys.send).
+        try:
+            events = keys.send(kbc, script)
+        except keys.KeysError as e:
+            raise CommandError(str(e).replace("line 1: ", "")) from None
+        self.write("sent %d key events, from cycle %d to %d"
+                   % (len(events), events[0][0], events[-1][0]))
+
+    def do_screenshot(self, args):
+        words = _split(args)
+        if len(words) != 1:
+            raise CommandError("screenshot needs FILE (a .png to write)")
+        vga = self._devices().get("vga")
+        if vga is None or not callable(getattr(vga, "screenshot", None)):
+            raise CommandError("this machine has no VGA: no screen to save")
+        width, height, mode = vga.screenshot(words[0])
+        self.write("wrote %s: %dx%d, %s" % (words[0], width, height, mode))
 
     # ------------------------------------------------------------ tracing
     def do_trace(self, args):

@@ -17,6 +17,7 @@ offset (Bochs ``vb``), "lin" a linear address (``lb``), "phys" a physical addres
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 from dataclasses import dataclass, field
@@ -243,6 +244,7 @@ class Debugger:
         self.last_stop = None
         self.magic_enabled = False
         self._lock = threading.Lock()    # one runner at a time
+        self._host_calls = collections.deque()   # host input waiting for a slice boundary
         self._break = False
         self.trace = None                # a debugger.trace.TraceWriter while recording
         self._mode_seen = self._mode_code()
@@ -395,15 +397,22 @@ class Debugger:
         return None if d is None else Descriptor(d).base
 
     def translate(self, linear):
-        """Physical address of `linear`, or None if it is not mapped; sets no A/D bits."""
+        """Physical address of `linear`, or None if it is not mapped; sets no A/D bits.
+        Under PAE it can lie above 4 GiB (where this board has nothing)."""
         p = self.cpu.probe_phys(linear & 0xFFFFFFFF)
         return None if p < 0 else p
+
+    def _read_phys(self, address, length):
+        # Above 4 GiB (a PAE frame) nothing answers: open bus, all ones.
+        if address >> 32:
+            return b"\xff" * length
+        return bytes(self.bus.read(address, length))
 
     def read(self, address, length, space="lin"):
         """`length` bytes at a linear (space "lin") or physical ("phys") address.  Raises
         DebugError naming the first unmapped page."""
         if space == "phys":
-            return bytes(self.bus.read(address & 0xFFFFFFFF, length))
+            return self._read_phys(address & 0xFFFFFFFFF, length)
         out = bytearray()
         addr = address & 0xFFFFFFFF
         while len(out) < length:
@@ -411,15 +420,52 @@ class Debugger:
             p = self.translate(addr)
             if p is None:
                 raise DebugError("linear address 0x%08x is not mapped" % addr)
-            out += self.bus.read(p, n)
+            out += self._read_phys(p, n)
             addr = (addr + n) & 0xFFFFFFFF
         return bytes(out)
+
+    def page_directory(self):
+        """The present page-directory entries in use, for the page-table views, as
+        (linear base, span, entry, large page, rights entry) with `entry` the PDE (an int).
+        Two-level paging: 1024 PDEs of 4 MiB; PAE: up to 4 x 512 PDEs of 2 MiB under
+        the PDPTE registers.  Entries with reserved bits set (which fault) are left out."""
+        cpu = self.cpu
+        cr3, cr4 = cpu.cr3, cpu.cr4
+        out = []
+        if cr4 & 0x20:
+            for i, pdpte in enumerate(cpu.pdptes):
+                if not pdpte & 1:
+                    continue
+                pd = self.read(pdpte & 0xFFFFFF000, 4096, "phys")
+                for j in range(512):
+                    pde = int.from_bytes(pd[8 * j:8 * j + 8], "little")
+                    if pde & 1 and not pde >> 36:
+                        out.append(((i << 30) | (j << 21), 1 << 21, pde, bool(pde & 0x80)))
+            return out
+        pd = self.read(cr3 & 0xFFFFF000, 4096, "phys")
+        for i in range(1024):
+            pde = int.from_bytes(pd[4 * i:4 * i + 4], "little")
+            if pde & 1:
+                out.append((i << 22, 1 << 22, pde, bool(pde & 0x80 and cr4 & 0x10)))
+        return out
+
+    def page_table(self, pde):
+        """The present entries of the page table a (non-large) PDE points to, as
+        (linear offset in the PDE's span, PTE); 64-bit entries under PAE."""
+        if self.cpu.cr4 & 0x20:
+            table = self.read(pde & 0xFFFFFF000, 4096, "phys")
+            entries = (int.from_bytes(table[8 * k:8 * k + 8], "little") for k in range(512))
+        else:
+            table = self.read(pde & 0xFFFFF000, 4096, "phys")
+            entries = (int.from_bytes(table[4 * k:4 * k + 4], "little") for k in range(1024))
+        return [(k << 12, pte) for k, pte in enumerate(entries) if pte & 1 and not pte >> 36]
 
     def write(self, address, data, space="lin"):
         """Write bytes at a linear or physical address (ROM stays unchanged, as on a PC)."""
         data = bytes(data)
         if space == "phys":
-            self.bus.write(address & 0xFFFFFFFF, data)
+            if not (address & 0xFFFFFFFFF) >> 32:
+                self.bus.write(address & 0xFFFFFFFF, data)
             return
         addr, done = address & 0xFFFFFFFF, 0
         while done < len(data):
@@ -427,7 +473,8 @@ class Debugger:
             p = self.translate(addr)
             if p is None:
                 raise DebugError("linear address 0x%08x is not mapped" % addr)
-            self.bus.write(p, data[done:done + n])
+            if not p >> 32:                 # above 4 GiB the write goes nowhere
+                self.bus.write(p, data[done:done + n])
             done += n
             addr = (addr + n) & 0xFFFFFFFF
 
@@ -674,6 +721,23 @@ class Debugger:
             raise DebugError("cycle %d is not in the future (now %d)" % (cycle, self.clock.now))
         return self._run(stop_cycle=cycle)
 
+    def call_between_slices(self, fn):
+        """Run fn() on the guest's side: at once when the guest is stopped, else between
+        two slices of the running guest (thread-safe: a UI thread hands keys over this
+        way, and they reach the machine at a cycle of the guest's own run, so the input
+        log replays them exactly)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                fn()
+            finally:
+                self._lock.release()
+        else:
+            self._host_calls.append(fn)
+
+    def _drain_host_calls(self):
+        while self._host_calls:
+            self._host_calls.popleft()()
+
     def request_break(self):
         """Stop a running cont/next/finish at the next instruction boundary (thread-safe:
         call it from a UI thread or a signal handler)."""
@@ -693,6 +757,7 @@ class Debugger:
             # uses the stop request, so leave that one.
             if not getattr(self.machine, "_reset_requested", False):
                 self.cpu.stop_requested = False
+            self._drain_host_calls()        # handed over just as the last run ended
             # Continuing after the guest asked to exit runs what follows its exit write
             # (a debugger user may want to); the exit is reported once.
             port = self.debugport()
@@ -720,6 +785,7 @@ class Debugger:
                     return self._stop(self._event(end_reason, self._end_message(end_reason)))
                 reason = m.run(max_cycles=min(SLICE_CYCLES, end - clock.now))
                 self._drain_trace()
+                self._drain_host_calls()
                 if reason == "budget":
                     continue
                 if reason == "debug":
@@ -751,6 +817,7 @@ class Debugger:
                 return self._halt_event()
             reason = m.run(max_cycles=max(1, min(SLICE_CYCLES, clock.next_deadline - clock.now)))
             self._drain_trace()
+            self._drain_host_calls()
             if reason == "debug":
                 ev = self._hits_event(cpu.dbg_hits())
                 if ev is not None:
@@ -781,7 +848,9 @@ class Debugger:
                 or (rep and op in STRING_OPS))
         if not over:
             return None
-        return opcodes.insn_length(code, bits == 32, self.cpu.model.isa)
+        m = self.cpu.model
+        return opcodes.insn_length(code, bits == 32, m.isa,
+                                   tuple(f for f in opcodes.FEATURES if getattr(m, "has_" + f)))
 
     def breakpoint_stop(self):
         """The stop at an enabled user breakpoint at CS:EIP whose condition holds (its hit

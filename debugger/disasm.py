@@ -33,6 +33,33 @@ _RETURNS = frozenset((0xC2, 0xC3, 0xCA, 0xCB, 0xCF))  # RET imm16, RET, RETF imm
 _INTERRUPTS = frozenset((0xCC, 0xCD, 0xCE, 0xF1))  # INT3, INT n, INTO, INT1 (ICEBP)
 _REL8_BRANCHES = frozenset(range(0x70, 0x80)) | {0xE0, 0xE1, 0xE2, 0xE3, 0xEB}  # Jcc LOOPx JCXZ JMP
 
+# x87 register forms whose ST(0) operand capstone leaves out ("fadd st(1)" for D8 C1), which
+# reads as the other direction: (escape byte, ModRM reg field) -> which side ST(0) is on
+# [SDM vol. 2 the FADD/FSUB/FMUL/FDIV(R) pages, FCOMI, FCMOVcc; Appendix A.5 Table A-8].
+# D8: op ST(0), ST(i).  DC and DE (the popping forms): op ST(i), ST(0).  DA/DB FCMOVcc and
+# DB/DF FUCOMI/FCOMI(P): ST(0), ST(i).  FCOM/FCOMP/FUCOM(P)/FXCH keep Intel's one-operand
+# spelling.
+_X87_ST0_FIRST = {(0xD8, r) for r in (0, 1, 4, 5, 6, 7)} | {(0xDA, r) for r in range(4)} \
+    | {(0xDB, r) for r in (0, 1, 2, 3, 5, 6)} | {(0xDF, r) for r in (5, 6)}
+_X87_ST0_SECOND = {(0xDC, r) for r in (0, 1, 4, 5, 6, 7)} | {(0xDE, r) for r in (0, 1, 4, 5, 6, 7)}
+
+
+def _x87_operands(code: bytes, op_str: str) -> str:
+    """Both operands of an x87 register-form arithmetic, compare or move, as Bochs prints them."""
+    i = 0
+    while i < len(code) and code[i] in _PREFIXES:
+        i += 1
+    if i + 1 >= len(code) or not 0xD8 <= code[i] <= 0xDF or code[i + 1] < 0xC0:
+        return op_str
+    key = (code[i], (code[i + 1] >> 3) & 7)
+    sti = "st(%d)" % (code[i + 1] & 7)
+    if key in _X87_ST0_FIRST:
+        return "st(0), " + sti
+    if key in _X87_ST0_SECOND:
+        return sti + ", st(0)"
+    return op_str
+
+
 _MODES = {16: capstone.CS_MODE_16, 32: capstone.CS_MODE_32}
 _engines: dict[int, capstone.Cs] = {}
 
@@ -210,6 +237,7 @@ def disassemble(code: bytes, address: int, bits: int = 16, count: int | None = N
             insn = Instruction(ip, linear, 1, window[:1], "db", "0x%02x" % window[0], bits)
         else:
             _, size, mnemonic, op_str = decoded
+            op_str = _x87_operands(window[:size], op_str)
             insn = Instruction(ip, linear, size, window[:size], mnemonic, op_str, bits)
             target = insn.target
             if target is not None:

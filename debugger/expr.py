@@ -225,6 +225,19 @@ def _is_real(v):
     return not isinstance(v, int)
 
 
+class _Negated(int):
+    """The integer -x, held as its 32-bit two's complement like every integer here, but still
+    known to be negative: next to a real number (st0 + -1, st0 > -2) it counts as -x, as in gdb,
+    not as 4294967295.  Integer arithmetic on it gives plain (masked) ints."""
+
+    __slots__ = ()
+
+
+def _as_real_operand(v):
+    """An operand of real arithmetic or a real comparison: a negated integer by its sign."""
+    return int(v) - (MASK + 1) if isinstance(v, _Negated) and v > MASK >> 1 else v
+
+
 def _integer(v, what, column, text):
     """`v`, which must not be a real number where `what` needs an integer."""
     if _is_real(v):
@@ -270,14 +283,18 @@ def _binary(op, column, text):
     if op in _COMPARISONS:
         def compare(a, b):
             if _is_real(a) or _is_real(b):
-                return int(_REAL_COMPARE[op](a, b))
+                return int(_REAL_COMPARE[op](_as_real_operand(a), _as_real_operand(b)))
             return simple(a, b)
         return compare
     if op in ("+", "-", "*"):
         def arith(a, b):
             if _is_real(a) or _is_real(b):
                 return _real_arith(op, a, b, column, text)
-            return simple(a, b)
+            # An integer result that is negative (1 - 2, -1 * 3) stays known as such, so
+            # st0 + (1 - 2) is st0 - 1 (see _Negated).
+            r = simple(_as_real_operand(a), _as_real_operand(b))
+            signed = _SIGNED[op](_as_real_operand(a), _as_real_operand(b))
+            return _Negated(r) if signed < 0 else r
         return arith
 
     def bitwise(a, b):
@@ -291,6 +308,7 @@ def _real_arith(op, a, b, column, text):
     """a op b exactly; with an infinity or a NaN on one side, IEEE's answer (which only
     depends on the other side's sign and whether it is zero)."""
     # -0.0 (a negative zero register) is exact: only inf and nan take the IEEE path.
+    a, b = _as_real_operand(a), _as_real_operand(b)
     if isinstance(a, float) and math.isfinite(a):
         a = Fraction(a)
     if isinstance(b, float) and math.isfinite(b):
@@ -339,6 +357,8 @@ _SIMPLE_BINARY = {
     "^": lambda a, b: a ^ b,
     "|": lambda a, b: a | b,
 }
+
+_SIGNED = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 
 _COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
 # Python compares a Fraction with an int or with inf/nan exactly, and nan with nothing.
@@ -459,7 +479,7 @@ class _Parser:
             if tok.text == "-":
                 def negate(env):
                     v = inner(env)
-                    return -v if _is_real(v) else -v & MASK
+                    return -v if _is_real(v) else _Negated(-v & MASK)
                 return negate
             if tok.text == "~":
                 return lambda env: ~_integer(inner(env), "'~'", column, text) & MASK

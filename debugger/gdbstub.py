@@ -370,7 +370,11 @@ class GdbServer:
         if end == "kill":
             self.killed = True
         self._log("client gone: %s" % end)
-        self._client_done.set()
+        # A connection that never sent a packet (a port scan, a health check, a gdb that
+        # gave up before speaking) is not a debugging session: a headless stub keeps
+        # waiting for the real client instead of ending with it.
+        if session.spoke or end == "kill":
+            self._client_done.set()
         return "closed" if self._closing.is_set() else end
 
     def close(self):
@@ -413,6 +417,7 @@ class _Session:
         self.hw_ids = set()              # ids of Z1 breakpoints (reported as hwbreak)
         self.last_stop = "T%02xthread:1;" % SIGTRAP
         self.xml = None                  # the description being read, fixed at offset 0
+        self.spoke = False               # a whole packet arrived: a debugger, not a probe
 
     # ------------------------------------------------------------ the loop
     def run(self):
@@ -420,6 +425,7 @@ class _Session:
             payload = self.link.read_packet()
             if payload is None:
                 return "disconnect"
+            self.spoke = True
             try:
                 reply = self.handle(payload)
             except _End as end:

@@ -38,7 +38,8 @@ from debugger.controller import DebugError, Descriptor, StopEvent
 from debugger.tui_widgets import (BreakpointsPane, CommandInput, DisassemblyPane, FpuPane,
                                   HelpScreen, MemoryPane, RegistersPane, ScreenPane,
                                   StackPane, TextPane, TracePane, View, around,
-                                  format_where, parse_address, points_at, screen_cells)
+                                  format_where, parse_address, points_at, screen_cells,
+                                  screen_image)
 
 REFRESH_HZ = 4
 QUIT_WORDS = ("q", "quit", "exit")
@@ -240,34 +241,35 @@ def tables_text(dbg, view, max_entries=64):
 
 
 def paging_text(dbg, view):
-    """Which 4 MiB regions the page directory maps (present PDEs), with the number of
-    present pages in each: a summary, not every PTE."""
+    """Which 4 MiB regions (2 MiB under PAE) the page directory maps (present PDEs), with
+    the number of present pages in each: a summary, not every PTE."""
     cr0, cr3, cr4 = view.regs["cr0"], view.regs["cr3"], view.regs["cr4"]
     if not view.paging:
         return "paging off (CR0.PG=0)"
-    pd = cr3 & 0xFFFFF000
-    lines = ["paging on: page directory at %08X%s" % (pd, " (PSE)" if cr4 & 0x10 else "")]
+    pae = bool(cr4 & 0x20)
+    if pae:
+        lines = ["paging on (PAE): PDPT at %08X, PDPTEs %s" % (
+            cr3 & 0xFFFFFFE0, " ".join("%09X" % e for e in dbg.cpu.pdptes))]
+    else:
+        lines = ["paging on: page directory at %08X%s" % (cr3 & 0xFFFFF000,
+                                                         " (PSE)" if cr4 & 0x10 else "")]
     try:
-        directory = dbg.read(pd, 4096, space="phys")
+        directory = dbg.page_directory()
     except DebugError:
         return lines[0] + " (not readable)"
-    for i in range(1024):
-        pde = int.from_bytes(directory[4 * i:4 * i + 4], "little")
-        if not pde & 1:
-            continue
-        lin = i << 22
+    per_table = 512 if pae else 1024
+    for lin, span, pde, large in directory:
         rights = "%s%s" % ("w" if pde & 2 else "r", "u" if pde & 4 else "s")
-        if pde & 0x80 and cr4 & 0x10:
-            lines.append("  %08X-%08X  4M page at %08X %s" % (lin, lin + (1 << 22) - 1,
-                                                              pde & 0xFFC00000, rights))
+        if large:
+            lines.append("  %08X-%08X  %s page at %08X %s" % (
+                lin, lin + span - 1, "2M" if pae else "4M", pde & (0xFFFFFFFFF & -span), rights))
             continue
         try:
-            table = dbg.read(pde & 0xFFFFF000, 4096, space="phys")
+            present = len(dbg.page_table(pde))
         except DebugError:
             continue
-        present = sum(1 for k in range(0, 4096, 4) if table[k] & 1)
-        lines.append("  %08X-%08X  table at %08X %s, %d of 1024 pages present"
-                     % (lin, lin + (1 << 22) - 1, pde & 0xFFFFF000, rights, present))
+        lines.append("  %08X-%08X  table at %08X %s, %d of %d pages present"
+                     % (lin, lin + span - 1, pde & 0xFFFFFF000, rights, present, per_table))
         if len(lines) > 64:
             lines.append("  ...")
             break
@@ -486,7 +488,12 @@ class DebuggerApp(App):
     def _refresh_live(self):
         """What is worth showing while the guest runs: screen, console, status."""
         try:
-            self._screen_pane.show_cells(screen_cells(self.debugger))
+            cells = screen_cells(self.debugger)
+            image = screen_image(self.debugger) if cells is None else None
+            if image is not None:
+                self._screen_pane.show_image(image)
+            else:
+                self._screen_pane.show_cells(cells)
         except DebugError as e:
             self._screen_pane.update(str(e))
         text = self.tap.drain()
@@ -631,6 +638,33 @@ class DebuggerApp(App):
 
     def action_cont(self):
         self.start("continue", self.debugger.cont)
+
+    # ------------------------------------------------------------ the guest's keyboard
+    # The debugger's keys that act even while another widget has the focus: while the
+    # Screen pane has it, they go to the guest instead.
+    GUEST_KEYS_OVERRIDE = frozenset(("cont", "toggle_breakpoint", "next", "step", "finish",
+                                     "break", "help", "quit", "focus_command"))
+
+    def check_action(self, action, parameters):
+        focused = self.focused
+        if isinstance(focused, ScreenPane) and action in self.GUEST_KEYS_OVERRIDE:
+            return False
+        return True
+
+    def on_screen_pane_keys(self, message):
+        pc = getattr(self.debugger, "pc", None)
+        kbc = pc.chips.get("i8042") if pc is not None else None
+        if kbc is None:
+            self.notify("this machine has no keyboard controller")
+            return
+        from core import keys
+        line = message.line
+        # The worker thread owns the machine while the guest runs: the keys are handed
+        # over between two of its slices (and at once while it is stopped).
+        self.debugger.call_between_slices(lambda: keys.send(kbc, [line]))
+
+    def on_screen_pane_release(self, message):
+        self.action_focus_command()
 
     def action_break(self):
         if self.guest_running():

@@ -557,10 +557,61 @@ def parse_address(dbg, text):
 # ===================================================================== the guest's screen
 
 class ScreenPane(Pane, Static):
-    """The VGA text screen with its attribute colours (blink shown as bright background
-    off, as most emulators do)."""
+    """The guest's screen: text modes as characters in their attribute colours (blink
+    shown as bright background off, as most emulators do), graphics modes as half-block
+    cells (two pixels a cell, scaled to the pane).
+
+    Focused (click it, or Tab to it), it passes the keyboard to the guest: every key the
+    terminal reports becomes a press and release of the PS/2 keyboard (core/keys.py), the
+    debugger's own keys (F5, F9, Ctrl+C ...) included.  Ctrl+] is the escape: then `d`
+    sends Ctrl+Alt+Del, `q` or Esc gives the keyboard back to the debugger, and Ctrl+]
+    sends Ctrl+] itself."""
 
     TITLE = "Screen"
+    can_focus = True
+    ESCAPE = "ctrl+right_square_bracket"
+
+    class Keys(Message):
+        """A keys-script line (core/keys.py) for the guest's keyboard."""
+
+        def __init__(self, line):
+            super().__init__()
+            self.line = line
+
+    class Release(Message):
+        """Give the keyboard back to the debugger."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.escape_pending = False
+
+    def on_focus(self, event):
+        self.border_subtitle = "keys go to the guest: Ctrl+] then q releases, d Ctrl+Alt+Del"
+
+    def on_blur(self, event):
+        self.border_subtitle = ""
+        self.escape_pending = False
+
+    def on_key(self, event):
+        event.stop()
+        event.prevent_default()
+        key = event.key
+        if self.escape_pending:
+            self.escape_pending = False
+            if key == "d":
+                self.post_message(self.Keys("key lctrl-lalt-delete"))
+            elif key in ("q", "escape"):
+                self.post_message(self.Release())
+            elif key == self.ESCAPE:
+                self.post_message(self.Keys("key lctrl-]"))
+            return
+        if key == self.ESCAPE:
+            self.escape_pending = True
+            return
+        from core.keys import terminal_key
+        line = terminal_key(key, event.character)
+        if line is not None:
+            self.post_message(self.Keys(line))
 
     def show_cells(self, rows):
         if rows is None:
@@ -573,6 +624,41 @@ class ScreenPane(Pane, Static):
                 t.append(ch if ch >= " " else " ", style="%s on %s" % (fg, bg))
             t.append("\n")
         self.update(t)
+
+    def show_image(self, image):
+        """A graphics-mode picture (rgb, width, height) as half blocks fitted to the pane."""
+        cols = max(1, self.content_size.width or 80)
+        rows = max(1, self.content_size.height or 25)
+        self.update(half_blocks(image, cols, rows))
+
+
+def half_blocks(image, cols, rows):
+    """`image` (rgb bytes, width, height) scaled into cols x rows cells of "▀", each the
+    upper pixel in the foreground colour over the lower one in the background (nearest
+    neighbour, keeping the aspect ratio of a 4:3 screen of square-ish cells)."""
+    rgb, width, height = image
+    # A cell is about twice as tall as wide, and holds two pixel rows.
+    scale = max(width / cols, height / (2 * rows))
+    out_w, out_h = max(1, int(width / scale)), max(2, int(height / scale) // 2 * 2)
+    t = Text(no_wrap=True)
+    for cy in range(out_h // 2):
+        for cx in range(out_w):
+            x = min(width - 1, int(cx * scale))
+            top = min(height - 1, int(2 * cy * scale)) * width + x
+            bottom = min(height - 1, int((2 * cy + 1) * scale)) * width + x
+            t.append("\u2580", style="#%s on #%s" % (rgb[3 * top:3 * top + 3].hex(),
+                                                      rgb[3 * bottom:3 * bottom + 3].hex()))
+        t.append("\n")
+    return t
+
+
+def screen_image(dbg):
+    """The VGA's picture (rgb, width, height) in a graphics mode, else None."""
+    pc = getattr(dbg, "pc", None)
+    vga = pc.chips.get("vga") if pc is not None else None
+    if vga is None or not hasattr(vga, "render") or vga.is_text_mode():
+        return None
+    return vga.render()
 
 
 def screen_cells(dbg):

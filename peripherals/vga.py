@@ -368,10 +368,12 @@ class Vga(Device):
             else:
                 i = self.attr_index & 0x1F
                 if i < 16:
-                    # The palette can only be loaded while PAS (index bit 5) is 0, i.e.
-                    # while the display is not reading it.
-                    if not self.attr_index & 0x20:
-                        self.attr[i] = v & 0x3F
+                    # Written whatever PAS (index bit 5) says.  IBM's first VGA (the
+                    # "type 1" on the PS/2 planar) ignored palette writes while PAS was 1;
+                    # the VGA adapters and the clones do not [IBM VGA Technical Reference,
+                    # Attribute Address Register], and the VGA BIOS shipped with Bochs and
+                    # QEMU relies on that: int 10h AX=1002h writes the palette with PAS set.
+                    self.attr[i] = v & 0x3F
                 elif i < len(self.attr):
                     self.attr[i] = v & ATTR_MASKS[i]
             self.attr_flipflop = not self.attr_flipflop
@@ -800,6 +802,15 @@ class Vga(Device):
                 self.vbe_x_offset & 7, self.palette16(), 0x0F)
         start = self.vbe_y_offset * line + self.vbe_x_offset * ((bpp + 7) // 8)
         return self.mem.render_linear(start, xres, yres, line, bpp, self.palette256())
+
+    def screenshot(self, path, blink=False):
+        """Write what the screen shows (render()) to `path` as a PNG: text in the guest's
+        own font from plane 2, graphics and VBE modes pixel for pixel.  Returns (width,
+        height, mode_description())."""
+        from core import png
+        rgb, width, height = self.render(blink)
+        png.write(path, rgb, width, height)
+        return width, height, self.mode_description()
 
     def mode_description(self):
         """A short description of what is displayed, e.g. "text 80x25" or

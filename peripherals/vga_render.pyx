@@ -278,12 +278,13 @@ cdef class VideoMemory:
             raise ValueError("LFB at 0x%X runs past 4 GiB" % base)
         n = size >> PAGE_SHIFT
         for i in range(n):
+            bus._release_rom_page((base >> PAGE_SHIFT) + i)
             bus._mmio.pop((base >> PAGE_SHIFT) + i, None)
             bus.rptr[(base >> PAGE_SHIFT) + i] = self.vram + (<uint64_t>i << PAGE_SHIFT)
             bus.wptr[(base >> PAGE_SHIFT) + i] = self.vram + (<uint64_t>i << PAGE_SHIFT)
+            # The bus keeps the buffer alive while a page of it is mapped.
+            bus._rom_pages[(base >> PAGE_SHIFT) + i] = self
         bus.map_gen += 1
-        if self not in bus._rom_buffers:
-            bus._rom_buffers.append(self)      # the bus keeps the buffer alive
         self._bus = bus
         self._lfb_page = base >> PAGE_SHIFT
         self._lfb_pages = n
@@ -297,6 +298,7 @@ cdef class VideoMemory:
             if self._bus.rptr[self._lfb_page + i] == self.vram + (<uint64_t>i << PAGE_SHIFT):
                 self._bus.rptr[self._lfb_page + i] = NULL
                 self._bus.wptr[self._lfb_page + i] = NULL
+                self._bus._rom_pages.pop(self._lfb_page + i, None)
         self._bus.map_gen += 1
         self._bus = None
         self._lfb_pages = 0

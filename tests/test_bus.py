@@ -192,3 +192,24 @@ def test_io_observer_sees_the_access_the_cpu_made():
     assert b.port_read(0x61, 2) == 0x7271
     b.port_write(0x60, 4, 0x12345678)
     assert seen == [(0x61, 2, 0x7271, False), (0x60, 4, 0x12345678, True)]
+
+
+def test_rom_buffers_are_freed_with_their_last_page():
+    """A firmware's shadowing maps ROM, then RAM, then ROM again over the same segments,
+    over and over: each ROM buffer goes when no page shows it any more (issue 15's leak:
+    every switch back to ROM used to keep a new buffer for good)."""
+    from core.bus import Bus
+    bus = Bus(1 << 20)
+    image = bytes(range(256)) * 256               # 64 KiB
+    bus.map_rom(0xF0000, image)
+    assert bus.rom_buffers == 1
+    for _ in range(50):
+        bus.map_ram(0xF0000, 0x4000)               # shadow: the first 16 KiB become RAM
+        bus.map_rom(0xF0000, image[:0x4000])       # and back to ROM
+    assert bus.rom_buffers == 2                    # the big one (its other pages) + one
+    assert bus.read(0xF0000, 4) == image[:4] and bus.read(0xF8000, 4) == image[0x8000:0x8004]
+    bus.map_ram(0xF0000, 0x10000)
+    assert bus.rom_buffers == 0
+    bus.map_rom(0xF0000, image)
+    bus.map_mmio(0xF0000, 0x10000, lambda a, w: 0, lambda a, w, v: None)
+    assert bus.rom_buffers == 0

@@ -281,3 +281,26 @@ def test_cli_hlt_halts_even_with_device_events_pending():
     m.clock.schedule(m.clock.now + 1_000, lambda t: None)
     assert m.run(10_000_000) == "halt"
     assert m.clock.now < 1_000
+
+
+def test_pae_pdpte_registers_survive_a_state_round_trip():
+    """The PDPTEs are registers (P6 PAE): get_state/set_state carry them, so a restored
+    machine translates with what was loaded, not with what the PDPT in memory says now."""
+    m = Machine("pentium2", 4 << 20)
+    m.bus.write(0x1000, (0x2000 | 1).to_bytes(8, "little"))         # PDPTE 0 -> PD 0x2000
+    m.bus.write(0x2000, (0x200000 | 0x83).to_bytes(8, "little"))    # 2 MiB page at 2 MiB
+    c = m.cpu
+    c.set("cr4", 0x20)
+    c.set("cr3", 0x1000)
+    c.set("cr0", 0x80000001)
+    assert c.pdptes == (0x2001, 0, 0, 0)
+    assert c.probe_phys(0x1234) == 0x201234
+    state = c.get_state()
+    m.bus.write(0x1000, bytes(8))                 # the PDPT in memory changes afterwards
+    m2 = Machine("pentium2", 4 << 20)
+    m2.bus.write(0x1000, bytes(8))
+    m2.bus.write(0x2000, (0x200000 | 0x83).to_bytes(8, "little"))
+    m2.cpu.set_state(state)
+    assert m2.cpu.pdptes == (0x2001, 0, 0, 0)
+    assert m2.cpu.probe_phys(0x1234) == 0x201234
+    assert m2.cpu.get_state() == state

@@ -255,3 +255,21 @@ def test_immediate_past_the_cs_limit_faults_before_it_is_used():
     assert m.run(1_000_000) == "halt"
     assert (c.cs, c.ax) == (0x0500, 0x1111)
     assert m.mem.read16(0x30000 + c.sp) == 0x1000       # the faulting instruction
+
+
+def test_invlpg_anywhere_in_a_4mb_page_drops_all_of_it():
+    # INVLPG drops the translation of the whole page holding the address, 4 MiB with
+    # CR4.PSE (SDM vol. 2 INVLPG): a granule cached from another part of that page
+    # must not survive it.
+    m, c = flat32(paging=True, memory=16 << 20)
+    m.mem.write32(0x805000, 0x11111111)
+    m.mem.write32(0xC05000, 0x22222222)
+    m.mem.write32(PD + 4, 0x800000 | 0x80 | PTE_PRW)            # 4-4 MiB -> 8 MiB, PS
+    c.cr4 = 0x10                                                # PSE
+    run_at(m, 0x10000, nasm("""
+        mov ebx, [0x405000]
+        mov dword [%d], 0xC00000 | 0x83
+        invlpg [0x400000]
+        mov ecx, [0x405000]
+        hlt""" % (PD + 4), bits=32))
+    assert (c.ebx, c.ecx) == (0x11111111, 0x22222222)

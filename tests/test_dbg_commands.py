@@ -496,3 +496,49 @@ def test_finish_while_tracing(real):
     traced = [l for l in out if l.startswith("[t=")]
     assert [t.split(": ", 1)[1].split(" ;")[0] for t in traced] == ["nop", "pop bp", "ret"]
     next_at(out, REAL_CS, lab(real, "after_inner"))
+
+
+# ---------------------------------------------------------------- PAE page tables
+
+def test_pae_page_tables(tmp_path):
+    """info tab, x and the TUI's page-table summary walk PAE tables (pentium2): tables
+    written here, PAE paging turned on through the register API (which loads the PDPTEs)."""
+    from types import SimpleNamespace
+    from debugger.tui import paging_text
+    m = Machine(cpu="pentium2", memory=4 << 20)
+    P, W = 1, 2
+
+    def entry(addr, value):
+        m.bus.write(addr, value.to_bytes(8, "little"))
+    entry(0x1000 + 0 * 8, 0x2000 | P)                     # PDPTE 0 -> PD at 0x2000
+    entry(0x1000 + 2 * 8, 0x4000 | P)                     # PDPTE 2 -> PD at 0x4000
+    entry(0x2000 + 0 * 8, 0x3000 | W | P)                 # 0-2 MiB: page table at 0x3000
+    entry(0x2000 + 1 * 8, 0x200000 | 0x80 | W | P)        # 2-4 MiB: a 2 MiB page
+    for k in range(4):
+        entry(0x3000 + 8 * k, (k << 12) | W | P)          # 0-16 KiB identity
+    entry(0x3000 + 0x10 * 8, 0x100000000 | W | P)         # 0x10000 -> above 4 GiB
+    entry(0x3000 + 0x11 * 8, (1 << 40) | W | P)           # reserved bit 40: no mapping
+    entry(0x4000, 0x80 | W | P)                           # 0x80000000: 2 MiB at 0
+    m.bus.write(0x10, (0x600DCAFE).to_bytes(4, "little"))
+    cpu = m.cpu
+    cpu.set("cr4", 0x20)
+    cpu.set("cr3", 0x1000)
+    cpu.set("cr0", 0x80000001)
+    assert cpu.pdptes == (0x2001, 0, 0x4001, 0)
+    s = Session(m, {})
+    assert s.run("info tab") == [
+        "cr3: 0x00001000 (PAE: PDPTEs 0x000002001 0x000000000 0x000004001 0x000000000)",
+        "0x00000000-0x00003fff -> 0x00000000-0x00003fff",
+        "0x00010000-0x00010fff -> 0x100000000-0x100000fff",
+        "0x00200000-0x003fffff -> 0x00200000-0x003fffff",
+        "0x80000000-0x801fffff -> 0x00000000-0x001fffff"]
+    assert s.dbg.translate(0x10004) == 0x100000004
+    assert s.dbg.translate(0x11000) is None
+    assert s.run("x /1wx 0x80000010")[-1] == "0x80000010:\t0x600dcafe"
+    assert s.run("x /1wx 0x10000")[-1] == "0x00010000:\t0xffffffff"    # nothing above 4 GiB
+    view = SimpleNamespace(regs={"cr0": cpu.cr0, "cr3": cpu.cr3, "cr4": cpu.cr4}, paging=True)
+    assert paging_text(s.dbg, view).splitlines() == [
+        "paging on (PAE): PDPT at 00001000, PDPTEs 000002001 000000000 000004001 000000000",
+        "  00000000-001FFFFF  table at 00003000 ws, 5 of 512 pages present",
+        "  00200000-003FFFFF  2M page at 00200000 ws",
+        "  80000000-801FFFFF  2M page at 00000000 ws"]

@@ -53,6 +53,56 @@ def test_known_32bit_text():
     ]
 
 
+# NASM encodes each line; the disassembly must name the same two registers in the same order
+# (capstone alone prints D8 C1 as "fadd st(1)", which reads as the DC C1 direction).
+X87_REGISTER_FORMS = """
+    fadd st0, st1
+    fadd st1, st0
+    faddp st1, st0
+    fmul st0, st7
+    fmul st6, st0
+    fmulp st2, st0
+    fsub st0, st3
+    fsub st3, st0
+    fsubp st4, st0
+    fsubr st0, st2
+    fsubr st2, st0
+    fsubrp st5, st0
+    fdiv st0, st1
+    fdiv st1, st0
+    fdivp st6, st0
+    fdivr st0, st4
+    fdivr st4, st0
+    fdivrp st7, st0
+    fcmovb st0, st5
+    fcmove st0, st1
+    fcmovbe st0, st2
+    fcmovu st0, st3
+    fcmovnb st0, st4
+    fcmovne st0, st5
+    fcmovnbe st0, st6
+    fcmovnu st0, st7
+    fucomi st0, st2
+    fcomi st0, st3
+    fucomip st0, st4
+    fcomip st0, st5
+"""
+
+
+@pytest.mark.parametrize("bits", [16, 32])
+def test_x87_register_forms_name_both_operands(bits):
+    lines = [line.split(None, 1) for line in X87_REGISTER_FORMS.strip().splitlines()]
+    code = nasm(X87_REGISTER_FORMS, bits)
+    got = disassemble(code, 0, bits)
+    assert len(got) == len(lines)
+    for insn, (_, operands) in zip(got, lines):
+        want = ", ".join("st(%s)" % r.strip()[2:] for r in operands.split(","))
+        assert insn.op_str == want, (insn.bytes.hex(), insn.text)
+    # The one-operand spellings stay as Intel writes them.
+    assert texts(nasm("fcom st1\nfxch st3\nfstp st2\nfucomp st4"), 0) == [
+        "fcom st(1)", "fxch st(3)", "fstp st(2)", "fucomp st(4)"]
+
+
 def test_operand_size_prefix_in_16bit_code():
     code = nasm("mov eax, 0x12345678\nrep movsd")
     insns = disassemble(code, 0)

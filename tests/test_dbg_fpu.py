@@ -314,6 +314,13 @@ def test_expression_reals():
         v("~st0")
     with pytest.raises(expr.ExprError, match="'<<' needs an integer"):
         v("st0 << 1")
+    # A negative integer next to a real is negative (as in gdb), not its 32-bit pattern; on
+    # its own, and between integers, it is still the unsigned 32-bit value.
+    assert v("st0 + -1") == Fraction(3, 2) and v("st0 > -1") == 1 and v("-2 * st0") == -5
+    assert v("st0 + (eax - 6)") == Fraction(3, 2) and v("st0 - -eax") == Fraction(15, 2)
+    assert v("st0 + 0xffffffff") == Fraction(5, 2) + 0xFFFFFFFF
+    assert v("-1") == 0xFFFFFFFF and v("-1 > 0") == 1 and v("eax - 6 > 0") == 1
+    assert v("--1 + st0") == Fraction(7, 2)
     # A NASM hex number is not an exponent: 1e5h is 0x1e5.
     assert v("1e5h") == 0x1E5 and v("0x1e5") == 0x1E5
 
@@ -498,3 +505,40 @@ def test_tui_has_no_fpu_tab_without_an_fpu():
         assert "tab-fpu" not in [p.id for p in app.query("TabPane")]
 
     tui(dbg, script)
+
+
+# ================================================================ MMX views
+
+MMX_PROGRAM = """
+    fninit              ; everything empty, TOP 0
+    fld1                ; R7 = 1.0, TOP 7
+    pcmpeqb mm1, mm1    ; MM1 = all ones; TOP 0, every tag valid
+    paddb mm1, mm1      ; MM1 = FEh in every byte, its exponent field FFFFh
+    hlt
+"""
+
+
+def test_mmx_command_lists_the_x87_significands():
+    m, dbg = fpu_machine(MMX_PROGRAM, 4)
+    interp = CommandInterpreter(dbg)
+    out = run(interp, "mmx")
+    assert out == ["MM[0]: 00000000_00000000", "MM[1]: fefefefe_fefefefe",
+                   "MM[2]: 00000000_00000000", "MM[3]: 00000000_00000000",
+                   "MM[4]: 00000000_00000000", "MM[5]: 00000000_00000000",
+                   "MM[6]: 00000000_00000000", "MM[7]: 80000000_00000000"]
+    assert run(interp, "info mmx") == out
+    # The x87 view of the same registers after MMX: TOP 0, the tag word all valid, R1 with
+    # the all-ones exponent (a negative QNaN to x87 code), R7 still 1.0.
+    fp = run(interp, "fp")
+    assert fp[0].startswith("status  word: 0x0000:") and "TOS0" in fp[0]
+    assert fp[2] == "tag word:     0x0000"
+    assert fp[8].startswith("=>FP0 ST0(v):")
+    assert fp[9].startswith("  FP1 ST1(v):        raw 0xffff:fefefefefefefefe")
+    assert fp[15] == "  FP7 ST7(v):        raw 0x3fff:8000000000000000 (1) (NORMAL)"
+
+
+def test_mmx_command_on_models_without_mmx():
+    for model in ("pentium", "80386"):
+        m, dbg = fpu_machine("hlt", 0, cpu=model)
+        assert run(CommandInterpreter(dbg), "mmx") == [
+            "the %s model has no MMX (the models with it: pentium2)" % model]

@@ -503,6 +503,26 @@ def test_a_client_that_vanishes_leaves_no_points(client):
     assert stub.dbg.list_points() == []
 
 
+def test_a_port_probe_is_not_a_session(client):
+    """A connection that closes without a packet (a port scan, a health check) does not
+    count as a debugging session: a headless `cycle86 debug --gdb` keeps serving, and
+    the next real client is served."""
+    stub, c = client(real_machine())
+    c.close()                                          # the fixture's client says nothing
+    for _ in range(3):
+        probe = socket.create_connection(("127.0.0.1", stub.port), timeout=TIMEOUT)
+        probe.close()
+    time.sleep(0.3)
+    assert not stub.server.wait_client(0.2)
+    c2 = Client(stub.port)
+    try:
+        assert c2.ask(b"qC") == b"QC1"
+        c2.send(b"D")
+    finally:
+        c2.close()
+    assert stub.server.wait_client(TIMEOUT)            # that one was a session
+
+
 def test_kill_stops_the_server(client):
     stub, c = client(real_machine())
     c.send(b"k")

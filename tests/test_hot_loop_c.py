@@ -59,6 +59,14 @@ def test_hot_functions_do_not_call_the_python_c_api():
     assert not found, "Python C API in the hot loop (function: calls, cpu.pyx lines): %r" % found
 
 
+def test_opcode_dispatch_is_a_switch():
+    # Cython emits a C switch for an if/elif chain only when every test compares the
+    # opcode with constants; one range test turns the whole chain into comparisons.
+    bodies = _bodies()
+    for name in ("exec_onebyte", "exec_twobyte"):
+        assert "switch (__pyx_v_op)" in bodies[name], "%s dispatches by a chain of tests" % name
+
+
 def test_the_check_sees_a_python_operation():
     # The pattern catches what such code compiles to (a boxed int, a rich compare, a
     # module global), so an empty result above means something.

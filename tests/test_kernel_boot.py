@@ -366,6 +366,20 @@ def test_bad_linux_images_are_reported_with_the_file_name(tmp_path, kwargs, mess
     assert message in str(e.value)
 
 
+def test_last_syssize_paragraph_may_be_short(tmp_path):
+    """syssize counts 16-byte paragraphs rounded up [boot.rst]: a protected-mode part that
+    ends inside its last paragraph (memtest86+'s images do) loads; one whole paragraph
+    missing is a truncated file."""
+    path = tmp_path / "vmlinuz"
+    path.write_bytes(synthetic_bzimage(pm_size=0x3000 - 8))
+    plan = kboot.prepare(str(path), None, "", MEMORY)
+    assert plan.header["syssize"] == 0x300
+    assert plan.items[fwcfg.FW_CFG_KERNEL_DATA] == b"\x22" * (0x3000 - 8)
+    path.write_bytes(synthetic_bzimage(truncate=16))
+    with pytest.raises(kboot.KernelBootError, match="truncated"):
+        kboot.prepare(str(path), None, "", MEMORY)
+
+
 def test_command_line_longer_than_cmdline_size(tmp_path):
     path = tmp_path / "vmlinuz"
     path.write_bytes(synthetic_bzimage(cmdline_size=16))

@@ -61,7 +61,7 @@ FIELD_FLAG = {"fpu": "FPU", "has_vme": "VME", "has_de": "DE", "has_pse": "PSE",
               "has_tsc": "TSC", "has_msr": "MSR", "has_pae": "PAE", "has_mce": "MCE",
               "has_cx8": "CX8", "has_apic": "APIC", "has_sysenter": "SEP",
               "has_mtrr": "MTRR", "has_pge": "PGE", "has_mca": "MCA",
-              "has_cmov": "CMOV", "has_mmx": "MMX"}
+              "has_cmov": "CMOV", "has_mmx": "MMX", "has_pat": "PAT"}
 
 
 # ------------------------------------------------------------------------- models

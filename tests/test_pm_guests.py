@@ -25,7 +25,7 @@ from core.models import ISA_386, ISA_486, ISA_586, ISA_686, MODELS
 
 GUEST_DIR = Path(__file__).resolve().parent / "guests"
 GUESTS = ["pm_enter", "pm_selectors", "pm_rings", "pm_tasks", "pm_paging", "pm_v86",
-          "pm_exceptions", "pm_486", "pm_stack", "pm_x87"]
+          "pm_exceptions", "pm_486", "pm_stack", "pm_x87", "pm_pae"]
 # Every model that runs protected-mode 32-bit code: 80386 now, later models as they come.
 PM_MODELS = [name for name, model in MODELS.items() if model.isa >= ISA_386]
 MEMORY = 16 << 20
@@ -35,6 +35,7 @@ MAX_CYCLES = 20_000_000
 PASSED_STATUS = 1                   # isa-debug-exit with 0: (0 << 1) | 1
 
 CPUID_PSE, CPUID_TSC, CPUID_CX8, CPUID_CMOV = 1 << 3, 1 << 4, 1 << 8, 1 << 15
+CPUID_VME, CPUID_DE, CPUID_PAE, CPUID_PGE = 1 << 1, 1 << 2, 1 << 6, 1 << 13
 
 
 # ---------------------------------------------------------------- building and running
@@ -425,6 +426,42 @@ def expected_pm_x87(cpu, pic=False):
     if pic:
         checks += ["irq13-delivered-once", "irq13-after-faulting-insn", "irq13-sees-ze"]
     return checks
+
+
+def expected_pm_pae(cpu):
+    if not cpu.has(CPUID_PAE):
+        # Where CR4 exists (a CPUID feature that lives in it), CR4.PAE cannot be set.
+        if any(cpu.has(bit) for bit in (CPUID_VME, CPUID_DE, CPUID_PSE, CPUID_TSC)):
+            return ["cr4-pae-gp", "cr4-unchanged"]
+        return []
+    names = [
+        "pg-bad-pdpte-gp", "pg-stays-off", "paging-enabled", "pae-enabled",
+        # the PDPTE registers
+        "cr3-bad-pdpte-gp", "cr3-unchanged", "cr3-pdpte-bit36-gp",
+        "cr3-not-present-pdpte-unchecked", "pdpte-reload-maps", "pdpte-is-a-register",
+        "pdpte-reloaded-not-present", "pdpte-not-present-cr2",
+        # 4 KiB and 2 MiB pages, accessed and dirty
+        "identity-4k-reads-rom", "pte-fresh", "pte-accessed-on-read", "pte-dirty-on-write",
+        "pte-high-dword-kept", "pde-accessed-not-dirty", "2m-alias", "2m-21-bit-offset",
+        "2m-pde-accessed-dirty", "2m-pde-fresh", "2m-pde-accessed-on-read",
+        # reserved bits
+        "rsvd-2m-bit13", "rsvd-2m-bit13-cr2", "rsvd-pde-bit62-write", "rsvd-pte-bit40",
+        "rsvd-pte-user", "rsvd-pte-not-accessed", "rsvd-unchecked-not-present",
+        # protection
+        "user-read-supervisor-page", "user-read-supervisor-page-cr2",
+        "user-write-read-only-page", "user-read-read-only-page", "user-read-supervisor-2m",
+        "supervisor-read-supervisor-2m", "read-not-present", "user-write-not-present",
+        "not-present-pdpte", "wp0-supervisor-writes-read-only",
+        "wp1-supervisor-write-read-only", "wp1-supervisor-read-read-only",
+        # TLB flushes
+        "remap-before", "invlpg-new-translation", "cr3-reload-new-translation",
+        "2m-remap-before", "invlpg-2m-whole-page",
+    ]
+    if cpu.has(CPUID_PGE):
+        names += ["global-before", "pge-toggle-flushes-global", "invlpg-flushes-global"]
+    names += ["above-4g-write", "above-4g-no-alias", "above-4g-pte-dirty", "above-4g-pte-high",
+              "above-4g-2m-write", "above-4g-2m-no-alias"]
+    return names
 
 
 EXPECTED = {name: globals()["expected_" + name] for name in GUESTS}

@@ -322,6 +322,14 @@ NEW_486 = ({f"0F{op:02X}" for op in range(0xC8, 0xD0)}
            | {"0FC0", "0FC1", "0FB0", "0FB1", "0F08", "0F09", "0F01.7", "0FA2"})
 NEW_P5 = {"0F30", "0F31", "0F32", "0F33", "0FC7.1", "0F0B"}
 NEW_P6 = {f"0F{op:02X}" for op in range(0x40, 0x50)} | {"0F34", "0F35"}
+# The MMX instructions of the Pentium II [SDM vol. 2 Table A-3, no prefix], listed here from
+# the opcode map rather than from core/opcodes.py, so the two are checked against each other.
+MMX_P6 = ({f"0F{op:02X}" for op in (*range(0x60, 0x6C), 0x6E, 0x6F, 0x74, 0x75, 0x76, 0x77,
+                                     0x7E, 0x7F, 0xD1, 0xD2, 0xD3, 0xD5, 0xD8, 0xD9, 0xDB,
+                                     0xDC, 0xDD, 0xDF, 0xE1, 0xE2, 0xE5, 0xE8, 0xE9, 0xEB,
+                                     0xEC, 0xED, 0xEF, 0xF1, 0xF2, 0xF3, 0xF5, 0xF8, 0xF9,
+                                     0xFA, 0xFC, 0xFD, 0xFE)}
+          | {f"0F{op:02X}.{r}" for op in (0x71, 0x72) for r in (2, 4, 6)} | {"0F73.2", "0F73.6"})
 
 
 def test_80486_is_the_386_set_without_x87_plus_486_opcodes():
@@ -333,8 +341,15 @@ def test_pentium_drops_mov_tr_and_adds_p5_opcodes():
     assert set(table("pentium")) == (set(table("80486")) - {"0F24", "0F26"}) | NEW_P5
 
 
-def test_pentium2_adds_cmov_sysenter_sysexit():
-    assert set(table("pentium2")) == set(table("pentium")) | NEW_P6
+def test_pentium2_adds_cmov_sysenter_sysexit_and_mmx():
+    assert set(table("pentium2")) == set(table("pentium")) | NEW_P6 | MMX_P6
+
+
+def test_mmx_clocks_pentium2():
+    # [P6OPT]: the MMX multiplier has latency 3, the MMX ALU and shifter 1.
+    t = table("pentium2")
+    assert {t[k].reg for k in ("0FD5", "0FE5", "0FF5")} == {3}
+    assert t["0FFC"].reg == 1 and t["0FFC"].mem == 1 and t["0F71.2"].reg == 1
 
 
 @pytest.mark.parametrize("model, isa_name", [("80386", "ISA_386"), ("80486", "ISA_486"),
@@ -344,7 +359,10 @@ def test_tables_cover_the_decoder_opcode_table(model, isa_name):
     # has a timing entry (x87 excepted from the 80486 on).
     from core import models, opcodes
     isa = getattr(models, isa_name)
-    decoded = {opcodes.key(op, reg) for (op, reg), e in opcodes.ENTRIES.items() if e.isa <= isa}
+    m = models.get_model(model)
+    assert m.isa == isa
+    decoded = {opcodes.key(op, reg) for (op, reg), e in opcodes.ENTRIES.items()
+               if e.available(m)}
     missing = decoded - set(table(model))
     if model != "80386":
         missing -= X87

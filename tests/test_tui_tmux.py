@@ -115,3 +115,57 @@ def test_debug_in_a_real_terminal():
         assert t.exit_status() == 0
     finally:
         t.close()
+
+
+def test_run_display_terminal_is_a_console(tmp_path):
+    """`cycle86 run --display terminal`: the guest's screen in the terminal, keys passed
+    through to a NASM guest that echoes them on its screen and exits at Enter."""
+    from tests.asm import nasm
+    from tests.boot import floppy_image
+    image = tmp_path / "echo.img"
+    image.write_bytes(floppy_image(nasm(TELETYPE_ECHO_ASM)))
+    t = Tmux([sys.executable, "-m", "core.cli", "run", "--display", "terminal",
+              "--fda", str(image)])
+    try:
+        t.wait_for(r"type here>")
+        t.wait_for(r"guest \d+\.\d+ s .* MIPS")
+        time.sleep(0.5)
+        t.keys("c", "y", "c", "l", "e", "8", "6")
+        screen = t.wait_for(r"type here>cycle86")
+        t.keys("Enter")
+        t.wait_for(r"ended: the guest stopped")
+        t.keys("C-]", "q")
+        assert t.exit_status() == (0x21 << 1) | 1
+        assert "Ctrl+] q quits" in screen
+    finally:
+        t.close()
+
+
+# Prints a prompt with int 10h, echoes each key on the screen until Enter, then exits.
+TELETYPE_ECHO_ASM = r"""
+start:  xor ax, ax
+        mov ds, ax
+        mov si, 0x7C00 + prompt - start
+.p:     lodsb
+        test al, al
+        jz .key
+        mov ah, 0x0E
+        mov bx, 7
+        int 0x10
+        jmp .p
+.key:   xor ah, ah
+        int 0x16
+        cmp al, 13
+        je .done
+        mov ah, 0x0E
+        mov bx, 7
+        int 0x10
+        jmp .key
+.done:  mov al, 0x21
+        out 0xF4, al
+.hang:  hlt
+        jmp .hang
+prompt: db "type here>", 0
+        times 510 - ($ - start) db 0
+        dw 0xAA55
+"""

@@ -126,10 +126,11 @@ def test_attribute_controller_flip_flop():
     assert v.attr[7] == 0 and inb(m, 0x3C0) == 0x08
     outb(m, 0x3C0, 0x33)
     assert v.attr[8] == 0x33
-    # PAS = 1: the palette belongs to the display and is not written
+    # PAS = 1: the display reads the palette, and (as on the VGA adapters and clones,
+    # not IBM's first planar VGA) a write still lands: the VGA BIOS's AX=1002h does that.
     outb(m, 0x3C0, 0x25)
     outb(m, 0x3C0, 0x3F)
-    assert v.attr[5] == 0x2A
+    assert v.attr[5] == 0x3F
     outb(m, 0x3C0, 0x30)                      # PAS + Mode Control: writable
     outb(m, 0x3C0, 0x01)
     assert v.attr[0x10] == 0x01

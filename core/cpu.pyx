@@ -1861,8 +1861,10 @@ cdef class _CPU:
             if self.dbg_pending:
                 return STOP_DEBUG
         while True:
-            if not (self.shutdown or self.stop_requested or self.inhibit_irq or self.nmi
-                    or self.intr or self.halted or self.hook_insn):
+            # '|' rather than 'or': the flags are C ints, and one branch on their union
+            # is cheaper than seven.
+            if not (self.shutdown | self.stop_requested | self.inhibit_irq | self.nmi
+                    | self.intr | self.halted | self.hook_insn):
                 # Nothing pending (the common case): the checks below reduce to these.
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET

@@ -81,6 +81,8 @@ menuentry "cycle86 ladder" {
     initrd /boot/initramfs.cpio
 }
 """
+# What GRUB writes on the serial terminal when it starts the entry.
+GRUB_BOOTING = "Booting `cycle86 ladder'"
 # Bumped when the recipe changes in a way the package versions do not show.
 RECIPE = "1"
 
@@ -345,18 +347,20 @@ class Session:
 
 
 def boot_to_shell(pc, max_cycles, command=COMMAND, answer=ANSWER, sample=None, log=None,
-                  session=None):
+                  session=None, first=()):
     """Run `pc` until the shell's prompt is on COM1, type `command`, and run until
     `answer` comes back on a line of its own.
 
     Milestones (guest cycles, instructions, wall seconds from the start): "kernel" (the
     "Linux version" line: the serial console is up), "marker" (/init's line), "prompt",
-    "answer".  `sample(pc)` is called after every slice (for profiles)."""
+    "answer"; `first` = (name, text) pairs awaited before those (the boot loader's).
+    `sample(pc)` is called after every slice (for profiles)."""
     s = session or Session(pc, sample=sample, log=log)
     end = pc.machine.clock.now + max_cycles
     run = ShellRun()
-    ok = (s.await_text("Linux version", "kernel", end) and s.await_text(MARKER, "marker", end)
-          and s.await_text(PROMPT, "prompt", end))
+    ok = (all(s.await_text(text, name, end) for name, text in first)
+          and s.await_text("Linux version", "kernel", end)
+          and s.await_text(MARKER, "marker", end) and s.await_text(PROMPT, "prompt", end))
     if ok:
         s.type(command + "\n")
         ok = s.await_text("\n" + answer, "answer", end)
@@ -547,6 +551,24 @@ DELAY_FUNCTIONS = ("delay_tsc", "delay_loop", "__const_udelay", "__udelay", "__n
                    "__delay")
 
 
+def boot_rung(a, rung, max_cycles, memory=128 << 20, log=None):
+    """Build the ladder's PC for `rung` ("direct" or "grub"), boot it to the shell and
+    its answer; what happened, as plain data (JSON-able) for the tests."""
+    from core.pc import build_pc, is_seabios
+    pc = build_pc(config(a, rung, memory=memory))
+    try:
+        run = boot_to_shell(pc, max_cycles, log=log,
+                            first=[("grub", GRUB_BOOTING)] if rung == "grub" else [])
+        return {"rung": rung, "reached": run.reached, "reason": run.reason,
+                "serial": run.serial, "milestones": [m.__dict__ for m in run.milestones],
+                "bios": str(pc.bios_path),
+                "seabios": is_seabios(Path(pc.bios_path).read_bytes()),
+                "cpu": pc.machine.model.name, "memory": pc.config.memory,
+                "cycles": pc.machine.clock.now, "instructions": pc.machine.cpu.icount}
+    finally:
+        pc.close()
+
+
 # ===================================================================== CLI
 
 def main(argv=None):
@@ -562,6 +584,7 @@ def main(argv=None):
         r.add_argument("--serial", help="write the serial output here")
         r.add_argument("--append", help="the kernel command line (direct boot; default %r)"
                        % APPEND)
+    sub.choices["run"].add_argument("--json", help="write what happened (JSON) here")
     args = p.parse_args(argv)
     a = build()
     if args.cmd == "build":
@@ -570,6 +593,11 @@ def main(argv=None):
         return 0
     if args.rung == "grub":
         iso(a)
+    if args.cmd == "run" and args.json:
+        result = boot_rung(a, args.rung, int(args.max_cycles),
+                           log=lambda s: print(s, flush=True))
+        Path(args.json).write_text(json.dumps(result))
+        return 0 if result["reached"] else 1
     symbols = kallsyms(a) if args.cmd == "profile" else None
     from core.pc import build_pc
     cfg = config(a, args.rung)

@@ -8,7 +8,7 @@ Builds, from Debian packages, what the Linux rungs boot, into a cache outside th
 * `initramfs.cpio`: busybox (busybox-static:i386) and a small /init, written here as a cpio
   "newc" archive (no host cpio tool), uncompressed (the kernel would otherwise spend guest
   time inflating it);
-* `grub-rescue.iso`: a GRUB 2 rescue CD (grub-mkrescue, i386-pc platform from grub-pc-bin)
+* `grub-rescue-HASH.iso`: a GRUB 2 rescue CD (grub-mkrescue, i386-pc platform from grub-pc-bin)
   whose grub.cfg uses the serial console and boots the same kernel and initramfs.
 
 The cache directory is ${CYCLE86_LADDER_CACHE:-${XDG_CACHE_HOME:-~/.cache}/cycle86/ladder}/KEY,
@@ -28,7 +28,6 @@ waits for its answer.  `profile` samples the guest EIP during such a boot.
 import argparse
 import bisect
 import collections
-import gzip
 import hashlib
 import json
 import os
@@ -43,9 +42,10 @@ from pathlib import Path
 KERNEL_META = "linux-image-686:i386"     # Debian's metapackage: depends on the current kernel
 BUSYBOX = "busybox-static:i386"
 # Host tools for the ISO (.ci/run installs them): grub-mkrescue is in grub-common, the
-# i386-pc platform in grub-pc-bin, xorriso writes the ISO, mtools its EFI image (if any).
+# i386-pc platform in grub-pc-bin, xorriso writes the ISO (mtools would write an EFI
+# image, which a BIOS-only ISO does not have).
 GRUB_PLATFORM_DIR = Path("/usr/lib/grub/i386-pc")
-ISO_TOOLS = ("grub-mkrescue", "xorriso", "mformat")
+ISO_TOOLS = ("grub-mkrescue", "xorriso")
 
 MARKER = "cycle86 ladder initramfs: userspace is up"
 PROMPT = "ladder# "
@@ -578,7 +578,7 @@ def main(argv=None):
     for name in ("run", "profile"):
         r = sub.add_parser(name)
         r.add_argument("rung", choices=("direct", "grub"))
-        r.add_argument("--max-cycles", type=float, default=40e9)
+        r.add_argument("--max-cycles", type=float, default=30e9)
         r.add_argument("--slice", type=int, default=200_000)
         r.add_argument("--samples", help="write the raw samples (JSON) here")
         r.add_argument("--serial", help="write the serial output here")

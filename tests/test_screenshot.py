@@ -208,6 +208,66 @@ regs:   dw 4, 0                 ; disable, then XRES YRES BPP, enable, bank 0
 """
 
 
+# The same picture through the linear frame buffer (dispi ENABLE with LFB_ENABLED), written
+# from 32-bit flat protected mode at the isapc machine's LFB address, E0000000h.
+VBE32_LFB_ASM = r"""
+start:  cli
+        xor ax, ax
+        mov ds, ax
+        mov si, 0x7C00 + regs - start
+.reg:   lodsw
+        cmp ax, 0xFFFF
+        je .pm
+        mov dx, 0x1CE
+        out dx, ax
+        lodsw
+        inc dx
+        out dx, ax
+        jmp .reg
+.pm:    lgdt [0x7C00 + gdtr - start]
+        mov eax, cr0
+        or al, 1
+        mov cr0, eax
+        jmp dword 0x08:(0x7C00 + flat - start)
+        bits 32
+flat:   mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov edi, 0xE0000000
+        xor ebx, ebx            ; y
+.row:   xor ecx, ecx            ; x
+.pix:   mov eax, ecx
+        xor eax, ebx
+        and eax, 0xFF
+        shl eax, 16             ; R = (x ^ y) & 255
+        mov ah, bl              ; G = y
+        mov al, cl              ; B = x & 255
+        stosd
+        inc ecx
+        cmp ecx, 320
+        jb .pix
+        inc ebx
+        cmp ebx, 200
+        jb .row
+        mov al, 0x2A
+        out 0xF4, al
+.hang:  hlt
+        jmp .hang
+        align 8
+gdt:    dq 0
+        dq 0x00CF9A000000FFFF   ; flat 32-bit code
+        dq 0x00CF92000000FFFF   ; flat data
+gdtr:   dw 23
+        dd 0x7C00 + gdt - start
+regs:   dw 4, 0
+        dw 1, 320
+        dw 2, 200
+        dw 3, 32
+        dw 4, 0x41              ; enabled, linear frame buffer
+        dw 0xFFFF
+"""
+
+
 def vbe32_expected():
     out = bytearray()
     for y in range(200):
@@ -234,8 +294,9 @@ def first_difference(got, want, width):
 
 @pytest.mark.parametrize("source,expected", [(MODE13_ASM, mode13_expected),
                                              (MODE12_ASM, mode12_expected),
-                                             (VBE32_ASM, vbe32_expected)],
-                         ids=["mode13h", "mode12h-planar", "vbe-32bpp"])
+                                             (VBE32_ASM, vbe32_expected),
+                                             (VBE32_LFB_ASM, vbe32_expected)],
+                         ids=["mode13h", "mode12h-planar", "vbe-32bpp", "vbe-32bpp-lfb"])
 def test_run_screenshot_matches_the_pattern(tmp_path, capsys, source, expected):
     shot = tmp_path / "screen.png"
     status = cli.main(["run", "--machine", "isapc", "--fda", boot_floppy(tmp_path, source),

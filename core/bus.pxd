@@ -31,11 +31,19 @@ cdef class Bus:
     cdef list _io              # port -> (read, write, width, owner) or None; see register_io
     cdef public dict unclaimed_ports
     cdef public object io_observer   # debugger hook; None costs nothing
+    # ISA bus time of port I/O (set_isa_timing): per port 0 (no ISA cycle: a CPU-only
+    # machine, or a PCI device), 1 (an 8-bit ISA device) or 2 (16-bit); the CPU clocks of
+    # one 8- and one 16-bit ISA I/O cycle; and the clocks the accesses since the CPU last
+    # looked have cost, which the CPU adds to the instruction (io_stall).
+    cdef uint8_t* isa_port
+    cdef public uint32_t isa8_cycles, isa16_cycles
+    cdef public uint32_t io_stall
 
     cdef uint32_t slow_read(self, uint32_t addr, int width) noexcept
     cdef void slow_write(self, uint32_t addr, int width, uint32_t value) noexcept
     cdef uint32_t io_read(self, uint32_t port, int width) noexcept
     cdef void io_write(self, uint32_t port, int width, uint32_t value) noexcept
     cdef uint32_t unclaimed_page(self) noexcept
+    cdef void isa_time(self, uint32_t port, int width) noexcept
     cpdef int read8(self, uint32_t addr)
     cpdef void write8(self, uint32_t addr, int value)

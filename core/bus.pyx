@@ -45,11 +45,15 @@ cdef class Bus:
         self._io = [None] * 65536
         self.unclaimed_ports = {}
         self.io_observer = None
+        self.isa_port = <uint8_t*>calloc(65536, 1)
+        if self.isa_port == NULL:
+            raise MemoryError("cannot allocate the I/O port map")
 
     def __dealloc__(self):
         free(self.ram)
         free(self.rptr)
         free(self.wptr)
+        free(self.isa_port)
 
     # ------------------------------------------------------------------ A20
     @property
@@ -210,6 +214,39 @@ cdef class Bus:
         for p in range(first, first + count):
             self._io[p] = (read, write, width, owner)
 
+    def io_owner(self, int port):
+        """The object whose handlers claim `port` (a device, usually), or None."""
+        h = self._io[port & 0xFFFF]
+        return None if h is None else h[3]
+
+    def set_isa_timing(self, cpu_hz, on_isa, isa_hz=8_333_333, unclaimed=True):
+        """Charge ISA bus time for port I/O to the devices for which `on_isa(owner)` is
+        true (the owner of a port is the object whose handlers claim it) and, with
+        `unclaimed`, to ports no device claims (the PIIX3 and the AT both run such a
+        cycle on ISA, where it ends with nobody answering).  A standard ISA I/O cycle is
+        6 bus clocks for an 8-bit device (four wait states) and 3 for a 16-bit one (one
+        wait state) [ISA bus specification; Intel 82371SB PIIX3 data sheet, ISA cycles,
+        BCLK = PCICLK / 4 = 8.33 MHz]: about 0.72 and 0.36 us, which the CPU spends in
+        the IN or OUT.  A 16-bit access to an 8-bit device is two byte cycles."""
+        cdef int p
+        self.isa8_cycles = (6 * cpu_hz + isa_hz - 1) // isa_hz
+        self.isa16_cycles = (3 * cpu_hz + isa_hz - 1) // isa_hz
+        for p in range(65536):
+            h = self._io[p]
+            if h is None:
+                self.isa_port[p] = 1 if unclaimed else 0
+            elif on_isa(h[3]):
+                self.isa_port[p] = 1 if h[2] == 1 else 2
+            else:
+                self.isa_port[p] = 0
+
+    cdef void isa_time(self, uint32_t port, int width) noexcept:
+        cdef uint8_t k = self.isa_port[port]
+        if k == 1:
+            self.io_stall += self.isa8_cycles * width
+        elif k == 2:
+            self.io_stall += self.isa16_cycles * ((width + 1) >> 1)
+
     def unregister_io(self, int first, int count):
         for p in range(first, first + count):
             self._io[p] = None
@@ -219,6 +256,8 @@ cdef class Bus:
         cdef int piece, i
         cdef tuple h, hi
         port &= 0xFFFF
+        if self.isa_port[port]:
+            self.isa_time(port, width)
         h = self._io[port]
         if h is None or h[0] is None:
             self.unclaimed_ports[port] = self.unclaimed_ports.get(port, 0) + 1
@@ -245,6 +284,8 @@ cdef class Bus:
         cdef tuple h, hi
         port &= 0xFFFF
         value &= 0xFFFFFFFF >> (32 - 8 * width)
+        if self.isa_port[port]:
+            self.isa_time(port, width)
         h = self._io[port]
         if self.io_observer is not None:
             self.io_observer(port, width, value, True)

@@ -663,6 +663,14 @@ cdef class _CPU:
         self.map_gen = self.bus.map_gen
 
     @cython.final
+    cdef inline void charge_io(self) noexcept:
+        # The ISA bus cycles of the port access just made (core/bus.Bus.set_isa_timing):
+        # the CPU waits them out inside the IN/OUT.
+        if self.bus.io_stall:
+            self.cyc_extra += self.bus.io_stall
+            self.bus.io_stall = 0
+
+    @cython.final
     cdef inline void check_map(self) noexcept:
         # Device code (an I/O or MMIO access, a clock event between slices) may have
         # remapped pages or moved A20: then the host pointers are stale.
@@ -2371,6 +2379,7 @@ cdef class _CPU:
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.set_reg(R_EAX, size, self.bus.io_read(t, size))
+            self.charge_io()
             self.check_map()
             if self.hook_io:
                 self.io_hook(t, size, False, self.get_reg(R_EAX, size))
@@ -2379,6 +2388,7 @@ cdef class _CPU:
             t = self.fetch8() if op < 0xE8 else self.r[R_EDX] & 0xFFFF
             self.check_io(t, size)
             self.bus.io_write(t, size, self.get_reg(R_EAX, size))
+            self.charge_io()
             self.check_map()        # a chipset register may have remapped memory or A20
             if self.hook_io:
                 self.io_hook(t, size, True, self.get_reg(R_EAX, size))
@@ -3044,6 +3054,7 @@ cdef class _CPU:
             elif kind == 0x6C:          # INS
                 self.check_io(self.r[R_EDX] & 0xFFFF, size)
                 a = self.bus.io_read(self.r[R_EDX] & 0xFFFF, size)
+                self.charge_io()
                 self.check_map()
                 if self.hook_io:
                     self.io_hook(self.r[R_EDX] & 0xFFFF, size, False, a)
@@ -3066,6 +3077,7 @@ cdef class _CPU:
                 a = self.rd(src_seg, si, size)
                 self.step_index(R_ESI, delta, amask)
                 self.bus.io_write(self.r[R_EDX] & 0xFFFF, size, a)
+                self.charge_io()
                 self.check_map()
                 if self.hook_io:
                     self.io_hook(self.r[R_EDX] & 0xFFFF, size, True, a)

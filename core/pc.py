@@ -570,6 +570,7 @@ def build_pc(config, echo=None):
         _install_kernel(pc, plan, kboot_rom)
 
     _fill_cmos(pc, floppies, _disk_geometries(pc), boot_order)
+    _isa_timing(pc)
     if key_events:
         from core import keys
         keys.schedule(pc.chips["i8042"], key_events)
@@ -581,6 +582,24 @@ def build_pc(config, echo=None):
             pc.close()
             raise PlatformError(str(e)) from None
     return pc
+
+
+def _isa_timing(pc):
+    """Port I/O to the chips on the ISA bus costs the CPU the ISA bus cycle (about 1 us),
+    as Linux's PIT calibration and every BIOS delay loop through port 0x80 expect.  On
+    the `pc` machine the PIIX3's legacy chips (8237, 8254, 8259) and the X-bus devices
+    (RTC, 8042, COM1, FDC, NPX, POST port) answer on ISA; the VGA and the IDE channels
+    are PCI functions there, and fw_cfg and the PCI configuration ports are not ISA
+    devices.  On `isapc` everything is on ISA."""
+    from peripherals.fwcfg import FwCfg
+    from peripherals.pci import PCIBus
+    off_isa = (FwCfg, PCIBus)
+    if pc.config.machine == "pc":
+        from peripherals.ata import Channel
+        from peripherals.vga import Vga
+        off_isa += (Channel, Vga)
+    m = pc.machine
+    m.bus.set_isa_timing(m.clock.frequency, lambda owner: not isinstance(owner, off_isa))
 
 
 def _input_plan(config, model):

@@ -508,3 +508,35 @@ def test_disk_writes_reach_the_image_only_with_commit(tmp_path, commit):
     assert p.media["hda"].read(0, 1) == b"\xAB" * 512
     p.close()
     assert (disk.read_bytes()[:512] == b"\xAB" * 512) == commit
+
+
+@pytest.mark.parametrize("machine", ["pc", "isapc"])
+def test_port_io_to_isa_chips_takes_the_isa_bus_cycle(tmp_path, machine):
+    """An IN from the 8254 costs the CPU the ISA bus cycle (6 BCLKs of 8.33 MHz, 0.72 us),
+    so two back-to-back reads of the PIT are more than one PIT tick (0.84 us) apart, as
+    Linux's quick PIT calibration relies on; an IN from a port that is not on ISA (the
+    PCI configuration address) costs only the CPU's own clocks."""
+    p = pcmod.build_pc(pcmod.PCConfig(machine=machine, cpu="pentium2",
+                                      bios=str(write_rom(tmp_path)), e9=None))
+    try:
+        m = p.machine
+        code = bytes([0xE4, 0x42, 0xE4, 0x42,          # in al, 42h (twice)
+                      0x66, 0xBA, 0xF8, 0x0C, 0, 0,    # mov edx, 0CF8h
+                      0x66, 0xED])                     # in eax, dx
+        m.mem.write(0x7C00, code)
+        cpu = m.cpu
+        cpu.cs, cpu.eip = 0, 0x7C00
+        freq = m.clock.frequency
+        isa8 = -(-6 * freq // 8_333_333)
+        first = m.step()
+        second = m.step()
+        assert first == second >= isa8 and first / freq >= 0.72e-6
+        assert (first + second) / freq > 1 / 1_193_182      # more than one PIT tick
+        m.step()
+        pci = m.step()
+        if machine == "pc":
+            assert pci < isa8                      # the host bridge, not ISA
+        else:
+            assert pci >= 4 * isa8                 # nobody there: ISA byte cycles
+    finally:
+        p.close()

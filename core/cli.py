@@ -46,12 +46,11 @@ def cpu_model(text):
 def fpu_choice(text):
     """A coprocessor name (8087, 287, 387, none); whether it fits the CPU is checked when
     the machine is built, where the model is known."""
-    from core.models import COPROCESSOR_ALIASES, COPROCESSORS
-    key = COPROCESSOR_ALIASES.get(text.lower(), text.lower())
-    if key != "none" and key not in COPROCESSORS:
-        raise argparse.ArgumentTypeError("unknown coprocessor %r (choose from none, %s)"
-                                         % (text, ", ".join(COPROCESSORS)))
-    return key
+    from core.models import coprocessor_name
+    try:
+        return coprocessor_name(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def positive_seconds(text):

@@ -246,18 +246,25 @@ COPROCESSOR_ALIASES = {"80287": "287", "80387": "387", "i8087": "8087", "i287": 
                        "i387": "387", "no": "none", "off": "none"}
 
 
+def coprocessor_name(fpu):
+    """The canonical name of a coprocessor the user wrote ('80387' -> '387', 'off' ->
+    'none'); ValueError naming the choices for anything else."""
+    key = COPROCESSOR_ALIASES.get(str(fpu).lower(), str(fpu).lower())
+    if key != "none" and key not in COPROCESSORS:
+        raise ValueError("unknown coprocessor %r (choose from none, %s)"
+                         % (fpu, ", ".join(COPROCESSORS)))
+    return key
+
+
 def coprocessor(model, fpu):
     """The coprocessor name for `fpu` ('8087', '287', '387', 'none' or None) beside
     `model`, or None for none; ValueError naming what fits when it does not."""
     m = get_model(model)
     if fpu is None:
         return None
-    key = COPROCESSOR_ALIASES.get(str(fpu).lower(), str(fpu).lower())
+    key = coprocessor_name(fpu)
     if key == "none":
         return None
-    if key not in COPROCESSORS:
-        raise ValueError("unknown coprocessor %r (choose from none, %s)"
-                         % (fpu, ", ".join(COPROCESSORS)))
     fits = COPROCESSOR_SOCKETS.get(m.name, ())
     if key not in fits:
         if m.fpu:

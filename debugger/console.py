@@ -76,7 +76,7 @@ def run_console(pc, config, after_slice=None):
     from textual.widgets import Static
 
     from core import keys
-    from debugger.tui_widgets import ScreenPane, half_blocks  # noqa: F401 (ScreenPane used)
+    from debugger.tui_widgets import ScreenPane
 
     calls = collections.deque()
     result = {}

@@ -418,8 +418,8 @@ def run_config(args):
 
     settings = {}
     if args.machine_file:
-        _, settings = pcmod.load_machine_file(args.machine_file)
-        settings = _check_file_settings(settings)
+        path, settings = pcmod.load_machine_file(args.machine_file)
+        settings = _check_file_settings(settings, path)
     given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k, None) is not None}
     settings.update(given)
     config = pcmod.PCConfig(**settings)
@@ -430,8 +430,9 @@ def run_config(args):
     return config
 
 
-def _check_file_settings(settings):
-    """Values from a machine file, checked by the same rules as the options."""
+def _check_file_settings(settings, path="machine file"):
+    """Values from the machine file `path`, checked by the same rules as the options; a
+    bad one is refused with the file's path and the key."""
     from core import pc as pcmod
     checks = {"cpu": cpu_model, "fpu": fpu_choice, "serial": _serial_spec, "e9": _e9_spec}
     out = {}
@@ -444,7 +445,8 @@ def _check_file_settings(settings):
             elif key in checks:
                 value = checks[key](str(value))
             elif key in ("kernel", "initrd", "append", "overlays", "screenshot", "keys_text",
-                         "keys_at", "keys_file", "input_log", "replay_input"):
+                         "keys_at", "keys_file", "input_log", "replay_input", "bios",
+                         "vgabios", "fda", "fdb", "hda", "hdb", "cdrom"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
@@ -458,7 +460,7 @@ def _check_file_settings(settings):
             elif not isinstance(value, (str, int, bool)):
                 raise argparse.ArgumentTypeError("%r is not a string" % (value,))
         except argparse.ArgumentTypeError as e:
-            raise CliError("machine file: %s: %s" % (key, e)) from None
+            raise CliError("%s: %s: %s" % (path, key, e)) from None
         out[key] = value
     return out
 

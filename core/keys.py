@@ -211,6 +211,15 @@ def load_input_log(path):
             serial = {"polled": bool(serial["polled"]), "poll_hz": serial.get("poll_hz"),
                       "poll_end": serial.get("poll_end"),
                       "input": [(int(c), bytes.fromhex(d)) for c, d in serial["input"]]}
+            # The recording's numbers are compared with guest cycles during the run:
+            # anything but a count (or null) would fail there, not here.
+            for key in ("poll_hz", "poll_end"):
+                v = serial[key]
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    raise ValueError("serial %s %r is not a number of cycles or Hz"
+                                     % (key, v))
+            if any(c < 0 for c, _ in serial["input"]):
+                raise ValueError("a serial input cycle is before power-on")
     except (TypeError, ValueError, KeyError) as e:
         raise KeysError("%s: a malformed entry (%s)" % (path, e)) from None
     return keyboard, serial

@@ -171,7 +171,13 @@ def test_bad_input_log_is_refused_by_name(tmp_path, floppy, capsys):
                         ('{"format": "cycle86-input", "version": 1, '
                          '"keyboard": [[1000, ["mouse", "x", 0, null, 0]]]}', "unknown event"),
                         ('{"format": "cycle86-input", "version": 1, '
-                         '"keyboard": [[-5, ["key", "a", true]]]}', "before power-on")):
+                         '"keyboard": [[-5, ["key", "a", true]]]}', "before power-on"),
+                        ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
+                         '"serial": {"polled": true, "poll_end": [], "input": []}}',
+                         "poll_end"),
+                        ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
+                         '"serial": {"polled": true, "poll_hz": "x", "input": []}}',
+                         "poll_hz")):
         bad.write_text(text)
         status, _, err = run(capsys, "--machine", "isapc", "--fda", floppy,
                              "--replay-input", str(bad))

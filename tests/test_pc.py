@@ -450,7 +450,10 @@ def test_a_bad_value_in_a_machine_file_is_refused_with_the_files_path(tmp_path, 
     for text, words in (('max-cycles = "none"\n', ["max_cycles", "none"]),
                         ("hda = 1979-05-27T07:32:00Z\n", ["hda", "not a string"]),
                         ("fda = 3\n", ["fda", "not a string"]),
-                        ("commit = []\n", ["commit", "true or false"])):
+                        ("commit = []\n", ["commit", "true or false"]),
+                        ('hda = "a\\u0000b.img"\n', ["hda", "NUL byte"]),
+                        ('initrd = "x\\u0000"\n', ["initrd", "NUL byte"]),
+                        ('e9 = "file:out\\u0000"\n', ["e9", "NUL byte"])):
         path = tmp_path / "vm.toml"
         path.write_text(text)
         status, out, err = run_cli(capsys, "run", str(path))

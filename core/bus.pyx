@@ -341,17 +341,21 @@ cdef class Bus:
         """n bytes of physical memory from addr (ROM and MMIO included)."""
         cdef bytearray out = bytearray(n)
         cdef Py_ssize_t i = 0, chunk
+        cdef uint32_t a
         cdef uint8_t* p
         while i < n:
-            p = self.rptr[(addr + i) >> PAGE_SHIFT]
-            chunk = PAGE_SIZE - ((addr + i) & (PAGE_SIZE - 1))
+            # The 32-bit physical address wraps at 4 GiB, as write() has it (addr + i
+            # is 64-bit arithmetic here: past the top it would index beyond the map).
+            a = <uint32_t>(addr + i)
+            p = self.rptr[a >> PAGE_SHIFT]
+            chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1))
             if chunk > n - i:
                 chunk = n - i
             if p != NULL:
-                out[i:i + chunk] = (<char*>p + ((addr + i) & (PAGE_SIZE - 1)))[:chunk]
+                out[i:i + chunk] = (<char*>p + (a & (PAGE_SIZE - 1)))[:chunk]
                 i += chunk
             else:
-                out[i] = self.slow_read(addr + i, 1)
+                out[i] = self.slow_read(a, 1)
                 i += 1
         return bytes(out)
 
@@ -381,6 +385,9 @@ cdef class Bus:
         cdef Py_ssize_t i
         cdef uint8_t* p
         for i in range(mv.shape[0]):
+            if base + i > 0xFFFFFFFF:
+                raise ValueError("an image of %d bytes at 0x%X runs past 4 GiB"
+                                 % (mv.shape[0], base))
             p = self.rptr[(base + i) >> PAGE_SHIFT]
             if p == NULL:
                 raise ValueError("address 0x%X is not backed by RAM or ROM" % (base + i))

@@ -44,6 +44,10 @@ def add_subparser(subparsers):
                    help="serve gdb's remote protocol there (target remote HOST:PORT)")
     p.add_argument("--trace", metavar="FILE",
                    help="record a trace of every instruction from the start into FILE")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not record for reverse execution (recorded by default)")
+    p.add_argument("--record-budget", type=corecli.memory_size, default=None, metavar="SIZE",
+                   help="memory for reverse execution's snapshots (default 1G)")
     p.add_argument("--symbols", action="append", default=[], metavar="FILE",
                    help="load symbols (ELF, or Bochs 'ADDR NAME' lines); repeatable")
     p.add_argument("--break", dest="breaks", action="append", default=[], metavar="ADDR",
@@ -153,6 +157,12 @@ def cli_main(args):
                 dbg.trace_start(corecli.trace_path(args.trace), description="cycle86 debug")
             except DebugError as e:
                 raise corecli.CliError("--trace %s: %s" % (args.trace, e)) from None
+        if not args.no_record and not args.trace:
+            from debugger.controller import DebugError
+            try:
+                dbg.record(budget=args.record_budget)
+            except DebugError as e:
+                sys.stderr.write("cycle86 debug: no reverse execution: %s\n" % e)
         if args.gdb:
             session.server = _start_gdb(dbg, interp, *args.gdb)
         if args.batch is not None:

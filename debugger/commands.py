@@ -1888,7 +1888,8 @@ class CommandInterpreter:
         script = ["type " + " ".join(words)] if quoted else ["key " + " ".join(words)]
         # Keys sent earlier that have not all gone yet go first (keys.send).
         try:
-            events = keys.send(kbc, script)
+            # Through the controller: journalled for reverse execution's re-runs.
+            events = self.dbg.host_input(lambda: keys.send(kbc, script))
         except keys.KeysError as e:
             raise CommandError(str(e).replace("line 1: ", "")) from None
         self.write("sent %d key events, from cycle %d to %d"

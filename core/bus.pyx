@@ -6,7 +6,7 @@ and take the slow path here.  Unmapped memory reads all ones and ignores writes,
 as an ISA bus with nothing driving the data lines does.
 """
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 
 DEF_ALL_ONES = 0xFFFFFFFF
 
@@ -341,17 +341,21 @@ cdef class Bus:
         """n bytes of physical memory from addr (ROM and MMIO included)."""
         cdef bytearray out = bytearray(n)
         cdef Py_ssize_t i = 0, chunk
+        cdef uint32_t a
         cdef uint8_t* p
         while i < n:
-            p = self.rptr[(addr + i) >> PAGE_SHIFT]
-            chunk = PAGE_SIZE - ((addr + i) & (PAGE_SIZE - 1))
+            # The 32-bit physical address wraps at 4 GiB, as write() has it (addr + i
+            # is 64-bit arithmetic here: past the top it would index beyond the map).
+            a = <uint32_t>(addr + i)
+            p = self.rptr[a >> PAGE_SHIFT]
+            chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1))
             if chunk > n - i:
                 chunk = n - i
             if p != NULL:
-                out[i:i + chunk] = (<char*>p + ((addr + i) & (PAGE_SIZE - 1)))[:chunk]
+                out[i:i + chunk] = (<char*>p + (a & (PAGE_SIZE - 1)))[:chunk]
                 i += chunk
             else:
-                out[i] = self.slow_read(addr + i, 1)
+                out[i] = self.slow_read(a, 1)
                 i += 1
         return bytes(out)
 
@@ -381,10 +385,79 @@ cdef class Bus:
         cdef Py_ssize_t i
         cdef uint8_t* p
         for i in range(mv.shape[0]):
+            if base + i > 0xFFFFFFFF:
+                raise ValueError("an image of %d bytes at 0x%X runs past 4 GiB"
+                                 % (mv.shape[0], base))
             p = self.rptr[(base + i) >> PAGE_SHIFT]
             if p == NULL:
                 raise ValueError("address 0x%X is not backed by RAM or ROM" % (base + i))
             p[(base + i) & (PAGE_SIZE - 1)] = mv[i]
+
+    # ------------------------------------------------------------------ snapshots
+    # RAM as a list of pages (core/snapshot.py): None for a page of zeros, else a
+    # 4096-byte bytes object.  A page equal to the one in `prev` (an earlier capture) is
+    # that same object, so a series of snapshots shares every page that did not change.
+
+    def ram_pages(self, list prev=None):
+        """The RAM's pages (see above); `prev` an earlier capture to share pages with."""
+        cdef uint32_t n = self.ram_size >> PAGE_SHIFT, p, k
+        cdef uint8_t* src
+        cdef list out = [None] * n
+        cdef object old
+        cdef const uint64_t* w
+        cdef bint zero
+        if prev is not None and len(prev) != n:
+            prev = None
+        for p in range(n):
+            src = self.ram + (<uint64_t>p << PAGE_SHIFT)
+            if prev is not None:
+                old = prev[p]
+                if old is not None and memcmp(src, <const char*>old, PAGE_SIZE) == 0:
+                    out[p] = old
+                    continue
+            w = <const uint64_t*>src
+            zero = True
+            for k in range(PAGE_SIZE // 8):
+                if w[k]:
+                    zero = False
+                    break
+            if not zero:
+                out[p] = (<char*>src)[:PAGE_SIZE]
+        return out
+
+    def set_ram_pages(self, list pages):
+        """Load RAM from ram_pages()'s list; pages already equal are left alone."""
+        cdef uint32_t n = self.ram_size >> PAGE_SHIFT, p
+        cdef uint8_t* dst
+        cdef object page
+        if len(pages) != n:
+            raise ValueError("%d pages of RAM given, this bus has %d" % (len(pages), n))
+        for p in range(n):
+            dst = self.ram + (<uint64_t>p << PAGE_SHIFT)
+            page = pages[p]
+            if page is None:
+                memset(dst, 0, PAGE_SIZE)
+            else:
+                if len(page) != PAGE_SIZE:
+                    raise ValueError("RAM page %d is %d bytes, not %d" % (p, len(page), PAGE_SIZE))
+                if memcmp(dst, <const char*>page, PAGE_SIZE) != 0:
+                    memcpy(dst, <const char*>page, PAGE_SIZE)
+
+    def map_signature(self):
+        """A digest of the page map (which pages are RAM, read-only, MMIO or unmapped),
+        to check that a restored machine maps memory as the saved one did."""
+        import hashlib
+        cdef bytearray kinds = bytearray(NPAGES)
+        cdef unsigned char* k = kinds
+        cdef uint32_t p
+        for p in range(NPAGES):
+            if self.wptr[p] != NULL:
+                k[p] = 1 if self.wptr[p] == self.ram + (<uint64_t>p << PAGE_SHIFT) else 4
+            elif self.rptr[p] != NULL:
+                k[p] = 2 if self.rptr[p] == self.ram + (<uint64_t>p << PAGE_SHIFT) else 5
+        for p in self._mmio:
+            k[p] = 3
+        return hashlib.sha1(kinds).hexdigest()
 
 
 cdef uint32_t _call_read(read, uint32_t port, int width) noexcept:

@@ -381,7 +381,49 @@ def _add_run(subparsers):
     p.add_argument("--trace", metavar="FILE",
                    help="record every executed instruction into FILE (docs/trace-format.md; "
                         "a bare name goes into traces/); see 'cycle86 trace'")
+    p.add_argument("--snapshot", metavar="FILE",
+                   help="resume the machine saved in FILE (docs/snapshots.md); the machine "
+                        "options come from it")
+    p.add_argument("--snapshot-at", nargs=2, metavar=("CYCLES", "FILE"), default=None,
+                   help="save a snapshot of the machine into FILE when the clock reaches "
+                        "CYCLES (K, M, G suffixes), then run on")
     return p
+
+
+# What --snapshot FILE takes from the command line: how the run is watched, not what the
+# machine is (that comes from the snapshot).
+SNAPSHOT_RUNTIME_KEYS = ("serial", "e9", "max_cycles", "screen", "screenshot", "realtime",
+                         "input_log")
+
+
+def _snapshot_config(args):
+    """The PCConfig and the State of `--snapshot FILE`."""
+    from core import pc as pcmod
+    from core import snapshot
+    try:
+        state = snapshot.load(args.snapshot)
+        settings = snapshot.config_of(state, args.snapshot)
+    except snapshot.SnapshotError as e:
+        raise CliError(str(e)) from None
+    if settings is None:
+        raise CliError("%s: the snapshot is of a bare machine, not a PC" % args.snapshot)
+    fixed = [k for k in RUN_KEYS if k not in SNAPSHOT_RUNTIME_KEYS
+             and getattr(args, k, None) is not None]
+    if args.machine_file or fixed:
+        raise CliError("--snapshot %s: the machine comes from the snapshot; --%s cannot "
+                       "change it" % (args.snapshot, (fixed or ["machine file"])[0]
+                                      .replace("_", "-")))
+    # Scripted and replayed input already reached the saved devices' state.
+    settings.update(keys_text=None, keys_file=None, keys_at=None, replay_input=None)
+    for k in SNAPSHOT_RUNTIME_KEYS:
+        if getattr(args, k, None) is not None:
+            settings[k] = getattr(args, k)
+        elif k in ("max_cycles", "screen", "screenshot", "input_log"):
+            settings[k] = pcmod.PCConfig.__dataclass_fields__[k].default
+    if settings.get("e9") is None:
+        settings["e9"] = "stdout"
+    known = set(pcmod.PCConfig.keys())
+    return pcmod.PCConfig(**{k: v for k, v in settings.items() if k in known}), state
 
 
 def trace_path(name):
@@ -418,8 +460,8 @@ def run_config(args):
 
     settings = {}
     if args.machine_file:
-        _, settings = pcmod.load_machine_file(args.machine_file)
-        settings = _check_file_settings(settings)
+        path, settings = pcmod.load_machine_file(args.machine_file)
+        settings = _check_file_settings(settings, path)
     given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k, None) is not None}
     settings.update(given)
     config = pcmod.PCConfig(**settings)
@@ -430,8 +472,9 @@ def run_config(args):
     return config
 
 
-def _check_file_settings(settings):
-    """Values from a machine file, checked by the same rules as the options."""
+def _check_file_settings(settings, path="machine file"):
+    """Values from the machine file `path`, checked by the same rules as the options; a
+    bad one is refused with the file's path and the key."""
     from core import pc as pcmod
     checks = {"cpu": cpu_model, "fpu": fpu_choice, "serial": _serial_spec, "e9": _e9_spec}
     out = {}
@@ -444,7 +487,8 @@ def _check_file_settings(settings):
             elif key in checks:
                 value = checks[key](str(value))
             elif key in ("kernel", "initrd", "append", "overlays", "screenshot", "keys_text",
-                         "keys_at", "keys_file", "input_log", "replay_input"):
+                         "keys_at", "keys_file", "input_log", "replay_input", "bios",
+                         "vgabios", "fda", "fdb", "hda", "hdb", "cdrom"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
             elif key in ("screen", "realtime", "commit"):
@@ -458,7 +502,7 @@ def _check_file_settings(settings):
             elif not isinstance(value, (str, int, bool)):
                 raise argparse.ArgumentTypeError("%r is not a string" % (value,))
         except argparse.ArgumentTypeError as e:
-            raise CliError("machine file: %s: %s" % (key, e)) from None
+            raise CliError("%s: %s: %s" % (path, key, e)) from None
         out[key] = value
     return out
 
@@ -481,7 +525,17 @@ def _run_main(args):
     from core import pc as pcmod
 
     try:
-        config = run_config(args)
+        state = None
+        if getattr(args, "snapshot", None):
+            config, state = _snapshot_config(args)
+        else:
+            config = run_config(args)
+        snapshot_at = None
+        if getattr(args, "snapshot_at", None):
+            try:
+                snapshot_at = (positive_cycles(args.snapshot_at[0]), args.snapshot_at[1])
+            except argparse.ArgumentTypeError as e:
+                raise CliError("--snapshot-at: %s" % e) from None
         if args.display == "terminal" and config.e9 == "stdout":
             config.e9 = None        # the screen owns the terminal: 0xE9 is kept, not printed
         echo, e9_file = _open_sink(config.e9, "the port 0xE9 output")
@@ -497,6 +551,14 @@ def _run_main(args):
     except pcmod.PlatformError as e:
         raise CliError(str(e)) from None
     try:
+        if state is not None:
+            from core import snapshot
+            try:
+                snapshot.restore(machine, state, args.snapshot)
+            except snapshot.SnapshotError as e:
+                raise CliError(str(e)) from None
+        if snapshot_at is not None:
+            _run_to_snapshot(machine, config, *snapshot_at)
         for note in machine.notes:
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
         tracer = start_trace(machine.machine, args.trace) if args.trace else None
@@ -552,6 +614,29 @@ def _run_main(args):
         for f in (e9_file, log_file):
             if f is not None:
                 f.close()
+
+
+def _run_to_snapshot(machine, config, cycle, path):
+    """--snapshot-at: run (headless) to `cycle`, save the machine to `path`; the rest of
+    --max-cycles is left for the run that follows."""
+    from core import snapshot
+    m = machine.machine
+    start = m.clock.now
+    if cycle > m.clock.now:
+        if config.max_cycles is not None and cycle - start > config.max_cycles:
+            return
+        outcome = machine.run(max_cycles=cycle - m.clock.now)
+        if outcome.reason != "budget":
+            sys.stderr.write("%s run: warning: no snapshot: %s before cycle %d\n"
+                             % (PROG, outcome.description, cycle))
+            return
+        if config.max_cycles is not None:
+            config.max_cycles -= m.clock.now - start
+    try:
+        snapshot.save(machine, path, "cycle86 run --snapshot-at %d" % cycle)
+    except snapshot.SnapshotError as e:
+        raise CliError(str(e)) from None
+    sys.stderr.write("%s run: saved the machine at cycle %d to %s\n" % (PROG, m.clock.now, path))
 
 
 def _save_input_log(machine, path):

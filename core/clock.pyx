@@ -265,6 +265,23 @@ cdef class Clock:
         now = self.now
         return [(ev.deadline - now, ev.priority, ev.name) for ev in self.pending()]
 
+    @property
+    def next_seq(self):
+        """The sequence number the next scheduled event gets (snapshots save it)."""
+        return self._seq
+
+    def set_order(self, pairs, next_seq):
+        """Give pending events the sequence numbers they had when a snapshot was taken
+        (`pairs`: (event, seq)) and the counter `next_seq`, so that events due on the
+        same cycle fire in the saved order and so do the ones scheduled from now on."""
+        cdef Event ev
+        for event, seq in pairs:
+            ev = self._own(event)
+            ev.seq = seq
+        self._seq = next_seq
+        self._compact()
+        self._settle_top()
+
     def __repr__(self):
         live = len(self._heap) - self._cancelled_count
         nxt = "never" if self.next_deadline == _NEVER else str(self.next_deadline)

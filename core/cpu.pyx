@@ -4762,33 +4762,170 @@ cdef class _CPU:
         def __set__(self, value):
             self.idtr_base, self.idtr_limit = value
 
+    # ================================================================ snapshots
+    # The whole CPU as plain data (core/snapshot.py, docs/snapshots.md): everything that
+    # lives on from one instruction boundary to the next, so a restored CPU runs on bit
+    # for bit as the saved one would have.  The derived fields (mode flags, segment check
+    # ranges, the debug-register and hook flags) are recomputed; the translation caches
+    # (the TLB, the host-pointer TLB, the fetch window) are saved, because a guest that
+    # changes a page table without INVLPG sees what they hold, not what the tables say.
+    # Host pointers are saved as the physical page they show.
+
     def get_state(self):
+        cdef int i
         state = {name: self.get(name) for name in STATE_REGS}
+        state["eflags"] = self.eflags
+        for name in ("cr0", "cr2", "cr3", "cr4"):
+            state[name] = getattr(self, name)
+        state["dr"] = tuple(self.dr[i] for i in range(8))
         for name in ("cs", "ds", "es", "ss", "fs", "gs", "ldtr", "tr"):
-            state[name + "_cache"] = self.get_segment(name)
+            state[name + "_cache"] = tuple(self.get_segment(name))
         state["gdtr"] = self.gdtr
         state["idtr"] = self.idtr
         state["halted"] = self.halted
+        state["shutdown"] = self.shutdown
         state["pdpte"] = tuple(self.pdpte[i] for i in range(4))
+        state["cpl"] = self.cpl
+        state["icount"] = self.icount
+        # Events waiting at the boundary: the interrupt shadow of MOV SS/POP SS/STI, a
+        # latched NMI, the INTR line as last driven.
+        state["inhibit_irq"] = self.inhibit_irq
+        state["nmi"] = self.nmi
+        state["intr"] = self.intr
+        state["ignne"] = self.ignne
+        state["tsc_base"] = self.tsc_base
+        state["msrs"] = dict(self.msrs)
+        state["fpu_busy_until"] = self.fpu_busy_until
+        if self.fpu is not None:
+            fpu = self.fpu.state()
+            fpu["eflags_out"] = self.fpu.eflags_out
+            state["fpu"] = fpu          # MM0-MM7 are the significands of its registers
+        state["tlb"] = (bytes((<char*>self.tlb_vpn)[:sizeof(self.tlb_vpn)]),
+                        bytes((<char*>self.tlb_ppn)[:sizeof(self.tlb_ppn)]),
+                        bytes((<char*>self.tlb_perm)[:sizeof(self.tlb_perm)]),
+                        self.tlb_large)
+        state["htlb"] = self._host_tlb_state()
         return state
 
     def set_state(self, state):
-        pdpte = None
+        """Restore what get_state returned (or, for older callers, a subset of it: the
+        registers of STATE_REGS by name, the segment caches, gdtr/idtr, halted, pdpte)."""
+        cdef int i
+        cdef bint catch_mode = self.catch_mode
+        pdpte = state.get("pdpte")
+        self.catch_mode = False         # a restore is not a mode switch of the guest's
         for name, value in state.items():
-            if name.endswith("_cache"):
+            if name in _SEG_INDEX and name + "_cache" in state:
+                continue                # the whole cache follows
+            elif name.endswith("_cache"):
                 self.set_segment(name[:-6], *value)
             elif name in ("gdtr", "idtr"):
+                setattr(self, name, tuple(value))
+            elif name == "inhibit_irq":
+                self.inhibit_irq = bool(value)
+            elif name in ("halted", "shutdown", "nmi", "intr", "ignne"):
+                setattr(self, name, bool(value))
+            elif name == "eflags":
+                self.eflags = <uint32_t>value
+            elif name in ("cr0", "cr2", "cr3", "cr4"):
                 setattr(self, name, value)
-            elif name == "halted":
-                self.halted = bool(value)
-            elif name == "pdpte":
-                pdpte = value
+            elif name == "dr":
+                for i in range(8):
+                    self.dr[i] = value[i]
+            elif name == "tsc_base":
+                self.tsc_base = value
+            elif name in ("cpl", "icount", "fpu_busy_until"):
+                setattr(self, name, value)
+            elif name == "msrs":
+                self.msrs = {int(k): v for k, v in value.items()}
+            elif name == "fpu":
+                if self.fpu is None:
+                    raise ValueError("the state has x87 registers; this %s has no FPU"
+                                     % self.model.name)
+                self.fpu.load_state(value)
+                self.fpu.eflags_out = value.get("eflags_out", 0)
+            elif name in ("pdpte", "tlb", "htlb"):
+                pass
             else:
                 self.set(name, value)
+        # The derived state, in the order the instructions that load these would make it.
+        if "cpl" in state:
+            self.cpl = state["cpl"]
+        self.update_mode()
+        if "cpl" in state:
+            self.cpl = state["cpl"]
+            self.set_user(self.cpl == 3)
+            self.update_ac_check()
+        for i in range(8):
+            self.seg_update(i)
+        self.dr7_update()
+        self.catch_mode = catch_mode
+        self.mode_code = self.current_mode()
+        self.delivering_vec = -1
+        self.deliver_ext = False
+        self.skip_lin = -1
+        self.tlb_flush()
         if pdpte is not None:
             for i in range(4):
                 self.pdpte[i] = pdpte[i]
-            self.tlb_flush()
+        if "tlb" in state:
+            vpn, ppn, perm, large = state["tlb"]
+            if len(vpn) != sizeof(self.tlb_vpn) or len(ppn) != sizeof(self.tlb_ppn) \
+                    or len(perm) != sizeof(self.tlb_perm):
+                raise ValueError("the state's TLB has another size than this CPU's")
+            memcpy(self.tlb_vpn, <const char*>vpn, sizeof(self.tlb_vpn))
+            memcpy(self.tlb_ppn, <const char*>ppn, sizeof(self.tlb_ppn))
+            memcpy(self.tlb_perm, <const char*>perm, sizeof(self.tlb_perm))
+            self.tlb_large = bool(large)
+        if "htlb" in state:
+            self._set_host_tlb_state(state["htlb"])
+        if self.tracing:
+            self.trace_key()            # the whole state changed: a new keyframe
+
+    cdef object _page_of(self, uint8_t* ptr, dict rom):
+        # The physical page a host pointer of the page map shows (-1: none).
+        cdef Bus bus = self.bus
+        cdef size_t off
+        if ptr == NULL:
+            return -1
+        if ptr >= bus.ram and ptr < bus.ram + bus.ram_size:
+            off = <size_t>(ptr - bus.ram)
+            if (off & (PAGE_SIZE - 1)) == 0 and (bus.rptr[off >> PAGE_SHIFT] == ptr
+                                                or bus.wptr[off >> PAGE_SHIFT] == ptr):
+                return off >> PAGE_SHIFT
+        return rom.get(<size_t>ptr, -1)
+
+    def _host_tlb_state(self):
+        """The host-pointer TLB and the fetch window as (tag, read page, write page)
+        triples of the live entries, and (fetch tag, fetch page)."""
+        cdef int i
+        cdef Bus bus = self.bus
+        self.check_map()                # entries made under an older page map are gone
+        rom = {<size_t>bus.rptr[p]: p for p in bus._rom_pages}
+        entries = []
+        for i in range(TLB_SIZE):
+            if self.htlb_tag[i] != 0xFFFFFFFFu:
+                entries.append((i, self.htlb_tag[i], self._page_of(self.htlb_r[i], rom),
+                                self._page_of(self.htlb_w[i], rom)))
+        fetch = (self.fetch_tag, self._page_of(self.fetch_ptr, rom)
+                 if self.fetch_tag != 0xFFFFFFFFu else -1)
+        return (entries, fetch)
+
+    def _set_host_tlb_state(self, value):
+        cdef int i
+        cdef Bus bus = self.bus
+        entries, fetch = value
+        self.hptr_flush()
+        for i, tag, r, w in entries:
+            if r < 0 or bus.rptr[r] == NULL or (w >= 0 and bus.wptr[w] == NULL):
+                continue                # not mapped as it was: the entry is remade on use
+            self.htlb_tag[i] = tag
+            self.htlb_r[i] = bus.rptr[r]
+            self.htlb_w[i] = bus.wptr[w] if w >= 0 else NULL
+        tag, page = fetch
+        if tag != 0xFFFFFFFFu and page >= 0 and bus.rptr[page] != NULL:
+            self.fetch_tag = tag
+            self.fetch_ptr = bus.rptr[page]
 
     property pdptes:
         """The four PDPTE registers (meaningful while PAE paging is on)."""

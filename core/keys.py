@@ -202,17 +202,46 @@ def load_input_log(path):
                         % (path, data.get("version"), LOG_VERSION))
     try:
         keyboard = [(int(c), tuple(e)) for c, e in data.get("keyboard") or []]
-        for _, e in keyboard:
-            if not e or e[0] not in ("key", "mouse"):
-                raise ValueError("unknown event %r" % (list(e),))
+        for c, e in keyboard:
+            if c < 0:
+                raise ValueError("cycle %d is before power-on" % c)
+            _check_event(e)
         serial = data.get("serial")
         if serial is not None:
             serial = {"polled": bool(serial["polled"]), "poll_hz": serial.get("poll_hz"),
                       "poll_end": serial.get("poll_end"),
                       "input": [(int(c), bytes.fromhex(d)) for c, d in serial["input"]]}
+            # The recording's numbers are compared with guest cycles during the run:
+            # anything but a count (or null) would fail there, not here.
+            for key in ("poll_hz", "poll_end"):
+                v = serial[key]
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    raise ValueError("serial %s %r is not a number of cycles or Hz"
+                                     % (key, v))
+            if any(c < 0 for c, _ in serial["input"]):
+                raise ValueError("a serial input cycle is before power-on")
     except (TypeError, ValueError, KeyError) as e:
         raise KeysError("%s: a malformed entry (%s)" % (path, e)) from None
     return keyboard, serial
+
+
+def _check_event(e):
+    """ValueError unless `e` is an event the i8042 model takes: ("key", a key name as the
+    log writes it, pressed) or ("mouse", dx, dy, buttons or None, wheel).  Checked when
+    the log is read, so that a bad entry is refused with the file's name instead of
+    failing in the middle of the run when its cycle comes."""
+    from peripherals.i8042 import KEYS
+
+    def integer(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+    if e and e[0] == "key":
+        if len(e) == 3 and isinstance(e[1], str) and e[1] in KEYS and isinstance(e[2], bool):
+            return
+    elif e and e[0] == "mouse":
+        if (len(e) == 5 and integer(e[1]) and integer(e[2]) and integer(e[4])
+                and (e[3] is None or integer(e[3]))):
+            return
+    raise ValueError("unknown event %r" % (list(e),))
 
 
 def replay(pc, path):

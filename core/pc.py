@@ -895,6 +895,12 @@ def _resolve_first_word(base, entry):
     return (str(p) + " " + rest.strip()).strip()
 
 
+# The machine file's keys whose values name files (e9 and serial: "file:PATH").
+FILE_KEYS = ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "initrd",
+             "overlays", "screenshot", "keys_file", "input_log", "replay_input", "e9",
+             "serial")
+
+
 def load_machine_file(name_or_path, search=None):
     """A PCConfig's keys from a TOML machine file, with paths made absolute.
 
@@ -942,6 +948,10 @@ def load_machine_file(name_or_path, search=None):
         if k not in known:
             raise PlatformError("%s: unknown key %r (known: %s)"
                                 % (path, key, ", ".join(sorted(known))))
+        if k in FILE_KEYS and isinstance(value, str) and "\0" in value:
+            # No file name holds one; the OS calls would raise ValueError on it.
+            raise PlatformError("%s: %s: %r is not a file name (it has a NUL byte)"
+                                % (path, key, value))
         if k == "initrd" and isinstance(value, str):
             value = ",".join(_resolve_first_word(path.parent, entry)
                              for entry in value.split(",") if entry.strip())

@@ -44,6 +44,13 @@ def add_subparser(subparsers):
                    help="serve gdb's remote protocol there (target remote HOST:PORT)")
     p.add_argument("--trace", metavar="FILE",
                    help="record a trace of every instruction from the start into FILE")
+    p.add_argument("--snapshot", metavar="FILE",
+                   help="open the machine saved in FILE (docs/snapshots.md); the machine "
+                        "options come from it")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not record for reverse execution (recorded by default)")
+    p.add_argument("--record-budget", type=corecli.memory_size, default=None, metavar="SIZE",
+                   help="memory for reverse execution's snapshots (default 1G)")
     p.add_argument("--symbols", action="append", default=[], metavar="FILE",
                    help="load symbols (ELF, or Bochs 'ADDR NAME' lines); repeatable")
     p.add_argument("--break", dest="breaks", action="append", default=[], metavar="ADDR",
@@ -54,7 +61,8 @@ def add_subparser(subparsers):
 
 def _machine_given(args):
     from core import cli as corecli
-    return bool(args.machine_file) or args.bios_log is not None or any(
+    return bool(args.machine_file) or bool(getattr(args, "snapshot", None)) \
+        or args.bios_log is not None or any(
         getattr(args, k, None) is not None for k in corecli.RUN_KEYS)
 
 
@@ -103,7 +111,11 @@ def _build(args, session):
         return Debugger(machine), None
     from core import pc as pcmod
     try:
-        config = corecli.run_config(args)
+        state = None
+        if args.snapshot:
+            config, state = corecli._snapshot_config(args)
+        else:
+            config = corecli.run_config(args)
         echo, e9_file = corecli._open_sink(config.e9, "the port 0xE9 output")
         if e9_file is not None:
             session.files.append(e9_file)
@@ -114,6 +126,13 @@ def _build(args, session):
         pc.debugport.bios_echo = bios_echo
     except pcmod.PlatformError as e:
         raise corecli.CliError(str(e)) from None
+    if state is not None:
+        from core import snapshot
+        try:
+            snapshot.restore(pc, state, args.snapshot)
+        except snapshot.SnapshotError as e:
+            pc.close()
+            raise corecli.CliError(str(e)) from None
     session.pc = pc
     for note in pc.notes:
         sys.stderr.write("cycle86 debug: warning: %s\n" % note)
@@ -153,6 +172,12 @@ def cli_main(args):
                 dbg.trace_start(corecli.trace_path(args.trace), description="cycle86 debug")
             except DebugError as e:
                 raise corecli.CliError("--trace %s: %s" % (args.trace, e)) from None
+        if not args.no_record and not args.trace:
+            from debugger.controller import DebugError
+            try:
+                dbg.record(budget=args.record_budget)
+            except DebugError as e:
+                sys.stderr.write("cycle86 debug: no reverse execution: %s\n" % e)
         if args.gdb:
             session.server = _start_gdb(dbg, interp, *args.gdb)
         if args.batch is not None:

@@ -53,6 +53,18 @@ COMMANDS = (
         "do_until", "Execution"),
     Cmd(("cycle", "run-to-cycle"), "N", "run until the clock reaches cycle N",
         "do_cycle", "Execution"),
+    Cmd(("rs", "rsi", "reverse-stepi", "reverse-step"), "[N]", "go back N instructions "
+        "(default 1): where step was N steps ago", "do_reverse_step", "Execution", True),
+    Cmd(("rn", "reverse-next"), "", "go back one instruction, over a call or interrupt "
+        "handler that just returned", "do_reverse_next", "Execution", True),
+    Cmd(("rf", "reverse-finish"), "", "go back to the call of the current procedure",
+        "do_reverse_finish", "Execution", True),
+    Cmd(("rc", "reverse-continue"), "", "go back to the previous hit of a breakpoint, "
+        "watchpoint or catchpoint (or the start of the history)", "do_reverse_continue",
+        "Execution", True),
+    Cmd(("record",), "[on [BUDGET]|off]", "record for reverse execution (snapshots within "
+        "BUDGET bytes, default 1G); no argument: what is recorded", "do_record",
+        "Execution"),
     # ---- points
     Cmd(("pb", "b", "break", "pbreak"), 'ADDR [if "EXPR"]', "breakpoint at a physical "
         "address (SEG:OFF and symbols are translated now)", "do_pbreak",
@@ -144,6 +156,9 @@ COMMANDS = (
     Cmd(("source",), "FILE", "run the commands in FILE", "do_source",
         "Symbols and scripts"),
     # ---- the debugger
+    Cmd(("snapshot",), "save|load|delete NAME | list", "save the whole machine to "
+        "snapshots/NAME.c86snap (or a path), load one back, list or delete them",
+        "do_snapshot", "Debugger"),
     Cmd(("help", "h"), "[COMMAND]", "list the commands, or describe one", "do_help",
         "Debugger"),
     Cmd(("q", "quit", "exit"), "", "leave the debugger", "do_quit", "Debugger"),
@@ -887,6 +902,128 @@ class CommandInterpreter:
             return self._run(self.dbg.finish)
         finally:
             self._slow_target = None
+
+    # ------------------------------------------------------------ reverse execution
+    def _reverse(self, action):
+        try:
+            event = action()
+        except DebugError as e:
+            raise CommandError(str(e)) from None
+        self.report_stop(event)
+        return event
+
+    def do_reverse_step(self, args):
+        n = self.count(args, "step count", default=1)
+        return self._reverse(lambda: self.dbg.reverse_step(n))
+
+    def do_reverse_next(self, args):
+        if args:
+            raise CommandError("reverse-next takes no arguments (got %r)" % args)
+        return self._reverse(self.dbg.reverse_next)
+
+    def do_reverse_finish(self, args):
+        if args:
+            raise CommandError("reverse-finish takes no arguments (got %r)" % args)
+        return self._reverse(self.dbg.reverse_finish)
+
+    def do_reverse_continue(self, args):
+        if args:
+            raise CommandError("reverse-continue takes no arguments (got %r)" % args)
+        return self._reverse(self.dbg.reverse_continue)
+
+    def do_record(self, args):
+        words = _split(args)
+        dbg = self.dbg
+        if not words:
+            h = dbg.history
+            if h is None:
+                self.write("not recording for reverse execution (record on)")
+                return
+            first = h.snapshots[0]
+            self.write("recording for reverse execution since cycle %d: %d snapshots, "
+                       "%.1f MiB of %.0f MiB, %d host inputs journalled"
+                       % (first.cycle, len(h.snapshots), h.memory() / 2**20,
+                          h.budget / 2**20, len(h.inputs)))
+            return
+        if words[0] == "off":
+            dbg.record(False)
+            self.write("reverse execution off; its history is dropped")
+            return
+        if words[0] != "on" or len(words) > 2:
+            raise CommandError("record on [BUDGET] | off")
+        budget = None
+        if len(words) == 2:
+            from core.cli import memory_size as parse_size
+            try:
+                budget = parse_size(words[1])
+            except Exception:
+                raise CommandError("bad memory budget %r (e.g. 512M, 2G)" % words[1]) from None
+        try:
+            dbg.record(True, budget=budget)
+        except DebugError as e:
+            raise CommandError(str(e)) from None
+        self.write("recording for reverse execution from cycle %d" % dbg.clock.now)
+
+    SNAPSHOT_DIR = "snapshots"
+
+    def _snapshot_path(self, name):
+        import os
+        if os.sep in name or name.endswith(".c86snap"):
+            return name
+        return os.path.join(self.SNAPSHOT_DIR, name + ".c86snap")
+
+    def do_snapshot(self, args):
+        import os
+        from core import snapshot
+        words = _split(args)
+        if not words or words[0] not in ("save", "load", "list", "delete", "rm"):
+            raise CommandError("snapshot save|load|delete NAME, or snapshot list")
+        action = words[0]
+        target = self.dbg.pc or self.dbg.machine
+        if action == "list":
+            folder = words[1] if len(words) > 1 else self.SNAPSHOT_DIR
+            try:
+                names = sorted(n for n in os.listdir(folder) if n.endswith(".c86snap"))
+            except OSError:
+                names = []
+            if not names:
+                self.write("no snapshots in %s/" % folder)
+            for n in names:
+                path = os.path.join(folder, n)
+                try:
+                    meta = snapshot.read_meta(path)
+                    self.write("%-20s cycle %d, %d instructions, %s, %s%s" % (
+                        n[:-8], meta.get("cycle", 0), meta.get("icount", 0),
+                        meta.get("model", "?"), meta.get("created", "?"),
+                        (": " + meta["description"]) if meta.get("description") else ""))
+                except snapshot.SnapshotError as e:
+                    self.write("%-20s %s" % (n[:-8], e))
+            return
+        if len(words) < 2:
+            raise CommandError("snapshot %s needs NAME" % action)
+        path = self._snapshot_path(words[1])
+        try:
+            if action == "save":
+                folder = os.path.dirname(path)
+                if folder:
+                    os.makedirs(folder, exist_ok=True)
+                size = snapshot.save(target, path, " ".join(words[2:]))
+                self.write("saved the machine at cycle %d to %s (%d bytes)"
+                           % (self.dbg.clock.now, path, size))
+            elif action == "load":
+                snapshot.restore(target, snapshot.load(path), path)
+                if self.dbg.history is not None:
+                    self.dbg.record(True, budget=self.dbg.history.budget)   # a new timeline
+                self.write("loaded %s: now at cycle %d" % (path, self.dbg.clock.now))
+                self.write(self.next_line())
+            else:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    raise CommandError("%s: no such snapshot" % path) from None
+                self.write("deleted %s" % path)
+        except snapshot.SnapshotError as e:
+            raise CommandError(str(e)) from None
 
     def do_until(self, args):
         lin = self.linear(args)
@@ -1751,7 +1888,8 @@ class CommandInterpreter:
         script = ["type " + " ".join(words)] if quoted else ["key " + " ".join(words)]
         # Keys sent earlier that have not all gone yet go first (keys.send).
         try:
-            events = keys.send(kbc, script)
+            # Through the controller: journalled for reverse execution's re-runs.
+            events = self.dbg.host_input(lambda: keys.send(kbc, script))
         except keys.KeysError as e:
             raise CommandError(str(e).replace("line 1: ", "")) from None
         self.write("sent %d key events, from cycle %d to %d"

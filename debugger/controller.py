@@ -248,6 +248,7 @@ class Debugger:
         self._break = False
         self.trace = None                # a debugger.trace.TraceWriter while recording
         self._mode_seen = self._mode_code()
+        self.history = None              # debugger.reverse.History while recording
 
     @property
     def symbols(self):
@@ -657,6 +658,9 @@ class Debugger:
                         return self._stop(ev)
                 m.step()
                 self._drain_trace()
+                if self.history is not None:
+                    self.history.apply_inputs(self.clock.now)
+                    self.history.maybe_take()
                 ev = self._hits_event(cpu.dbg_hits())
                 if ev is None and cpu.stop_requested and not self._break:
                     ev = self._exit_event()
@@ -721,6 +725,108 @@ class Debugger:
             raise DebugError("cycle %d is not in the future (now %d)" % (cycle, self.clock.now))
         return self._run(stop_cycle=cycle)
 
+    # ------------------------------------------------------------ reverse execution
+    def record(self, on=True, budget=None, interval=None):
+        """Start (or stop) recording for reverse execution (debugger/reverse.py): a
+        snapshot now, then one every `interval` seconds of host time while the guest
+        runs, within `budget` bytes."""
+        from debugger import reverse
+        if not on:
+            self.history = None
+            return None
+        if self.trace is not None:
+            raise DebugError("reverse execution and trace recording do not mix: stop the "
+                             "trace first")
+        try:
+            self.history = reverse.History(
+                self, budget=budget or reverse.DEFAULT_BUDGET,
+                interval=interval or reverse.DEFAULT_INTERVAL)
+        except Exception as e:
+            from core.snapshot import SnapshotError
+            if isinstance(e, SnapshotError):
+                raise DebugError(str(e)) from None
+            raise
+        return self.history
+
+    def _reverse(self, how):
+        from debugger import reverse
+        from core.snapshot import SnapshotError
+        if self.history is None:
+            raise DebugError("reverse execution needs a recorded history: `record on` "
+                             "(cycle86 debug records from the start unless --no-record)")
+        if self.trace is not None:
+            raise DebugError("reverse execution and trace recording do not mix: stop the "
+                             "trace first")
+        with self._running():
+            self.cpu.dbg_hits()
+            try:
+                return how(self.history)
+            except (reverse.ReverseError, SnapshotError) as e:
+                raise DebugError(str(e)) from None
+            finally:
+                self.cpu.dbg_hits()
+                self.cpu.dbg_resume()
+
+    def reverse_step(self, n=1):
+        """Go back `n` instructions (reverse-stepi): to where `step` was n steps ago."""
+        if n < 1:
+            raise DebugError("step count must be at least 1, not %d" % n)
+        self._reverse(lambda h: h.find_back(n))
+        return self._stop(self._event("step", ""))
+
+    def reverse_next(self):
+        """Go back one instruction in this procedure: over a call or interrupt handler
+        that returned just now, to the instruction before it (same SS, ESP not lower)."""
+        cpu = self.cpu
+        ss, esp = cpu.get("ss"), cpu.get("esp")
+        self._reverse(lambda h: h.find_back(
+            1, lambda: cpu.get("ss") != ss or cpu.get("esp") >= esp))
+        return self._stop(self._event("step", ""))
+
+    def reverse_finish(self):
+        """Go back to the call of the current procedure: the last instruction before now
+        that ran with the caller's stack (ESP above the current one)."""
+        cpu = self.cpu
+        ss, esp = cpu.get("ss"), cpu.get("esp")
+        self._reverse(lambda h: h.find_back(
+            1, lambda: cpu.get("ss") == ss and cpu.get("esp") > esp))
+        return self._stop(self._event("finish", "Run back to the call at %s"
+                                      % self.location()))
+
+    def reverse_continue(self):
+        """Go back to the previous hit of an enabled breakpoint, watchpoint or
+        catchpoint (the last one before now), or to the start of the recorded history."""
+
+        def evaluate(hits):
+            # Counters and temporaries as they are: a search must not change them.
+            saved = {p.id: (p.hits, p.ignore_count, p.temporary, p.old, p.new)
+                     for p in self.points.values()}
+            for p in self.points.values():
+                p.temporary = False
+            try:
+                return self._hits_event(hits)
+            finally:
+                for p in self.points.values():
+                    if p.id in saved:
+                        p.hits, p.ignore_count, p.temporary = saved[p.id][:3]
+                        if isinstance(p, Watchpoint):
+                            p.old, p.new = saved[p.id][3:]
+
+        def how(h):
+            from debugger import reverse
+            try:
+                return h.find_hits(evaluate)[1]
+            except reverse.ReverseError:
+                h.goto((h.snapshots[0].cycle, h.snapshots[0].icount))
+                return None
+
+        ev = self._reverse(how)
+        if ev is None:
+            return self._stop(self._event("history", "No earlier hit: at the start of the "
+                                          "recorded history, %s" % self.location()))
+        ev.point.hits = max(0, ev.point.hits)
+        return self._stop(ev)
+
     def call_between_slices(self, fn):
         """Run fn() on the guest's side: at once when the guest is stopped, else between
         two slices of the running guest (thread-safe: a UI thread hands keys over this
@@ -728,15 +834,23 @@ class Debugger:
         log replays them exactly)."""
         if self._lock.acquire(blocking=False):
             try:
-                fn()
+                self.host_input(fn)
             finally:
                 self._lock.release()
         else:
             self._host_calls.append(fn)
 
+    def host_input(self, fn):
+        """Apply host input (a key sent, fn() does it) now, on the guest's side; while
+        recording for reverse execution it is journalled, to be applied again at this
+        cycle when the run is re-executed.  Returns what fn returns."""
+        if self.history is not None:
+            self.history.note_input(fn)
+        return fn()
+
     def _drain_host_calls(self):
         while self._host_calls:
-            self._host_calls.popleft()()
+            self.host_input(self._host_calls.popleft())
 
     def request_break(self):
         """Stop a running cont/next/finish at the next instruction boundary (thread-safe:
@@ -783,8 +897,15 @@ class Debugger:
                     return self._stop(self._shutdown_event())
                 if clock.now >= end:
                     return self._stop(self._event(end_reason, self._end_message(end_reason)))
-                reason = m.run(max_cycles=min(SLICE_CYCLES, end - clock.now))
+                budget = min(SLICE_CYCLES, end - clock.now)
+                history = self.history
+                if history is not None:
+                    budget = min(budget, max(1, history.next_input(clock.now) - clock.now))
+                reason = m.run(max_cycles=budget)
                 self._drain_trace()
+                if history is not None:
+                    history.apply_inputs(clock.now)
+                    history.maybe_take()
                 self._drain_host_calls()
                 if reason == "budget":
                     continue

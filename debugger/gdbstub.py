@@ -482,6 +482,10 @@ class _Session:
             return self.resume("c")
         if head in (b"s", b"S"):
             return self.resume("s")
+        if p in (b"bs", b"bc"):
+            # Reverse step and continue (gdb's reverse-stepi, reverse-continue), from the
+            # recorded history (debugger/reverse.py).
+            return self.resume(p.decode())
         if head in (b"Z", b"z"):
             return self.point(p)
         if head == b"H":
@@ -528,7 +532,7 @@ class _Session:
         name, _, args = p.partition(b":")
         if name == b"qSupported":
             return (b"PacketSize=%x;qXfer:features:read+;vContSupported+;swbreak+;hwbreak+;"
-                    b"QStartNoAckMode+" % PACKET_SIZE)
+                    b"QStartNoAckMode+;ReverseStep+;ReverseContinue+" % PACKET_SIZE)
         if name == b"QStartNoAckMode":
             self.link.send(b"OK")        # acknowledged the old way, then acks stop
             self.link.ack = False
@@ -748,6 +752,10 @@ class _Session:
             try:
                 if action == "s":
                     event = dbg.step(1)
+                elif action == "bs":
+                    event = dbg.reverse_step(1)
+                elif action == "bc":
+                    event = dbg.reverse_continue()
                 else:
                     event = dbg.cont()
             except DebugError as e:
@@ -778,6 +786,8 @@ class _Session:
             text += "%s:%x;" % (kind, addr)
         elif event.reason == "breakpoint" and isinstance(point, Breakpoint):
             text += "hwbreak:;" if point.id in self.hw_ids else "swbreak:;"
+        elif event.reason == "history":
+            text += "replaylog:begin;"       # reverse execution reached its first state
         # pc, sp and fp come with the stop, so gdb need not ask for them.
         for regnum in (PC_REGNUM, SP_REGNUM, FP_REGNUM):
             text += "%02x:%s;" % (regnum, self.read_reg(regnum).decode())

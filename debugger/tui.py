@@ -343,6 +343,8 @@ class DebuggerApp(App):
         Binding("f10", "next", "Step over", priority=True),
         Binding("f11", "step", "Step", priority=True),
         Binding("shift+f11", "finish", "Finish", priority=True),
+        Binding("shift+f7", "reverse_step", "Back step", priority=True),
+        Binding("shift+f5", "reverse_cont", "Back cont", priority=True),
         Binding("f8", "next", "Step over", show=False, priority=True),
         Binding("f7", "step", "Step", show=False, priority=True),
         Binding("ctrl+c", "break", "Break", priority=True),
@@ -639,11 +641,20 @@ class DebuggerApp(App):
     def action_cont(self):
         self.start("continue", self.debugger.cont)
 
+    # Reverse execution (debugger/reverse.py): back one instruction, back to the previous
+    # hit of a breakpoint, watchpoint or catchpoint.
+    def action_reverse_step(self):
+        self.start("reverse-step", lambda: self.debugger.reverse_step(1))
+
+    def action_reverse_cont(self):
+        self.start("reverse-continue", self.debugger.reverse_continue)
+
     # ------------------------------------------------------------ the guest's keyboard
     # The debugger's keys that act even while another widget has the focus: while the
     # Screen pane has it, they go to the guest instead.
     GUEST_KEYS_OVERRIDE = frozenset(("cont", "toggle_breakpoint", "next", "step", "finish",
-                                     "break", "help", "quit", "focus_command"))
+                                     "break", "help", "quit", "focus_command",
+                                     "reverse_step", "reverse_cont"))
 
     def check_action(self, action, parameters):
         focused = self.focused

@@ -446,9 +446,19 @@ class I440FX(PCIFunction):
         return {"write_only": {i: bytes(c) for i, c in self._write_only.items()}}
 
     def set_extra_state(self, state):
-        for i, data in state.get("write_only", {}).items():
-            self._write_only[int(i)] = bytearray(data)
+        # The registers are restored (PCIBus.set_state loads them first) and so is RAM:
+        # map every segment again from them.  A read-only segment's ROM copy is taken
+        # from the restored RAM; a write-only segment's pending writes are the saved
+        # ones, while the RAM under it keeps its restored contents.
+        self._write_only.clear()
         self._modes = [None] * len(PAM_SEGMENTS)
+        self.apply_config()
+        for i, data in state.get("write_only", {}).items():
+            copy = self._write_only.get(int(i))
+            if copy is None or len(copy) != len(data):
+                raise ValueError("PAM segment %s is not write-only in the restored "
+                                 "registers" % i)
+            copy[:] = data
 
     def info(self):
         lines = [super().info()]

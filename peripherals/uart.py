@@ -772,7 +772,10 @@ class UART(Device):
         }
 
     def set_state(self, s):
-        t = self._sync()
+        # Now is the restored clock's now, which may lie before the time this UART had
+        # caught up to (a snapshot of the past): nothing is run to get there.
+        t = self._units(self.clock.now)
+        self._t = t
 
         def absolute(x):
             return None if x is None else t + x

@@ -213,3 +213,19 @@ def test_rom_buffers_are_freed_with_their_last_page():
     bus.map_rom(0xF0000, image)
     bus.map_mmio(0xF0000, 0x10000, lambda a, w: 0, lambda a, w, v: None)
     assert bus.rom_buffers == 0
+
+
+def test_a_read_across_4_gib_wraps_as_a_write_does():
+    """The physical address is 32 bits: bytes past FFFFFFFFh come from address 0 on, for
+    read() as for write().  read() used to index its page map with the 64-bit sum, one
+    entry past the end of the map (the debugger's `xp` at the top of memory reached it;
+    found by the fuzz harness, issue 15)."""
+    from core.bus import Bus
+    bus = Bus(1 << 20)
+    bus.map_rom(0xFFFFF000, b"\x11" * 0x1000)
+    bus.write(0, b"ABCD")
+    assert bus.read(0xFFFFFFFC, 8) == b"\x11" * 4 + b"ABCD"
+    bus.write(0xFFFFFFFE, b"xyz")              # ROM drops the first two, RAM takes the 'z'
+    assert bus.read(0, 2) == b"zB"
+    with pytest.raises(ValueError, match="past 4 GiB"):
+        bus.load_rom_image(0xFFFFFFFE, b"1234")

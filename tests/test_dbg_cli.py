@@ -124,7 +124,7 @@ def test_debug_has_the_run_machine_options():
     # --display is run's own front end (the debugger's is its TUI); --stats and --trace
     # are run's reports (the debugger has ptime and its own trace options).
     run_opts = {o for a in run_parser._actions for o in a.option_strings} - {
-        "--stats", "--trace", "--display"}
+        "--stats", "--trace", "--display", "--snapshot-at"}
     debug_opts = {o for a in debug_parser._actions for o in a.option_strings}
     assert run_opts <= debug_opts
 

@@ -158,7 +158,26 @@ def test_bad_input_log_is_refused_by_name(tmp_path, floppy, capsys):
     for text, words in (("not json", "not JSON"), ('{"format": "x"}', "not a cycle86 input log"),
                         ('{"format": "cycle86-input", "version": 9}', "version 9"),
                         ('{"format": "cycle86-input", "version": 1, "keyboard": [[1, ["zap"]]]}',
-                         "malformed")):
+                         "malformed"),
+                        # Found by the fuzz harness (tests/fuzz, files target): entries
+                        # the i8042 cannot take were accepted, and failed with a KeyError
+                        # or TypeError in the middle of the run when their cycle came.
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[1000, ["key", "zz", true]]]}', "unknown event"),
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[1000, ["key", "a"]]]}', "unknown event"),
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[1000, {"key": 1}]]}', "unknown event"),
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[1000, ["mouse", "x", 0, null, 0]]]}', "unknown event"),
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[-5, ["key", "a", true]]]}', "before power-on"),
+                        ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
+                         '"serial": {"polled": true, "poll_end": [], "input": []}}',
+                         "poll_end"),
+                        ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
+                         '"serial": {"polled": true, "poll_hz": "x", "input": []}}',
+                         "poll_hz")):
         bad.write_text(text)
         status, _, err = run(capsys, "--machine", "isapc", "--fda", floppy,
                              "--replay-input", str(bad))

@@ -443,6 +443,25 @@ def test_machine_file(tmp_path, capsys):
     assert status == 2 and "memory" in err and "lots" in err
 
 
+def test_a_bad_value_in_a_machine_file_is_refused_with_the_files_path(tmp_path, capsys):
+    # Found by the fuzz harness (tests/fuzz, files target): the message said only
+    # "machine file", which does not tell a user with several which one; and a disk
+    # slot holding a number or a date was taken for a path.
+    for text, words in (('max-cycles = "none"\n', ["max_cycles", "none"]),
+                        ("hda = 1979-05-27T07:32:00Z\n", ["hda", "not a string"]),
+                        ("fda = 3\n", ["fda", "not a string"]),
+                        ("commit = []\n", ["commit", "true or false"]),
+                        ('hda = "a\\u0000b.img"\n', ["hda", "NUL byte"]),
+                        ('initrd = "x\\u0000"\n', ["initrd", "NUL byte"]),
+                        ('e9 = "file:out\\u0000"\n', ["e9", "NUL byte"])):
+        path = tmp_path / "vm.toml"
+        path.write_text(text)
+        status, out, err = run_cli(capsys, "run", str(path))
+        assert status == 2 and "Traceback" not in err, err
+        for w in [str(path)] + words:
+            assert w in err, (w, err)
+
+
 def test_realtime_only_sleeps_the_host(tmp_path):
     image = bytearray(rom())
     image[0:2] = b"\xEB\xFE"                                     # jmp $

@@ -1,0 +1,273 @@
+"""Reverse execution: automatic in-memory snapshots plus deterministic re-execution.
+
+While the debugger runs the guest, `History` takes a snapshot (core/snapshot.py) of the
+whole machine every `interval` seconds of host time; consecutive snapshots share the RAM
+pages that did not change, and when their total passes the memory budget every other old
+snapshot is dropped (the first is kept), so older history gets sparser.  Host input that
+reaches the machine between slices (keys from the TUI or `sendkey`) is journalled with
+the cycle it was applied at.
+
+Going back to an earlier point is: restore the last snapshot before it, then run forward
+to it.  A run is a pure function of the machine state and the input (docs/snapshots.md),
+so the re-execution passes through exactly the states the first one did; the journal
+puts the host input back at its cycles.  Every arrival is checked against the position
+(cycle and instruction count) it must reach, so a divergence is an error, never a silently
+wrong state.
+
+Positions are instruction boundaries as the debugger's `step` visits them, named by
+(cycle, instructions retired).  Each instruction costs at least one cycle, so cycles
+alone order them; running to "the first boundary at or after cycle c" (the CPU's
+run(until)) lands exactly on a boundary that a step visited.
+
+reverse-stepi finds the previous boundary by stepping forward through a window before
+the current position (4 Ki cycles, widened as needed) and going to the last boundary in
+it; reverse-next and reverse-finish do the same with a condition on the stack pointer;
+reverse-continue re-runs the stretches between snapshots, newest first, with the points
+armed, and goes to the last hit before the current position.
+"""
+from __future__ import annotations
+
+import time
+
+from core import snapshot
+
+NEVER = 0xFFFFFFFFFFFFFFFF
+DEFAULT_BUDGET = 1 << 30
+DEFAULT_INTERVAL = 0.25        # seconds of host time between automatic snapshots
+FIRST_WINDOW = 4096            # cycles stepped through before the current position
+
+
+class ReverseError(Exception):
+    """Reverse execution cannot do what was asked (no history that far back...)."""
+
+
+class History:
+    """The snapshots and input journal of one debugging session (see the module doc)."""
+
+    def __init__(self, dbg, budget=DEFAULT_BUDGET, interval=DEFAULT_INTERVAL):
+        self.dbg = dbg
+        self.budget = budget
+        self.interval = interval
+        self.snapshots = []          # States, in increasing position
+        self.inputs = []             # (cycle, fn) host input, in order
+        self._last = time.perf_counter()
+        self.replaying = False
+        self.captures = 0
+        self.capture_time = 0.0
+        self.take()
+
+    # ------------------------------------------------------------ recording
+    def position(self):
+        return (self.dbg.clock.now, self.dbg.cpu.icount)
+
+    def take(self):
+        """Snapshot the machine now (if it is past the newest snapshot)."""
+        pos = self.position()
+        if self.snapshots and (self.snapshots[-1].cycle, self.snapshots[-1].icount) >= pos:
+            return
+        t0 = time.perf_counter()
+        prev = self.snapshots[-1] if self.snapshots else None
+        self.snapshots.append(snapshot.capture(self.dbg.pc or self.dbg.machine, prev))
+        self._last = time.perf_counter()
+        self.capture_time += self._last - t0
+        self.captures += 1
+        self._trim()
+
+    def maybe_take(self):
+        """Between slices: a snapshot when `interval` of host time has passed."""
+        if not self.replaying and time.perf_counter() - self._last >= self.interval:
+            self.take()
+
+    def memory(self):
+        """Bytes the snapshots hold (shared pages once)."""
+        counted = set()
+        return sum(s.size(counted) for s in self.snapshots)
+
+    def _trim(self):
+        while len(self.snapshots) > 2 and self.memory() > self.budget:
+            # Drop every other snapshot of the older half (never the first).
+            half = len(self.snapshots) // 2
+            keep = [s for i, s in enumerate(self.snapshots[:half]) if i % 2 == 0]
+            self.snapshots = keep + self.snapshots[half:]
+
+    def note_input(self, fn):
+        """Host input applied now: journalled for re-execution.  Input given at a point
+        in the past replaces the future it would change."""
+        now = self.dbg.clock.now
+        self.truncate(now)
+        self.inputs.append((now, fn))
+
+    def truncate(self, cycle):
+        """Forget what was recorded after `cycle` (the future of a changed past)."""
+        self.inputs = [x for x in self.inputs if x[0] < cycle]
+        self.snapshots = [s for s in self.snapshots if s.cycle <= cycle] or self.snapshots[:1]
+
+    # ------------------------------------------------------------ moving in time
+    def _restore(self, state):
+        snapshot.restore(self.dbg.pc or self.dbg.machine, state, "reverse execution")
+
+    def _snapshot_before(self, pos):
+        best = None
+        for s in self.snapshots:
+            if (s.cycle, s.icount) < pos:
+                best = s
+        if best is None:
+            raise ReverseError("no recorded history before cycle %d (recording started at "
+                               "cycle %d)" % (pos[0], self.snapshots[0].cycle))
+        return best
+
+    def apply_inputs(self, cycle):
+        """Apply the journalled input of `cycle` (re-execution reached it)."""
+        for c, fn in self.inputs:
+            if c == cycle:
+                fn()
+
+    def next_input(self, after):
+        for c, _ in self.inputs:
+            if c > after:
+                return c
+        return NEVER
+
+    def run_to_cycle(self, cycle, stop=None):
+        """Run forward (points disarmed unless `stop` handles hits) to the first boundary
+        at or after `cycle`, re-applying journalled input at its cycles.  `stop(hits)`
+        is called with the CPU's hits at a debug stop; it returns True to stop there."""
+        dbg, m, cpu, clock = self.dbg, self.dbg.machine, self.dbg.cpu, self.dbg.clock
+        while clock.now < cycle:
+            nxt = min(cycle, self.next_input(clock.now))
+            reason = m.run(max_cycles=nxt - clock.now)
+            if reason == "debug":
+                hits = cpu.dbg_hits()
+                if stop is not None and stop(hits):
+                    return "debug"
+                cpu.dbg_resume()
+                continue
+            if reason in ("halt", "shutdown", "stop"):
+                if reason == "stop" and not cpu.shutdown and not m._reset_requested:
+                    continue                 # the guest's exit request: run on through it
+                return reason
+            if clock.now == nxt and nxt != cycle:
+                self.apply_inputs(nxt)
+        return "cycle"
+
+    def step_once(self):
+        """One step as Debugger.step takes it (a halted CPU first waits for its wakeup)."""
+        m, cpu, clock = self.dbg.machine, self.dbg.cpu, self.dbg.clock
+        while cpu.halted and not cpu.shutdown:
+            if clock.next_deadline == NEVER or not (cpu.eflags & 0x200):
+                return False
+            self.run_to_cycle(min(clock.next_deadline, clock.now + 2_000_000))
+            if cpu.intr:
+                break
+        if cpu.shutdown:
+            return False
+        before = clock.now
+        m.step()
+        cpu.dbg_hits()
+        cpu.dbg_resume()
+        if clock.now == before:
+            return False
+        self.apply_inputs(clock.now)
+        return True
+
+    def goto(self, pos):
+        """Bring the machine to position `pos` (cycle, icount) of the recorded history."""
+        self._restore(self._snapshot_before((pos[0] + 1, 0)))
+        with self._quiet():
+            self.run_to_cycle(pos[0])
+        if self.position() != pos:
+            raise ReverseError("re-execution diverged: reached cycle %d, instruction %d; "
+                               "expected cycle %d, instruction %d"
+                               % (self.position() + tuple(pos)))
+
+    def find_back(self, count=1, predicate=None):
+        """The position of the `count`-th boundary before now (with `predicate()` true,
+        if given), searching windows that widen towards the last snapshot and then the
+        ones before it.  Leaves the machine at that position."""
+        target = self.position()
+        window = FIRST_WINDOW
+        seg_end = target
+        while True:
+            snap = self._snapshot_before(seg_end)
+            start = max(snap.cycle, seg_end[0] - window)
+            found = self._scan(snap, start, seg_end, predicate)
+            if len(found) >= count:
+                pos = found[-count]
+                self.goto(pos)
+                return pos
+            if start > snap.cycle:
+                window *= 8             # widen towards the snapshot and look again
+                continue
+            count -= len(found)
+            if snap is self.snapshots[0]:
+                self.goto(target)
+                raise ReverseError("no earlier instruction%s in the recorded history"
+                                   % ("" if predicate is None else " that fits"))
+            seg_end = (snap.cycle, snap.icount)
+            window = FIRST_WINDOW
+
+    def _scan(self, snap, start, end, predicate):
+        """Boundaries in [start, end) (positions), stepping from `snap`."""
+        self._restore(snap)
+        out = []
+        with self._quiet():
+            self.run_to_cycle(start)
+            while self.position() < end:
+                pos = self.position()
+                if predicate is None or predicate():
+                    out.append(pos)
+                if not self.step_once():
+                    break
+        return out
+
+    def find_hits(self, stop):
+        """The last position before now where `stop(hits)` (the controller's evaluation
+        of the armed points) says a point stops, searching back one stretch between
+        snapshots at a time; leaves the machine there and returns (position, value of
+        stop).  ReverseError if there is none."""
+        target = self.position()
+        seg_end = target
+        while True:
+            snap = self._snapshot_before(seg_end)
+            self._restore(snap)
+            hits = []
+
+            def note(h):
+                ev = stop(h)
+                if ev is not None and self.position() < seg_end:
+                    hits.append((self.position(), ev))
+                return False
+            with self._quiet():
+                self.run_to_cycle(seg_end[0], note)
+            hits = [x for x in hits if x[0] < seg_end]
+            if hits:
+                pos, ev = hits[-1]
+                self.goto(pos)
+                return pos, ev
+            if snap is self.snapshots[0]:
+                self.goto(target)
+                raise ReverseError("no earlier breakpoint, watchpoint or catchpoint hit in "
+                                   "the recorded history")
+            seg_end = (snap.cycle, snap.icount)
+
+    class _Quiet:
+        def __init__(self, history):
+            self.h = history
+
+        def __enter__(self):
+            h = self.h
+            h.replaying = True
+            port = h.dbg.debugport()
+            self.port = port
+            self.echo = getattr(port, "echo", None)
+            self.bios_echo = getattr(port, "bios_echo", None)
+            if port is not None:
+                port.echo = port.bios_echo = None      # the guest's output was shown once
+
+        def __exit__(self, *exc):
+            if self.port is not None:
+                self.port.echo, self.port.bios_echo = self.echo, self.bios_echo
+            self.h.replaying = False
+
+    def _quiet(self):
+        return History._Quiet(self)

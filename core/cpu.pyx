@@ -377,6 +377,14 @@ cdef class _CPU:
     # jump; only a change of mapping needs it dropped, as for the TLB.
     cdef uint32_t fetch_tag
     cdef uint8_t* fetch_ptr
+    # The fetch window in EIP terms: the EIPs fw_eip .. fw_eip + fw_n - 1 are bytes of
+    # the window's page that are inside the CS limit and need no 16-bit IP wrap, so a
+    # fetch there is a subtraction, a compare and a load (fw_ptr: host byte of fw_eip).
+    # It outlives the instruction; what would change the answer drops it (fw_n = 0):
+    # a host-pointer flush or INVLPG, a CS load (base, limit, D bit), a change of the
+    # access level.  Code written in the window is read as written: no copies.
+    cdef uint32_t fw_eip, fw_n
+    cdef uint8_t* fw_ptr
     cdef uint32_t desc_addr, desc_lo
     cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
     cdef uint32_t param_buf[32]
@@ -648,6 +656,8 @@ cdef class _CPU:
 
     @cython.final
     cdef inline void set_user(self, bint user) noexcept:
+        if user != self.user:
+            self.fw_n = 0               # the window was checked at the other level
         self.user = user
         self.user_key = <uint32_t>user << 20
 
@@ -660,6 +670,7 @@ cdef class _CPU:
         """Drop every host-pointer translation (TLB flush, paging or mapping change)."""
         memset(self.htlb_tag, 0xFF, sizeof(self.htlb_tag))
         self.fetch_tag = 0xFFFFFFFFu
+        self.fw_n = 0
         self.map_gen = self.bus.map_gen
 
     @cython.final
@@ -831,6 +842,16 @@ cdef class _CPU:
     # ---- instruction fetch
     @cython.final
     cdef inline uint32_t fetch8(self) noexcept:
+        cdef uint32_t off = self.eip - self.fw_eip
+        if off < self.fw_n and self.ilen < self.max_len:
+            self.ilen += 1
+            self.eip += 1
+            return self.fw_ptr[off]
+        return self.fetch8_slow()
+
+    @cython.final
+    cdef uint32_t fetch8_slow(self) noexcept:
+        # Outside the window: every check in order, so faults come as they would.
         cdef uint32_t v, lin
         self.ilen += 1
         if self.ilen > self.max_len:
@@ -845,7 +866,33 @@ cdef class _CPU:
         else:
             v = self.fetch_slow(lin)
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
+        self.fw_open()
         return v
+
+    @cython.final
+    cdef void fw_open(self) noexcept:
+        # Open the window on the page EIP is in, if the fetch page holds it: from the
+        # page's first byte (or EIP, when the page starts below offset 0) to the first
+        # EIP that is past the page, past the CS limit, or (16-bit) the last IP, whose
+        # increment wraps.
+        cdef uint32_t lin = self.base[S_CS] + self.eip
+        cdef uint32_t pg = lin & (PAGE_SIZE - 1)
+        cdef uint64_t lo, hi
+        if self.htag(lin) != self.fetch_tag or self.eip > self.seg_hi[S_CS]:
+            self.fw_n = 0
+            return
+        lo = self.eip - pg if self.eip >= pg else self.eip
+        hi = <uint64_t>self.eip + (PAGE_SIZE - pg)
+        if hi > <uint64_t>self.seg_hi[S_CS] + 1:
+            hi = <uint64_t>self.seg_hi[S_CS] + 1
+        if not self.code32 and hi > 0xFFFF:
+            hi = 0xFFFF
+        if hi <= lo:
+            self.fw_n = 0
+            return
+        self.fw_eip = <uint32_t>lo
+        self.fw_n = <uint32_t>(hi - lo)
+        self.fw_ptr = self.fetch_ptr + (pg - (self.eip - <uint32_t>lo))
 
     @cython.final
     cdef uint32_t fetch_slow(self, uint32_t lin) noexcept:
@@ -859,34 +906,22 @@ cdef class _CPU:
         return v
 
     @cython.final
-    cdef inline bint fetch_fits(self, uint32_t n, uint32_t* lin) noexcept:
-        # The next n bytes lie in the fetch window, inside the CS limit and the length
-        # limit, with no 16-bit IP wrap: they can be read at once.  Otherwise the bytes
-        # go one at a time, so faults come in the order and with the state they would.
-        lin[0] = self.base[S_CS] + self.eip
-        return (self.htag(lin[0]) == self.fetch_tag
-                and (lin[0] & (PAGE_SIZE - 1)) <= PAGE_SIZE - n
-                and <uint32_t>self.ilen + n <= <uint32_t>self.max_len
-                and <uint64_t>self.eip + (n - 1) <= self.seg_hi[S_CS]
-                and (self.code32 or self.eip + n <= 0x10000))
-
-    @cython.final
     cdef inline uint32_t fetch16(self) noexcept:
-        cdef uint32_t lo, lin
-        if self.fetch_fits(2, &lin):
+        cdef uint32_t lo, off = self.eip - self.fw_eip
+        if off < self.fw_n and self.fw_n - off >= 2 and self.ilen + 2 <= self.max_len:
             self.ilen += 2
-            self.eip = (self.eip + 2) if self.code32 else ((self.eip + 2) & 0xFFFF)
-            return (<uint16_t*>(self.fetch_ptr + (lin & (PAGE_SIZE - 1))))[0]
+            self.eip += 2
+            return (<uint16_t*>(self.fw_ptr + off))[0]
         lo = self.fetch8()
         return lo | (self.fetch8() << 8)
 
     @cython.final
     cdef inline uint32_t fetch32(self) noexcept:
-        cdef uint32_t lo, lin
-        if self.fetch_fits(4, &lin):
+        cdef uint32_t lo, off = self.eip - self.fw_eip
+        if off < self.fw_n and self.fw_n - off >= 4 and self.ilen + 4 <= self.max_len:
             self.ilen += 4
             self.eip += 4
-            return (<uint32_t*>(self.fetch_ptr + (lin & (PAGE_SIZE - 1))))[0]
+            return (<uint32_t*>(self.fw_ptr + off))[0]
         lo = self.fetch16()
         return lo | (self.fetch16() << 16)
 
@@ -3542,6 +3577,7 @@ cdef class _CPU:
                 self.seg_rw[s] = 0                           # system descriptor
         if s == S_CS:
             self.code32 = (a & 0x400000) != 0
+            self.fw_n = 0                   # base, limit or D bit may have changed
         elif s == S_SS:
             self.ss32 = (a & 0x400000) != 0
 
@@ -3595,6 +3631,7 @@ cdef class _CPU:
                 self.htlb_tag[vpn & (TLB_SIZE - 1)] = 0xFFFFFFFFu
             if (self.fetch_tag & 0xFFFFF) == vpn:
                 self.fetch_tag = 0xFFFFFFFFu
+            self.fw_n = 0
 
     @cython.final
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:

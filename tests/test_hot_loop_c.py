@@ -22,7 +22,7 @@ GENERATED = ROOT / "core" / "cpu.c"
 HOT = ("run_slice", "run_one", "exec_one", "exec_onebyte", "exec_twobyte", "decode_modrm",
        "save_state", "rd", "wr", "rd_lin", "rd_lin_slow", "wr_lin", "wr_lin_slow",
        "phys", "phys_w", "translate", "htag", "check_map", "hptr_flush",
-       "fetch8", "fetch16", "fetch32", "fetch_imm", "fetch_slow", "fetch_fits",
+       "fetch8", "fetch8_slow", "fw_open", "fetch16", "fetch32", "fetch_imm", "fetch_slow",
        "get_reg", "set_reg", "get_rm", "set_rm", "alu", "inc_dec", "shift", "cond",
        "push", "pop", "jump_rel", "near_jump", "group3", "group45", "string_op", "load_seg")
 

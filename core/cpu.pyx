@@ -12,7 +12,7 @@ core/timing.py, quirks from core/models.py: this file holds behaviour only.
 cimport cython
 from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
 from libc.setjmp cimport jmp_buf, setjmp, longjmp
-from libc.string cimport memset, memmove, memcpy
+from libc.string cimport memset, memmove, memcpy, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
@@ -404,7 +404,8 @@ cdef class _CPU:
     cdef uint8_t features          # OP_FEAT bits of the facilities this model has
     # ---- debugger hooks: each hot path tests one of these flags and nothing else
     cdef public bint hook_insn      # something is armed: run instructions through dbg_exec
-    cdef bint hook_mem              # data accesses go through rd_hooked/wr_hooked
+    cdef bint hook_rd               # data reads go through rd_hooked
+    cdef bint hook_mem              # data writes go through wr_hooked
     cdef bint hook_io               # IN/OUT report to io_hook
     cdef bint hook_int              # event deliveries report to note_int
     cdef public bint dbg_pending    # a hit was recorded: stop at the next boundary
@@ -436,6 +437,11 @@ cdef class _CPU:
     cdef uint64_t t_cycle           # start cycle of the last INSN or KEY
     cdef uint64_t t_count           # INSN entries so far (KEY's instruction number)
     cdef uint32_t t_regs[T_NREGS]   # register values as last recorded
+    cdef uint16_t t_sel[6]          # ES..GS as last recorded (t_regs[9..14]), compared at once
+    # t_regs hold the registers as they are: nothing outside an instruction changed
+    # them since the last flush (an event delivery, a fault, a debugger write between
+    # runs clear it), so the next INSN needs no flush before it.
+    cdef bint t_synced
     cdef int t_ctx_mode
     cdef uint32_t t_ctx_cs, t_ctx_base
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
@@ -817,7 +823,7 @@ cdef class _CPU:
             self.seg_fault(seg)             # execute-only code or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
-        if self.hook_mem:
+        if self.hook_rd:
             return self.rd_hooked(self.base[seg] + off, size)
         return self.rd_lin(self.base[seg] + off, size)
 
@@ -1325,7 +1331,10 @@ cdef class _CPU:
 
     @cython.final
     cdef void update_hooks(self) noexcept:
-        self.hook_mem = self.dr_data_active or self.w_n > 0 or self.tracing
+        # Reads are watched by watchpoints and data breakpoints; writes by those and by
+        # the trace recorder (MEMW), so a recording pays nothing on reads.
+        self.hook_rd = self.dr_data_active or self.w_n > 0
+        self.hook_mem = self.hook_rd or self.tracing
         self.hook_io = self.catch_io or self.tracing
         self.hook_int = self.catch_vec or self.tracing
         self.hook_insn = (self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0
@@ -1348,7 +1357,7 @@ cdef class _CPU:
         self.dbg_pending = True
 
     @cython.final
-    cdef int64_t probe_lin(self, uint32_t lin) noexcept:
+    cdef inline int64_t probe_lin(self, uint32_t lin) noexcept:
         """Physical address of `lin` without faulting or touching A/D bits (-1: not
         present, or above 4 GiB where nothing is).  For the debugger's views and checks."""
         cdef uint32_t vpn = lin >> 12
@@ -1545,9 +1554,10 @@ cdef class _CPU:
             self.tput8(vec)
             self.tput8(kind)
             self.tput32(<uint32_t>err)
+            self.t_synced = False       # the delivery changes registers next
 
     @cython.final
-    cdef int current_mode(self) noexcept:
+    cdef inline int current_mode(self) noexcept:
         return (2 if self.v86 else (1 if self.cr0 & 1 else 0)) | (4 if self.paging else 0)
 
     # ---- trace recording: a byte stream the controller drains with trace_take()
@@ -1614,22 +1624,41 @@ cdef class _CPU:
         for i in range(T_NREGS):
             self.t_regs[i] = self.trace_reg(i)
             self.tput32(self.t_regs[i])
+        memcpy(self.t_sel, self.sel, sizeof(self.t_sel))
         self.tput32(self.eip)
         self.t_cycle = self.clock.now
         self.t_ctx_mode = -1            # a CTX follows every KEY
+        self.t_synced = True
 
     @cython.final
     cdef void trace_flush_regs(self) noexcept:
         cdef int i
-        for i in range(8):
-            self.trace_reg_if_changed(i, self.r[i])
+        # An instruction changes a register or two: compare the GPRs in pairs first.
+        self.trace_gpr_pair(0)
+        self.trace_gpr_pair(2)
+        self.trace_gpr_pair(4)
+        self.trace_gpr_pair(6)
         self.trace_reg_if_changed(8, self.get_flags())
-        for i in range(6):
-            self.trace_reg_if_changed(9 + i, self.sel[i])
-        self.trace_reg_if_changed(15, self.cr0)
-        self.trace_reg_if_changed(16, self.cr2)
-        self.trace_reg_if_changed(17, self.cr3)
-        self.trace_reg_if_changed(18, self.cr4)
+        # Selectors and control registers seldom change: one compare for each group.
+        if memcmp(self.t_sel, self.sel, sizeof(self.t_sel)) != 0:
+            for i in range(6):
+                self.trace_reg_if_changed(9 + i, self.sel[i])
+            memcpy(self.t_sel, self.sel, sizeof(self.t_sel))
+        if ((self.cr0 ^ self.t_regs[15]) | (self.cr2 ^ self.t_regs[16])
+                | (self.cr3 ^ self.t_regs[17]) | (self.cr4 ^ self.t_regs[18])):
+            self.trace_reg_if_changed(15, self.cr0)
+            self.trace_reg_if_changed(16, self.cr2)
+            self.trace_reg_if_changed(17, self.cr3)
+            self.trace_reg_if_changed(18, self.cr4)
+
+    @cython.final
+    cdef inline void trace_gpr_pair(self, int i) noexcept:
+        cdef uint64_t now, then
+        memcpy(&now, &self.r[i], 8)
+        memcpy(&then, &self.t_regs[i], 8)
+        if now != then:
+            self.trace_reg_if_changed(i, self.r[i])
+            self.trace_reg_if_changed(i + 1, self.r[i + 1])
 
     @cython.final
     cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:
@@ -1646,9 +1675,11 @@ cdef class _CPU:
         cdef int mode = self.current_mode() | (8 if self.code32 else 0)
         cdef int64_t p
         cdef int i, b
-        cdef uint8_t code[15]
+        cdef uint8_t* q
         cdef uint8_t* page
-        self.trace_flush_regs()         # what happened since: an interrupt delivery
+        cdef uint32_t u
+        if not self.t_synced:
+            self.trace_flush_regs()     # what happened since: an event delivery, a fault
         if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
             self.trace_key()
         if mode != self.t_ctx_mode or self.sel[S_CS] != self.t_ctx_cs \
@@ -1664,29 +1695,41 @@ cdef class _CPU:
         if p >= 0 and <uint32_t>p != lin:
             self.tput8(T_PHYS)
             self.tput32(<uint32_t>p)
+        # The INSN entry, written in place: tag, cycle delta, EIP, length and 15 code
+        # bytes (the length is known at the end, which drops the bytes not used).
+        if self.tlen + 25 > self.tcap and not self.tgrow(25):
+            return                      # out of memory: no entry (t_insn_pos stays -1)
+        q = self.tbuf + self.tlen
+        q[0] = T_INSN
+        u = <uint32_t>(self.clock.now - self.t_cycle)
+        memcpy(q + 1, &u, 4)
+        u = self.eip
+        memcpy(q + 5, &u, 4)
+        q[9] = 15                       # fixed up by trace_insn_end
         page = self.rptr[p >> PAGE_SHIFT] if p >= 0 else NULL
         if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 15:
-            memcpy(code, page + (p & (PAGE_SIZE - 1)), 15)      # the common case: one page
+            memcpy(q + 10, page + (p & (PAGE_SIZE - 1)), 15)    # the common case: one page
         else:
             for i in range(15):
                 b = self.peek8(lin + i)
-                code[i] = <uint8_t>(b if b >= 0 else 0)
+                q[10 + i] = <uint8_t>(b if b >= 0 else 0)
         self.t_insn_pos = self.tlen
-        self.tput8(T_INSN)
-        self.tput32(<uint32_t>(self.clock.now - self.t_cycle))
-        self.tput32(self.eip)
-        self.tput8(15)                  # fixed up by trace_insn_end
-        self.tput(code, 15)
+        self.tlen += 25
         self.t_cycle = self.clock.now
         self.t_count += 1
 
     @cython.final
     cdef void trace_insn_end(self, bint flush) noexcept:
         # The length is known only now: keep ilen bytes of the 15 reserved and move the
-        # entries the instruction produced down over the rest.
+        # entries the instruction produced (if any) down over the rest.
         cdef size_t start, keep_end
         cdef int n = self.ilen
+        if flush:
+            self.t_synced = True        # after the flush below
+        else:
+            self.t_synced = False       # a fault: its delivery changes registers
         if self.t_insn_pos < 0 or self.tbuf == NULL:
+            self.t_synced = False
             return
         if n < 1:
             n = 1
@@ -1695,7 +1738,8 @@ cdef class _CPU:
         start = <size_t>self.t_insn_pos
         self.tbuf[start + 9] = <uint8_t>n
         keep_end = start + 10 + n
-        memmove(self.tbuf + keep_end, self.tbuf + start + 25, self.tlen - (start + 25))
+        if self.tlen > start + 25:
+            memmove(self.tbuf + keep_end, self.tbuf + start + 25, self.tlen - (start + 25))
         self.tlen -= 15 - n
         self.t_insn_pos = -1
         if flush:
@@ -1704,11 +1748,18 @@ cdef class _CPU:
     @cython.final
     cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef int64_t p = self.probe_lin(lin)
-        self.tput8(T_MEMW)
-        self.tput8(size)
-        self.tput32(lin)
-        self.tput32(<uint32_t>p if p >= 0 else lin)
-        self.tput32(v)
+        cdef uint32_t w[3]
+        cdef uint8_t* q
+        if self.tlen + 14 > self.tcap and not self.tgrow(14):
+            return
+        q = self.tbuf + self.tlen
+        q[0] = T_MEMW
+        q[1] = <uint8_t>size
+        w[0] = lin
+        w[1] = <uint32_t>p if p >= 0 else lin
+        w[2] = v
+        memcpy(q + 2, w, 12)
+        self.tlen += 14
 
     # ---- 486/Pentium/P6 system instructions
     @cython.final
@@ -1896,6 +1947,7 @@ cdef class _CPU:
         cdef int vec
         self.slice_end = until
         self.check_map()
+        self.t_synced = False               # a debugger may have written registers
         if setjmp(self.jb) != 0:
             # A fault unwound here: registers are as the hardware leaves them.
             if self.tracing:
@@ -1912,6 +1964,14 @@ cdef class _CPU:
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET
                 self.exec_one()
+                continue
+            if not (self.shutdown | self.stop_requested | self.inhibit_irq | self.nmi
+                    | self.intr | self.halted):
+                # Only the debugger (hook_insn): a breakpoint, a watchpoint, a recording.
+                if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
+                    return STOP_BUDGET
+                if self.dbg_exec(True):
+                    return STOP_DEBUG
                 continue
             if self.shutdown:
                 return STOP_SHUTDOWN
@@ -1982,6 +2042,7 @@ cdef class _CPU:
         cdef int vec
         self.slice_end = 0xFFFFFFFFFFFFFFFFull
         self.check_map()
+        self.t_synced = False
         if setjmp(self.jb) != 0:
             if self.tracing:
                 self.trace_insn_end(False)
@@ -3839,7 +3900,7 @@ cdef class _CPU:
         cdef bint user = self.user
         cdef uint32_t v
         self.set_user(False)
-        v = self.rd_hooked(lin, size) if self.hook_mem else self.rd_lin(lin, size)
+        v = self.rd_hooked(lin, size) if self.hook_rd else self.rd_lin(lin, size)
         self.set_user(user)
         return v
 

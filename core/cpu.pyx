@@ -14,6 +14,8 @@ from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, 
 from libc.setjmp cimport jmp_buf, setjmp, longjmp
 from libc.string cimport memset, memmove, memcpy, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from cpython.buffer cimport PyBUF_READ
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
@@ -5025,6 +5027,22 @@ cdef class _CPU:
         data = self.tbuf[:self.tlen] if self.tlen else b""
         self.tlen = 0
         return data
+
+    def trace_drain(self, write):
+        """Hand the entries recorded since the last call to write(buffer) straight from
+        the recorder's buffer, then empty it; return their size.  A recording makes
+        megabytes per slice: a bytes copy of each (trace_take) costs a fresh allocation
+        and its page faults every time.  `write` must not keep the buffer."""
+        cdef size_t n = self.tlen
+        if n == 0:
+            return 0
+        view = PyMemoryView_FromMemory(<char*>self.tbuf, <Py_ssize_t>n, PyBUF_READ)
+        try:
+            write(view)
+        finally:
+            view.release()
+            self.tlen = 0
+        return n
 
 
 cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:

@@ -14,7 +14,9 @@ import collections
 import json
 import mmap
 import os
+import queue
 import struct
+import threading
 
 MAGIC = b"C86TRACE"
 VERSION = 1                      # the format version this module writes and reads
@@ -157,8 +159,17 @@ class TraceWriter:
         with TraceWriter.for_machine("traces/boot.c86t", machine, "boot test") as w:
             machine.cpu.trace_start()
             ... run ...
-            w.write(machine.cpu.trace_take())
+            machine.cpu.trace_drain(w.write)       # or w.write(machine.cpu.trace_take())
+
+    A recording is some 20 bytes per instruction, gigabytes a minute, and storing it costs
+    the host about as much as running the guest: a thread writes the file while the guest
+    runs on.  write() copies the entries into a buffer of its own (the caller may reuse
+    its buffer at once) and queues it; at most QUEUED buffers wait, so a disk slower than
+    the guest holds the guest back rather than filling memory.  flush() and close() wait
+    for the queue; a write error is raised by the next write(), flush() or close().
     """
+
+    QUEUED = 4
 
     def __init__(self, path, header):
         self.path = os.fspath(path)
@@ -172,6 +183,11 @@ class TraceWriter:
         except BaseException:
             self._file.close()
             raise
+        self._queue = queue.Queue(self.QUEUED)
+        self._spare = []                 # buffers the thread has written, for reuse
+        self._error = None
+        self._thread = threading.Thread(target=self._writer, name="trace writer", daemon=True)
+        self._thread.start()
 
     @classmethod
     def for_machine(cls, path, machine, description="", created=None, **extra):
@@ -180,18 +196,65 @@ class TraceWriter:
                              description, created, **extra)
         return cls(path, header)
 
+    def _writer(self):
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                buf, n = item
+                if self._error is None:
+                    try:
+                        self._file.write(memoryview(buf)[:n])
+                    except BaseException as e:      # raised in the recording thread
+                        self._error = e
+                self._spare.append(buf)
+            finally:
+                self._queue.task_done()
+
+    def _raise_error(self):
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
+
     def write(self, raw):
-        """Append raw entries (bytes from cpu.trace_take(); entries may span calls)."""
-        if raw:
-            self._file.write(raw)
-            self.bytes_written += len(raw)
+        """Append raw entries (bytes from cpu.trace_take(), or the buffer cpu.trace_drain()
+        passes; entries may span calls)."""
+        n = len(raw)
+        if not n:
+            return
+        self._raise_error()
+        if self._file.closed:
+            raise ValueError("write to a closed trace")
+        try:
+            buf = self._spare.pop()
+        except IndexError:
+            buf = None
+        if buf is None or len(buf) < n:
+            buf = bytearray(max(n, 1 << 20))
+        memoryview(buf)[:n] = raw
+        self._queue.put((buf, n))
+        self.bytes_written += n
+
+    def _wait(self):
+        if self._thread.is_alive():
+            self._queue.join()
 
     def flush(self):
+        self._wait()
+        self._raise_error()
         self._file.flush()
 
     def close(self):
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        self._wait()
+        self._queue.put(None)
+        self._thread.join()
+        try:
             self._file.close()
+        finally:
+            self._raise_error()
 
     @property
     def closed(self):

@@ -189,6 +189,25 @@ cdef uint8_t MAYBE_PREFIX[256]
 cdef uint8_t EA_8086[24]
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
+# Opcodes (0..0x1FF as OP_MODRM) whose handlers write no segment or control register:
+# after them the trace recorder compares only the GPRs and EFLAGS.  What they do
+# through a fault or an interrupt is recorded by that event's path (int_hook).  A
+# list of what is known, not of what is not: an opcode missing here costs time only.
+cdef uint8_t T_GPR_ONLY[512]
+_T_GPR_ONLY = (
+    [b + f for b in range(0x00, 0x40, 8) for f in range(6)]         # ALU, all forms
+    + [0x27, 0x2F, 0x37, 0x3F] + list(range(0x40, 0x62)) + list(range(0x68, 0x6C))
+    + list(range(0x70, 0x8C)) + [0x8D] + list(range(0x90, 0x9A)) + [0x9D, 0x9E, 0x9F]
+    + list(range(0xA0, 0xC0)) + [0xC0, 0xC1, 0xC2, 0xC3, 0xC6, 0xC7, 0xC9]
+    + list(range(0xD0, 0xD6)) + list(range(0xE0, 0xE4)) + [0xE8, 0xE9, 0xEB]
+    + [0xF5, 0xF6, 0xF7] + list(range(0xF8, 0xFE))       # not FE: the 8086 runs FE /3 as FF /3
+    + [0x100 | b for b in list(range(0x40, 0x50)) + list(range(0x80, 0xA0))
+       + [0xA3, 0xA4, 0xA5, 0xAB, 0xAC, 0xAD, 0xAF, 0xB0, 0xB1, 0xB3, 0xB6, 0xB7,
+          0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF, 0xC0, 0xC1] + list(range(0xC8, 0xD0))])
+for _i in range(512):
+    T_GPR_ONLY[_i] = 0
+for _i in _T_GPR_ONLY:
+    T_GPR_ONLY[_i] = 1
 _X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
               4, 4, 4, 4, 14, 2, 14, 2,      # D9: FLD/FST m32, FLDENV, FLDCW, FSTENV, FSTCW
               4, 4, 4, 4, 4, 4, 4, 4,        # DA: m32int arithmetic
@@ -1635,12 +1654,7 @@ cdef class _CPU:
     @cython.final
     cdef void trace_flush_regs(self) noexcept:
         cdef int i
-        # An instruction changes a register or two: compare the GPRs in pairs first.
-        self.trace_gpr_pair(0)
-        self.trace_gpr_pair(2)
-        self.trace_gpr_pair(4)
-        self.trace_gpr_pair(6)
-        self.trace_reg_if_changed(8, self.get_flags())
+        self.trace_flush_gprs()
         # Selectors and control registers seldom change: one compare for each group.
         if memcmp(self.t_sel, self.sel, sizeof(self.t_sel)) != 0:
             for i in range(6):
@@ -1652,6 +1666,15 @@ cdef class _CPU:
             self.trace_reg_if_changed(16, self.cr2)
             self.trace_reg_if_changed(17, self.cr3)
             self.trace_reg_if_changed(18, self.cr4)
+
+    @cython.final
+    cdef inline void trace_flush_gprs(self) noexcept:
+        # An instruction changes a register or two: compare the GPRs in pairs first.
+        self.trace_gpr_pair(0)
+        self.trace_gpr_pair(2)
+        self.trace_gpr_pair(4)
+        self.trace_gpr_pair(6)
+        self.trace_reg_if_changed(8, self.get_flags())
 
     @cython.final
     cdef inline void trace_gpr_pair(self, int i) noexcept:
@@ -1682,6 +1705,7 @@ cdef class _CPU:
         cdef uint32_t u
         if not self.t_synced:
             self.trace_flush_regs()     # what happened since: an event delivery, a fault
+            self.t_synced = True        # (an event inside the instruction clears it)
         if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
             self.trace_key()
         if mode != self.t_ctx_mode or self.sel[S_CS] != self.t_ctx_cs \
@@ -1726,6 +1750,10 @@ cdef class _CPU:
         # entries the instruction produced (if any) down over the rest.
         cdef size_t start, keep_end
         cdef int n = self.ilen
+        # Only the GPRs and EFLAGS can have changed when no event was delivered inside
+        # the instruction (int_hook clears t_synced) and its opcode writes no segment
+        # or control register.
+        cdef bint gprs_only = self.t_synced and T_GPR_ONLY[self.op_byte & 0x1FF]
         if flush:
             self.t_synced = True        # after the flush below
         else:
@@ -1745,7 +1773,10 @@ cdef class _CPU:
         self.tlen -= 15 - n
         self.t_insn_pos = -1
         if flush:
-            self.trace_flush_regs()
+            if gprs_only:
+                self.trace_flush_gprs()
+            else:
+                self.trace_flush_regs()
 
     @cython.final
     cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:

@@ -163,13 +163,14 @@ class TraceWriter:
 
     A recording is some 20 bytes per instruction, gigabytes a minute, and storing it costs
     the host about as much as running the guest: a thread writes the file while the guest
-    runs on.  write() copies the entries into a buffer of its own (the caller may reuse
-    its buffer at once) and queues it; at most QUEUED buffers wait, so a disk slower than
-    the guest holds the guest back rather than filling memory.  flush() and close() wait
-    for the queue; a write error is raised by the next write(), flush() or close().
+    runs on.  write() copies the entries into one of BUFFERS buffers of its own (the
+    caller may reuse its buffer at once) and queues it; when all of them wait for the
+    disk, write() waits for one, so a disk slower than the guest holds the guest back
+    rather than filling memory.  flush() and close() wait for the queue; a write error
+    is raised by the next write(), flush() or close().
     """
 
-    QUEUED = 4
+    BUFFERS = 4
 
     def __init__(self, path, header):
         self.path = os.fspath(path)
@@ -183,8 +184,9 @@ class TraceWriter:
         except BaseException:
             self._file.close()
             raise
-        self._queue = queue.Queue(self.QUEUED)
-        self._spare = []                 # buffers the thread has written, for reuse
+        self._queue = queue.Queue()      # (buffer, length) to write, None to stop
+        self._free = queue.Queue()       # buffers written, for reuse
+        self._buffers = 0
         self._error = None
         self._thread = threading.Thread(target=self._writer, name="trace writer", daemon=True)
         self._thread.start()
@@ -208,7 +210,7 @@ class TraceWriter:
                         self._file.write(memoryview(buf)[:n])
                     except BaseException as e:      # raised in the recording thread
                         self._error = e
-                self._spare.append(buf)
+                self._free.put(buf)
             finally:
                 self._queue.task_done()
 
@@ -226,12 +228,14 @@ class TraceWriter:
         self._raise_error()
         if self._file.closed:
             raise ValueError("write to a closed trace")
-        try:
-            buf = self._spare.pop()
-        except IndexError:
+        if self._buffers < self.BUFFERS and self._free.empty():
+            self._buffers += 1
             buf = None
+        else:
+            buf = self._free.get()
         if buf is None or len(buf) < n:
-            buf = bytearray(max(n, 1 << 20))
+            # Room to spare: slices vary in size, and a new buffer costs its zeroing.
+            buf = bytearray(max(n + n // 2, 1 << 20))
         memoryview(buf)[:n] = raw
         self._queue.put((buf, n))
         self.bytes_written += n

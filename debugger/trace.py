@@ -10,6 +10,7 @@ build every entry kind and are the format written as code (the recorder in C mus
 A file is:  b"C86TRACE", u16 format version, u16 flags, u32 N, N bytes of a UTF-8 JSON
 object (the header), then the entry stream to the end of the file.  All little-endian.
 """
+import atexit
 import collections
 import json
 import mmap
@@ -190,6 +191,9 @@ class TraceWriter:
         self._error = None
         self._thread = threading.Thread(target=self._writer, name="trace writer", daemon=True)
         self._thread.start()
+        # What write() accepted reaches the file even if nobody closes the writer (as a
+        # buffered file's data does when the interpreter exits).
+        atexit.register(self.close)
 
     @classmethod
     def for_machine(cls, path, machine, description="", created=None, **extra):
@@ -252,9 +256,11 @@ class TraceWriter:
     def close(self):
         if self._file.closed:
             return
+        atexit.unregister(self.close)
         self._wait()
         self._queue.put(None)
         self._thread.join()
+        self._free = queue.Queue()       # the buffers go with the writer
         try:
             self._file.close()
         finally:

@@ -563,7 +563,7 @@ def _run_main(args):
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
         tracer = start_trace(machine.machine, args.trace) if args.trace else None
         cpu = machine.machine.cpu
-        drain = (lambda: tracer.write(cpu.trace_take())) if tracer else None
+        drain = (lambda: cpu.trace_drain(tracer.write)) if tracer else None
         try:
             if args.display == "terminal":
                 if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -582,7 +582,7 @@ def _run_main(args):
         finally:
             if tracer is not None:
                 cpu.trace_stop()
-                tracer.write(cpu.trace_take())
+                cpu.trace_drain(tracer.write)
                 tracer.close()
         _check_echo(echo)
         if config.screen:

@@ -12,8 +12,10 @@ core/timing.py, quirks from core/models.py: this file holds behaviour only.
 cimport cython
 from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
 from libc.setjmp cimport jmp_buf, setjmp, longjmp
-from libc.string cimport memset, memmove, memcpy
+from libc.string cimport memset, memmove, memcpy, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from cpython.buffer cimport PyBUF_READ
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
@@ -187,6 +189,25 @@ cdef uint8_t MAYBE_PREFIX[256]
 cdef uint8_t EA_8086[24]
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
+# Opcodes (0..0x1FF as OP_MODRM) whose handlers write no segment or control register:
+# after them the trace recorder compares only the GPRs and EFLAGS.  What they do
+# through a fault or an interrupt is recorded by that event's path (int_hook).  A
+# list of what is known, not of what is not: an opcode missing here costs time only.
+cdef uint8_t T_GPR_ONLY[512]
+_T_GPR_ONLY = (
+    [b + f for b in range(0x00, 0x40, 8) for f in range(6)]         # ALU, all forms
+    + [0x27, 0x2F, 0x37, 0x3F] + list(range(0x40, 0x62)) + list(range(0x68, 0x6C))
+    + list(range(0x70, 0x8C)) + [0x8D] + list(range(0x90, 0x9A)) + [0x9D, 0x9E, 0x9F]
+    + list(range(0xA0, 0xC0)) + [0xC0, 0xC1, 0xC2, 0xC3, 0xC6, 0xC7, 0xC9]
+    + list(range(0xD0, 0xD6)) + list(range(0xE0, 0xE4)) + [0xE8, 0xE9, 0xEB]
+    + [0xF5, 0xF6, 0xF7] + list(range(0xF8, 0xFE))       # not FE: the 8086 runs FE /3 as FF /3
+    + [0x100 | b for b in list(range(0x40, 0x50)) + list(range(0x80, 0xA0))
+       + [0xA3, 0xA4, 0xA5, 0xAB, 0xAC, 0xAD, 0xAF, 0xB0, 0xB1, 0xB3, 0xB6, 0xB7,
+          0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF, 0xC0, 0xC1] + list(range(0xC8, 0xD0))])
+for _i in range(512):
+    T_GPR_ONLY[_i] = 0
+for _i in _T_GPR_ONLY:
+    T_GPR_ONLY[_i] = 1
 _X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
               4, 4, 4, 4, 14, 2, 14, 2,      # D9: FLD/FST m32, FLDENV, FLDCW, FSTENV, FSTCW
               4, 4, 4, 4, 4, 4, 4, 4,        # DA: m32int arithmetic
@@ -377,6 +398,14 @@ cdef class _CPU:
     # jump; only a change of mapping needs it dropped, as for the TLB.
     cdef uint32_t fetch_tag
     cdef uint8_t* fetch_ptr
+    # The fetch window in EIP terms: the EIPs fw_eip .. fw_eip + fw_n - 1 are bytes of
+    # the window's page that are inside the CS limit and need no 16-bit IP wrap, so a
+    # fetch there is a subtraction, a compare and a load (fw_ptr: host byte of fw_eip).
+    # It outlives the instruction; what would change the answer drops it (fw_n = 0):
+    # a host-pointer flush or INVLPG, a CS load (base, limit, D bit), a change of the
+    # access level.  Code written in the window is read as written: no copies.
+    cdef uint32_t fw_eip, fw_n
+    cdef uint8_t* fw_ptr
     cdef uint32_t desc_addr, desc_lo
     cdef uint32_t code_desc_addr, ss_desc_addr   # where the A bit goes on commit
     cdef uint32_t param_buf[32]
@@ -396,7 +425,8 @@ cdef class _CPU:
     cdef uint8_t features          # OP_FEAT bits of the facilities this model has
     # ---- debugger hooks: each hot path tests one of these flags and nothing else
     cdef public bint hook_insn      # something is armed: run instructions through dbg_exec
-    cdef bint hook_mem              # data accesses go through rd_hooked/wr_hooked
+    cdef bint hook_rd               # data reads go through rd_hooked
+    cdef bint hook_mem              # data writes go through wr_hooked
     cdef bint hook_io               # IN/OUT report to io_hook
     cdef bint hook_int              # event deliveries report to note_int
     cdef public bint dbg_pending    # a hit was recorded: stop at the next boundary
@@ -428,6 +458,11 @@ cdef class _CPU:
     cdef uint64_t t_cycle           # start cycle of the last INSN or KEY
     cdef uint64_t t_count           # INSN entries so far (KEY's instruction number)
     cdef uint32_t t_regs[T_NREGS]   # register values as last recorded
+    cdef uint16_t t_sel[6]          # ES..GS as last recorded (t_regs[9..14]), compared at once
+    # t_regs hold the registers as they are: nothing outside an instruction changed
+    # them since the last flush (an event delivery, a fault, a debugger write between
+    # runs clear it), so the next INSN needs no flush before it.
+    cdef bint t_synced
     cdef int t_ctx_mode
     cdef uint32_t t_ctx_cs, t_ctx_base
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
@@ -648,6 +683,8 @@ cdef class _CPU:
 
     @cython.final
     cdef inline void set_user(self, bint user) noexcept:
+        if user != self.user:
+            self.fw_n = 0               # the window was checked at the other level
         self.user = user
         self.user_key = <uint32_t>user << 20
 
@@ -660,6 +697,7 @@ cdef class _CPU:
         """Drop every host-pointer translation (TLB flush, paging or mapping change)."""
         memset(self.htlb_tag, 0xFF, sizeof(self.htlb_tag))
         self.fetch_tag = 0xFFFFFFFFu
+        self.fw_n = 0
         self.map_gen = self.bus.map_gen
 
     @cython.final
@@ -806,7 +844,7 @@ cdef class _CPU:
             self.seg_fault(seg)             # execute-only code or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
-        if self.hook_mem:
+        if self.hook_rd:
             return self.rd_hooked(self.base[seg] + off, size)
         return self.rd_lin(self.base[seg] + off, size)
 
@@ -831,6 +869,16 @@ cdef class _CPU:
     # ---- instruction fetch
     @cython.final
     cdef inline uint32_t fetch8(self) noexcept:
+        cdef uint32_t off = self.eip - self.fw_eip
+        if off < self.fw_n and self.ilen < self.max_len:
+            self.ilen += 1
+            self.eip += 1
+            return self.fw_ptr[off]
+        return self.fetch8_slow()
+
+    @cython.final
+    cdef uint32_t fetch8_slow(self) noexcept:
+        # Outside the window: every check in order, so faults come as they would.
         cdef uint32_t v, lin
         self.ilen += 1
         if self.ilen > self.max_len:
@@ -845,7 +893,33 @@ cdef class _CPU:
         else:
             v = self.fetch_slow(lin)
         self.eip = (self.eip + 1) if self.code32 else ((self.eip + 1) & 0xFFFF)
+        self.fw_open()
         return v
+
+    @cython.final
+    cdef void fw_open(self) noexcept:
+        # Open the window on the page EIP is in, if the fetch page holds it: from the
+        # page's first byte (or EIP, when the page starts below offset 0) to the first
+        # EIP that is past the page, past the CS limit, or (16-bit) the last IP, whose
+        # increment wraps.
+        cdef uint32_t lin = self.base[S_CS] + self.eip
+        cdef uint32_t pg = lin & (PAGE_SIZE - 1)
+        cdef uint64_t lo, hi
+        if self.htag(lin) != self.fetch_tag or self.eip > self.seg_hi[S_CS]:
+            self.fw_n = 0
+            return
+        lo = self.eip - pg if self.eip >= pg else self.eip
+        hi = <uint64_t>self.eip + (PAGE_SIZE - pg)
+        if hi > <uint64_t>self.seg_hi[S_CS] + 1:
+            hi = <uint64_t>self.seg_hi[S_CS] + 1
+        if not self.code32 and hi > 0xFFFF:
+            hi = 0xFFFF
+        if hi <= lo:
+            self.fw_n = 0
+            return
+        self.fw_eip = <uint32_t>lo
+        self.fw_n = <uint32_t>(hi - lo)
+        self.fw_ptr = self.fetch_ptr + (pg - (self.eip - <uint32_t>lo))
 
     @cython.final
     cdef uint32_t fetch_slow(self, uint32_t lin) noexcept:
@@ -859,34 +933,22 @@ cdef class _CPU:
         return v
 
     @cython.final
-    cdef inline bint fetch_fits(self, uint32_t n, uint32_t* lin) noexcept:
-        # The next n bytes lie in the fetch window, inside the CS limit and the length
-        # limit, with no 16-bit IP wrap: they can be read at once.  Otherwise the bytes
-        # go one at a time, so faults come in the order and with the state they would.
-        lin[0] = self.base[S_CS] + self.eip
-        return (self.htag(lin[0]) == self.fetch_tag
-                and (lin[0] & (PAGE_SIZE - 1)) <= PAGE_SIZE - n
-                and <uint32_t>self.ilen + n <= <uint32_t>self.max_len
-                and <uint64_t>self.eip + (n - 1) <= self.seg_hi[S_CS]
-                and (self.code32 or self.eip + n <= 0x10000))
-
-    @cython.final
     cdef inline uint32_t fetch16(self) noexcept:
-        cdef uint32_t lo, lin
-        if self.fetch_fits(2, &lin):
+        cdef uint32_t lo, off = self.eip - self.fw_eip
+        if off < self.fw_n and self.fw_n - off >= 2 and self.ilen + 2 <= self.max_len:
             self.ilen += 2
-            self.eip = (self.eip + 2) if self.code32 else ((self.eip + 2) & 0xFFFF)
-            return (<uint16_t*>(self.fetch_ptr + (lin & (PAGE_SIZE - 1))))[0]
+            self.eip += 2
+            return (<uint16_t*>(self.fw_ptr + off))[0]
         lo = self.fetch8()
         return lo | (self.fetch8() << 8)
 
     @cython.final
     cdef inline uint32_t fetch32(self) noexcept:
-        cdef uint32_t lo, lin
-        if self.fetch_fits(4, &lin):
+        cdef uint32_t lo, off = self.eip - self.fw_eip
+        if off < self.fw_n and self.fw_n - off >= 4 and self.ilen + 4 <= self.max_len:
             self.ilen += 4
             self.eip += 4
-            return (<uint32_t*>(self.fetch_ptr + (lin & (PAGE_SIZE - 1))))[0]
+            return (<uint32_t*>(self.fw_ptr + off))[0]
         lo = self.fetch16()
         return lo | (self.fetch16() << 16)
 
@@ -1290,7 +1352,10 @@ cdef class _CPU:
 
     @cython.final
     cdef void update_hooks(self) noexcept:
-        self.hook_mem = self.dr_data_active or self.w_n > 0 or self.tracing
+        # Reads are watched by watchpoints and data breakpoints; writes by those and by
+        # the trace recorder (MEMW), so a recording pays nothing on reads.
+        self.hook_rd = self.dr_data_active or self.w_n > 0
+        self.hook_mem = self.hook_rd or self.tracing
         self.hook_io = self.catch_io or self.tracing
         self.hook_int = self.catch_vec or self.tracing
         self.hook_insn = (self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0
@@ -1313,7 +1378,7 @@ cdef class _CPU:
         self.dbg_pending = True
 
     @cython.final
-    cdef int64_t probe_lin(self, uint32_t lin) noexcept:
+    cdef inline int64_t probe_lin(self, uint32_t lin) noexcept:
         """Physical address of `lin` without faulting or touching A/D bits (-1: not
         present, or above 4 GiB where nothing is).  For the debugger's views and checks."""
         cdef uint32_t vpn = lin >> 12
@@ -1510,9 +1575,10 @@ cdef class _CPU:
             self.tput8(vec)
             self.tput8(kind)
             self.tput32(<uint32_t>err)
+            self.t_synced = False       # the delivery changes registers next
 
     @cython.final
-    cdef int current_mode(self) noexcept:
+    cdef inline int current_mode(self) noexcept:
         return (2 if self.v86 else (1 if self.cr0 & 1 else 0)) | (4 if self.paging else 0)
 
     # ---- trace recording: a byte stream the controller drains with trace_take()
@@ -1579,22 +1645,45 @@ cdef class _CPU:
         for i in range(T_NREGS):
             self.t_regs[i] = self.trace_reg(i)
             self.tput32(self.t_regs[i])
+        memcpy(self.t_sel, self.sel, sizeof(self.t_sel))
         self.tput32(self.eip)
         self.t_cycle = self.clock.now
         self.t_ctx_mode = -1            # a CTX follows every KEY
+        self.t_synced = True
 
     @cython.final
     cdef void trace_flush_regs(self) noexcept:
         cdef int i
-        for i in range(8):
-            self.trace_reg_if_changed(i, self.r[i])
+        self.trace_flush_gprs()
+        # Selectors and control registers seldom change: one compare for each group.
+        if memcmp(self.t_sel, self.sel, sizeof(self.t_sel)) != 0:
+            for i in range(6):
+                self.trace_reg_if_changed(9 + i, self.sel[i])
+            memcpy(self.t_sel, self.sel, sizeof(self.t_sel))
+        if ((self.cr0 ^ self.t_regs[15]) | (self.cr2 ^ self.t_regs[16])
+                | (self.cr3 ^ self.t_regs[17]) | (self.cr4 ^ self.t_regs[18])):
+            self.trace_reg_if_changed(15, self.cr0)
+            self.trace_reg_if_changed(16, self.cr2)
+            self.trace_reg_if_changed(17, self.cr3)
+            self.trace_reg_if_changed(18, self.cr4)
+
+    @cython.final
+    cdef inline void trace_flush_gprs(self) noexcept:
+        # An instruction changes a register or two: compare the GPRs in pairs first.
+        self.trace_gpr_pair(0)
+        self.trace_gpr_pair(2)
+        self.trace_gpr_pair(4)
+        self.trace_gpr_pair(6)
         self.trace_reg_if_changed(8, self.get_flags())
-        for i in range(6):
-            self.trace_reg_if_changed(9 + i, self.sel[i])
-        self.trace_reg_if_changed(15, self.cr0)
-        self.trace_reg_if_changed(16, self.cr2)
-        self.trace_reg_if_changed(17, self.cr3)
-        self.trace_reg_if_changed(18, self.cr4)
+
+    @cython.final
+    cdef inline void trace_gpr_pair(self, int i) noexcept:
+        cdef uint64_t now, then
+        memcpy(&now, &self.r[i], 8)
+        memcpy(&then, &self.t_regs[i], 8)
+        if now != then:
+            self.trace_reg_if_changed(i, self.r[i])
+            self.trace_reg_if_changed(i + 1, self.r[i + 1])
 
     @cython.final
     cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:
@@ -1611,9 +1700,12 @@ cdef class _CPU:
         cdef int mode = self.current_mode() | (8 if self.code32 else 0)
         cdef int64_t p
         cdef int i, b
-        cdef uint8_t code[15]
+        cdef uint8_t* q
         cdef uint8_t* page
-        self.trace_flush_regs()         # what happened since: an interrupt delivery
+        cdef uint32_t u
+        if not self.t_synced:
+            self.trace_flush_regs()     # what happened since: an event delivery, a fault
+            self.t_synced = True        # (an event inside the instruction clears it)
         if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
             self.trace_key()
         if mode != self.t_ctx_mode or self.sel[S_CS] != self.t_ctx_cs \
@@ -1629,29 +1721,45 @@ cdef class _CPU:
         if p >= 0 and <uint32_t>p != lin:
             self.tput8(T_PHYS)
             self.tput32(<uint32_t>p)
+        # The INSN entry, written in place: tag, cycle delta, EIP, length and 15 code
+        # bytes (the length is known at the end, which drops the bytes not used).
+        if self.tlen + 25 > self.tcap and not self.tgrow(25):
+            return                      # out of memory: no entry (t_insn_pos stays -1)
+        q = self.tbuf + self.tlen
+        q[0] = T_INSN
+        u = <uint32_t>(self.clock.now - self.t_cycle)
+        memcpy(q + 1, &u, 4)
+        u = self.eip
+        memcpy(q + 5, &u, 4)
+        q[9] = 15                       # fixed up by trace_insn_end
         page = self.rptr[p >> PAGE_SHIFT] if p >= 0 else NULL
         if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 15:
-            memcpy(code, page + (p & (PAGE_SIZE - 1)), 15)      # the common case: one page
+            memcpy(q + 10, page + (p & (PAGE_SIZE - 1)), 15)    # the common case: one page
         else:
             for i in range(15):
                 b = self.peek8(lin + i)
-                code[i] = <uint8_t>(b if b >= 0 else 0)
+                q[10 + i] = <uint8_t>(b if b >= 0 else 0)
         self.t_insn_pos = self.tlen
-        self.tput8(T_INSN)
-        self.tput32(<uint32_t>(self.clock.now - self.t_cycle))
-        self.tput32(self.eip)
-        self.tput8(15)                  # fixed up by trace_insn_end
-        self.tput(code, 15)
+        self.tlen += 25
         self.t_cycle = self.clock.now
         self.t_count += 1
 
     @cython.final
     cdef void trace_insn_end(self, bint flush) noexcept:
         # The length is known only now: keep ilen bytes of the 15 reserved and move the
-        # entries the instruction produced down over the rest.
+        # entries the instruction produced (if any) down over the rest.
         cdef size_t start, keep_end
         cdef int n = self.ilen
+        # Only the GPRs and EFLAGS can have changed when no event was delivered inside
+        # the instruction (int_hook clears t_synced) and its opcode writes no segment
+        # or control register.
+        cdef bint gprs_only = self.t_synced and T_GPR_ONLY[self.op_byte & 0x1FF]
+        if flush:
+            self.t_synced = True        # after the flush below
+        else:
+            self.t_synced = False       # a fault: its delivery changes registers
         if self.t_insn_pos < 0 or self.tbuf == NULL:
+            self.t_synced = False
             return
         if n < 1:
             n = 1
@@ -1660,20 +1768,31 @@ cdef class _CPU:
         start = <size_t>self.t_insn_pos
         self.tbuf[start + 9] = <uint8_t>n
         keep_end = start + 10 + n
-        memmove(self.tbuf + keep_end, self.tbuf + start + 25, self.tlen - (start + 25))
+        if self.tlen > start + 25:
+            memmove(self.tbuf + keep_end, self.tbuf + start + 25, self.tlen - (start + 25))
         self.tlen -= 15 - n
         self.t_insn_pos = -1
         if flush:
-            self.trace_flush_regs()
+            if gprs_only:
+                self.trace_flush_gprs()
+            else:
+                self.trace_flush_regs()
 
     @cython.final
     cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef int64_t p = self.probe_lin(lin)
-        self.tput8(T_MEMW)
-        self.tput8(size)
-        self.tput32(lin)
-        self.tput32(<uint32_t>p if p >= 0 else lin)
-        self.tput32(v)
+        cdef uint32_t w[3]
+        cdef uint8_t* q
+        if self.tlen + 14 > self.tcap and not self.tgrow(14):
+            return
+        q = self.tbuf + self.tlen
+        q[0] = T_MEMW
+        q[1] = <uint8_t>size
+        w[0] = lin
+        w[1] = <uint32_t>p if p >= 0 else lin
+        w[2] = v
+        memcpy(q + 2, w, 12)
+        self.tlen += 14
 
     # ---- 486/Pentium/P6 system instructions
     @cython.final
@@ -1861,6 +1980,7 @@ cdef class _CPU:
         cdef int vec
         self.slice_end = until
         self.check_map()
+        self.t_synced = False               # a debugger may have written registers
         if setjmp(self.jb) != 0:
             # A fault unwound here: registers are as the hardware leaves them.
             if self.tracing:
@@ -1877,6 +1997,14 @@ cdef class _CPU:
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET
                 self.exec_one()
+                continue
+            if not (self.shutdown | self.stop_requested | self.inhibit_irq | self.nmi
+                    | self.intr | self.halted):
+                # Only the debugger (hook_insn): a breakpoint, a watchpoint, a recording.
+                if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
+                    return STOP_BUDGET
+                if self.dbg_exec(True):
+                    return STOP_DEBUG
                 continue
             if self.shutdown:
                 return STOP_SHUTDOWN
@@ -1947,6 +2075,7 @@ cdef class _CPU:
         cdef int vec
         self.slice_end = 0xFFFFFFFFFFFFFFFFull
         self.check_map()
+        self.t_synced = False
         if setjmp(self.jb) != 0:
             if self.tracing:
                 self.trace_insn_end(False)
@@ -3542,6 +3671,7 @@ cdef class _CPU:
                 self.seg_rw[s] = 0                           # system descriptor
         if s == S_CS:
             self.code32 = (a & 0x400000) != 0
+            self.fw_n = 0                   # base, limit or D bit may have changed
         elif s == S_SS:
             self.ss32 = (a & 0x400000) != 0
 
@@ -3595,6 +3725,7 @@ cdef class _CPU:
                 self.htlb_tag[vpn & (TLB_SIZE - 1)] = 0xFFFFFFFFu
             if (self.fetch_tag & 0xFFFFF) == vpn:
                 self.fetch_tag = 0xFFFFFFFFu
+            self.fw_n = 0
 
     @cython.final
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:
@@ -3802,7 +3933,7 @@ cdef class _CPU:
         cdef bint user = self.user
         cdef uint32_t v
         self.set_user(False)
-        v = self.rd_hooked(lin, size) if self.hook_mem else self.rd_lin(lin, size)
+        v = self.rd_hooked(lin, size) if self.hook_rd else self.rd_lin(lin, size)
         self.set_user(user)
         return v
 
@@ -5064,6 +5195,22 @@ cdef class _CPU:
         data = self.tbuf[:self.tlen] if self.tlen else b""
         self.tlen = 0
         return data
+
+    def trace_drain(self, write):
+        """Hand the entries recorded since the last call to write(buffer) straight from
+        the recorder's buffer, then empty it; return their size.  A recording makes
+        megabytes per slice: a bytes copy of each (trace_take) costs a fresh allocation
+        and its page faults every time.  `write` must not keep the buffer."""
+        cdef size_t n = self.tlen
+        if n == 0:
+            return 0
+        view = PyMemoryView_FromMemory(<char*>self.tbuf, <Py_ssize_t>n, PyBUF_READ)
+        try:
+            write(view)
+        finally:
+            view.release()
+            self.tlen = 0
+        return n
 
 
 cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:

@@ -1199,9 +1199,7 @@ class Debugger:
 
     def _drain_trace(self):
         if self.trace is not None:
-            data = self.cpu.trace_take()
-            if data:
-                self.trace.write(data)
+            self.cpu.trace_drain(self.trace.write)
 
 
 ACCESS_BITS = {"r": 1, "w": 2, "rw": 3}

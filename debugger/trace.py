@@ -10,11 +10,14 @@ build every entry kind and are the format written as code (the recorder in C mus
 A file is:  b"C86TRACE", u16 format version, u16 flags, u32 N, N bytes of a UTF-8 JSON
 object (the header), then the entry stream to the end of the file.  All little-endian.
 """
+import atexit
 import collections
 import json
 import mmap
 import os
+import queue
 import struct
+import threading
 
 MAGIC = b"C86TRACE"
 VERSION = 1                      # the format version this module writes and reads
@@ -157,8 +160,18 @@ class TraceWriter:
         with TraceWriter.for_machine("traces/boot.c86t", machine, "boot test") as w:
             machine.cpu.trace_start()
             ... run ...
-            w.write(machine.cpu.trace_take())
+            machine.cpu.trace_drain(w.write)       # or w.write(machine.cpu.trace_take())
+
+    A recording is some 20 bytes per instruction, gigabytes a minute, and storing it costs
+    the host about as much as running the guest: a thread writes the file while the guest
+    runs on.  write() copies the entries into one of BUFFERS buffers of its own (the
+    caller may reuse its buffer at once) and queues it; when all of them wait for the
+    disk, write() waits for one, so a disk slower than the guest holds the guest back
+    rather than filling memory.  flush() and close() wait for the queue; a write error
+    is raised by the next write(), flush() or close().
     """
+
+    BUFFERS = 4
 
     def __init__(self, path, header):
         self.path = os.fspath(path)
@@ -172,6 +185,15 @@ class TraceWriter:
         except BaseException:
             self._file.close()
             raise
+        self._queue = queue.Queue()      # (buffer, length) to write, None to stop
+        self._free = queue.Queue()       # buffers written, for reuse
+        self._buffers = 0
+        self._error = None
+        self._thread = threading.Thread(target=self._writer, name="trace writer", daemon=True)
+        self._thread.start()
+        # What write() accepted reaches the file even if nobody closes the writer (as a
+        # buffered file's data does when the interpreter exits).
+        atexit.register(self.close)
 
     @classmethod
     def for_machine(cls, path, machine, description="", created=None, **extra):
@@ -180,18 +202,69 @@ class TraceWriter:
                              description, created, **extra)
         return cls(path, header)
 
+    def _writer(self):
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                buf, n = item
+                if self._error is None:
+                    try:
+                        self._file.write(memoryview(buf)[:n])
+                    except BaseException as e:      # raised in the recording thread
+                        self._error = e
+                self._free.put(buf)
+            finally:
+                self._queue.task_done()
+
+    def _raise_error(self):
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
+
     def write(self, raw):
-        """Append raw entries (bytes from cpu.trace_take(); entries may span calls)."""
-        if raw:
-            self._file.write(raw)
-            self.bytes_written += len(raw)
+        """Append raw entries (bytes from cpu.trace_take(), or the buffer cpu.trace_drain()
+        passes; entries may span calls)."""
+        n = len(raw)
+        if not n:
+            return
+        self._raise_error()
+        if self._file.closed:
+            raise ValueError("write to a closed trace")
+        if self._buffers < self.BUFFERS and self._free.empty():
+            self._buffers += 1
+            buf = None
+        else:
+            buf = self._free.get()
+        if buf is None or len(buf) < n:
+            # Room to spare: slices vary in size, and a new buffer costs its zeroing.
+            buf = bytearray(max(n + n // 2, 1 << 20))
+        memoryview(buf)[:n] = raw
+        self._queue.put((buf, n))
+        self.bytes_written += n
+
+    def _wait(self):
+        if self._thread.is_alive():
+            self._queue.join()
 
     def flush(self):
+        self._wait()
+        self._raise_error()
         self._file.flush()
 
     def close(self):
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        atexit.unregister(self.close)
+        self._wait()
+        self._queue.put(None)
+        self._thread.join()
+        self._free = queue.Queue()       # the buffers go with the writer
+        try:
             self._file.close()
+        finally:
+            self._raise_error()
 
     @property
     def closed(self):

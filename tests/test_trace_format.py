@@ -204,6 +204,38 @@ def test_same_input_gives_byte_identical_files(tmp_path):
         assert t.header["frequency"] == Machine("80386").clock.frequency
 
 
+def test_writer_reuses_nothing_it_was_given_and_reports_a_failed_write(tmp_path):
+    # The writer's thread stores the entries after write() returns: the caller's buffer
+    # (the recorder's, passed by trace_drain) may change at once without changing the file.
+    path = tmp_path / "w.c86t"
+    stream = sample_stream()
+    buf = bytearray(stream)
+    with tr.TraceWriter(path, header()) as w:
+        w.write(memoryview(buf))
+        buf[:] = bytes(len(buf))
+        w.write(stream)
+    assert path.read_bytes().endswith(stream + stream)
+
+    class Full:
+        closed = False
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    w = tr.TraceWriter(tmp_path / "x.c86t", header())
+    w._file.close()
+    w._file = Full()
+    w.write(stream)
+    with pytest.raises(OSError, match="No space"):
+        w.close()
+
+
 def test_created_only_when_given(tmp_path):
     path = tmp_path / "c.c86t"
     tr.write_trace(path, header(created="2024-01-02T03:04:05Z"), b"")

@@ -1,0 +1,745 @@
+"""The 8086/8088 bus interface unit (BIU) and execution-unit (EU) timing, clock by clock.
+
+The functional core (core/cpu.pyx) executes an instruction; this module then replays what
+the instruction did on a model of the two halves of the chip and says how many clocks it
+took and what the bus did in each of them.  Only the 8086 and 8088 use it (core/machine.py
+selects it by model); the 286 and later keep the documented tables of core/timing.py.
+
+How the chip works (Intel 8086 data sheet; the 8086 microcode as reverse-engineered and
+published; docs/8086-timing.md has the details and the figures):
+
+* The EU runs microcode, one line per clock.  It takes instruction bytes from the prefetch
+  queue (the first byte in the loader's first clock, a ModR/M byte in its second clock,
+  immediates and displacements when the microcode asks for them), and asks the BIU for
+  memory and I/O transfers, waiting for them.
+* The BIU runs bus cycles T1 T2 T3 T4 (this model has no wait states: the suites' memory
+  has none).  Whenever the EU does not need the bus and the queue has room (6-byte queue,
+  word fetches on the 8086; 4 bytes, byte fetches on the 8088) it fetches code.  What it
+  does after a cycle is decided at that cycle's T3: an EU request that arrived before T3
+  gets the bus next; otherwise a fetch is scheduled, and an EU request arriving later
+  aborts it at a cost of two clocks.  From an idle bus a cycle starts three clocks after
+  the request (the BIU's state change).
+* A jump flushes the queue and restarts fetching at the new address; some instructions
+  suspend prefetching first.  The 8086 fetches a single byte at an odd address, and splits
+  a word transfer at an odd address into two byte cycles.
+
+The time base is the suites': clock 0 is the clock whose queue status shows the
+instruction's first byte (the status lines report a queue operation one clock late, so a
+byte taken from the queue in clock t shows in record t+1), and the instruction ends when
+the next instruction's first byte is taken.
+"""
+
+# Bus cycle kinds, named as the suites' bus-status column names them.
+CODE, MEMR, MEMW, IOR, IOW, INTA, HALT, PASV = (
+    "CODE", "MEMR", "MEMW", "IOR", "IOW", "INTA", "HALT", "PASV")
+_T_NAMES = ("Ti", "T1", "T2", "T3", "T4")
+# Segment numbers as the CPU numbers them (ES CS SS DS) -> the suites' names.
+SEG_NAMES = ("ES", "CS", "SS", "DS")
+ES, CS, SS, DS = 0, 1, 2, 3
+
+# What the BIU does after a bus cycle, decided at its T3.
+_NEXT_IDLE, _NEXT_FETCH, _NEXT_EU = 0, 1, 2
+
+# Clocks from the event that wakes an idle BIU (a queue read making room, a flush, an EU
+# request) to T1 of the cycle it starts: the BIU's state machine needs three.
+IDLE_TO_T1 = 3
+# Clocks lost when an EU request arrives after the T3 that scheduled a fetch: the fetch is
+# abandoned before its T1 and the EU's cycle starts two clocks later.
+ABORT_PENALTY = 2
+
+# EU operations (tuples; the first item is the code).
+OP_Q, OP_I, OP_R, OP_W, OP_FLUSH, OP_SUSP, OP_INTA, OP_QF = range(8)
+
+
+class _Cycle:
+    __slots__ = ("kind", "seg", "addr", "bhe", "data", "nbytes", "t", "req", "more", "stale")
+
+    def __init__(self, kind, seg, addr, bhe, data, nbytes, req, more):
+        self.kind = kind
+        self.seg = seg
+        self.addr = addr
+        self.bhe = bhe          # BHE# pin level: 0 = the high byte lane is in use
+        self.data = data
+        self.nbytes = nbytes
+        self.t = 1
+        self.req = req          # the EU transfer this cycle serves; None for a code fetch
+        self.more = more        # the second byte cycle of a split word follows
+        self.stale = False      # a fetch whose bytes a flush made worthless
+
+
+class _Req:
+    __slots__ = ("kind", "seg", "addr", "width", "data", "posted", "started", "last",
+                 "release")
+
+    def __init__(self, kind, seg, addr, width, data, posted, release):
+        self.kind = kind
+        self.seg = seg
+        self.addr = addr
+        self.width = width
+        self.data = data
+        self.posted = posted
+        self.started = False
+        self.last = None        # the final byte/word cycle, once started
+        self.release = release  # T-state of the last cycle in which the EU goes on
+
+
+class BIU:
+    """Bus interface unit, prefetch queue and EU sequencer of an 8086 (`bus_bits` 16) or
+    8088 (8).  `read_code(physical)` supplies code bytes for the queue."""
+
+    def __init__(self, bus_bits=16, read_code=None):
+        self.wide = bus_bits == 16
+        self.qsize = 6 if self.wide else 4
+        self.read_code = read_code
+        self.records = None
+        self.load(0, 0, ())
+
+    def load(self, cs, ip, queue):
+        """Start state of the suites: `queue` holds the bytes from CS:IP on, the BIU is idle
+        and fetches next from CS:IP + len(queue); the first byte leaves the queue in the
+        clock before clock 0."""
+        self.t = 0
+        self.queue = list(queue)
+        self.ready = [-1] * len(self.queue)
+        self.cs = cs
+        self.pc = (ip + len(self.queue)) & 0xFFFF
+        self.cyc = None
+        self.after = _NEXT_IDLE
+        self.wake = -1                  # last clock that gave an idle BIU reason to fetch
+        self.start_at = None            # clock the next cycle of an idle BIU starts
+        self.suspended = False
+        self.req = None
+        self.eu_at = None               # clock the pending EU cycle starts
+        self.flushed = False            # a flush came during the current cycle
+        self.qop = None                 # (qop, byte) taken in the previous clock
+        self.qop_now = None
+        if self.queue:
+            # The first byte left the queue in clock -1 (shown in record 0).
+            self.ready[0] = -1
+            self._take(-1, "F")
+
+    # ------------------------------------------------------------------ queue
+    def _room(self):
+        need = 2 if self.wide and not (self.pc & 1) else 1
+        return len(self.queue) + need <= self.qsize
+
+    def _room_at_t3(self, c):
+        # Decided at T3, counting the bytes of the fetch in flight.
+        n = len(self.queue) + (c.nbytes if c.kind == CODE and not c.stale else 0)
+        return n + (2 if self.wide else 1) <= self.qsize
+
+    # ------------------------------------------------------------------ bus
+    def _begin(self, kind, seg, addr, nbytes, req, more, data):
+        if self.wide:
+            bhe = 0 if (nbytes == 2 or addr & 1) else 1
+        else:
+            bhe = 1
+        c = _Cycle(kind, seg, addr, bhe, data, nbytes, req, more)
+        self.cyc = c
+        if req is not None:
+            req.started = True
+            req.last = c
+        return c
+
+    def _fetch(self):
+        phys = ((self.cs << 4) + self.pc) & 0xFFFFF
+        n = 2 if self.wide and not (self.pc & 1) else 1
+        self._begin(CODE, CS, phys, n, None, False, 0)
+
+    def _eu_begin(self, r):
+        if r.width == 2 and (not self.wide or r.addr & 1):
+            self._begin(r.kind, r.seg, r.addr, 1, r, True, r.data & 0xFF)
+        else:
+            self._begin(r.kind, r.seg, r.addr, r.width, r, False, r.data)
+
+    def tick(self):
+        """The bus's state in clock self.t (call before the EU acts in that clock)."""
+        t = self.t
+        c = self.cyc
+        if c is not None and c.t < 4:
+            c.t += 1
+            if c.t == 3 and not c.more:
+                r = self.req
+                if r is not None and not r.started and r.posted < t:
+                    self.after = _NEXT_EU
+                elif not self.suspended and self._room_at_t3(c):
+                    self.after = _NEXT_FETCH
+                else:
+                    self.after = _NEXT_IDLE
+            elif c.t == 4 and c.kind == CODE and not c.stale:
+                a = c.addr
+                for i in range(c.nbytes):
+                    self.queue.append(self.read_code((a + i) & 0xFFFFF))
+                    self.ready.append(t + 1)
+                self.pc = (self.pc + c.nbytes) & 0xFFFF
+            return
+        if c is not None:
+            # T4 was the last clock.
+            self.cyc = None
+            if c.more:
+                r = c.req
+                self._begin(r.kind, r.seg, (r.addr + 1) & (0xFFFFF if r.kind in (MEMR, MEMW) else 0xFFFF),
+                            1, r, False, r.data >> 8)
+                return
+            after, self.after = self.after, _NEXT_IDLE
+            self.flushed = False
+            r = self.req
+            if after == _NEXT_EU and r is not None and not r.started:
+                self._eu_begin(r)
+                return
+            if after == _NEXT_FETCH:
+                if r is not None and not r.started:
+                    self.eu_at = t + ABORT_PENALTY
+                elif not self.suspended and self._room():
+                    self._fetch()
+                    return
+            else:
+                if not self.flushed:
+                    self.start_at = None
+                if r is not None and not r.started:
+                    # Posted at or after T3 of a cycle that left the bus idle.
+                    self.eu_at = max(r.posted, t - 1) + IDLE_TO_T1
+        # Idle: a cycle starts when something woke the BIU (start_at).
+        r = self.req
+        if r is not None and not r.started:
+            # An EU request cancels a fetch the idle BIU had not started yet.
+            if self.eu_at is None:
+                self.eu_at = max(r.posted + IDLE_TO_T1, t)
+            if t >= self.eu_at:
+                self.eu_at = None
+                self.start_at = None
+                self._eu_begin(r)
+            return
+        if self.start_at is not None and t >= self.start_at:
+            self.start_at = None
+            if not self.suspended and self._room():
+                self._fetch()
+
+    def record(self):
+        """The record of clock self.t (after tick and the EU's action in it)."""
+        c = self.cyc
+        qop, qbyte = self.qop if self.qop else ("-", 0)
+        if c is None:
+            rec = (0, 0, "--", PASV, "Ti", qop, qbyte, 1)
+        else:
+            seg = SEG_NAMES[c.seg] if c.kind in (CODE, MEMR, MEMW) else "--"
+            rec = (1 if c.t == 1 else 0, c.addr, seg, c.kind if c.t <= 2 else PASV,
+                   _T_NAMES[c.t], qop, qbyte, c.bhe)
+        self.records.append(rec)
+
+    # ------------------------------------------------------------------ running
+    def run(self, ops, record=False):
+        """Run the EU operations `ops` of one instruction whose first byte was taken in
+        the clock before this one (clock 0 of the instruction), then take the next
+        instruction's first byte.  Returns the instruction's clocks (the suites' record
+        count); with `record`, self.records holds one record per clock."""
+        self.records = [] if record else None
+        t0 = self.t
+        i = 0
+        n = len(ops)
+        left = 0                # internal clocks left in the current OP_I
+        limit = t0 + 100000
+        while True:
+            if self.t > limit:
+                raise RuntimeError("bus model: the EU never finished (queue starved?)")
+            self.tick()
+            t = self.t
+            self.qop, self.qop_now = self.qop_now, None
+            # The EU's work in clock t: any number of zero-time steps, then one that
+            # consumes the clock (or a stall).
+            while True:
+                if i == n:
+                    # The next instruction's first byte.
+                    if self.queue and self.ready[0] <= t:
+                        self._take(t, "F")
+                        if record:
+                            self.record()
+                        # The F shows in the next instruction's first record.
+                        self.t = t + 1
+                        return t + 1 - t0
+                    break
+                op = ops[i]
+                code = op[0]
+                if code == OP_I:
+                    if left == 0:
+                        left = op[1]
+                        if left == 0:
+                            i += 1
+                            continue
+                    left -= 1
+                    if left == 0:
+                        i += 1
+                    break
+                if code == OP_Q or code == OP_QF:
+                    if self.queue and self.ready[0] <= t:
+                        self._take(t, "S" if code == OP_Q else "F")
+                        i += 1
+                    break
+                if code == OP_R or code == OP_W or code == OP_INTA:
+                    r = self.req
+                    if r is None or r is not op[-1]:
+                        r = op[-1]
+                        r.posted = t
+                        r.started = False
+                        r.last = None
+                        self.req = r
+                        # A request posted in this clock: nothing can finish now.
+                        if self.cyc is None and self.start_at is None:
+                            pass
+                        break
+                    c = r.last
+                    if c is not None and not c.more and self.cyc is c and c.t == r.release:
+                        self.req = None
+                        i += 1
+                        continue
+                    break
+                if code == OP_FLUSH:
+                    self.queue.clear()
+                    self.ready.clear()
+                    self.cs, self.pc = op[1], op[2]
+                    self.suspended = False
+                    if self.cyc is not None and self.cyc.kind == CODE:
+                        self.cyc.stale = True
+                    self.qop_now = ("E", 0)
+                    self.start_at = t + IDLE_TO_T1
+                    self.flushed = self.cyc is not None
+                    i += 1
+                    break
+                if code == OP_SUSP:
+                    # Suspend prefetching; a code fetch under way is waited for (to T4).
+                    self.suspended = True
+                    c = self.cyc
+                    if c is not None and c.kind == CODE and c.t < 4:
+                        break
+                    self.start_at = None
+                    i += 1
+                    continue
+                raise ValueError(f"unknown EU operation {op!r}")
+            if record:
+                self.record()
+            self.t = t + 1
+
+    def _take(self, t, kind):
+        b = self.queue.pop(0)
+        self.ready.pop(0)
+        self.qop_now = (kind, b)
+        if self.cyc is None and self.start_at is None and not self.suspended and self._room():
+            # A read that makes room wakes an idle BIU.
+            self.start_at = t + IDLE_TO_T1
+
+
+def read(kind, seg, addr, width, release=4):
+    return (OP_R, _Req(kind, seg, addr, width, 0, 0, release))
+
+
+def write(kind, seg, addr, width, data=0, release=4):
+    return (OP_W, _Req(kind, seg, addr, width, data, 0, release))
+
+
+# ====================================================================================
+# Decoding: what the microcode's timing depends on.
+
+_SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS}
+_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0xF0, 0xF1, 0xF2, 0xF3))
+# Opcodes with a ModR/M byte (8086 map, aliases included).
+_MODRM = frozenset(list(range(0x00, 0x40)) + list(range(0x80, 0x90)) + [0xC4, 0xC5, 0xC6, 0xC7]
+                   + list(range(0xD0, 0xD4)) + list(range(0xD8, 0xE0)) + [0xF6, 0xF7, 0xFE, 0xFF])
+_MODRM = frozenset(op for op in _MODRM if not (op < 0x40 and (op & 7) >= 4))
+
+
+class Insn:
+    """One decoded instruction with the state the timing depends on."""
+    __slots__ = ("prefixes", "seg", "rep", "op", "pos", "code", "regs", "mod", "reg", "rm",
+                 "mem", "ndisp", "ea", "eseg", "segval", "w", "read8", "post")
+
+    def phys(self, seg, off):
+        return ((self.regs[_SEG_REG[seg]] << 4) + (off & 0xFFFF)) & 0xFFFFF
+
+
+_SEG_REG = {ES: "es", CS: "cs", SS: "ss", DS: "ds"}
+_EA_BASE = (("bx", "si"), ("bx", "di"), ("bp", "si"), ("bp", "di"), ("si",), ("di",), ("bp",),
+            ("bx",))
+
+
+def decode(code, regs):
+    d = Insn()
+    d.code = code
+    d.regs = regs
+    d.prefixes = []
+    d.seg = None
+    d.rep = 0
+    i = 0
+    while i < len(code) - 1 and code[i] in _PREFIXES:
+        b = code[i]
+        d.prefixes.append(b)
+        if b in _SEG_PREFIX:
+            d.seg = _SEG_PREFIX[b]
+        elif b in (0xF2, 0xF3):
+            d.rep = b
+        i += 1
+    d.op = code[i]
+    d.pos = i + 1
+    d.w = d.op & 1
+    d.mem = False
+    d.mod = 3
+    d.reg = d.rm = 0
+    d.ndisp = 0
+    if d.op in _MODRM and d.pos < len(code):
+        m = code[d.pos]
+        d.mod, d.reg, d.rm = m >> 6, (m >> 3) & 7, m & 7
+        if d.mod != 3:
+            d.mem = True
+            p = d.pos + 1
+            if d.mod == 0 and d.rm == 6:
+                off = code[p] | code[p + 1] << 8
+                dseg = DS
+                d.ndisp = 2
+            else:
+                off = sum(regs[r] for r in _EA_BASE[d.rm])
+                dseg = SS if d.rm in (2, 3, 6) else DS
+                if d.mod == 1:
+                    v = code[p]
+                    off += v - 256 if v > 127 else v
+                    d.ndisp = 1
+                elif d.mod == 2:
+                    off += code[p] | code[p + 1] << 8
+                    d.ndisp = 2
+            d.ea = off & 0xFFFF
+            d.eseg = d.seg if d.seg is not None else dseg
+    return d
+
+
+# ====================================================================================
+# The EU's microcode timing, as operation lists.
+
+def _i(n):
+    return (OP_I, n)
+
+
+_Q = (OP_Q,)
+_QF = (OP_QF,)
+
+
+def prefix_ops(d):
+    # A prefix is an instruction of its own to the loader: two clocks, then the next
+    # byte is taken as a first byte.
+    return [_i(1), _QF] * len(d.prefixes)
+
+
+def ea_ops(d):
+    """The effective-address microcode: base registers, then the displacement bytes."""
+    if d.mod == 0 and d.rm == 6:
+        return [_i(1), _Q, _Q, _i(1)]
+    a = 5 if d.rm in (0, 3) else 6 if d.rm in (1, 2) else 3
+    if d.mod == 0:
+        return [_i(a)]
+    return [_i(a), _Q, _Q if d.mod == 2 else _i(1), _i(2)]
+
+
+def mem_read(d, width, off=None, seg=None):
+    seg = d.eseg if seg is None else seg
+    off = d.ea if off is None else off
+    return read(MEMR, seg, d.phys(seg, off), width)
+
+
+def mem_write(d, width, off=None, seg=None, release=4):
+    seg = d.eseg if seg is None else seg
+    off = d.ea if off is None else off
+    return write(MEMW, seg, d.phys(seg, off), width, 0, release)
+
+
+def _rm_op(d, p, reads=True, writes=True, imm=0):
+    """r/m operand instructions: p = (register-form clocks, clocks after the operand read,
+    clocks after the write)."""
+    ops = [_Q]
+    if not d.mem:
+        ops += [_Q] * imm
+        ops.append(_i(p[0]))
+        return ops
+    ops += ea_ops(d)
+    w = 1 + d.w
+    if reads:
+        ops.append(mem_read(d, w))
+    ops += [_Q] * imm
+    ops.append(_i(p[1]))
+    if writes:
+        ops.append(mem_write(d, w, release=3 if p[2] == 0 else 4))
+        ops.append(_i(p[2]))
+    return ops
+
+
+def r_alu(d, p):
+    # 00-3B: ALU r/m,reg and reg,r/m; CMP (38-3B) writes nothing, and the reg-destination
+    # forms write a register.
+    cmp = d.op >> 3 == 7
+    return _rm_op(d, p, writes=not (d.op & 2) and not cmp)
+
+
+def r_imm(d, p):
+    # 04,05,... ALU acc,imm; B0-BF MOV reg,imm; A8/A9 TEST.
+    n = 1 + (d.op & 1) if d.op < 0xB0 else 1 + ((d.op >> 3) & 1)
+    return [_i(p[0])] + [_Q] * n + [_i(p[1])]
+
+
+def r_imp(d, p):
+    return [_i(p[0])]
+
+
+def r_mov_rm(d, p):
+    # 8A/8B MOV reg,r/m and 84/85 TEST: the operand is read only.
+    return _rm_op(d, p, writes=False)
+
+
+def r_mov_mr(d, p):
+    # 88/89 MOV r/m,reg: written only.
+    return _rm_op(d, p, reads=False)
+
+
+def r_rmw(d, p):
+    # 86/87 XCHG: read, then written.
+    return _rm_op(d, p)
+
+
+def r_grp1(d, p):
+    # 80-83: ALU r/m,imm (CMP, reg 7, writes nothing).  p = (register form, clocks
+    # between the operand read and the immediate, clocks after the immediate, after the
+    # write).  The immediate is taken from the queue after the operand has been read.
+    imm = 2 if d.op == 0x81 else 1
+    if not d.mem:
+        return [_Q] + [_Q] * imm + [_i(p[0])]
+    w = 1 + d.w
+    ops = [_Q] + ea_ops(d) + [mem_read(d, w), _i(p[1])] + [_Q] * imm + [_i(p[2])]
+    if d.reg != 7:
+        ops += [mem_write(d, w, release=3 if p[3] == 0 else 4), _i(p[3])]
+    return ops
+
+
+def _sp(d, delta):
+    return (d.regs["sp"] + delta) & 0xFFFF
+
+
+def r_push(d, p):
+    return [_i(p[0]), mem_write(d, 2, _sp(d, -2), SS, release=3 if p[1] == 0 else 4), _i(p[1])]
+
+
+def r_pop(d, p):
+    return [_i(p[0]), mem_read(d, 2, _sp(d, 0), SS), _i(p[1])]
+
+
+def _flush(d):
+    cs, ip = d.post
+    return (OP_FLUSH, cs, ip)
+
+
+def _taken(d):
+    return d.post[1] != (d.regs["ip"] + len(d.prefixes) + _length(d)) & 0xFFFF or \
+        d.post[0] != d.regs["cs"]
+
+
+def _length(d):
+    op = d.op
+    if 0x70 <= op <= 0x7F or 0x60 <= op <= 0x6F or op in (0xEB, 0xE0, 0xE1, 0xE2, 0xE3):
+        return 2
+    if op in (0xE8, 0xE9):
+        return 3
+    return 1
+
+
+def r_jcc(d, p):
+    # Jcc rel8: the displacement is read either way; taken, the queue is flushed.
+    ops = [_i(p[0]), _Q]
+    if _taken(d):
+        ops += [_i(p[1]), (OP_SUSP,), _i(p[2]), _flush(d), _i(p[4])]
+    else:
+        ops.append(_i(p[3]))
+    return ops
+
+
+def r_jmp(d, p):
+    n = 2 if d.op == 0xE9 else 1
+    return [_i(p[0])] + [_Q] * n + [_i(p[1]), (OP_SUSP,), _i(p[2]), _flush(d), _i(p[3])]
+
+
+RECIPES = {}
+PARAMS = {}
+
+
+def _set(keys, fn, params):
+    for k in keys:
+        RECIPES[k] = fn
+        PARAMS[k] = params
+
+
+_set([f"{o:02X}" for o in range(0x40) if (o & 7) < 4], r_alu, (1, 3, 0))
+for _o in range(0x40):
+    if (_o & 7) in (0, 1) and _o >> 3 != 7:
+        PARAMS[f"{_o:02X}"] = (1, 5, 0)
+_set([f"{o:02X}" for o in range(0x40) if (o & 7) == 4], r_imm, (1, 1))
+_set([f"{o:02X}" for o in range(0x40) if (o & 7) == 5], r_imm, (1, 0))
+_set([f"{o:02X}" for o in range(0xB0, 0xB8)] + ["A8"], r_imm, (1, 1))
+_set([f"{o:02X}" for o in range(0xB8, 0xC0)] + ["A9"], r_imm, (1, 0))
+_set(["F8", "F9", "FA", "FB", "FC", "FD", "F5"] + [f"{o:02X}" for o in range(0x40, 0x50)],
+     r_imp, (1,))
+_set([f"{o:02X}" for o in range(0x90, 0x98)], r_imp, (2,))
+_set(["8A", "8B", "84", "85"], r_mov_rm, (1, 2, 0))
+_set(["88", "89"], r_mov_mr, (1, 2, 0))
+_set(["86", "87"], r_rmw, (2, 4, 0))
+_set([f"{o:02X}.{r}" for o in (0x80, 0x82, 0x83) for r in range(8)], r_grp1, (1, 2, 2, 0))
+_set([f"81.{r}" for r in range(7)], r_grp1, (0, 2, 2, 0))
+_set(["81.7"], r_grp1, (0, 2, 1, 0))
+_set([f"{o:02X}" for o in range(0x50, 0x58)] + ["06", "0E", "16", "1E"], r_push, (4, 0))
+_set([f"{o:02X}" for o in range(0x58, 0x60)] + ["07", "17", "1F"], r_pop, (1, 1))
+_set([f"{o:02X}" for o in range(0x60, 0x80)], r_jcc, (1, 2, 4, 1, 0))
+_set(["EB"], r_jmp, (1, 1, 4, 0))
+_set(["E9"], r_jmp, (1, 0, 4, 0))
+
+
+def file_key(d):
+    op = d.op
+    if op in (0x80, 0x81, 0x82, 0x83, 0x8F, 0xC6, 0xC7, 0xD0, 0xD1, 0xD2, 0xD3, 0xF6, 0xF7,
+              0xFE, 0xFF):
+        return f"{op:02X}.{d.reg}"
+    return f"{op:02X}"
+
+
+def eu_ops(d):
+    """The EU operation list of instruction `d`, or None when it is not modelled."""
+    key = file_key(d)
+    fn = RECIPES.get(key) or RECIPES.get(key[:2])
+    if fn is None:
+        return None
+    p = PARAMS.get(key) or PARAMS.get(key[:2])
+    return prefix_ops(d) + fn(d, p)
+
+
+# ====================================================================================
+# The machine's side: replaying each executed instruction on the BIU model.
+
+_REG_NAMES = ("ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip",
+              "flags")
+_BUS_NAMES = (INTA, IOR, IOW, MEMR, MEMW, HALT, CODE, PASV)
+_QOP_NAMES = ("-", "F", "E", "S")
+
+
+class BusTiming:
+    """Clock-by-clock timing of an 8086/8088 Machine (core/machine.py makes one for those
+    models).  `step(machine)` executes one instruction on the functional core and returns
+    the clocks the bus model gives it; the clock is corrected to match.  With `record`
+    set, `records` holds the last instruction's per-clock records:
+    (ALE, address, segment, bus status, T-state, queue op, queue byte, BHE#).
+
+    An instruction the model does not cover yet keeps the documented table time and
+    leaves the queue in the state the suites start from (full) for the next one.
+    """
+
+    def __init__(self, bus_bits=16):
+        self.mem = None
+        self.biu = BIU(bus_bits, self._code)
+        self.synced = False
+        self.record = False
+        self.records = []
+        self.modelled = False       # whether the last step was timed by the bus model
+
+    def _code(self, phys):
+        return self.mem.read8(phys)
+
+    def load_queue(self, cs, ip, queue):
+        """Start the next instruction from a prefetch queue holding `queue` (the bytes at
+        CS:IP onwards), the first of them about to be taken."""
+        self.biu.load(cs, ip, list(queue))
+        self.synced = True
+
+    def _fill(self, cs, ip):
+        # Out of step (after reset or an instruction not modelled): a full queue, as the
+        # suites start.
+        n = self.biu.qsize - (ip & 1 if self.biu.wide else 0)
+        self.load_queue(cs, ip, [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
+                                 for k in range(n)])
+
+    def step(self, machine):
+        cpu = machine.cpu
+        self.mem = machine.mem
+        get = cpu.get
+        regs = {name: get(name) for name in _REG_NAMES}
+        cs, ip = regs["cs"], regs["ip"]
+        code = [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF) for k in range(8)]
+        t0 = machine.clock.now
+        table = cpu.step()
+        d = decode(code, regs)
+        d.post = (get("cs"), get("ip"))
+        ops = eu_ops(d)
+        if ops is None:
+            self.synced = False
+            self.modelled = False
+            self.records = []
+            return table
+        if not self.synced:
+            self._fill(cs, ip)
+        b = self.biu
+        try:
+            n = b.run(ops, record=self.record)
+        except RuntimeError:
+            # A gap in the model must never stop the machine: fall back to the table.
+            self.synced = False
+            self.modelled = False
+            self.records = []
+            return table
+        self.records = b.records or []
+        self.modelled = True
+        # The queue must now hold the bytes at the new CS:IP; if the model's idea of where
+        # fetching is differs (a transfer it did not see), start over from a full queue.
+        ncs, nip = d.post
+        if b.cs != ncs or (b.pc - len(b.queue) - 1) & 0xFFFF != nip:
+            self.synced = False
+        machine.clock.now = t0 + n
+        return n
+
+
+def hardware_record(c):
+    """A suite cycle record (JSON list or MOO tuple) as the tuple `records` holds."""
+    ale, addr, seg, mem, io, bhe, data, status, t, qop, qbyte = c
+    if isinstance(status, int):
+        status = _BUS_NAMES[status] if status < 8 else PASV
+        t = ("Ti", "T1", "T2", "T3", "T4", "Tw")[t]
+        qop = _QOP_NAMES[qop]
+        seg = ("ES", "SS", "CS", "DS", "--")[seg] if seg < 5 else "--"
+    return (ale & 1, addr, seg, status, t, qop, qbyte, bhe & 1)
+
+
+def trace_key(rec):
+    """What the bus-trace comparison looks at in one clock: ALE, the address when ALE is
+    up, the bus status while it is driven (T1/T2), the T-state and the queue operation."""
+    ale, addr, seg, status, t, qop, qbyte, bhe = rec
+    return (ale, addr if ale else 0, status if t in ("T1", "T2") else PASV, t, qop)
+
+
+_CLASSES = (
+    ("alu", [f"{o:02X}" for o in range(0x40) if (o & 7) < 6] + ["80", "81", "82", "83", "84", "85", "A8", "A9"]),
+    ("incdec", [f"{o:02X}" for o in range(0x40, 0x50)] + ["FE.0", "FE.1", "FF.0", "FF.1"]),
+    ("stack", [f"{o:02X}" for o in range(0x50, 0x60)] + ["06", "07", "0E", "16", "17", "1E", "1F",
+                                                          "8F", "9C", "9D", "FF.6", "FF.7"]),
+    ("jump", [f"{o:02X}" for o in range(0x60, 0x80)] + ["E0", "E1", "E2", "E3", "E8", "E9", "EA",
+                                                          "EB", "9A", "C2", "C3", "CA", "CB",
+                                                          "C0", "C1", "C8", "C9", "FF.2", "FF.3",
+                                                          "FF.4", "FF.5"]),
+    ("interrupt", ["CC", "CD", "CE", "CF"]),
+    ("mov", ["86", "87", "88", "89", "8A", "8B", "8C", "8D", "8E", "A0", "A1", "A2", "A3", "C4",
+             "C5", "C6", "C7"] + [f"{o:02X}" for o in range(0x90, 0x98)] + [f"{o:02X}" for o in range(0xB0, 0xC0)]),
+    ("string", ["A4", "A5", "A6", "A7", "AA", "AB", "AC", "AD", "AE", "AF"]),
+    ("shift", ["D0", "D1", "D2", "D3"]),
+    ("muldiv", ["F6.4", "F6.5", "F6.6", "F6.7", "F7.4", "F7.5", "F7.6", "F7.7", "D4", "D5"]),
+    ("unary", ["F6.0", "F6.1", "F6.2", "F6.3", "F7.0", "F7.1", "F7.2", "F7.3"]),
+    ("io", ["E4", "E5", "E6", "E7", "EC", "ED", "EE", "EF"]),
+    ("esc", [f"{o:02X}" for o in range(0xD8, 0xE0)]),
+    ("misc", ["27", "2F", "37", "3F", "98", "99", "9E", "9F", "D6", "D7", "F5", "F8", "F9", "FA",
+              "FB", "FC", "FD", "9B", "F4"]),
+)
+_CLASS_OF = {}
+for _name, _keys in _CLASSES:
+    for _k in _keys:
+        _CLASS_OF.setdefault(_k, _name)
+
+
+def opcode_class(key):
+    """The instruction class of a suite file key ("00", "F6.7") for the per-class report."""
+    return _CLASS_OF.get(key) or _CLASS_OF.get(key[:2]) or "other"

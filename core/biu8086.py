@@ -594,9 +594,44 @@ _set(["EB"], r_jmp, (1, 1, 4, 0))
 _set(["E9"], r_jmp, (1, 0, 4, 0))
 
 
+def r_moffs(d, p):
+    # A0-A3: MOV acc,[addr16] / MOV [addr16],acc.
+    off = d.code[d.pos] | d.code[d.pos + 1] << 8
+    seg = d.seg if d.seg is not None else DS
+    ops = [_i(p[0]), _Q, _Q, _i(p[1])]
+    if d.op < 0xA2:
+        ops += [mem_read(d, 1 + d.w, off, seg), _i(p[2])]
+    else:
+        ops += [mem_write(d, 1 + d.w, off, seg, release=3 if p[2] == 0 else 4), _i(p[2])]
+    return ops
+
+
+def r_mov_imm_rm(d, p):
+    # C6/C7: MOV r/m,imm: the immediate comes after the address.
+    n = 1 + d.w
+    if not d.mem:
+        return [_Q] + [_Q] * n + [_i(p[0])]
+    return ([_Q] + ea_ops(d) + [_i(p[1])] + [_Q] * n + [_i(p[2]),
+            mem_write(d, n, release=3 if p[3] == 0 else 4), _i(p[3])])
+
+
+def r_unary(d, p):
+    # F6/F7 reg 2,3 (NOT, NEG), FE/FF reg 0,1 (INC, DEC): read, modify, write.
+    return _rm_op(d, p)
+
+
+_set(["A0", "A1"], r_moffs, (1, 0, 0))
+_set(["A2", "A3"], r_moffs, (1, 1, 0))
+_set(["C6"], r_mov_imm_rm, (1, 2, 2, 0))
+_set(["C7"], r_mov_imm_rm, (0, 2, 1, 0))
+_set(["F6.2", "F6.3", "F7.2", "F7.3", "FE.0", "FE.1", "FF.0", "FF.1"], r_unary, (1, 4, 0))
+_set(["98", "9F"], r_imp, (1,))
+_set(["9E", "27", "2F"], r_imp, (3,))
+
+
 def file_key(d):
     op = d.op
-    if op in (0x80, 0x81, 0x82, 0x83, 0x8F, 0xC6, 0xC7, 0xD0, 0xD1, 0xD2, 0xD3, 0xF6, 0xF7,
+    if op in (0x80, 0x81, 0x82, 0x83, 0x8F, 0xD0, 0xD1, 0xD2, 0xD3, 0xF6, 0xF7,
               0xFE, 0xFF):
         return f"{op:02X}.{d.reg}"
     return f"{op:02X}"

@@ -182,7 +182,7 @@ class BIU:
                             1, r, False, r.data >> 8)
                 return
             after, self.after = self.after, _NEXT_IDLE
-            self.flushed = False
+            flushed, self.flushed = self.flushed, False
             r = self.req
             if after == _NEXT_EU and r is not None and not r.started:
                 self._eu_begin(r)
@@ -194,7 +194,7 @@ class BIU:
                     self._fetch()
                     return
             else:
-                if not self.flushed:
+                if not flushed:
                     self.start_at = None
                 if r is not None and not r.started:
                     # Posted at or after T3 of a cycle that left the bus idle.
@@ -222,7 +222,7 @@ class BIU:
         if c is None:
             rec = (0, 0, "--", PASV, "Ti", qop, qbyte, 1)
         else:
-            seg = SEG_NAMES[c.seg] if c.kind in (CODE, MEMR, MEMW) else "--"
+            seg = SEG_NAMES[c.seg] if c.seg is not None and c.kind in (CODE, MEMR, MEMW) else "--"
             rec = (1 if c.t == 1 else 0, c.addr, seg, c.kind if c.t <= 2 else PASV,
                    _T_NAMES[c.t], qop, qbyte, c.bhe)
         self.records.append(rec)
@@ -560,6 +560,103 @@ def r_jmp(d, p):
     return [_i(p[0])] + [_Q] * n + [_i(p[1]), (OP_SUSP,), _i(p[2]), _flush(d), _i(p[3])]
 
 
+def r_shift(d, p):
+    # D0-D3: shifts and rotates.  The microcode loops once per count (CL for D2/D3),
+    # p = (register form, memory form after the read, clocks per count, after the write).
+    n = 1 if d.op < 0xD2 else d.regs["cx"] & 0xFF
+    if not d.mem:
+        return [_Q, _i(p[0] + p[2] * n)]
+    w = 1 + d.w
+    return [_Q] + ea_ops(d) + [mem_read(d, w), _i(p[1] + p[2] * n),
+                               mem_write(d, w, release=3 if p[3] == 0 else 4), _i(p[3])]
+
+
+def _port(d):
+    if d.op in (0xE4, 0xE5, 0xE6, 0xE7):
+        return d.code[d.pos]
+    return d.regs["dx"]
+
+
+def _vector(d):
+    op = d.op
+    if op == 0xCC:
+        return 3
+    if op == 0xCE:
+        return 4
+    if op == 0xCD:
+        return d.code[d.pos]
+    return 0
+
+
+def dsl(spec):
+    """A recipe from a word list.  `i` is the next number of `p` (internal clocks);
+    Q a queue byte; S suspend prefetching; F flush to the instruction's target; E the
+    effective address; M / Mw read the r/m operand (its width / a word), M2 the word after
+    it; W write the r/m operand; PUSH / POP a stack word (successive slots); IVT0 / IVT2
+    the interrupt vector's offset and segment; IN / OUT the port transfer; m the ModR/M
+    byte; @ (memory forms only) the rest runs only when the operand is in memory."""
+    words = spec.split()
+
+    def recipe(d, p):
+        ops = []
+        k = 0
+        sp = d.regs["sp"]
+        w = 1 + d.w
+        for word in words:
+            if word == "i":
+                ops.append(_i(p[k]))
+                k += 1
+            elif word == "Q":
+                ops.append(_Q)
+            elif word == "m":
+                ops.append(_Q)
+            elif word == "S":
+                ops.append((OP_SUSP,))
+            elif word == "F":
+                ops.append(_flush(d))
+            elif word == "E":
+                if d.mem:
+                    ops += ea_ops(d)
+            elif word == "M":
+                if d.mem:
+                    ops.append(mem_read(d, w))
+            elif word == "Mw":
+                if d.mem:
+                    ops.append(mem_read(d, 2))
+            elif word == "M2":
+                if d.mem:
+                    ops.append(mem_read(d, 2, (d.ea + 2) & 0xFFFF))
+            elif word == "W":
+                if d.mem:
+                    ops.append(mem_write(d, w))
+            elif word == "PUSH":
+                sp = (sp - 2) & 0xFFFF
+                ops.append(mem_write(d, 2, sp, SS))
+            elif word == "POP":
+                ops.append(mem_read(d, 2, sp, SS))
+                sp = (sp + 2) & 0xFFFF
+            elif word == "IVT0" or word == "IVT2":
+                a = _vector(d) * 4 + (2 if word == "IVT2" else 0)
+                ops.append(read(MEMR, None, a, 2))
+            elif word == "IN":
+                ops.append(read(IOR, None, _port(d), w))
+            elif word == "OUT":
+                ops.append(write(IOW, None, _port(d), w))
+            elif word == "@":
+                if not d.mem:
+                    break
+            else:
+                raise ValueError(f"recipe word {word!r}")
+        # The last transfer of an instruction overlaps its RNI (the next first byte can
+        # be taken in T3 of a final write).
+        if ops and ops[-1][0] == OP_W:
+            ops[-1][1].release = 3
+        elif len(ops) > 1 and ops[-1] == _i(0) and ops[-2][0] == OP_W:
+            ops[-2][1].release = 3
+        return ops
+    return recipe
+
+
 RECIPES = {}
 PARAMS = {}
 
@@ -581,10 +678,12 @@ _set([f"{o:02X}" for o in range(0xB8, 0xC0)] + ["A9"], r_imm, (1, 0))
 _set(["F8", "F9", "FA", "FB", "FC", "FD", "F5"] + [f"{o:02X}" for o in range(0x40, 0x50)],
      r_imp, (1,))
 _set([f"{o:02X}" for o in range(0x90, 0x98)], r_imp, (2,))
-_set(["8A", "8B", "84", "85"], r_mov_rm, (1, 2, 0))
+_set(["8A", "8B"], r_mov_rm, (0, 2, 0))
+_set(["84", "85"], r_mov_rm, (1, 3, 0))
 _set(["88", "89"], r_mov_mr, (1, 2, 0))
-_set(["86", "87"], r_rmw, (2, 4, 0))
-_set([f"{o:02X}.{r}" for o in (0x80, 0x82, 0x83) for r in range(8)], r_grp1, (1, 2, 2, 0))
+_set(["86", "87"], r_rmw, (2, 6, 0))
+_set([f"{o:02X}.{r}" for o in (0x80, 0x82, 0x83) for r in range(7)], r_grp1, (1, 2, 3, 0))
+_set(["80.7", "82.7", "83.7"], r_grp1, (1, 2, 2, 0))
 _set([f"81.{r}" for r in range(7)], r_grp1, (0, 2, 2, 0))
 _set(["81.7"], r_grp1, (0, 2, 1, 0))
 _set([f"{o:02X}" for o in range(0x50, 0x58)] + ["06", "0E", "16", "1E"], r_push, (4, 0))
@@ -627,6 +726,23 @@ _set(["C7"], r_mov_imm_rm, (0, 2, 1, 0))
 _set(["F6.2", "F6.3", "F7.2", "F7.3", "FE.0", "FE.1", "FF.0", "FF.1"], r_unary, (1, 4, 0))
 _set(["98", "9F"], r_imp, (1,))
 _set(["9E", "27", "2F"], r_imp, (3,))
+
+
+_set([f"{o:02X}.{r}" for o in (0xD0, 0xD1) for r in range(8)], r_shift, (0, 4, 0, 0))
+_set([f"{o:02X}.{r}" for o in (0xD2, 0xD3) for r in range(8)], r_shift, (6, 9, 4, 0))
+_set(["E0", "E1", "E3"], r_jcc, (3, 2, 4, 1, 0))
+_set(["E2"], r_jcc, (3, 1, 4, 0, 0))
+
+
+_set(["E8"], dsl("i Q Q i S i F i PUSH i"), (1, 0, 4, 2, 0))
+_set(["C3", "C1"], dsl("i POP i S i F i"), (1, 0, 1, 0))
+_set(["C2", "C0"], dsl("i Q Q i POP i S i F i"), (1, 1, 0, 2, 0))
+_set(["CB", "C9"], dsl("i POP i POP i S i F i"), (3, 3, 0, 0, 0))
+_set(["CA", "C8"], dsl("i Q Q i POP i POP i S i F i"), (1, 0, 2, 3, 0, 0))
+_set(["E4", "E5"], dsl("i Q i IN i"), (1, 1, 0))
+_set(["EC", "ED"], dsl("i IN i"), (1, 0))
+_set(["E6", "E7"], dsl("i Q i OUT i"), (1, 2, 0))
+_set(["EE", "EF"], dsl("i OUT i"), (2, 0))
 
 
 def file_key(d):

@@ -626,9 +626,9 @@ def dsl(spec):
             elif word == "M2":
                 if d.mem:
                     ops.append(mem_read(d, 2, (d.ea + 2) & 0xFFFF))
-            elif word == "W":
+            elif word == "W" or word == "Ww":
                 if d.mem:
-                    ops.append(mem_write(d, w))
+                    ops.append(mem_write(d, 2 if word == "Ww" else w))
             elif word == "PUSH":
                 sp = (sp - 2) & 0xFFFF
                 ops.append(mem_write(d, 2, sp, SS))
@@ -642,6 +642,11 @@ def dsl(spec):
                 ops.append(read(IOR, None, _port(d), w))
             elif word == "OUT":
                 ops.append(write(IOW, None, _port(d), w))
+            elif word == "IMM":
+                ops += [_Q] * w
+            elif word == "XLAT":
+                seg = d.seg if d.seg is not None else DS
+                ops.append(mem_read(d, 1, (d.regs["bx"] + (d.regs["ax"] & 0xFF)) & 0xFFFF, seg))
             elif word == "@":
                 if not d.mem:
                     break
@@ -654,6 +659,17 @@ def dsl(spec):
         elif len(ops) > 1 and ops[-1] == _i(0) and ops[-2][0] == OP_W:
             ops[-2][1].release = 3
         return ops
+    return recipe
+
+
+def dsl2(mem_spec, reg_spec):
+    """A recipe with separate memory and register forms; the memory form's numbers come
+    first in `p`."""
+    mem, reg = dsl(mem_spec), dsl(reg_spec)
+    k = mem_spec.split().count("i")
+
+    def recipe(d, p):
+        return mem(d, p[:k]) if d.mem else reg(d, p[k:])
     return recipe
 
 
@@ -745,9 +761,31 @@ _set(["E6", "E7"], dsl("i Q i OUT i"), (1, 2, 0))
 _set(["EE", "EF"], dsl("i OUT i"), (2, 0))
 
 
+_set(["CD"], dsl("i Q i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i"), (1, 6, 1, 2, 0, 4, 3, 2, 0))
+_set(["CC"], dsl("i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i"), (8, 1, 2, 0, 4, 3, 2, 0))
+_set(["CF"], dsl("i POP i POP i S i F i POP i"), (3, 3, 0, 0, 1, 0))
+_set(["9A"], dsl("i Q Q Q Q S i PUSH i F i PUSH i"), (1, 3, 3, 3, 0))
+_set(["EA"], dsl("i Q Q Q Q i S i F i"), (1, 0, 2, 0))
+_set(["FF.5"], dsl("m E M i M2 i S i F i"), (4, 0, 0, 0))
+_set(["FF.2"], dsl("m E M i S i F i PUSH i"), (2, 4, 2, 0))
+_set(["FF.4"], dsl("m E M i S i F i"), (2, 1, 0))
+_set(["8F", "8F.0"], dsl("m E i POP i W i"), (3, 3, 0))
+_set(["FF.6", "FF.7"], dsl2("m E M i PUSH i", "m i PUSH i"), (5, 0, 4, 0))
+_set(["C4", "C5"], dsl("m E Mw i M2 i"), (4, 0))
+_set(["8D"], dsl("m E i"), (2,))
+_set(["8C"], dsl2("m E i Ww i", "m i"), (3, 0, 0))
+_set(["8E"], dsl2("m E Mw i", "m i"), (2, 0))
+_set(["9C"], dsl("i PUSH i"), (4, 0))
+_set(["9D"], dsl("i POP i"), (1, 0))
+_set(["D7"], dsl("i XLAT i"), (4, 0))
+_set(["F6.0", "F6.1"], dsl2("m E M i IMM i", "m i IMM i"), (2, 2, 2, 0))
+_set(["F7.0", "F7.1"], dsl2("m E M i IMM i", "m i IMM i"), (1, 2, 1, 0))
+_set([f"{o:02X}" for o in range(0xD8, 0xE0)], dsl2("m E Mw i", "m i"), (2, 0))
+
+
 def file_key(d):
     op = d.op
-    if op in (0x80, 0x81, 0x82, 0x83, 0x8F, 0xD0, 0xD1, 0xD2, 0xD3, 0xF6, 0xF7,
+    if op in (0x80, 0x81, 0x82, 0x83, 0xD0, 0xD1, 0xD2, 0xD3, 0xF6, 0xF7,
               0xFE, 0xFF):
         return f"{op:02X}.{d.reg}"
     return f"{op:02X}"

@@ -111,6 +111,7 @@ class BIU:
         self.req = None
         self.eu_at = None               # clock the pending EU cycle starts
         self.flushed = False            # a flush came during the current cycle
+        self.late_wake = False          # a queue read in T3 made room
         self.qop = None                 # (qop, byte) taken in the previous clock
         self.qop_now = None
         if self.queue:
@@ -183,6 +184,7 @@ class BIU:
                 return
             after, self.after = self.after, _NEXT_IDLE
             flushed, self.flushed = self.flushed, False
+            late, self.late_wake = self.late_wake, False
             r = self.req
             if after == _NEXT_EU and r is not None and not r.started:
                 self._eu_begin(r)
@@ -196,6 +198,10 @@ class BIU:
             else:
                 if not flushed:
                     self.start_at = None
+                if late:
+                    # A queue read in T3 made room after the decision: the BIU wakes
+                    # at the end of the cycle.
+                    self.start_at = t + IDLE_TO_T1
                 if r is not None and not r.started:
                     # Posted at or after T3 of a cycle that left the bus idle.
                     self.eu_at = max(r.posted, t - 1) + IDLE_TO_T1
@@ -205,6 +211,9 @@ class BIU:
             # An EU request cancels a fetch the idle BIU had not started yet.
             if self.eu_at is None:
                 self.eu_at = max(r.posted + IDLE_TO_T1, t)
+                if self.start_at is not None:
+                    # The fetch the BIU was about to start is abandoned at its T1.
+                    self.eu_at = max(self.eu_at, self.start_at + ABORT_PENALTY)
             if t >= self.eu_at:
                 self.eu_at = None
                 self.start_at = None
@@ -323,6 +332,10 @@ class BIU:
         b = self.queue.pop(0)
         self.ready.pop(0)
         self.qop_now = (kind, b)
+        c = self.cyc
+        if (c is not None and c.t == 3 and not c.more and self.after == _NEXT_IDLE
+                and not self.suspended and self._room()):
+            self.late_wake = True
         if self.cyc is None and self.start_at is None and not self.suspended and self._room():
             # A read that makes room wakes an idle BIU.
             self.start_at = t + IDLE_TO_T1

@@ -363,7 +363,10 @@ _MODRM = frozenset(op for op in _MODRM if not (op < 0x40 and (op & 7) >= 4))
 class Insn:
     """One decoded instruction with the state the timing depends on."""
     __slots__ = ("prefixes", "seg", "rep", "op", "pos", "code", "regs", "mod", "reg", "rm",
-                 "mem", "ndisp", "ea", "eseg", "segval", "w", "read8", "post")
+                 "mem", "ndisp", "ea", "eseg", "segval", "w", "mem8", "post")
+
+    def read8(self, a):
+        return self.mem8(a)
 
     def phys(self, seg, off):
         return ((self.regs[_SEG_REG[seg]] << 4) + (off & 0xFFFF)) & 0xFFFFF
@@ -686,6 +689,191 @@ def dsl2(mem_spec, reg_spec):
     return recipe
 
 
+def _flag(d, bit):
+    return (d.regs["flags"] >> bit) & 1
+
+
+def _aaa_adjusts(d):
+    return (d.regs["ax"] & 0x0F) > 9 or _flag(d, 4)
+
+
+# What the microcode of the data-dependent one-byte instructions branches on.
+_BRANCH = {
+    0x99: lambda d: d.regs["ax"] >> 15,             # CWD: AX negative
+    0xD6: lambda d: _flag(d, 0),                    # SALC: CF set
+    0x37: _aaa_adjusts,                             # AAA
+    0x3F: _aaa_adjusts,                             # AAS
+}
+
+
+def r_branch(d, p):
+    # p = (clocks, extra clocks when the microcode takes its branch)
+    return [_i(p[0] + (p[1] if _BRANCH[d.op](d) else 0))]
+
+
+def r_into(d, p):
+    # INTO: without OF, a few clocks; with it, the INT3 sequence.
+    if not _flag(d, 11):
+        return [_i(p[0])]
+    return RECIPES["CC"](d, p[1:])
+
+
+def _operand(d):
+    """The r/m operand's value before the instruction (mem: from the machine)."""
+    w = d.w
+    if d.mem:
+        a = d.phys(d.eseg, d.ea)
+        v = d.read8(a)
+        if w:
+            v |= d.read8(d.phys(d.eseg, d.ea + 1)) << 8
+        return v
+    r = d.regs
+    if w:
+        return r[("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")[d.rm]]
+    v = r[("ax", "cx", "dx", "bx")[d.rm & 3]]
+    return v >> 8 if d.rm & 4 else v & 0xFF
+
+
+def r_mul(d, p):
+    # F6/F7 reg 4: MUL.  The microcode shifts the multiplier out bit by bit and adds the
+    # multiplicand for each one bit.  p = (register form, memory form, per one bit, which
+    # operand's bits: 0 the r/m operand, 1 the accumulator)
+    src = _operand(d)
+    acc = d.regs["ax"] & (0xFFFF if d.w else 0xFF)
+    n = bin(src if p[3] == 0 else acc).count("1") * p[2]
+    # The flags step takes a clock more when the product's high half is zero.
+    if not (src * acc) >> (16 if d.w else 8):
+        n += p[4]
+    if not d.mem:
+        return [_Q, _i(p[0] + n)]
+    return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
+
+
+def cord_clocks(bits, a, b, c):
+    """Clocks of the microcode's CORD division routine (restoring division, one quotient bit
+    per pass) for dividend a:c and divisor b of `bits` bits, or None when the quotient
+    overflows (the routine leaves for the divide-error interrupt)."""
+    mask = (1 << bits) - 1
+    top = 1 << (bits - 1)
+    if a >= b:
+        return None
+    n = 3
+    carry = False
+    for i in range(bits, 0, -1):
+        # Shift the dividend left one place (tmpc into tmpa), then try the subtraction.
+        c = (c << 1) | carry
+        carry_c = c >> bits
+        c &= mask
+        a = (a << 1) | carry_c
+        carry = a >> bits
+        a &= mask
+        sub = (a - b) & mask
+        borrow = a < b
+        n += 4
+        if carry:
+            n += 3
+            a = sub
+            carry = False
+            n += 1 if i > 1 else 2
+        else:
+            carry = borrow
+            n += 2
+            if not carry:
+                a = sub
+                n += 2
+                n += 1 if i > 1 else 2
+            else:
+                n += 1
+                if i > 1:
+                    n += 1
+    return n + 4
+
+
+def r_div(d, p):
+    # F6/F7 reg 6: DIV.  p = (register form, memory form) clocks around the CORD routine.
+    src = _operand(d)
+    r = d.regs
+    if d.w:
+        a, c, bits = r["dx"], r["ax"], 16
+    else:
+        a, c, bits = r["ax"] >> 8, r["ax"] & 0xFF, 8
+    n = cord_clocks(bits, a, src, c)
+    if n is None:
+        return None
+    if not d.mem:
+        return [_Q, _i(p[0] + n)]
+    return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
+
+
+def r_imul(d, p):
+    # F6/F7 reg 5: IMUL.  The microcode makes both operands positive (PREIMUL and the
+    # NEGATE routine, a clock count for each sign), multiplies with CORX (a clock per one
+    # bit of the accumulator's magnitude), negates the product when the signs differ (a
+    # REP prefix flips that), then checks for overflow.  p = (register form, memory form,
+    # clocks when the product fits the low half).
+    bits = 16 if d.w else 8
+    mask = (1 << bits) - 1
+    top = 1 << (bits - 1)
+    src = _operand(d)
+    acc = d.regs["ax"] & mask
+    acc_neg = bool(acc & top)
+    src_neg = bool(src & top)
+    mag_acc = (-acc) & mask if acc_neg else acc
+    mag_src = (-src) & mask if src_neg else src
+    n = 3 + (3 if acc_neg else 1)                  # PREIMUL
+    n += 3 + (2 if src_neg else 3)                 # NEGATE from its 7th line
+    n += bin(mag_acc).count("1")                   # CORX: one clock per one bit
+    negate = acc_neg != src_neg
+    if d.rep:
+        negate = not negate
+    if negate:
+        n += 1 + 5 + 3 + (2 if mag_src & top else 3)
+    prod = mag_acc * mag_src
+    if negate:
+        prod = -prod
+    lo = prod & mask
+    sext = lo - (1 << bits) if lo & top else lo
+    if sext == prod:
+        # The overflow check takes a clock more when the product fits the low half.
+        n += p[2]
+    if not d.mem:
+        return [_Q, _i(p[0] + n)]
+    return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
+
+
+def r_idiv(d, p):
+    # F6/F7 reg 7: IDIV.  Both operands are made positive (a clock count per negative
+    # one), CORD divides the magnitudes, and the quotient and remainder get their signs.
+    # p = (register form, memory form, dividend negative, divisor negative, quotient
+    # negated, remainder negated).
+    bits = 16 if d.w else 8
+    mask = (1 << bits) - 1
+    top = 1 << (bits - 1)
+    src = _operand(d)
+    r = d.regs
+    if d.w:
+        dvd = (r["dx"] << 16) | r["ax"]
+    else:
+        dvd = r["ax"]
+    dmask = (1 << (2 * bits)) - 1
+    dvd_neg = bool(dvd >> (2 * bits - 1))
+    src_neg = bool(src & top)
+    mdvd = (-dvd) & dmask if dvd_neg else dvd
+    msrc = (-src) & mask if src_neg else src
+    n = cord_clocks(bits, mdvd >> bits, msrc, mdvd & mask)
+    if n is None or msrc == 0:
+        return None
+    if d.post is not None and (d.post[0], d.post[1]) != (r["cs"], (r["ip"] + len(d.prefixes) + 2 + d.ndisp) & 0xFFFF):
+        return None                     # the quotient did not fit: divide error
+    q_neg = dvd_neg != src_neg
+    if d.rep:
+        q_neg = not q_neg
+    n += p[2] * dvd_neg + p[3] * src_neg + p[4] * q_neg + p[5] * (dvd_neg and mdvd % msrc != 0)
+    if not d.mem:
+        return [_Q, _i(p[0] + n)]
+    return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
+
+
 RECIPES = {}
 PARAMS = {}
 
@@ -796,6 +984,21 @@ _set(["F7.0", "F7.1"], dsl2("m E M i IMM i", "m i IMM i"), (1, 2, 1, 0))
 _set([f"{o:02X}" for o in range(0xD8, 0xE0)], dsl2("m E Mw i", "m i"), (2, 0))
 
 
+_set(["99"], r_branch, (4, 1))
+_set(["D6"], r_branch, (2, 1))
+_set(["37", "3F"], r_branch, (2, 5))
+_set(["CE"], r_into, (3, 9, 1, 2, 0, 4, 3, 2, 0))
+
+
+_set(["F6.4"], r_mul, (67, 68, 1, 1, 1))
+_set(["F7.4"], r_mul, (115, 116, 1, 1, 1))
+_set(["F6.6", "F7.6"], r_div, (8, 9))
+_set(["F6.5"], r_imul, (67, 68, 1))
+_set(["F7.5"], r_imul, (115, 116, 1))
+_set(["F6.7"], r_idiv, (29, 30, 4, -1, 0, 0))
+_set(["F7.7"], r_idiv, (29, 30, 4, -1, 0, 0))
+
+
 def file_key(d):
     op = d.op
     if op in (0x80, 0x81, 0x82, 0x83, 0xD0, 0xD1, 0xD2, 0xD3, 0xF6, 0xF7,
@@ -811,7 +1014,8 @@ def eu_ops(d):
     if fn is None:
         return None
     p = PARAMS.get(key) or PARAMS.get(key[:2])
-    return prefix_ops(d) + fn(d, p)
+    ops = fn(d, p)
+    return None if ops is None else prefix_ops(d) + ops
 
 
 # ====================================================================================
@@ -869,6 +1073,7 @@ class BusTiming:
         table = cpu.step()
         d = decode(code, regs)
         d.post = (get("cs"), get("ip"))
+        d.mem8 = self.mem.read8
         ops = eu_ops(d)
         if ops is None:
             self.synced = False

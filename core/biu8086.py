@@ -363,7 +363,7 @@ _MODRM = frozenset(op for op in _MODRM if not (op < 0x40 and (op & 7) >= 4))
 class Insn:
     """One decoded instruction with the state the timing depends on."""
     __slots__ = ("prefixes", "seg", "rep", "op", "pos", "code", "regs", "mod", "reg", "rm",
-                 "mem", "ndisp", "ea", "eseg", "segval", "w", "mem8", "post")
+                 "mem", "ndisp", "ea", "eseg", "segval", "w", "mem8", "post", "post_cx")
 
     def read8(self, a):
         return self.mem8(a)
@@ -874,6 +874,54 @@ def r_idiv(d, p):
     return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
 
 
+# String instructions: the transfers of one element (source read from DS:SI, or the
+# segment override; destination ES:DI).
+_STRING = {0xA4: "RW", 0xA5: "RW", 0xA6: "RD", 0xA7: "RD", 0xAA: "W", 0xAB: "W",
+           0xAC: "R", 0xAD: "R", 0xAE: "D", 0xAF: "D"}
+
+
+def r_string(d, p):
+    """A4-AF.  p = (before, between transfers, after) without REP, then with REP: (count
+    zero, before the first element, between transfers, between elements, after the last).
+    The iterations are the ones the functional core ran (CX before minus after)."""
+    kind = _STRING[d.op]
+    w = 1 + d.w
+    r = d.regs
+    step = -w if (r["flags"] >> 10) & 1 else w
+    seg = d.seg if d.seg is not None else DS
+    n = 1
+    if d.rep:
+        n = (r["cx"] - d.post_cx) & 0xFFFF
+        if n == 0:
+            return [_i(p[3])]
+    si, di = r["si"], r["di"]
+    ops = [_i(p[0] if not d.rep else p[4])]
+    for k in range(n):
+        one = []
+        for t in kind:
+            if t == "R":
+                one.append(mem_read(d, w, si, seg))
+                si = (si + step) & 0xFFFF
+            elif t == "D":
+                one.append(mem_read(d, w, di, ES))
+                di = (di + step) & 0xFFFF
+            else:
+                one.append(mem_write(d, w, di, ES))
+                di = (di + step) & 0xFFFF
+            one.append(None)
+        if len(one) == 4:
+            one[1] = _i(p[1] if not d.rep else p[5])
+        last = k == n - 1
+        end = p[7]
+        if last and len(p) > 8 and d.post_cx == 0:
+            end += p[8]         # CMPS/SCAS: ended by the count rather than the flag
+        one[-1] = _i(p[2] if not d.rep else (end if last else p[6]))
+        ops += one
+    if ops[-2][0] == OP_W and ops[-1] == _i(0):
+        ops[-2][1].release = 3
+    return ops
+
+
 RECIPES = {}
 PARAMS = {}
 
@@ -993,6 +1041,10 @@ _set(["CE"], r_into, (3, 9, 1, 2, 0, 4, 3, 2, 0))
 _set(["F6.4"], r_mul, (67, 68, 1, 1, 1))
 _set(["F7.4"], r_mul, (115, 116, 1, 1, 1))
 _set(["F6.6", "F7.6"], r_div, (8, 9))
+_set(["A4", "A5", "AA", "AB"], r_string, (2, 1, 2, 6, 9, 1, 4, 3))
+_set(["AE", "AF"], r_string, (4, 1, 4, 6, 11, 1, 9, 5, 1))
+_set(["A6", "A7"], r_string, (3, 2, 4, 6, 10, 2, 8, 5, 1))
+_set(["AC", "AD"], r_string, (2, 1, 3, 6, 9, 1, 7, 6))
 _set(["F6.5"], r_imul, (67, 68, 1))
 _set(["F7.5"], r_imul, (115, 116, 1))
 _set(["F6.7"], r_idiv, (29, 30, 4, -1, 0, 0))
@@ -1074,6 +1126,7 @@ class BusTiming:
         d = decode(code, regs)
         d.post = (get("cs"), get("ip"))
         d.mem8 = self.mem.read8
+        d.post_cx = get("cx")
         ops = eu_ops(d)
         if ops is None:
             self.synced = False

@@ -799,7 +799,7 @@ def r_div(d, p):
         a, c, bits = r["ax"] >> 8, r["ax"] & 0xFF, 8
     n = cord_clocks(bits, a, src, c)
     if n is None:
-        return None
+        return _divide_error(d, p[2 + d.mem])
     if not d.mem:
         return [_Q, _i(p[0] + n)]
     return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
@@ -861,14 +861,16 @@ def r_idiv(d, p):
     mdvd = (-dvd) & dmask if dvd_neg else dvd
     msrc = (-src) & mask if src_neg else src
     n = cord_clocks(bits, mdvd >> bits, msrc, mdvd & mask)
-    if n is None or msrc == 0:
-        return None
-    if d.post is not None and (d.post[0], d.post[1]) != (r["cs"], (r["ip"] + len(d.prefixes) + 2 + d.ndisp) & 0xFFFF):
-        return None                     # the quotient did not fit: divide error
+    pre = p[2] * dvd_neg + p[3] * src_neg
+    if n is None:
+        return _divide_error(d, p[6 + d.mem] + pre)
+    if (d.post[0], d.post[1]) != (r["cs"], (r["ip"] + len(d.prefixes) + 2 + d.ndisp) & 0xFFFF):
+        # The quotient did not fit: the divide error comes after the division.
+        return _divide_error(d, p[8 + d.mem] + pre + n)
     q_neg = dvd_neg != src_neg
     if d.rep:
         q_neg = not q_neg
-    n += p[2] * dvd_neg + p[3] * src_neg + p[4] * q_neg + p[5] * (dvd_neg and mdvd % msrc != 0)
+    n += pre + p[4] * q_neg + p[5] * (dvd_neg and mdvd % msrc != 0)
     if not d.mem:
         return [_Q, _i(p[0] + n)]
     return [_Q] + ea_ops(d) + [mem_read(d, 1 + d.w), _i(p[1] + n)]
@@ -920,6 +922,38 @@ def r_string(d, p):
     if ops[-2][0] == OP_W and ops[-1] == _i(0):
         ops[-2][1].release = 3
     return ops
+
+
+_INT_SPEC = dsl("IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i")
+
+
+def _divide_error(d, clocks):
+    # The divide-error interrupt: the microcode leaves the division for the interrupt
+    # sequence of INT 0 (the same one INT n runs from its vector read on).
+    ops = [_Q]
+    if d.mem:
+        ops += ea_ops(d) + [mem_read(d, 1 + d.w)]
+    return ops + [_i(clocks)] + _INT_SPEC(d, PARAMS["CC"][1:])
+
+
+def r_aam(d, p):
+    # D4 AAM imm: AL divided by the immediate with CORD; a zero divisor is a divide error.
+    # p = (before the immediate, after it, divide-error clocks)
+    imm = d.code[d.pos]
+    al = d.regs["ax"] & 0xFF
+    n = cord_clocks(8, 0, imm, al)
+    if n is None:
+        return [_i(p[0]), _Q, _i(p[2])] + _INT_SPEC(d, PARAMS["CC"][1:])
+    return [_i(p[0]), _Q, _i(p[1] + n)]
+
+
+def r_aad(d, p):
+    # D5 AAD imm: AH times the immediate with CORX (a clock per one bit of the
+    # multiplier p[2] selects: 0 AH, 1 the immediate), then added to AL.
+    imm = d.code[d.pos]
+    ah = d.regs["ax"] >> 8
+    n = bin(ah if p[2] == 0 else imm).count("1")
+    return [_i(p[0]), _Q, _i(p[1] + n)]
 
 
 RECIPES = {}
@@ -1027,8 +1061,8 @@ _set(["8E"], dsl2("m E Mw i", "m i"), (2, 0))
 _set(["9C"], dsl("i PUSH i"), (4, 0))
 _set(["9D"], dsl("i POP i"), (1, 0))
 _set(["D7"], dsl("i XLAT i"), (4, 0))
-_set(["F6.0", "F6.1"], dsl2("m E M i IMM i", "m i IMM i"), (2, 2, 2, 0))
-_set(["F7.0", "F7.1"], dsl2("m E M i IMM i", "m i IMM i"), (1, 2, 1, 0))
+_set(["F6.0", "F6.1"], dsl2("m E M i IMM i", "m i IMM i"), (2, 2, 1, 1))
+_set(["F7.0", "F7.1"], dsl2("m E M i IMM i", "m i IMM i"), (2, 1, 1, 0))
 _set([f"{o:02X}" for o in range(0xD8, 0xE0)], dsl2("m E Mw i", "m i"), (2, 0))
 
 
@@ -1040,15 +1074,18 @@ _set(["CE"], r_into, (3, 9, 1, 2, 0, 4, 3, 2, 0))
 
 _set(["F6.4"], r_mul, (67, 68, 1, 1, 1))
 _set(["F7.4"], r_mul, (115, 116, 1, 1, 1))
-_set(["F6.6", "F7.6"], r_div, (8, 9))
+_set(["F6.6", "F7.6"], r_div, (8, 9, 15, 16))
+# AAM 0 (a divide error) is not in the suite here: its clocks (the third number) are
+# the DIV figure's, unchecked.
+_set(["D4"], r_aam, (1, 4, 15))
+_set(["D5"], r_aad, (1, 56, 1))
 _set(["A4", "A5", "AA", "AB"], r_string, (2, 1, 2, 6, 9, 1, 4, 3))
 _set(["AE", "AF"], r_string, (4, 1, 4, 6, 11, 1, 9, 5, 1))
 _set(["A6", "A7"], r_string, (3, 2, 4, 6, 10, 2, 8, 5, 1))
 _set(["AC", "AD"], r_string, (2, 1, 3, 6, 9, 1, 7, 6))
 _set(["F6.5"], r_imul, (67, 68, 1))
 _set(["F7.5"], r_imul, (115, 116, 1))
-_set(["F6.7"], r_idiv, (29, 30, 4, -1, 0, 0))
-_set(["F7.7"], r_idiv, (29, 30, 4, -1, 0, 0))
+_set(["F6.7", "F7.7"], r_idiv, (29, 30, 4, -1, 0, 0, 25, 26, 26, 27))
 
 
 def file_key(d):

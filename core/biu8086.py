@@ -69,7 +69,7 @@ class _Cycle:
 
 class _Req:
     __slots__ = ("kind", "seg", "addr", "width", "data", "posted", "started", "last",
-                 "release")
+                 "release", "suspend")
 
     def __init__(self, kind, seg, addr, width, data, posted, release):
         self.kind = kind
@@ -81,6 +81,7 @@ class _Req:
         self.started = False
         self.last = None        # the final byte/word cycle, once started
         self.release = release  # T-state of the last cycle in which the EU goes on
+        self.suspend = False
 
 
 class BIU:
@@ -292,6 +293,9 @@ class BIU:
                         r.started = False
                         r.last = None
                         self.req = r
+                        if r.suspend:
+                            # Microcode that suspends prefetching as it asks for the bus.
+                            self.suspended = True
                         # A request posted in this clock: nothing can finish now.
                         if self.cyc is None and self.start_at is None:
                             pass
@@ -648,8 +652,10 @@ def dsl(spec):
             elif word == "PUSH":
                 sp = (sp - 2) & 0xFFFF
                 ops.append(mem_write(d, 2, sp, SS))
-            elif word == "POP":
-                ops.append(mem_read(d, 2, sp, SS))
+            elif word == "POP" or word == "POPS":
+                op = mem_read(d, 2, sp, SS)
+                op[1].suspend = word == "POPS"
+                ops.append(op)
                 sp = (sp + 2) & 0xFFFF
             elif word == "IVT0" or word == "IVT2":
                 a = _vector(d) * 4 + (2 if word == "IVT2" else 0)
@@ -715,7 +721,7 @@ def r_into(d, p):
     # INTO: without OF, a few clocks; with it, the INT3 sequence.
     if not _flag(d, 11):
         return [_i(p[0])]
-    return RECIPES["CC"](d, p[1:])
+    return _INTO_SPEC(d, p[1:])
 
 
 def _operand(d):
@@ -925,6 +931,9 @@ def r_string(d, p):
 
 
 _INT_SPEC = dsl("IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i")
+_INTO_SPEC = dsl("i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i")
+# The interrupt sequence's clocks from the vector read on (INT n, INT3, INTO, divide error).
+_INT_PARAMS = (1, 2, 0, 4, 3, 2, 0)
 
 
 def _divide_error(d, clocks):
@@ -933,7 +942,7 @@ def _divide_error(d, clocks):
     ops = [_Q]
     if d.mem:
         ops += ea_ops(d) + [mem_read(d, 1 + d.w)]
-    return ops + [_i(clocks)] + _INT_SPEC(d, PARAMS["CC"][1:])
+    return ops + [_i(clocks)] + _INT_SPEC(d, _INT_PARAMS)
 
 
 def r_aam(d, p):
@@ -943,7 +952,7 @@ def r_aam(d, p):
     al = d.regs["ax"] & 0xFF
     n = cord_clocks(8, 0, imm, al)
     if n is None:
-        return [_i(p[0]), _Q, _i(p[2])] + _INT_SPEC(d, PARAMS["CC"][1:])
+        return [_i(p[0]), _Q, _i(p[2])] + _INT_SPEC(d, _INT_PARAMS)
     return [_i(p[0]), _Q, _i(p[1] + n)]
 
 
@@ -1037,21 +1046,22 @@ _set(["E8"], dsl("i Q Q i S i F i PUSH i"), (1, 0, 4, 2, 0))
 _set(["C3", "C1"], dsl("i POP i S i F i"), (1, 0, 1, 0))
 _set(["C2", "C0"], dsl("i Q Q i POP i S i F i"), (1, 1, 0, 2, 0))
 _set(["CB", "C9"], dsl("i POP i POP i S i F i"), (3, 3, 0, 0, 0))
-_set(["CA", "C8"], dsl("i Q Q i POP i POP i S i F i"), (1, 0, 2, 3, 0, 0))
+_set(["CA", "C8"], dsl("i Q Q i POPS i POP i F i"), (1, 1, 3, 0, 0))
 _set(["E4", "E5"], dsl("i Q i IN i"), (1, 1, 0))
 _set(["EC", "ED"], dsl("i IN i"), (1, 0))
 _set(["E6", "E7"], dsl("i Q i OUT i"), (1, 2, 0))
 _set(["EE", "EF"], dsl("i OUT i"), (2, 0))
 
 
-_set(["CD"], dsl("i Q i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i"), (1, 6, 1, 2, 0, 4, 3, 2, 0))
-_set(["CC"], dsl("i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i"), (8, 1, 2, 0, 4, 3, 2, 0))
+_set(["CD"], dsl("i Q i S i IVT0 i IVT2 i PUSH i PUSH i F i PUSH i"), (1, 2, 3, 1, 2, 4, 3, 2, 0))
+_set(["CC"], dsl("i S i IVT0 i IVT2 i PUSH i PUSH i F i PUSH i"), (5, 3, 1, 2, 4, 3, 2, 0))
 _set(["CF"], dsl("i POP i POP i S i F i POP i"), (3, 3, 0, 0, 1, 0))
-_set(["9A"], dsl("i Q Q Q Q S i PUSH i F i PUSH i"), (1, 3, 3, 3, 0))
+_set(["9A"], dsl("i Q Q Q Q i S i PUSH i F i PUSH i"), (1, 1, 3, 3, 3, 0))
 _set(["EA"], dsl("i Q Q Q Q i S i F i"), (1, 0, 2, 0))
 _set(["FF.5"], dsl("m E M i M2 i S i F i"), (4, 0, 0, 0))
-_set(["FF.2"], dsl("m E M i S i F i PUSH i"), (2, 4, 2, 0))
-_set(["FF.4"], dsl("m E M i S i F i"), (2, 1, 0))
+_set(["FF.3"], dsl("m E M i M2 i PUSH i S i F i PUSH i"), (3, 4, 0, 3, 3, 0))
+_set(["FF.2"], dsl2("m E M i S i F i PUSH i", "m i S i F i PUSH i"), (2, 4, 2, 0, 1, 4, 2, 0))
+_set(["FF.4"], dsl2("m E M i S i F i", "m i S i F i"), (2, 1, 0, 1, 1, 0))
 _set(["8F", "8F.0"], dsl("m E i POP i W i"), (3, 3, 0))
 _set(["FF.6", "FF.7"], dsl2("m E M i PUSH i", "m i PUSH i"), (5, 0, 4, 0))
 _set(["C4", "C5"], dsl("m E Mw i M2 i"), (4, 0))

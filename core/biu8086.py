@@ -113,6 +113,7 @@ class BIU:
         self.eu_at = None               # clock the pending EU cycle starts
         self.flushed = False            # a flush came during the current cycle
         self.late_wake = False          # a queue read in T3 made room
+        self.start_firm = True          # an EU request abandons the fetch at start_at
         self.qop = None                 # (qop, byte) taken in the previous clock
         self.qop_now = None
         if self.queue:
@@ -203,6 +204,9 @@ class BIU:
                     # A queue read in T3 made room after the decision: the BIU wakes
                     # at the end of the cycle.
                     self.start_at = t + IDLE_TO_T1
+                    # Firm (an EU request then abandons it at its T1) when the queue has
+                    # room for a word after the cycle's bytes and the reads up to T4.
+                    self.start_firm = len(self.queue) + 2 <= self.qsize
                 if r is not None and not r.started:
                     # Posted at or after T3 of a cycle that left the bus idle.
                     self.eu_at = max(r.posted, t - 1) + IDLE_TO_T1
@@ -212,7 +216,8 @@ class BIU:
             # An EU request cancels a fetch the idle BIU had not started yet.
             if self.eu_at is None:
                 self.eu_at = max(r.posted + IDLE_TO_T1, t)
-                if self.start_at is not None:
+                if (self.start_at is not None and self.start_firm
+                        and r.posted >= self.start_at - ABORT_PENALTY):
                     # The fetch the BIU was about to start is abandoned at its T1.
                     self.eu_at = max(self.eu_at, self.start_at + ABORT_PENALTY)
             if t >= self.eu_at:
@@ -315,6 +320,7 @@ class BIU:
                         self.cyc.stale = True
                     self.qop_now = ("E", 0)
                     self.start_at = t + IDLE_TO_T1
+                    self.start_firm = True
                     self.flushed = self.cyc is not None
                     i += 1
                     break
@@ -343,6 +349,7 @@ class BIU:
         if self.cyc is None and self.start_at is None and not self.suspended and self._room():
             # A read that makes room wakes an idle BIU.
             self.start_at = t + IDLE_TO_T1
+            self.start_firm = True
 
 
 def read(kind, seg, addr, width, release=4):
@@ -1062,7 +1069,7 @@ _set(["FF.5"], dsl("m E M i M2 i S i F i"), (4, 0, 0, 0))
 _set(["FF.3"], dsl("m E M i M2 i PUSH i S i F i PUSH i"), (3, 4, 0, 3, 3, 0))
 _set(["FF.2"], dsl2("m E M i S i F i PUSH i", "m i S i F i PUSH i"), (2, 4, 2, 0, 1, 4, 2, 0))
 _set(["FF.4"], dsl2("m E M i S i F i", "m i S i F i"), (2, 1, 0, 1, 1, 0))
-_set(["8F", "8F.0"], dsl("m E i POP i W i"), (3, 3, 0))
+_set(["8F", "8F.0"], dsl2("m E i POP i Ww i", "m i POP i"), (3, 3, 0, 1, 1))
 _set(["FF.6", "FF.7"], dsl2("m E M i PUSH i", "m i PUSH i"), (5, 0, 4, 0))
 _set(["C4", "C5"], dsl("m E Mw i M2 i"), (4, 0))
 _set(["8D"], dsl("m E i"), (2,))
@@ -1078,7 +1085,7 @@ _set([f"{o:02X}" for o in range(0xD8, 0xE0)], dsl2("m E Mw i", "m i"), (2, 0))
 
 _set(["99"], r_branch, (4, 1))
 _set(["D6"], r_branch, (2, 1))
-_set(["37", "3F"], r_branch, (2, 5))
+_set(["37", "3F"], r_branch, (8, -1))
 _set(["CE"], r_into, (3, 9, 1, 2, 0, 4, 3, 2, 0))
 
 

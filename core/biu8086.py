@@ -559,6 +559,25 @@ def _flush(d):
 
 
 def _taken(d):
+    """Whether a conditional transfer jumps (even to the next instruction), from the
+    state before it ran."""
+    op = d.op
+    f = d.regs["flags"]
+    cf, pf, zf, sf, of = f & 1, (f >> 2) & 1, (f >> 6) & 1, (f >> 7) & 1, (f >> 11) & 1
+    if 0x60 <= op <= 0x7F:
+        cc = (op & 0x0F) >> 1
+        v = (of, cf, zf, cf | zf, sf, pf, sf ^ of, (sf ^ of) | zf)[cc]
+        return bool(v) != bool(op & 1)
+    cx = d.regs["cx"]
+    if op == 0xE3:
+        return cx == 0
+    cx = (cx - 1) & 0xFFFF
+    if op == 0xE2:
+        return cx != 0
+    if op == 0xE1:
+        return cx != 0 and zf == 1
+    if op == 0xE0:
+        return cx != 0 and zf == 0
     return d.post[1] != (d.regs["ip"] + len(d.prefixes) + _length(d)) & 0xFFFF or \
         d.post[0] != d.regs["cs"]
 

@@ -106,7 +106,6 @@ class BIU:
         self.pc = (ip + len(self.queue)) & 0xFFFF
         self.cyc = None
         self.after = _NEXT_IDLE
-        self.wake = -1                  # last clock that gave an idle BIU reason to fetch
         self.start_at = None            # clock the next cycle of an idle BIU starts
         self.suspended = False
         self.req = None

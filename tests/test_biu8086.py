@@ -65,3 +65,30 @@ def test_bus_model_figures_on_the_8086_suite():
     assert total == 64400
     assert cycles >= MIN_CYCLES, f"{cycles}/{total} tests match the hardware's cycle count"
     assert traces >= MIN_TRACES, f"{traces}/{total} tests match the hardware's bus trace"
+
+
+def test_machine_step_reports_bus_model_clocks_and_per_clock_records():
+    from core.machine import Machine
+    m = Machine(cpu="8086", memory=1 << 20)
+    cpu = m.cpu
+    cpu.cs, cpu.ip = 0x1000, 0x0100
+    cpu.ss, cpu.sp = 0x2000, 0x0100
+    base = (0x1000 << 4) + 0x100
+    for k, b in enumerate([0x50, 0x58, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90]):
+        m.mem.write8(base + k, b)
+    m.bus_timing.record = True
+    t0 = m.clock.now
+    n = m.step()                        # PUSH AX from a full queue: the suite's 10 clocks
+    assert n == 10 and m.clock.now - t0 == 10
+    recs = m.bus_timing.records
+    assert len(recs) == 10
+    writes = [r for r in recs if r[0] and r[3] == B.MEMW]
+    assert [w[1] for w in writes] == [(0x2000 << 4) + 0xFE]
+    # The queue carries over: the POP's first byte was taken at the end of the PUSH.
+    assert m.step() > 0 and m.bus_timing.modelled
+
+
+def test_later_models_keep_the_table_timing():
+    from core.machine import Machine
+    assert Machine(cpu="80286", memory=1 << 20).bus_timing is None
+    assert Machine(cpu="8088", memory=1 << 20).bus_timing.biu.qsize == 4

@@ -1083,7 +1083,7 @@ _set(["CC"], dsl("i S i IVT0 i IVT2 i PUSH i PUSH i F i PUSH i"), (5, 3, 1, 2, 4
 _set(["CF"], dsl("i POP i POP i S i F i POP i"), (3, 3, 0, 0, 1, 0))
 _set(["9A"], dsl("i Q Q Q Q i S i PUSH i F i PUSH i"), (1, 1, 3, 3, 3, 0))
 _set(["EA"], dsl("i Q Q Q Q i S i F i"), (1, 0, 2, 0))
-_set(["FF.5"], dsl("m E M i M2 i S i F i"), (4, 0, 0, 0))
+_set(["FF.5"], dsl("m E M i S i M2 i F i"), (3, 1, 0, 0))
 _set(["FF.3"], dsl("m E M i M2 i PUSH i S i F i PUSH i"), (3, 4, 0, 3, 3, 0))
 _set(["FF.2"], dsl2("m E M i S i F i PUSH i", "m i S i F i PUSH i"), (2, 4, 2, 0, 1, 4, 2, 0))
 _set(["FF.4"], dsl2("m E M i S i F i", "m i S i F i"), (2, 1, 0, 1, 1, 0))

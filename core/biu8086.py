@@ -69,7 +69,7 @@ class _Cycle:
 
 class _Req:
     __slots__ = ("kind", "seg", "addr", "width", "data", "posted", "started", "last",
-                 "release", "suspend")
+                 "release", "suspend", "addr2")
 
     def __init__(self, kind, seg, addr, width, data, posted, release):
         self.kind = kind
@@ -82,6 +82,7 @@ class _Req:
         self.last = None        # the final byte/word cycle, once started
         self.release = release  # T-state of the last cycle in which the EU goes on
         self.suspend = False
+        self.addr2 = None       # the high byte's address when not addr + 1
 
 
 class BIU:
@@ -180,8 +181,11 @@ class BIU:
             self.cyc = None
             if c.more:
                 r = c.req
-                self._begin(r.kind, r.seg, (r.addr + 1) & (0xFFFFF if r.kind in (MEMR, MEMW) else 0xFFFF),
-                            1, r, False, r.data >> 8)
+                if r.addr2 is not None:
+                    a2 = r.addr2        # offset 0xFFFF: the high byte wraps in the segment
+                else:
+                    a2 = (r.addr + 1) & (0xFFFFF if r.kind in (MEMR, MEMW) else 0xFFFF)
+                self._begin(r.kind, r.seg, a2, 1, r, False, r.data >> 8)
                 return
             after, self.after = self.after, _NEXT_IDLE
             flushed, self.flushed = self.flushed, False
@@ -364,16 +368,17 @@ def write(kind, seg, addr, width, data=0, release=4):
 
 _SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS}
 _PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0xF0, 0xF1, 0xF2, 0xF3))
-# Opcodes with a ModR/M byte (8086 map, aliases included).
-_MODRM = frozenset(list(range(0x00, 0x40)) + list(range(0x80, 0x90)) + [0xC4, 0xC5, 0xC6, 0xC7]
-                   + list(range(0xD0, 0xD4)) + list(range(0xD8, 0xE0)) + [0xF6, 0xF7, 0xFE, 0xFF])
-_MODRM = frozenset(op for op in _MODRM if not (op < 0x40 and (op & 7) >= 4))
+# Opcodes with a ModR/M byte (8086 map, aliases included): the ALU rows' first four
+# columns, 80-8F, C4-C7, D0-D3, the ESC block D8-DF, F6/F7 and FE/FF.
+_MODRM = frozenset([op for op in range(0x40) if (op & 7) < 4] + list(range(0x80, 0x90))
+                   + [0xC4, 0xC5, 0xC6, 0xC7] + list(range(0xD0, 0xD4))
+                   + list(range(0xD8, 0xE0)) + [0xF6, 0xF7, 0xFE, 0xFF])
 
 
 class Insn:
     """One decoded instruction with the state the timing depends on."""
     __slots__ = ("prefixes", "seg", "rep", "op", "pos", "code", "regs", "mod", "reg", "rm",
-                 "mem", "ndisp", "ea", "eseg", "segval", "w", "mem8", "post", "post_cx")
+                 "mem", "ndisp", "ea", "eseg", "w", "mem8", "post", "post_cx")
 
     def read8(self, a):
         return self.mem8(a)
@@ -465,13 +470,17 @@ def ea_ops(d):
 def mem_read(d, width, off=None, seg=None):
     seg = d.eseg if seg is None else seg
     off = d.ea if off is None else off
-    return read(MEMR, seg, d.phys(seg, off), width)
+    op = read(MEMR, seg, d.phys(seg, off), width)
+    op[1].addr2 = d.phys(seg, off + 1)
+    return op
 
 
 def mem_write(d, width, off=None, seg=None, release=4):
     seg = d.eseg if seg is None else seg
     off = d.ea if off is None else off
-    return write(MEMW, seg, d.phys(seg, off), width, 0, release)
+    op = write(MEMW, seg, d.phys(seg, off), width, 0, release)
+    op[1].addr2 = d.phys(seg, off + 1)
+    return op
 
 
 def _rm_op(d, p, reads=True, writes=True, imm=0):

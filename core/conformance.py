@@ -719,6 +719,19 @@ def hardware_cycles(test):
     return test.cycle_count
 
 
+def bus_trace_matches(records, cycles):
+    """Whether the bus model's per-clock records equal the hardware trace, clock by clock:
+    ALE, the address latched at T1, the bus status while driven, the T-state and the queue
+    status (core.biu8086.trace_key).  Data values are not compared."""
+    from core.biu8086 import hardware_record, trace_key
+    if len(records) != len(cycles):
+        return False
+    for mine, hw in zip(records, cycles):
+        if trace_key(mine) != trace_key(hardware_record(hw)):
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 # Running.
 
@@ -774,6 +787,8 @@ class FileResult:
         self.cycle_total = 0          # tests whose cycle count was compared
         self.cycle_matched = 0
         self.first_cycle_mismatch = None   # (test, hardware, emulated)
+        self.trace_total = 0          # tests whose whole per-clock bus trace was compared
+        self.trace_matched = 0
 
     @property
     def failed(self):
@@ -786,6 +801,8 @@ class FileResult:
             text += f" ({self.revoked} revoked)"
         if cycles and self.cycle_total:
             text += f"  cycles {self.cycle_matched}/{self.cycle_total}"
+            if self.trace_total:
+                text += f" trace {self.trace_matched}/{self.trace_total}"
             if self.first_cycle_mismatch is not None:
                 t, hw, got = self.first_cycle_mismatch
                 text += f' (first: "{t.name}" hardware {hw} got {got})'
@@ -850,6 +867,7 @@ class Runner:
         revoked = suite.revoked if suite is not None else ()
         plan = _Plan(opfile, sfile, model)
         compare_cycles = cycles and plan.end == "step"
+        plan.record = compare_cycles
         for test in tests:
             if test.hash is not None and test.hash in revoked:
                 result.revoked += 1
@@ -874,6 +892,12 @@ class Runner:
                     result.cycle_matched += 1
                 elif result.first_cycle_mismatch is None:
                     result.first_cycle_mismatch = (test, hw, spent)
+                timing = getattr(m, "bus_timing", None)
+                if timing is not None:
+                    result.trace_total += 1
+                    if (spent is not None and timing.modelled
+                            and bus_trace_matches(timing.records, test.cycles)):
+                        result.trace_matched += 1
         return result
 
     def _run_one(self, m, test, plan):
@@ -898,6 +922,15 @@ class Runner:
             write8(addr, value)
 
         if plan.end == "step":
+            timing = getattr(m, "bus_timing", None)
+            if timing is not None:
+                # The suite starts with a full prefetch queue (README §4): the bus model
+                # takes it as it is and fetches on from CS:IP + len(queue).
+                if test.initial_queue:
+                    timing.load_queue(initial["cs"], initial["ip"], test.initial_queue)
+                else:
+                    timing.synced = False
+                timing.record = plan.record
             spent = m.step()
         else:
             # Run to the generator's HLT.  This steps rather than calling m.run(max_cycles=...)
@@ -953,6 +986,7 @@ class _Plan:
         self.real_mode_flags = self.end == "halt" and self.flags_name == "flags"
         self.addr_width = 5 if MEMORY_SIZE.get(model, 16 << 20) <= 1 << 20 else 6
         self.opfile = opfile
+        self.record = False
         self.reg_masks = sfile.reg_masks if sfile is not None else None
         self.base = self._masks(sfile.mask if sfile is not None else 0xFFFF)
 
@@ -1109,12 +1143,33 @@ def _summary(results, suite, cycles, out):
             matched = sum(r.cycle_matched for r in results)
             print(f"cycles: {matched}/{compared} tests match the hardware cycle count exactly "
                   f"({suite.name})", file=out)
+            traced = sum(r.trace_total for r in results)
+            if traced:
+                tmatched = sum(r.trace_matched for r in results)
+                print(f"bus trace: {tmatched}/{traced} tests match the hardware's per-clock bus "
+                      f"trace exactly", file=out)
+                _class_table(results, out)
         else:
             print("cycles: not compared (cycle comparison covers the 8086/8088 suites)",
                   file=out)
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     print(f"{passed} passed, {failed} failed", file=out)
+
+
+def _class_table(results, out):
+    """Cycle and bus-trace matches per instruction class (core.biu8086.opcode_class)."""
+    from core.biu8086 import opcode_class
+    rows = {}
+    for r in results:
+        row = rows.setdefault(opcode_class(r.key), [0, 0, 0])
+        row[0] += r.cycle_total
+        row[1] += r.cycle_matched
+        row[2] += r.trace_matched
+    print(f"{'class':<14} {'tests':>6} {'cycles':>8} {'trace':>8}", file=out)
+    for name in sorted(rows):
+        n, c, t = rows[name]
+        print(f"{name:<14} {n:6d} {100.0 * c / n:7.1f}% {100.0 * t / n:7.1f}%", file=out)
 
 
 def main(argv=None):

@@ -24,6 +24,12 @@ class Machine:
         self.mem = self.bus
         # fpu: a coprocessor beside an 8086-80386 ("8087", "287", "387"; core/models.py)
         self.cpu = CPU(self.model.name, self.clock, self.bus, fpu)
+        # The 8086/8088 are timed clock by clock by a model of their bus interface unit
+        # and prefetch queue (core/biu8086.py); the later models use the documented tables.
+        self.bus_timing = None
+        if self.model.name in ("8086", "8088"):
+            from core.biu8086 import BusTiming
+            self.bus_timing = BusTiming(self.model.bus_bits)
         self.devices = []
         # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
         # installs itself here); IRQ lines go to it through set_irq.
@@ -52,6 +58,8 @@ class Machine:
     def reset(self):
         """Reset the CPU (and devices); RAM keeps its contents, as on a warm reset."""
         self.cpu.reset()
+        if self.bus_timing is not None:
+            self.bus_timing.synced = False
         for d in self.devices:
             reset = getattr(d, "reset", None)
             if reset is not None:
@@ -59,7 +67,10 @@ class Machine:
 
     def step(self):
         """Execute one instruction; fire events that became due; return its cycles."""
-        cycles = self.cpu.step()
+        if self.bus_timing is not None:
+            cycles = self.bus_timing.step(self)
+        else:
+            cycles = self.cpu.step()
         if self.clock.next_deadline <= self.clock.now:
             self.clock.run_due()
         if self._take_reset():

@@ -1161,9 +1161,11 @@ _QOP_NAMES = ("-", "F", "E", "S")
 
 
 class BusTiming:
-    """Clock-by-clock timing of an 8086/8088 Machine (core/machine.py makes one for those
-    models).  `step(machine)` executes one instruction on the functional core and returns
-    the clocks the bus model gives it; the clock is corrected to match.  With `record`
+    """Clock-by-clock timing of an 8086/8088 Machine (`Machine(bus_timing=True)` makes
+    one).  `step(machine)` executes one instruction on the functional core and returns
+    the clocks the bus model gives it; the clock is corrected to match.  `execute`, when
+    given, is what executes it (Machine.run passes a one-instruction `cpu.run`); its
+    result is kept in `result`.  With `record`
     set, `records` holds the last instruction's per-clock records:
     (ALE, address, segment, bus status, T-state, queue op, queue byte, BHE#).
 
@@ -1195,15 +1197,24 @@ class BusTiming:
         self.load_queue(cs, ip, [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
                                  for k in range(n)])
 
-    def step(self, machine):
+    def step(self, machine, execute=None):
         cpu = machine.cpu
         self.mem = machine.mem
+        t0 = machine.clock.now
+        if cpu.halted or cpu.shutdown or cpu.nmi or (cpu.intr and cpu.get("flags") & 0x200):
+            # What runs now is no instruction the model replays (an interrupt is delivered,
+            # or the CPU waits halted): the table's time, and the queue is refilled after.
+            self.result = execute() if execute is not None else cpu.step()
+            self.synced = False
+            self.modelled = False
+            self.records = []
+            return machine.clock.now - t0
         get = cpu.get
         regs = {name: get(name) for name in _REG_NAMES}
         cs, ip = regs["cs"], regs["ip"]
         code = [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF) for k in range(8)]
-        t0 = machine.clock.now
-        table = cpu.step()
+        self.result = execute() if execute is not None else cpu.step()
+        table = machine.clock.now - t0
         d = decode(code, regs)
         d.post = (get("cs"), get("ip"))
         d.mem8 = self.mem.read8

@@ -324,6 +324,11 @@ def add_machine_settings(p):
     p.add_argument("--fpu", type=fpu_choice, metavar="CHIP", default=None,
                    help="a coprocessor beside an 8086/8088 (8087), 80286 (287) or 80386 "
                         "(287, 387); default none. The 486 and later have theirs on chip")
+    p.add_argument("--bus-timing", action="store_true", default=None,
+                   help="8086/8088: time every clock by the bus interface unit model "
+                        "(prefetch queue, T-states; exact, but in Python: about 0.05 MIPS, "
+                        "a tenth of a real 8088) instead of the documented tables "
+                        "(docs/8086-timing.md)")
     p.add_argument("--memory", type=memory_size, metavar="SIZE", default=None,
                    help="guest RAM, e.g. 640K, 32M (default 32M)")
     p.add_argument("--bios", metavar="FILE",
@@ -448,8 +453,8 @@ def start_trace(machine, name):
     return writer
 
 
-RUN_KEYS = ("machine", "cpu", "fpu", "memory", "bios", "vgabios", "fda", "fdb", "hda", "hdb",
-            "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
+RUN_KEYS = ("machine", "cpu", "fpu", "bus_timing", "memory", "bios", "vgabios", "fda", "fdb",
+            "hda", "hdb", "cdrom", "boot", "serial", "e9", "max_cycles", "screen", "realtime", "commit",
             "kernel", "initrd", "append", "overlays", "screenshot", "keys_text", "keys_at",
             "keys_file", "input_log", "replay_input")
 
@@ -491,7 +496,7 @@ def _check_file_settings(settings, path="machine file"):
                          "vgabios", "fda", "fdb", "hda", "hdb", "cdrom"):
                 if not isinstance(value, str):
                     raise argparse.ArgumentTypeError("%r is not a string" % (value,))
-            elif key in ("screen", "realtime", "commit"):
+            elif key in ("screen", "realtime", "commit", "bus_timing"):
                 if not isinstance(value, bool):
                     raise argparse.ArgumentTypeError("%r is not true or false" % (value,))
             elif key == "machine" and value not in pcmod.MACHINE_TYPES:

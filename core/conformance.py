@@ -840,7 +840,8 @@ class Runner:
                         f"`python setup.py build_ext --inplace`") from None
 
                 def factory(cpu, memory):
-                    return Machine(cpu=cpu, memory=memory)
+                    # The 8086/8088 suites record every clock: time them by the bus model.
+                    return Machine(cpu=cpu, memory=memory, bus_timing=cpu in ("8086", "8088"))
             memory = MEMORY_SIZE.get(model, 16 << 20)
             try:
                 m = factory(model, memory)

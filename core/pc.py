@@ -87,6 +87,7 @@ class PCConfig:
     machine: str = "pc"
     cpu: str = None                  # default: DEFAULT_CPU[machine]
     fpu: str = None                  # a coprocessor beside an 8086-80386: 8087, 287, 387
+    bus_timing: bool = False         # 8086/8088: time by the bus model (core/biu8086.py)
     memory: int = DEFAULT_MEMORY
     bios: str = None                 # a path, a name from FIRMWARE_NAMES, or None: discover
     vgabios: str = None              # a path, a name, "none", or None: discover
@@ -460,6 +461,9 @@ def build_pc(config, echo=None):
         config.fpu = coprocessor(model, config.fpu)
     except ValueError as e:
         raise PlatformError("fpu: %s" % e) from None
+    if config.bus_timing and model.name not in ("8086", "8088"):
+        raise PlatformError("bus timing models the 8086 and 8088 only, not the %s"
+                            % model.name)
     if not isinstance(config.memory, int) or config.memory <= 0:
         raise PlatformError("memory must be a positive number of bytes, not %r"
                             % (config.memory,))
@@ -539,7 +543,8 @@ def build_pc(config, echo=None):
         raise
 
     # ---- the machine
-    m = Machine(cpu=model.name, memory=config.memory, fpu=config.fpu)
+    m = Machine(cpu=model.name, memory=config.memory, fpu=config.fpu,
+                bus_timing=config.bus_timing)
     pc = PC(config=config, machine=m, media=media, bios_path=bios_path, vgabios_path=vga_path)
     pc.chips["debugport"] = DebugPort(m, echo=echo)
     isa_image = _isa_image(m, bios, vgabios)

@@ -69,7 +69,7 @@ def test_bus_model_figures_on_the_8086_suite():
 
 def test_machine_step_reports_bus_model_clocks_and_per_clock_records():
     from core.machine import Machine
-    m = Machine(cpu="8086", memory=1 << 20)
+    m = Machine(cpu="8086", memory=1 << 20, bus_timing=True)
     cpu = m.cpu
     cpu.cs, cpu.ip = 0x1000, 0x0100
     cpu.ss, cpu.sp = 0x2000, 0x0100
@@ -88,7 +88,82 @@ def test_machine_step_reports_bus_model_clocks_and_per_clock_records():
     assert m.step() > 0 and m.bus_timing.modelled
 
 
-def test_later_models_keep_the_table_timing():
+def test_bus_timing_is_asked_for_and_only_for_the_8086_and_8088():
     from core.machine import Machine
-    assert Machine(cpu="80286", memory=1 << 20).bus_timing is None
-    assert Machine(cpu="8088", memory=1 << 20).bus_timing.biu.qsize == 4
+    assert Machine(cpu="8086", memory=1 << 20).bus_timing is None
+    assert Machine(cpu="8088", memory=1 << 20, bus_timing=True).bus_timing.biu.qsize == 4
+    assert Machine(cpu="8086", memory=1 << 20, bus_timing=True).bus_timing.biu.qsize == 6
+    with pytest.raises(ValueError, match="8086 and 8088 only, not the 80286"):
+        Machine(cpu="80286", memory=1 << 20, bus_timing=True)
+
+
+# A loop of ALU, memory and stack work with a countdown, then HLT with interrupts off.
+LOOP = bytes([
+    0xB9, 0x40, 0x00,           # mov cx, 64
+    0xBB, 0x00, 0x02,           # mov bx, 0x200
+    0x01, 0x07,                 # l: add [bx], ax
+    0x40,                       # inc ax
+    0x50,                       # push ax
+    0x5A,                       # pop dx
+    0xD1, 0xE2,                 # shl dx, 1
+    0x43,                       # inc bx
+    0xE2, 0xF6,                 # loop l
+    0xFA,                       # cli
+    0xF4,                       # hlt
+])
+
+
+def _loop_machine(model):
+    from core.machine import Machine
+    m = Machine(cpu=model, memory=1 << 20, bus_timing=True)
+    cpu = m.cpu
+    cpu.cs, cpu.ip, cpu.ds, cpu.ss, cpu.sp = 0x1000, 0x0100, 0x3000, 0x2000, 0x0100
+    for k, b in enumerate(LOOP):
+        m.mem.write8((0x1000 << 4) + 0x100 + k, b)
+    return m
+
+
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_run_and_step_give_the_same_clocks(model):
+    # A debugger user stepping through code sees the clocks a run gives it: Machine.run
+    # goes through the bus model too, one instruction at a time.
+    a, b = _loop_machine(model), _loop_machine(model)
+    stepped = [a.clock.now]
+    while not a.cpu.halted:
+        a.step()
+        stepped.append(a.clock.now)
+    assert b.run(max_cycles=100_000) == "halt"
+    assert b.clock.now == a.clock.now and b.cpu.icount == a.cpu.icount
+    assert b.cpu.get("dx") == a.cpu.get("dx") and b.cpu.get("bx") == 0x240
+    # and the bus model, not the table, timed them: a run of the same code on a machine
+    # without it takes a different time (the 8088's byte bus costs more than the table).
+    from core.machine import Machine
+    c = Machine(cpu=model, memory=1 << 20)
+    c.cpu.cs, c.cpu.ip, c.cpu.ds, c.cpu.ss, c.cpu.sp = 0x1000, 0x0100, 0x3000, 0x2000, 0x0100
+    for k, byte in enumerate(LOOP):
+        c.mem.write8((0x1000 << 4) + 0x100 + k, byte)
+    c.run(max_cycles=100_000)
+    assert c.cpu.icount == a.cpu.icount and c.clock.now != a.clock.now
+    # Run slices of any size give the same clocks.
+    d = _loop_machine(model)
+    while d.run(max_cycles=7) == "budget":
+        pass
+    assert d.clock.now == a.clock.now
+
+
+def test_an_interrupt_delivery_is_not_replayed_as_the_instruction_at_cs_ip():
+    m = _loop_machine("8086")
+    cpu = m.cpu
+    # IVT entry 8 -> 0x1000:0x0120 (an IRET); INTR raised with a controller answering 8.
+    m.mem.write8(0x20, 0x20); m.mem.write8(0x21, 0x01)
+    m.mem.write8(0x22, 0x00); m.mem.write8(0x23, 0x10)
+    m.mem.write8((0x1000 << 4) + 0x120, 0xCF)
+    cpu.intr_ack = lambda: 8
+    cpu.intr = True
+    cpu.set("flags", cpu.get("flags") | 0x200)
+    m.step()
+    assert not m.bus_timing.modelled           # the delivery: table time, queue refilled
+    assert (cpu.cs, cpu.ip) == (0x1000, 0x0120)
+    cpu.intr = False
+    m.step()                                    # the IRET, from a refilled queue
+    assert (cpu.cs, cpu.ip) == (0x1000, 0x0100)

@@ -316,6 +316,9 @@ cdef class _CPU:
     cdef uint32_t cyc_extra     # data-dependent clocks added by a handler
     cdef bint taken
     cdef uint32_t rep_done
+    # The linear address of a REP string instruction split by the debugger or a stop
+    # request (not by a device event), -1 for none: its resumption is not charged again.
+    cdef int64_t rep_resume_lin
     cdef uint32_t word_xfers
     cdef uint16_t t_reg[4096]
     cdef uint16_t t_mem[4096]
@@ -492,6 +495,7 @@ cdef class _CPU:
         else:
             self.fpu = None
         self.skip_lin = -1
+        self.rep_resume_lin = -1
         self.t_insn_pos = -1
         self._load_timing()
         self.reset()
@@ -581,6 +585,7 @@ cdef class _CPU:
         self.inhibit_irq = False
         self.nmi = False
         self.stop_requested = False
+        self.rep_resume_lin = -1
         self.code32 = False
         self.ss32 = False
         self.cpl = 0
@@ -1987,6 +1992,11 @@ cdef class _CPU:
         cdef int k
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
+        # A REP string instruction split by a debugger hit or a stop request resumes here
+        # (rep_resume_lin): its prefixes and start-up were charged once already.
+        cdef bint resumed = self.rep_resume_lin == <int64_t>((self.base[S_CS] + self.eip)
+                                                               & 0xFFFFFFFFu)
+        self.rep_resume_lin = -1
         self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:
@@ -2052,7 +2062,12 @@ cdef class _CPU:
         else:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
-        if self.rep_done or (self.rep and self.is_string(op)):
+        if resumed and self.rep_done:
+            # The rest of a REP the debugger split: only its iterations count (charged
+            # as they ran), so a run stopped there takes as many cycles as one that was
+            # not (reverse execution re-runs history with other points armed).
+            cyc = 0
+        elif self.rep_done or (self.rep and self.is_string(op)):
             # rep_base already includes the REP prefix byte; the iterations were charged
             # as they ran (string_op).
             cyc += self.t_rep_base[k] - self.t_prefix
@@ -2065,7 +2080,7 @@ cdef class _CPU:
         else:
             cyc += self.t_reg[k]
         cyc += self.cyc_extra
-        if cyc == 0:
+        if cyc == 0 and not (resumed and self.rep_done):
             cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
         # A REP iteration counts as an instruction, as Bochs and QEMU count them.
@@ -3100,6 +3115,10 @@ cdef class _CPU:
                 # of a run slice: how a run is sliced must not change what the CPU does
                 # (a trace of the same run is the same however it was sliced).
                 self.eip = self.insn_eip
+                if self.clock.now < self.clock.next_deadline:
+                    # Split for the debugger or the host, not by the hardware: the
+                    # restart must cost the guest nothing (see rep_resume_lin).
+                    self.rep_resume_lin = (self.base[S_CS] + self.insn_eip) & 0xFFFFFFFFu
                 break
 
     @cython.final
@@ -4796,6 +4815,7 @@ cdef class _CPU:
         state["tsc_base"] = self.tsc_base
         state["msrs"] = dict(self.msrs)
         state["fpu_busy_until"] = self.fpu_busy_until
+        state["rep_resume_lin"] = self.rep_resume_lin
         if self.fpu is not None:
             fpu = self.fpu.state()
             fpu["eflags_out"] = self.fpu.eflags_out
@@ -4834,6 +4854,8 @@ cdef class _CPU:
                     self.dr[i] = value[i]
             elif name == "tsc_base":
                 self.tsc_base = value
+            elif name == "rep_resume_lin":
+                self.rep_resume_lin = value
             elif name in ("cpl", "icount", "fpu_busy_until"):
                 setattr(self, name, value)
             elif name == "msrs":

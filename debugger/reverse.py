@@ -52,6 +52,9 @@ class History:
         self.inputs = []             # (cycle, fn) host input, in order
         self._last = time.perf_counter()
         self.replaying = False
+        # The snapshot taken at the start of the last scan (reverse-stepi): the next
+        # steps back start from it instead of re-running from an older snapshot.
+        self._transient = []
         self.captures = 0
         self.capture_time = 0.0
         self.take()
@@ -99,6 +102,7 @@ class History:
 
     def truncate(self, cycle):
         """Forget what was recorded after `cycle` (the future of a changed past)."""
+        self._transient = [s for s in self._transient if s.cycle <= cycle]
         self.inputs = [x for x in self.inputs if x[0] < cycle]
         self.snapshots = [s for s in self.snapshots if s.cycle <= cycle] or self.snapshots[:1]
 
@@ -107,9 +111,11 @@ class History:
         snapshot.restore(self.dbg.pc or self.dbg.machine, state, "reverse execution")
 
     def _snapshot_before(self, pos):
+        """The latest snapshot (kept or transient) strictly before position `pos`."""
         best = None
-        for s in self.snapshots:
-            if (s.cycle, s.icount) < pos:
+        for s in self.snapshots + self._transient:
+            if (s.cycle, s.icount) < pos and (best is None
+                                               or (s.cycle, s.icount) > (best.cycle, best.icount)):
                 best = s
         if best is None:
             raise ReverseError("no recorded history before cycle %d (recording started at "
@@ -174,7 +180,9 @@ class History:
         """Bring the machine to position `pos` (cycle, icount) of the recorded history."""
         self._restore(self._snapshot_before((pos[0] + 1, 0)))
         with self._quiet():
-            self.run_to_cycle(pos[0])
+            # A point hit inside a REP string instruction is a position between two of
+            # its iterations: stop there when the armed points stop there.
+            self.run_to_cycle(pos[0], lambda hits: self.position() == tuple(pos))
         if self.position() != pos:
             raise ReverseError("re-execution diverged: reached cycle %d, instruction %d; "
                                "expected cycle %d, instruction %d"
@@ -212,6 +220,8 @@ class History:
         out = []
         with self._quiet():
             self.run_to_cycle(start)
+            if self.position() < end and self.position() > (snap.cycle, snap.icount):
+                self._transient = [snapshot.capture(self.dbg.pc or self.dbg.machine, snap)]
             while self.position() < end:
                 pos = self.position()
                 if predicate is None or predicate():
@@ -234,12 +244,14 @@ class History:
 
             def note(h):
                 ev = stop(h)
-                if ev is not None and self.position() < seg_end:
+                if ev is not None and self.position() < target:
                     hits.append((self.position(), ev))
                 return False
             with self._quiet():
                 self.run_to_cycle(seg_end[0], note)
-            hits = [x for x in hits if x[0] < seg_end]
+            # A hit where a later stretch starts (a snapshot taken at a stop) belongs to
+            # this stretch: the later one starts after it.
+            hits = [x for x in hits if x[0] <= seg_end and x[0] < target]
             if hits:
                 pos, ev = hits[-1]
                 self.goto(pos)

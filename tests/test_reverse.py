@@ -47,11 +47,14 @@ def test_reverse_stepi_then_stepi_returns_to_the_same_state(seabios):
         assert state(pc) == seen[-4 + k]
 
 
-def test_reverse_continue_stops_at_the_previous_watchpoint_hit(seabios):
+@pytest.mark.parametrize("interval", [None, 1e-9], ids=["default", "every-slice"])
+def test_reverse_continue_stops_at_the_previous_watchpoint_hit(seabios, interval):
     """The BIOS timer tick (BDA 0x46C, written by SeaBIOS's IRQ0 handler): reverse-continue
     goes back to the hit before the current one, with the values of that write, and
-    continuing forward from there meets the later hits again, state for state."""
+    continuing forward from there meets the later hits again, state for state.  Also with
+    a snapshot after every slice of the run (so hits fall where stretches start)."""
     pc, dbg = seabios
+    dbg.record(interval=interval)
     dbg.cont(max_cycles=6_000_000)
     dbg.watch("phys", 0x46C, 4, "w")
     hits = []
@@ -71,6 +74,8 @@ def test_reverse_continue_stops_at_the_previous_watchpoint_hit(seabios):
     assert state(pc) == hits[1][3]
     ev = dbg.cont(max_cycles=20_000_000)
     assert state(pc) == hits[2][3]
+    if interval:
+        assert len(dbg.history.snapshots) > 5
 
 
 def test_reverse_commands_and_the_start_of_history(seabios, tmp_path, monkeypatch):
@@ -123,3 +128,66 @@ def test_gdb_reverse_stepi_and_reverse_continue(stubs=None):
     assert re.search(r"Breakpoint 1, 0x0*%x in" % STOP1, out)
     assert start == REAL_BASE                       # the start of the recorded history
     assert "No more reverse-execution history" in out
+
+
+REP_GUEST = """
+    cld
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov si, 0x1000
+    mov di, 0x2000
+    mov cx, 300
+    rep movsb
+    mov cx, 50
+    mov di, 0x3000
+    rep stosw
+    hlt
+"""
+
+
+def test_a_rep_split_by_a_watchpoint_costs_the_guest_nothing():
+    """Watchpoint hits inside REP MOVSB and REP STOSW stop the run between iterations;
+    the instruction then resumes without being charged its start-up again, so the run
+    ends at the same cycle and instruction count as one with no points (what re-running
+    history with other points armed relies on)."""
+    from core.machine import Machine
+    from tests.asm import load, nasm
+
+    def run(watch):
+        m = Machine("80386")
+        load(m, nasm(REP_GUEST))
+        dbg = Debugger(m)
+        if watch:
+            dbg.watch("phys", 0x2010, 1, "w")
+            dbg.watch("phys", 0x3020, 2, "w")
+        stops = []
+        while True:
+            ev = dbg.cont(max_cycles=100_000)
+            stops.append((ev.reason, m.cpu.get("cx")))
+            if ev.reason != "watchpoint":
+                break
+        return stops, m.clock.now, m.cpu.icount
+
+    plain, watched = run(False), run(True)
+    assert watched[0] == [("watchpoint", 300 - 17), ("watchpoint", 50 - 17), ("halt", 0)]
+    assert watched[1:] == plain[1:]
+
+
+def test_reverse_continue_to_a_watchpoint_set_afterwards_inside_a_rep():
+    """History recorded with no points; a watchpoint set at the end finds the write in
+    the middle of REP MOVSB that happened long before, between two iterations."""
+    from core.machine import Machine
+    from tests.asm import load, nasm
+    m = Machine("80386")
+    load(m, nasm(REP_GUEST))
+    dbg = Debugger(m)
+    dbg.record()
+    assert dbg.cont(max_cycles=100_000).reason == "halt"
+    end = (m.clock.now, m.cpu.icount)
+    dbg.watch("phys", 0x2010, 1, "w")
+    ev = dbg.reverse_continue()
+    assert ev.reason == "watchpoint" and m.cpu.get("cx") == 300 - 17
+    assert m.cpu.get("di") == 0x2011
+    assert dbg.cont(max_cycles=100_000).reason == "halt"
+    assert (m.clock.now, m.cpu.icount) == end

@@ -267,8 +267,16 @@ class Vga(Device):
             # the raster's phase: cycles since the current timing took effect
             "epoch_offset": self.clock.now - self._epoch,
             "vram_size": self.vram_size,
-            "vram_zlib": zlib.compress(self.mem.read_linear(0, self.vram_size), 1),
+            "vram_pages": self._vram_pages(),
         }
+
+    def _vram_pages(self):
+        # Video memory as pages (core/snapshot.Pages): a series of snapshots shares the
+        # pages that did not change, as RAM's do.
+        from core.snapshot import Pages
+        pages = self.mem.pages(getattr(self, "_last_pages", None))
+        self._last_pages = pages
+        return Pages(pages)
 
     def set_state(self, state):
         if state["vram_size"] != self.vram_size:
@@ -287,7 +295,10 @@ class Vga(Device):
         self.dac_latch = list(state["dac_latch"])
         for k, v in state["vbe"].items():
             setattr(self, "vbe_" + k, v)
-        self.mem.write_linear(0, zlib.decompress(state["vram_zlib"]))
+        if "vram_pages" in state:
+            self.mem.set_pages(list(state["vram_pages"]))
+        else:
+            self.mem.write_linear(0, zlib.decompress(state["vram_zlib"]))
         self.mem.latch = state["latch"]
         self._timing = None
         self._update_timing()

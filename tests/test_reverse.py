@@ -15,7 +15,7 @@ from tests.test_gdbstub import REAL_BASE, STOP1, Stub, real_machine, run_gdb, va
 
 def state(target):
     st = snapshot.capture(target)
-    return snapshot.decode(st.blob), st.pages
+    return st.decoded(), st.pages
 
 
 @pytest.fixture

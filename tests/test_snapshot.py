@@ -33,7 +33,7 @@ def traced(pc, cycles):
 
 def full_state(target):
     st = snapshot.capture(target)
-    return snapshot.decode(st.blob), st.pages
+    return st.decoded(), st.pages
 
 
 def test_save_run_load_run_gives_the_same_trace_and_state(tmp_path):
@@ -53,7 +53,7 @@ def test_save_run_load_run_gives_the_same_trace_and_state(tmp_path):
     assert first[2] > state.icount + 1_000_000       # it really ran
 
     snapshot.restore(pc, state)
-    assert full_state(pc) == (snapshot.decode(state.blob), state.pages)
+    assert full_state(pc) == (state.decoded(), state.pages)
     again = traced(pc, 12_000_000)
     assert again == first
 

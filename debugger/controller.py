@@ -784,14 +784,26 @@ class Debugger:
         return self._stop(self._event("step", ""))
 
     def reverse_finish(self):
-        """Go back to the call of the current procedure: the last instruction before now
-        that ran with the caller's stack (ESP above the current one)."""
+        """Go back to the call of the current procedure: the CALL or INT n before now
+        whose return address is still on the stack."""
         cpu = self.cpu
-        ss, esp = cpu.get("ss"), cpu.get("esp")
-        self._reverse(lambda h: h.find_back(
-            1, lambda: cpu.get("ss") == ss and cpu.get("esp") > esp))
+        self._reverse(lambda h: h.find_call(
+            lambda: (cpu.get("ss"), cpu.get("esp"), self._call_here())))
         return self._stop(self._event("finish", "Run back to the call at %s"
                                       % self.location()))
+
+    def _call_here(self):
+        """Whether the instruction at CS:EIP is a CALL or a software interrupt."""
+        try:
+            code = self.read(self.current_linear(), 8)
+        except DebugError:
+            return False
+        i = 0
+        while i < len(code) - 1 and code[i] in PREFIXES:
+            i += 1
+        op = code[i]
+        return (op in (0xE8, 0x9A, 0xCC, 0xCD, 0xCE)
+                or (op == 0xFF and i + 1 < len(code) and (code[i + 1] >> 3) & 7 in (2, 3)))
 
     def reverse_continue(self):
         """Go back to the previous hit of an enabled breakpoint, watchpoint or

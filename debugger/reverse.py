@@ -21,7 +21,8 @@ run(until)) lands exactly on a boundary that a step visited.
 
 reverse-stepi finds the previous boundary by stepping forward through a window before
 the current position (4 Ki cycles, widened as needed) and going to the last boundary in
-it; reverse-next and reverse-finish do the same with a condition on the stack pointer;
+it; reverse-next does the same with a condition on the stack pointer, reverse-finish
+looks for the CALL whose return address is still on the stack;
 reverse-continue re-runs the stretches between snapshots, newest first, with the points
 armed, and goes to the last hit before the current position.
 """
@@ -214,7 +215,39 @@ class History:
             seg_end = (snap.cycle, snap.icount)
             window = FIRST_WINDOW
 
-    def _scan(self, snap, start, end, predicate):
+    def find_call(self, info):
+        """Go back to the CALL (or INT n) that entered the current procedure: the last
+        boundary before now whose instruction is one (`info()` -> (ss, esp, is_call))
+        and whose pushed return address is still on the stack (ESP stayed below its
+        value there, on the same stack, ever since).  Returns the position."""
+        target = self.position()
+        ss0, esp0, _ = info()
+        later_max = esp0               # the highest ESP after the stretch being searched
+        window = FIRST_WINDOW
+        seg_end = target
+        while True:
+            snap = self._snapshot_before(seg_end)
+            start = max(snap.cycle, seg_end[0] - window)
+            entries = self._scan(snap, start, seg_end, None, info)
+            top = later_max
+            for pos, (ss, esp, is_call) in reversed(entries):
+                if ss == ss0 and is_call and top < esp:
+                    self.goto(pos)
+                    return pos
+                if ss == ss0:
+                    top = max(top, esp)
+            if start > snap.cycle:
+                window *= 8
+                continue
+            if snap is self.snapshots[0]:
+                self.goto(target)
+                raise ReverseError("no call of the current procedure in the recorded "
+                                   "history")
+            later_max = top
+            seg_end = (snap.cycle, snap.icount)
+            window = FIRST_WINDOW
+
+    def _scan(self, snap, start, end, predicate, info=None):
         """Boundaries in [start, end) (positions), stepping from `snap`."""
         self._restore(snap)
         out = []
@@ -224,7 +257,9 @@ class History:
                 self._transient = [snapshot.capture(self.dbg.pc or self.dbg.machine, snap)]
             while self.position() < end:
                 pos = self.position()
-                if predicate is None or predicate():
+                if info is not None:
+                    out.append((pos, info()))
+                elif predicate is None or predicate():
                     out.append(pos)
                 if not self.step_once():
                     break

@@ -191,3 +191,60 @@ def test_reverse_continue_to_a_watchpoint_set_afterwards_inside_a_rep():
     assert m.cpu.get("di") == 0x2011
     assert dbg.cont(max_cycles=100_000).reason == "halt"
     assert (m.clock.now, m.cpu.icount) == end
+
+
+CALL_GUEST = """
+    mov cx, 3
+top:
+    call sub1
+    dec cx
+    jnz top
+    hlt
+sub1:
+    push ax
+    mov ax, 1
+    call sub2
+    add ax, 2
+    pop ax
+    ret
+sub2:
+    nop
+    nop
+    ret
+"""
+
+
+def test_reverse_finish_and_reverse_next_around_calls():
+    """rf inside a procedure goes back to its CALL (from sub2 to the CALL in sub1, from
+    sub1 to the CALL in the loop); rn after a call returned goes back over the whole call."""
+    from core.machine import Machine
+    from tests.asm import load, nasm
+    m = Machine("80386")
+    load(m, nasm(CALL_GUEST))
+    dbg = Debugger(m)
+    dbg.record()
+    cpu = m.cpu
+
+    def where():
+        return (m.clock.now, cpu.icount, cpu.eip)
+
+    dbg.step()                                     # mov cx, 3
+    dbg.next()                                     # over the first round's call sub1
+    dbg.step(2)                                    # dec cx, jnz top
+    at_call = where()                              # the second round's call sub1
+    assert dbg.read(dbg.current_linear(), 1) == b"\xe8"
+    dbg.step(3)                                    # call sub1, push ax, mov ax, 1
+    at_inner_call = where()                        # call sub2
+    assert dbg.read(dbg.current_linear(), 1) == b"\xe8"
+    dbg.step(2)                                    # call sub2, nop: inside sub2
+    dbg.reverse_finish()
+    assert where() == at_inner_call
+    dbg.reverse_finish()                           # from sub1 back to the loop's call
+    assert where() == at_call
+    dbg.next()                                     # over the whole call
+    assert cpu.eip == at_call[2] + 3 and cpu.get("ax") == 0
+    after = where()
+    dbg.reverse_next()
+    assert where() == at_call
+    dbg.next()
+    assert where() == after

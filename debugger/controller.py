@@ -731,8 +731,10 @@ class Debugger:
         snapshot now, then one every `interval` seconds of host time while the guest
         runs, within `budget` bytes."""
         from debugger import reverse
-        if not on:
+        if self.history is not None:
+            self.history.close()
             self.history = None
+        if not on:
             return None
         if self.trace is not None:
             raise DebugError("reverse execution and trace recording do not mix: stop the "

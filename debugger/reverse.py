@@ -42,6 +42,67 @@ class ReverseError(Exception):
     """Reverse execution cannot do what was asked (no history that far back...)."""
 
 
+class SerialJournal:
+    """Stands between COM1 and its live host backend while history is recorded: each
+    poll's answer is journalled by its cycle the first time, and when re-execution polls
+    at that cycle again it gets the journalled answer, not the host's (which has moved
+    on); output the guest sends again while re-executing is not sent to the host twice."""
+
+    def __init__(self, live):
+        self.live = live
+        self.initial_polled = bool(live.polled)
+        self.polled = self.initial_polled
+        self.entries = {}               # poll cycle -> (data, polled after), when not b""/same
+        self.frontier = -1              # the last cycle the live backend was polled at
+        self.out = (-1, 0)              # the last output sent: (cycle, n-th at that cycle)
+        self._re = (-1, 0)
+
+    def __getattr__(self, name):
+        return getattr(self.live, name)
+
+    def poll(self, limit, cycle):
+        if cycle <= self.frontier:
+            data, self.polled = self.entries.get(cycle, (b"", self.polled))
+            return data
+        data = self.live.poll(limit, cycle)
+        polled = bool(self.live.polled)
+        if data or polled != self.polled:
+            self.entries[cycle] = (bytes(data), polled)
+        self.polled = polled
+        self.frontier = cycle
+        return data
+
+    def _fresh(self, cycle):
+        n = self._re[1] + 1 if self._re[0] == cycle else 1
+        self._re = (cycle, n)
+        if (cycle, n) <= self.out:
+            return False
+        self.out = (cycle, n)
+        return True
+
+    def write(self, byte, cycle):
+        if self._fresh(cycle):
+            self.live.write(byte, cycle)
+
+    def set_break(self, on, cycle):
+        if self._fresh(cycle):
+            self.live.set_break(on, cycle)
+
+    def rewind(self, cycle):
+        """The machine goes back to `cycle`: `polled` as it was then."""
+        self.polled = self.initial_polled
+        for c in sorted(self.entries):
+            if c >= cycle:
+                break
+            self.polled = self.entries[c][1]
+        self._re = (-1, 0)
+
+    def truncate(self, cycle):
+        """The future after `cycle` is rewritten: poll the host from there on."""
+        self.entries = {c: e for c, e in self.entries.items() if c < cycle}
+        self.frontier = min(self.frontier, cycle - 1)
+
+
 class History:
     """The snapshots and input journal of one debugging session (see the module doc)."""
 
@@ -58,7 +119,18 @@ class History:
         self._transient = []
         self.captures = 0
         self.capture_time = 0.0
+        self.serial = None
+        uart = dbg.pc.chips.get("uart") if dbg.pc is not None else None
+        if uart is not None and uart.backend is not None:
+            self.serial = uart.backend = SerialJournal(uart.backend)
         self.take()
+
+    def close(self):
+        """Stop recording: COM1 talks to its host backend directly again."""
+        uart = self.dbg.pc.chips.get("uart") if self.dbg.pc is not None else None
+        if self.serial is not None and uart is not None and uart.backend is self.serial:
+            uart.backend = self.serial.live
+        self.serial = None
 
     # ------------------------------------------------------------ recording
     def position(self):
@@ -103,12 +175,16 @@ class History:
 
     def truncate(self, cycle):
         """Forget what was recorded after `cycle` (the future of a changed past)."""
+        if self.serial is not None:
+            self.serial.truncate(cycle)
         self._transient = [s for s in self._transient if s.cycle <= cycle]
         self.inputs = [x for x in self.inputs if x[0] < cycle]
         self.snapshots = [s for s in self.snapshots if s.cycle <= cycle] or self.snapshots[:1]
 
     # ------------------------------------------------------------ moving in time
     def _restore(self, state):
+        if self.serial is not None:
+            self.serial.rewind(state.cycle)
         snapshot.restore(self.dbg.pc or self.dbg.machine, state, "reverse execution")
 
     def _snapshot_before(self, pos):

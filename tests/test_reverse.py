@@ -248,3 +248,29 @@ def test_reverse_finish_and_reverse_next_around_calls():
     assert where() == at_call
     dbg.next()
     assert where() == after
+
+
+def test_serial_input_is_journalled_for_re_execution(seabios):
+    """Bytes from COM1's host side arrive once; going back and running forward again
+    delivers them from the journal at the same cycles (the host has nothing left)."""
+    from peripherals.uart import MemoryBackend
+    pc, dbg = seabios
+    live = MemoryBackend(polled=True)
+    uart = pc.chips["uart"]
+    dbg.record(False)
+    uart.attach(live)
+    dbg.record()
+    dbg.cont(max_cycles=2_000_000)
+    live.feed(b"hello")
+    dbg.cont(max_cycles=2_000_000)
+    end = (dbg.clock.now, dbg.cpu.icount)
+    got = state(pc)
+    received = uart.rx_count
+    assert received >= 1 and not live._in                      # the host's bytes are taken
+    assert dbg.reverse_continue().reason == "history"        # back to the start
+    assert uart.rx_count == 0
+    dbg.run_to_cycle(end[0])
+    assert (dbg.clock.now, dbg.cpu.icount) == end
+    assert uart.rx_count == received and state(pc) == got
+    dbg.record(False)
+    assert uart.backend is live

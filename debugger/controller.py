@@ -813,8 +813,8 @@ class Debugger:
 
         def evaluate(hits):
             # Counters and temporaries as they are: a search must not change them.
-            saved = {p.id: (p.hits, p.ignore_count, p.temporary, p.old, p.new)
-                     for p in self.points.values()}
+            saved = {p.id: (p.hits, p.ignore_count, p.temporary, getattr(p, "old", None),
+                            getattr(p, "new", None)) for p in self.points.values()}
             for p in self.points.values():
                 p.temporary = False
             try:

@@ -274,3 +274,29 @@ def test_serial_input_is_journalled_for_re_execution(seabios):
     assert uart.rx_count == received and state(pc) == got
     dbg.record(False)
     assert uart.backend is live
+
+
+def test_reverse_continue_to_breakpoint_hits_keeps_the_hit_counts():
+    """A breakpoint on sub2, the guest run to its end: rc goes to the third call's entry,
+    then the second's (CX tells which round); the hit count is what the forward run made."""
+    from core.machine import Machine
+    from tests.asm import load, nasm
+    m = Machine("80386")
+    code = nasm(CALL_GUEST)
+    load(m, code)
+    dbg = Debugger(m)
+    dbg.record()
+    sub2 = 0x10000 + code.index(b"\x90\x90\xc3")
+    bp = dbg.break_at("lin", sub2)
+    rounds = []
+    while True:
+        ev = dbg.cont(max_cycles=100_000)
+        if ev.reason != "breakpoint":
+            break
+        rounds.append((m.clock.now, m.cpu.get("cx")))
+    assert ev.reason == "halt" and [cx for _, cx in rounds] == [3, 2, 1] and bp.hits == 3
+    ev = dbg.reverse_continue()
+    assert ev.reason == "breakpoint" and (m.clock.now, m.cpu.get("cx")) == rounds[2]
+    ev = dbg.reverse_continue()
+    assert ev.reason == "breakpoint" and (m.clock.now, m.cpu.get("cx")) == rounds[1]
+    assert bp.hits == 3

@@ -4917,6 +4917,13 @@ cdef class _CPU:
                 return off >> PAGE_SHIFT
         return rom.get(<size_t>ptr, -1)
 
+    property rep_split:
+        """Stopped inside a REP string instruction by the debugger or a stop request (not
+        by a device event): a point a re-executed run does not stop at, so host input
+        waits until the instruction has gone on (debugger/controller.py, host_input)."""
+        def __get__(self):
+            return self.rep_resume_lin != -1
+
     def _host_tlb_state(self):
         """The host-pointer TLB and the fetch window as (tag, read page, write page)
         triples of the live entries, and (fetch tag, fetch page)."""

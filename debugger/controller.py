@@ -656,11 +656,13 @@ class Debugger:
                     ev = self._wait_halted()
                     if ev is not None:
                         return self._stop(ev)
+                if self.history is not None:
+                    self.history.apply_inputs(self.clock.now)
                 m.step()
                 self._drain_trace()
                 if self.history is not None:
-                    self.history.apply_inputs(self.clock.now)
                     self.history.maybe_take()
+                    self._drain_host_calls()
                 ev = self._hits_event(cpu.dbg_hits())
                 if ev is None and cpu.stop_requested and not self._break:
                     ev = self._exit_event()
@@ -859,10 +861,18 @@ class Debugger:
         recording for reverse execution it is journalled, to be applied again at this
         cycle when the run is re-executed.  Returns what fn returns."""
         if self.history is not None:
+            if self.cpu.rep_split:
+                # Stopped between two iterations of a REP string instruction by a break
+                # or a point: a re-executed run passes this point without stopping, so
+                # the input goes in at the next boundary the run really has.
+                self._host_calls.append(fn)
+                return None
             self.history.note_input(fn)
         return fn()
 
     def _drain_host_calls(self):
+        if self.history is not None and self.cpu.rep_split:
+            return
         while self._host_calls:
             self.host_input(self._host_calls.popleft())
 
@@ -914,11 +924,13 @@ class Debugger:
                 budget = min(SLICE_CYCLES, end - clock.now)
                 history = self.history
                 if history is not None:
-                    budget = min(budget, max(1, history.next_input(clock.now) - clock.now))
+                    # Input journalled for this stretch of re-executed history goes in
+                    # at its cycle: the slice ends there.
+                    history.apply_inputs(clock.now)
+                    budget = min(budget, max(1, history.next_input() - clock.now))
                 reason = m.run(max_cycles=budget)
                 self._drain_trace()
                 if history is not None:
-                    history.apply_inputs(clock.now)
                     history.maybe_take()
                 self._drain_host_calls()
                 if reason == "budget":
@@ -948,9 +960,14 @@ class Debugger:
         """Let time pass while the CPU is halted, up to the event that wakes it."""
         m, cpu, clock = self.machine, self.cpu, self.clock
         while cpu.halted and not cpu.shutdown:
+            history = self.history
+            budget = SLICE_CYCLES
+            if history is not None:
+                history.apply_inputs(clock.now)      # journalled input of re-executed history
+                budget = min(budget, max(1, history.next_input() - clock.now))
             if clock.next_deadline == NEVER or not (cpu.eflags & 0x200):
                 return self._halt_event()
-            reason = m.run(max_cycles=max(1, min(SLICE_CYCLES, clock.next_deadline - clock.now)))
+            reason = m.run(max_cycles=max(1, min(budget, clock.next_deadline - clock.now)))
             self._drain_trace()
             self._drain_host_calls()
             if reason == "debug":

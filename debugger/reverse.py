@@ -112,6 +112,7 @@ class History:
         self.interval = interval
         self.snapshots = []          # States, in increasing position
         self.inputs = []             # (cycle, fn) host input, in order
+        self._next = 0               # how many of them the machine's state has had
         self._last = time.perf_counter()
         self.replaying = False
         # The snapshot taken at the start of the last scan (reverse-stepi): the next
@@ -143,7 +144,7 @@ class History:
             return
         t0 = time.perf_counter()
         prev = self.snapshots[-1] if self.snapshots else None
-        self.snapshots.append(snapshot.capture(self.dbg.pc or self.dbg.machine, prev))
+        self.snapshots.append(self._capture(prev))
         self._last = time.perf_counter()
         self.capture_time += self._last - t0
         self.captures += 1
@@ -166,19 +167,25 @@ class History:
             keep = [s for i, s in enumerate(self.snapshots[:half]) if i % 2 == 0]
             self.snapshots = keep + self.snapshots[half:]
 
+    def _capture(self, prev):
+        # The snapshot says how much of the journal its machine has had.
+        return snapshot.capture(self.dbg.pc or self.dbg.machine, prev,
+                                meta={"inputs": self._next})
+
     def note_input(self, fn):
         """Host input applied now: journalled for re-execution.  Input given at a point
         in the past replaces the future it would change."""
         now = self.dbg.clock.now
         self.truncate(now)
         self.inputs.append((now, fn))
+        self._next = len(self.inputs)
 
     def truncate(self, cycle):
         """Forget what was recorded after `cycle` (the future of a changed past)."""
         if self.serial is not None:
             self.serial.truncate(cycle)
         self._transient = [s for s in self._transient if s.cycle <= cycle]
-        self.inputs = [x for x in self.inputs if x[0] < cycle]
+        self.inputs = self.inputs[:self._next]
         self.snapshots = [s for s in self.snapshots if s.cycle <= cycle] or self.snapshots[:1]
 
     # ------------------------------------------------------------ moving in time
@@ -186,6 +193,7 @@ class History:
         if self.serial is not None:
             self.serial.rewind(state.cycle)
         snapshot.restore(self.dbg.pc or self.dbg.machine, state, "reverse execution")
+        self._next = state.meta.get("inputs", 0)
 
     def _snapshot_before(self, pos):
         """The latest snapshot (kept or transient) strictly before position `pos`."""
@@ -200,16 +208,16 @@ class History:
         return best
 
     def apply_inputs(self, cycle):
-        """Apply the journalled input of `cycle` (re-execution reached it)."""
-        for c, fn in self.inputs:
-            if c == cycle:
-                fn()
+        """Apply the journalled input due by `cycle` that the machine has not had (a
+        re-executed run reached the cycle it was given at)."""
+        while self._next < len(self.inputs) and self.inputs[self._next][0] <= cycle:
+            fn = self.inputs[self._next][1]
+            self._next += 1
+            fn()
 
-    def next_input(self, after):
-        for c, _ in self.inputs:
-            if c > after:
-                return c
-        return NEVER
+    def next_input(self, after=None):
+        """The cycle of the next journalled input the machine has not had (NEVER)."""
+        return self.inputs[self._next][0] if self._next < len(self.inputs) else NEVER
 
     def run_to_cycle(self, cycle, stop=None):
         """Run forward (points disarmed unless `stop` handles hits) to the first boundary
@@ -217,7 +225,8 @@ class History:
         is called with the CPU's hits at a debug stop; it returns True to stop there."""
         dbg, m, cpu, clock = self.dbg, self.dbg.machine, self.dbg.cpu, self.dbg.clock
         while clock.now < cycle:
-            nxt = min(cycle, self.next_input(clock.now))
+            self.apply_inputs(clock.now)
+            nxt = min(cycle, self.next_input())
             reason = m.run(max_cycles=nxt - clock.now)
             if reason == "debug":
                 hits = cpu.dbg_hits()
@@ -229,8 +238,6 @@ class History:
                 if reason == "stop" and not cpu.shutdown and not m._reset_requested:
                     continue                 # the guest's exit request: run on through it
                 return reason
-            if clock.now == nxt and nxt != cycle:
-                self.apply_inputs(nxt)
         return "cycle"
 
     def step_once(self):
@@ -245,13 +252,11 @@ class History:
         if cpu.shutdown:
             return False
         before = clock.now
+        self.apply_inputs(clock.now)
         m.step()
         cpu.dbg_hits()
         cpu.dbg_resume()
-        if clock.now == before:
-            return False
-        self.apply_inputs(clock.now)
-        return True
+        return clock.now != before
 
     def goto(self, pos):
         """Bring the machine to position `pos` (cycle, icount) of the recorded history."""
@@ -330,7 +335,7 @@ class History:
         with self._quiet():
             self.run_to_cycle(start)
             if self.position() < end and self.position() > (snap.cycle, snap.icount):
-                self._transient = [snapshot.capture(self.dbg.pc or self.dbg.machine, snap)]
+                self._transient = [self._capture(snap)]
             while self.position() < end:
                 pos = self.position()
                 if info is not None:

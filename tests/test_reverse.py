@@ -300,3 +300,56 @@ def test_reverse_continue_to_breakpoint_hits_keeps_the_hit_counts():
     ev = dbg.reverse_continue()
     assert ev.reason == "breakpoint" and (m.clock.now, m.cpu.get("cx")) == rounds[1]
     assert bp.hits == 3
+
+
+def test_host_input_while_stopped_inside_a_rep_waits_for_a_real_boundary():
+    """Stopped by a watchpoint between two iterations of REP MOVSB, host input is held
+    until the guest has gone on (a re-executed run does not stop there), then journalled
+    at the cycle it went in and applied there again when the run is re-executed."""
+    from core.machine import Machine
+    from tests.asm import load, nasm
+    m = Machine("80386")
+    load(m, nasm(REP_GUEST))
+    dbg = Debugger(m)
+    dbg.record()
+    dbg.watch("phys", 0x2010, 1, "w")
+    assert dbg.cont(max_cycles=100_000).reason == "watchpoint"
+    assert m.cpu.rep_split
+    applied = []
+    assert dbg.host_input(lambda: applied.append((m.clock.now, m.cpu.icount))) is None
+    assert applied == []
+    dbg.delete_all()
+    assert dbg.cont(max_cycles=100_000).reason == "halt"
+    assert len(applied) == 1 and applied[0][0] > 0
+    first = applied[0]
+    end = (m.clock.now, m.cpu.icount)
+    assert dbg.reverse_continue().reason == "history"
+    dbg.cont(max_cycles=100_000)
+    assert applied == [first, first] and (m.clock.now, m.cpu.icount) == end
+
+
+def test_keys_sent_are_journalled_and_arrive_again_at_their_cycles(seabios):
+    """`sendkey` during a SeaBIOS boot: going back before it and running forward again
+    delivers the keys at the same cycles (the i8042's input log and the whole machine are
+    as they were); keys sent in the past replace the recorded future."""
+    pc, dbg = seabios
+    out = []
+    interp = CommandInterpreter(dbg, write=out.append)
+    assert interp.execute("cycle 2000000")
+    assert interp.execute('sendkey "ab"') and not interp.last_error
+    assert interp.execute("cycle 15000000")
+    end = (dbg.clock.now, dbg.cpu.icount)
+    got = state(pc)
+    log = list(pc.chips["i8042"].input_log)
+    assert len(log) == 4                            # a and b, pressed and released
+    assert dbg.reverse_continue().reason == "history"
+    assert pc.chips["i8042"].input_log == []
+    dbg.run_to_cycle(end[0])
+    assert (dbg.clock.now, dbg.cpu.icount) == end and state(pc) == got
+    assert pc.chips["i8042"].input_log == log
+    dbg.reverse_step(3)
+    assert interp.execute('sendkey "c"')             # a new future
+    assert len(dbg.history.inputs) == 2
+    dbg.run_to_cycle(19_000_000)                   # c goes after b's release and gap
+    assert len(pc.chips["i8042"].input_log) == 6
+    assert pc.chips["i8042"].input_log[4][1] == ("key", "c", True)

@@ -1994,9 +1994,11 @@ cdef class _CPU:
         cdef bint tf = (self.eflags & F_TF) != 0
         # A REP string instruction split by a debugger hit or a stop request resumes here
         # (rep_resume_lin): its prefixes and start-up were charged once already.
-        cdef bint resumed = self.rep_resume_lin == <int64_t>((self.base[S_CS] + self.eip)
-                                                               & 0xFFFFFFFFu)
-        self.rep_resume_lin = -1
+        cdef bint resumed = False
+        if self.rep_resume_lin != -1:
+            resumed = self.rep_resume_lin == <int64_t>((self.base[S_CS] + self.eip)
+                                                       & 0xFFFFFFFFu)
+            self.rep_resume_lin = -1
         self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:

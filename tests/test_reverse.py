@@ -10,7 +10,7 @@ from core import snapshot
 from debugger.commands import CommandInterpreter
 from debugger.controller import DebugError, Debugger
 from tests.test_boot import build, require_firmware
-from tests.test_gdbstub import REAL_BASE, STOP1, Stub, real_machine, run_gdb, values
+from tests.test_gdbstub import REAL_BASE, STOP1, real_machine, run_gdb, values
 
 
 def state(target):
@@ -107,11 +107,24 @@ def test_without_recording_reverse_is_an_error():
         dbg.reverse_step()
 
 
-def test_gdb_reverse_stepi_and_reverse_continue(stubs=None):
-    stub = Stub(real_machine())
+def test_gdb_reverse_stepi_and_reverse_continue(tmp_path, monkeypatch):
+    from debugger.commands import CommandInterpreter
+    monkeypatch.chdir(tmp_path)
+    m = real_machine()
+    dbg = Debugger(m)
+    interp = CommandInterpreter(dbg)
+    from debugger.gdbstub import GdbServer
+
+    class _Stub:
+        pass
+    stub = _Stub()
+    stub.dbg = dbg
+    stub.server = GdbServer(dbg, port=0, monitor=interp.execute_capture)
+    stub.port = stub.server.start()
+    stub.close = stub.server.close
     try:
         stub.dbg.record()
-        out = run_gdb(stub.port,
+        out = run_gdb(stub.port, "monitor snapshot save start", "monitor record",
                       "break *0x%x" % STOP1, "continue",
                       "stepi", "stepi", "p/x $pc",
                       "reverse-stepi", "p/x $pc",
@@ -128,6 +141,9 @@ def test_gdb_reverse_stepi_and_reverse_continue(stubs=None):
     assert re.search(r"Breakpoint 1, 0x0*%x in" % STOP1, out)
     assert start == REAL_BASE                       # the start of the recorded history
     assert "No more reverse-execution history" in out
+    assert "saved the machine at cycle 0" in out and (tmp_path / "snapshots" /
+                                                      "start.c86snap").is_file()
+    assert "recording for reverse execution since cycle 0" in out
 
 
 REP_GUEST = """

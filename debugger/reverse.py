@@ -220,10 +220,11 @@ class History:
         return self.inputs[self._next][0] if self._next < len(self.inputs) else NEVER
 
     def run_to_cycle(self, cycle, stop=None):
-        """Run forward (points disarmed unless `stop` handles hits) to the first boundary
-        at or after `cycle`, re-applying journalled input at its cycles.  `stop(hits)`
-        is called with the CPU's hits at a debug stop; it returns True to stop there."""
-        dbg, m, cpu, clock = self.dbg, self.dbg.machine, self.dbg.cpu, self.dbg.clock
+        """Run forward to the first boundary at or after `cycle`, re-applying journalled
+        input at its cycles.  The armed points stop the CPU as usual; `stop(hits)` is
+        called with the hits and returns True to stop there (without it, or when it says
+        False, the run goes on past them)."""
+        m, cpu, clock = self.dbg.machine, self.dbg.cpu, self.dbg.clock
         while clock.now < cycle:
             self.apply_inputs(clock.now)
             nxt = min(cycle, self.next_input())

@@ -15,7 +15,6 @@ from peripherals.ata import ATA, BSY, DRQ
 from peripherals.pic import PIC
 from peripherals.pit import PIT
 from peripherals.uart import UART
-from tests import boot
 from tests.test_boot import build, require_firmware
 
 

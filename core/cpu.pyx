@@ -318,7 +318,9 @@ cdef class _CPU:
     cdef uint32_t rep_done
     # The linear address of a REP string instruction split by the debugger or a stop
     # request (not by a device event), -1 for none: its resumption is not charged again.
+    # Checked (and cleared) only where a REP string instruction is charged.
     cdef int64_t rep_resume_lin
+    cdef int64_t rep_split_lin      # set by string_op when it splits one that way
     cdef uint32_t word_xfers
     cdef uint16_t t_reg[4096]
     cdef uint16_t t_mem[4096]
@@ -496,6 +498,7 @@ cdef class _CPU:
             self.fpu = None
         self.skip_lin = -1
         self.rep_resume_lin = -1
+        self.rep_split_lin = -1
         self.t_insn_pos = -1
         self._load_timing()
         self.reset()
@@ -586,6 +589,7 @@ cdef class _CPU:
         self.nmi = False
         self.stop_requested = False
         self.rep_resume_lin = -1
+        self.rep_split_lin = -1
         self.code32 = False
         self.ss32 = False
         self.cpl = 0
@@ -1992,13 +1996,7 @@ cdef class _CPU:
         cdef int k
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
-        # A REP string instruction split by a debugger hit or a stop request resumes here
-        # (rep_resume_lin): its prefixes and start-up were charged once already.
-        cdef bint resumed = False
-        if self.rep_resume_lin != -1:
-            resumed = self.rep_resume_lin == <int64_t>((self.base[S_CS] + self.eip)
-                                                       & 0xFFFFFFFFu)
-            self.rep_resume_lin = -1
+        cdef bint resumed = False           # the rest of a REP the debugger split
         self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:
@@ -2064,15 +2062,25 @@ cdef class _CPU:
         else:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
-        if resumed and self.rep_done:
-            # The rest of a REP the debugger split: only its iterations count (charged
-            # as they ran), so a run stopped there takes as many cycles as one that was
-            # not (reverse execution re-runs history with other points armed).
-            cyc = 0
-        elif self.rep_done or (self.rep and self.is_string(op)):
-            # rep_base already includes the REP prefix byte; the iterations were charged
-            # as they ran (string_op).
-            cyc += self.t_rep_base[k] - self.t_prefix
+        if self.rep_done or (self.rep and self.is_string(op)):
+            if self.rep_resume_lin != -1:
+                resumed = self.rep_done and self.rep_resume_lin == <int64_t>(
+                    (self.base[S_CS] + self.insn_eip) & 0xFFFFFFFFu)
+                self.rep_resume_lin = -1
+            if self.rep_split_lin != -1:
+                # Split just now: its resumption is the one not charged again.
+                self.rep_resume_lin = self.rep_split_lin
+                self.rep_split_lin = -1
+            if resumed:
+                # The rest of a REP the debugger or a stop request split (string_op): its
+                # prefixes and start-up were charged before the split and its iterations
+                # as they ran, so a run stopped there takes as many cycles as one that was
+                # not (reverse execution re-runs history with other points armed).
+                cyc = 0
+            else:
+                # rep_base already includes the REP prefix byte; the iterations were
+                # charged as they ran (string_op).
+                cyc += self.t_rep_base[k] - self.t_prefix
         elif self.cyc_override:
             cyc += self.cyc_override
         elif self.taken and self.t_taken[k]:
@@ -2082,7 +2090,7 @@ cdef class _CPU:
         else:
             cyc += self.t_reg[k]
         cyc += self.cyc_extra
-        if cyc == 0 and not (resumed and self.rep_done):
+        if cyc == 0 and not resumed:
             cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
         # A REP iteration counts as an instruction, as Bochs and QEMU count them.
@@ -3120,7 +3128,7 @@ cdef class _CPU:
                 if self.clock.now < self.clock.next_deadline:
                     # Split for the debugger or the host, not by the hardware: the
                     # restart must cost the guest nothing (see rep_resume_lin).
-                    self.rep_resume_lin = (self.base[S_CS] + self.insn_eip) & 0xFFFFFFFFu
+                    self.rep_split_lin = (self.base[S_CS] + self.insn_eip) & 0xFFFFFFFFu
                 break
 
     @cython.final

@@ -731,7 +731,8 @@ class Debugger:
     def record(self, on=True, budget=None, interval=None):
         """Start (or stop) recording for reverse execution (debugger/reverse.py): a
         snapshot now, then one every `interval` seconds of host time while the guest
-        runs, within `budget` bytes."""
+        runs (default: 0.25 s or more, adapting to what a snapshot costs), within
+        `budget` bytes."""
         from debugger import reverse
         if self.history is not None:
             self.history.close()
@@ -743,8 +744,7 @@ class Debugger:
                              "trace first")
         try:
             self.history = reverse.History(
-                self, budget=budget or reverse.DEFAULT_BUDGET,
-                interval=interval or reverse.DEFAULT_INTERVAL)
+                self, budget=budget or reverse.DEFAULT_BUDGET, interval=interval)
         except Exception as e:
             from core.snapshot import SnapshotError
             if isinstance(e, SnapshotError):

@@ -36,6 +36,7 @@ NEVER = 0xFFFFFFFFFFFFFFFF
 DEFAULT_BUDGET = 1 << 30
 DEFAULT_INTERVAL = 0.25        # seconds of host time between automatic snapshots
 FIRST_WINDOW = 4096            # cycles stepped through before the current position
+CAPTURE_SHARE_INVERSE = 33     # the interval is at least 33 times a snapshot's cost
 
 
 class ReverseError(Exception):
@@ -106,10 +107,14 @@ class SerialJournal:
 class History:
     """The snapshots and input journal of one debugging session (see the module doc)."""
 
-    def __init__(self, dbg, budget=DEFAULT_BUDGET, interval=DEFAULT_INTERVAL):
+    def __init__(self, dbg, budget=DEFAULT_BUDGET, interval=None):
+        """`interval`: seconds of host time between snapshots; None for the default,
+        which adapts to what a snapshot costs (a given interval is kept as it is)."""
         self.dbg = dbg
+        self.adapt = interval is None
+        interval = DEFAULT_INTERVAL if interval is None else interval
         self.budget = budget
-        self.interval = interval
+        self.base_interval = self.interval = interval
         self.snapshots = []          # States, in increasing position
         self.inputs = []             # (cycle, fn) host input, in order
         self._next = 0               # how many of them the machine's state has had
@@ -148,6 +153,11 @@ class History:
         self._last = time.perf_counter()
         self.capture_time += self._last - t0
         self.captures += 1
+        # The interval adapts so that taking snapshots costs at most about 3% of the
+        # run: a machine with more memory to compare waits longer between them.
+        if self.adapt:
+            self.interval = max(self.base_interval,
+                                (self._last - t0) * CAPTURE_SHARE_INVERSE)
         self._trim()
 
     def maybe_take(self):

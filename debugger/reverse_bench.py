@@ -36,14 +36,13 @@ def run(args, record):
     if record:
         dbg.record(budget=args.budget)
     cpu = pc.machine.cpu
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while cpu.icount < args.instructions:
         ev = dbg.cont(max_cycles=200_000_000)
         if ev.reason not in ("budget",):
             print("the guest stopped: %s" % ev.message)
             break
-    wall = time.perf_counter() - t0
-    return pc, dbg, wall
+    return pc, dbg, time.perf_counter() - t0, time.process_time() - c0
 
 
 def main(argv=None):
@@ -59,19 +58,23 @@ def main(argv=None):
     args = p.parse_args(argv)
     args.instructions = int(args.instructions)
 
-    _, plain_dbg, plain = run(args, record=False)
+    _, plain_dbg, plain, plain_cpu = run(args, record=False)
     plain_n = plain_dbg.cpu.icount
-    print("without recording: %d instructions in %.2f s, %.1f MIPS"
-          % (plain_n, plain, plain_n / plain / 1e6))
-    pc, dbg, wall = run(args, record=True)
+    print("without recording: %d instructions in %.2f s (%.2f s of CPU), %.1f MIPS"
+          % (plain_n, plain, plain_cpu, plain_n / plain / 1e6))
+    pc, dbg, wall, cpu_time = run(args, record=True)
     n = dbg.cpu.icount
     h = dbg.history
-    print("with recording:    %d instructions in %.2f s, %.1f MIPS; overhead %.1f%%"
-          % (n, wall, n / wall / 1e6, 100.0 * (wall / n) / (plain / plain_n) - 100.0))
-    print("snapshots: %d kept, %d taken, %.2f s taking them (%.1f ms each); memory %.1f MiB "
-          "of %.0f MiB" % (len(h.snapshots), h.captures, h.capture_time,
-                           1e3 * h.capture_time / max(1, h.captures), h.memory() / 2**20,
-                           h.budget / 2**20))
+    print("with recording:    %d instructions in %.2f s (%.2f s of CPU), %.1f MIPS; "
+          "overhead %.1f%% of wall time, %.1f%% of CPU time"
+          % (n, wall, cpu_time, n / wall / 1e6,
+             100.0 * (wall / n) / (plain / plain_n) - 100.0,
+             100.0 * (cpu_time / n) / (plain_cpu / plain_n) - 100.0))
+    print("snapshots: %d kept, %d taken, %.2f s taking them (%.1f ms each, %.1f%% of the "
+          "run); memory %.1f MiB of %.0f MiB"
+          % (len(h.snapshots), h.captures, h.capture_time,
+             1e3 * h.capture_time / max(1, h.captures), 100.0 * h.capture_time / wall,
+             h.memory() / 2**20, h.budget / 2**20))
     from core import snapshot
     t0 = time.perf_counter()
     state = snapshot.capture(pc)

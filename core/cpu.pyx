@@ -4803,6 +4803,8 @@ cdef class _CPU:
     def get_state(self):
         cdef int i
         state = {name: self.get(name) for name in STATE_REGS}
+        # EFLAGS as stored, reserved bits included (set_state writes it back as is); a
+        # CPU that computes flags lazily must have them computed into it here.
         state["eflags"] = self.eflags
         for name in ("cr0", "cr2", "cr3", "cr4"):
             state[name] = getattr(self, name)
@@ -4926,6 +4928,13 @@ cdef class _CPU:
                                                 or bus.wptr[off >> PAGE_SHIFT] == ptr):
                 return off >> PAGE_SHIFT
         return rom.get(<size_t>ptr, -1)
+
+    def memory_changed(self):
+        """Guest memory was rewritten from outside the CPU, all of it at once (a snapshot
+        restored: core/snapshot.restore calls this after RAM and the devices).  Whatever
+        the CPU caches from the contents of memory must go; the fetch window and the
+        host-pointer TLB only point into it, so today there is nothing to drop.  A cache
+        of decoded instructions would be flushed here."""
 
     property rep_split:
         """Stopped inside a REP string instruction by the debugger or a stop request (not

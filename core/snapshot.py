@@ -386,6 +386,7 @@ def restore(target, state, what="snapshot"):
     # The devices remapped pages as they were restored, which drops the CPU's host
     # pointers: put them back now that the page map is the saved one.
     cpu._set_host_tlb_state(data["cpu"]["htlb"])
+    cpu.memory_changed()            # RAM was written behind the CPU's back
     cpu.stop_requested = bool(m._reset_requested)
     _restore_event_order(clock, named, c, what)
 

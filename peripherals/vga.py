@@ -713,6 +713,9 @@ class Vga(Device):
         r, g, b = self.dac[j], self.dac[j + 1], self.dac[j + 2]
         if self._dac_8bit():
             return r, g, b
+        # A 6-bit DAC converts the low six bits of each component: entries written while
+        # the 8-bit DAC was on keep their top bits, which it ignores.
+        r, g, b = r & 0x3F, g & 0x3F, b & 0x3F
         return (r << 2 | r >> 4), (g << 2 | g >> 4), (b << 2 | b >> 4)
 
     def palette16(self):

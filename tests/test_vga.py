@@ -628,6 +628,21 @@ def test_dispi_enable_clears_memory_unless_asked_not_to_and_8bit_dac():
     assert v.mode_description() != "VBE 64x64x8"
 
 
+def test_8bit_dac_entries_after_the_dac_goes_back_to_6_bits():
+    """An entry written with the 8-bit DAC on, shown after it is off: the 6-bit DAC takes
+    the low six bits of each component (rendering used to fail with a ValueError on the
+    10-bit result; found by the fuzz harness, issue 15)."""
+    m, v = make()
+    v.set_mode(0x13)
+    dispi(m, 4, 0x20)                          # 8-bit DAC, VBE off
+    outb(m, 0x3C8, 0)
+    for c in (0xC8, 0x80, 0x7F):
+        outb(m, 0x3C9, c)
+    dispi(m, 4, 0x00)                          # back to the 6-bit DAC
+    six = [c & 0x3F for c in (0xC8, 0x80, 0x7F)]
+    assert pixel(v.render(), 0, 0) == tuple(c << 2 | c >> 4 for c in six)
+
+
 def test_lfb_can_move_for_a_pci_bar():
     m, v = make()
     v.set_lfb_base(0xF0000000)

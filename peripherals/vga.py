@@ -804,6 +804,10 @@ class Vga(Device):
                 start, xres // 8, yres, 0, line, 0, 0, -1, 0, False, False,
                 self.vbe_x_offset & 7, self.palette16(), 0x0F)
         start = self.vbe_y_offset * line + self.vbe_x_offset * ((bpp + 7) // 8)
+        # The offsets are any 16-bit values, so the start can lie far past the video
+        # memory (even past 4 GiB); the renderer shows what lies beyond its end as black,
+        # so the start it gets need not be larger than that end.
+        start = min(start, self.vram_size)
         return self.mem.render_linear(start, xres, yres, line, bpp, self.palette256())
 
     def screenshot(self, path, blink=False):

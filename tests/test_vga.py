@@ -798,3 +798,21 @@ def test_debian_vgabios_mode_13h_and_a_vbe_mode():
     assert v.is_text_mode()
     rig.int10(ax=0x0E41, bx=0x0007)
     assert v.screen_text()[0].startswith("A")
+
+
+def test_vbe_display_offsets_past_the_video_memory_show_black():
+    """X and Y offsets far past the video memory (their start address beyond 4 GiB)
+    show black, like any pixel past the memory's end; rendering used to raise an
+    OverflowError (found by the fuzz harness, issue 15)."""
+    m, v = make()
+    dispi(m, 1, 64)
+    dispi(m, 2, 64)
+    dispi(m, 3, 32)
+    dispi(m, 4, 0x41)
+    dispi(m, 6, 0xFFFF)                        # virtual width: as wide as fits
+    m.mem.write(LFB, b"\x10\x20\x30\x00")
+    assert pixel(v.render(), 0, 0) == (0x30, 0x20, 0x10)
+    dispi(m, 8, 0xFFFF)                        # X offset
+    dispi(m, 9, 0xFFFF)                        # Y offset
+    data, w, h = v.render()
+    assert (w, h) == (64, 64) and data == bytes(64 * 64 * 3)

@@ -25,7 +25,7 @@ import random
 from core.machine import Machine
 from core.models import MODELS, ISA_286, ISA_386
 
-from tests.fuzz import GUEST_FAULT, OK
+from tests.fuzz import DATA_LOSS, GUEST_FAULT, OK
 
 GDT, IDT, TSS, LDT, PAGING, CODE = 0x1000, 0x2000, 0x3000, 0x5000, 0x10000, 0x20000
 CODE_END = 0x90000
@@ -261,10 +261,11 @@ def write_code(rng, mem, bits32, memory, encodings):
         for _ in range(4):
             at = rng.randrange(CODE, CODE_END - len(code) - 1)
             mem.write(at, code)
-    if memory > CODE_END + 0x10000:
-        # Above the code area: random data for far pointers and strings to land on.
-        top = min(memory, 0x200000)
-        mem.write(CODE_END, rng.randbytes(top - CODE_END))
+    # Above the code area: random data for far pointers and strings to land on (RAM
+    # only: on a PC, A0000-FFFFF is the VGA's and the BIOS's).
+    mem.write(CODE_END, rng.randbytes(0xA0000 - CODE_END))
+    if memory > 0x100000:
+        mem.write(0x100000, rng.randbytes(min(memory, 0x200000) - 0x100000))
     return kind
 
 
@@ -341,15 +342,27 @@ def run(seed, case_dir=None, model=None, mode=None, cycles=CASE_CYCLES):
     model = model or rng.choice(sorted(MODELS))
     mode = mode or rng.choice(modes_of(model))
     memory = memory_of(model)
-    m = Machine(model, memory)
+    pc = media = None
+    if MODELS[model].isa >= ISA_386 and rng.random() < 0.25:
+        # The same on a whole PC: the guest's IN/OUT and MMIO reach the devices, with
+        # their interrupts; its media must come out unchanged.
+        import tempfile
+        from tests.fuzz import ports
+        case_dir = case_dir or tempfile.mkdtemp(prefix="c86fuzz-cpu-")
+        pc, media = ports.build(rng, case_dir, machine=rng.choice(("pc", "isapc")),
+                                memory=memory, cpu=model)
+        before = ports.digest(media.values())
+        m = pc.machine
+    else:
+        m = Machine(model, memory)
+        # A timer tick, as every PC has (the PIT): a long REP string instruction yields
+        # only at a device event, never at the end of a run slice (core/cpu.pyx: how a
+        # run is sliced must not change what the CPU does), so on a machine without
+        # devices one REP MOVSD with ECX=FFFFFFFFh would run four billion iterations.
+        def tick(when):
+            m.clock.schedule(when + TICK, tick)
+        m.clock.schedule(TICK, tick)
     cpu = m.cpu
-    # A timer tick, as every PC has (the PIT): a long REP string instruction yields only
-    # at a device event, never at the end of a run slice (core/cpu.pyx: how a run is
-    # sliced must not change what the CPU does), so on a machine without devices one
-    # REP MOVSD with ECX=FFFFFFFFh would run its four billion iterations to the end.
-    def tick(when):
-        m.clock.schedule(when + TICK, tick)
-    m.clock.schedule(TICK, tick)
     encodings = {}
     insns = episodes = shutdowns = halts = 0
     kinds = []
@@ -373,6 +386,12 @@ def run(seed, case_dir=None, model=None, mode=None, cycles=CASE_CYCLES):
         elif reason == "halt":
             halts += 1
             spent += 1000              # a halt costs no cycles; do not loop forever on it
+    if pc is not None:
+        pc.close()
+        if ports.digest(media.values()) != before:
+            return {"outcome": DATA_LOSS, "model": model, "mode": mode, "insns": insns,
+                    "detail": "a medium changed without --commit"}
     return {"outcome": GUEST_FAULT if shutdowns or halts else OK, "model": model,
+            "machine": pc.config.machine if pc is not None else "bare",
             "mode": mode, "insns": insns, "cycles": spent, "episodes": episodes,
             "shutdowns": shutdowns, "halts": halts, "code": kinds}

@@ -56,7 +56,7 @@ def digest(paths):
     return out
 
 
-def build(rng, case_dir, machine=None, memory=None):
+def build(rng, case_dir, machine=None, memory=None, cpu=None):
     from core import pc as pcmod
     machine = machine or rng.choice(("pc", "isapc"))
     media = make_media(rng, case_dir)
@@ -65,7 +65,9 @@ def build(rng, case_dir, machine=None, memory=None):
                          boot=rng.choice(("floppy", "disk", "cdrom", None)), **media)
     if cfg.boot == "cdrom" and "cdrom" not in media:
         cfg.boot = None
-    if rng.random() < 0.3:
+    if cpu is not None:
+        cfg.cpu = cpu
+    elif rng.random() < 0.3:
         cfg.cpu = rng.choice(("80386", "80486", "pentium", "pentium2"))
     pc = pcmod.build_pc(cfg)
     return pc, media

@@ -263,6 +263,13 @@ def case_toml(rng, d):
         text = mutate(rng, text.encode(), rng.choice((1, 3))).decode("latin-1")
     path = write(os.path.join(d, "m.toml"), text.encode("utf-8", "surrogateescape"))
     argv = ["run", path, "--max-cycles", 2_000_000]
+    if rng.random() < 0.3:
+        # The same file as a named machine (core/machines.py): CYCLE86_MACHINES is the
+        # case's folder while the command runs (see run()).
+        sub = rng.choice(("list", "show", "edit"))
+        argv = ["machine", sub] + ([] if sub == "list" else ["m"])
+        if sub == "edit":
+            argv += ["--memory", rng.choice(("2M", "1G"))]
     images = [os.path.join(d, k + ".img") for k in ("fda", "hda", "cdrom")
               if os.path.exists(os.path.join(d, k + ".img"))]
     return argv, [path, "m.toml"] + images, images
@@ -458,7 +465,15 @@ def run(seed, case_dir, kind=None):
     kind = kind or KINDS[seed % len(KINDS)]
     argv, names, media = CASES[kind](rng, case_dir)
     before = {p: sha(p) for p in media}
-    status, err = cli(argv)
+    old = os.environ.get("CYCLE86_MACHINES")
+    os.environ["CYCLE86_MACHINES"] = case_dir
+    try:
+        status, err = cli(argv)
+    finally:
+        if old is None:
+            os.environ.pop("CYCLE86_MACHINES", None)
+        else:
+            os.environ["CYCLE86_MACHINES"] = old
     outcome = verdict(status, err, names + [case_dir])
     after = {p: sha(p) for p in media}
     if after != before:

@@ -67,6 +67,12 @@ cdef enum:
     F_AC = 0x40000
     F_ARITH = 0x08D5        # OF SF ZF AF PF CF
 
+# A REP string instruction yields (and restarts) after this many iterations at most, so
+# that one instruction cannot hold the run loop past its budget for minutes; see
+# string_op.  More than any 16-bit count, so real-mode REPs with CX run whole as before.
+cdef enum:
+    REP_YIELD = 1 << 18
+
 # Exception vectors.
 cdef enum:
     EXC_DE = 0
@@ -3093,12 +3099,16 @@ cdef class _CPU:
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
             if (self.clock.now >= self.clock.next_deadline or self.dbg_pending
-                    or self.stop_requested) and (cnt - 1) & amask:
+                    or self.stop_requested or self.rep_done >= REP_YIELD) and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
                 # serviced; the instruction restarts from its first prefix.  Only a
-                # device event, a debugger hit or a stop request splits it, never the end
-                # of a run slice: how a run is sliced must not change what the CPU does
-                # (a trace of the same run is the same however it was sliced).
+                # device event, a debugger hit, a stop request or REP_YIELD iterations
+                # split it, never the end of a run slice: how a run is sliced must not
+                # change what the CPU does (a trace of the same run is the same however
+                # it was sliced).  The iteration count bounds the run loop's overshoot of
+                # its budget when no device has an event pending (a bare machine, a PC
+                # before its BIOS programs the PIT): REP MOVSD with ECX=FFFFFFFFh no
+                # longer runs its four billion iterations inside one slice.
                 self.eip = self.insn_eip
                 break
 

@@ -177,7 +177,13 @@ def test_bad_input_log_is_refused_by_name(tmp_path, floppy, capsys):
                          "poll_end"),
                         ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
                          '"serial": {"polled": true, "poll_hz": "x", "input": []}}',
-                         "poll_hz")):
+                         "poll_hz"),
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[1180591620717411303424, ["key", "a", true]]]}',
+                         "past the clock"),
+                        ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
+                         '"serial": {"polled": true, "input": [[1e30, "41"]]}}',
+                         "past the clock")):
         bad.write_text(text)
         status, _, err = run(capsys, "--machine", "isapc", "--fda", floppy,
                              "--replay-input", str(bad))

@@ -59,7 +59,9 @@ def verdict(status, err, names):
     if status == 0:
         return OK
     if status == 2:
-        if any(n and n in err for n in names) or "offset" in err:
+        from core.pc import PCConfig
+        options = [": %s: " % k for k in PCConfig.keys()]      # "cycle86 run: memory: ..."
+        if any(n and n in err for n in names + options) or "offset" in err:
             return USER_ERROR
         return BAD_MESSAGE
     return GUEST_FAULT              # a triple fault, the cycle limit, a guest's exit code

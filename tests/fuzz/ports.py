@@ -247,8 +247,9 @@ def pci_config_write(rng, bus):
 
 # ---------------------------------------------------------------- DMA
 
-def program_8237(rng, bus, channel):
-    """A random setup of one channel through the ports, the way a driver writes it."""
+def program_8237(rng, bus, channel, transfer=None):
+    """A random setup of one channel through the ports, the way a driver writes it;
+    `transfer` (VERIFY, WRITE or READ from peripherals/dma.py) mostly fixes the type."""
     dma2 = channel >= 4
     c = channel & 3
     base = 0xC0 if dma2 else 0x00
@@ -257,7 +258,8 @@ def program_8237(rng, bus, channel):
     page_port = (0x87, 0x83, 0x81, 0x82, 0x8F, 0x8B, 0x89, 0x8A)[channel]
     bus.port_write(reg(10), 1, 4 | c)                    # mask the channel
     bus.port_write(reg(12), 1, 0)                        # clear the byte flip-flop
-    mode = (rng.randrange(4) << 2) | (rng.random() < 0.3 and 0x10) \
+    kind = transfer if transfer is not None and rng.random() < 0.85 else rng.randrange(4)
+    mode = (kind << 2) | (rng.random() < 0.3 and 0x10) \
         | (rng.random() < 0.2 and 0x20) | (rng.choice((0, 1, 1, 2, 3)) << 6) | c
     bus.port_write(reg(11), 1, mode)
     addr = rng.choice((0, 0xFFFF, 0xFFF0, 0xFE00, rng.randrange(1 << 16)))
@@ -274,7 +276,7 @@ def program_8237(rng, bus, channel):
     bus.port_write(reg(10), 1, c if rng.random() < 0.9 else 4 | c)     # unmask
 
 
-def fdc_command(rng, pc, data, settle=2000):
+def fdc_command(rng, pc, data, settle=2000, quick=None):
     """Write the bytes of a floppy command, waiting for RQM as a driver would (a bounded
     number of times); then run and read the result phase."""
     m, bus = pc.machine, pc.machine.bus
@@ -284,7 +286,13 @@ def fdc_command(rng, pc, data, settle=2000):
                 break
             m.run(max_cycles=settle)
         bus.port_write(0x3F5, 1, b)
-    m.run(max_cycles=rng.choice((10_000, 200_000, 3_000_000)))
+    # The disk turns at 300 rpm: a sector can be 200 ms away.  Mostly wait that long,
+    # sometimes break into the transfer with the next setup.
+    freq = m.clock.frequency
+    if quick is None:
+        quick = data[0] in (0x03, 0x04, 0x08)        # SPECIFY, SENSE DRIVE/INTERRUPT
+    m.run(max_cycles=10_000 if quick else
+          rng.choice((10_000, freq // 1000, freq // 4, freq // 4, freq // 3)))
     for _ in range(10):
         if bus.port_read(0x3F4, 1) & 0xC0 != 0xC0:
             break
@@ -307,32 +315,48 @@ def run_dma(seed, case_dir):
         bus.port_write(0x3F2, 1, 0)                      # FDC reset, then motor A + DMA
         m.run(max_cycles=1000)
         bus.port_write(0x3F2, 1, 0x1C)
-        bus.port_write(0x3F7, 1, rng.randrange(4))
+        bus.port_write(0x3F7, 1, 0 if rng.random() < 0.8 else rng.randrange(4))
         m.run(max_cycles=100_000)
         for _ in range(4):
             fdc_command(rng, pc, [0x08])                 # sense interrupt status
-        fdc_command(rng, pc, [0x03, rng.randrange(256), rng.randrange(256) & 0xFE])
+        # SPECIFY: mostly what a BIOS sets (SRT 3 ms, HUT 240 ms, HLT 2 ms, DMA mode).
+        fdc_command(rng, pc, [0x03, 0xDF, 0x02] if rng.random() < 0.7 else
+                    [0x03, rng.randrange(256), rng.randrange(256) & 0xFE])
+        fdc_command(rng, pc, [0x07, 0])                  # RECALIBRATE drive 0
+        fdc_command(rng, pc, [0x08])
         for _ in range(rng.randrange(3, 12)):
             setups += 1
-            channel = rng.choice((2, 2, 2, 0, 1, 3, 5, 6, 7))
-            program_8237(rng, bus, channel)
             r = rng.random()
             if r < 0.6:
-                cmd = rng.choice((0xE6, 0x46, 0xC5, 0x45, 0x42, 0x4D, 0x0F, 0x07))
+                cmd = rng.choice((0xE6, 0xE6, 0x46, 0xC5, 0x45, 0x42, 0x4D, 0x0F, 0x07))
+                # The floppy's DMA channel, set up in the direction the command moves
+                # data (READ DATA writes memory), most of the time.
+                channel = 2 if rng.random() < 0.9 else rng.choice((0, 1, 3))
+                program_8237(rng, bus, channel, 2 if cmd in (0xC5, 0x45, 0x4D) else 1)
                 head = rng.randrange(2)
+                drive = 0 if rng.random() < 0.85 else rng.randrange(4)
+                cyl = rng.randrange(80) if rng.random() < 0.9 else rng.randrange(256)
+                if cmd in (0xE6, 0x46, 0xC5, 0x45, 0x42) and rng.random() < 0.8:
+                    fdc_command(rng, pc, [0x0F, (head << 2) | drive, cyl])   # SEEK first
+                    fdc_command(rng, pc, [0x08])
                 if cmd == 0x4D:                          # FORMAT TRACK
-                    args = [head << 2, rng.randrange(4), rng.randrange(1, 30),
-                            rng.randrange(256), rng.randrange(256)]
+                    args = [(head << 2) | drive, rng.choice((2, 2, 0, 3)),
+                            rng.randrange(1, 30), rng.randrange(256), rng.randrange(256)]
                 elif cmd == 0x0F:                        # SEEK
-                    args = [head << 2, rng.randrange(256)]
+                    args = [(head << 2) | drive, rng.randrange(256)]
                 elif cmd == 0x07:                        # RECALIBRATE
-                    args = [rng.randrange(4)]
+                    args = [drive]
                 else:
-                    args = [(head << 2) | rng.randrange(4), rng.randrange(90), head,
-                            rng.randrange(0, 30), rng.choice((2, 2, 0, 1, 3, 7, 255)),
-                            rng.randrange(0, 30), 0x1B, rng.choice((0xFF, 0, 128))]
+                    first = rng.randrange(1, 19) if rng.random() < 0.9 else rng.randrange(256)
+                    args = [(head << 2) | drive, cyl, head, first,
+                            rng.choice((2, 2, 2, 0, 1, 3, 7, 255)),
+                            rng.choice((18, 18, first, 36, 255, rng.randrange(256))),
+                            0x1B, rng.choice((0xFF, 0, 128))]
                 fdc_command(rng, pc, [cmd] + args)
+                fdc_command(rng, pc, [0x08])
             elif r < 0.8:
+                channel = rng.choice((2, 0, 1, 3, 5, 6, 7))
+                program_8237(rng, bus, channel)
                 # The device side of the API, as a device would call it.
                 if rng.random() < 0.5:
                     dma.transfer(channel, rng.randbytes(rng.choice((1, 2, 512, 70000))))

@@ -146,9 +146,12 @@ def run(seed, case_dir=None):
                 client.close()
                 time.sleep(0.05)
                 client = Client(port)
-        # The stub must still answer.
+        # The stub must still answer, a new client after this one (which may have
+        # detached, or left the guest running).
         client.send(b"\x03")
         client.drain(0.3)
+        client.close()
+        client = Client(port)
         client.send(frame(b"?"))
         reply = b""
         for _ in range(20):

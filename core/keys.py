@@ -135,6 +135,8 @@ def events(script, frequency, start=0):
                     out.append((t, ("key", _key(name), word == "press")))
             else:
                 raise KeysError("unknown command %r (wait, type, key, press, release)" % word)
+            if out and out[-1][0] >= 1 << 64 or t >= 1 << 64:
+                raise KeysError("the script runs past the clock's 64 bits of cycles")
         except KeysError as e:
             raise KeysError("line %d: %s" % (number, e)) from None
     return out

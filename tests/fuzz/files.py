@@ -23,6 +23,7 @@ import io
 import json
 import os
 import random
+import re
 import struct
 
 from tests.fuzz import BAD_MESSAGE, DATA_LOSS, GUEST_FAULT, OK, USER_ERROR
@@ -62,6 +63,8 @@ def verdict(status, err, names):
         from core.pc import PCConfig
         options = [": %s: " % k for k in PCConfig.keys()]      # "cycle86 run: memory: ..."
         if any(n and n in err for n in names + options) or "offset" in err:
+            return USER_ERROR
+        if re.search(r"^cycle86 [a-z]+: /[^\n]*?: ", err):     # a file by its whole path
             return USER_ERROR
         return BAD_MESSAGE
     return GUEST_FAULT              # a triple fault, the cycle limit, a guest's exit code

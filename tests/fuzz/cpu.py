@@ -354,11 +354,27 @@ def run(seed, case_dir=None, model=None, mode=None, cycles=CASE_CYCLES):
         # No device schedules anything here: the budget holds only because a long REP
         # yields after REP_YIELD iterations (core/cpu.pyx); this target checks it.
         m = Machine(model, memory)
-    cpu = m.cpu
     encodings = {}
-    insns = episodes = shutdowns = halts = 0
     kinds = []
-    spent = 0
+    try:
+        insns, spent, episodes, shutdowns, halts = _episodes(
+            rng, m, model, mode, memory, cycles, encodings, kinds)
+    finally:
+        if pc is not None:
+            pc.close()
+    if pc is not None and ports.digest(media.values()) != before:
+        return {"outcome": DATA_LOSS, "model": model, "mode": mode, "insns": insns,
+                "detail": "a medium changed without --commit"}
+    return {"outcome": GUEST_FAULT if shutdowns or halts else OK, "model": model,
+            "machine": pc.config.machine if pc is not None else "bare",
+            "mode": mode, "insns": insns, "cycles": spent, "episodes": episodes,
+            "shutdowns": shutdowns, "halts": halts, "code": kinds}
+
+
+def _episodes(rng, m, model, mode, memory, cycles, encodings, kinds):
+    """Fresh layouts and code until `cycles` are spent (or 24 episodes)."""
+    cpu = m.cpu
+    insns = episodes = shutdowns = halts = spent = 0
     while spent < cycles and episodes < 24:
         episodes += 1
         m.reset()
@@ -378,12 +394,4 @@ def run(seed, case_dir=None, model=None, mode=None, cycles=CASE_CYCLES):
         elif reason == "halt":
             halts += 1
             spent += 1000              # a halt costs no cycles; do not loop forever on it
-    if pc is not None:
-        pc.close()
-        if ports.digest(media.values()) != before:
-            return {"outcome": DATA_LOSS, "model": model, "mode": mode, "insns": insns,
-                    "detail": "a medium changed without --commit"}
-    return {"outcome": GUEST_FAULT if shutdowns or halts else OK, "model": model,
-            "machine": pc.config.machine if pc is not None else "bare",
-            "mode": mode, "insns": insns, "cycles": spent, "episodes": episodes,
-            "shutdowns": shutdowns, "halts": halts, "code": kinds}
+    return insns, spent, episodes, shutdowns, halts

@@ -61,7 +61,9 @@ def verdict(status, err, names):
         return OK
     if status == 2:
         from core.pc import PCConfig
-        options = [": %s: " % k for k in PCConfig.keys()]      # "cycle86 run: memory: ..."
+        # "cycle86 run: memory: ...", "cycle86 run: rtc start '...': ..."
+        options = [": %s: " % k for k in PCConfig.keys()] + \
+            [": %s " % k.replace("_", " ") for k in PCConfig.keys() if "_" in k]
         if any(n and n in err for n in names + options) or "offset" in err:
             return USER_ERROR
         if re.search(r"^cycle86 [a-z]+: /[^\n]*?: ", err):     # a file by its whole path

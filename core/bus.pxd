@@ -27,6 +27,7 @@ cdef class Bus:
     cdef bint _a20
     cdef dict _rom_pages       # page number -> the _Buffer its ROM bytes live in
     cdef uint32_t _unclaimed        # the page unclaimed_page() found last
+    cdef object _signature          # (map_gen, digest) of map_signature()
     cdef dict _mmio            # page number -> (read(addr, width), write(addr, width, value))
     cdef list _io              # port -> (read, write, width, owner) or None; see register_io
     cdef public dict unclaimed_ports

@@ -447,6 +447,8 @@ cdef class Bus:
         """A digest of the page map (which pages are RAM, read-only, MMIO or unmapped),
         to check that a restored machine maps memory as the saved one did."""
         import hashlib
+        if self._signature is not None and self._signature[0] == self.map_gen:
+            return self._signature[1]       # nothing was remapped since
         cdef bytearray kinds = bytearray(NPAGES)
         cdef unsigned char* k = kinds
         cdef uint32_t p
@@ -457,7 +459,9 @@ cdef class Bus:
                 k[p] = 2 if self.rptr[p] == self.ram + (<uint64_t>p << PAGE_SHIFT) else 5
         for p in self._mmio:
             k[p] = 3
-        return hashlib.sha1(kinds).hexdigest()
+        digest = hashlib.sha1(kinds).hexdigest()
+        self._signature = (self.map_gen, digest)
+        return digest
 
 
 cdef uint32_t _call_read(read, uint32_t port, int width) noexcept:

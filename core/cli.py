@@ -487,6 +487,9 @@ def _check_file_settings(settings, path="machine file"):
         try:
             if key == "memory":
                 value = memory_size(str(value))
+                if value > pcmod.MAX_MEMORY:
+                    raise argparse.ArgumentTypeError(
+                        "%d bytes of RAM is more than this PC can address (3.75 GiB)" % value)
             elif key == "max_cycles":
                 value = positive_cycles(str(value))
             elif key in checks:

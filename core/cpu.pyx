@@ -69,6 +69,12 @@ cdef enum:
     F_AC = 0x40000
     F_ARITH = 0x08D5        # OF SF ZF AF PF CF
 
+# A REP string instruction yields (and restarts) after this many iterations at most, so
+# that one instruction cannot hold the run loop past its budget for minutes; see
+# string_op.  More than any 16-bit count, so real-mode REPs with CX run whole as before.
+cdef enum:
+    REP_YIELD = 1 << 18
+
 # Exception vectors.
 cdef enum:
     EXC_DE = 0
@@ -337,6 +343,11 @@ cdef class _CPU:
     cdef uint32_t cyc_extra     # data-dependent clocks added by a handler
     cdef bint taken
     cdef uint32_t rep_done
+    # The linear address of a REP string instruction split by the debugger or a stop
+    # request (not by a device event), -1 for none: its resumption is not charged again.
+    # Checked (and cleared) only where a REP string instruction is charged.
+    cdef int64_t rep_resume_lin
+    cdef int64_t rep_split_lin      # set by string_op when it splits one that way
     cdef uint32_t word_xfers
     cdef uint16_t t_reg[4096]
     cdef uint16_t t_mem[4096]
@@ -527,6 +538,8 @@ cdef class _CPU:
         else:
             self.fpu = None
         self.skip_lin = -1
+        self.rep_resume_lin = -1
+        self.rep_split_lin = -1
         self.t_insn_pos = -1
         self._load_timing()
         self.reset()
@@ -616,6 +629,8 @@ cdef class _CPU:
         self.inhibit_irq = False
         self.nmi = False
         self.stop_requested = False
+        self.rep_resume_lin = -1
+        self.rep_split_lin = -1
         self.code32 = False
         self.ss32 = False
         self.cpl = 0
@@ -2116,6 +2131,7 @@ cdef class _CPU:
         cdef int k
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
+        cdef bint resumed = False           # the rest of a REP the debugger split
         self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:
@@ -2182,9 +2198,24 @@ cdef class _CPU:
             self.exec_twobyte(op & 0xFF)
         # ---- timing: the model's documented clocks for this opcode and form
         if self.rep_done or (self.rep and self.is_string(op)):
-            # rep_base already includes the REP prefix byte; the iterations were charged
-            # as they ran (string_op).
-            cyc += self.t_rep_base[k] - self.t_prefix
+            if self.rep_resume_lin != -1:
+                resumed = self.rep_done and self.rep_resume_lin == <int64_t>(
+                    (self.base[S_CS] + self.insn_eip) & 0xFFFFFFFFu)
+                self.rep_resume_lin = -1
+            if self.rep_split_lin != -1:
+                # Split just now: its resumption is the one not charged again.
+                self.rep_resume_lin = self.rep_split_lin
+                self.rep_split_lin = -1
+            if resumed:
+                # The rest of a REP the debugger or a stop request split (string_op): its
+                # prefixes and start-up were charged before the split and its iterations
+                # as they ran, so a run stopped there takes as many cycles as one that was
+                # not (reverse execution re-runs history with other points armed).
+                cyc = 0
+            else:
+                # rep_base already includes the REP prefix byte; the iterations were
+                # charged as they ran (string_op).
+                cyc += self.t_rep_base[k] - self.t_prefix
         elif self.cyc_override:
             cyc += self.cyc_override
         elif self.taken and self.t_taken[k]:
@@ -2194,7 +2225,7 @@ cdef class _CPU:
         else:
             cyc += self.t_reg[k]
         cyc += self.cyc_extra
-        if cyc == 0:
+        if cyc == 0 and not resumed:
             cyc = 1         # no instruction is free; keeps every run loop advancing
         self.clock.now += cyc
         # A REP iteration counts as an instruction, as Bochs and QEMU count them.
@@ -3222,13 +3253,21 @@ cdef class _CPU:
                 if ((self.eflags & F_ZF) != 0) != (self.rep == 0xF3):
                     break
             if (self.clock.now >= self.clock.next_deadline or self.dbg_pending
-                    or self.stop_requested) and (cnt - 1) & amask:
+                    or self.stop_requested or self.rep_done >= REP_YIELD) and (cnt - 1) & amask:
                 # Long REP: yield between iterations so devices and interrupts are
                 # serviced; the instruction restarts from its first prefix.  Only a
-                # device event, a debugger hit or a stop request splits it, never the end
-                # of a run slice: how a run is sliced must not change what the CPU does
-                # (a trace of the same run is the same however it was sliced).
+                # device event, a debugger hit, a stop request or REP_YIELD iterations
+                # split it, never the end of a run slice: how a run is sliced must not
+                # change what the CPU does (a trace of the same run is the same however
+                # it was sliced).  The iteration count bounds the run loop's overshoot of
+                # its budget when no device has an event pending (a bare machine, a PC
+                # before its BIOS programs the PIT): REP MOVSD with ECX=FFFFFFFFh no
+                # longer runs its four billion iterations inside one slice.
                 self.eip = self.insn_eip
+                if self.clock.now < self.clock.next_deadline:
+                    # Split for the debugger or the host, not by the hardware: the
+                    # restart must cost the guest nothing (see rep_resume_lin).
+                    self.rep_split_lin = (self.base[S_CS] + self.insn_eip) & 0xFFFFFFFFu
                 break
 
     @cython.final
@@ -4905,6 +4944,8 @@ cdef class _CPU:
     def get_state(self):
         cdef int i
         state = {name: self.get(name) for name in STATE_REGS}
+        # EFLAGS as stored, reserved bits included (set_state writes it back as is); a
+        # CPU that computes flags lazily must have them computed into it here.
         state["eflags"] = self.eflags
         for name in ("cr0", "cr2", "cr3", "cr4"):
             state[name] = getattr(self, name)
@@ -4927,6 +4968,7 @@ cdef class _CPU:
         state["tsc_base"] = self.tsc_base
         state["msrs"] = dict(self.msrs)
         state["fpu_busy_until"] = self.fpu_busy_until
+        state["rep_resume_lin"] = self.rep_resume_lin
         if self.fpu is not None:
             fpu = self.fpu.state()
             fpu["eflags_out"] = self.fpu.eflags_out
@@ -4965,6 +5007,8 @@ cdef class _CPU:
                     self.dr[i] = value[i]
             elif name == "tsc_base":
                 self.tsc_base = value
+            elif name == "rep_resume_lin":
+                self.rep_resume_lin = value
             elif name in ("cpl", "icount", "fpu_busy_until"):
                 setattr(self, name, value)
             elif name == "msrs":
@@ -5025,6 +5069,20 @@ cdef class _CPU:
                                                 or bus.wptr[off >> PAGE_SHIFT] == ptr):
                 return off >> PAGE_SHIFT
         return rom.get(<size_t>ptr, -1)
+
+    def memory_changed(self):
+        """Guest memory was rewritten from outside the CPU, all of it at once (a snapshot
+        restored: core/snapshot.restore calls this after RAM and the devices).  Whatever
+        the CPU caches from the contents of memory must go; the fetch window and the
+        host-pointer TLB only point into it, so today there is nothing to drop.  A cache
+        of decoded instructions would be flushed here."""
+
+    property rep_split:
+        """Stopped inside a REP string instruction by the debugger or a stop request (not
+        by a device event): a point a re-executed run does not stop at, so host input
+        waits until the instruction has gone on (debugger/controller.py, host_input)."""
+        def __get__(self):
+            return self.rep_resume_lin != -1
 
     def _host_tlb_state(self):
         """The host-pointer TLB and the fetch window as (tag, read page, write page)

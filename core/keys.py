@@ -135,6 +135,8 @@ def events(script, frequency, start=0):
                     out.append((t, ("key", _key(name), word == "press")))
             else:
                 raise KeysError("unknown command %r (wait, type, key, press, release)" % word)
+            if out and out[-1][0] >= 1 << 64 or t >= 1 << 64:
+                raise KeysError("the script runs past the clock's 64 bits of cycles")
         except KeysError as e:
             raise KeysError("line %d: %s" % (number, e)) from None
     return out
@@ -203,8 +205,7 @@ def load_input_log(path):
     try:
         keyboard = [(int(c), tuple(e)) for c, e in data.get("keyboard") or []]
         for c, e in keyboard:
-            if c < 0:
-                raise ValueError("cycle %d is before power-on" % c)
+            _check_cycle(c)
             _check_event(e)
         serial = data.get("serial")
         if serial is not None:
@@ -215,14 +216,23 @@ def load_input_log(path):
             # anything but a count (or null) would fail there, not here.
             for key in ("poll_hz", "poll_end"):
                 v = serial[key]
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool)
+                                      or not 0 <= v < 1 << 64):
                     raise ValueError("serial %s %r is not a number of cycles or Hz"
                                      % (key, v))
-            if any(c < 0 for c, _ in serial["input"]):
-                raise ValueError("a serial input cycle is before power-on")
+            for c, _ in serial["input"]:
+                _check_cycle(c)
     except (TypeError, ValueError, KeyError) as e:
         raise KeysError("%s: a malformed entry (%s)" % (path, e)) from None
     return keyboard, serial
+
+
+def _check_cycle(c):
+    """ValueError unless guest cycle `c` is one the clock can reach (0 .. 2**64-1)."""
+    if c < 0:
+        raise ValueError("cycle %d is before power-on" % c)
+    if c >= 1 << 64:
+        raise ValueError("cycle %d is past the clock's 64 bits" % c)
 
 
 def _check_event(e):

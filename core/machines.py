@@ -58,13 +58,17 @@ def names():
 
 def load(name):
     """The settings of machine `name` (paths absolute), as core/pc.load_machine_file reads
-    them; MachineError when there is none."""
+    them and checked by the rules `cycle86 run NAME` applies (so "4M" is a number of
+    bytes here too); MachineError when there is none, a one-line error naming the file
+    for a bad value."""
+    from core import cli
     from core import pc as pcmod
     path = path_of(name)
     if not path.is_file():
         raise MachineError("no machine %r (no %s; 'cycle86 machine list' shows them)"
                            % (name, path))
-    return pcmod.load_machine_file(str(path))[1]
+    path, settings = pcmod.load_machine_file(str(path))
+    return cli._check_file_settings(settings, path)
 
 
 # ---- TOML out.  The values are strings, integers and booleans (PCConfig's types), so a

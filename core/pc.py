@@ -48,6 +48,7 @@ EXIT_CLEAN = 0               # Bochs shutdown port, a clean stop or a halt for g
 EXIT_TRIPLE_FAULT = 4        # the CPU shut down (triple fault)
 EXIT_CYCLE_LIMIT = 124       # --max-cycles ran out first (as timeout(1) says 124)
 
+MAX_MEMORY = 0xF0000000      # RAM below the PCI hole and the BIOS at the top of 4 GiB
 LOW_BIOS_LIMIT = 128 << 10
 VGA_BIOS_BASE = 0xC0000
 
@@ -467,9 +468,9 @@ def build_pc(config, echo=None):
     if not isinstance(config.memory, int) or config.memory <= 0:
         raise PlatformError("memory must be a positive number of bytes, not %r"
                             % (config.memory,))
-    if config.memory > 0xF0000000:
-        raise PlatformError("%d bytes of RAM is more than this PC can address (3.75 GiB)"
-                            % config.memory)
+    if config.memory > MAX_MEMORY:
+        raise PlatformError("memory: %d bytes of RAM is more than this PC can address "
+                            "(3.75 GiB)" % config.memory)
     if config.boot is not None and config.boot not in BOOT_DEVICES:
         raise PlatformError("unknown boot device %r (choose from %s)"
                             % (config.boot, ", ".join(BOOT_DEVICES)))
@@ -963,7 +964,10 @@ def load_machine_file(name_or_path, search=None):
         if k in ("bios", "vgabios", "fda", "fdb", "hda", "hdb", "cdrom", "kernel", "overlays",
                  "screenshot", "keys_file", "input_log", "replay_input") \
                 and isinstance(value, str):
-            if value not in FIRMWARE_NAMES and value not in VGABIOS_NAMES and value != "none":
+            # Names of installed firmware and the VGA BIOS's "none"/"off" are not files;
+            # anything else is a path relative to the machine file.
+            if not ((k == "bios" and value in FIRMWARE_NAMES)
+                    or (k == "vgabios" and (value in VGABIOS_NAMES or value in ("none", "off")))):
                 value = str((path.parent / Path(value).expanduser()).resolve()) \
                     if not os.path.isabs(os.path.expanduser(value)) else os.path.expanduser(value)
         if k == "e9" or k == "serial":

@@ -52,16 +52,27 @@ class SnapshotError(Exception):
 _INT_SMALL = struct.Struct("<q")
 
 
-def encode(obj):
-    """`obj` (plain data) as bytes; TypeError naming the path of anything else."""
+class Pages(list):
+    """A large buffer in a device's state (video memory) as a list of 4 KiB pages, None
+    for a page of zeros.  A State keeps these outside its encoded blob, as it keeps RAM,
+    so a series of snapshots shares unchanged pages; a file stores them as RAM is."""
+
+
+def encode(obj, pages=None):
+    """`obj` (plain data) as bytes; TypeError naming the path of anything else.  Pages
+    lists go into the dict `pages` (by their path), the encoding names them."""
     out = bytearray()
-    _enc(obj, out, "state")
+    _enc(obj, out, "state", pages)
     return bytes(out)
 
 
-def _enc(o, out, path):
+def _enc(o, out, path, pages=None):
     t = type(o)
-    if o is None:
+    if t is Pages and pages is not None:
+        b = path.encode("utf-8")
+        out += b"P" + struct.pack("<I", len(b)) + b
+        pages[path] = o
+    elif o is None:
         out += b"N"
     elif o is True:
         out += b"T"
@@ -86,31 +97,38 @@ def _enc(o, out, path):
     elif t is list or t is tuple:
         out += (b"l" if t is list else b"t") + struct.pack("<I", len(o))
         for i, x in enumerate(o):
-            _enc(x, out, "%s[%d]" % (path, i))
+            _enc(x, out, "%s[%d]" % (path, i), pages)
     elif t is dict:
         out += b"d" + struct.pack("<I", len(o))
         for k, v in o.items():
             _enc(k, out, path)
-            _enc(v, out, "%s[%r]" % (path, k))
+            _enc(v, out, "%s[%r]" % (path, k), pages)
     elif isinstance(o, int):                  # IntEnum, bool subclasses, numpy-free ints
         _enc(int(o), out, path)
     elif isinstance(o, tuple):                # namedtuples (the CPU's Segment)
-        _enc(tuple(o), out, path)
+        _enc(tuple(o), out, path, pages)
     else:
         raise TypeError("%s is a %s, not plain data a snapshot can hold" % (path, t.__name__))
 
 
-def decode(data):
-    """The plain data encode() made; ValueError if the bytes are not such an encoding."""
-    obj, pos = _dec(memoryview(data), 0)
+def decode(data, pages=None):
+    """The plain data encode() made; ValueError if the bytes are not such an encoding.
+    `pages`: the Pages lists encode() set aside (missing ones decode as None)."""
+    obj, pos = _dec(memoryview(data), 0, pages or {})
     if pos != len(data):
         raise ValueError("%d bytes left over after the state" % (len(data) - pos))
     return obj
 
 
-def _dec(m, pos):
+def _dec(m, pos, pages):
     tag = m[pos:pos + 1].tobytes()
     pos += 1
+    if tag == b"P":
+        n = struct.unpack_from("<I", m, pos)[0]
+        key = m[pos + 4:pos + 4 + n].tobytes().decode("utf-8")
+        if key not in pages:
+            raise ValueError("the pages of %s are missing" % key)
+        return Pages(pages[key]), pos + 4 + n
     if tag == b"N":
         return None, pos
     if tag == b"T":
@@ -138,7 +156,7 @@ def _dec(m, pos):
         pos += 4
         items = []
         for _ in range(n):
-            x, pos = _dec(m, pos)
+            x, pos = _dec(m, pos, pages)
             items.append(x)
         return (items if tag == b"l" else tuple(items)), pos
     if tag == b"d":
@@ -146,8 +164,8 @@ def _dec(m, pos):
         pos += 4
         d = {}
         for _ in range(n):
-            k, pos = _dec(m, pos)
-            v, pos = _dec(m, pos)
+            k, pos = _dec(m, pos, pages)
+            v, pos = _dec(m, pos, pages)
             d[k] = v
         return d, pos
     raise ValueError("unknown tag %r at offset %d" % (tag, pos - 1))
@@ -234,17 +252,22 @@ class State:
     cycle: int
     icount: int
     meta: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)       # the devices' Pages, by path
 
     def size(self, counted=None):
         """Bytes this state holds; pages already in `counted` (a set of ids) are not
         counted again, and are added to it."""
         n = len(self.blob)
-        for p in self.pages:
-            if p is not None and (counted is None or id(p) not in counted):
-                n += PAGE
-                if counted is not None:
-                    counted.add(id(p))
+        for pages in [self.pages] + list(self.extra.values()):
+            for p in pages:
+                if p is not None and (counted is None or id(p) not in counted):
+                    n += PAGE
+                    if counted is not None:
+                        counted.add(id(p))
         return n
+
+    def decoded(self):
+        return decode(self.blob, self.extra)
 
 
 def _check_disks(pc, what):
@@ -312,12 +335,13 @@ def capture(target, prev=None, meta=None):
     if pc is not None:
         from dataclasses import asdict
         state["config"] = asdict(pc.config)
+    extra = {}
     try:
-        blob = encode(state)
+        blob = encode(state, extra)
     except TypeError as e:
         raise SnapshotError("snapshot: %s" % e) from None
     return State(blob, bus.ram_pages(prev.pages if prev is not None else None),
-                 clock.now, cpu.icount, dict(meta or {}))
+                 clock.now, cpu.icount, dict(meta or {}), extra)
 
 
 def restore(target, state, what="snapshot"):
@@ -326,7 +350,7 @@ def restore(target, state, what="snapshot"):
     pc, m = _parts(target)
     _check_disks(pc, what)
     try:
-        data = decode(state.blob)
+        data = state.decoded()
     except (ValueError, struct.error, UnicodeDecodeError) as e:
         raise SnapshotError("%s: corrupted machine state (%s)" % (what, e)) from None
     ident = machine_identity(target)
@@ -362,6 +386,7 @@ def restore(target, state, what="snapshot"):
     # The devices remapped pages as they were restored, which drops the CPU's host
     # pointers: put them back now that the page map is the saved one.
     cpu._set_host_tlb_state(data["cpu"]["htlb"])
+    cpu.memory_changed()            # RAM was written behind the CPU's back
     cpu.stop_requested = bool(m._reset_requested)
     _restore_event_order(clock, named, c, what)
 
@@ -410,6 +435,9 @@ def save(target, path, description="", state=None):
     sections = [(b"META", json.dumps(meta, indent=1).encode()),
                 (b"STAT", zlib.compress(state.blob, 6)),
                 (b"RAM ", _encode_ram(state.pages))]
+    for key, pages in sorted(state.extra.items()):
+        name = key.encode("utf-8")
+        sections.append((b"PAGE", struct.pack("<I", len(name)) + name + _encode_ram(pages)))
     out = io.BytesIO()
     out.write(_HEADER.pack(MAGIC, VERSION, len(sections)))
     for tag, payload in sections:
@@ -529,7 +557,10 @@ def read_sections(path):
         if zlib.crc32(payload) != crc:
             raise SnapshotError("%s: corrupted: the checksum of section %s does not match"
                                 % (path, name))
-        sections[name] = payload
+        if name == "PAGE":
+            sections.setdefault("PAGE", []).append(payload)
+        else:
+            sections[name] = payload
     if pos != len(data):
         raise SnapshotError("%s: corrupted: %d bytes after the last section"
                             % (path, len(data) - pos))
@@ -560,13 +591,21 @@ def load(path):
     except zlib.error as e:
         raise SnapshotError("%s: corrupted STAT section (%s)" % (path, e)) from None
     pages = _decode_ram(sections["RAM"], path)
-    return State(blob, pages, meta.get("cycle", 0), meta.get("icount", 0), meta)
+    extra = {}
+    for payload in sections.get("PAGE", []):
+        try:
+            n = struct.unpack_from("<I", payload)[0]
+            key = payload[4:4 + n].decode("utf-8")
+        except (struct.error, UnicodeDecodeError):
+            raise SnapshotError("%s: corrupted PAGE section (its name)" % path) from None
+        extra[key] = _decode_ram(payload[4 + n:], path)
+    return State(blob, pages, meta.get("cycle", 0), meta.get("icount", 0), meta, extra)
 
 
 def config_of(state, what="snapshot"):
     """The PCConfig fields a State's machine was built with (None for a bare Machine)."""
     try:
-        data = decode(state.blob)
+        data = state.decoded()
     except (ValueError, struct.error, UnicodeDecodeError) as e:
         raise SnapshotError("%s: corrupted machine state (%s)" % (what, e)) from None
     return data.get("config")

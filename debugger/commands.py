@@ -1892,6 +1892,10 @@ class CommandInterpreter:
             events = self.dbg.host_input(lambda: keys.send(kbc, script))
         except keys.KeysError as e:
             raise CommandError(str(e).replace("line 1: ", "")) from None
+        if events is None:
+            self.write("the keys go in when the REP string instruction the guest is "
+                       "stopped in goes on")
+            return
         self.write("sent %d key events, from cycle %d to %d"
                    % (len(events), events[0][0], events[-1][0]))
 

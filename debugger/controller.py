@@ -656,11 +656,13 @@ class Debugger:
                     ev = self._wait_halted()
                     if ev is not None:
                         return self._stop(ev)
+                if self.history is not None:
+                    self.history.apply_inputs(self.clock.now)
                 m.step()
                 self._drain_trace()
                 if self.history is not None:
-                    self.history.apply_inputs(self.clock.now)
                     self.history.maybe_take()
+                    self._drain_host_calls()
                 ev = self._hits_event(cpu.dbg_hits())
                 if ev is None and cpu.stop_requested and not self._break:
                     ev = self._exit_event()
@@ -729,18 +731,20 @@ class Debugger:
     def record(self, on=True, budget=None, interval=None):
         """Start (or stop) recording for reverse execution (debugger/reverse.py): a
         snapshot now, then one every `interval` seconds of host time while the guest
-        runs, within `budget` bytes."""
+        runs (default: 0.25 s or more, adapting to what a snapshot costs), within
+        `budget` bytes."""
         from debugger import reverse
-        if not on:
+        if self.history is not None:
+            self.history.close()
             self.history = None
+        if not on:
             return None
         if self.trace is not None:
             raise DebugError("reverse execution and trace recording do not mix: stop the "
                              "trace first")
         try:
             self.history = reverse.History(
-                self, budget=budget or reverse.DEFAULT_BUDGET,
-                interval=interval or reverse.DEFAULT_INTERVAL)
+                self, budget=budget or reverse.DEFAULT_BUDGET, interval=interval)
         except Exception as e:
             from core.snapshot import SnapshotError
             if isinstance(e, SnapshotError):
@@ -784,14 +788,26 @@ class Debugger:
         return self._stop(self._event("step", ""))
 
     def reverse_finish(self):
-        """Go back to the call of the current procedure: the last instruction before now
-        that ran with the caller's stack (ESP above the current one)."""
+        """Go back to the call of the current procedure: the CALL or INT n before now
+        whose return address is still on the stack."""
         cpu = self.cpu
-        ss, esp = cpu.get("ss"), cpu.get("esp")
-        self._reverse(lambda h: h.find_back(
-            1, lambda: cpu.get("ss") == ss and cpu.get("esp") > esp))
+        self._reverse(lambda h: h.find_call(
+            lambda: (cpu.get("ss"), cpu.get("esp"), self._call_here())))
         return self._stop(self._event("finish", "Run back to the call at %s"
                                       % self.location()))
+
+    def _call_here(self):
+        """Whether the instruction at CS:EIP is a CALL or a software interrupt."""
+        try:
+            code = self.read(self.current_linear(), 8)
+        except DebugError:
+            return False
+        i = 0
+        while i < len(code) - 1 and code[i] in PREFIXES:
+            i += 1
+        op = code[i]
+        return (op in (0xE8, 0x9A, 0xCC, 0xCD, 0xCE)
+                or (op == 0xFF and i + 1 < len(code) and (code[i + 1] >> 3) & 7 in (2, 3)))
 
     def reverse_continue(self):
         """Go back to the previous hit of an enabled breakpoint, watchpoint or
@@ -799,8 +815,8 @@ class Debugger:
 
         def evaluate(hits):
             # Counters and temporaries as they are: a search must not change them.
-            saved = {p.id: (p.hits, p.ignore_count, p.temporary, p.old, p.new)
-                     for p in self.points.values()}
+            saved = {p.id: (p.hits, p.ignore_count, p.temporary, getattr(p, "old", None),
+                            getattr(p, "new", None)) for p in self.points.values()}
             for p in self.points.values():
                 p.temporary = False
             try:
@@ -845,10 +861,18 @@ class Debugger:
         recording for reverse execution it is journalled, to be applied again at this
         cycle when the run is re-executed.  Returns what fn returns."""
         if self.history is not None:
+            if self.cpu.rep_split:
+                # Stopped between two iterations of a REP string instruction by a break
+                # or a point: a re-executed run passes this point without stopping, so
+                # the input goes in at the next boundary the run really has.
+                self._host_calls.append(fn)
+                return None
             self.history.note_input(fn)
         return fn()
 
     def _drain_host_calls(self):
+        if self.history is not None and self.cpu.rep_split:
+            return
         while self._host_calls:
             self.host_input(self._host_calls.popleft())
 
@@ -900,11 +924,13 @@ class Debugger:
                 budget = min(SLICE_CYCLES, end - clock.now)
                 history = self.history
                 if history is not None:
-                    budget = min(budget, max(1, history.next_input(clock.now) - clock.now))
+                    # Input journalled for this stretch of re-executed history goes in
+                    # at its cycle: the slice ends there.
+                    history.apply_inputs(clock.now)
+                    budget = min(budget, max(1, history.next_input() - clock.now))
                 reason = m.run(max_cycles=budget)
                 self._drain_trace()
                 if history is not None:
-                    history.apply_inputs(clock.now)
                     history.maybe_take()
                 self._drain_host_calls()
                 if reason == "budget":
@@ -934,9 +960,14 @@ class Debugger:
         """Let time pass while the CPU is halted, up to the event that wakes it."""
         m, cpu, clock = self.machine, self.cpu, self.clock
         while cpu.halted and not cpu.shutdown:
+            history = self.history
+            budget = SLICE_CYCLES
+            if history is not None:
+                history.apply_inputs(clock.now)      # journalled input of re-executed history
+                budget = min(budget, max(1, history.next_input() - clock.now))
             if clock.next_deadline == NEVER or not (cpu.eflags & 0x200):
                 return self._halt_event()
-            reason = m.run(max_cycles=max(1, min(SLICE_CYCLES, clock.next_deadline - clock.now)))
+            reason = m.run(max_cycles=max(1, min(budget, clock.next_deadline - clock.now)))
             self._drain_trace()
             self._drain_host_calls()
             if reason == "debug":

@@ -21,7 +21,8 @@ run(until)) lands exactly on a boundary that a step visited.
 
 reverse-stepi finds the previous boundary by stepping forward through a window before
 the current position (4 Ki cycles, widened as needed) and going to the last boundary in
-it; reverse-next and reverse-finish do the same with a condition on the stack pointer;
+it; reverse-next does the same with a condition on the stack pointer, reverse-finish
+looks for the CALL whose return address is still on the stack;
 reverse-continue re-runs the stretches between snapshots, newest first, with the points
 armed, and goes to the last hit before the current position.
 """
@@ -35,26 +36,107 @@ NEVER = 0xFFFFFFFFFFFFFFFF
 DEFAULT_BUDGET = 1 << 30
 DEFAULT_INTERVAL = 0.25        # seconds of host time between automatic snapshots
 FIRST_WINDOW = 4096            # cycles stepped through before the current position
+CAPTURE_SHARE_INVERSE = 33     # the interval is at least 33 times a snapshot's cost
 
 
 class ReverseError(Exception):
     """Reverse execution cannot do what was asked (no history that far back...)."""
 
 
+class SerialJournal:
+    """Stands between COM1 and its live host backend while history is recorded: each
+    poll's answer is journalled by its cycle the first time, and when re-execution polls
+    at that cycle again it gets the journalled answer, not the host's (which has moved
+    on); output the guest sends again while re-executing is not sent to the host twice."""
+
+    def __init__(self, live):
+        self.live = live
+        self.initial_polled = bool(live.polled)
+        self.polled = self.initial_polled
+        self.entries = {}               # poll cycle -> (data, polled after), when not b""/same
+        self.frontier = -1              # the last cycle the live backend was polled at
+        self.out = (-1, 0)              # the last output sent: (cycle, n-th at that cycle)
+        self._re = (-1, 0)
+
+    def __getattr__(self, name):
+        return getattr(self.live, name)
+
+    def poll(self, limit, cycle):
+        if cycle <= self.frontier:
+            data, self.polled = self.entries.get(cycle, (b"", self.polled))
+            return data
+        data = self.live.poll(limit, cycle)
+        polled = bool(self.live.polled)
+        if data or polled != self.polled:
+            self.entries[cycle] = (bytes(data), polled)
+        self.polled = polled
+        self.frontier = cycle
+        return data
+
+    def _fresh(self, cycle):
+        n = self._re[1] + 1 if self._re[0] == cycle else 1
+        self._re = (cycle, n)
+        if (cycle, n) <= self.out:
+            return False
+        self.out = (cycle, n)
+        return True
+
+    def write(self, byte, cycle):
+        if self._fresh(cycle):
+            self.live.write(byte, cycle)
+
+    def set_break(self, on, cycle):
+        if self._fresh(cycle):
+            self.live.set_break(on, cycle)
+
+    def rewind(self, cycle):
+        """The machine goes back to `cycle`: `polled` as it was then."""
+        self.polled = self.initial_polled
+        for c in sorted(self.entries):
+            if c >= cycle:
+                break
+            self.polled = self.entries[c][1]
+        self._re = (-1, 0)
+
+    def truncate(self, cycle):
+        """The future after `cycle` is rewritten: poll the host from there on."""
+        self.entries = {c: e for c, e in self.entries.items() if c < cycle}
+        self.frontier = min(self.frontier, cycle - 1)
+
+
 class History:
     """The snapshots and input journal of one debugging session (see the module doc)."""
 
-    def __init__(self, dbg, budget=DEFAULT_BUDGET, interval=DEFAULT_INTERVAL):
+    def __init__(self, dbg, budget=DEFAULT_BUDGET, interval=None):
+        """`interval`: seconds of host time between snapshots; None for the default,
+        which adapts to what a snapshot costs (a given interval is kept as it is)."""
         self.dbg = dbg
+        self.adapt = interval is None
+        interval = DEFAULT_INTERVAL if interval is None else interval
         self.budget = budget
-        self.interval = interval
+        self.base_interval = self.interval = interval
         self.snapshots = []          # States, in increasing position
         self.inputs = []             # (cycle, fn) host input, in order
+        self._next = 0               # how many of them the machine's state has had
         self._last = time.perf_counter()
         self.replaying = False
+        # The snapshot taken at the start of the last scan (reverse-stepi): the next
+        # steps back start from it instead of re-running from an older snapshot.
+        self._transient = []
         self.captures = 0
         self.capture_time = 0.0
+        self.serial = None
+        uart = dbg.pc.chips.get("uart") if dbg.pc is not None else None
+        if uart is not None and uart.backend is not None:
+            self.serial = uart.backend = SerialJournal(uart.backend)
         self.take()
+
+    def close(self):
+        """Stop recording: COM1 talks to its host backend directly again."""
+        uart = self.dbg.pc.chips.get("uart") if self.dbg.pc is not None else None
+        if self.serial is not None and uart is not None and uart.backend is self.serial:
+            uart.backend = self.serial.live
+        self.serial = None
 
     # ------------------------------------------------------------ recording
     def position(self):
@@ -67,10 +149,15 @@ class History:
             return
         t0 = time.perf_counter()
         prev = self.snapshots[-1] if self.snapshots else None
-        self.snapshots.append(snapshot.capture(self.dbg.pc or self.dbg.machine, prev))
+        self.snapshots.append(self._capture(prev))
         self._last = time.perf_counter()
         self.capture_time += self._last - t0
         self.captures += 1
+        # The interval adapts so that taking snapshots costs at most about 3% of the
+        # run: a machine with more memory to compare waits longer between them.
+        if self.adapt:
+            self.interval = max(self.base_interval,
+                                (self._last - t0) * CAPTURE_SHARE_INVERSE)
         self._trim()
 
     def maybe_take(self):
@@ -90,26 +177,40 @@ class History:
             keep = [s for i, s in enumerate(self.snapshots[:half]) if i % 2 == 0]
             self.snapshots = keep + self.snapshots[half:]
 
+    def _capture(self, prev):
+        # The snapshot says how much of the journal its machine has had.
+        return snapshot.capture(self.dbg.pc or self.dbg.machine, prev,
+                                meta={"inputs": self._next})
+
     def note_input(self, fn):
         """Host input applied now: journalled for re-execution.  Input given at a point
         in the past replaces the future it would change."""
         now = self.dbg.clock.now
         self.truncate(now)
         self.inputs.append((now, fn))
+        self._next = len(self.inputs)
 
     def truncate(self, cycle):
         """Forget what was recorded after `cycle` (the future of a changed past)."""
-        self.inputs = [x for x in self.inputs if x[0] < cycle]
+        if self.serial is not None:
+            self.serial.truncate(cycle)
+        self._transient = [s for s in self._transient if s.cycle <= cycle]
+        self.inputs = self.inputs[:self._next]
         self.snapshots = [s for s in self.snapshots if s.cycle <= cycle] or self.snapshots[:1]
 
     # ------------------------------------------------------------ moving in time
     def _restore(self, state):
+        if self.serial is not None:
+            self.serial.rewind(state.cycle)
         snapshot.restore(self.dbg.pc or self.dbg.machine, state, "reverse execution")
+        self._next = state.meta.get("inputs", 0)
 
     def _snapshot_before(self, pos):
+        """The latest snapshot (kept or transient) strictly before position `pos`."""
         best = None
-        for s in self.snapshots:
-            if (s.cycle, s.icount) < pos:
+        for s in self.snapshots + self._transient:
+            if (s.cycle, s.icount) < pos and (best is None
+                                               or (s.cycle, s.icount) > (best.cycle, best.icount)):
                 best = s
         if best is None:
             raise ReverseError("no recorded history before cycle %d (recording started at "
@@ -117,24 +218,26 @@ class History:
         return best
 
     def apply_inputs(self, cycle):
-        """Apply the journalled input of `cycle` (re-execution reached it)."""
-        for c, fn in self.inputs:
-            if c == cycle:
-                fn()
+        """Apply the journalled input due by `cycle` that the machine has not had (a
+        re-executed run reached the cycle it was given at)."""
+        while self._next < len(self.inputs) and self.inputs[self._next][0] <= cycle:
+            fn = self.inputs[self._next][1]
+            self._next += 1
+            fn()
 
-    def next_input(self, after):
-        for c, _ in self.inputs:
-            if c > after:
-                return c
-        return NEVER
+    def next_input(self, after=None):
+        """The cycle of the next journalled input the machine has not had (NEVER)."""
+        return self.inputs[self._next][0] if self._next < len(self.inputs) else NEVER
 
     def run_to_cycle(self, cycle, stop=None):
-        """Run forward (points disarmed unless `stop` handles hits) to the first boundary
-        at or after `cycle`, re-applying journalled input at its cycles.  `stop(hits)`
-        is called with the CPU's hits at a debug stop; it returns True to stop there."""
-        dbg, m, cpu, clock = self.dbg, self.dbg.machine, self.dbg.cpu, self.dbg.clock
+        """Run forward to the first boundary at or after `cycle`, re-applying journalled
+        input at its cycles.  The armed points stop the CPU as usual; `stop(hits)` is
+        called with the hits and returns True to stop there (without it, or when it says
+        False, the run goes on past them)."""
+        m, cpu, clock = self.dbg.machine, self.dbg.cpu, self.dbg.clock
         while clock.now < cycle:
-            nxt = min(cycle, self.next_input(clock.now))
+            self.apply_inputs(clock.now)
+            nxt = min(cycle, self.next_input())
             reason = m.run(max_cycles=nxt - clock.now)
             if reason == "debug":
                 hits = cpu.dbg_hits()
@@ -146,8 +249,6 @@ class History:
                 if reason == "stop" and not cpu.shutdown and not m._reset_requested:
                     continue                 # the guest's exit request: run on through it
                 return reason
-            if clock.now == nxt and nxt != cycle:
-                self.apply_inputs(nxt)
         return "cycle"
 
     def step_once(self):
@@ -162,19 +263,19 @@ class History:
         if cpu.shutdown:
             return False
         before = clock.now
+        self.apply_inputs(clock.now)
         m.step()
         cpu.dbg_hits()
         cpu.dbg_resume()
-        if clock.now == before:
-            return False
-        self.apply_inputs(clock.now)
-        return True
+        return clock.now != before
 
     def goto(self, pos):
         """Bring the machine to position `pos` (cycle, icount) of the recorded history."""
         self._restore(self._snapshot_before((pos[0] + 1, 0)))
         with self._quiet():
-            self.run_to_cycle(pos[0])
+            # A point hit inside a REP string instruction is a position between two of
+            # its iterations: stop there when the armed points stop there.
+            self.run_to_cycle(pos[0], lambda hits: self.position() == tuple(pos))
         if self.position() != pos:
             raise ReverseError("re-execution diverged: reached cycle %d, instruction %d; "
                                "expected cycle %d, instruction %d"
@@ -206,15 +307,51 @@ class History:
             seg_end = (snap.cycle, snap.icount)
             window = FIRST_WINDOW
 
-    def _scan(self, snap, start, end, predicate):
+    def find_call(self, info):
+        """Go back to the CALL (or INT n) that entered the current procedure: the last
+        boundary before now whose instruction is one (`info()` -> (ss, esp, is_call))
+        and whose pushed return address is still on the stack (ESP stayed below its
+        value there, on the same stack, ever since).  Returns the position."""
+        target = self.position()
+        ss0, esp0, _ = info()
+        later_max = esp0               # the highest ESP after the stretch being searched
+        window = FIRST_WINDOW
+        seg_end = target
+        while True:
+            snap = self._snapshot_before(seg_end)
+            start = max(snap.cycle, seg_end[0] - window)
+            entries = self._scan(snap, start, seg_end, None, info)
+            top = later_max
+            for pos, (ss, esp, is_call) in reversed(entries):
+                if ss == ss0 and is_call and top < esp:
+                    self.goto(pos)
+                    return pos
+                if ss == ss0:
+                    top = max(top, esp)
+            if start > snap.cycle:
+                window *= 8
+                continue
+            if snap is self.snapshots[0]:
+                self.goto(target)
+                raise ReverseError("no call of the current procedure in the recorded "
+                                   "history")
+            later_max = top
+            seg_end = (snap.cycle, snap.icount)
+            window = FIRST_WINDOW
+
+    def _scan(self, snap, start, end, predicate, info=None):
         """Boundaries in [start, end) (positions), stepping from `snap`."""
         self._restore(snap)
         out = []
         with self._quiet():
             self.run_to_cycle(start)
+            if self.position() < end and self.position() > (snap.cycle, snap.icount):
+                self._transient = [self._capture(snap)]
             while self.position() < end:
                 pos = self.position()
-                if predicate is None or predicate():
+                if info is not None:
+                    out.append((pos, info()))
+                elif predicate is None or predicate():
                     out.append(pos)
                 if not self.step_once():
                     break
@@ -234,12 +371,14 @@ class History:
 
             def note(h):
                 ev = stop(h)
-                if ev is not None and self.position() < seg_end:
+                if ev is not None and self.position() < target:
                     hits.append((self.position(), ev))
                 return False
             with self._quiet():
                 self.run_to_cycle(seg_end[0], note)
-            hits = [x for x in hits if x[0] < seg_end]
+            # A hit where a later stretch starts (a snapshot taken at a stop) belongs to
+            # this stretch: the later one starts after it.
+            hits = [x for x in hits if x[0] <= seg_end and x[0] < target]
             if hits:
                 pos, ev = hits[-1]
                 self.goto(pos)

@@ -152,4 +152,15 @@ class DiskImage:
         return {"path": self.path, "overlay": dict(self.overlay)}
 
     def set_state(self, state):
-        self.overlay = dict(state.get("overlay", {}))
+        overlay = dict(state.get("overlay", {}))
+        if self._journal is not None and overlay != self.overlay:
+            # The journal must say what the restored overlay holds, or the next run of a
+            # named machine would find writes from a future that was undone.
+            header = _OVERLAY_HEADER.pack(OVERLAY_MAGIC, self.sector_size, self.size)
+            records = b"".join(_RECORD_SECTOR.pack(sector) + data
+                               for sector, data in sorted(overlay.items()))
+            self._journal.seek(0)
+            self._journal.write(header + records)
+            self._journal.truncate()
+            self._journal.flush()
+        self.overlay = overlay

@@ -1246,6 +1246,8 @@ class I8042(Device):
             "host": [[w - now, s, list(e)] for w, s, e in sorted(self._host)],
             "host_seq": self._host_seq,
             "input_log": [[c, list(e)] for c, e in self.input_log],
+            # where keys sent by a person start (core/keys.send queues after it)
+            "keys_until": getattr(self, "keys_until", 0) - now,
             "keyboard": self.keyboard.state(now),
             "mouse": self.mouse.state(now),
         }
@@ -1276,6 +1278,7 @@ class I8042(Device):
         heapq.heapify(self._host)
         self._host_seq = s["host_seq"]
         self.input_log = [(c, tuple(e)) for c, e in s["input_log"]]
+        self.keys_until = now + s.get("keys_until", -now)
         self._irq1, self._irq12 = s["irq"]
         self.machine.set_irq(self.IRQ_KEYBOARD, self._irq1)
         self.machine.set_irq(self.IRQ_MOUSE, self._irq12)

@@ -267,8 +267,16 @@ class Vga(Device):
             # the raster's phase: cycles since the current timing took effect
             "epoch_offset": self.clock.now - self._epoch,
             "vram_size": self.vram_size,
-            "vram_zlib": zlib.compress(self.mem.read_linear(0, self.vram_size), 1),
+            "vram_pages": self._vram_pages(),
         }
+
+    def _vram_pages(self):
+        # Video memory as pages (core/snapshot.Pages): a series of snapshots shares the
+        # pages that did not change, as RAM's do.
+        from core.snapshot import Pages
+        pages = self.mem.pages(getattr(self, "_last_pages", None))
+        self._last_pages = pages
+        return Pages(pages)
 
     def set_state(self, state):
         if state["vram_size"] != self.vram_size:
@@ -287,7 +295,10 @@ class Vga(Device):
         self.dac_latch = list(state["dac_latch"])
         for k, v in state["vbe"].items():
             setattr(self, "vbe_" + k, v)
-        self.mem.write_linear(0, zlib.decompress(state["vram_zlib"]))
+        if "vram_pages" in state:
+            self.mem.set_pages(list(state["vram_pages"]))
+        else:
+            self.mem.write_linear(0, zlib.decompress(state["vram_zlib"]))
         self.mem.latch = state["latch"]
         self._timing = None
         self._update_timing()
@@ -713,6 +724,9 @@ class Vga(Device):
         r, g, b = self.dac[j], self.dac[j + 1], self.dac[j + 2]
         if self._dac_8bit():
             return r, g, b
+        # A 6-bit DAC converts the low six bits of each component: entries written while
+        # the 8-bit DAC was on keep their top bits, which it ignores.
+        r, g, b = r & 0x3F, g & 0x3F, b & 0x3F
         return (r << 2 | r >> 4), (g << 2 | g >> 4), (b << 2 | b >> 4)
 
     def palette16(self):
@@ -801,6 +815,10 @@ class Vga(Device):
                 start, xres // 8, yres, 0, line, 0, 0, -1, 0, False, False,
                 self.vbe_x_offset & 7, self.palette16(), 0x0F)
         start = self.vbe_y_offset * line + self.vbe_x_offset * ((bpp + 7) // 8)
+        # The offsets are any 16-bit values, so the start can lie far past the video
+        # memory (even past 4 GiB); the renderer shows what lies beyond its end as black,
+        # so the start it gets need not be larger than that end.
+        start = min(start, self.vram_size)
         return self.mem.render_linear(start, xres, yres, line, bpp, self.palette256())
 
     def screenshot(self, path, blink=False):

@@ -304,3 +304,37 @@ def test_pae_pdpte_registers_survive_a_state_round_trip():
     assert m2.cpu.pdptes == (0x2001, 0, 0, 0)
     assert m2.cpu.probe_phys(0x1234) == 0x201234
     assert m2.cpu.get_state() == state
+
+
+def _long_rep(memory=1 << 20):
+    """A 386 in unreal mode (DS reaches 4 GiB) about to run A32 REP LODSB over four
+    billion bytes, on a machine where no device ever schedules an event."""
+    m = Machine("80386", memory)
+    m.mem.write(0x10000, bytes([0x67, 0xF3, 0xAC, 0xF4]))      # a32 rep lodsb ; hlt
+    cpu = m.cpu
+    cpu.cs, cpu.ip = 0x1000, 0
+    cpu.set_segment("ds", 0, 0, 0xFFFFFFFF, 0x9300)
+    cpu.esi, cpu.ecx = 0, 0xFFFFFFFF
+    return m
+
+
+def test_a_long_rep_cannot_hold_the_run_loop_past_its_budget():
+    """A REP string instruction yields between iterations at device events, and after
+    at most 2**18 iterations even without one, restarting from its prefix; so a run's
+    budget holds on a machine with nothing scheduled (it used to run all four billion
+    iterations inside one slice: minutes of host time; found by the fuzz harness, issue
+    15).  The yield points do not depend on how the run is sliced."""
+    m = _long_rep()
+    cpu = m.cpu
+    assert m.run(max_cycles=10_000) == "budget"
+    done = 0xFFFFFFFF - cpu.ecx
+    assert 0 < done <= 1 << 18 and cpu.esi == done
+    assert (cpu.cs << 4) + cpu.ip == 0x10000                  # restarts at the prefix
+    end = m.clock.now + 3_000_000
+    m.run(max_cycles=3_000_000)
+    sliced = _long_rep()
+    sliced.run(max_cycles=10_000)
+    while sliced.clock.now < end:
+        sliced.run(max_cycles=1000)
+    assert (sliced.clock.now, sliced.cpu.icount, sliced.cpu.ecx) == (m.clock.now, cpu.icount,
+                                                                      cpu.ecx)

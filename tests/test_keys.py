@@ -136,7 +136,10 @@ def test_sendkey_command(floppy, capsys):
     ("wait soon", "not a guest time"), ("wait 1.5", "whole number"),
     ("key", "needs a key"), ("key ctrl-foo", "unknown key 'foo'"),
     ("type caf\u00e9", "no US-layout key"), ("type a\\q", "unknown escape"),
-    ("jump 3", "unknown command 'jump'")])
+    ("jump 3", "unknown command 'jump'"),
+    # Found by the fuzz harness (issue 15): a time past 2**64 cycles raised
+    # OverflowError from the clock when the keys were scheduled.
+    ("wait 99999999999999999999s", "past the clock")])
 def test_bad_script_lines_are_named(line, words):
     with pytest.raises(keys.KeysError, match="line 2: .*" + words.replace("(", r"\(")):
         keys.events(["wait 1ms", line], 1_000_000)
@@ -177,7 +180,13 @@ def test_bad_input_log_is_refused_by_name(tmp_path, floppy, capsys):
                          "poll_end"),
                         ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
                          '"serial": {"polled": true, "poll_hz": "x", "input": []}}',
-                         "poll_hz")):
+                         "poll_hz"),
+                        ('{"format": "cycle86-input", "version": 1, '
+                         '"keyboard": [[1180591620717411303424, ["key", "a", true]]]}',
+                         "past the clock"),
+                        ('{"format": "cycle86-input", "version": 1, "keyboard": [], '
+                         '"serial": {"polled": true, "input": [[1e30, "41"]]}}',
+                         "past the clock")):
         bad.write_text(text)
         status, _, err = run(capsys, "--machine", "isapc", "--fda", floppy,
                              "--replay-input", str(bad))

@@ -183,3 +183,21 @@ def test_damaged_journal_is_refused_by_name(tmp_path, damage, words):
     with pytest.raises(DiskImageError, match=words) as e:
         DiskImage(image, overlay_file=journal)
     assert str(journal) in str(e.value)
+
+
+def test_hand_written_machine_files_are_read_by_the_rules_of_run(machines, capsys):
+    """A machine file written by hand may say memory = "4M" (as `cycle86 run FILE`
+    accepts); `machine list` and `machine show` failed with an internal TypeError on it,
+    and on a value of the wrong type.  Found by the fuzz harness (issue 15)."""
+    machines.mkdir()
+    (machines / "lab.toml").write_text('machine = "isapc"\nmemory = "4M"\ncpu = "386"\n')
+    (machines / "bad.toml").write_text("memory = [1]\nfda = 5\n")
+    status, out, err = cycle86(capsys, "machine", "list")
+    assert status == 0, err
+    rows = out.splitlines()
+    assert rows[1].split() == ["lab", "80386", "4M", "-"]
+    assert rows[0].startswith("bad") and "bad.toml: memory" in rows[0]
+    status, out, err = cycle86(capsys, "machine", "show", "lab")
+    assert status == 0 and "cpu 80386, 4M RAM" in out
+    status, out, err = cycle86(capsys, "machine", "show", "bad")
+    assert status == 2 and str(machines / "bad.toml") in err and err.count("\n") == 1

@@ -453,13 +453,18 @@ def test_a_bad_value_in_a_machine_file_is_refused_with_the_files_path(tmp_path, 
                         ("commit = []\n", ["commit", "true or false"]),
                         ('hda = "a\\u0000b.img"\n', ["hda", "NUL byte"]),
                         ('initrd = "x\\u0000"\n', ["initrd", "NUL byte"]),
-                        ('e9 = "file:out\\u0000"\n', ["e9", "NUL byte"])):
+                        ('e9 = "file:out\\u0000"\n', ["e9", "NUL byte"]),
+                        ('memory = "8G"\n', ["memory", "more than this PC"])):
         path = tmp_path / "vm.toml"
         path.write_text(text)
         status, out, err = run_cli(capsys, "run", str(path))
         assert status == 2 and "Traceback" not in err, err
         for w in [str(path)] + words:
             assert w in err, (w, err)
+    # A disk named "none" is a file beside the machine file, named by its whole path.
+    path.write_text('hda = "none"\n')
+    status, out, err = run_cli(capsys, "run", str(path))
+    assert status == 2 and str(tmp_path / "none") + ": no such disk image" in err, err
 
 
 def test_realtime_only_sleeps_the_host(tmp_path):

@@ -15,7 +15,6 @@ from peripherals.ata import ATA, BSY, DRQ
 from peripherals.pic import PIC
 from peripherals.pit import PIT
 from peripherals.uart import UART
-from tests import boot
 from tests.test_boot import build, require_firmware
 
 
@@ -33,7 +32,7 @@ def traced(pc, cycles):
 
 def full_state(target):
     st = snapshot.capture(target)
-    return snapshot.decode(st.blob), st.pages
+    return st.decoded(), st.pages
 
 
 def test_save_run_load_run_gives_the_same_trace_and_state(tmp_path):
@@ -53,7 +52,7 @@ def test_save_run_load_run_gives_the_same_trace_and_state(tmp_path):
     assert first[2] > state.icount + 1_000_000       # it really ran
 
     snapshot.restore(pc, state)
-    assert full_state(pc) == (snapshot.decode(state.blob), state.pages)
+    assert full_state(pc) == (state.decoded(), state.pages)
     again = traced(pc, 12_000_000)
     assert again == first
 
@@ -289,3 +288,46 @@ def test_codec_round_trips_plain_data():
     assert snapshot.decode(snapshot.encode(value)) == value
     with pytest.raises(TypeError, match="state"):
         snapshot.encode({"x": object()})
+
+
+def test_restoring_rewrites_a_named_machines_overlay_journal(tmp_path):
+    """A disk with an overlay journal (a named machine's): restoring a snapshot taken
+    before a write leaves the journal holding only what the restored overlay holds."""
+    from peripherals.diskimage import DiskImage
+    image = tmp_path / "d.img"
+    image.write_bytes(bytes(512 * 8))
+    journal = tmp_path / "d.overlay"
+    disk = DiskImage(str(image), overlay_file=str(journal))
+    disk.write(1, b"\x11" * 512)
+    before = disk.get_state()
+    disk.write(2, b"\x22" * 512)
+    disk.set_state(before)
+    disk.close()
+    again = DiskImage(str(image), overlay_file=str(journal))
+    assert again.read(1) == b"\x11" * 512 and again.read(2) == bytes(512)
+    again.close()
+    assert image.read_bytes() == bytes(512 * 8)
+
+
+def test_cycle86_run_snapshot_at_and_resume(tmp_path, capsys):
+    """`cycle86 run --snapshot-at` saves the demo guest on the way; `--snapshot` resumes
+    it and prints the rest of what the guest prints, with the same exit status; machine
+    options with --snapshot and a damaged file are errors naming the problem."""
+    from core import bench, cli
+    rom = str(bench.DEMO_ROM)
+    path = tmp_path / "demo.c86snap"
+    full = cli.main(["run", "--machine", "isapc", "--cpu", "80386", "--bios", rom])
+    whole = capsys.readouterr().out
+    status = cli.main(["run", "--machine", "isapc", "--cpu", "80386", "--bios", rom,
+                       "--snapshot-at", "400K", str(path)])
+    out, err = capsys.readouterr()
+    assert status == full and out == whole and "saved the machine at cycle" in err
+    status = cli.main(["run", "--snapshot", str(path)])
+    rest, err = capsys.readouterr()
+    assert status == full and rest and whole.endswith(rest) and rest != whole
+    assert cli.main(["run", "--snapshot", str(path), "--memory", "8M"]) == 2
+    assert "--memory cannot change it" in capsys.readouterr().err
+    path.write_bytes(path.read_bytes()[:100])
+    assert cli.main(["run", "--snapshot", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "truncated" in err

@@ -574,3 +574,32 @@ def test_enter_on_a_disassembly_line_toggles_a_breakpoint():
         assert [p.address for p in app.debugger.list_points()] == [table.selected().linear]
 
     drive(script)
+
+
+def test_shift_f7_steps_back_and_shift_f5_continues_back():
+    """The reverse keys, shown in the footer: two F11 steps, Shift+F7 goes back to where
+    the first one ended; with a breakpoint passed, Shift+F5 goes back to its hit."""
+    dbg = demo_debugger()
+    dbg.record()
+    seen = {}
+
+    async def script(app, pilot):
+        footer = app.screen.query_one("Footer")
+        text = " ".join(str(getattr(k, "description", "")) for k in footer.query("FooterKey"))
+        seen["footer"] = text
+        await run_key(app, pilot, "f11")
+        seen["one"] = (dbg.clock.now, dbg.cpu.icount, dbg.cpu.eip)
+        await run_key(app, pilot, "f11")
+        await run_key(app, pilot, "shift+f7")
+        seen["back"] = (dbg.clock.now, dbg.cpu.icount, dbg.cpu.eip)
+        bp = dbg.break_at("lin", dbg.current_linear() + 0)
+        seen["bp"] = (dbg.clock.now, dbg.cpu.icount)
+        dbg.step(5)
+        await run_key(app, pilot, "shift+f5")
+        seen["rc"] = (dbg.clock.now, dbg.cpu.icount, dbg.last_stop.reason)
+        dbg.delete(bp.id)
+
+    drive(script, dbg)
+    assert "Back step" in seen["footer"] and "Back cont" in seen["footer"]
+    assert seen["back"] == seen["one"]
+    assert seen["rc"] == seen["bp"] + ("breakpoint",)

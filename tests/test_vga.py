@@ -628,6 +628,21 @@ def test_dispi_enable_clears_memory_unless_asked_not_to_and_8bit_dac():
     assert v.mode_description() != "VBE 64x64x8"
 
 
+def test_8bit_dac_entries_after_the_dac_goes_back_to_6_bits():
+    """An entry written with the 8-bit DAC on, shown after it is off: the 6-bit DAC takes
+    the low six bits of each component (rendering used to fail with a ValueError on the
+    10-bit result; found by the fuzz harness, issue 15)."""
+    m, v = make()
+    v.set_mode(0x13)
+    dispi(m, 4, 0x20)                          # 8-bit DAC, VBE off
+    outb(m, 0x3C8, 0)
+    for c in (0xC8, 0x80, 0x7F):
+        outb(m, 0x3C9, c)
+    dispi(m, 4, 0x00)                          # back to the 6-bit DAC
+    six = [c & 0x3F for c in (0xC8, 0x80, 0x7F)]
+    assert pixel(v.render(), 0, 0) == tuple(c << 2 | c >> 4 for c in six)
+
+
 def test_lfb_can_move_for_a_pci_bar():
     m, v = make()
     v.set_lfb_base(0xF0000000)
@@ -783,3 +798,21 @@ def test_debian_vgabios_mode_13h_and_a_vbe_mode():
     assert v.is_text_mode()
     rig.int10(ax=0x0E41, bx=0x0007)
     assert v.screen_text()[0].startswith("A")
+
+
+def test_vbe_display_offsets_past_the_video_memory_show_black():
+    """X and Y offsets far past the video memory (their start address beyond 4 GiB)
+    show black, like any pixel past the memory's end; rendering used to raise an
+    OverflowError (found by the fuzz harness, issue 15)."""
+    m, v = make()
+    dispi(m, 1, 64)
+    dispi(m, 2, 64)
+    dispi(m, 3, 32)
+    dispi(m, 4, 0x41)
+    dispi(m, 6, 0xFFFF)                        # virtual width: as wide as fits
+    m.mem.write(LFB, b"\x10\x20\x30\x00")
+    assert pixel(v.render(), 0, 0) == (0x30, 0x20, 0x10)
+    dispi(m, 8, 0xFFFF)                        # X offset
+    dispi(m, 9, 0xFFFF)                        # Y offset
+    data, w, h = v.render()
+    assert (w, h) == (64, 64) and data == bytes(64 * 64 * 3)

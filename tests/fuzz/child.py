@@ -11,6 +11,7 @@ goes on.  So is an exception a device raised under the CPU: the bus catches thos
 that a device bug cannot tear down the run loop, and prints them; here they are
 collected and count as the case's escaped exception.
 """
+import gc
 import json
 import os
 import shutil
@@ -57,6 +58,11 @@ def run_case(target, seed, work):
         result = {"outcome": EXCEPTION, "detail": traceback.format_exc()}
     if _device_errors and result.get("outcome") != EXCEPTION:
         result = dict(result, outcome=EXCEPTION, detail="\n".join(_device_errors[:3]))
+    # A machine is a graph of objects with cycles (devices and the machine refer to each
+    # other), freed by the cycle collector, whose full passes are rare: a process that
+    # builds machine after machine holds dozens of dead ones (and their RAM) until one
+    # comes.  Collect after each case, so that the RSS measures what is really kept.
+    gc.collect()
     from tests.fuzz import BUGS
     if result.get("outcome") not in BUGS:
         shutil.rmtree(case_dir, ignore_errors=True)

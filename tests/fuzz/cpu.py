@@ -25,7 +25,7 @@ import random
 from core.machine import Machine
 from core.models import MODELS, ISA_286, ISA_386
 
-from tests.fuzz import GUEST_FAULT, OK
+from tests.fuzz import DATA_LOSS, GUEST_FAULT, OK
 
 GDT, IDT, TSS, LDT, PAGING, CODE = 0x1000, 0x2000, 0x3000, 0x5000, 0x10000, 0x20000
 CODE_END = 0x90000
@@ -261,10 +261,11 @@ def write_code(rng, mem, bits32, memory, encodings):
         for _ in range(4):
             at = rng.randrange(CODE, CODE_END - len(code) - 1)
             mem.write(at, code)
-    if memory > CODE_END + 0x10000:
-        # Above the code area: random data for far pointers and strings to land on.
-        top = min(memory, 0x200000)
-        mem.write(CODE_END, rng.randbytes(top - CODE_END))
+    # Above the code area: random data for far pointers and strings to land on (RAM
+    # only: on a PC, A0000-FFFFF is the VGA's and the BIOS's).
+    mem.write(CODE_END, rng.randbytes(0xA0000 - CODE_END))
+    if memory > 0x100000:
+        mem.write(0x100000, rng.randbytes(min(memory, 0x200000) - 0x100000))
     return kind
 
 
@@ -332,28 +333,48 @@ def enter(rng, cpu, layout, mode, mem):
         cpu.flags = (rng.getrandbits(16) & 0x7FD5) | 2
 
 
-TICK = 50_000                    # cycles between the timer ticks (see run)
-
-
 def run(seed, case_dir=None, model=None, mode=None, cycles=CASE_CYCLES):
     """One case: the result dict (instructions executed, episodes, triple faults)."""
     rng = random.Random("cpu:%d" % seed)
     model = model or rng.choice(sorted(MODELS))
     mode = mode or rng.choice(modes_of(model))
     memory = memory_of(model)
-    m = Machine(model, memory)
-    cpu = m.cpu
-    # A timer tick, as every PC has (the PIT): a long REP string instruction yields only
-    # at a device event, never at the end of a run slice (core/cpu.pyx: how a run is
-    # sliced must not change what the CPU does), so on a machine without devices one
-    # REP MOVSD with ECX=FFFFFFFFh would run its four billion iterations to the end.
-    def tick(when):
-        m.clock.schedule(when + TICK, tick)
-    m.clock.schedule(TICK, tick)
+    pc = media = None
+    if MODELS[model].isa >= ISA_386 and rng.random() < 0.25:
+        # The same on a whole PC: the guest's IN/OUT and MMIO reach the devices, with
+        # their interrupts; its media must come out unchanged.
+        import tempfile
+        from tests.fuzz import ports
+        case_dir = case_dir or tempfile.mkdtemp(prefix="c86fuzz-cpu-")
+        pc, media = ports.build(rng, case_dir, machine=rng.choice(("pc", "isapc")),
+                                memory=memory, cpu=model)
+        before = ports.digest(media.values())
+        m = pc.machine
+    else:
+        # No device schedules anything here: the budget holds only because a long REP
+        # yields after REP_YIELD iterations (core/cpu.pyx); this target checks it.
+        m = Machine(model, memory)
     encodings = {}
-    insns = episodes = shutdowns = halts = 0
     kinds = []
-    spent = 0
+    try:
+        insns, spent, episodes, shutdowns, halts = _episodes(
+            rng, m, model, mode, memory, cycles, encodings, kinds)
+    finally:
+        if pc is not None:
+            pc.close()
+    if pc is not None and ports.digest(media.values()) != before:
+        return {"outcome": DATA_LOSS, "model": model, "mode": mode, "insns": insns,
+                "detail": "a medium changed without --commit"}
+    return {"outcome": GUEST_FAULT if shutdowns or halts else OK, "model": model,
+            "machine": pc.config.machine if pc is not None else "bare",
+            "mode": mode, "insns": insns, "cycles": spent, "episodes": episodes,
+            "shutdowns": shutdowns, "halts": halts, "code": kinds}
+
+
+def _episodes(rng, m, model, mode, memory, cycles, encodings, kinds):
+    """Fresh layouts and code until `cycles` are spent (or 24 episodes)."""
+    cpu = m.cpu
+    insns = episodes = shutdowns = halts = spent = 0
     while spent < cycles and episodes < 24:
         episodes += 1
         m.reset()
@@ -373,6 +394,4 @@ def run(seed, case_dir=None, model=None, mode=None, cycles=CASE_CYCLES):
         elif reason == "halt":
             halts += 1
             spent += 1000              # a halt costs no cycles; do not loop forever on it
-    return {"outcome": GUEST_FAULT if shutdowns or halts else OK, "model": model,
-            "mode": mode, "insns": insns, "cycles": spent, "episodes": episodes,
-            "shutdowns": shutdowns, "halts": halts, "code": kinds}
+    return insns, spent, episodes, shutdowns, halts

@@ -23,6 +23,7 @@ import io
 import json
 import os
 import random
+import re
 import struct
 
 from tests.fuzz import BAD_MESSAGE, DATA_LOSS, GUEST_FAULT, OK, USER_ERROR
@@ -59,7 +60,13 @@ def verdict(status, err, names):
     if status == 0:
         return OK
     if status == 2:
-        if any(n and n in err for n in names) or "offset" in err:
+        from core.pc import PCConfig
+        # "cycle86 run: memory: ...", "cycle86 run: rtc start '...': ..."
+        options = [": %s: " % k for k in PCConfig.keys()] + \
+            [": %s " % k.replace("_", " ") for k in PCConfig.keys() if "_" in k]
+        if any(n and n in err for n in names + options) or "offset" in err:
+            return USER_ERROR
+        if re.search(r"^cycle86 [a-z]+: /[^\n]*?: ", err):     # a file by its whole path
             return USER_ERROR
         return BAD_MESSAGE
     return GUEST_FAULT              # a triple fault, the cycle limit, a guest's exit code
@@ -263,6 +270,13 @@ def case_toml(rng, d):
         text = mutate(rng, text.encode(), rng.choice((1, 3))).decode("latin-1")
     path = write(os.path.join(d, "m.toml"), text.encode("utf-8", "surrogateescape"))
     argv = ["run", path, "--max-cycles", 2_000_000]
+    if rng.random() < 0.3:
+        # The same file as a named machine (core/machines.py): CYCLE86_MACHINES is the
+        # case's folder while the command runs (see run()).
+        sub = rng.choice(("list", "show", "edit"))
+        argv = ["machine", sub] + ([] if sub == "list" else ["m"])
+        if sub == "edit":
+            argv += ["--memory", rng.choice(("2M", "1G"))]
     images = [os.path.join(d, k + ".img") for k in ("fda", "hda", "cdrom")
               if os.path.exists(os.path.join(d, k + ".img"))]
     return argv, [path, "m.toml"] + images, images
@@ -458,7 +472,15 @@ def run(seed, case_dir, kind=None):
     kind = kind or KINDS[seed % len(KINDS)]
     argv, names, media = CASES[kind](rng, case_dir)
     before = {p: sha(p) for p in media}
-    status, err = cli(argv)
+    old = os.environ.get("CYCLE86_MACHINES")
+    os.environ["CYCLE86_MACHINES"] = case_dir
+    try:
+        status, err = cli(argv)
+    finally:
+        if old is None:
+            os.environ.pop("CYCLE86_MACHINES", None)
+        else:
+            os.environ["CYCLE86_MACHINES"] = old
     outcome = verdict(status, err, names + [case_dir])
     after = {p: sha(p) for p in media}
     if after != before:

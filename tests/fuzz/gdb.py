@@ -117,7 +117,15 @@ def run(seed, case_dir=None):
     port = server.start()
     packets = 0
     try:
+        # Port probes first: connections that close without a packet must not end the
+        # session a headless stub waits for (issue 15's known bug, fixed).
+        for _ in range(rng.randrange(3)):
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+            time.sleep(0.1)
         client = Client(port)
+        if server.wait_client(0):
+            return {"outcome": EXCEPTION, "packets": 0,
+                    "detail": "a port probe ended the stub's session"}
         for _ in range(rng.randrange(20, 120)):
             p = packet(rng)
             if p is None:
@@ -138,9 +146,12 @@ def run(seed, case_dir=None):
                 client.close()
                 time.sleep(0.05)
                 client = Client(port)
-        # The stub must still answer.
+        # The stub must still answer, a new client after this one (which may have
+        # detached, or left the guest running).
         client.send(b"\x03")
         client.drain(0.3)
+        client.close()
+        client = Client(port)
         client.send(frame(b"?"))
         reply = b""
         for _ in range(20):

@@ -56,7 +56,7 @@ def digest(paths):
     return out
 
 
-def build(rng, case_dir, machine=None, memory=None):
+def build(rng, case_dir, machine=None, memory=None, cpu=None):
     from core import pc as pcmod
     machine = machine or rng.choice(("pc", "isapc"))
     media = make_media(rng, case_dir)
@@ -65,7 +65,9 @@ def build(rng, case_dir, machine=None, memory=None):
                          boot=rng.choice(("floppy", "disk", "cdrom", None)), **media)
     if cfg.boot == "cdrom" and "cdrom" not in media:
         cfg.boot = None
-    if rng.random() < 0.3:
+    if cpu is not None:
+        cfg.cpu = cpu
+    elif rng.random() < 0.3:
         cfg.cpu = rng.choice(("80386", "80486", "pentium", "pentium2"))
     pc = pcmod.build_pc(cfg)
     return pc, media
@@ -119,6 +121,14 @@ def run(seed, case_dir):
                     else:
                         bus.port_write(port, width, value(rng, width))
                     port_ops += 1
+            elif r < 0.68 and pc.config.machine == "pc":
+                pci_config_write(rng, bus)
+                port_ops += 2
+            elif r < 0.72:
+                port_ops += vga_registers(rng, bus)
+                render(rng, pc)
+            elif r < 0.76:
+                port_ops += ata_command(rng, pc)
             elif r < 0.8:
                 addr = rng.choice(pages) + rng.randrange(4096)
                 if rng.random() < 0.5:
@@ -129,6 +139,7 @@ def run(seed, case_dir):
             else:
                 m.run(max_cycles=rng.choice((10, 1000, 50_000, 500_000)))
         m.run(max_cycles=1_000_000)
+        render(rng, pc)
     finally:
         pc.close()
     after = digest(media.values())
@@ -139,10 +150,106 @@ def run(seed, case_dir):
             "mmio_ops": mmio_ops}
 
 
+def vga_registers(rng, bus):
+    """Random values in the VGA's indexed registers (sequencer, CRTC, graphics
+    controller, attribute controller, DAC) and the Bochs VBE dispi registers."""
+    n = 0
+    for _ in range(rng.randrange(1, 12)):
+        kind = rng.randrange(6)
+        if kind == 0:
+            bus.port_write(0x3C4, 1, rng.randrange(8))
+            bus.port_write(0x3C5, 1, rng.randrange(256))
+        elif kind == 1:
+            bus.port_write(0x3D4, 1, rng.randrange(0x19))
+            bus.port_write(0x3D5, 1, rng.choice((0, 0xFF, rng.randrange(256))))
+        elif kind == 2:
+            bus.port_write(0x3CE, 1, rng.randrange(9))
+            bus.port_write(0x3CF, 1, rng.randrange(256))
+        elif kind == 3:
+            bus.port_read(0x3DA, 1)                      # attribute flip-flop to index
+            bus.port_write(0x3C0, 1, rng.randrange(0x15) | (rng.random() < 0.8 and 0x20))
+            bus.port_write(0x3C0, 1, rng.randrange(256))
+        elif kind == 4:
+            bus.port_write(0x3C8, 1, rng.randrange(256))
+            for _ in range(3):
+                bus.port_write(0x3C9, 1, rng.randrange(256))
+        else:
+            bus.port_write(0x1CE, 2, rng.randrange(10))
+            bus.port_write(0x1CF, 2, rng.choice((0, 1, 8, 15, 16, 24, 32, 640, 1024, 0x41,
+                                                 0xFFFF, 1600, 1200, rng.randrange(1 << 16))))
+        n += 2
+    return n
+
+
+def render(rng, pc):
+    """What the screen shows, the way the screenshot, the TUI and --screen ask for it."""
+    vga = pc.chips.get("vga")
+    if vga is not None:
+        vga.render(blink=rng.random() < 0.5)
+        vga.mode_description()
+        pc.screen_text()
+
+
+def ata_command(rng, pc):
+    """An ATA or ATAPI command with random parameters to a random channel and drive, its
+    data phase read or written for a random number of words."""
+    bus, m = pc.machine.bus, pc.machine
+    base, ctrl = rng.choice(((0x1F0, 0x3F6), (0x170, 0x376)))
+    bus.port_write(base + 6, 1, 0xA0 | rng.choice((0x40, 0x40, 0)) | rng.choice((0, 0x10))
+                   | rng.randrange(16))
+    if rng.random() < 0.05:
+        bus.port_write(ctrl, 1, 0x04)                    # SRST
+        bus.port_write(ctrl, 1, 0x00)
+    for reg in range(1, 6):
+        bus.port_write(base + reg, 1, rng.choice((0, 1, 0xFF, rng.randrange(256))))
+    cmd = rng.choice((0xEC, 0xA1, 0x20, 0x21, 0x30, 0x31, 0xC4, 0xC5, 0xC6, 0x29, 0x39,
+                      0x24, 0x34, 0x40, 0x70, 0x91, 0xEF, 0xE7, 0xEA, 0xA0, 0x08, 0x90,
+                      0xC8, 0xCA, 0xF8, 0x27, 0xE0, 0xE1, 0xE5, rng.randrange(256)))
+    bus.port_write(base + 7, 1, cmd)
+    n = 9
+    m.run(max_cycles=rng.choice((100, 10_000)))
+    if cmd == 0xA0:                                      # PACKET: a random CDB
+        cdb = bytearray(rng.randbytes(12))
+        cdb[0] = rng.choice((0x00, 0x03, 0x12, 0x1B, 0x1E, 0x25, 0x28, 0x43, 0x46, 0x4A,
+                             0x51, 0x5A, 0xA8, 0xBD, 0xBE, 0x2B, 0x55, cdb[0]))
+        for i in range(0, 12, 2):
+            bus.port_write(base, 2, cdb[i] | cdb[i + 1] << 8)
+        n += 6
+        m.run(max_cycles=rng.choice((100, 10_000, 1_000_000)))
+    for _ in range(rng.choice((0, 1, 256, 256, 2048, 5000))):
+        if rng.random() < 0.7:
+            bus.port_read(base, rng.choice((2, 2, 4, 1)))
+        else:
+            bus.port_write(base, 2, rng.getrandbits(16))
+        n += 1
+    bus.port_read(base + 7, 1)
+    return n
+
+
+# i440FX PAM0-PAM6 (shadow RAM of C0000-FFFFF), the BARs, the command register, and the
+# PIIX3's registers; bus 0, devices 0 (host bridge) and 1 (PIIX3 functions 0-3).
+PCI_REGISTERS = (0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x04, 0x10, 0x14, 0x18, 0x1C,
+                 0x20, 0x24, 0x30, 0x3C, 0x40, 0x41, 0x4C, 0x60, 0x61, 0x69, 0x72)
+
+
+def pci_config_write(rng, bus):
+    """A configuration write through mechanism #1 to a register that remaps memory or
+    ports (PAM, BARs, command), with a random or all-ones value."""
+    dev = rng.choice((0, 1, 1, 2, 3, rng.randrange(32)))
+    fn = rng.choice((0, 1, 2, 3)) if dev == 1 else 0
+    reg = rng.choice(PCI_REGISTERS) if rng.random() < 0.9 else rng.randrange(256)
+    width = rng.choice((1, 2, 4))
+    reg &= ~(width - 1)
+    bus.port_write(0xCF8, 4, 0x80000000 | (dev << 11) | (fn << 8) | (reg & 0xFC))
+    v = rng.choice((0xFFFFFFFF, 0, 0x33, 0x11, 0x22, rng.getrandbits(32)))
+    bus.port_write(0xCFC + (reg & 3), width, v & ((1 << 8 * width) - 1))
+
+
 # ---------------------------------------------------------------- DMA
 
-def program_8237(rng, bus, channel):
-    """A random setup of one channel through the ports, the way a driver writes it."""
+def program_8237(rng, bus, channel, transfer=None):
+    """A random setup of one channel through the ports, the way a driver writes it;
+    `transfer` (VERIFY, WRITE or READ from peripherals/dma.py) mostly fixes the type."""
     dma2 = channel >= 4
     c = channel & 3
     base = 0xC0 if dma2 else 0x00
@@ -151,7 +258,8 @@ def program_8237(rng, bus, channel):
     page_port = (0x87, 0x83, 0x81, 0x82, 0x8F, 0x8B, 0x89, 0x8A)[channel]
     bus.port_write(reg(10), 1, 4 | c)                    # mask the channel
     bus.port_write(reg(12), 1, 0)                        # clear the byte flip-flop
-    mode = (rng.randrange(4) << 2) | (rng.random() < 0.3 and 0x10) \
+    kind = transfer if transfer is not None and rng.random() < 0.85 else rng.randrange(4)
+    mode = (kind << 2) | (rng.random() < 0.3 and 0x10) \
         | (rng.random() < 0.2 and 0x20) | (rng.choice((0, 1, 1, 2, 3)) << 6) | c
     bus.port_write(reg(11), 1, mode)
     addr = rng.choice((0, 0xFFFF, 0xFFF0, 0xFE00, rng.randrange(1 << 16)))
@@ -168,7 +276,7 @@ def program_8237(rng, bus, channel):
     bus.port_write(reg(10), 1, c if rng.random() < 0.9 else 4 | c)     # unmask
 
 
-def fdc_command(rng, pc, data, settle=2000):
+def fdc_command(rng, pc, data, settle=2000, quick=None):
     """Write the bytes of a floppy command, waiting for RQM as a driver would (a bounded
     number of times); then run and read the result phase."""
     m, bus = pc.machine, pc.machine.bus
@@ -178,7 +286,13 @@ def fdc_command(rng, pc, data, settle=2000):
                 break
             m.run(max_cycles=settle)
         bus.port_write(0x3F5, 1, b)
-    m.run(max_cycles=rng.choice((10_000, 200_000, 3_000_000)))
+    # The disk turns at 300 rpm: a sector can be 200 ms away.  Mostly wait that long,
+    # sometimes break into the transfer with the next setup.
+    freq = m.clock.frequency
+    if quick is None:
+        quick = data[0] in (0x03, 0x04, 0x08)        # SPECIFY, SENSE DRIVE/INTERRUPT
+    m.run(max_cycles=10_000 if quick else
+          rng.choice((10_000, freq // 1000, freq // 4, freq // 4, freq // 3)))
     for _ in range(10):
         if bus.port_read(0x3F4, 1) & 0xC0 != 0xC0:
             break
@@ -201,32 +315,48 @@ def run_dma(seed, case_dir):
         bus.port_write(0x3F2, 1, 0)                      # FDC reset, then motor A + DMA
         m.run(max_cycles=1000)
         bus.port_write(0x3F2, 1, 0x1C)
-        bus.port_write(0x3F7, 1, rng.randrange(4))
+        bus.port_write(0x3F7, 1, 0 if rng.random() < 0.8 else rng.randrange(4))
         m.run(max_cycles=100_000)
         for _ in range(4):
             fdc_command(rng, pc, [0x08])                 # sense interrupt status
-        fdc_command(rng, pc, [0x03, rng.randrange(256), rng.randrange(256) & 0xFE])
+        # SPECIFY: mostly what a BIOS sets (SRT 3 ms, HUT 240 ms, HLT 2 ms, DMA mode).
+        fdc_command(rng, pc, [0x03, 0xDF, 0x02] if rng.random() < 0.7 else
+                    [0x03, rng.randrange(256), rng.randrange(256) & 0xFE])
+        fdc_command(rng, pc, [0x07, 0])                  # RECALIBRATE drive 0
+        fdc_command(rng, pc, [0x08])
         for _ in range(rng.randrange(3, 12)):
             setups += 1
-            channel = rng.choice((2, 2, 2, 0, 1, 3, 5, 6, 7))
-            program_8237(rng, bus, channel)
             r = rng.random()
             if r < 0.6:
-                cmd = rng.choice((0xE6, 0x46, 0xC5, 0x45, 0x42, 0x4D, 0x0F, 0x07))
+                cmd = rng.choice((0xE6, 0xE6, 0x46, 0xC5, 0x45, 0x42, 0x4D, 0x0F, 0x07))
+                # The floppy's DMA channel, set up in the direction the command moves
+                # data (READ DATA writes memory), most of the time.
+                channel = 2 if rng.random() < 0.9 else rng.choice((0, 1, 3))
+                program_8237(rng, bus, channel, 2 if cmd in (0xC5, 0x45, 0x4D) else 1)
                 head = rng.randrange(2)
+                drive = 0 if rng.random() < 0.85 else rng.randrange(4)
+                cyl = rng.randrange(80) if rng.random() < 0.9 else rng.randrange(256)
+                if cmd in (0xE6, 0x46, 0xC5, 0x45, 0x42) and rng.random() < 0.8:
+                    fdc_command(rng, pc, [0x0F, (head << 2) | drive, cyl])   # SEEK first
+                    fdc_command(rng, pc, [0x08])
                 if cmd == 0x4D:                          # FORMAT TRACK
-                    args = [head << 2, rng.randrange(4), rng.randrange(1, 30),
-                            rng.randrange(256), rng.randrange(256)]
+                    args = [(head << 2) | drive, rng.choice((2, 2, 0, 3)),
+                            rng.randrange(1, 30), rng.randrange(256), rng.randrange(256)]
                 elif cmd == 0x0F:                        # SEEK
-                    args = [head << 2, rng.randrange(256)]
+                    args = [(head << 2) | drive, rng.randrange(256)]
                 elif cmd == 0x07:                        # RECALIBRATE
-                    args = [rng.randrange(4)]
+                    args = [drive]
                 else:
-                    args = [(head << 2) | rng.randrange(4), rng.randrange(90), head,
-                            rng.randrange(0, 30), rng.choice((2, 2, 0, 1, 3, 7, 255)),
-                            rng.randrange(0, 30), 0x1B, rng.choice((0xFF, 0, 128))]
+                    first = rng.randrange(1, 19) if rng.random() < 0.9 else rng.randrange(256)
+                    args = [(head << 2) | drive, cyl, head, first,
+                            rng.choice((2, 2, 2, 0, 1, 3, 7, 255)),
+                            rng.choice((18, 18, first, 36, 255, rng.randrange(256))),
+                            0x1B, rng.choice((0xFF, 0, 128))]
                 fdc_command(rng, pc, [cmd] + args)
+                fdc_command(rng, pc, [0x08])
             elif r < 0.8:
+                channel = rng.choice((2, 0, 1, 3, 5, 6, 7))
+                program_8237(rng, bus, channel)
                 # The device side of the API, as a device would call it.
                 if rng.random() < 0.5:
                     dma.transfer(channel, rng.randbytes(rng.choice((1, 2, 512, 70000))))

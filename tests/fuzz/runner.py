@@ -152,6 +152,8 @@ class Campaign:
         self.outcomes = Counter()
         self.by_target = Counter()
         self.counts = Counter()
+        self.insns_by_mode = Counter()   # "model/mode" -> guest instructions (cpu target)
+        self.kinds = Counter()           # "kind/outcome" of the files target
         self.bugs = []
         self.lock = threading.Lock()
 
@@ -164,6 +166,10 @@ class Campaign:
                 for key in COUNTS:
                     if isinstance(r.get(key), int):
                         self.counts[key] += r[key]
+                if "model" in r and "mode" in r and isinstance(r.get("insns"), int):
+                    self.insns_by_mode["%s/%s" % (r["model"], r["mode"])] += r["insns"]
+                if "kind" in r:
+                    self.kinds["%s/%s" % (r["kind"], r["outcome"])] += 1
                 if r["outcome"] in BUGS:
                     path = save_reproducer(self.out, target, r) if self.out else None
                     self.bugs.append((target, r, path))
@@ -176,6 +182,8 @@ class Campaign:
     def summary(self):
         return {"cases": dict(self.by_target), "outcomes": dict(self.outcomes),
                 "counts": dict(self.counts),
+                "insns_by_mode": dict(sorted(self.insns_by_mode.items())),
+                "file_kinds": dict(sorted(self.kinds.items())),
                 "bugs": [{"target": t, "seed": r["seed"], "outcome": r["outcome"],
                           "reproducer": str(p) if p else None,
                           "detail": (r.get("detail") or "").strip().splitlines()[-1:]}

@@ -2512,6 +2512,12 @@ cdef class _CPU:
         elif op == 0xD4:
             t = self.fetch8()
             if t == 0:
+                if self.isa == ISA_8086:
+                    # The 8086's microcode leaves the flags of a zero result (ZF and PF
+                    # set; SF, OF, AF, CF clear) before it takes the divide error, and the
+                    # error keeps them (SingleStepTests 8086 D4 with a zero immediate).
+                    self.set_arith(F_ZF | F_PF)
+                    self.saved_eflags = self.eflags
                 self.fault(EXC_DE, -1)
             a = self.r[R_EAX] & 0xFF
             v = ((a / t) << 8) | (a % t)

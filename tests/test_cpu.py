@@ -90,6 +90,18 @@ def test_divide_error_return_address_per_model():
         assert ret == (4 if expect_next else 2), model
 
 
+def test_8086_aam_zero_leaves_the_flags_of_a_zero_result():
+    # SingleStepTests 8086 D4 with a zero immediate: the divide error is taken with ZF and
+    # PF set and SF, CF, OF, AF clear, whatever the flags and AL were; AX is unchanged.
+    for ax, flags in ((0xC4C4, 0xFC43), (0xAF0B, 0xF003), (0x0828, 0xF8D6)):
+        m, cpu, reason = run_code("8086", "aam 0\nhlt", ax=ax, flags=flags)
+        assert taken_vector(cpu) == 0
+        pushed = m.mem.read16((cpu.ss << 4) + cpu.sp + 4)
+        assert pushed & 0x8D5 == 0x44, hex(pushed)         # ZF PF; not SF OF AF CF
+        assert pushed & 0x400 == flags & 0x400            # DF kept
+        assert cpu.ax == ax
+
+
 def test_push_sp_quirk():
     for model, pushed in (("8086", 0xFFFC), ("80186", 0xFFFC), ("80286", 0xFFFE), ("80386", 0xFFFE)):
         m, cpu, _ = run_code(model, "push sp\nhlt")

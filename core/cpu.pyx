@@ -3153,6 +3153,20 @@ cdef class _CPU:
 
     # ---------------------------------------------------------------- string instructions
     @cython.final
+    cdef inline void string_store(self, uint32_t di, int size, uint32_t v, bint rep,
+                                  uint32_t cnt, uint32_t amask) noexcept:
+        # The 286's store to ES:DI in REP MOVS, STOS and INS: the microcode has already
+        # counted the next iteration when the store faults (a word at offset FFFFh), so
+        # CX ends two lower than before the iteration, not one (SingleStepTests 80286,
+        # REP MOVSW/STOSW/INSW; a fault on the MOVS load leaves it one lower).
+        if rep:
+            self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 2) & amask)
+            self.wr(S_ES, di, size, v)
+            self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
+        else:
+            self.wr(S_ES, di, size, v)
+
+    @cython.final
     cdef void string_op(self, uint32_t op) noexcept:
         cdef int size = 1 if (op & 1) == 0 else self.opsize
         cdef int src_seg = self.seg_ovr if self.seg_ovr >= 0 else S_DS
@@ -3180,8 +3194,9 @@ cdef class _CPU:
                 a = self.rd(src_seg, si, size)
                 if self.m_index_first:
                     self.adv(R_EDI, delta, amask)
-                self.wr(S_ES, di, size, a)
-                if not self.m_index_first:
+                    self.string_store(di, size, a, rep, cnt, amask)
+                else:
+                    self.wr(S_ES, di, size, a)
                     self.adv(R_ESI, delta, amask)
                     self.adv(R_EDI, delta, amask)
             elif kind == 0xA6:          # CMPS
@@ -3203,8 +3218,9 @@ cdef class _CPU:
             elif kind == 0xAA:          # STOS
                 if self.m_index_first:
                     self.adv(R_EDI, delta, amask)
-                self.wr(S_ES, di, size, self.get_reg(R_EAX, size))
-                if not self.m_index_first:
+                    self.string_store(di, size, self.get_reg(R_EAX, size), rep, cnt, amask)
+                else:
+                    self.wr(S_ES, di, size, self.get_reg(R_EAX, size))
                     self.adv(R_EDI, delta, amask)
             elif kind == 0xAC:          # LODS
                 a = self.rd(src_seg, si, size)
@@ -3226,14 +3242,7 @@ cdef class _CPU:
                     self.io_hook(self.r[R_EDX] & 0xFFFF, size, False, a)
                 if self.m_index_first:
                     self.adv(R_EDI, delta, amask)
-                    if rep:
-                        # REP INS on the 286 has already counted the next iteration
-                        # when its store faults: CX ends two lower (captured data).
-                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 2) & amask)
-                        self.wr(S_ES, di, size, a)
-                        self.r[R_ECX] = (self.r[R_ECX] & ~amask) | ((cnt - 1) & amask)
-                    else:
-                        self.wr(S_ES, di, size, a)
+                    self.string_store(di, size, a, rep, cnt, amask)
                 else:
                     self.wr(S_ES, di, size, a)
                 if not self.m_index_first:

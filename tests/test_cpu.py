@@ -102,6 +102,23 @@ def test_8086_aam_zero_leaves_the_flags_of_a_zero_result():
         assert cpu.ax == ax
 
 
+def test_286_rep_word_string_fault_at_ffff_counts_cx_by_the_faulting_access():
+    # SingleStepTests 80286 (full upstream set), REP MOVSW/STOSW with a word at offset
+    # FFFFh: a faulting store leaves CX two lower than before the iteration, a faulting
+    # load one lower; the faulting access's pointer is advanced either way.
+    m, cpu, reason = run_code("80286", "rep stosw\nhlt", cx=49, di=0xFFFF, flags=0xF002)
+    assert taken_vector(cpu) == 13
+    assert (cpu.cx, cpu.di) == (47, 0x0001)
+    m, cpu, reason = run_code("80286", "rep movsw\nhlt", cx=22, si=36711, di=0xFFFF,
+                              flags=0xF402)
+    assert taken_vector(cpu) == 13
+    assert (cpu.cx, cpu.si, cpu.di) == (20, 36709, 65533)
+    m, cpu, reason = run_code("80286", "rep movsw\nhlt", cx=40, si=0xFFFF, di=63509,
+                              flags=0xF002)
+    assert taken_vector(cpu) == 13
+    assert (cpu.cx, cpu.si, cpu.di) == (39, 0x0001, 63509)
+
+
 def test_push_sp_quirk():
     for model, pushed in (("8086", 0xFFFC), ("80186", 0xFFFC), ("80286", 0xFFFE), ("80386", 0xFFFE)):
         m, cpu, _ = run_code(model, "push sp\nhlt")

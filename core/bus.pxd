@@ -30,6 +30,7 @@ cdef class Bus:
     cdef object _signature          # (map_gen, digest) of map_signature()
     cdef dict _mmio            # page number -> (read(addr, width), write(addr, width, value))
     cdef list _io              # port -> (read, write, width, owner) or None; see register_io
+    cdef dict _io_under        # port -> the claim another owner's register_io covered
     cdef public dict unclaimed_ports
     cdef public object io_observer   # debugger hook; None costs nothing
     # ISA bus time of port I/O (set_isa_timing): per port 0 (no ISA cycle: a CPU-only
@@ -48,3 +49,9 @@ cdef class Bus:
     cdef void isa_time(self, uint32_t port, int width) noexcept
     cpdef int read8(self, uint32_t addr)
     cpdef void write8(self, uint32_t addr, int value)
+
+
+# Memory as 4 KiB pages for snapshots (Bus.ram_pages, the VGA's video memory): None for a
+# page of zeros, else a bytes object; a page equal to the one in `prev` is that object.
+cdef list capture_pages(uint8_t* base, uint32_t n, list prev)
+cdef int restore_pages(uint8_t* base, uint32_t n, list pages, str what) except -1

@@ -43,6 +43,7 @@ cdef class Bus:
         self._rom_pages = {}
         self._mmio = {}
         self._io = [None] * 65536
+        self._io_under = {}
         self.unclaimed_ports = {}
         self.io_observer = None
         self.isa_port = <uint8_t*>calloc(65536, 1)
@@ -212,6 +213,12 @@ cdef class Bus:
         handler = read if read is not None else write
         owner = getattr(handler, "__self__", handler)
         for p in range(first, first + count):
+            old = self._io[p]
+            if old is not None and old[3] is not owner:
+                # A relocatable range (a PCI BAR) put over another device's ports: the
+                # positive decode wins while it is there, and the device it covered
+                # answers again when it moves away (unregister_io).
+                self._io_under[p] = old
             self._io[p] = (read, write, width, owner)
 
     def io_owner(self, int port):
@@ -248,8 +255,10 @@ cdef class Bus:
             self.io_stall += self.isa16_cycles * ((width + 1) >> 1)
 
     def unregister_io(self, int first, int count):
+        """Release ports first..first+count-1; a claim that register_io covered there
+        comes back."""
         for p in range(first, first + count):
-            self._io[p] = None
+            self._io[p] = self._io_under.pop(p, None)
 
     cdef uint32_t io_read(self, uint32_t port, int width) noexcept:
         cdef uint32_t v
@@ -400,48 +409,11 @@ cdef class Bus:
 
     def ram_pages(self, list prev=None):
         """The RAM's pages (see above); `prev` an earlier capture to share pages with."""
-        cdef uint32_t n = self.ram_size >> PAGE_SHIFT, p, k
-        cdef uint8_t* src
-        cdef list out = [None] * n
-        cdef object old
-        cdef const uint64_t* w
-        cdef bint zero
-        if prev is not None and len(prev) != n:
-            prev = None
-        for p in range(n):
-            src = self.ram + (<uint64_t>p << PAGE_SHIFT)
-            if prev is not None:
-                old = prev[p]
-                if old is not None and memcmp(src, <const char*>old, PAGE_SIZE) == 0:
-                    out[p] = old
-                    continue
-            w = <const uint64_t*>src
-            zero = True
-            for k in range(PAGE_SIZE // 8):
-                if w[k]:
-                    zero = False
-                    break
-            if not zero:
-                out[p] = (<char*>src)[:PAGE_SIZE]
-        return out
+        return capture_pages(self.ram, self.ram_size >> PAGE_SHIFT, prev)
 
     def set_ram_pages(self, list pages):
         """Load RAM from ram_pages()'s list; pages already equal are left alone."""
-        cdef uint32_t n = self.ram_size >> PAGE_SHIFT, p
-        cdef uint8_t* dst
-        cdef object page
-        if len(pages) != n:
-            raise ValueError("%d pages of RAM given, this bus has %d" % (len(pages), n))
-        for p in range(n):
-            dst = self.ram + (<uint64_t>p << PAGE_SHIFT)
-            page = pages[p]
-            if page is None:
-                memset(dst, 0, PAGE_SIZE)
-            else:
-                if len(page) != PAGE_SIZE:
-                    raise ValueError("RAM page %d is %d bytes, not %d" % (p, len(page), PAGE_SIZE))
-                if memcmp(dst, <const char*>page, PAGE_SIZE) != 0:
-                    memcpy(dst, <const char*>page, PAGE_SIZE)
+        restore_pages(self.ram, self.ram_size >> PAGE_SHIFT, pages, "RAM")
 
     def map_signature(self):
         """A digest of the page map (which pages are RAM, read-only, MMIO or unmapped),
@@ -482,3 +454,53 @@ cdef void _call_write(write, uint32_t port, int width, uint32_t value) noexcept:
 def _report_device_error(what, exc):
     import sys
     print("cycle86: device error during %s: %r" % (what, exc), file=sys.stderr)
+
+
+cdef list capture_pages(uint8_t* base, uint32_t n, list prev):
+    """`n` pages from `base` (see bus.pxd): zero pages as None, unchanged ones shared."""
+    cdef list out = [None] * n
+    cdef object old
+    cdef const uint64_t* w
+    cdef uint8_t* src
+    cdef uint32_t p, k
+    cdef bint zero
+    if prev is not None and len(prev) != n:
+        prev = None
+    for p in range(n):
+        src = base + (<uint64_t>p << PAGE_SHIFT)
+        if prev is not None:
+            old = prev[p]
+            if old is not None and memcmp(src, <const char*>old, PAGE_SIZE) == 0:
+                out[p] = old
+                continue
+        w = <const uint64_t*>src
+        zero = True
+        for k in range(PAGE_SIZE // 8):
+            if w[k]:
+                zero = False
+                break
+        if not zero:
+            out[p] = (<char*>src)[:PAGE_SIZE]
+    return out
+
+
+cdef int restore_pages(uint8_t* base, uint32_t n, list pages, str what) except -1:
+    """Write capture_pages()'s list back to `n` pages at `base`, leaving equal pages
+    alone; `what` names the memory in an error."""
+    cdef uint8_t* dst
+    cdef object page
+    cdef uint32_t p
+    if len(pages) != n:
+        raise ValueError("%d pages of %s given, there are %d" % (len(pages), what, n))
+    for p in range(n):
+        dst = base + (<uint64_t>p << PAGE_SHIFT)
+        page = pages[p]
+        if page is None:
+            memset(dst, 0, PAGE_SIZE)
+        else:
+            if len(page) != PAGE_SIZE:
+                raise ValueError("%s page %d is %d bytes, not %d"
+                                 % (what, p, len(page), PAGE_SIZE))
+            if memcmp(dst, <const char*>page, PAGE_SIZE) != 0:
+                memcpy(dst, <const char*>page, PAGE_SIZE)
+    return 0

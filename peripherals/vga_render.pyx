@@ -20,7 +20,7 @@ vga.py computes the parameters from the registers and hands them in.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memcpy, memset
-from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
+from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE, capture_pages, restore_pages
 
 # A 4-bit plane set -> a 32-bit mask with 0xFF in the byte of each plane in the set.
 cdef uint32_t EXPAND[16]
@@ -250,47 +250,12 @@ cdef class VideoMemory:
     def pages(self, list prev=None):
         """The buffer as 4 KiB pages for a snapshot (core/snapshot.Pages): None for a page
         of zeros, a page equal to the one in `prev` (an earlier result) shared."""
-        cdef uint32_t n = self.size // PAGE_SIZE, p, k
-        cdef uint8_t* src
-        cdef list out = [None] * n
-        cdef object old
-        cdef const uint64_t* w
-        cdef bint zero
-        if prev is not None and len(prev) != n:
-            prev = None
-        for p in range(n):
-            src = self.vram + <uint64_t>p * PAGE_SIZE
-            if prev is not None:
-                old = prev[p]
-                if old is not None and memcmp(src, <const char*>old, PAGE_SIZE) == 0:
-                    out[p] = old
-                    continue
-            w = <const uint64_t*>src
-            zero = True
-            for k in range(PAGE_SIZE // 8):
-                if w[k]:
-                    zero = False
-                    break
-            if not zero:
-                out[p] = (<char*>src)[:PAGE_SIZE]
-        return out
+        return capture_pages(self.vram, self.size // PAGE_SIZE, prev)
 
     def set_pages(self, list pages):
-        cdef uint32_t n = self.size // PAGE_SIZE, p
-        cdef uint8_t* dst
-        cdef object page
-        if len(pages) != n or self.size % PAGE_SIZE:
-            raise ValueError("%d pages of video memory given, this one has %d"
-                             % (len(pages), n))
-        for p in range(n):
-            dst = self.vram + <uint64_t>p * PAGE_SIZE
-            page = pages[p]
-            if page is None:
-                memset(dst, 0, PAGE_SIZE)
-            elif len(page) != PAGE_SIZE:
-                raise ValueError("video memory page %d is %d bytes" % (p, len(page)))
-            elif memcmp(dst, <const char*>page, PAGE_SIZE) != 0:
-                memcpy(dst, <const char*>page, PAGE_SIZE)
+        if self.size % PAGE_SIZE:
+            raise ValueError("video memory of %d bytes is not whole pages" % self.size)
+        restore_pages(self.vram, self.size // PAGE_SIZE, pages, "video memory")
 
     def clear(self, uint32_t offset=0, length=None):
         cdef uint32_t n = self.size - offset if length is None else length

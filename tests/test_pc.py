@@ -112,6 +112,21 @@ def test_bus_master_registers_appear_at_bmiba(board):
     assert m.bus.port_read(0xC002, 1) == 0x00
 
 
+def test_bmiba_over_another_devices_ports_gives_them_back_when_it_moves(board):
+    # A BAR the guest points at the ELCR's ports: the PCI function's positive decode
+    # answers there while it is, and the ELCR answers again once the BAR moves away.
+    m, bus, host, isa, ide = board
+    m.bus.port_write(0x4D0, 2, 0x0C00)
+    config_cycle(m, (1, 1), 0x20, 4, 0x4D0)
+    config_cycle(m, (1, 1), 0x04, 2, 0x0001)
+    assert m.bus.io_owner(0x4D0) is ide and m.bus.port_read(0x4D0, 1) == 0x00
+    config_cycle(m, (1, 1), 0x20, 4, 0xC000)
+    assert m.bus.io_owner(0x4D0) is isa and m.bus.io_owner(0xC000) is ide
+    assert m.bus.port_read(0x4D0, 2) == 0x0C00
+    config_cycle(m, (1, 1), 0x04, 2, 0x0000)                    # decode off: no claim
+    assert m.bus.io_owner(0xC000) is None and m.bus.io_owner(0x4D0) is isa
+
+
 def test_pirq_routing_and_elcr(board):
     m, bus, host, isa, ide = board
     assert [config_cycle(m, (1, 0), 0x60 + i, 1) for i in range(4)] == [0x80] * 4

@@ -378,7 +378,8 @@ _MODRM = frozenset([op for op in range(0x40) if (op & 7) < 4] + list(range(0x80,
 class Insn:
     """One decoded instruction with the state the timing depends on."""
     __slots__ = ("prefixes", "seg", "rep", "op", "pos", "code", "regs", "mod", "reg", "rm",
-                 "mem", "ndisp", "ea", "eseg", "w", "mem8", "post", "post_cx")
+                 "mem", "ndisp", "ea", "eseg", "w", "mem8", "post", "post_cx",
+                 "post_flags")
 
     def read8(self, a):
         return self.mem8(a)
@@ -922,6 +923,13 @@ _STRING = {0xA4: "RW", 0xA5: "RW", 0xA6: "RD", 0xA7: "RD", 0xAA: "W", 0xAB: "W",
            0xAC: "R", 0xAD: "R", 0xAE: "D", 0xAF: "D"}
 
 
+def _ended_by_flag(d):
+    # REPE (F3) stops on ZF = 0, REPNE (F2) on ZF = 1, judged on the flags after the last
+    # comparison.
+    zf = (d.post_flags >> 6) & 1
+    return zf == (1 if d.rep == 0xF2 else 0)
+
+
 def r_string(d, p):
     """A4-AF.  p = (before, between transfers, after) without REP, then with REP: (count
     zero, before the first element, between transfers, between elements, after the last).
@@ -955,8 +963,11 @@ def r_string(d, p):
             one[1] = _i(p[1] if not d.rep else p[5])
         last = k == n - 1
         end = p[7]
-        if last and len(p) > 8 and d.post_cx == 0:
-            end += p[8]         # CMPS/SCAS: ended by the count rather than the flag
+        if last and len(p) > 8 and d.post_cx == 0 and not _ended_by_flag(d):
+            # CMPS/SCAS ended by the count rather than the flag; when the last element
+            # ends both, the microcode leaves by the flag's way (full upstream suite:
+            # REPNE CMPSB/SCASB whose last element is equal with CX reaching 0).
+            end += p[8]
         one[-1] = _i(p[2] if not d.rep else (end if last else p[6]))
         ops += one
     if ops[-2][0] == OP_W and ops[-1] == _i(0):
@@ -1219,6 +1230,7 @@ class BusTiming:
         d.post = (get("cs"), get("ip"))
         d.mem8 = self.mem.read8
         d.post_cx = get("cx")
+        d.post_flags = get("flags")
         ops = eu_ops(d)
         if ops is None:
             self.synced = False

@@ -2389,6 +2389,11 @@ cdef class _CPU:
                 self.fault(EXC_UD, -1)
             t = self.r[R_ESP]
             v = self.pop(self.opsize)
+            if self.isa == ISA_286:
+                # The 286 leaves SP popped when the store faults (a word at offset
+                # FFFFh): the exception's frame goes below the popped word (SingleStepTests
+                # 80286, full set).  The 386 and later restore ESP (SDM, POP).
+                self.saved_esp = self.r[R_ESP]
             if self.ea_esp_base:
                 # An ESP-based destination is addressed with ESP as the pop left it
                 # (Intel SDM, POP): on a 16-bit stack only SP moved, and it may wrap.

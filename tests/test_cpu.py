@@ -119,6 +119,15 @@ def test_286_rep_word_string_fault_at_ffff_counts_cx_by_the_faulting_access():
     assert (cpu.cx, cpu.si, cpu.di) == (39, 0x0001, 63509)
 
 
+def test_pop_rm_store_fault_keeps_sp_popped_on_286_only():
+    # POP word [si] with SI = FFFFh: the store faults (#GP, 13).  The 286 keeps the pop's
+    # SP (SingleStepTests 80286: the frame is 6 bytes below SP + 2); the 386 restores SP.
+    for model, popped in (("80286", True), ("80386", False)):
+        m, cpu, reason = run_code(model, "pop word [si]\nhlt", si=0xFFFF, sp=0x5A67)
+        assert taken_vector(cpu) == 13, model
+        assert cpu.sp == (0x5A67 + 2 if popped else 0x5A67) - 6, model
+
+
 def test_push_sp_quirk():
     for model, pushed in (("8086", 0xFFFC), ("80186", 0xFFFC), ("80286", 0xFFFE), ("80386", 0xFFFE)):
         m, cpu, _ = run_code(model, "push sp\nhlt")

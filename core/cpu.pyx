@@ -2802,7 +2802,12 @@ cdef class _CPU:
             if self.m_esc_traps or self.m_always_nm or (self.isa >= ISA_286 and (self.cr0 & 0xC)):
                 self.fault(EXC_NM, -1)
             if self.mod != 3:
-                if self.isa >= ISA_286:
+                if self.isa == ISA_286:
+                    # Only the operand's first word is checked against the segment limit:
+                    # a dword at offset FFFEh passes, one at FFFFh is #GP (SingleStepTests
+                    # 80286, full set, D8 with no 287).
+                    self.check_limit(self.ea_seg, self.ea, 2)
+                elif self.isa > ISA_286:
                     # The operand is checked against the segment limit at its full x87 size.
                     self.check_limit(self.ea_seg, self.ea, X87_MEM_SIZE[((self.op_byte & 7) << 3) | self.reg])
                 else:

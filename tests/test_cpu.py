@@ -128,6 +128,15 @@ def test_pop_rm_store_fault_keeps_sp_popped_on_286_only():
         assert cpu.sp == (0x5A67 + 2 if popped else 0x5A67) - 6, model
 
 
+def test_286_esc_without_287_checks_the_first_word_of_its_operand():
+    # SingleStepTests 80286 (full set), D8 with no coprocessor: a dword at offset FFFEh
+    # runs on, one at FFFFh (whose first word crosses the limit) is #GP.
+    m, cpu, reason = run_code("80286", "fadd dword [si]\nhlt", si=0xFFFE)
+    assert cpu.cs != IVT_HANDLER_CS and reason == "halt"
+    m, cpu, reason = run_code("80286", "fadd dword [si]\nhlt", si=0xFFFF)
+    assert taken_vector(cpu) == 13
+
+
 def test_push_sp_quirk():
     for model, pushed in (("8086", 0xFFFC), ("80186", 0xFFFC), ("80286", 0xFFFE), ("80386", 0xFFFE)):
         m, cpu, _ = run_code(model, "push sp\nhlt")

@@ -3827,9 +3827,8 @@ cdef class _CPU:
         """Walk the two-level page tables (4 KiB pages, 4 MiB with CR4.PSE), set the
         accessed/dirty bits, check U/S and R/W, and fill the TLB; #PF on failure."""
         cdef uint32_t pde_addr, pde, pte_addr, pte, ppn, err
-        cdef bint user = self.user, us_ok, rw_ok, big
+        cdef bint user = self.user, big
         cdef bint wp = (self.cr0 & 0x10000) != 0 and self.isa >= ISA_486
-        cdef uint8_t perm
         if self.cr4 & CR4_PAE:
             return self.page_walk_pae(lin, write)
         err = (2 if write else 0) | (4 if user else 0)
@@ -3842,34 +3841,47 @@ cdef class _CPU:
             pte = pde
             pte_addr = pde_addr
             ppn = (pde & 0xFFC00000u) | (lin & 0x003FF000)
-            us_ok = (pde & 4) != 0
-            rw_ok = (pde & 2) != 0
         else:
             pte_addr = ((pde & 0xFFFFF000u) | ((lin >> 10) & 0xFFC)) & self.bus.addr_mask
             pte = self.phys_rd32(pte_addr)
             if not (pte & 1):
                 self.page_fault(lin, err)
             ppn = pte & 0xFFFFF000u
-            us_ok = (pde & pte & 4) != 0
-            rw_ok = (pde & pte & 2) != 0
+        return self.walk_done(lin, err, write, wp, pde, pde_addr, pte, pte_addr, ppn, big)
+
+    @cython.final
+    cdef uint32_t walk_done(self, uint32_t lin, uint32_t err, int write, bint wp,
+                            uint64_t pde, uint64_t pde_addr, uint64_t pte,
+                            uint64_t pte_addr, uint64_t frame, bint big) noexcept:
+        """The end of both walks, once the entries are read: the U/S and R/W checks, the
+        accessed and dirty bits, the TLB entry.  For a large page `pte` is the PDE."""
+        cdef bint user = self.user
+        cdef bint us_ok = (pde & pte & 4) != 0, rw_ok = (pde & pte & 2) != 0
+        cdef uint8_t perm
         if user and not us_ok:
             self.page_fault(lin, err | 1)
         if write and not rw_ok and (user or wp):
             self.page_fault(lin, err | 1)
-        # Accessed bits on the way down; dirty on the final entry for a write.
+        # Accessed bits on the way down; dirty on the final entry for a write.  Both
+        # live in an entry's low dword.
         if not (pde & 0x20) or (big and write and not (pde & 0x40)):
             pde |= 0x20 | (0x40 if (big and write) else 0)
-            self.phys_wr32(pde_addr, pde)
+            self.phys_wr32_hi(pde_addr, <uint32_t>pde)
         if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
             pte |= 0x20 | (0x40 if write else 0)
-            self.phys_wr32(pte_addr, pte)
+            self.phys_wr32_hi(pte_addr, <uint32_t>pte)
+        if frame >> 32:
+            # Above 4 GiB (PAE) there is no memory on this board: the access goes to a
+            # page nothing decodes (reads all ones, writes vanish).  Not cached, so the
+            # TLB only ever holds 32-bit frames.
+            return (self.bus.unclaimed_page() << PAGE_SHIFT) | (lin & 0xFFF)
         perm = self.tlb_rights(us_ok, rw_ok, (pte & 0x40) != 0, wp)
         if (pte & 0x100) and (self.cr4 & CR4_PGE):
             perm |= TLB_GLOBAL
         if big:
             perm |= TLB_LARGE
-        self.tlb_fill(lin, ppn, perm)
-        return ppn | (lin & 0xFFF)
+        self.tlb_fill(lin, <uint32_t>frame, perm)
+        return <uint32_t>frame | (lin & 0xFFF)
 
     # ---- PAE paging (P6): three levels of 64-bit entries, 36-bit physical addresses
     @cython.final
@@ -3918,9 +3930,8 @@ cdef class _CPU:
         #PF with RSVD (and P) set, before any U/S or R/W check."""
         cdef uint64_t pdpte, pde, pte, pde_addr, pte_addr, frame
         cdef uint32_t err
-        cdef bint user = self.user, us_ok, rw_ok, big
+        cdef bint user = self.user, big
         cdef bint wp = (self.cr0 & 0x10000) != 0
-        cdef uint8_t perm
         err = (2 if write else 0) | (4 if user else 0)
         pdpte = self.pdpte[lin >> 30]
         if not (pdpte & 1):
@@ -3936,8 +3947,6 @@ cdef class _CPU:
             pte = pde
             pte_addr = pde_addr
             frame = (pde & 0xFFFE00000ull) | (lin & 0x001FF000)
-            us_ok = (pde & 4) != 0
-            rw_ok = (pde & 2) != 0
         else:
             pte_addr = (pde & 0xFFFFFF000ull) | ((lin >> 9) & 0xFF8)
             pte = self.phys_rd64(pte_addr)
@@ -3946,30 +3955,7 @@ cdef class _CPU:
             if (pte >> 32) & PAE_RSVD_HI or (pte & self.pat_rsvd_pte):
                 self.page_fault(lin, err | PF_RSVD | 1)
             frame = pte & 0xFFFFFF000ull
-            us_ok = (pde & pte & 4) != 0
-            rw_ok = (pde & pte & 2) != 0
-        if user and not us_ok:
-            self.page_fault(lin, err | 1)
-        if write and not rw_ok and (user or wp):
-            self.page_fault(lin, err | 1)
-        if not (pde & 0x20) or (big and write and not (pde & 0x40)):
-            pde |= 0x20 | (0x40 if (big and write) else 0)
-            self.phys_wr32_hi(pde_addr, <uint32_t>pde)
-        if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
-            pte |= 0x20 | (0x40 if write else 0)
-            self.phys_wr32_hi(pte_addr, <uint32_t>pte)
-        if frame >> 32:
-            # Above 4 GiB there is no memory on this board: the access goes to a page
-            # nothing decodes (reads all ones, writes vanish).  Not cached, so the TLB
-            # only ever holds 32-bit frames.
-            return (self.bus.unclaimed_page() << PAGE_SHIFT) | (lin & 0xFFF)
-        perm = self.tlb_rights(us_ok, rw_ok, (pte & 0x40) != 0, wp)
-        if (pte & 0x100) and (self.cr4 & CR4_PGE):
-            perm |= TLB_GLOBAL
-        if big:
-            perm |= TLB_LARGE
-        self.tlb_fill(lin, <uint32_t>frame, perm)
-        return <uint32_t>frame | (lin & 0xFFF)
+        return self.walk_done(lin, err, write, wp, pde, pde_addr, pte, pte_addr, frame, big)
 
     @cython.final
     cdef void page_fault(self, uint32_t lin, uint32_t err) noexcept:

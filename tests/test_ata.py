@@ -57,16 +57,9 @@ class IrqRecorder:
         return [t for t, l, v in self.changes if l == line and v]
 
 
-class Rig:
-    """A Machine with the adapter, and port I/O and time travel from Python."""
-
-    def __init__(self, **drives):
-        self.m = Machine("80386", memory=1 << 20)
-        assert self.m.clock.frequency == FREQ
-        self.irq = IrqRecorder(self.m.clock)
-        self.m.pic = self.irq
-        self.ata = ATA(self.m, **drives)
-        self.clock = self.m.clock
+class PortIO:
+    """Port I/O and time travel from Python on `self.m` (a Machine), `self.clock` its
+    clock; the device tests' rigs build on it."""
 
     def out(self, port, value, width=1):
         self.m.bus.port_write(port, width, value)
@@ -81,6 +74,18 @@ class Rig:
             self.clock.now = max(self.clock.now, self.clock.next_deadline)
             self.clock.run_due()
         self.clock.now = end
+
+
+class Rig(PortIO):
+    """A Machine with the adapter, and port I/O and time travel from Python."""
+
+    def __init__(self, **drives):
+        self.m = Machine("80386", memory=1 << 20)
+        assert self.m.clock.frequency == FREQ
+        self.irq = IrqRecorder(self.m.clock)
+        self.m.pic = self.irq
+        self.ata = ATA(self.m, **drives)
+        self.clock = self.m.clock
 
     def next_event(self):
         """Jump to the next pending event and fire it; return the cycle."""

@@ -15,6 +15,7 @@ from peripherals.ata import ATA, BSY, DRQ
 from peripherals.pic import PIC
 from peripherals.pit import PIT
 from peripherals.uart import UART
+from tests.test_ata import PortIO
 from tests.test_boot import build, require_firmware
 
 
@@ -85,7 +86,7 @@ def test_floppy_dma_transfer_round_trips(tmp_path):
     assert traced(fresh, 3_000_000) == first
 
 
-class Rig:
+class Rig(PortIO):
     """A bare Machine with an 8259A pair, 8254, 16550A and ATA adapter, driven by port
     I/O from Python with time moved by hand."""
 
@@ -96,19 +97,6 @@ class Rig:
         self.uart = UART(self.m, com=1)
         self.ata = ATA(self.m, hda=disk)
         self.clock = self.m.clock
-
-    def out(self, port, value, width=1):
-        self.m.bus.port_write(port, width, value)
-
-    def inp(self, port, width=1):
-        return self.m.bus.port_read(port, width)
-
-    def advance(self, n):
-        end = self.clock.now + n
-        while self.clock.next_deadline <= end:
-            self.clock.now = max(self.clock.now, self.clock.next_deadline)
-            self.clock.run_due()
-        self.clock.now = end
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ printed beside its times so that a change in the core can be told from a change 
 
 Figures, not a test: nothing asserts on them (docs/performance.md).
 """
+import functools
 import os
 import re
 import resource
@@ -178,16 +179,16 @@ def main(argv=None):
             return 2
     print("POST to the boot sector, fastest of %d runs; seconds of the whole process" % args.runs)
     print("%-14s %-8s %8s %8s  %s" % ("bios", "peer", "wall_s", "cpu_s", "work"))
+    runners = dict(PEERS)
+    if args.checkout:
+        runners["cycle86"] = functools.partial(run_cycle86, checkout=args.checkout)
     with tempfile.TemporaryDirectory() as folder:
         floppy = make_floppy(folder)
         for bios in bioses:
             for peer in args.peers.split():
                 best, note = None, ""
                 for _ in range(args.runs):
-                    if peer == "cycle86" and args.checkout:
-                        times, note = run_cycle86(bios, floppy, folder, args.checkout)
-                    else:
-                        times, note = PEERS[peer](bios, floppy, folder)
+                    times, note = runners[peer](bios, floppy, folder)
                     if times is None:
                         break
                     best = times if best is None or times[0] < best[0] else best

@@ -737,11 +737,7 @@ cdef class _CPU:
         cdef uint8_t* page
         if self.htlb_tag[i] == self.htag(lin) and off <= <uint32_t>(PAGE_SIZE - size):
             page = self.htlb_r[i] + off
-            if size == 1:
-                return page[0]
-            if size == 2:
-                return (<uint16_t*>page)[0]
-            return (<uint32_t*>page)[0]
+            return host_load(page, size)
         return self.rd_lin_slow(lin, size)
 
     @cython.final
@@ -759,11 +755,7 @@ cdef class _CPU:
             self.htlb_r[i] = page
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)
-            if size == 1:
-                return page[0]
-            if size == 2:
-                return (<uint16_t*>page)[0]
-            return (<uint32_t*>page)[0]
+            return host_load(page, size)
         if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             # MMIO (or unmapped): the device sees one access of the full width.
             v = self.bus.slow_read(p, size)
@@ -787,12 +779,7 @@ cdef class _CPU:
         if self.htlb_tag[i] == self.htag(lin) and self.htlb_w[i] != NULL \
                 and off <= <uint32_t>(PAGE_SIZE - size):
             page = self.htlb_w[i] + off
-            if size == 1:
-                page[0] = v
-            elif size == 2:
-                (<uint16_t*>page)[0] = v
-            else:
-                (<uint32_t*>page)[0] = v
+            host_store(page, size, v)
             return
         self.wr_lin_slow(lin, size, v)
 
@@ -816,12 +803,7 @@ cdef class _CPU:
             self.htlb_w[i] = page
         if page != NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             page += p & (PAGE_SIZE - 1)
-            if size == 1:
-                page[0] = v
-            elif size == 2:
-                (<uint16_t*>page)[0] = v
-            else:
-                (<uint32_t*>page)[0] = v
+            host_store(page, size, v)
             return
         if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             if self.rptr[p >> PAGE_SHIFT] == NULL:
@@ -5292,6 +5274,25 @@ cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:
     else:
         memset(table, 0, n)
     return table
+
+
+cdef inline uint32_t host_load(const uint8_t* page, int size) noexcept:
+    # A 1-, 2- or 4-byte little-endian access through a host pointer into guest memory
+    # (the host-pointer TLB and its slow paths; x86 hosts allow the unaligned ones).
+    if size == 1:
+        return page[0]
+    if size == 2:
+        return (<const uint16_t*>page)[0]
+    return (<const uint32_t*>page)[0]
+
+
+cdef inline void host_store(uint8_t* page, int size, uint32_t v) noexcept:
+    if size == 1:
+        page[0] = v
+    elif size == 2:
+        (<uint16_t*>page)[0] = v
+    else:
+        (<uint32_t*>page)[0] = v
 
 
 cdef inline bint _contributory(int vec) noexcept:

@@ -193,6 +193,82 @@ cdef uint16_t ALIAS_8086[256]
 cdef uint8_t MAYBE_PREFIX[256]
 # 8086 effective-address clocks by (mod, rm) for mod 0..2 (Intel 8086 manual, table 2-20)
 cdef uint8_t EA_8086[24]
+# 16-bit ModR/M addressing by rm (Intel SDM vol. 2, table 2-1): base and index register
+# (8: none) and the default segment; rm 6 with mod 0 is a bare disp16 instead.
+cdef uint8_t MODRM16_BASE[8]
+cdef uint8_t MODRM16_INDEX[8]
+cdef uint8_t MODRM16_SEG[8]
+
+# ---------------------------------------------------------------- decoded-instruction cache
+# Instructions of the common forms are decoded once into a DInsn and run from it (issue
+# 11).  An entry is tagged by the instruction's bytes themselves (and the default operand
+# size), not by its address: a hit compares the 16 bytes at EIP, masked to the length, with
+# the ones the entry was decoded from, so code written by a store, REP MOVS, DMA or a
+# loader, a remapped page or a moved segment can never run a stale decode, and nothing has
+# to be invalidated.  What a decode depends on besides the bytes (the model's ISA level and
+# quirks, the timing tables) is fixed for a CPU; the cache is cleared when the timing
+# tables are loaded.  Forms that are not here (string, far transfers, system, x87, ...)
+# run through the generic decoder, which is also the reference the cache is tested against
+# (tests/test_cpu_dcache.py).
+cdef enum:
+    DC_SIZE = 4096
+    # Forms: what the instruction does with its operands, not how it was encoded (ADD AX,
+    # imm and ADD r/m, imm are one form with a register operand).
+    D_NONE = 0              # not decoded here: the generic path runs it
+    D_ALU_RM_R              # r/m = r/m op reg (ADD OR ADC SBB AND SUB XOR CMP; CMP stores nothing)
+    D_ALU_R_RM              # reg = reg op r/m
+    D_ALU_RM_IMM            # r/m = r/m op imm (also the accumulator forms)
+    D_TEST_RM_R
+    D_TEST_RM_IMM
+    D_MOV_RM_R
+    D_MOV_R_RM
+    D_MOV_RM_IMM            # also MOV r, imm
+    D_LEA
+    D_INCDEC                # r/m +- 1 (aop: 1 = DEC)
+    D_PUSH_RM               # also PUSH r
+    D_POP_R
+    D_PUSH_IMM
+    D_JCC                   # aop: the condition
+    D_JMP
+    D_CALL
+    D_RET                   # imm: bytes released after the return address
+    D_CALL_RM
+    D_JMP_RM
+    D_NOP
+    D_MOVX                  # MOVZX/MOVSX: size is the source's, aop 1 = sign-extend
+    D_SHIFT                 # imm: the count
+    D_SHIFT_CL
+    D_SETCC
+    D_CMOV
+    D_CBW                   # CBW/CWDE
+    D_CWD                   # CWD/CDQ
+    D_LEAVE
+    D_XCHG_AX
+    # What dc_loop returns
+    DC_GENERIC = 0
+    DC_CHECK = 1
+
+ctypedef struct DInsn:
+    uint64_t b0, b1         # the bytes it was decoded from, zero past len
+    uint32_t disp, imm      # EA displacement; immediate, count or relative target
+    uint32_t amask          # address-size mask of the EA
+    uint16_t op             # opcode as op_byte holds it (0x100 | b for 0F b)
+    uint16_t k              # timing index (op << 3 | reg for groups)
+    uint16_t cyc            # clocks: prefixes + base form (reg, or mem + EA)
+    uint16_t cyc_taken      # clocks when a branch is taken
+    uint8_t form, len, mode  # mode: default operand size (2 or 4); 0 = empty entry
+    uint8_t opsize, adsize, size, aop
+    uint8_t mod, reg, rm, base, index, scale, seg
+    uint8_t pad[6]          # 64 bytes: an index is a shift
+
+# Masks of an entry's first and second 8 bytes by its length (0..16).
+cdef uint64_t DC_LO[17]
+cdef uint64_t DC_HI[17]
+D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_rm_imm",
+           "mov_rm_r", "mov_r_rm", "mov_rm_imm", "lea", "incdec", "push_rm", "pop_r",
+           "push_imm", "jcc", "jmp", "call", "ret", "call_rm", "jmp_rm", "nop", "movx",
+           "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax")
+
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
 # Opcodes (0..0x1FF as OP_MODRM) whose handlers write no segment or control register:
@@ -271,6 +347,13 @@ cdef void _init_tables():
             OP_FEAT[(op << 3) | reg] = _feature_bit(e)
     for i in range(256):
         ALIAS_8086[i] = _opcodes.ALIASES_8086.get(i, i)
+    for i in range(8):
+        MODRM16_BASE[i] = (R_EBX, R_EBX, R_EBP, R_EBP, R_ESI, R_EDI, R_EBP, R_EBX)[i]
+        MODRM16_INDEX[i] = (R_ESI, R_EDI, R_ESI, R_EDI, 8, 8, 8, 8)[i]
+        MODRM16_SEG[i] = (S_DS, S_DS, S_SS, S_SS, S_DS, S_DS, S_SS, S_DS)[i]
+    for i in range(17):
+        DC_LO[i] = 0xFFFFFFFFFFFFFFFFull if i >= 8 else (1ull << (8 * i)) - 1
+        DC_HI[i] = 0 if i <= 8 else (0xFFFFFFFFFFFFFFFFull if i >= 16 else (1ull << (8 * (i - 8))) - 1)
     # mod 0: [bx+si]7 [bx+di]8 [bp+si]8 [bp+di]7 [si]5 [di]5 [disp16]6 [bx]5; mod 1/2 add 4
     ea0 = (7, 8, 8, 7, 5, 5, 6, 5)
     for i in range(8):
@@ -363,6 +446,12 @@ cdef class _CPU:
     cdef int tk                 # timing index of the current instruction
     cdef int n_prefix_rep       # REP prefixes seen (their cost is inside rep_base)
     cdef uint32_t cyc_override  # a handler's computed total for the base form (0: none)
+    # ---- decoded-instruction cache (DInsn above)
+    cdef DInsn* dcache
+    cdef bint dc_enabled        # the user's switch (decoded_cache)
+    cdef bint dc_ok             # enabled, and no debug register asks for per-instruction checks
+    cdef uint64_t dc_stop       # dc_loop returns once clock.now reaches it (0: at once)
+    cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
     cdef jmp_buf jb
     cdef uint64_t slice_end
@@ -541,6 +630,10 @@ cdef class _CPU:
         self.rep_resume_lin = -1
         self.rep_split_lin = -1
         self.t_insn_pos = -1
+        self.dcache = <DInsn*>calloc(DC_SIZE, sizeof(DInsn))
+        if self.dcache == NULL:
+            raise MemoryError("the decoded-instruction cache")
+        self.dc_enabled = True
         self._load_timing()
         self.reset()
 
@@ -568,6 +661,7 @@ cdef class _CPU:
                 self.t_per_count[k] = t.per_count
                 self.t_count_base[k] = t.count_base
         self.t_prefix = timing.prefix_cycles(self.model.name)
+        self.dc_flush()                 # its entries hold clocks from the old tables
         self.pm_costs = (timing.pm_costs(self.model.name)
                          if self.model.name in timing.PM_MODELS else {})
         it = timing.interrupt_timing(self.model.name)
@@ -632,6 +726,7 @@ cdef class _CPU:
         self.rep_resume_lin = -1
         self.rep_split_lin = -1
         self.code32 = False
+        self.dc_mode = 2
         self.ss32 = False
         self.cpl = 0
         self.delivering_vec = -1
@@ -724,6 +819,18 @@ cdef class _CPU:
             self.bus.io_stall = 0
 
     @cython.final
+    cdef uint32_t mmio_read(self, uint64_t p, int size) noexcept:
+        # Device code runs here: it may raise an interrupt or schedule an event, which
+        # the run loop must see before the next instruction (dc_loop stops).
+        self.dc_stop = 0
+        return self.bus.slow_read(p, size)
+
+    @cython.final
+    cdef void mmio_write(self, uint64_t p, int size, uint32_t v) noexcept:
+        self.dc_stop = 0
+        self.bus.slow_write(p, size, v)
+
+    @cython.final
     cdef inline void check_map(self) noexcept:
         # Device code (an I/O or MMIO access, a clock event between slices) may have
         # remapped pages or moved A20: then the host pointers are stale.
@@ -758,7 +865,7 @@ cdef class _CPU:
             return host_load(page, size)
         if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             # MMIO (or unmapped): the device sees one access of the full width.
-            v = self.bus.slow_read(p, size)
+            v = self.mmio_read(p, size)
             self.check_map()
             return v
         for i in range(size):
@@ -767,7 +874,7 @@ cdef class _CPU:
             if page != NULL:
                 v |= (<uint32_t>page[p & (PAGE_SIZE - 1)]) << (8 * i)
             else:
-                v |= self.bus.slow_read(p, 1) << (8 * i)
+                v |= self.mmio_read(p, 1) << (8 * i)
                 self.check_map()
         return v
 
@@ -807,7 +914,7 @@ cdef class _CPU:
             return
         if page == NULL and (p & (PAGE_SIZE - 1)) <= <uint32_t>(PAGE_SIZE - size):
             if self.rptr[p >> PAGE_SHIFT] == NULL:
-                self.bus.slow_write(p, size, v)
+                self.mmio_write(p, size, v)
                 self.check_map()
             return
         for i in range(size):
@@ -816,7 +923,7 @@ cdef class _CPU:
             if page != NULL:
                 page[p & (PAGE_SIZE - 1)] = (v >> (8 * i)) & 0xFF
             elif self.rptr[p >> PAGE_SHIFT] == NULL:
-                self.bus.slow_write(p, 1, (v >> (8 * i)) & 0xFF)
+                self.mmio_write(p, 1, (v >> (8 * i)) & 0xFF)
                 self.check_map()
 
     @cython.final
@@ -1020,28 +1127,13 @@ cdef class _CPU:
         if self.mod == 3:
             return
         if self.adsize == 2:
-            if self.rm == 0:
-                off = self.r[R_EBX] + self.r[R_ESI]
-            elif self.rm == 1:
-                off = self.r[R_EBX] + self.r[R_EDI]
-            elif self.rm == 2:
-                off = self.r[R_EBP] + self.r[R_ESI]
-                seg = S_SS
-            elif self.rm == 3:
-                off = self.r[R_EBP] + self.r[R_EDI]
-                seg = S_SS
-            elif self.rm == 4:
-                off = self.r[R_ESI]
-            elif self.rm == 5:
-                off = self.r[R_EDI]
-            elif self.rm == 6:
-                if self.mod == 0:
-                    off = self.fetch16()
-                else:
-                    off = self.r[R_EBP]
-                    seg = S_SS
+            if self.mod == 0 and self.rm == 6:
+                off = self.fetch16()
             else:
-                off = self.r[R_EBX]
+                off = self.r[MODRM16_BASE[self.rm]]
+                if MODRM16_INDEX[self.rm] < 8:
+                    off += self.r[MODRM16_INDEX[self.rm]]
+                seg = MODRM16_SEG[self.rm]
             if self.mod == 1:
                 off += <uint32_t><int32_t><int8_t>self.fetch8()
             elif self.mod == 2:
@@ -1309,6 +1401,7 @@ cdef class _CPU:
                     self.dr_exec_active = True
                 elif rw != 2:                       # 01 write, 11 read/write; 10 is I/O
                     self.dr_data_active = True
+        self.dc_update()
         self.update_hooks()
 
     @cython.final
@@ -1993,7 +2086,10 @@ cdef class _CPU:
                 # Nothing pending (the common case): the checks below reduce to these.
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET
-                self.exec_one()
+                if self.dc_ok and not (self.eflags & (F_TF | F_RF)) \
+                        and self.dc_loop(False) == DC_CHECK:
+                    continue
+                self.exec_generic()
                 continue
             if not (self.shutdown | self.stop_requested | self.inhibit_irq | self.nmi
                     | self.intr | self.halted):
@@ -2106,9 +2202,517 @@ cdef class _CPU:
             self.exec_one()
         return 0
 
+    # ================================================================ decoded instructions
+    @cython.final
+    cdef void dc_flush(self) noexcept:
+        if self.dcache != NULL:
+            memset(self.dcache, 0, DC_SIZE * sizeof(DInsn))
+        self.dc_update()
+
+    @cython.final
+    cdef void dc_update(self) noexcept:
+        # Instruction and data breakpoints in DR7 are checked by the generic path only.
+        self.dc_ok = self.dc_enabled and self.dcache != NULL and not (
+            self.dr_exec_active or self.dr_data_active)
+
+    @cython.final
+    cdef int dc_reject(self, DInsn* e, int n, uint64_t lo, uint64_t hi) noexcept:
+        # Not a decoded form: remember that for these n leading bytes.
+        e.form = D_NONE
+        e.len = n
+        e.b0 = lo & DC_LO[n]
+        e.b1 = hi & DC_HI[n]
+        e.mode = 4 if self.code32 else 2
+        return D_NONE
+
+    @cython.final
+    cdef int dc_decode(self, DInsn* e, const uint8_t* p, uint64_t lo, uint64_t hi) noexcept:
+        """Decode the instruction at p (16 bytes readable) into e as exec_one and
+        decode_modrm would; return its form, D_NONE if the generic path must run it."""
+        cdef int n = 0, npfx = 0, form = D_NONE, size = 0, isz = 0, k
+        cdef int opsize = 4 if self.code32 else 2
+        cdef int adsize = opsize, seg_ovr = -1, seg = S_DS
+        cdef int mod = 3, reg = 0, rm = 0, base = 8, index = 8, scale = 0, aop = 0, eac = 0, b
+        cdef uint32_t op, m, sib, disp = 0, imm = 0, pfx, base_c
+        # ---- prefixes, taken as exec_one takes them
+        while True:
+            op = p[n]
+            n += 1
+            if not MAYBE_PREFIX[op]:
+                break
+            if op == 0x26 or op == 0x2E or op == 0x36 or op == 0x3E:
+                seg_ovr = (op >> 3) & 3
+            elif op == 0xF3 or op == 0xF2 or op == 0xF0 or (op == 0xF1 and self.isa == ISA_8086):
+                return self.dc_reject(e, n, lo, hi)         # REP and LOCK: generic
+            elif self.isa >= ISA_386 and (op == 0x64 or op == 0x65):
+                seg_ovr = S_FS + (op - 0x64)
+            elif self.isa >= ISA_386 and op == 0x66:
+                opsize = 2 if self.code32 else 4
+            elif self.isa >= ISA_386 and op == 0x67:
+                adsize = 2 if self.code32 else 4
+            else:
+                break
+            npfx += 1
+            if npfx > 4:
+                return self.dc_reject(e, n, lo, hi)         # keeps every decode within 16 bytes
+        # ---- opcode
+        if self.isa == ISA_8086:
+            op = ALIAS_8086[op]
+        elif op == 0x0F:
+            if self.isa == ISA_186:
+                return self.dc_reject(e, n, lo, hi)
+            op = 0x100 | p[n]
+            n += 1
+        # ---- ModR/M, SIB and displacement
+        if OP_MODRM[op] and op != 0x0F:
+            m = p[n]
+            n += 1
+            mod = m >> 6
+            reg = (m >> 3) & 7
+            rm = m & 7
+            if mod != 3:
+                if adsize == 2:
+                    if mod == 0 and rm == 6:
+                        disp = p[n] | (<uint32_t>p[n + 1] << 8)
+                        n += 2
+                    else:
+                        base = MODRM16_BASE[rm]
+                        index = MODRM16_INDEX[rm]
+                        seg = MODRM16_SEG[rm]
+                    if self.timing_adds_ea:
+                        eac = EA_8086[mod * 8 + rm]
+                    elif self.isa == ISA_286:
+                        eac = 1 if (mod != 0 and rm < 4) else 0
+                    elif self.isa >= ISA_386:
+                        eac = 1 if rm < 4 else 0
+                    if mod == 1:
+                        disp += <uint32_t><int32_t><int8_t>p[n]
+                        n += 1
+                    elif mod == 2:
+                        disp += p[n] | (<uint32_t>p[n + 1] << 8)
+                        n += 2
+                else:
+                    if rm == 4:
+                        sib = p[n]
+                        n += 1
+                        b = sib & 7
+                        index = (sib >> 3) & 7
+                        scale = sib >> 6
+                        if b == 5 and mod == 0:
+                            memcpy(&disp, p + n, 4)
+                            n += 4
+                        else:
+                            base = b
+                            if b == R_ESP or b == R_EBP:
+                                seg = S_SS
+                        if index == 4:
+                            if scale and self.m_sib_scale_base and not (b == 5 and mod == 0):
+                                return self.dc_reject(e, n, lo, hi)     # the 386 scales the base
+                            index = 8
+                            scale = 0
+                        elif not (b == 5 and mod == 0):
+                            eac = 1
+                    elif rm == 5 and mod == 0:
+                        memcpy(&disp, p + n, 4)
+                        n += 4
+                    else:
+                        base = rm
+                        if rm == R_EBP:
+                            seg = S_SS
+                    if mod == 1:
+                        disp += <uint32_t><int32_t><int8_t>p[n]
+                        n += 1
+                    elif mod == 2:
+                        memcpy(&m, p + n, 4)
+                        disp += m
+                        n += 4
+                if seg_ovr >= 0:
+                    seg = seg_ovr
+        k = (op << 3) | (reg if OP_GROUP[op] else 0)
+        if OP_ISA[k] > self.isa:
+            return self.dc_reject(e, n, lo, hi)             # #UD, or the 8086's aliases
+        # ---- the form; isz: immediate bytes (negative: sign-extended)
+        if op < 0x40 and (op & 7) < 6:
+            aop = op >> 3
+            size = 1 if (op & 1) == 0 else opsize
+            if (op & 7) < 2:
+                form = D_ALU_RM_R
+            elif (op & 7) < 4:
+                form = D_ALU_R_RM
+            else:
+                form = D_ALU_RM_IMM
+                rm = R_EAX
+                isz = size
+        elif 0x40 <= op <= 0x4F:
+            form = D_INCDEC
+            rm = op & 7
+            aop = 1 if op >= 0x48 else 0
+            size = opsize
+        elif 0x50 <= op <= 0x57:
+            form = D_PUSH_RM
+            rm = op & 7
+            size = opsize
+        elif 0x58 <= op <= 0x5F:
+            form = D_POP_R
+            rm = op & 7
+            size = opsize
+        elif op == 0x68 or op == 0x6A:
+            form = D_PUSH_IMM
+            isz = opsize if op == 0x68 else -1
+        elif 0x70 <= op <= 0x7F:
+            form = D_JCC
+            aop = op & 0xF
+            isz = -1
+        elif 0x80 <= op <= 0x83:
+            form = D_ALU_RM_IMM
+            aop = reg
+            size = 1 if (op & 1) == 0 else opsize
+            isz = size if op == 0x81 else (-1 if op == 0x83 else 1)
+        elif op == 0x84 or op == 0x85:
+            form = D_TEST_RM_R
+            size = 1 if op == 0x84 else opsize
+        elif 0x88 <= op <= 0x8B:
+            form = D_MOV_RM_R if op < 0x8A else D_MOV_R_RM
+            size = 1 if (op & 1) == 0 else opsize
+        elif op == 0x8D and mod != 3:
+            form = D_LEA
+            size = opsize
+        elif 0xA0 <= op <= 0xA3:
+            # MOV between the accumulator and a direct offset (no ModR/M): a memory
+            # operand with only a displacement, timed by the 'reg' figure
+            form = D_MOV_R_RM if op < 0xA2 else D_MOV_RM_R
+            size = 1 if (op & 1) == 0 else opsize
+            reg = R_EAX
+            mod = 0
+            base = index = 8
+            scale = 0
+            if adsize == 4:
+                memcpy(&disp, p + n, 4)
+            else:
+                disp = p[n] | (<uint32_t>p[n + 1] << 8)
+            n += adsize
+            seg = seg_ovr if seg_ovr >= 0 else S_DS
+            eac = -1
+        elif op == 0x90:
+            form = D_NOP
+        elif 0x91 <= op <= 0x97:
+            form = D_XCHG_AX
+            rm = op & 7
+            size = opsize
+        elif op == 0x98 or op == 0x99:
+            form = D_CBW if op == 0x98 else D_CWD
+            size = opsize
+        elif op == 0xA8 or op == 0xA9:
+            form = D_TEST_RM_IMM
+            rm = R_EAX
+            size = 1 if op == 0xA8 else opsize
+            isz = size
+        elif 0xB0 <= op <= 0xBF:
+            form = D_MOV_RM_IMM
+            rm = op & 7
+            size = 1 if op < 0xB8 else opsize
+            isz = size
+        elif op == 0xC0 or op == 0xC1 or op == 0xD0 or op == 0xD1:
+            form = D_SHIFT
+            aop = reg
+            size = 1 if (op & 1) == 0 else opsize
+            if op < 0xD0:
+                isz = 1
+            else:
+                imm = 1
+        elif (op == 0xD2 or op == 0xD3) and not (self.isa == ISA_8086 and reg == 6):
+            form = D_SHIFT_CL               # (the 8086's SETMOC with CL = 0 does nothing)
+            aop = reg
+            size = 1 if op == 0xD2 else opsize
+        elif op == 0xC2 or op == 0xC3:
+            form = D_RET
+            isz = 2 if op == 0xC2 else 0
+        elif (op == 0xC6 or op == 0xC7) and reg == 0:
+            form = D_MOV_RM_IMM
+            size = 1 if op == 0xC6 else opsize
+            isz = size
+        elif op == 0xC9:
+            form = D_LEAVE
+        elif op == 0xE8 or op == 0xE9:
+            form = D_CALL if op == 0xE8 else D_JMP
+            isz = 4 if opsize == 4 else -2
+        elif op == 0xEB:
+            form = D_JMP
+            isz = -1
+        elif (op == 0xF6 or op == 0xF7) and reg == 0:
+            form = D_TEST_RM_IMM
+            size = 1 if op == 0xF6 else opsize
+            isz = size
+        elif op == 0xFE and reg < 2:
+            form = D_INCDEC
+            aop = reg
+            size = 1
+        elif op == 0xFF and (reg < 3 or reg == 4 or reg == 6):
+            if reg < 2:
+                form = D_INCDEC
+            elif reg == 2:
+                form = D_CALL_RM
+            elif reg == 4:
+                form = D_JMP_RM
+            else:
+                form = D_PUSH_RM
+            aop = reg
+            size = opsize
+        elif 0x180 <= op <= 0x18F:
+            form = D_JCC
+            aop = op & 0xF
+            isz = 4 if opsize == 4 else -2
+        elif 0x190 <= op <= 0x19F:
+            form = D_SETCC
+            aop = op & 0xF
+            size = 1
+        elif 0x140 <= op <= 0x14F:
+            form = D_CMOV
+            aop = op & 0xF
+            size = opsize
+        elif op == 0x1B6 or op == 0x1B7 or op == 0x1BE or op == 0x1BF:
+            form = D_MOVX
+            size = 1 if (op & 1) == 0 else 2
+            aop = 1 if op >= 0x1BE else 0
+        else:
+            return self.dc_reject(e, n, lo, hi)
+        # ---- immediate
+        if isz == 1:
+            imm = p[n]
+            n += 1
+        elif isz == -1:
+            imm = <uint32_t><int32_t><int8_t>p[n]
+            n += 1
+        elif isz == 2 or isz == -2:
+            imm = p[n] | (<uint32_t>p[n + 1] << 8)
+            if isz == -2:
+                imm = <uint32_t><int32_t><int16_t>imm
+            n += 2
+        elif isz == 4:
+            memcpy(&imm, p + n, 4)
+            n += 4
+        if form == D_ALU_RM_IMM:
+            imm &= SIZE_MASK[size]
+        if n > self.max_len:
+            return self.dc_reject(e, n, lo, hi)             # too long: the generic #GP
+        pfx = <uint32_t>npfx * self.t_prefix
+        base_c = self.t_reg[k] if (mod == 3 or eac < 0) else <uint32_t>self.t_mem[k] + <uint32_t>eac
+        e.cyc = <uint16_t>(pfx + base_c)
+        e.cyc_taken = <uint16_t>(pfx + (self.t_taken[k] if self.t_taken[k] else base_c))
+        e.form = form
+        e.len = n
+        e.b0 = lo & DC_LO[n]
+        e.b1 = hi & DC_HI[n]
+        e.mode = 4 if self.code32 else 2
+        e.op = op
+        e.k = k
+        e.opsize = opsize
+        e.adsize = adsize
+        e.amask = 0xFFFFFFFFu if adsize == 4 else 0xFFFF
+        e.size = size
+        e.aop = aop
+        e.mod = mod
+        e.reg = reg
+        e.rm = rm
+        e.base = base
+        e.index = index
+        e.scale = scale
+        e.seg = seg
+        e.disp = disp
+        e.imm = imm
+        return form
+
+    @cython.final
+    cdef inline uint32_t dc_get(self, DInsn* e, uint32_t ea, int size) noexcept:
+        if e.mod == 3:
+            return self.get_reg(e.rm, size)
+        return self.rd(e.seg, ea, size)
+
+    @cython.final
+    cdef inline void dc_put(self, DInsn* e, uint32_t ea, int size, uint32_t v) noexcept:
+        if e.mod == 3:
+            self.set_reg(e.rm, size, v)
+        else:
+            self.wr(e.seg, ea, size, v)
+
+    @cython.final
+    cdef int dc_loop(self, bint one) noexcept:
+        """Run instructions from their decoded forms from EIP on, filling the cache as it
+        goes, while they are of such a form.  Returns DC_CHECK when the run loop must
+        look at its pending flags and limits before going on (after the one instruction
+        `one` asks for; a device was touched; the clock reached the end of the slice or
+        the next device event), else DC_GENERIC: the instruction at EIP needs the generic
+        path, and nothing the run loop checks has changed since it last looked."""
+        cdef uint32_t off, a, v, t, ea, cyc
+        cdef uint64_t lo, hi
+        cdef const uint8_t* p
+        cdef DInsn* e
+        cdef int size
+        # One bound for the checks after each instruction: the end of the slice, the next
+        # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
+        self.dc_stop = self.slice_end
+        if self.clock.next_deadline < self.dc_stop:
+            self.dc_stop = self.clock.next_deadline
+        if one:
+            self.dc_stop = 0
+        while True:
+            # ---- look the bytes at EIP up
+            off = self.eip - self.fw_eip
+            if off >= self.fw_n or self.fw_n - off < 16:
+                return DC_GENERIC       # near the window's end: the generic fetch checks
+            p = self.fw_ptr + off
+            memcpy(&lo, p, 8)
+            memcpy(&hi, p + 8, 8)
+            e = &self.dcache[(self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)]
+            if (((lo ^ e.b0) & DC_LO[e.len]) | ((hi ^ e.b1) & DC_HI[e.len])) != 0 \
+                    or e.mode != self.dc_mode:
+                if self.dc_decode(e, p, lo, hi) == D_NONE:
+                    return DC_GENERIC
+            elif e.form == D_NONE:
+                return DC_GENERIC
+            # ---- run it: what exec_generic does for the same bytes, through the same
+            # helpers (alu, push, shift, near_jump, rd/wr), with the same clocks
+            size = e.size
+            cyc = e.cyc
+            ea = 0
+            self.save_state()
+            self.eip += e.len
+            # What code outside the handlers reads: the length and opcode (the debugger
+            # and the trace recorder), the timing index (fault delivery, shift counts),
+            # the operand size (near jumps).
+            self.ilen = e.len
+            self.op_byte = e.op
+            self.tk = e.k
+            self.opsize = e.opsize
+            self.cyc_extra = 0
+            if e.mod != 3:
+                ea = e.disp
+                if e.base < 8:
+                    ea += self.r[e.base]
+                if e.index < 8:
+                    ea += self.r[e.index] << e.scale
+                ea &= e.amask
+            if e.form == D_ALU_RM_R:
+                v = self.alu(e.aop, self.dc_get(e, ea, size), self.get_reg(e.reg, size), size)
+                if e.aop != 7:
+                    self.dc_put(e, ea, size, v)
+            elif e.form == D_ALU_R_RM:
+                v = self.alu(e.aop, self.get_reg(e.reg, size), self.dc_get(e, ea, size), size)
+                if e.aop != 7:
+                    self.set_reg(e.reg, size, v)
+            elif e.form == D_ALU_RM_IMM:
+                v = self.alu(e.aop, self.dc_get(e, ea, size), e.imm, size)
+                if e.aop != 7:
+                    self.dc_put(e, ea, size, v)
+            elif e.form == D_TEST_RM_R:
+                self.alu(4, self.dc_get(e, ea, size), self.get_reg(e.reg, size), size)
+            elif e.form == D_TEST_RM_IMM:
+                self.alu(4, self.dc_get(e, ea, size), e.imm, size)
+            elif e.form == D_MOV_RM_R:
+                self.dc_put(e, ea, size, self.get_reg(e.reg, size))
+            elif e.form == D_MOV_R_RM:
+                self.set_reg(e.reg, size, self.dc_get(e, ea, size))
+            elif e.form == D_MOV_RM_IMM:
+                self.dc_put(e, ea, size, e.imm)
+            elif e.form == D_LEA:
+                self.set_reg(e.reg, size, ea)
+            elif e.form == D_INCDEC:
+                self.dc_put(e, ea, size, self.inc_dec(self.dc_get(e, ea, size), size, e.aop == 1))
+            elif e.form == D_PUSH_RM:
+                if e.mod == 3 and e.rm == R_ESP and self.m_push_sp_new:
+                    v = (self.get_reg(R_ESP, size) - size) & SIZE_MASK[size]
+                else:
+                    v = self.dc_get(e, ea, size)
+                self.push(v, size)
+            elif e.form == D_POP_R:
+                v = self.pop(size)
+                self.set_reg(e.rm, size, v)
+            elif e.form == D_PUSH_IMM:
+                self.push(e.imm, e.opsize)
+            elif e.form == D_JCC:
+                if self.cond(e.aop):
+                    self.jump_rel(<int32_t>e.imm)
+                    cyc = e.cyc_taken
+            elif e.form == D_JMP:
+                self.jump_rel(<int32_t>e.imm)
+                cyc = e.cyc_taken
+            elif e.form == D_CALL:
+                t = self.eip + e.imm
+                if e.opsize == 2:
+                    t &= 0xFFFF
+                self.check_near_target(t)
+                self.push(self.eip, e.opsize)
+                self.jump_rel(<int32_t>e.imm)
+                cyc = e.cyc_taken
+            elif e.form == D_RET:
+                v = self.rd(S_SS, self.cur_sp(), e.opsize)
+                self.near_jump(v if e.opsize == 4 else v & 0xFFFF)
+                self.release_stack(e.opsize + e.imm)
+            elif e.form == D_CALL_RM:
+                v = self.dc_get(e, ea, size)
+                v = v if size == 4 else v & 0xFFFF
+                self.check_near_target(v)
+                self.push(self.eip, size)
+                self.eip = v
+                cyc = e.cyc_taken
+            elif e.form == D_JMP_RM:
+                v = self.dc_get(e, ea, size)
+                self.near_jump(v if size == 4 else v & 0xFFFF)
+                cyc = e.cyc_taken
+            elif e.form == D_MOVX:
+                v = self.dc_get(e, ea, size)
+                if e.aop:
+                    v = <uint32_t><int32_t><int8_t>v if size == 1 else <uint32_t><int32_t><int16_t>v
+                self.set_reg(e.reg, e.opsize, v)
+            elif e.form == D_SHIFT or e.form == D_SHIFT_CL:
+                a = self.dc_get(e, ea, size)
+                t = e.imm if e.form == D_SHIFT else self.r[R_ECX] & 0xFF
+                self.dc_put(e, ea, size, self.shift(e.aop, a, t, size))
+            elif e.form == D_SETCC:
+                self.dc_put(e, ea, 1, 1 if self.cond(e.aop) else 0)
+            elif e.form == D_CMOV:
+                v = self.dc_get(e, ea, size)
+                if self.cond(e.aop):
+                    self.set_reg(e.reg, size, v)
+            elif e.form == D_CBW:
+                if size == 2:
+                    self.set_reg(R_EAX, 2, <uint32_t><int32_t><int8_t>(self.r[R_EAX] & 0xFF))
+                else:
+                    self.r[R_EAX] = <uint32_t><int32_t><int16_t>(self.r[R_EAX] & 0xFFFF)
+            elif e.form == D_CWD:
+                if size == 2:
+                    self.set_reg(R_EDX, 2, 0xFFFF if self.r[R_EAX] & 0x8000 else 0)
+                else:
+                    self.r[R_EDX] = 0xFFFFFFFFu if self.r[R_EAX] & 0x80000000u else 0
+            elif e.form == D_LEAVE:
+                t = self.get_reg(R_EBP, 4 if self.ss32 else 2)
+                v = self.rd(S_SS, t, e.opsize)
+                self.set_reg(R_ESP, 4 if self.ss32 else 2, t + e.opsize)
+                self.set_reg(R_EBP, e.opsize, v)
+            elif e.form == D_XCHG_AX:
+                a = self.get_reg(e.rm, size)
+                self.set_reg(e.rm, size, self.get_reg(R_EAX, size))
+                self.set_reg(R_EAX, size, a)
+            # D_NOP: nothing
+            cyc += self.cyc_extra
+            if cyc == 0:
+                cyc = 1
+            self.clock.now += cyc
+            self.icount += 1
+            if self.clock.now >= self.dc_stop:
+                return DC_CHECK
+
     # ================================================================ the instruction
     @cython.final
-    cdef void exec_one(self) noexcept:
+    cdef inline void exec_one(self) noexcept:
+        # RF (an instruction breakpoint to resume past) and TF (a trap after the
+        # instruction) are handled by the generic path only.
+        if self.dc_ok and not (self.eflags & (F_TF | F_RF)) and self.dc_loop(True) == DC_CHECK:
+            return
+        self.exec_generic()
+
+    @cython.final
+    cdef void exec_generic(self) noexcept:
         cdef uint32_t op, b
         cdef int k
         cdef uint32_t cyc
@@ -3717,6 +4321,7 @@ cdef class _CPU:
                 self.seg_rw[s] = 0                           # system descriptor
         if s == S_CS:
             self.code32 = (a & 0x400000) != 0
+            self.dc_mode = 4 if self.code32 else 2
             self.fw_n = 0                   # base, limit or D bit may have changed
         elif s == S_SS:
             self.ss32 = (a & 0x400000) != 0
@@ -3949,7 +4554,7 @@ cdef class _CPU:
         cdef uint8_t* page = self.rptr[p >> PAGE_SHIFT]
         if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4:
             return (<uint32_t*>(page + (p & (PAGE_SIZE - 1))))[0]
-        return self.bus.slow_read(p, 4)
+        return self.mmio_read(p, 4)
 
     @cython.final
     cdef void phys_wr32(self, uint32_t p, uint32_t v) noexcept:
@@ -3957,7 +4562,7 @@ cdef class _CPU:
         if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4:
             (<uint32_t*>(page + (p & (PAGE_SIZE - 1))))[0] = v
         elif self.rptr[p >> PAGE_SHIFT] == NULL:
-            self.bus.slow_write(p, 4, v)
+            self.mmio_write(p, 4, v)
 
     # ---- system (supervisor) accesses: descriptor tables, TSS, IDT
     @cython.final
@@ -4913,6 +5518,40 @@ cdef class _CPU:
             self.eflags = (self.eflags & ~(<uint32_t>size << idx)) | ((v & size) << idx)
             self.eflags = (self.eflags & ~<uint32_t>0x8028) | self.flags_fixed1
 
+    property decoded_cache:
+        """Run instructions of the common forms from the decoded-instruction cache (on by
+        default).  Off, every instruction goes through the generic decoder; the results
+        and clocks are the same either way, only the speed differs."""
+        def __get__(self):
+            return self.dc_enabled
+        def __set__(self, bint on):
+            self.dc_enabled = on and self.dcache != NULL
+            self.dc_update()
+
+    def decoded_form(self, uint32_t eip):
+        """The decoded form the instruction at CS:eip runs as when the cache holds it (a
+        name such as 'alu_rm_imm'), 'generic' when the cache knows it needs the generic
+        path, None when the cache does not hold these bytes."""
+        cdef DInsn* e
+        cdef uint64_t lo = 0, hi = 0
+        cdef int i, b
+        if self.dcache == NULL:
+            return None
+        e = &self.dcache[(eip ^ (eip >> 12)) & (DC_SIZE - 1)]
+        if e.mode != (4 if self.code32 else 2):
+            return None
+        for i in range(16):
+            b = self.peek8(self.base[S_CS] + eip + i)
+            if b < 0:
+                b = 0
+            if i < 8:
+                lo |= (<uint64_t>b) << (8 * i)
+            else:
+                hi |= (<uint64_t>b) << (8 * (i - 8))
+        if ((lo ^ e.b0) & DC_LO[e.len]) | ((hi ^ e.b1) & DC_HI[e.len]):
+            return None
+        return D_NAMES[e.form]
+
     property gdtr:
         def __get__(self):
             return (self.gdtr_base, self.gdtr_limit)
@@ -5122,6 +5761,7 @@ cdef class _CPU:
     # hits into stop events.
 
     def __dealloc__(self):
+        free(self.dcache)
         free(self.bp_pages)
         free(self.w_pages)
         free(self.io_catch)

@@ -19,7 +19,8 @@ GENERATED = ROOT / "core" / "cpu.c"
 # Every instruction goes through these (the run loop, decode, fetch, memory access,
 # the arithmetic, stack and string helpers); cold paths (descriptor loads, task
 # switches, CPUID, MSRs, the debugger's reporting) may use Python and are not listed.
-HOT = ("run_slice", "run_one", "exec_one", "exec_onebyte", "exec_twobyte", "decode_modrm",
+HOT = ("run_slice", "run_one", "exec_one", "exec_generic", "dc_loop", "dc_decode", "dc_reject",
+       "mmio_read", "mmio_write", "exec_onebyte", "exec_twobyte", "decode_modrm",
        "save_state", "rd", "wr", "rd_lin", "rd_lin_slow", "wr_lin", "wr_lin_slow",
        "phys", "phys_w", "translate", "htag", "check_map", "hptr_flush",
        "fetch8", "fetch8_slow", "fw_open", "fetch16", "fetch32", "fetch_imm", "fetch_slow",
@@ -69,6 +70,7 @@ def test_opcode_dispatch_is_a_switch():
     bodies = _bodies()
     for name in ("exec_onebyte", "exec_twobyte"):
         assert "switch (__pyx_v_op)" in bodies[name], "%s dispatches by a chain of tests" % name
+    assert "switch (__pyx_v_e->form)" in bodies["dc_loop"], "dc_loop dispatches by a chain of tests"
 
 
 def test_the_check_sees_a_python_operation():

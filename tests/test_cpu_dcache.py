@@ -1,0 +1,289 @@
+"""The decoded-instruction cache (core/cpu.pyx, DInsn and dc_loop) against the generic
+decoder it stands in for: the same instruction from the same state must leave the same
+registers, flags, memory, clock and instruction count either way, in real mode, in
+protected mode at CPL 0 and 3, with and without paging, through faults, and over whole
+firmware runs.  The cache is tagged by the instruction bytes, so code that changes under
+it (a store, REP MOVS, DMA, a remapped page) is checked here too.  `cpu.decoded_cache`
+turns it off for the reference runs."""
+import hashlib
+
+import pytest
+from hypothesis import given
+
+from core import strategies as S
+from core.machine import Machine
+from tests.asm import nasm
+from tests.test_cpu_tlb import flat32, run_at
+
+
+def _run(case, cached):
+    """One case on cycle86 with the cache on or off.  A NOP is run first from the byte
+    before the instruction, so the fetch window is open when the instruction starts, as
+    it is for all but the first instruction of a page in a real run (the cache is used
+    only inside an open window)."""
+    m = S.prepare_cycle86(case)
+    cpu = m.cpu
+    cpu.decoded_cache = cached
+    eip = cpu.eip
+    lin = cpu.get_segment("cs")[1] + eip - 1
+    lead = S.pm_translate(lin, case.mode.cpl) if case.mode.protected else lin & 0xFFFFF
+    if eip >= 1 and lead is not None:
+        m.mem.write8(lead, 0x90)
+        cpu.eip = eip - 1
+        m.step()
+    t0, n0 = m.clock.now, cpu.icount
+    m.step()
+    regs = {r: getattr(cpu, r) for r in case.mode.state_keys}
+    size = S.PM_RAM_SIZE if case.mode.protected else S.WINDOW_END
+    memory = hashlib.sha256(bytes(m.mem.read(0, size))).hexdigest()
+    form = cpu.decoded_form(eip) if cached else None
+    return (regs, memory, m.clock.now - t0, cpu.icount - n0), form
+
+
+def _same_either_way(cases, n, min_decoded):
+    decoded = 0
+
+    @S.examples(n)
+    @given(cases)
+    def prop(case):
+        nonlocal decoded
+        generic, _ = _run(case, False)
+        cached, form = _run(case, True)
+        assert cached == generic, f"{case.insn.name}: cache and generic path differ"
+        if form not in (None, "generic"):
+            decoded += 1
+    prop()
+    # The property means something only if the cache ran a good part of the cases.
+    assert decoded >= min_decoded, f"only {decoded} of {n} cases ran from the cache"
+
+
+@pytest.mark.parametrize("family", ["alu", "shifts", "addressing", "branches", "misc"])
+def test_real_mode_instructions_same_with_and_without_the_cache(family):
+    _same_either_way(S.cases(S.FAMILIES[family]()), 300, 60)
+
+
+def test_any_real_mode_instruction_same_with_and_without_the_cache():
+    _same_either_way(S.cases(S.any_instruction()), 600, 90)
+
+
+@pytest.mark.parametrize("mode", [S.protected_mode(cpl=0), S.protected_mode(cpl=3),
+                                  S.protected_mode(cpl=3, model="80486")],
+                         ids=["386-cpl0", "386-cpl3", "486-cpl3"])
+def test_protected_mode_instructions_same_with_and_without_the_cache(mode):
+    _same_either_way(S.cases(S.any_instruction(mode=mode), mode=mode), 300, 30)
+
+
+@pytest.mark.parametrize("mode", [S.protected_mode(cpl=0), S.protected_mode(cpl=3, model="80486", wp=True)],
+                         ids=["386-cpl0", "486-cpl3"])
+def test_page_faults_same_with_and_without_the_cache(mode):
+    # Loads, stores and read-modify-writes into pages that are not present, read-only
+    # or supervisor-only: the fault leaves the state (flags of a read-modify-write
+    # included) and charges the clocks as the generic path does.
+    _same_either_way(S.cases(S.page_faults(mode=mode), mode=mode), 300, 25)
+
+
+# --- what the decoder takes, and what it leaves to the generic path ---------------------
+
+FORMS = [
+    (32, "add eax, ebx", "alu_rm_r"),
+    (32, "sub ecx, [esi+edi*4+0x12345678]", "alu_r_rm"),
+    (32, "cmp dword [ebp-8], 5", "alu_rm_imm"),
+    (32, "and al, 0x7F", "alu_rm_imm"),
+    (32, "o16 adc word [fs:ebx], 0x1234", "alu_rm_imm"),
+    (16, "xor si, [bp+di+0x10]", "alu_r_rm"),
+    (16, "mov ax, [0x1234]", "mov_r_rm"),
+    (32, "mov [es:0x12345678], al", "mov_rm_r"),
+    (32, "a16 mov eax, [0x1234]", "mov_r_rm"),
+    (32, "mov [esp+4], edx", "mov_rm_r"),
+    (32, "mov ecx, 0xDEADBEEF", "mov_rm_imm"),
+    (32, "mov byte [eax], 7", "mov_rm_imm"),
+    (32, "lea eax, [ebx+ecx*8+4]", "lea"),
+    (32, "a32 lea ax, [ebx]", "lea"),
+    (32, "inc dword [edi]", "incdec"),
+    (32, "dec ecx", "incdec"),
+    (32, "push ebx", "push_rm"),
+    (32, "push dword [ebx]", "push_rm"),
+    (32, "pop esi", "pop_r"),
+    (32, "push byte -1", "push_imm"),
+    (32, "jnz $+0x40", "jcc"),
+    (32, "jl near $+0x400", "jcc"),
+    (32, "jmp $+0x10", "jmp"),
+    (32, "call $+0x100", "call"),
+    (32, "ret", "ret"),
+    (32, "ret 8", "ret"),
+    (32, "call [ebx]", "call_rm"),
+    (32, "jmp eax", "jmp_rm"),
+    (32, "movzx eax, byte [esi]", "movx"),
+    (32, "movsx ecx, dx", "movx"),
+    (32, "shl eax, 3", "shift"),
+    (32, "sar dword [ebx], 1", "shift"),
+    (32, "rol ecx, cl", "shift_cl"),
+    (32, "setz al", "setcc"),
+    (32, "cmovnz eax, [ebx]", "generic"),         # a P6 instruction: #UD on the Pentium
+    (32, "test eax, 0x100", "test_rm_imm"),
+    (32, "test byte [ebx], 1", "test_rm_imm"),
+    (32, "test ecx, edx", "test_rm_r"),
+    (32, "cdq", "cwd"),
+    (32, "cwde", "cbw"),
+    (32, "leave", "leave"),
+    (32, "xchg eax, ecx", "xchg_ax"),
+    (32, "nop", "nop"),
+    # Left to the generic path: REP and LOCK, strings, far transfers, system and
+    # segment instructions, x87, multiply and divide, and XCHG r/m (Bochs's magic
+    # breakpoint is XCHG BX,BX).
+    (32, "rep movsb", "generic"),
+    (32, "lock add [eax], ebx", "generic"),
+    (32, "mov ds, ax", "generic"),
+    (32, "mul ecx", "generic"),
+    (32, "xchg ebx, [eax]", "generic"),
+    (32, "fld dword [eax]", "generic"),
+    (32, "pushfd", "generic"),
+    (32, "in al, dx", "generic"),
+]
+
+
+def _form_of(bits, source, model="pentium"):
+    m, c = flat32(model=model)
+    code = nasm(source, bits=bits)
+    at = 0x10
+    # The window opens with the NOP; its page holds the instruction and 16 bytes after.
+    m.mem.write(0x10000 + at - 1, b"\x90" + code + b"\x90" * 16)
+    c.set_segment("cs", 0x08, base=0x10000, limit=0xFFFFF,
+                  access=0x409B00 if bits == 32 else 0x009B00)
+    c.eip = at - 1
+    c.esp = 0x90000
+    c.ebx = c.eax = c.esi = c.edi = 0x20000
+    c.ebp = 0x30000
+    m.step()
+    m.step()
+    return c.decoded_form(at)
+
+
+@pytest.mark.parametrize("bits,source,form", FORMS, ids=[f[1] for f in FORMS])
+def test_decoded_forms(bits, source, form):
+    assert _form_of(bits, source) == form
+
+
+def test_cmov_is_decoded_where_the_model_has_it():
+    assert _form_of(32, "cmovnz eax, [ebx]", model="pentium2") == "cmov"
+
+
+def test_a_loop_rewriting_its_own_immediate_runs_each_new_value_from_the_cache():
+    # The patched ADD is of a decoded form; its entry was decoded from the old bytes,
+    # so each iteration's hit check must see the new immediate and decode again.
+    for paging in (False, True):
+        m, c = flat32(paging=paging)
+        code = nasm("""
+            mov ecx, 5
+            xor ebx, ebx
+        again:
+            mov [0x10000 + patch + 2], cl
+        patch:
+            add ebx, byte 0
+            loop again
+            hlt""", bits=32)
+        run_at(m, 0x10000, code)
+        assert c.ebx == 5 + 4 + 3 + 2 + 1
+        assert c.decoded_form(0x10000 + code.index(b"\x83\xc3")) == "alu_rm_imm"
+
+
+def test_the_same_bytes_elsewhere_run_from_one_entry_with_their_own_targets():
+    # An entry does not hold an address: a relative CALL copied to another place (the
+    # same index of the cache) reaches its own target.
+    m, c = flat32()
+    body = nasm("call $+0x20", bits=32)
+    for at in (0x10000, 0x11000):
+        m.mem.write(at, b"\x90" + body + b"\xf4" + b"\x90" * 0x40)
+        m.mem.write(at + 1 + 0x20, b"\xf4")
+        c.eip, c.esp = at, 0x90000
+        c.halted = False
+        m.run(1000)
+        assert c.eip == at + 1 + 0x20 + 1            # after the HLT at the target
+        assert m.mem.read32(0x90000 - 4) == at + 1 + len(body)
+
+
+WORKOUT = """
+    mov esi, 0x40000
+    mov ecx, 200
+    xor eax, eax
+    xor edx, edx
+again:
+    add eax, [esi+ecx*4-4]
+    adc edx, 0
+    mov ebx, eax
+    shl ebx, 3
+    xor ebx, edx
+    rol ebx, cl
+    mov [esi+ecx*4+0x800], ebx
+    movzx edi, bl
+    movsx ebp, bh
+    lea edi, [edi+ebp*2+7]
+    cmp edi, 100
+    setl bl
+    jle .keep
+    mov ebp, edi
+.keep:
+    push ebp
+    call sub1
+    pop ebp
+    inc dword [esi+0x1000]
+    dec ecx
+    jnz again
+    mov ax, 0x1234
+    cwde
+    cdq
+    xchg eax, edx
+    hlt
+sub1:
+    push ebp
+    mov ebp, esp
+    sub esp, 8
+    mov [ebp-4], eax
+    test dword [ebp+8], 1
+    jz .even
+    sar dword [ebp-4], 1
+.even:
+    mov eax, [ebp-4]
+    leave
+    ret
+"""
+
+
+@pytest.mark.parametrize("model,paging", [("80386", False), ("80486", True), ("pentium", True)])
+def test_a_program_gives_the_same_state_and_clocks_either_way(model, paging):
+    results = []
+    for cached in (False, True):
+        m, c = flat32(model=model, paging=paging)
+        c.decoded_cache = cached
+        code = nasm(WORKOUT, bits=32)
+        m.mem.write(0x40000, bytes(range(256)) * 24)
+        run_at(m, 0x10000, code)
+        results.append((c.get_state(), hashlib.sha256(bytes(m.mem.read(0, 1 << 20))).digest(),
+                        m.clock.now, c.icount))
+    assert results[0] == results[1]
+    assert results[0][3] > 200 * 20
+
+
+def test_seabios_post_same_with_and_without_the_cache(tmp_path):
+    """SeaBIOS POSTing with a floppy, 40 M cycles: the trace recorder's bytes (every
+    instruction, register change and store), the final state of the machine, the cycle
+    and the instruction count are the same with the cache off and on."""
+    from core import snapshot
+    from tests.test_boot import build, require_firmware
+    require_firmware("seabios")
+    runs = []
+    for cached in (False, True):
+        pc = build(tmp_path, "seabios", "floppy")      # the same paths: they are in the state
+        m = pc.machine
+        m.cpu.decoded_cache = cached
+        pc.run(max_cycles=20_000_000)                 # untraced: dc_loop's own run loop
+        chunks = []
+        m.cpu.trace_start()
+        pc.run(max_cycles=20_000_000, after_slice=lambda: chunks.append(m.cpu.trace_take()))
+        m.cpu.trace_stop()
+        chunks.append(m.cpu.trace_take())
+        st = snapshot.capture(pc)
+        runs.append((hashlib.sha256(b"".join(chunks)).hexdigest(), m.clock.now,
+                     m.cpu.icount, st.decoded(), st.pages))
+    assert runs[0] == runs[1]
+    assert runs[0][2] > 3_000_000

@@ -74,7 +74,7 @@ class Machine:
     def step(self):
         """Execute one instruction; fire events that became due; return its cycles."""
         if self.bus_timing is not None:
-            cycles = self.bus_timing.step(self)
+            cycles = self._timed_step()
         else:
             cycles = self.cpu.step()
         if self.clock.next_deadline <= self.clock.now:
@@ -99,7 +99,7 @@ class Machine:
                 # a run slice ends at the first instruction boundary at or past its limit.
                 if not cpu.halted:
                     limit = min(limit, clock.now + 1)
-                timing.step(self, lambda: cpu.run(limit))
+                self._timed_step(lambda: cpu.run(limit))
                 reason = timing.result
             if clock.next_deadline <= clock.now:
                 clock.run_due()
@@ -109,6 +109,28 @@ class Machine:
                 return reason
             if clock.now >= end:
                 return "budget"
+
+    def _timed_step(self, execute=None):
+        """One instruction through the bus model.  While the CPU records a trace, the
+        instruction's per-clock records go into it as a BUS entry right after the
+        instruction's own entries (docs/trace-format.md), which is where the reader
+        looks for them; a recording of a machine without bus timing has none and pays
+        nothing for them."""
+        timing = self.bus_timing
+        if not self.cpu.tracing:
+            return timing.step(self, execute)
+        asked = timing.record
+        timing.record = True
+        try:
+            cycles = timing.step(self, execute)
+        finally:
+            timing.record = asked
+        if timing.records:
+            # Not modelled (an interrupt delivery, a halted CPU, an instruction the model
+            # does not cover): no records, no entry; the INSN's cycle delta still counts.
+            from debugger.trace import encode_bus
+            self.cpu.trace_append(encode_bus(timing.records))
+        return cycles
 
     def request_reset(self, hard=False):
         """A CPU RESET from the platform (8042 pulse, port 0x92, port 0xCF9): the CPU

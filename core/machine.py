@@ -29,6 +29,8 @@ class Machine:
         # It is exact but runs in Python, instruction by instruction, so it is asked for
         # (the conformance runner, `--bus-timing`); without it the tables time them too.
         self.bus_timing = None
+        # (start cycle, CS, IP, cycles) of the last step through the bus model.
+        self.last_timed_step = None
         if bus_timing:
             if self.model.name not in ("8086", "8088"):
                 raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
@@ -116,20 +118,26 @@ class Machine:
         instruction's own entries (docs/trace-format.md), which is where the reader
         looks for them; a recording of a machine without bus timing has none and pays
         nothing for them."""
-        timing = self.bus_timing
-        if not self.cpu.tracing:
-            return timing.step(self, execute)
-        asked = timing.record
-        timing.record = True
-        try:
+        timing, cpu = self.bus_timing, self.cpu
+        # Where and when the step started, for the debugger's view of its clocks (`info
+        # bus`): two reads beside the model's dozen and its clock-by-clock replay.
+        start = (self.clock.now, cpu.cs, cpu.ip)
+        if not cpu.tracing:
             cycles = timing.step(self, execute)
-        finally:
-            timing.record = asked
-        if timing.records:
-            # Not modelled (an interrupt delivery, a halted CPU, an instruction the model
-            # does not cover): no records, no entry; the INSN's cycle delta still counts.
-            from debugger.trace import encode_bus
-            self.cpu.trace_append(encode_bus(timing.records))
+        else:
+            asked = timing.record
+            timing.record = True
+            try:
+                cycles = timing.step(self, execute)
+            finally:
+                timing.record = asked
+            if timing.records:
+                # Not modelled (an interrupt delivery, a halted CPU, an instruction the
+                # model does not cover): no records, no entry; the next INSN's cycle
+                # delta still counts the table's time.
+                from debugger.trace import encode_bus
+                cpu.trace_append(encode_bus(timing.records))
+        self.last_timed_step = start + (cycles,)
         return cycles
 
     def request_reset(self, hard=False):

@@ -325,3 +325,47 @@ def test_format_clock_columns():
     assert tr.format_clock(0, BUS_CYCLE[0]) == "     +0 A 2fffe SS MEMW T1 BHE F 50"
     assert tr.format_clock(3, BUS_CYCLE[3]) == "     +3 . 2fffe SS PASV Tw BHE - d=1234"
     assert tr.format_clock(12, BUS_CYCLE[5]) == "    +12 . 00000 -- PASV Ti     E"
+
+
+# ---------------------------------------------------------------- the debugger: info bus
+
+def _debugger(machine):
+    from debugger.commands import CommandInterpreter
+    from debugger.controller import Debugger
+    return CommandInterpreter(Debugger(machine), write=lambda text: None)
+
+
+def test_info_bus_shows_the_last_instructions_clocks():
+    m = _machine("8086")
+    interp = _debugger(m)
+    assert interp.execute_capture("info bus").strip() == \
+        "no instruction has run on the bus model yet"
+    interp.execute("s 5")
+    start, ip = m.clock.now, m.cpu.ip
+    interp.execute("s")                          # add [bx], ax: a read and a write of DS:BX
+    lines = interp.execute_capture("info bus").splitlines()
+    clocks = m.clock.now - start
+    assert lines[0] == "1000:%04x at t=%d: %d clocks on the bus model" % (ip, start, clocks)
+    body = lines[2:]
+    assert len(body) == clocks and body[0].split()[0] == "+0"
+    operand = (0x1000 << 4) + m.cpu.bx
+    assert sum(" A %05x DS MEMR T1 " % operand in line for line in body) == 1
+    assert sum(" A %05x DS MEMW T1 " % operand in line for line in body) == 1
+    assert interp.execute_capture("info clocks") == interp.execute_capture("info bus")
+
+
+def test_info_bus_without_the_bus_model_or_its_timing():
+    interp = _debugger(Machine(cpu="8086", memory=1 << 20))
+    out = interp.execute_capture("info bus")
+    assert out.startswith("error:") and "--bus-timing" in out
+    m = _machine("8086")
+    m.mem.write((0x1000 << 4) + 0x0100, bytes.fromhex("fb 90 90"))      # sti; nop; nop
+    m.mem.write(0x08 * 4, (0x0100 | 0x1000 << 16).to_bytes(4, "little"))
+    m.cpu.intr_ack = lambda: 0x08
+    interp = _debugger(m)
+    interp.execute("s")
+    m.cpu.intr = True
+    interp.execute("s")
+    interp.execute("s")
+    out = interp.execute_capture("info bus")
+    assert "the bus model did not time it" in out

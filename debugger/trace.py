@@ -171,49 +171,69 @@ def encode_bus(clocks):
     names of BUS_SEGMENTS, BUS_STATUS, T_STATES and QUEUE_OPS, as BusTiming.records gives
     them (data: None, or absent, when the bus model does not report it).  More than
     BUS_MAX_CLOCKS clocks make several BUS entries in a row."""
-    out = bytearray()
-    body = bytearray()
+    out = []
+    body = []
     n = 0
     last = 0
+    cache = _clock_cache
     for c in clocks:
-        ale, address, segment, status, t, qop, qbyte, bhe = c[:8]
-        data = c[8] if len(c) > 8 else None
-        try:
-            b0 = _STATUS_CODE[status] | _T_CODE[t] << 3 | _QOP_CODE[qop] << 6
-            b1 = ale | bhe << 1 | _SEG_CODE[segment] << 2
-        except (KeyError, TypeError) as e:
-            raise ValueError("not a bus clock record: %r (%s)" % (c, e)) from None
-        if ale not in (0, 1) or bhe not in (0, 1) or not 0 <= address < 1 << 24 \
-                or not 0 <= qbyte < 256 or not (data is None or 0 <= data < 1 << 16):
-            raise ValueError("not a bus clock record: %r" % (c,))
         if n == BUS_MAX_CLOCKS:
-            out += _BUS.pack(BUS, n) + body
+            out.append(_BUS.pack(BUS, n))
+            out.extend(body)
             body.clear()
             n = 0
             last = 0
-        # The address is implied when it is the previous clock's (T2-T4 repeat T1's) or,
-        # in an idle clock, 0.
-        put_address = address != (0 if b0 >> 3 & 7 == 0 else last)
-        if put_address:
-            b1 |= CLK_ADDRESS
-        if qbyte:
-            b1 |= CLK_QBYTE
-        if data is not None:
-            b1 |= CLK_DATA
-        body.append(b0)
-        body.append(b1)
-        if put_address:
-            body += address.to_bytes(3, "little")
-        last = address
-        if qbyte:
-            body.append(qbyte)
-        if data is not None:
-            body += data.to_bytes(2, "little")
+        # A recording writes the same few clocks over and over (a loop, the idle clocks,
+        # the T2-T4 of every fetch): each is encoded once, given the address before it.
+        key = (c, last)
+        code = cache.get(key)
+        if code is None:
+            code = _encode_clock(c, last)
+            if len(cache) >= 1 << 16:
+                cache.clear()
+            cache[key] = code
+        body.append(code)
+        last = c[1]
         n += 1
     if not n:
         raise ValueError("a BUS entry holds at least one clock")
-    out += _BUS.pack(BUS, n) + body
-    return bytes(out)
+    out.append(_BUS.pack(BUS, n))
+    out.extend(body)
+    return b"".join(out)
+
+
+_clock_cache = {}
+
+
+def _encode_clock(c, last):
+    """The clock record of clock `c` after a clock at address `last`."""
+    try:
+        ale, address, segment, status, t, qop, qbyte, bhe = c[:8]
+        data = c[8] if len(c) > 8 else None
+        b0 = _STATUS_CODE[status] | _T_CODE[t] << 3 | _QOP_CODE[qop] << 6
+        b1 = ale | bhe << 1 | _SEG_CODE[segment] << 2
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError("not a bus clock record: %r (%s)" % (c, e)) from None
+    if ale not in (0, 1) or bhe not in (0, 1) or not 0 <= address < 1 << 24 \
+            or not 0 <= qbyte < 256 or not (data is None or 0 <= data < 1 << 16):
+        raise ValueError("not a bus clock record: %r" % (c,))
+    # The address is implied when it is the previous clock's (T2-T4 repeat T1's) or, in
+    # an idle clock, 0.
+    put_address = address != (0 if b0 >> 3 & 7 == 0 else last)
+    if put_address:
+        b1 |= CLK_ADDRESS
+    if qbyte:
+        b1 |= CLK_QBYTE
+    if data is not None:
+        b1 |= CLK_DATA
+    code = bytearray((b0, b1))
+    if put_address:
+        code += address.to_bytes(3, "little")
+    if qbyte:
+        code.append(qbyte)
+    if data is not None:
+        code += data.to_bytes(2, "little")
+    return bytes(code)
 
 
 class ClocksCutShort(ValueError):

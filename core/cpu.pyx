@@ -5903,6 +5903,14 @@ cdef class _CPU:
             self.tlen = 0
         return n
 
+    def trace_append(self, const uint8_t[::1] entries):
+        """Append whole entries made outside the CPU (the BUS entries of the 8086/8088
+        bus model, core/machine.py) to the recording, after those the CPU made so far,
+        so they keep their place in the stream.  Nothing happens when not recording."""
+        cdef Py_ssize_t n = entries.shape[0]
+        if self.tracing and n > 0:
+            self.tput(&entries[0], <size_t>n)
+
 
 cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:
     """A debugger flag table of `n` bytes, all clear: allocated on first use (a CPU that

@@ -29,6 +29,9 @@ class Machine:
         # It is exact but runs in Python, instruction by instruction, so it is asked for
         # (the conformance runner, `--bus-timing`); without it the tables time them too.
         self.bus_timing = None
+        # (start cycle, CS, IP, cycles) of the last step through the bus model, while
+        # bus_timing.record keeps its records.
+        self.last_timed_step = None
         if bus_timing:
             if self.model.name not in ("8086", "8088"):
                 raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
@@ -73,8 +76,12 @@ class Machine:
 
     def step(self):
         """Execute one instruction; fire events that became due; return its cycles."""
-        if self.bus_timing is not None:
-            cycles = self.bus_timing.step(self)
+        timing = self.bus_timing
+        if timing is not None:
+            if timing.record or self.cpu.tracing:
+                cycles = self._timed_step()
+            else:
+                cycles = timing.step(self)
         else:
             cycles = self.cpu.step()
         if self.clock.next_deadline <= self.clock.now:
@@ -99,7 +106,10 @@ class Machine:
                 # a run slice ends at the first instruction boundary at or past its limit.
                 if not cpu.halted:
                     limit = min(limit, clock.now + 1)
-                timing.step(self, lambda: cpu.run(limit))
+                if timing.record or cpu.tracing:
+                    self._timed_step(lambda: cpu.run(limit))
+                else:
+                    timing.step(self, lambda: cpu.run(limit))
                 reason = timing.result
             if clock.next_deadline <= clock.now:
                 clock.run_due()
@@ -109,6 +119,37 @@ class Machine:
                 return reason
             if clock.now >= end:
                 return "budget"
+
+    def _timed_step(self, execute=None):
+        """One instruction through the bus model when its records are asked for (by
+        bus_timing.record, or a trace recording).  While the CPU records a trace, the
+        instruction's per-clock records go into it as a BUS entry right after the
+        instruction's own entries (docs/trace-format.md), which is where the reader
+        looks for them; a recording of a machine without bus timing has none and pays
+        nothing for them."""
+        timing, cpu = self.bus_timing, self.cpu
+        asked = timing.record
+        if asked:
+            # Whoever keeps the records (the debugger's `info bus`) also wants to know
+            # which instruction they are of.
+            start = (self.clock.now, cpu.get("cs"), cpu.get("ip"))
+        if not cpu.tracing:
+            cycles = timing.step(self, execute)
+        else:
+            timing.record = True
+            try:
+                cycles = timing.step(self, execute)
+            finally:
+                timing.record = asked
+            # A step the model did not time (an interrupt delivery, a halted CPU, an
+            # instruction it does not cover) has no records and gets no entry; the next
+            # INSN's cycle delta still counts the table's time.
+            if timing.records:
+                from debugger.trace import encode_bus
+                cpu.trace_append(encode_bus(timing.records))
+        if asked:
+            self.last_timed_step = start + (cycles,)
+        return cycles
 
     def request_reset(self, hard=False):
         """A CPU RESET from the platform (8042 pulse, port 0x92, port 0xCF9): the CPU

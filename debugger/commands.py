@@ -108,7 +108,7 @@ COMMANDS = (
     Cmd(("mmx",), "", "the MMX registers MM0-MM7 (the significands of the x87's R0-R7)",
         "do_mmx", "CPU state"),
     Cmd(("info",), "TOPIC [ARGS]", "cpu, eflags, fpu, mmx, break, gdt, idt, ldt, tss, tab, ivt, "
-        "device, symbols, registers (help info)", "do_info", "CPU state"),
+        "device, symbols, registers, bus (help info)", "do_info", "CPU state"),
     Cmd(("set",), "REG = EXPR", "set a register (also $REG); st0-st7 take a number "
         "(set st0 = 1.5)", "do_set", "CPU state"),
     Cmd(("print", "?", "calc"), "EXPR", "evaluate an expression: hex and decimal",
@@ -181,10 +181,13 @@ INFO_TOPICS = {
     "ivt": ("info_ivt", "[N [M]]", "real-mode interrupt vectors as SEG:OFF"),
     "device": ("info_device", "[NAME]", "the machine's devices, or one device's state"),
     "symbols": ("info_symbols", "[PREFIX]", "loaded symbols"),
+    "bus": ("info_bus", "", "the last instruction's clocks on the 8086/8088 bus model: "
+            "ALE, address, segment, bus status, T-state, BHE#, queue operation"),
 }
 INFO_ALIASES = {"r": "registers", "reg": "registers", "regs": "registers", "b": "break",
                 "breakpoints": "break", "dev": "device", "devices": "device",
-                "symbol": "symbols", "sym": "symbols", "fp": "fpu", "float": "fpu"}
+                "symbol": "symbols", "sym": "symbols", "fp": "fpu", "float": "fpu",
+                "clocks": "bus"}
 
 GENERAL = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 SEGMENTS = ("es", "cs", "ss", "ds", "fs", "gs")
@@ -1708,6 +1711,29 @@ class CommandInterpreter:
             self._out(str(info).rstrip("\n"))
         else:
             self.write("%s: no state to show" % args.strip())
+
+    def info_bus(self, args):
+        if args:
+            raise CommandError("info bus takes no arguments")
+        try:
+            last = self.dbg.bus_clocks()
+        except DebugError as e:
+            raise CommandError(str(e)) from None
+        if last is None:
+            self.write("no instruction has run on the bus model yet")
+            return
+        start, cs, ip, cycles, clocks = last
+        where = "%04x:%04x at t=%d" % (cs, ip, start)
+        if not clocks:
+            self.write("%s: %d cycles from the documented table; the bus model did not time "
+                       "it (an interrupt delivery, a halted CPU, or an instruction it does "
+                       "not cover)" % (where, cycles))
+            return
+        from debugger.trace import BusClock, format_clock
+        self.write("%s: %d clocks on the bus model" % (where, len(clocks)))
+        self.write("    clk A addr  sg stat T  BHE queue")
+        for i, c in enumerate(clocks):
+            self.write(format_clock(i, BusClock(*c)))
 
     # ------------------------------------------------------------ memory
     def _parse_nuf(self, args, default_unit="w"):

@@ -249,6 +249,11 @@ class Debugger:
         self.trace = None                # a debugger.trace.TraceWriter while recording
         self._mode_seen = self._mode_code()
         self.history = None              # debugger.reverse.History while recording
+        # An 8086/8088 timed by the bus model keeps each instruction's clocks for `info
+        # bus`: tuples appended beside the Python model's own replay of that instruction.
+        timing = getattr(self.machine, "bus_timing", None)
+        if timing is not None:
+            timing.record = True
 
     @property
     def symbols(self):
@@ -1204,6 +1209,22 @@ class Debugger:
         for callback in list(self.on_stop):
             callback(ev)
         return ev
+
+    # ------------------------------------------------------------ the bus model
+    def bus_clocks(self):
+        """The last instruction's clocks as the 8086/8088 bus model (core/biu8086.py)
+        timed them: (start cycle, CS, IP, cycles, clocks), clocks being BusTiming.records
+        tuples (ALE, address, segment, status, T-state, queue op, queue byte, BHE#), empty
+        when the model did not time that step; None before the first step.  DebugError
+        when the machine has no bus timing."""
+        timing = getattr(self.machine, "bus_timing", None)
+        if timing is None:
+            raise DebugError("this machine is not timed by the bus model (an 8086 or 8088 "
+                             "with --bus-timing)")
+        last = self.machine.last_timed_step
+        if last is None:
+            return None
+        return last + (list(timing.records),)
 
     # ------------------------------------------------------------ tracing
     def trace_start(self, path, description=""):

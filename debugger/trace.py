@@ -9,6 +9,10 @@ build every entry kind and are the format written as code (the recorder in C mus
 
 A file is:  b"C86TRACE", u16 format version, u16 flags, u32 N, N bytes of a UTF-8 JSON
 object (the header), then the entry stream to the end of the file.  All little-endian.
+
+Version 2 adds the BUS entry: the clock-by-clock bus activity of an instruction timed by the
+8086/8088 bus model (core/biu8086.py), written by core.machine.Machine after the instruction.
+A recording that cannot hold one (no bus timing) is written as version 1.
 """
 import atexit
 import collections
@@ -20,16 +24,17 @@ import struct
 import threading
 
 MAGIC = b"C86TRACE"
-VERSION = 1                      # the format version this module writes and reads
+VERSION = 2                      # the newest format version this module reads
+BUS_VERSION = 2                  # the first version with BUS entries
 _FILE_HEADER = struct.Struct("<8sHHI")
 
 # ------------------------------------------------------------------ entry tags and layouts
 # Each entry is a one-byte tag followed by fixed fields (INSN: then `len` instruction bytes).
 
-INSN, CTX, PHYS, REG, MEMW, IO, INT, KEY, SHUTDOWN = range(1, 10)
+INSN, CTX, PHYS, REG, MEMW, IO, INT, KEY, SHUTDOWN, BUS = range(1, 11)
 
 TAG_NAMES = {INSN: "INSN", CTX: "CTX", PHYS: "PHYS", REG: "REG", MEMW: "MEMW", IO: "IO",
-             INT: "INT", KEY: "KEY", SHUTDOWN: "SHUTDOWN"}
+             INT: "INT", KEY: "KEY", SHUTDOWN: "SHUTDOWN", BUS: "BUS"}
 
 _INSN = struct.Struct("<BIIB")          # tag, cycle delta, eip, len; then len bytes
 _CTX = struct.Struct("<BBHI")           # tag, mode, cs selector, cs base
@@ -40,10 +45,11 @@ _IO = struct.Struct("<BBHI")            # tag, flags (bit 7 OUT; bits 0-2 size),
 _INT = struct.Struct("<BBBi")           # tag, vector, kind, error code (-1 none)
 _KEY = struct.Struct("<BQQ20I")         # tag, cycle, instructions retired, 19 regs + eip
 _SHUTDOWN = struct.Struct("<B")
+_BUS = struct.Struct("<BH")             # tag, clocks (1..65535); then the clock records
 
 ENTRY_SIZES = {INSN: _INSN.size, CTX: _CTX.size, PHYS: _PHYS.size, REG: _REG.size,
                MEMW: _MEMW.size, IO: _IO.size, INT: _INT.size, KEY: _KEY.size,
-               SHUTDOWN: _SHUTDOWN.size}
+               SHUTDOWN: _SHUTDOWN.size, BUS: _BUS.size}
 
 # Register indices of REG entries and of the KEY's register block (eip is KEY's 20th word).
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags",
@@ -126,6 +132,153 @@ def encode_shutdown():
     return _SHUTDOWN.pack(SHUTDOWN)
 
 
+# ------------------------------------------------------------------ BUS: one record a clock
+# The 8086's status pins as the data sheet encodes them (S2 S1 S0; QS1 QS0; S4 S3 for the
+# segment, plus "--" for a clock with none), under the names core/biu8086.py gives them in
+# its per-clock records and the hardware suites use.
+
+BUS_STATUS = ("INTA", "IOR", "IOW", "HALT", "CODE", "MEMR", "MEMW", "PASV")
+T_STATES = ("Ti", "T1", "T2", "T3", "T4", "Tw")
+QUEUE_OPS = ("-", "F", "E", "S")        # none, first byte, queue emptied, subsequent byte
+BUS_SEGMENTS = ("ES", "SS", "CS", "DS", "--")
+
+_STATUS_CODE = {name: i for i, name in enumerate(BUS_STATUS)}
+_T_CODE = {name: i for i, name in enumerate(T_STATES)}
+_QOP_CODE = {name: i for i, name in enumerate(QUEUE_OPS)}
+_SEG_CODE = {name: i for i, name in enumerate(BUS_SEGMENTS)}
+
+# The clock record: byte 0 = status | T-state << 3 | queue op << 6; byte 1 = ALE | BHE# << 1
+# | segment << 2 | the flags below, each saying a field follows (in this order).
+CLK_ADDRESS = 0x20      # u24: the address, when it is not the implied one (below)
+CLK_QBYTE = 0x40        # u8: the byte taken from the queue, when it is not 0
+CLK_DATA = 0x80         # u16: the data bus, when the bus model reports it
+BUS_MAX_CLOCKS = 0xFFFF  # clocks in one BUS entry; a longer instruction has several
+
+
+class BusClock(collections.namedtuple(
+        "BusClock", "ale address segment status t qop qbyte bhe data", defaults=(None,))):
+    """One clock of the bus: ALE (1 in T1), the address, the segment (S4 S3), the bus
+    status (S2-S0), the T-state, the queue operation and the byte it took, the BHE# pin
+    level (0: the high byte lane is in use) and the data bus (None when not recorded).
+    Its first eight fields are the tuple core/biu8086.py's BusTiming.records holds."""
+
+    __slots__ = ()
+
+
+def encode_bus(clocks):
+    """BUS: the clocks of the instruction whose entries it follows, each a tuple
+    (ale, address, segment, status, t_state, queue_op, queue_byte, bhe[, data]) with the
+    names of BUS_SEGMENTS, BUS_STATUS, T_STATES and QUEUE_OPS, as BusTiming.records gives
+    them (data: None, or absent, when the bus model does not report it).  More than
+    BUS_MAX_CLOCKS clocks make several BUS entries in a row."""
+    out = []
+    body = []
+    n = 0
+    last = 0
+    cache = _clock_cache
+    for c in clocks:
+        if n == BUS_MAX_CLOCKS:
+            out.append(_BUS.pack(BUS, n))
+            out.extend(body)
+            body.clear()
+            n = 0
+            last = 0
+        # A recording writes the same few clocks over and over (a loop, the idle clocks,
+        # the T2-T4 of every fetch): each is encoded once, given the address before it.
+        key = (c, last)
+        code = cache.get(key)
+        if code is None:
+            code = _encode_clock(c, last)
+            if len(cache) >= 1 << 16:
+                cache.clear()
+            cache[key] = code
+        body.append(code)
+        last = c[1]
+        n += 1
+    if not n:
+        raise ValueError("a BUS entry holds at least one clock")
+    out.append(_BUS.pack(BUS, n))
+    out.extend(body)
+    return b"".join(out)
+
+
+_clock_cache = {}
+
+
+def _encode_clock(c, last):
+    """The clock record of clock `c` after a clock at address `last`."""
+    try:
+        ale, address, segment, status, t, qop, qbyte, bhe = c[:8]
+        data = c[8] if len(c) > 8 else None
+        b0 = _STATUS_CODE[status] | _T_CODE[t] << 3 | _QOP_CODE[qop] << 6
+        b1 = ale | bhe << 1 | _SEG_CODE[segment] << 2
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError("not a bus clock record: %r (%s)" % (c, e)) from None
+    if ale not in (0, 1) or bhe not in (0, 1) or not 0 <= address < 1 << 24 \
+            or not 0 <= qbyte < 256 or not (data is None or 0 <= data < 1 << 16):
+        raise ValueError("not a bus clock record: %r" % (c,))
+    # The address is implied when it is the previous clock's (T2-T4 repeat T1's) or, in
+    # an idle clock, 0.
+    put_address = address != (0 if b0 >> 3 & 7 == 0 else last)
+    if put_address:
+        b1 |= CLK_ADDRESS
+    if qbyte:
+        b1 |= CLK_QBYTE
+    if data is not None:
+        b1 |= CLK_DATA
+    code = bytearray((b0, b1))
+    if put_address:
+        code += address.to_bytes(3, "little")
+    if qbyte:
+        code.append(qbyte)
+    if data is not None:
+        code += data.to_bytes(2, "little")
+    return bytes(code)
+
+
+class ClocksCutShort(ValueError):
+    """The clock records run past the end of the buffer."""
+
+
+def decode_bus_clocks(buf, off, n, end):
+    """The `n` BusClocks of the clock records at buf[off:end] (a BUS entry's body) and the
+    offset after them.  ClocksCutShort if they run past `end`, ValueError if malformed."""
+    out = []
+    append = out.append
+    last = 0
+    for i in range(n):
+        if off + 2 > end:
+            raise ClocksCutShort("clock %d of %d is cut short" % (i, n))
+        b0 = buf[off]
+        b1 = buf[off + 1]
+        off += 2
+        t = b0 >> 3 & 7
+        seg = b1 >> 2 & 7
+        if t >= len(T_STATES) or seg >= len(BUS_SEGMENTS):
+            raise ValueError("clock %d: T-state %d, segment %d (the highest are %d and %d)"
+                             % (i, t, seg, len(T_STATES) - 1, len(BUS_SEGMENTS) - 1))
+        if off + (3 if b1 & CLK_ADDRESS else 0) + (1 if b1 & CLK_QBYTE else 0) \
+                + (2 if b1 & CLK_DATA else 0) > end:
+            raise ClocksCutShort("clock %d of %d is cut short" % (i, n))
+        if b1 & CLK_ADDRESS:
+            address = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16
+            off += 3
+        else:
+            address = 0 if t == 0 else last
+        last = address
+        qbyte = 0
+        if b1 & CLK_QBYTE:
+            qbyte = buf[off]
+            off += 1
+        data = None
+        if b1 & CLK_DATA:
+            data = buf[off] | buf[off + 1] << 8
+            off += 2
+        append(BusClock(b1 & 1, address, BUS_SEGMENTS[seg], BUS_STATUS[b0 & 7], T_STATES[t],
+                        QUEUE_OPS[b0 >> 6], qbyte, b1 >> 1 & 1, data))
+    return out, off
+
+
 # ------------------------------------------------------------------ the file header
 
 def _cycle86_version():
@@ -147,11 +300,18 @@ def make_header(cpu, frequency, start_cycle=0, description="", created=None, **e
     return header
 
 
+def file_version(header):
+    """The version a file with this header is written as: BUS_VERSION when its recording
+    may hold BUS entries (the header says "bus_timing": true), else 1, which readers that
+    know only version 1 read too."""
+    return BUS_VERSION if header.get("bus_timing") else 1
+
+
 def encode_file_header(header):
     """The bytes before the entry stream: magic, version, flags and the JSON header."""
     text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     data = text.encode("utf-8")
-    return _FILE_HEADER.pack(MAGIC, VERSION, 0, len(data)) + data
+    return _FILE_HEADER.pack(MAGIC, file_version(header), 0, len(data)) + data
 
 
 class TraceWriter:
@@ -197,7 +357,11 @@ class TraceWriter:
 
     @classmethod
     def for_machine(cls, path, machine, description="", created=None, **extra):
-        """A writer whose header describes `machine` (a core.machine.Machine) as it is now."""
+        """A writer whose header describes `machine` (a core.machine.Machine) as it is now.
+        A machine timed by the 8086/8088 bus model records BUS entries: the header says so
+        ("bus_timing": true) and the file is version 2."""
+        if getattr(machine, "bus_timing", None) is not None:
+            extra.setdefault("bus_timing", True)
         header = make_header(machine.model.name, machine.clock.frequency, machine.clock.now,
                              description, created, **extra)
         return cls(path, header)
@@ -298,13 +462,15 @@ class Record:
     regs_after: the registers it changed, name -> new value.  state_before / state_after:
     all 19 register values (REG_NAMES order) before and after.  mem_writes: (linear,
     physical, size, value); io: (port, size, is_write, value); interrupts: (vector, kind,
-    error or None).  Location fields (cs, eip, linear, physical, bytes) are None for records
-    that are not instructions.  offset: the file offset of the record's first entry.
+    error or None).  clocks: the BusClocks of its BUS entries, one per clock (empty unless
+    the recording ran on the 8086/8088 bus model and the model timed this instruction).
+    Location fields (cs, eip, linear, physical, bytes) are None for records that are not
+    instructions.  offset: the file offset of the record's first entry.
     """
 
     __slots__ = ("kind", "offset", "cycle", "icount", "mode", "cs", "cs_base", "eip",
                  "linear", "physical", "bytes", "regs_after", "mem_writes", "io",
-                 "interrupts", "state_before", "state_after")
+                 "interrupts", "clocks", "state_before", "state_after")
 
     def __init__(self, kind, offset, cycle, icount, mode, cs=None, cs_base=None, eip=None,
                  linear=None, physical=None, code=None, state_before=_EMPTY_STATE):
@@ -323,6 +489,7 @@ class Record:
         self.mem_writes = []
         self.io = []
         self.interrupts = []
+        self.clocks = []
         self.state_before = state_before
         self.state_after = state_before
 
@@ -485,6 +652,8 @@ class TraceReader:
         unpack_io = _IO.unpack_from
         unpack_int = _INT.unpack_from
         insn_size, reg_size, memw_size = _INSN.size, _REG.size, _MEMW.size
+        bus_size = _BUS.size
+        has_bus = self.version >= BUS_VERSION
 
         regs = list(_EMPTY_STATE)         # the current registers
         state = _EMPTY_STATE              # ... as a tuple shared by records until a change
@@ -614,6 +783,25 @@ class TraceReader:
                                      state_before=state)
                     rec.interrupts.append((vector, kind, None if error == -1 else error))
                 off += size
+            elif tag == BUS and has_bus:
+                if off + bus_size > end:
+                    self._truncated(off, tag)
+                    break
+                n = _BUS.unpack_from(mv, off)[1]
+                try:
+                    clocks, after = decode_bus_clocks(mv, off + bus_size, n, end)
+                except ClocksCutShort:
+                    self._truncated(off, tag)
+                    break
+                except ValueError as e:
+                    raise self._error(off, "BUS entry: %s" % e) from None
+                if n == 0:
+                    raise self._error(off, "BUS entry with no clocks")
+                if rec is None:
+                    raise self._error(off, "BUS entry outside any instruction or interrupt")
+                # Several BUS entries after one instruction are its clocks in order.
+                rec.clocks.extend(clocks)
+                off = after
             elif tag == SHUTDOWN:
                 if rec is not None:
                     yield close(rec)
@@ -764,8 +952,37 @@ def format_record(rec):
     return line.rstrip()
 
 
-def record_to_dict(rec):
-    """A JSON-ready dict of a record (numbers as numbers)."""
+def format_clock(index, c):
+    """One clock of a record's bus view, in the columns of the hardware suites' cycle
+    traces: the clock's number in the instruction, ALE ("A"), the address, the segment,
+    the bus status, the T-state, BHE# when asserted, the queue operation and its byte,
+    and the data bus when recorded."""
+    line = "  %5s %s %05x %s %-4s %-2s %s %s" % (
+        "+%d" % index, "A" if c.ale else ".", c.address, c.segment, c.status, c.t,
+        "   " if c.bhe else "BHE", c.qop)
+    if c.qop in ("F", "S"):
+        line += " %02x" % c.qbyte
+    if c.data is not None:
+        line += " d=%04x" % c.data
+    return line
+
+
+def format_clocks(rec):
+    """The per-clock lines of a record (none when it has no BUS entries)."""
+    return [format_clock(i, c) for i, c in enumerate(rec.clocks)]
+
+
+def clock_to_dict(c):
+    d = {"ale": c.ale, "address": c.address, "segment": c.segment, "status": c.status,
+         "t": c.t, "qop": c.qop, "qbyte": c.qbyte, "bhe": c.bhe}
+    if c.data is not None:
+        d["data"] = c.data
+    return d
+
+
+def record_to_dict(rec, clocks=True):
+    """A JSON-ready dict of a record (numbers as numbers); with `clocks`, its per-clock
+    bus view as "clocks" when it has one."""
     d = {"kind": rec.kind, "cycle": rec.cycle, "icount": rec.icount}
     if rec.mode is not None:
         d["mode"] = rec.mode_name
@@ -781,11 +998,13 @@ def record_to_dict(rec):
                for port, size, w, value in rec.io]
     d["interrupts"] = [{"vector": v, "kind": INT_KIND_NAMES[k], "error": e}
                        for v, k, e in rec.interrupts]
+    if clocks and rec.clocks:
+        d["clocks"] = [clock_to_dict(c) for c in rec.clocks]
     return d
 
 
-def format_json(rec):
-    return json.dumps(record_to_dict(rec), separators=(",", ":"))
+def format_json(rec, clocks=True):
+    return json.dumps(record_to_dict(rec, clocks), separators=(",", ":"))
 
 
 # ------------------------------------------------------------------ statistics
@@ -806,6 +1025,8 @@ class TraceStats:
         self.ports = collections.Counter()          # (port, is_write) -> count
         self.mem_writes = 0
         self.reg_writes = 0
+        self.bus_clocks = 0            # clocks in BUS entries
+        self.bus_timed = 0             # records with BUS entries
         self.stream_bytes = 0
         self.file_bytes = 0
         self.mode_changes = 0
@@ -852,6 +1073,9 @@ class TraceStats:
                 ports[(port, is_write)] += 1
             s.mem_writes += len(rec.mem_writes)
             s.reg_writes += len(rec.regs_after)
+            if rec.clocks:
+                s.bus_timed += 1
+                s.bus_clocks += len(rec.clocks)
         # Disassemble each distinct encoding once, not each executed instruction.
         for (bits, code), n in encodings.items():
             s.mnemonics[disassemble(code, 0, bits)[0]] += n
@@ -876,6 +1100,8 @@ class TraceStats:
             "ports": [({"port": p, "dir": "out" if w else "in"}, n)
                       for (p, w), n in self.ports.most_common()],
             "mem_writes": self.mem_writes,
+            "bus_clocks": self.bus_clocks,
+            "bus_timed_records": self.bus_timed,
             "stream_bytes": self.stream_bytes,
             "file_bytes": self.file_bytes,
             "bytes_per_instruction": self.bytes_per_instruction,
@@ -916,7 +1142,19 @@ def compare_records(a, b, cycles=True):
                     " ".join(format_reg(n, b.regs_before()[n]) for n in names)))
     if cycles and a.cycle != b.cycle:
         out.append(("cycle", str(a.cycle), str(b.cycle)))
+    if cycles and a.clocks != b.clocks:
+        out.append(("clocks", _clocks_text(a, b), _clocks_text(b, a)))
     return out
+
+
+def _clocks_text(rec, other):
+    """A record's bus view where it first differs from the other's."""
+    n = len(rec.clocks)
+    i = next((i for i, (x, y) in enumerate(zip(rec.clocks, other.clocks)) if x != y),
+             min(n, len(other.clocks)))
+    if i >= n:
+        return "%d clocks" % n
+    return "%d clocks; clock %s" % (n, format_clock(i, rec.clocks[i]).strip())
 
 
 def _regs_text(rec, names):

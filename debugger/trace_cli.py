@@ -1,10 +1,10 @@
 """`cycle86 trace`: show, summarise, compare and export trace files (debugger/trace.py).
 
     cycle86 trace show FILE [--from CYCLE] [--to CYCLE] [--filter EXPR]... [--limit N]
-                            [--format text|jsonl]
+                            [--format text|jsonl] [--clocks]
     cycle86 trace stats FILE [--top N] [--format text|json]
     cycle86 trace diff A B [--context N] [--ignore-cycles]
-    cycle86 trace export FILE [--format text|jsonl] [-o OUT]
+    cycle86 trace export FILE [--format text|jsonl] [--clocks] [-o OUT]
 
 Exit status: 0 success (diff: the traces agree), 1 diff found a divergence, 2 a usage or
 file error, printed as one line naming the file and byte offset.
@@ -55,6 +55,9 @@ def add_subparser(subparsers):
                    help="only records matching EXPR (see below)")
     s.add_argument("--limit", type=positive_int, metavar="N", help="print at most N records")
     s.add_argument("--format", choices=("text", "jsonl"), default="text")
+    s.add_argument("--clocks", action="store_true",
+                   help="each instruction's clocks (a recording with --bus-timing): ALE, "
+                        "address, segment, bus status, T-state, BHE#, queue operation")
 
     st = sub.add_parser("stats", help="instruction mix, hottest addresses, interrupts, ports")
     st.add_argument("file", metavar="FILE")
@@ -78,6 +81,8 @@ def add_subparser(subparsers):
     e = sub.add_parser("export", help="write the whole trace as text or JSON lines")
     e.add_argument("file", metavar="FILE")
     e.add_argument("--format", choices=("text", "jsonl"), default="jsonl")
+    e.add_argument("--clocks", action="store_true",
+                   help="with each instruction's clocks (as show --clocks)")
     e.add_argument("-o", "--output", metavar="OUT", help="output file (default stdout)")
     p.set_defaults(func=cli_main)
     return p
@@ -228,14 +233,18 @@ def _header_line(reader):
     return " ".join(parts)
 
 
-def _write_records(reader, records, fmt, out, limit=None):
-    formatter = tr.format_record if fmt == "text" else tr.format_json
+def _write_records(reader, records, fmt, out, limit=None, clocks=False):
     if fmt == "text":
         out.write(_header_line(reader) + "\n")
     n = 0
     lines = []
     for rec in records:
-        lines.append(formatter(rec))
+        if fmt == "text":
+            lines.append(tr.format_record(rec))
+            if clocks:
+                lines.extend(tr.format_clocks(rec))
+        else:
+            lines.append(tr.format_json(rec, clocks))
         n += 1
         if len(lines) >= 1024:
             out.write("\n".join(lines) + "\n")
@@ -265,7 +274,7 @@ def _show(args):
         if predicate is not None:
             records = filter(predicate, records)
         _write_records(reader, _decoding(reader, records), args.format, sys.stdout,
-                       args.limit)
+                       args.limit, args.clocks)
         sys.stdout.flush()
         _warn(reader)
     return 0
@@ -282,7 +291,8 @@ def _export(args):
         else:
             out = sys.stdout
         try:
-            _write_records(reader, _decoding(reader, reader.records()), args.format, out)
+            _write_records(reader, _decoding(reader, reader.records()), args.format, out,
+                           clocks=args.clocks)
         finally:
             if out is not sys.stdout:
                 out.close()
@@ -326,6 +336,10 @@ def format_stats(reader, s, top=20):
                  "mode changes: %d" % (s.interrupt_records, s.shutdowns, s.mode_changes))
     lines.append("memory writes: %s; register changes: %s"
                  % (format(s.mem_writes, ","), format(s.reg_writes, ",")))
+    if s.bus_timed:
+        lines.append("bus model: %s clocks over %s records (%.2f a record)"
+                     % (format(s.bus_clocks, ","), format(s.bus_timed, ","),
+                        s.bus_clocks / s.bus_timed))
     lines.append("size: %s bytes of entries, %.2f bytes per instruction (file %s bytes)"
                  % (format(s.stream_bytes, ","), s.bytes_per_instruction,
                     format(s.file_bytes, ",")))

@@ -301,7 +301,7 @@ def write_raw_file(tmp_path, data, name="bad.c86t"):
     (b"", ["empty file"]),
     (b"NOTATRACE" * 4, ["offset 0", "not a cycle86 trace"]),
     (b"C86TRACE\x01", ["cut short"]),
-    (b"C86TRACE\x02\x00\x00\x00\x02\x00\x00\x00{}", ["offset 8", "version 2 is newer",
+    (b"C86TRACE\x03\x00\x00\x00\x02\x00\x00\x00{}", ["offset 8", "version 3 is newer",
                                                       "newer cycle86"]),
     (b"C86TRACE\x01\x00\x01\x00\x02\x00\x00\x00{}", ["offset 10", "flags 0x0001"]),
     (b"C86TRACE\x01\x00\x00\x00\x09\x00\x00\x00{}", ["JSON header", "cut short"]),

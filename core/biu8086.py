@@ -716,6 +716,7 @@ def dsl(spec):
         elif len(ops) > 1 and ops[-1] == _i(0) and ops[-2][0] == OP_W:
             ops[-2][1].release = 3
         return ops
+    recipe.spec = spec          # core/biu.pyx compiles the same words
     return recipe
 
 
@@ -727,6 +728,7 @@ def dsl2(mem_spec, reg_spec):
 
     def recipe(d, p):
         return mem(d, p[:k]) if d.mem else reg(d, p[k:])
+    recipe.spec, recipe.reg_spec = mem_spec, reg_spec
     return recipe
 
 

@@ -5263,6 +5263,27 @@ cdef class _CPU:
             self.tlen = 0
         return n
 
+    # ================================================================ 8086 bus model
+    # core/biu.pyx replays each 8086/8088 instruction on the bus model and needs the
+    # sixteen-bit registers before and after it: one call filling its buffer, instead of
+    # fourteen get()s (the module cannot cimport this class, so the buffer comes as its
+    # C address).
+
+    def bus_regs(self, size_t out):
+        """Write AX CX DX BX SP BP SI DI, ES CS SS DS, IP and FLAGS (16 bits each) to the
+        uint16_t[14] at address `out`.  Returns bit 0: the next step runs no instruction
+        of its own (halted, shut down, NMI or an enabled INTR pending); bit 1: halted."""
+        cdef uint16_t* o = <uint16_t*>out
+        cdef int i
+        cdef uint32_t fl = self.get_flags()
+        for i in range(8):
+            o[i] = <uint16_t>self.r[i]
+        for i in range(4):
+            o[8 + i] = self.sel[i]
+        o[12] = <uint16_t>self.eip
+        o[13] = <uint16_t>fl
+        return ((1 if (self.halted or self.shutdown or self.nmi or (self.intr and (fl & 0x200)))
+                 else 0) | (2 if self.halted else 0))
 
 cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:
     """A debugger flag table of `n` bytes, all clear: allocated on first use (a CPU that

@@ -34,7 +34,7 @@ class Machine:
                 raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
                                  "later models are timed by their documented tables)"
                                  % self.model.name)
-            from core.biu8086 import BusTiming
+            from core.biu import BusTiming
             self.bus_timing = BusTiming(self.model.bus_bits)
         self.devices = []
         # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
@@ -97,10 +97,7 @@ class Machine:
                 # One instruction at a time through the bus model, with everything the run
                 # loop does between instructions (interrupts, debugger hits, stop requests):
                 # a run slice ends at the first instruction boundary at or past its limit.
-                if not cpu.halted:
-                    limit = min(limit, clock.now + 1)
-                timing.step(self, lambda: cpu.run(limit))
-                reason = timing.result
+                reason = timing.run(self, end)
             if clock.next_deadline <= clock.now:
                 clock.run_due()
             if reason == "stop" and self._take_reset():

@@ -694,6 +694,7 @@ cdef class BusTiming:
         cdef int n = self.biu.qsize - ((ip & 1) if self.biu.wide else 0)
         self.biu.load(cs, ip, [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
                                for k in range(n)])
+        self.synced = True
 
     def get_state(self):
         """The bus model's state between instructions, as plain data (core/snapshot.py)."""

@@ -395,13 +395,16 @@ _EA_BASE = (("bx", "si"), ("bx", "di"), ("bp", "si"), ("bp", "di"), ("si",), ("d
 
 def decode(code, regs):
     d = Insn()
-    d.code = code
+    n = len(code)
+    # Bytes past the ones read count as zeros (an instruction that long raises #UD or
+    # is cut short; core/biu.pyx does the same).
+    code = d.code = list(code) + [0] * 8
     d.regs = regs
     d.prefixes = []
     d.seg = None
     d.rep = 0
     i = 0
-    while i < len(code) - 1 and code[i] in _PREFIXES:
+    while i < n - 1 and code[i] in _PREFIXES:
         b = code[i]
         d.prefixes.append(b)
         if b in _SEG_PREFIX:
@@ -416,7 +419,7 @@ def decode(code, regs):
     d.mod = 3
     d.reg = d.rm = 0
     d.ndisp = 0
-    if d.op in _MODRM and d.pos < len(code):
+    if d.op in _MODRM and d.pos < n:
         m = code[d.pos]
         d.mod, d.reg, d.rm = m >> 6, (m >> 3) & 7, m & 7
         if d.mod != 3:

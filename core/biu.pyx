@@ -19,7 +19,7 @@ and records; the 8086 suite (tests/test_biu8086.py) runs through this one.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
-from core.bus cimport Bus
+from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 
 from core import biu8086 as _py
@@ -250,7 +250,7 @@ cdef class BIU:
             self.start_firm = True
 
     cdef inline int read_code(self, uint32_t a) noexcept:
-        return self.bus.read8(a)
+        return rd8(self.bus, a)
 
     # ------------------------------------------------------------------ bus
     cdef void begin(self, int kind, int seg, uint32_t addr, int nbytes, int req, bint more,
@@ -471,6 +471,14 @@ cdef class BIU:
             self.t = t + 1
 
 
+cdef inline int rd8(Bus bus, uint32_t a) noexcept:
+    # Bus.read8 without its Python-override check: a RAM/ROM byte is a pointer load.
+    cdef uint8_t* page = bus.rptr[a >> PAGE_SHIFT]
+    if page != NULL:
+        return page[a & (PAGE_SIZE - 1)]
+    return <int>bus.slow_read(a, 1)
+
+
 cdef inline object _none(long long v):
     return None if v == NONE else v
 
@@ -664,6 +672,7 @@ cdef class BusTiming:
     cdef uint16_t pre[NREGS]
     cdef uint16_t post[NREGS]
     cdef Bus mem
+    cdef object cpu, bus_regs, cpu_run      # the machine's CPU and its methods, looked up once
 
     def __cinit__(self):
         self.cap = 256
@@ -692,7 +701,7 @@ cdef class BusTiming:
         # Out of step (after reset or an instruction not modelled): a full queue, as the
         # suites start.
         cdef int n = self.biu.qsize - ((ip & 1) if self.biu.wide else 0)
-        self.biu.load(cs, ip, [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
+        self.biu.load(cs, ip, [rd8(self.mem, ((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
                                for k in range(n)])
         self.synced = True
 
@@ -705,20 +714,30 @@ cdef class BusTiming:
         self.synced = state["synced"]
 
     # ------------------------------------------------------------------ running
+    cdef void attach(self, machine) except *:
+        cpu = machine.cpu
+        if cpu is not self.cpu:
+            self.cpu = cpu
+            self.bus_regs = cpu.bus_regs
+            self.cpu_run = cpu.run
+        if self.mem is not machine.mem:
+            self.mem = machine.mem
+            self.biu.bus = self.mem
+
     def step(self, machine, execute=None):
+        self.attach(machine)
         return self._step(machine, machine.cpu, machine.clock, execute, 0, False)
 
     def run(self, machine, end):
         """Run instructions through the model until the CPU stops for another reason than
         the budget, a device event is due or the clock reaches `end`; returns the run
         reason of the last one (the loop of core/machine.Machine.run, without the devices)."""
-        cpu = machine.cpu
         cdef Clock clock = machine.clock
         cdef unsigned long long limit, stop = end
-        cpu_run = cpu.run
+        self.attach(machine)
         while True:
             limit = min(stop, clock.next_deadline)
-            self._step(machine, cpu, clock, cpu_run, limit, True)
+            self._step(machine, self.cpu, clock, self.cpu_run, limit, True)
             if (self.result != "budget" or clock.next_deadline <= clock.now
                     or clock.now >= stop):
                 return self.result
@@ -729,29 +748,35 @@ cdef class BusTiming:
         # itself, given min(limit, the next clock) so that it runs one instruction.
         cdef unsigned long long t0 = clock.now
         cdef long long n, table
-        cdef int status, cs, ip, k
+        cdef unsigned long long status, icount
+        cdef int cs, ip, k
         cdef Insn* d = &self.d
         cdef BIU b = self.biu
-        if self.mem is not machine.mem:
-            self.mem = machine.mem
-            b.bus = self.mem
-        status = cpu.bus_regs(<size_t>&self.pre[0])
+        status = self.bus_regs(<size_t>&self.pre[0])
         if status & 1:
             # What runs now is no instruction the model replays (an interrupt is delivered,
             # or the CPU waits halted): the table's time, and the queue is refilled after.
             self.result = self._execute(cpu, execute, limit, by_run, status, clock)
             self.synced = False
             self.modelled = False
-            self.records = []
+            if self.records:
+                self.records = []
             return clock.now - t0
         cs, ip = self.pre[R_SEG + CS], self.pre[R_IP]
         for k in range(8):
-            d.code[k] = self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
+            d.code[k] = rd8(self.mem, ((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
         for k in range(8, 16):
             d.code[k] = 0
         self.result = self._execute(cpu, execute, limit, by_run, status, clock)
         table = clock.now - t0
-        cpu.bus_regs(<size_t>&self.post[0])
+        icount = self.bus_regs(<size_t>&self.post[0])
+        if icount >> 2 == status >> 2:
+            # Nothing ran (a breakpoint or a stop request comes before the instruction):
+            # the queue stays as it is for when it does.
+            self.modelled = False
+            if self.records:
+                self.records = []
+            return table
         for k in range(NREGS):
             d.R[k] = self.pre[k]
         d.post_cs, d.post_ip = self.post[R_SEG + CS], self.post[R_IP]
@@ -761,7 +786,8 @@ cdef class BusTiming:
         if not self.eu_ops():
             self.synced = False
             self.modelled = False
-            self.records = []
+            if self.records:
+                self.records = []
             return table
         if not self.synced:
             self.fill(cs, ip)
@@ -771,9 +797,13 @@ cdef class BusTiming:
             # A gap in the model must never stop the machine: fall back to the table.
             self.synced = False
             self.modelled = False
-            self.records = []
+            if self.records:
+                self.records = []
             return table
-        self.records = b.records if b.records is not None else []
+        if b.records is not None:
+            self.records = b.records
+        elif self.records:
+            self.records = []
         self.modelled = True
         # The queue must now hold the bytes at the new CS:IP; if the model's idea of where
         # fetching is differs (a transfer it did not see), start over from a full queue.
@@ -782,8 +812,8 @@ cdef class BusTiming:
         clock.now = t0 + n
         return n
 
-    cdef object _execute(self, cpu, execute, unsigned long long limit, bint by_run, int status,
-                         Clock clock):
+    cdef object _execute(self, cpu, execute, unsigned long long limit, bint by_run,
+                         unsigned long long status, Clock clock):
         if by_run:
             # Machine.run: one instruction (a halted CPU sleeps to the limit).
             if not (status & 2):
@@ -966,9 +996,9 @@ cdef class BusTiming:
         cdef Insn* d = &self.d
         cdef int v
         if d.mem:
-            v = self.mem.read8(phys(d, d.eseg, d.ea))
+            v = rd8(self.mem, phys(d, d.eseg, d.ea))
             if d.w:
-                v |= self.mem.read8(phys(d, d.eseg, d.ea + 1)) << 8
+                v |= rd8(self.mem, phys(d, d.eseg, d.ea + 1)) << 8
             return v
         if d.w:
             return d.R[d.rm]

@@ -1229,8 +1229,15 @@ class BusTiming:
         regs = {name: get(name) for name in _REG_NAMES}
         cs, ip = regs["cs"], regs["ip"]
         code = [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF) for k in range(8)]
+        icount = cpu.icount
         self.result = execute() if execute is not None else cpu.step()
         table = machine.clock.now - t0
+        if cpu.icount == icount:
+            # Nothing ran (a breakpoint or a stop request comes before the instruction):
+            # the queue stays as it is for when it does.
+            self.modelled = False
+            self.records = []
+            return table
         d = decode(code, regs)
         d.post = (get("cs"), get("ip"))
         d.mem8 = self.mem.read8

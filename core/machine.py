@@ -5,17 +5,21 @@ from core.cpu import CPU
 from core.models import get_model
 
 NEVER = 0xFFFFFFFFFFFFFFFF
+# The models a bus model times clock by clock (Machine(bus_timing=...)).
+BUS_TIMED = ("8086", "8088")
 
 
 class Machine:
     """A CPU of one model with `memory` bytes of RAM from physical address 0, and
     optionally a coprocessor beside it (`fpu`: "8087", "287" or "387" where it fits).
+    An 8086/8088 is timed by its bus model unless `bus_timing` is False (then, as every
+    later model, by the documented tables).
 
     The CPU executes a slice of instructions up to the next clock deadline (or the
     budget); due events then fire between instructions.  See docs/python-api.md.
     """
 
-    def __init__(self, cpu="8086", memory=1 << 20, frequency=None, fpu=None, bus_timing=False):
+    def __init__(self, cpu="8086", memory=1 << 20, frequency=None, fpu=None, bus_timing=None):
         self.model = get_model(cpu)
         if not isinstance(memory, int) or memory <= 0:
             raise ValueError("memory must be a positive number of bytes, not %r" % (memory,))
@@ -25,15 +29,17 @@ class Machine:
         # fpu: a coprocessor beside an 8086-80386 ("8087", "287", "387"; core/models.py)
         self.cpu = CPU(self.model.name, self.clock, self.bus, fpu)
         # The 8086/8088 are timed clock by clock by a model of their bus interface unit
-        # and prefetch queue (core/biu8086.py); the later models use the documented tables.
-        # It is exact but runs in Python, instruction by instruction, so it is asked for
-        # (the conformance runner, `--bus-timing`); without it the tables time them too.
+        # and prefetch queue (core/biu.pyx, core/biu8086.py): that is how those chips
+        # spend their clocks, so it is their default.  The later models use the documented
+        # tables and never pay for it.  bus_timing=False gives an 8086/8088 the tables too.
+        if bus_timing is None:
+            bus_timing = self.model.name in BUS_TIMED
+        elif bus_timing and self.model.name not in BUS_TIMED:
+            raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
+                             "later models are timed by their documented tables)"
+                             % self.model.name)
         self.bus_timing = None
         if bus_timing:
-            if self.model.name not in ("8086", "8088"):
-                raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
-                                 "later models are timed by their documented tables)"
-                                 % self.model.name)
             from core.biu import BusTiming
             self.bus_timing = BusTiming(self.model.bus_bits)
         self.devices = []

@@ -143,6 +143,10 @@ cdef class BIU:
     cdef bint flushed, late_wake, start_firm
     cdef int qop_k, qop_b, qop_now_k, qop_now_b
     cdef Op* ops
+    # What the last run's final first-byte read changed, for untake (u_valid: kept)
+    cdef bint u_valid, u_late, u_firm
+    cdef int u_byte, u_qop_k, u_qop_b
+    cdef long long u_ready, u_start_at
 
     def __init__(self, bus_bits=16, Bus bus=None):
         self.wide = bus_bits == 16
@@ -180,6 +184,7 @@ cdef class BIU:
         self.start_firm = True
         self.qop_k = self.qop_now_k = QOP_NONE
         self.qop_b = self.qop_now_b = 0
+        self.u_valid = False
         if self.qn:
             self.take(-1, QOP_F)
 
@@ -195,7 +200,9 @@ cdef class BIU:
                 "suspended": self.suspended, "eu_at": _none(self.eu_at),
                 "flushed": self.flushed, "late_wake": self.late_wake,
                 "start_firm": self.start_firm, "qop": (self.qop_k, self.qop_b),
-                "qop_now": (self.qop_now_k, self.qop_now_b)}
+                "qop_now": (self.qop_now_k, self.qop_now_b),
+                "untake": ((self.u_byte, self.u_ready, self.u_qop_k, self.u_qop_b, self.u_late,
+                            _none(self.u_start_at), self.u_firm) if self.u_valid else None)}
 
     def set_state(self, s):
         cdef int i
@@ -220,6 +227,12 @@ cdef class BIU:
             s["flushed"], s["late_wake"], s["start_firm"])
         self.qop_k, self.qop_b = s["qop"]
         self.qop_now_k, self.qop_now_b = s["qop_now"]
+        u = s["untake"]
+        self.u_valid = u is not None
+        if u is not None:
+            (self.u_byte, self.u_ready, self.u_qop_k, self.u_qop_b, self.u_late, start_at,
+             self.u_firm) = u
+            self.u_start_at = _clock(start_at)
 
     # ------------------------------------------------------------------ queue
     cdef inline bint room(self) noexcept:
@@ -248,6 +261,19 @@ cdef class BIU:
             # A read that makes room wakes an idle BIU.
             self.start_at = t + IDLE_TO_T1
             self.start_firm = True
+
+    cdef void untake(self) noexcept:
+        """Undo the last run's final first-byte read: an interrupt is taken at that
+        boundary instead (core/biu8086.BIU.untake)."""
+        cdef int i
+        for i in range(self.qn, 0, -1):
+            self.q[i] = self.q[i - 1]
+            self.qready[i] = self.qready[i - 1]
+        self.q[0], self.qready[0] = self.u_byte, self.u_ready
+        self.qn += 1
+        self.qop_now_k, self.qop_now_b = self.u_qop_k, self.u_qop_b
+        self.late_wake, self.start_at, self.start_firm = self.u_late, self.u_start_at, self.u_firm
+        self.u_valid = False
 
     cdef inline int read_code(self, uint32_t a) noexcept:
         return rd8(self.bus, a)
@@ -393,6 +419,7 @@ cdef class BIU:
         cdef Op* r
         self.ops = ops
         self.records = [] if record else None
+        self.u_valid = False
         while True:
             if self.t > limit:
                 raise RuntimeError("bus model: the EU never finished (queue starved?)")
@@ -406,6 +433,13 @@ cdef class BIU:
                 if i == n:
                     # The next instruction's first byte.
                     if self.qn and self.qready[0] <= t:
+                        # Kept so that an interrupt taken at this boundary can give it
+                        # back (the loader does not take a byte then).
+                        self.u_valid = True
+                        self.u_byte, self.u_ready = self.q[0], self.qready[0]
+                        self.u_qop_k, self.u_qop_b = self.qop_now_k, self.qop_now_b
+                        self.u_late, self.u_start_at = self.late_wake, self.start_at
+                        self.u_firm = self.start_firm
                         self.take(t, QOP_F)
                         if record:
                             self.record()
@@ -493,6 +527,7 @@ cdef inline long long _clock(v):
 cdef struct Insn:
     int nprefix, seg, rep, op, pos, w, mem, mod, reg, rm, ndisp, ea, eseg
     int post_cs, post_ip, post_cx, post_flags
+    int vec             # a hardware interrupt's vector, or -1
     uint8_t code[16]
     uint16_t R[14]
 
@@ -505,12 +540,12 @@ cdef enum:
 # The words of dsl() recipes.
 cdef enum:
     W_I, W_Q, W_M_BYTE, W_S, W_F, W_E, W_M, W_MW, W_M2, W_W, W_WW, W_PUSH, W_POP, W_POPS
-    W_IVT0, W_IVT2, W_IN, W_OUT, W_IMM, W_XLAT, W_AT
+    W_IVT0, W_IVT2, W_IN, W_OUT, W_IMM, W_XLAT, W_AT, W_INTA
 
 _WORDS = {"i": W_I, "Q": W_Q, "m": W_M_BYTE, "S": W_S, "F": W_F, "E": W_E, "M": W_M,
           "Mw": W_MW, "M2": W_M2, "W": W_W, "Ww": W_WW, "PUSH": W_PUSH, "POP": W_POP,
           "POPS": W_POPS, "IVT0": W_IVT0, "IVT2": W_IVT2, "IN": W_IN, "OUT": W_OUT,
-          "IMM": W_IMM, "XLAT": W_XLAT, "@": W_AT}
+          "IMM": W_IMM, "XLAT": W_XLAT, "@": W_AT, "INTA": W_INTA}
 
 cdef enum:
     MAXP = 12
@@ -529,8 +564,9 @@ cdef struct Recipe:
     int k               # K_DSL2: how many numbers the memory form takes
 
 cdef Recipe RECIPE[256 * 8]
-cdef Spec INT_SPEC, INTO_SPEC
+cdef Spec INT_SPEC, INTO_SPEC, IRQ_SPEC
 cdef int INT_PARAMS[MAXP]
+cdef int IRQ_PARAMS[MAXP]
 cdef bint MODRM[256]
 cdef int SEG_PREFIX[256]        # segment number of a segment prefix, else -1
 cdef bint PREFIX[256]
@@ -595,6 +631,9 @@ def _build_tables():
     _compile(&INTO_SPEC, _py._INTO_SPEC.spec)
     for i in range(len(_py._INT_PARAMS)):
         INT_PARAMS[i] = _py._INT_PARAMS[i]
+    _compile(&IRQ_SPEC, _py._IRQ_SPEC.spec)
+    for i in range(len(_py._IRQ_PARAMS)):
+        IRQ_PARAMS[i] = _py._IRQ_PARAMS[i]
     assert (_py.IDLE_TO_T1, _py.ABORT_PENALTY) == (IDLE_TO_T1, ABORT_PENALTY)
     assert (_py.OP_Q, _py.OP_I, _py.OP_R, _py.OP_W, _py.OP_FLUSH, _py.OP_SUSP, _py.OP_INTA,
             _py.OP_QF) == (OP_Q, OP_I, OP_R, OP_W, OP_FLUSH, OP_SUSP, OP_INTA, OP_QF)
@@ -650,6 +689,21 @@ cdef int cord_clocks(int bits, long long a, long long b, long long c) noexcept:
 
 cdef inline uint32_t phys(Insn* d, int seg, int off) noexcept:
     return ((<uint32_t>d.R[R_SEG + seg] << 4) + (off & 0xFFFF)) & 0xFFFFF
+
+
+cdef class _Acknowledge:
+    """The interrupt controller's acknowledge, seen on its way: the vector it gave."""
+    cdef object ack
+    cdef int vector
+
+    def __init__(self, ack):
+        self.ack = ack
+        self.vector = -1
+
+    def __call__(self):
+        value = self.ack()
+        self.vector = value & 0xFF
+        return value
 
 
 cdef class BusTiming:
@@ -747,21 +801,19 @@ cdef class BusTiming:
         # execute: None (cpu.step()), a callable of no arguments, or with `by_run` cpu.run
         # itself, given min(limit, the next clock) so that it runs one instruction.
         cdef unsigned long long t0 = clock.now
-        cdef long long n, table
+        cdef long long table
         cdef unsigned long long status, icount
         cdef int cs, ip, k
         cdef Insn* d = &self.d
-        cdef BIU b = self.biu
         status = self.bus_regs(<size_t>&self.pre[0])
         if status & 1:
-            # What runs now is no instruction the model replays (an interrupt is delivered,
-            # or the CPU waits halted): the table's time, and the queue is refilled after.
+            if status & 4 and self.synced and self.biu.u_valid:
+                return self.interrupt(cpu, clock, execute, limit, by_run, status, t0)
+            # What runs now is no instruction the model replays (an NMI is delivered, or
+            # the CPU waits halted): the table's time, and the queue is refilled after.
             self.result = self._execute(cpu, execute, limit, by_run, status, clock)
             self.synced = False
-            self.modelled = False
-            if self.records:
-                self.records = []
-            return clock.now - t0
+            return self.unmodelled(clock.now - t0)
         cs, ip = self.pre[R_SEG + CS], self.pre[R_IP]
         for k in range(8):
             d.code[k] = rd8(self.mem, ((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF)
@@ -770,13 +822,10 @@ cdef class BusTiming:
         self.result = self._execute(cpu, execute, limit, by_run, status, clock)
         table = clock.now - t0
         icount = self.bus_regs(<size_t>&self.post[0])
-        if icount >> 2 == status >> 2:
+        if icount >> 3 == status >> 3:
             # Nothing ran (a breakpoint or a stop request comes before the instruction):
             # the queue stays as it is for when it does.
-            self.modelled = False
-            if self.records:
-                self.records = []
-            return table
+            return self.unmodelled(table)
         for k in range(NREGS):
             d.R[k] = self.pre[k]
         d.post_cs, d.post_ip = self.post[R_SEG + CS], self.post[R_IP]
@@ -785,21 +834,57 @@ cdef class BusTiming:
         self.nops = 0
         if not self.eu_ops():
             self.synced = False
-            self.modelled = False
-            if self.records:
-                self.records = []
-            return table
+            return self.unmodelled(table)
         if not self.synced:
             self.fill(cs, ip)
+        return self.replay(clock, t0, table)
+
+    cdef long long unmodelled(self, long long table) except? -1:
+        self.modelled = False
+        if self.records:
+            self.records = []
+        return table
+
+    cdef long long interrupt(self, cpu, Clock clock, execute, unsigned long long limit,
+                             bint by_run, unsigned long long status,
+                             unsigned long long t0) except? -1:
+        # An INTR delivery at the boundary where the last instruction read the next one's
+        # first byte: the CPU takes the interrupt instead, so the read is undone and the
+        # IRQ microcode runs from there (core/biu8086.BusTiming._interrupt).
+        cdef Insn* d = &self.d
+        cdef _Acknowledge ack = _Acknowledge(cpu.intr_ack)
+        cdef int k
+        cpu.intr_ack = ack
+        try:
+            self.result = self._execute(cpu, execute, limit, by_run, status, clock)
+        finally:
+            cpu.intr_ack = ack.ack
+        if ack.vector < 0:
+            # Not delivered after all (a stop request came first): nothing happened.
+            return self.unmodelled(clock.now - t0)
+        self.bus_regs(<size_t>&self.post[0])
+        for k in range(NREGS):
+            d.R[k] = self.pre[k]
+        d.post_cs, d.post_ip = self.post[R_SEG + CS], self.post[R_IP]
+        d.post_cx, d.post_flags = self.post[R_CX], self.post[R_FLAGS]
+        d.code[0] = 0x90
+        self.decode()
+        d.vec = ack.vector
+        self.nops = 0
+        self.dsl(&IRQ_SPEC, IRQ_PARAMS)
+        self.biu.untake()
+        return self.replay(clock, t0, clock.now - t0)
+
+    cdef long long replay(self, Clock clock, unsigned long long t0, long long table) except? -1:
+        cdef BIU b = self.biu
+        cdef Insn* d = &self.d
+        cdef long long n
         try:
             n = b.run(self.ops, self.nops, self.record)
         except RuntimeError:
             # A gap in the model must never stop the machine: fall back to the table.
             self.synced = False
-            self.modelled = False
-            if self.records:
-                self.records = []
-            return table
+            return self.unmodelled(table)
         if b.records is not None:
             self.records = b.records
         elif self.records:
@@ -839,6 +924,7 @@ cdef class BusTiming:
                 d.rep = b
             i += 1
         d.op = d.code[i]
+        d.vec = -1
         d.pos = i + 1
         d.w = d.op & 1
         d.mem = False
@@ -1081,6 +1167,8 @@ cdef class BusTiming:
             elif word == W_IVT0 or word == W_IVT2:
                 a = self.vector() * 4 + (2 if word == W_IVT2 else 0)
                 self.xfer(OP_R, MEMR, NO_SEG, a, 2, 4)
+            elif word == W_INTA:
+                self.xfer(OP_INTA, INTA, NO_SEG, 0, 1, 4)
             elif word == W_IN:
                 self.xfer(OP_R, IOR, NO_SEG, self.port(), w, 4)
             elif word == W_OUT:
@@ -1109,6 +1197,8 @@ cdef class BusTiming:
 
     cdef int vector(self) noexcept:
         cdef int op = self.d.op
+        if self.d.vec >= 0:
+            return self.d.vec       # a hardware interrupt: the controller's vector
         if op == 0xCC:
             return 3
         if op == 0xCE:

@@ -5272,21 +5272,26 @@ cdef class _CPU:
     def bus_regs(self, size_t out):
         """Write AX CX DX BX SP BP SI DI, ES CS SS DS, IP and FLAGS (16 bits each) to the
         uint16_t[14] at address `out`.  Returns bit 0: the next step runs no instruction
-        of its own (halted, shut down, NMI or an enabled INTR pending); bit 1: halted;
-        the bits from 2 up: icount (whether a run retired anything: a debugger stop or a
-        stop request returns before the instruction)."""
+        (shut down, halted, or an NMI or INTR the run loop delivers first); bit 1: halted;
+        bit 2: that is an INTR delivery (the acknowledge is asked for); the bits from 3
+        up: icount (whether a run retired anything: a debugger stop or a stop request
+        returns before the instruction)."""
         cdef uint16_t* o = <uint16_t*>out
         cdef int i
         cdef uint32_t fl = self.get_flags()
+        # The run loop's order: MOV SS/STI's shadow holds off NMI and INTR for one
+        # instruction; an NMI goes before INTR.
+        cdef bint event = not self.inhibit_irq and (self.nmi or (
+            self.intr and (fl & F_IF) != 0 and self.intr_ack is not None))
+        cdef bint intr = event and not self.nmi and not self.shutdown
         for i in range(8):
             o[i] = <uint16_t>self.r[i]
         for i in range(4):
             o[8 + i] = self.sel[i]
         o[12] = <uint16_t>self.eip
         o[13] = <uint16_t>fl
-        return ((self.icount << 2)
-                | (1 if (self.halted or self.shutdown or self.nmi or (self.intr and (fl & 0x200)))
-                   else 0) | (2 if self.halted else 0))
+        return ((self.icount << 3) | (1 if (self.shutdown or self.halted or event) else 0)
+                | (2 if self.halted else 0) | (4 if intr else 0))
 
 cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:
     """A debugger flag table of `n` bytes, all clear: allocated on first use (a CPU that

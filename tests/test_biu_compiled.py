@@ -46,16 +46,22 @@ INSN = st.tuples(OPCODES, st.binary(min_size=5, max_size=5)).map(lambda t: bytes
        regs=st.fixed_dictionaries({r: st.integers(0, 0xFFFF) for r in REGS}),
        cx=st.integers(0, 24), flags=st.integers(0, 0xFFF),
        fill=st.binary(min_size=64, max_size=64),
-       code=st.lists(INSN, min_size=4, max_size=12))
+       code=st.lists(INSN, min_size=4, max_size=12),
+       irqs=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 255)), max_size=3))
 def test_compiled_model_gives_the_python_models_clocks_and_records(model, regs, cx, flags,
-                                                                   fill, code):
-    # Interrupts off: a random INTR-free stream; a small CX keeps REP and LOOP short.
-    state = dict(regs, cx=cx, flags=flags & ~0x200)
+                                                                   fill, code, irqs):
+    # A small CX keeps REP and LOOP short; `irqs`: (step, vector) of INTR raised for one
+    # step (taken when IF is set and no MOV SS/STI shadow holds it off).
+    state = dict(regs, cx=cx, flags=flags)
     program = b"".join(code) + bytes([0xF4])
     a, b = (_machine(model, state, fill, program, compiled) for compiled in (True, False))
-    for _ in range(len(code) + 4):
+    irq = dict(irqs)
+    for k in range(len(code) + 4):
         if a.cpu.halted or a.cpu.shutdown:
             break
+        for m in (a, b):
+            m.cpu.intr = k in irq
+            m.cpu.intr_ack = lambda v=irq.get(k, 0): v
         na, nb = a.step(), b.step()
         assert (na, a.bus_timing.modelled) == (nb, b.bus_timing.modelled)
         assert a.bus_timing.records == b.bus_timing.records

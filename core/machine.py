@@ -96,13 +96,13 @@ class Machine:
         end = NEVER if max_cycles is None else min(NEVER, clock.now + max_cycles)
         timing = self.bus_timing
         while True:
-            limit = min(end, clock.next_deadline)
             if timing is None:
-                reason = cpu.run(limit)
+                reason = cpu.run(min(end, clock.next_deadline))
             else:
-                # One instruction at a time through the bus model, with everything the run
-                # loop does between instructions (interrupts, debugger hits, stop requests):
-                # a run slice ends at the first instruction boundary at or past its limit.
+                # One instruction at a time through the bus model (core/biu.pyx, its loop
+                # in C), with everything the run loop does between instructions (interrupts,
+                # debugger hits, stop requests), up to the next device event or `end`: a
+                # run slice ends at the first instruction boundary at or past its limit.
                 reason = timing.run(self, end)
             if clock.next_deadline <= clock.now:
                 clock.run_due()

@@ -29,6 +29,8 @@ byte taken from the queue in clock t shows in record t+1), and the instruction e
 the next instruction's first byte is taken.
 """
 
+import ctypes
+
 # Bus cycle kinds, named as the suites' bus-status column names them.
 CODE, MEMR, MEMW, IOR, IOW, INTA, HALT, PASV = (
     "CODE", "MEMR", "MEMW", "IOR", "IOW", "INTA", "HALT", "PASV")
@@ -116,6 +118,7 @@ class BIU:
         self.start_firm = True          # an EU request abandons the fetch at start_at
         self.qop = None                 # (qop, byte) taken in the previous clock
         self.qop_now = None
+        self.untaken = None             # what the last first-byte read changed (untake)
         if self.queue:
             # The first byte left the queue in clock -1 (shown in record 0).
             self.ready[0] = -1
@@ -252,6 +255,7 @@ class BIU:
         instruction's first byte.  Returns the instruction's clocks (the suites' record
         count); with `record`, self.records holds one record per clock."""
         self.records = [] if record else None
+        self.untaken = None
         t0 = self.t
         i = 0
         n = len(ops)
@@ -269,6 +273,10 @@ class BIU:
                 if i == n:
                     # The next instruction's first byte.
                     if self.queue and self.ready[0] <= t:
+                        # Kept so that an interrupt taken at this boundary can give it
+                        # back (the loader does not take a byte then).
+                        self.untaken = (self.queue[0], self.ready[0], self.qop_now,
+                                        self.late_wake, self.start_at, self.start_firm)
                         self._take(t, "F")
                         if record:
                             self.record()
@@ -341,6 +349,16 @@ class BIU:
                 self.record()
             self.t = t + 1
 
+    def untake(self):
+        """Undo the last run's final first-byte read: an interrupt is taken at that
+        boundary instead (its microcode starts where the loader would have read)."""
+        b, ready, qop_now, late, start_at, firm = self.untaken
+        self.untaken = None
+        self.queue.insert(0, b)
+        self.ready.insert(0, ready)
+        self.qop_now = qop_now
+        self.late_wake, self.start_at, self.start_firm = late, start_at, firm
+
     def _take(self, t, kind):
         b = self.queue.pop(0)
         self.ready.pop(0)
@@ -379,7 +397,7 @@ class Insn:
     """One decoded instruction with the state the timing depends on."""
     __slots__ = ("prefixes", "seg", "rep", "op", "pos", "code", "regs", "mod", "reg", "rm",
                  "mem", "ndisp", "ea", "eseg", "w", "mem8", "post", "post_cx",
-                 "post_flags")
+                 "post_flags", "vec")
 
     def read8(self, a):
         return self.mem8(a)
@@ -395,13 +413,16 @@ _EA_BASE = (("bx", "si"), ("bx", "di"), ("bp", "si"), ("bp", "di"), ("si",), ("d
 
 def decode(code, regs):
     d = Insn()
-    d.code = code
+    n = len(code)
+    # Bytes past the ones read count as zeros (an instruction that long raises #UD or
+    # is cut short; core/biu.pyx does the same).
+    code = d.code = list(code) + [0] * 8
     d.regs = regs
     d.prefixes = []
     d.seg = None
     d.rep = 0
     i = 0
-    while i < len(code) - 1 and code[i] in _PREFIXES:
+    while i < n - 1 and code[i] in _PREFIXES:
         b = code[i]
         d.prefixes.append(b)
         if b in _SEG_PREFIX:
@@ -410,13 +431,14 @@ def decode(code, regs):
             d.rep = b
         i += 1
     d.op = code[i]
+    d.vec = None
     d.pos = i + 1
     d.w = d.op & 1
     d.mem = False
     d.mod = 3
     d.reg = d.rm = 0
     d.ndisp = 0
-    if d.op in _MODRM and d.pos < len(code):
+    if d.op in _MODRM and d.pos < n:
         m = code[d.pos]
         d.mod, d.reg, d.rm = m >> 6, (m >> 3) & 7, m & 7
         if d.mod != 3:
@@ -633,6 +655,8 @@ def _port(d):
 
 
 def _vector(d):
+    if d.vec is not None:
+        return d.vec                # a hardware interrupt: the controller's vector
     op = d.op
     if op == 0xCC:
         return 3
@@ -649,7 +673,8 @@ def dsl(spec):
     effective address; M / Mw read the r/m operand (its width / a word), M2 the word after
     it; W write the r/m operand; PUSH / POP a stack word (successive slots); IVT0 / IVT2
     the interrupt vector's offset and segment; IN / OUT the port transfer; m the ModR/M
-    byte; @ (memory forms only) the rest runs only when the operand is in memory."""
+    byte; INTA an interrupt acknowledge bus cycle; @ (memory forms only) the rest runs
+    only when the operand is in memory."""
     words = spec.split()
 
     def recipe(d, p):
@@ -695,6 +720,8 @@ def dsl(spec):
             elif word == "IVT0" or word == "IVT2":
                 a = _vector(d) * 4 + (2 if word == "IVT2" else 0)
                 ops.append(read(MEMR, None, a, 2))
+            elif word == "INTA":
+                ops.append((OP_INTA, _Req(INTA, None, 0, 1, 0, 0, 4)))
             elif word == "IN":
                 ops.append(read(IOR, None, _port(d), w))
             elif word == "OUT":
@@ -716,6 +743,7 @@ def dsl(spec):
         elif len(ops) > 1 and ops[-1] == _i(0) and ops[-2][0] == OP_W:
             ops[-2][1].release = 3
         return ops
+    recipe.spec = spec          # core/biu.pyx compiles the same words
     return recipe
 
 
@@ -727,6 +755,7 @@ def dsl2(mem_spec, reg_spec):
 
     def recipe(d, p):
         return mem(d, p[:k]) if d.mem else reg(d, p[k:])
+    recipe.spec, recipe.reg_spec = mem_spec, reg_spec
     return recipe
 
 
@@ -981,6 +1010,17 @@ _INTO_SPEC = dsl("i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i")
 _INT_PARAMS = (1, 2, 0, 4, 3, 2, 0)
 
 
+# A hardware interrupt (INTR): the IRQ microcode runs two interrupt acknowledge bus cycles
+# (the controller puts the vector on the bus in the second), suspends prefetching, and
+# goes on into the interrupt sequence INT n runs from its vector read on.  Its clocks
+# before the vector read (five) are the IRQ and INTR microcode lines of the reverse-
+# engineered microcode.  No suite records a hardware interrupt; what checks it is the
+# documented total: from a full queue and an idle bus it gives the 8086's 61 clocks, and
+# the 8088's 81 (61 + 4 for each of its five word transfers done as byte pairs).
+_IRQ_SPEC = dsl("INTA INTA S i IVT0 i IVT2 i PUSH i S i PUSH i F i PUSH i")
+_IRQ_PARAMS = (5,) + _INT_PARAMS
+
+
 def _divide_error(d, clocks):
     # The divide-error interrupt: the microcode leaves the division for the interrupt
     # sequence of INT 0 (the same one INT n runs from its vector read on).
@@ -1165,8 +1205,9 @@ def eu_ops(d):
 # ====================================================================================
 # The machine's side: replaying each executed instruction on the BIU model.
 
-_REG_NAMES = ("ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip",
-              "flags")
+# The registers _CPU.bus_regs writes, in its order.
+_BUS_REGS = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di", "es", "cs", "ss", "ds", "ip",
+             "flags")
 _BUS_NAMES = (INTA, IOR, IOW, MEMR, MEMW, HALT, CODE, PASV)
 _QOP_NAMES = ("-", "F", "E", "S")
 
@@ -1186,6 +1227,7 @@ class BusTiming:
 
     def __init__(self, bus_bits=16):
         self.mem = None
+        self._regs = (ctypes.c_uint16 * len(_BUS_REGS))()     # _CPU.bus_regs fills it
         self.biu = BIU(bus_bits, self._code)
         self.synced = False
         self.record = False
@@ -1212,25 +1254,34 @@ class BusTiming:
         cpu = machine.cpu
         self.mem = machine.mem
         t0 = machine.clock.now
-        if cpu.halted or cpu.shutdown or cpu.nmi or (cpu.intr and cpu.get("flags") & 0x200):
-            # What runs now is no instruction the model replays (an interrupt is delivered,
-            # or the CPU waits halted): the table's time, and the queue is refilled after.
+        status = cpu.bus_regs(ctypes.addressof(self._regs))
+        regs = dict(zip(_BUS_REGS, self._regs))
+        if status & 1:
+            if status & 4 and self.synced and self.biu.untaken is not None:
+                return self._interrupt(machine, execute, regs, t0)
+            # What runs now is no instruction the model replays (an NMI is delivered, or
+            # the CPU waits halted): the table's time, and the queue is refilled after.
             self.result = execute() if execute is not None else cpu.step()
             self.synced = False
             self.modelled = False
             self.records = []
             return machine.clock.now - t0
-        get = cpu.get
-        regs = {name: get(name) for name in _REG_NAMES}
         cs, ip = regs["cs"], regs["ip"]
         code = [self.mem.read8(((cs << 4) + ((ip + k) & 0xFFFF)) & 0xFFFFF) for k in range(8)]
         self.result = execute() if execute is not None else cpu.step()
         table = machine.clock.now - t0
+        if cpu.bus_regs(ctypes.addressof(self._regs)) >> 3 == status >> 3:
+            # Nothing ran (a breakpoint or a stop request comes before the instruction):
+            # the queue stays as it is for when it does.
+            self.modelled = False
+            self.records = []
+            return table
+        post = dict(zip(_BUS_REGS, self._regs))
         d = decode(code, regs)
-        d.post = (get("cs"), get("ip"))
+        d.post = (post["cs"], post["ip"])
         d.mem8 = self.mem.read8
-        d.post_cx = get("cx")
-        d.post_flags = get("flags")
+        d.post_cx = post["cx"]
+        d.post_flags = post["flags"]
         ops = eu_ops(d)
         if ops is None:
             self.synced = False
@@ -1239,6 +1290,40 @@ class BusTiming:
             return table
         if not self.synced:
             self._fill(cs, ip)
+        return self._replay(machine, ops, d.post, t0, table)
+
+    def _interrupt(self, machine, execute, regs, t0):
+        # An INTR delivery at the boundary where the last instruction read the next one's
+        # first byte: the CPU takes the interrupt instead, so the read is undone and the
+        # IRQ microcode runs from there.  The vector is the one the controller gives.
+        cpu = machine.cpu
+        ack = cpu.intr_ack
+        vector = []
+
+        def acknowledge():
+            value = ack()
+            vector.append(value & 0xFF)
+            return value
+        cpu.intr_ack = acknowledge
+        try:
+            self.result = execute() if execute is not None else cpu.step()
+        finally:
+            cpu.intr_ack = ack
+        table = machine.clock.now - t0
+        if not vector:
+            # Not delivered after all (a stop request came first): nothing happened.
+            self.modelled = False
+            self.records = []
+            return table
+        cpu.bus_regs(ctypes.addressof(self._regs))
+        post = dict(zip(_BUS_REGS, self._regs))
+        d = decode([0x90], regs)
+        d.vec = vector[0]
+        d.post = (post["cs"], post["ip"])
+        self.biu.untake()
+        return self._replay(machine, _IRQ_SPEC(d, _IRQ_PARAMS), d.post, t0, table)
+
+    def _replay(self, machine, ops, post, t0, table):
         b = self.biu
         try:
             n = b.run(ops, record=self.record)
@@ -1252,7 +1337,7 @@ class BusTiming:
         self.modelled = True
         # The queue must now hold the bytes at the new CS:IP; if the model's idea of where
         # fetching is differs (a transfer it did not see), start over from a full queue.
-        ncs, nip = d.post
+        ncs, nip = post
         if b.cs != ncs or (b.pc - len(b.queue) - 1) & 0xFFFF != nip:
             self.synced = False
         machine.clock.now = t0 + n

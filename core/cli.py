@@ -324,11 +324,10 @@ def add_machine_settings(p):
     p.add_argument("--fpu", type=fpu_choice, metavar="CHIP", default=None,
                    help="a coprocessor beside an 8086/8088 (8087), 80286 (287) or 80386 "
                         "(287, 387); default none. The 486 and later have theirs on chip")
-    p.add_argument("--bus-timing", action="store_true", default=None,
+    p.add_argument("--bus-timing", action=argparse.BooleanOptionalAction, default=None,
                    help="8086/8088: time every clock by the bus interface unit model "
-                        "(prefetch queue, T-states; exact, but in Python: about 0.05 MIPS, "
-                        "a tenth of a real 8088) instead of the documented tables "
-                        "(docs/8086-timing.md)")
+                        "(prefetch queue, T-states; the default for those models) or, with "
+                        "--no-bus-timing, by the documented tables (docs/8086-timing.md)")
     p.add_argument("--memory", type=memory_size, metavar="SIZE", default=None,
                    help="guest RAM, e.g. 640K, 32M (default 32M)")
     p.add_argument("--bios", metavar="FILE",

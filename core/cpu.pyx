@@ -5911,6 +5911,35 @@ cdef class _CPU:
         if self.tracing and n > 0:
             self.tput(&entries[0], <size_t>n)
 
+    # ================================================================ 8086 bus model
+    # core/biu.pyx replays each 8086/8088 instruction on the bus model and needs the
+    # sixteen-bit registers before and after it: one call filling its buffer, instead of
+    # fourteen get()s (the module cannot cimport this class, so the buffer comes as its
+    # C address).
+
+    def bus_regs(self, size_t out):
+        """Write AX CX DX BX SP BP SI DI, ES CS SS DS, IP and FLAGS (16 bits each) to the
+        uint16_t[14] at address `out`.  Returns bit 0: the next step runs no instruction
+        (shut down, halted, or an NMI or INTR the run loop delivers first); bit 1: halted;
+        bit 2: that is an INTR delivery (the acknowledge is asked for); the bits from 3
+        up: icount (whether a run retired anything: a debugger stop or a stop request
+        returns before the instruction)."""
+        cdef uint16_t* o = <uint16_t*>out
+        cdef int i
+        cdef uint32_t fl = self.get_flags()
+        # The run loop's order: MOV SS/STI's shadow holds off NMI and INTR for one
+        # instruction; an NMI goes before INTR.
+        cdef bint event = not self.inhibit_irq and (self.nmi or (
+            self.intr and (fl & F_IF) != 0 and self.intr_ack is not None))
+        cdef bint intr = event and not self.nmi and not self.shutdown
+        for i in range(8):
+            o[i] = <uint16_t>self.r[i]
+        for i in range(4):
+            o[8 + i] = self.sel[i]
+        o[12] = <uint16_t>self.eip
+        o[13] = <uint16_t>fl
+        return ((self.icount << 3) | (1 if (self.shutdown or self.halted or event) else 0)
+                | (2 if self.halted else 0) | (4 if intr else 0))
 
 cdef uint8_t* _cleared_table(uint8_t* table, size_t n) except NULL:
     """A debugger flag table of `n` bytes, all clear: allocated on first use (a CPU that

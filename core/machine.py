@@ -5,17 +5,21 @@ from core.cpu import CPU
 from core.models import get_model
 
 NEVER = 0xFFFFFFFFFFFFFFFF
+# The models a bus model times clock by clock (Machine(bus_timing=...)).
+BUS_TIMED = ("8086", "8088")
 
 
 class Machine:
     """A CPU of one model with `memory` bytes of RAM from physical address 0, and
     optionally a coprocessor beside it (`fpu`: "8087", "287" or "387" where it fits).
+    An 8086/8088 is timed by its bus model unless `bus_timing` is False (then, as every
+    later model, by the documented tables).
 
     The CPU executes a slice of instructions up to the next clock deadline (or the
     budget); due events then fire between instructions.  See docs/python-api.md.
     """
 
-    def __init__(self, cpu="8086", memory=1 << 20, frequency=None, fpu=None, bus_timing=False):
+    def __init__(self, cpu="8086", memory=1 << 20, frequency=None, fpu=None, bus_timing=None):
         self.model = get_model(cpu)
         if not isinstance(memory, int) or memory <= 0:
             raise ValueError("memory must be a positive number of bytes, not %r" % (memory,))
@@ -25,19 +29,21 @@ class Machine:
         # fpu: a coprocessor beside an 8086-80386 ("8087", "287", "387"; core/models.py)
         self.cpu = CPU(self.model.name, self.clock, self.bus, fpu)
         # The 8086/8088 are timed clock by clock by a model of their bus interface unit
-        # and prefetch queue (core/biu8086.py); the later models use the documented tables.
-        # It is exact but runs in Python, instruction by instruction, so it is asked for
-        # (the conformance runner, `--bus-timing`); without it the tables time them too.
+        # and prefetch queue (core/biu.pyx, core/biu8086.py): that is how those chips
+        # spend their clocks, so it is their default.  The later models use the documented
+        # tables and never pay for it.  bus_timing=False gives an 8086/8088 the tables too.
+        if bus_timing is None:
+            bus_timing = self.model.name in BUS_TIMED
+        elif bus_timing and self.model.name not in BUS_TIMED:
+            raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
+                             "later models are timed by their documented tables)"
+                             % self.model.name)
         self.bus_timing = None
         # (start cycle, CS, IP, cycles) of the last step through the bus model, while
         # bus_timing.record keeps its records.
         self.last_timed_step = None
         if bus_timing:
-            if self.model.name not in ("8086", "8088"):
-                raise ValueError("bus timing models the 8086 and 8088 only, not the %s (the "
-                                 "later models are timed by their documented tables)"
-                                 % self.model.name)
-            from core.biu8086 import BusTiming
+            from core.biu import BusTiming
             self.bus_timing = BusTiming(self.model.bus_bits)
         self.devices = []
         # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
@@ -97,20 +103,23 @@ class Machine:
         end = NEVER if max_cycles is None else min(NEVER, clock.now + max_cycles)
         timing = self.bus_timing
         while True:
-            limit = min(end, clock.next_deadline)
             if timing is None:
-                reason = cpu.run(limit)
+                reason = cpu.run(min(end, clock.next_deadline))
             else:
-                # One instruction at a time through the bus model, with everything the run
-                # loop does between instructions (interrupts, debugger hits, stop requests):
-                # a run slice ends at the first instruction boundary at or past its limit.
-                if not cpu.halted:
-                    limit = min(limit, clock.now + 1)
                 if timing.record or cpu.tracing:
+                    # One instruction at a time, so that each one's clocks are kept (the
+                    # debugger's `info bus`) or go into the recording as its BUS entry,
+                    # with everything the run loop does between instructions: a run
+                    # slice ends at the first instruction boundary at or past its limit.
+                    limit = min(end, clock.next_deadline)
+                    if not cpu.halted:
+                        limit = min(limit, clock.now + 1)
                     self._timed_step(lambda: cpu.run(limit))
+                    reason = timing.result
                 else:
-                    timing.step(self, lambda: cpu.run(limit))
-                reason = timing.result
+                    # The bus model's own loop (core/biu.pyx, in C), up to the next device
+                    # event or `end`, with the same boundaries.
+                    reason = timing.run(self, end)
             if clock.next_deadline <= clock.now:
                 clock.run_due()
             if reason == "stop" and self._take_reset():

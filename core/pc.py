@@ -88,7 +88,7 @@ class PCConfig:
     machine: str = "pc"
     cpu: str = None                  # default: DEFAULT_CPU[machine]
     fpu: str = None                  # a coprocessor beside an 8086-80386: 8087, 287, 387
-    bus_timing: bool = False         # 8086/8088: time by the bus model (core/biu8086.py)
+    bus_timing: bool = None          # 8086/8088: bus model (default) or False: tables
     memory: int = DEFAULT_MEMORY
     bios: str = None                 # a path, a name from FIRMWARE_NAMES, or None: discover
     vgabios: str = None              # a path, a name, "none", or None: discover

@@ -329,7 +329,11 @@ def capture(target, prev=None, meta=None):
         "cpu": cpu.get_state(),
         "bus": {"a20": bool(bus.a20), "map": bus.map_signature()},
         "machine": {"resets": m.resets, "reset_requested": m._reset_requested,
-                    "hard_reset": m._hard_reset},
+                    "hard_reset": m._hard_reset,
+                    # An 8086/8088's prefetch queue and bus cycle carry over from one
+                    # instruction to the next (core/biu.pyx).
+                    "bus_timing": (m.bus_timing.get_state()
+                                   if getattr(m, "bus_timing", None) is not None else None)},
         "devices": dev_states,
     }
     if pc is not None:
@@ -382,6 +386,13 @@ def restore(target, state, what="snapshot"):
     m.resets = mf["resets"]
     m._reset_requested = mf["reset_requested"]
     m._hard_reset = mf["hard_reset"]
+    timing = getattr(m, "bus_timing", None)
+    if timing is not None:
+        if mf.get("bus_timing") is not None:
+            timing.set_state(mf["bus_timing"])
+        else:
+            # Saved without the bus model (table timing): start from a full queue.
+            timing.synced = False
     cpu.intr = data["cpu"].get("intr", cpu.intr)
     # The devices remapped pages as they were restored, which drops the CPU's host
     # pointers: put them back now that the page map is the saved one.

@@ -88,11 +88,13 @@ def test_machine_step_reports_bus_model_clocks_and_per_clock_records():
     assert m.step() > 0 and m.bus_timing.modelled
 
 
-def test_bus_timing_is_asked_for_and_only_for_the_8086_and_8088():
+def test_bus_timing_is_the_8086_and_8088s_default_and_only_theirs():
     from core.machine import Machine
-    assert Machine(cpu="8086", memory=1 << 20).bus_timing is None
-    assert Machine(cpu="8088", memory=1 << 20, bus_timing=True).bus_timing.biu.qsize == 4
-    assert Machine(cpu="8086", memory=1 << 20, bus_timing=True).bus_timing.biu.qsize == 6
+    assert Machine(cpu="8088", memory=1 << 20).bus_timing.biu.qsize == 4
+    assert Machine(cpu="8086", memory=1 << 20).bus_timing.biu.qsize == 6
+    # The opt-out gives the tables; the later models have them and never the bus model.
+    assert Machine(cpu="8086", memory=1 << 20, bus_timing=False).bus_timing is None
+    assert Machine(cpu="80286", memory=1 << 20).bus_timing is None
     with pytest.raises(ValueError, match="8086 and 8088 only, not the 80286"):
         Machine(cpu="80286", memory=1 << 20, bus_timing=True)
 
@@ -138,7 +140,7 @@ def test_run_and_step_give_the_same_clocks(model):
     # and the bus model, not the table, timed them: a run of the same code on a machine
     # without it takes a different time (the 8088's byte bus costs more than the table).
     from core.machine import Machine
-    c = Machine(cpu=model, memory=1 << 20)
+    c = Machine(cpu=model, memory=1 << 20, bus_timing=False)
     c.cpu.cs, c.cpu.ip, c.cpu.ds, c.cpu.ss, c.cpu.sp = 0x1000, 0x0100, 0x3000, 0x2000, 0x0100
     for k, byte in enumerate(LOOP):
         c.mem.write8((0x1000 << 4) + 0x100 + k, byte)
@@ -162,8 +164,139 @@ def test_an_interrupt_delivery_is_not_replayed_as_the_instruction_at_cs_ip():
     cpu.intr = True
     cpu.set("flags", cpu.get("flags") | 0x200)
     m.step()
-    assert not m.bus_timing.modelled           # the delivery: table time, queue refilled
+    # Before any instruction the queue's state is unknown: the table's time, queue refilled.
+    assert not m.bus_timing.modelled
     assert (cpu.cs, cpu.ip) == (0x1000, 0x0120)
     cpu.intr = False
     m.step()                                    # the IRET, from a refilled queue
     assert (cpu.cs, cpu.ip) == (0x1000, 0x0100)
+
+
+@pytest.mark.parametrize("model,clocks", [("8086", 61), ("8088", 81)])
+def test_hardware_interrupt_runs_two_acknowledge_cycles_and_the_documented_clocks(model,
+                                                                                  clocks):
+    # MUL leaves the queue full and the bus idle; an INTR taken at its end runs the IRQ
+    # microcode: two INTA bus cycles (the vector comes in the second), then the interrupt
+    # sequence from the vector read on.  Intel documents 61 clocks for INTR on the 8086;
+    # the 8088 adds 4 for each word transfer (two vector words, three pushes) on its byte
+    # bus: 81.
+    m = _loop_machine(model)
+    cpu = m.cpu
+    base = (0x1000 << 4) + 0x100
+    for k, b in enumerate([0xF7, 0xE3] + [0x90] * 14):     # mul bx
+        m.mem.write8(base + k, b)
+    m.mem.write8(9 * 4, 0x00); m.mem.write8(9 * 4 + 1, 0x02)     # vector 9 -> 0x1000:0x0200
+    m.mem.write8(9 * 4 + 2, 0x00); m.mem.write8(9 * 4 + 3, 0x10)
+    m.mem.write8(base + 0x100, 0x90)
+    cpu.set("flags", cpu.get("flags") | 0x200)
+    m.bus_timing.record = True
+    m.step()
+    assert m.bus_timing.modelled
+    cpu.intr_ack = lambda: 9
+    cpu.intr = True
+    n = m.step()
+    cpu.intr = False
+    assert (cpu.cs, cpu.ip) == (0x1000, 0x0200)
+    assert m.bus_timing.modelled and n == clocks
+    starts = [(r[3], r[1]) for r in m.bus_timing.records if r[0]]
+    sp = (0x2000 << 4) + 0x100
+    if model == "8086":
+        words = [("MEMR", 36), ("MEMR", 38)] + [("MEMW", sp - k) for k in (2, 4, 6)]
+    else:                   # each word as two byte cycles, low byte first
+        words = ([("MEMR", a) for a in (36, 37, 38, 39)]
+                 + [("MEMW", sp - k) for k in (2, 1, 4, 3, 6, 5)])
+    # The IVT words, FLAGS, CS and IP pushed; the fetch at the handler among them.
+    assert starts[:2] == [("INTA", 0), ("INTA", 0)]
+    assert [c for c in starts[2:] if c[0] != "CODE"] == words
+    # The queue is in step at the handler: its first instruction is timed by the model.
+    m.step()
+    assert m.bus_timing.modelled
+
+
+def _steps(m, n):
+    """n instructions: each one's clocks, the clock after it and its per-clock records."""
+    m.bus_timing.record = True
+    out = []
+    for _ in range(n):
+        k = m.step()
+        out.append((k, m.clock.now, m.bus_timing.modelled, tuple(m.bus_timing.records)))
+    return out
+
+
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_snapshot_carries_the_queue_and_bus_state(model, tmp_path):
+    from core import snapshot
+    m = _loop_machine(model)
+    _steps(m, 23)                       # mid-loop: a queue partly full, a cycle under way
+    assert m.bus_timing.synced
+    state = snapshot.capture(m)
+    path = tmp_path / "biu.c86snap"
+    snapshot.save(m, str(path), state=state)
+    first = _steps(m, 60)
+    assert all(s[2] for s in first)     # every one timed by the bus model
+    snapshot.restore(m, state)
+    assert _steps(m, 60) == first
+    # From the file into a machine that never ran: the same clocks and records.
+    fresh = _loop_machine(model)
+    snapshot.restore(fresh, snapshot.load(str(path)))
+    assert _steps(fresh, 60) == first
+    # Without the queue state the next instructions would be timed from a full queue:
+    # the saved state is what makes the difference.
+    refilled = _loop_machine(model)
+    snapshot.restore(refilled, state)
+    refilled.bus_timing.synced = False
+    assert _steps(refilled, 60) != first
+
+
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_same_run_twice_gives_the_same_clocks_and_records(model):
+    a, b = _loop_machine(model), _loop_machine(model)
+    assert _steps(a, 300) == _steps(b, 300)
+    c, d = _loop_machine(model), _loop_machine(model)
+    assert c.run(max_cycles=5000) == d.run(max_cycles=5000)
+    assert c.clock.now == d.clock.now and c.cpu.icount == d.cpu.icount
+
+
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_a_run_stopped_before_its_instruction_costs_no_clocks(model):
+    # A stop request (as a debugger breakpoint) returns before the instruction runs: the
+    # bus model must not time an instruction that did not run, and the queue carries on.
+    a, b = _loop_machine(model), _loop_machine(model)
+    a.run(max_cycles=400)
+    b.run(max_cycles=200)
+    now, icount = b.clock.now, b.cpu.icount
+    b.request_stop()
+    assert b.run(max_cycles=200) == "stop"
+    assert (b.clock.now, b.cpu.icount) == (now, icount)
+    b.run(max_cycles=a.clock.now - b.clock.now)
+    assert (b.clock.now, b.cpu.icount) == (a.clock.now, a.cpu.icount)
+
+
+def test_run_options_and_machine_files_choose_the_timing(tmp_path):
+    from core import cli
+    from core import pc as pcmod
+    parser = cli.build_parser(next(c for c in cli.COMMANDS if c.name == "run"))[0]
+
+    def config(*argv):
+        return cli.run_config(parser.parse_args(["run", *argv]))
+
+    assert config("--cpu", "8088").bus_timing is None          # the model's default
+    assert config("--cpu", "8088", "--no-bus-timing").bus_timing is False
+    assert config("--cpu", "8086", "--bus-timing").bus_timing is True
+    toml = tmp_path / "xt.toml"
+    toml.write_text('cpu = "8088"\nbus_timing = false\n')
+    assert config(str(toml)).bus_timing is False
+    assert config(str(toml), "--bus-timing").bus_timing is True    # the option wins
+
+    def machine(bus_timing, cpu="8088"):
+        from core.bench import DEMO_ROM
+        cfg = pcmod.PCConfig(machine="isapc", cpu=cpu, bios=str(DEMO_ROM), memory=640 << 10,
+                             bus_timing=bus_timing, e9="none")
+        cfg.bios_only = True
+        return pcmod.build_pc(cfg).machine
+
+    assert machine(None).bus_timing.biu.qsize == 4
+    assert machine(False).bus_timing is None
+    assert machine(None, cpu="80286").bus_timing is None
+    with pytest.raises(pcmod.PlatformError, match="8086 and 8088 only"):
+        machine(True, cpu="80286")

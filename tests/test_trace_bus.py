@@ -147,10 +147,10 @@ def test_recording_leaves_the_record_switch_as_it_was(tmp_path):
     assert m.bus_timing.record is False
 
 
-def test_an_interrupt_delivery_has_no_bus_entry(tmp_path):
-    # IRQ 0 pending with interrupts on: the delivery is timed by the table (not the bus
-    # model) and has no clocks; each instruction the model timed has clocks that add up
-    # to its cycle delta.
+def test_an_interrupt_delivery_has_its_acknowledge_clocks(tmp_path):
+    # IRQ 0 pending with interrupts on: the bus model times the delivery too (two INTA
+    # bus cycles, then the vector read and the pushes), and its clocks, like each
+    # instruction's, add up to its cycle delta.
     m = _machine("8086")
     cpu = m.cpu
     handler = 0x0400
@@ -175,7 +175,8 @@ def test_an_interrupt_delivery_has_no_bus_entry(tmp_path):
     assert kinds == [("insn", 0x100), ("insn", 0x101), ("interrupt", None),
                      ("insn", handler), ("insn", handler + 1)]
     sti, nop, irq, cli_, hlt = recs
-    assert sti.clocks and cli_.clocks and not irq.clocks
+    assert sti.clocks and cli_.clocks and irq.clocks
+    assert [c.status for c in irq.clocks if c.ale] [:2] == ["INTA", "INTA"]
     for rec, nxt in zip(recs, recs[1:]):
         assert not rec.clocks or len(rec.clocks) == nxt.cycle - rec.cycle
 

@@ -259,7 +259,8 @@ ctypedef struct DInsn:
     uint8_t form, len, mode  # mode: default operand size (2 or 4); 0 = empty entry
     uint8_t opsize, adsize, size, aop
     uint8_t mod, reg, rm, base, index, scale, seg
-    uint8_t pad[6]          # 64 bytes: an index is a shift
+    uint8_t faults          # it may fault (memory, stack, a branch's limit check)
+    uint8_t pad[5]          # 64 bytes: an index is a shift
 
 # Masks of an entry's first and second 8 bytes by its length (0..16).
 cdef uint64_t DC_LO[17]
@@ -451,6 +452,7 @@ cdef class _CPU:
     cdef bint dc_enabled        # the user's switch (decoded_cache)
     cdef bint dc_ok             # enabled, and no debug register asks for per-instruction checks
     cdef uint64_t dc_stop       # dc_loop returns once clock.now reaches it (0: at once)
+    cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
     cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
     cdef jmp_buf jb
@@ -1578,7 +1580,9 @@ cdef class _CPU:
 
     @cython.final
     cdef void dbg_after(self) noexcept:
-        cdef uint32_t op = self.op_byte
+        cdef uint32_t op
+        self.dc_sync()
+        op = self.op_byte
         if self.ret_armed and (op == 0xC2 or op == 0xC3 or op == 0xCA or op == 0xCB or op == 0xCF):
             # finish: a return that leaves the stack above the frame it was armed in.
             if self.sel[S_SS] != self.ret_ss or self.r[R_ESP] > self.ret_esp:
@@ -2073,6 +2077,7 @@ cdef class _CPU:
         self.t_synced = False               # a debugger may have written registers
         if setjmp(self.jb) != 0:
             # A fault unwound here: registers are as the hardware leaves them.
+            self.dc_sync()
             if self.tracing:
                 self.trace_insn_end(False)
             self.deliver_fault()
@@ -2170,6 +2175,7 @@ cdef class _CPU:
         self.check_map()
         self.t_synced = False
         if setjmp(self.jb) != 0:
+            self.dc_sync()
             if self.tracing:
                 self.trace_insn_end(False)
             self.deliver_fault()
@@ -2207,7 +2213,19 @@ cdef class _CPU:
     cdef void dc_flush(self) noexcept:
         if self.dcache != NULL:
             memset(self.dcache, 0, DC_SIZE * sizeof(DInsn))
+        self.dc_cur = NULL
         self.dc_update()
+
+    @cython.final
+    cdef inline void dc_sync(self) noexcept:
+        # The current instruction's length, opcode and timing index, which dc_loop does
+        # not store per instruction, for the code that reads them: fault delivery, the
+        # debugger's after-instruction checks and the trace recorder.
+        if self.dc_cur != NULL:
+            self.ilen = self.dc_cur.len
+            self.op_byte = self.dc_cur.op
+            self.tk = self.dc_cur.k
+            self.opsize = self.dc_cur.opsize
 
     @cython.final
     cdef void dc_update(self) noexcept:
@@ -2520,6 +2538,11 @@ cdef class _CPU:
         e.seg = seg
         e.disp = disp
         e.imm = imm
+        # Only a register-to-register form cannot fault, and so needs no saved state.
+        e.faults = (mod != 3 and form != D_LEA) or not (form <= D_INCDEC or form == D_MOVX or form == D_SHIFT
+                                    or form == D_SHIFT_CL or form == D_SETCC or form == D_CMOV
+                                    or form == D_CBW or form == D_CWD or form == D_XCHG_AX
+                                    or form == D_NOP)
         return form
 
     @cython.final
@@ -2558,7 +2581,7 @@ cdef class _CPU:
         while True:
             # ---- look the bytes at EIP up
             off = self.eip - self.fw_eip
-            if off >= self.fw_n or self.fw_n - off < 16:
+            if <uint64_t>off + 16 > self.fw_n:
                 return DC_GENERIC       # near the window's end: the generic fetch checks
             p = self.fw_ptr + off
             memcpy(&lo, p, 8)
@@ -2575,15 +2598,12 @@ cdef class _CPU:
             size = e.size
             cyc = e.cyc
             ea = 0
-            self.save_state()
+            if e.faults:
+                self.save_state()       # what a fault restores (registers only: no need)
             self.eip += e.len
-            # What code outside the handlers reads: the length and opcode (the debugger
-            # and the trace recorder), the timing index (fault delivery, shift counts),
-            # the operand size (near jumps).
-            self.ilen = e.len
-            self.op_byte = e.op
-            self.tk = e.k
-            self.opsize = e.opsize
+            # What code outside the handlers reads of the instruction (its length,
+            # opcode and timing index) comes from the entry when asked for (dc_sync).
+            self.dc_cur = e
             self.cyc_extra = 0
             if e.mod != 3:
                 ea = e.disp
@@ -2631,10 +2651,12 @@ cdef class _CPU:
                 self.push(e.imm, e.opsize)
             elif e.form == D_JCC:
                 if self.cond(e.aop):
-                    self.jump_rel(<int32_t>e.imm)
+                    t = self.eip + e.imm
+                    self.near_jump(t if e.opsize == 4 else t & 0xFFFF)
                     cyc = e.cyc_taken
             elif e.form == D_JMP:
-                self.jump_rel(<int32_t>e.imm)
+                t = self.eip + e.imm
+                self.near_jump(t if e.opsize == 4 else t & 0xFFFF)
                 cyc = e.cyc_taken
             elif e.form == D_CALL:
                 t = self.eip + e.imm
@@ -2642,7 +2664,7 @@ cdef class _CPU:
                     t &= 0xFFFF
                 self.check_near_target(t)
                 self.push(self.eip, e.opsize)
-                self.jump_rel(<int32_t>e.imm)
+                self.eip = t
                 cyc = e.cyc_taken
             elif e.form == D_RET:
                 v = self.rd(S_SS, self.cur_sp(), e.opsize)
@@ -2665,6 +2687,7 @@ cdef class _CPU:
                     v = <uint32_t><int32_t><int8_t>v if size == 1 else <uint32_t><int32_t><int16_t>v
                 self.set_reg(e.reg, e.opsize, v)
             elif e.form == D_SHIFT or e.form == D_SHIFT_CL:
+                self.tk = e.k                   # the clocks per count (shift)
                 a = self.dc_get(e, ea, size)
                 t = e.imm if e.form == D_SHIFT else self.r[R_ECX] & 0xFF
                 self.dc_put(e, ea, size, self.shift(e.aop, a, t, size))
@@ -2718,6 +2741,7 @@ cdef class _CPU:
         cdef uint32_t cyc
         cdef bint tf = (self.eflags & F_TF) != 0
         cdef bint resumed = False           # the rest of a REP the debugger split
+        self.dc_cur = NULL
         self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:

@@ -1212,15 +1212,15 @@ class Debugger:
 
     # ------------------------------------------------------------ the bus model
     def bus_clocks(self):
-        """The last instruction's clocks as the 8086/8088 bus model (core/biu8086.py)
+        """The last instruction's clocks as the 8086/8088 bus model (core/biu.pyx)
         timed them: (start cycle, CS, IP, cycles, clocks), clocks being BusTiming.records
         tuples (ALE, address, segment, status, T-state, queue op, queue byte, BHE#), empty
         when the model did not time that step; None before the first step.  DebugError
         when the machine has no bus timing."""
         timing = getattr(self.machine, "bus_timing", None)
         if timing is None:
-            raise DebugError("this machine is not timed by the bus model (an 8086 or 8088 "
-                             "with --bus-timing)")
+            raise DebugError("this machine is not timed by the bus model (an 8086 or 8088, "
+                             "where --bus-timing is the default unless --no-bus-timing)")
         last = self.machine.last_timed_step
         if last is None:
             return None

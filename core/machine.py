@@ -45,6 +45,9 @@ class Machine:
         if bus_timing:
             from core.biu import BusTiming
             self.bus_timing = BusTiming(self.model.bus_bits)
+            # Its recordings (version 2) give each interrupt delivery's start cycle (a
+            # CYCLE entry), where its clocks begin: docs/trace-format.md.
+            self.cpu.trace_cycles = True
         self.devices = []
         # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
         # installs itself here); IRQ lines go to it through set_irq.

@@ -303,6 +303,45 @@ def test_an_interrupt_that_wakes_a_halted_cpu_is_at_the_cycle_it_woke(tmp_path, 
     _assert_cycles_add_up(recs)
 
 
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_the_instructions_after_a_wake_from_hlt_are_timed_by_the_model(tmp_path, model):
+    # A device event wakes HLT at cycle 500 and no other event is due after it.  The run
+    # loop's step that delivers the interrupt must end there: the instructions after it
+    # are replayed on the bus model one by one, as Machine.step does, and not run in
+    # the same slice on the tables up to the next event (there is none here).
+    program = bytes.fromhex("fb f4"                 # sti; hlt
+                            "b8 34 12 b9 78 56 f7 e1"  # mov ax, 0x1234; mov cx, 0x5678; mul cx
+                            "50 5b 90 fa f4")        # push ax; pop bx; nop; cli; hlt
+
+    def machine():
+        m, _ = _interrupt_machine(model, program, handler=b"\xcf")      # iret
+
+        def irq(_deadline):
+            m.cpu.intr = True
+        m.clock.schedule(500, irq)
+        return m
+
+    stepped = machine()
+    while not (stepped.cpu.halted and stepped.clock.now > 500):
+        if stepped.cpu.halted:
+            stepped.clock.now = stepped.clock.next_deadline       # what a run's sleep does
+            stepped.clock.run_due()
+        stepped.step()
+    ran = machine()
+    assert ran.run(max_cycles=100_000) == "halt"
+    assert ran.clock.now == stepped.clock.now
+    # Recorded, every instruction after the delivery has the model's clocks.
+    recorded = machine()
+    recs, _ = _record_until_halt(tmp_path, recorded, False)
+    assert recorded.clock.now == stepped.clock.now
+    woke = [r.kind for r in recs].index("interrupt")
+    assert recs[woke].cycle == 500
+    after = recs[woke + 1:-1]                       # IRET .. CLI (HLT is not replayed)
+    assert [r.bytes[0] for r in after] == [0xCF, 0xB8, 0xB9, 0xF7, 0x50, 0x5B, 0x90, 0xFA]
+    assert all(r.clocks for r in after)
+    _assert_cycles_add_up(recs)
+
+
 # ---------------------------------------------------------------- the entry itself
 
 def _clock(t="Ti", status="PASV", address=0, segment="--", ale=0, qop="-", qbyte=0, bhe=1,

@@ -782,6 +782,13 @@ cdef class BusTiming:
         self.attach(machine)
         return self._step(machine, machine.cpu, machine.clock, execute, 0, False)
 
+    def run_step(self, machine, limit):
+        """One step of `run` (Machine.run's, when it keeps each instruction's records):
+        an instruction, a delivery, or a halted CPU's sleep up to `limit`; returns its
+        clocks."""
+        self.attach(machine)
+        return self._step(machine, self.cpu, machine.clock, self.cpu_run, limit, True)
+
     def run(self, machine, end):
         """Run instructions through the model until the CPU stops for another reason than
         the budget, a device event is due or the clock reaches `end`; returns the run
@@ -900,8 +907,12 @@ cdef class BusTiming:
     cdef object _execute(self, cpu, execute, unsigned long long limit, bint by_run,
                          unsigned long long status, Clock clock):
         if by_run:
-            # Machine.run: one instruction (a halted CPU sleeps to the limit).
-            if not (status & 2):
+            # Machine.run: one instruction, or one delivery.  Only a halted CPU with
+            # nothing to deliver sleeps to the limit (the next device event): when an
+            # interrupt wakes it, the run slice must end after that delivery, or the
+            # instructions after it would run in the same slice on the tables up to the
+            # next event, untimed by the model.
+            if not (status & 2) or status & 4 or cpu.nmi:
                 limit = min(limit, clock.now + 1)
             return execute(limit)
         if execute is not None:

@@ -164,6 +164,7 @@ cdef enum:
     T_INT = 7
     T_KEY = 8
     T_SHUTDOWN = 9
+    T_CYCLE = 11            # (10 is BUS, which core/machine.py writes)
     T_NREGS = 19            # REG indices 0..18: GPRs, EFLAGS, ES..GS, CR0 CR2 CR3 CR4
 
 cdef struct Hit:
@@ -554,6 +555,7 @@ cdef class _CPU:
     cdef uint32_t ret_esp
     # ---- trace recording (docs/trace-format.md)
     cdef public bint tracing
+    cdef public bint trace_cycles   # CYCLE before each INTR/NMI delivery (bus-timed machines)
     cdef uint8_t* tbuf
     cdef size_t tlen, tcap
     cdef int64_t t_insn_pos         # where the current INSN entry starts (-1: none)
@@ -1665,6 +1667,16 @@ cdef class _CPU:
                          self.insn_eip if kind == 0 else self.eip, 0)
         if self.tracing:
             self.trace_flush_regs()
+            if kind >= 2 and self.trace_cycles:
+                # A delivery between instructions has no INSN of its own to carry its
+                # cycle, and with bus timing it has clocks of its own (the INTA cycles,
+                # the pushes) that start where the last instruction's clocks end, or
+                # where a halted CPU woke: say when.  clock.now is that cycle here, the
+                # bus model having set the clock after the step before.
+                if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
+                    self.trace_key()
+                self.tput8(T_CYCLE)
+                self.tput32(<uint32_t>(self.clock.now - self.t_cycle))
             self.tput8(T_INT)
             self.tput8(vec)
             self.tput8(kind)

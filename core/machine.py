@@ -45,6 +45,9 @@ class Machine:
         if bus_timing:
             from core.biu import BusTiming
             self.bus_timing = BusTiming(self.model.bus_bits)
+            # Its recordings (version 2) give each interrupt delivery's start cycle (a
+            # CYCLE entry), where its clocks begin: docs/trace-format.md.
+            self.cpu.trace_cycles = True
         self.devices = []
         # The interrupt controller the CPU's INTR line comes from (peripherals/pic.py
         # installs itself here); IRQ lines go to it through set_irq.
@@ -110,11 +113,9 @@ class Machine:
                     # One instruction at a time, so that each one's clocks are kept (the
                     # debugger's `info bus`) or go into the recording as its BUS entry,
                     # with everything the run loop does between instructions: a run
-                    # slice ends at the first instruction boundary at or past its limit.
-                    limit = min(end, clock.next_deadline)
-                    if not cpu.halted:
-                        limit = min(limit, clock.now + 1)
-                    self._timed_step(lambda: cpu.run(limit))
+                    # step ends at the first instruction boundary at or past its limit
+                    # (timing.run_step: the same step as the model's loop takes).
+                    self._timed_step(min(end, clock.next_deadline))
                     reason = timing.result
                 else:
                     # The bus model's own loop (core/biu.pyx, in C), up to the next device
@@ -129,7 +130,7 @@ class Machine:
             if clock.now >= end:
                 return "budget"
 
-    def _timed_step(self, execute=None):
+    def _timed_step(self, limit=None):
         """One instruction through the bus model when its records are asked for (by
         bus_timing.record, or a trace recording).  While the CPU records a trace, the
         instruction's per-clock records go into it as a BUS entry right after the
@@ -143,22 +144,29 @@ class Machine:
             # which instruction they are of.
             start = (self.clock.now, cpu.get("cs"), cpu.get("ip"))
         if not cpu.tracing:
-            cycles = timing.step(self, execute)
+            cycles = self._model_step(limit)
         else:
             timing.record = True
             try:
-                cycles = timing.step(self, execute)
+                cycles = self._model_step(limit)
             finally:
                 timing.record = asked
-            # A step the model did not time (an interrupt delivery, a halted CPU, an
-            # instruction it does not cover) has no records and gets no entry; the next
-            # INSN's cycle delta still counts the table's time.
+            # A step the model did not time (an NMI, a delivery out of HLT, a halted
+            # CPU, an instruction it does not cover) has no records and gets no entry;
+            # the next record's cycle still counts the table's time.
             if timing.records:
                 from debugger.trace import encode_bus
                 cpu.trace_append(encode_bus(timing.records))
         if asked:
             self.last_timed_step = start + (cycles,)
         return cycles
+
+    def _model_step(self, limit):
+        # Machine.step: one instruction (cpu.step); Machine.run: one step of the model's
+        # run loop, which may also be a halted CPU sleeping up to `limit`.
+        if limit is None:
+            return self.bus_timing.step(self)
+        return self.bus_timing.run_step(self, limit)
 
     def request_reset(self, hard=False):
         """A CPU RESET from the platform (8042 pulse, port 0x92, port 0xCF9): the CPU

@@ -1726,8 +1726,8 @@ class CommandInterpreter:
         where = "%04x:%04x at t=%d" % (cs, ip, start)
         if not clocks:
             self.write("%s: %d cycles from the documented table; the bus model did not time "
-                       "it (an interrupt delivery, a halted CPU, or an instruction it does "
-                       "not cover)" % (where, cycles))
+                       "it (an NMI, an interrupt out of HLT, a halted CPU, or an "
+                       "instruction it does not cover)" % (where, cycles))
             return
         from debugger.trace import BusClock, format_clock
         self.write("%s: %d clocks on the bus model" % (where, len(clocks)))

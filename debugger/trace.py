@@ -11,8 +11,10 @@ A file is:  b"C86TRACE", u16 format version, u16 flags, u32 N, N bytes of a UTF-
 object (the header), then the entry stream to the end of the file.  All little-endian.
 
 Version 2 adds the BUS entry: the clock-by-clock bus activity of an instruction timed by the
-8086/8088 bus model (core/biu8086.py), written by core.machine.Machine after the instruction.
-A recording that cannot hold one (no bus timing) is written as version 1.
+8086/8088 bus model (core/biu8086.py), written by core.machine.Machine after the instruction,
+and the CYCLE entry: the cycle an interrupt delivery began at, which the CPU writes before
+the INT of each hardware interrupt or NMI on such a machine, the delivery having clocks of
+its own.  A recording that cannot hold them (no bus timing) is written as version 1.
 """
 import atexit
 import collections
@@ -31,10 +33,10 @@ _FILE_HEADER = struct.Struct("<8sHHI")
 # ------------------------------------------------------------------ entry tags and layouts
 # Each entry is a one-byte tag followed by fixed fields (INSN: then `len` instruction bytes).
 
-INSN, CTX, PHYS, REG, MEMW, IO, INT, KEY, SHUTDOWN, BUS = range(1, 11)
+INSN, CTX, PHYS, REG, MEMW, IO, INT, KEY, SHUTDOWN, BUS, CYCLE = range(1, 12)
 
 TAG_NAMES = {INSN: "INSN", CTX: "CTX", PHYS: "PHYS", REG: "REG", MEMW: "MEMW", IO: "IO",
-             INT: "INT", KEY: "KEY", SHUTDOWN: "SHUTDOWN", BUS: "BUS"}
+             INT: "INT", KEY: "KEY", SHUTDOWN: "SHUTDOWN", BUS: "BUS", CYCLE: "CYCLE"}
 
 _INSN = struct.Struct("<BIIB")          # tag, cycle delta, eip, len; then len bytes
 _CTX = struct.Struct("<BBHI")           # tag, mode, cs selector, cs base
@@ -46,10 +48,11 @@ _INT = struct.Struct("<BBBi")           # tag, vector, kind, error code (-1 none
 _KEY = struct.Struct("<BQQ20I")         # tag, cycle, instructions retired, 19 regs + eip
 _SHUTDOWN = struct.Struct("<B")
 _BUS = struct.Struct("<BH")             # tag, clocks (1..65535); then the clock records
+_CYCLE = struct.Struct("<BI")           # tag, cycle delta of the delivery (INT) that follows
 
 ENTRY_SIZES = {INSN: _INSN.size, CTX: _CTX.size, PHYS: _PHYS.size, REG: _REG.size,
                MEMW: _MEMW.size, IO: _IO.size, INT: _INT.size, KEY: _KEY.size,
-               SHUTDOWN: _SHUTDOWN.size, BUS: _BUS.size}
+               SHUTDOWN: _SHUTDOWN.size, BUS: _BUS.size, CYCLE: _CYCLE.size}
 
 # Register indices of REG entries and of the KEY's register block (eip is KEY's 20th word).
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags",
@@ -125,6 +128,13 @@ def encode_key(cycle, icount, regs, eip):
     if len(regs) != NUM_REGS:
         raise ValueError("a KEY holds %d registers, not %d" % (NUM_REGS, len(regs)))
     return _KEY.pack(KEY, cycle, icount, *regs, eip)
+
+
+def encode_cycle(cycle_delta):
+    """CYCLE: the hardware interrupt or NMI whose INT follows began `cycle_delta` cycles
+    after the start of the previous INSN (or KEY); the next INSN's delta still counts from
+    that INSN (version 2)."""
+    return _CYCLE.pack(CYCLE, cycle_delta)
 
 
 def encode_shutdown():
@@ -456,8 +466,9 @@ class Record:
     """One instruction ("insn"), one interrupt delivered between instructions
     ("interrupt"), or the CPU's shutdown ("shutdown"), with everything that followed it.
 
-    cycle: when the instruction started (an interrupt or shutdown record: the start cycle of
-    the instruction before it).  icount: instructions retired before this record (the
+    cycle: when the instruction started (an interrupt record: when its delivery began if
+    a CYCLE entry says so, as bus-timed recordings do; else, and for a shutdown record,
+    the start cycle of the instruction before it).  icount: instructions retired before this record (the
     instruction's own number, counting from 0 at the start of the machine's run).
     regs_after: the registers it changed, name -> new value.  state_before / state_after:
     all 19 register values (REG_NAMES order) before and after.  mem_writes: (linear,
@@ -652,8 +663,8 @@ class TraceReader:
         unpack_io = _IO.unpack_from
         unpack_int = _INT.unpack_from
         insn_size, reg_size, memw_size = _INSN.size, _REG.size, _MEMW.size
-        bus_size = _BUS.size
-        has_bus = self.version >= BUS_VERSION
+        bus_size, cycle_size = _BUS.size, _CYCLE.size
+        has_bus = self.version >= BUS_VERSION     # BUS and CYCLE entries
 
         regs = list(_EMPTY_STATE)         # the current registers
         state = _EMPTY_STATE              # ... as a tuple shared by records until a change
@@ -661,6 +672,7 @@ class TraceReader:
         mode, cs, cs_base = None, None, None
         phys = None                       # a PHYS for the next INSN
         base_cycle = None                 # start of the previous INSN, or the KEY's cycle
+        delivery_cycle = None             # from a CYCLE: when the INT after it began
         icount = 0
         rec = None                        # the record entries are being attached to
         seen_key = False
@@ -772,6 +784,9 @@ class TraceReader:
                     # A hardware interrupt or NMI is delivered between instructions: it
                     # starts a record of its own.  An exception or INT n belongs to the
                     # open record (the instruction, or a delivery that faulted).
+                    if delivery_cycle is not None and kind < INT_HARDWARE:
+                        raise self._error(off, "INT kind %d after a CYCLE entry (a delivery "
+                                               "between instructions is kind 2 or 3)" % kind)
                     if rec is None or kind >= INT_HARDWARE:
                         if rec is not None:
                             yield close(rec)
@@ -779,8 +794,10 @@ class TraceReader:
                             raise self._error(off, "INT before the first KEY entry")
                         if mode is None:
                             mode, cs, cs_base = self._context_from_regs(regs)
-                        rec = Record("interrupt", off, base_cycle, icount, mode,
-                                     state_before=state)
+                        rec = Record("interrupt", off,
+                                     base_cycle if delivery_cycle is None else delivery_cycle,
+                                     icount, mode, state_before=state)
+                        delivery_cycle = None
                     rec.interrupts.append((vector, kind, None if error == -1 else error))
                 off += size
             elif tag == BUS and has_bus:
@@ -802,6 +819,21 @@ class TraceReader:
                 # Several BUS entries after one instruction are its clocks in order.
                 rec.clocks.extend(clocks)
                 off = after
+            elif tag == CYCLE and has_bus:
+                if off + cycle_size > end:
+                    self._truncated(off, tag)
+                    break
+                if base_cycle is None:
+                    raise self._error(off, "CYCLE before the first KEY entry")
+                if off + cycle_size < end and mv[off + cycle_size] != INT:
+                    raise self._error(off, "CYCLE entry not followed by an INT entry")
+                # It gives the cycle of the delivery whose INT follows, which starts a
+                # record of its own: what came before is finished.
+                if rec is not None:
+                    yield close(rec)
+                    rec = None
+                delivery_cycle = base_cycle + _CYCLE.unpack_from(mv, off)[1]
+                off += cycle_size
             elif tag == SHUTDOWN:
                 if rec is not None:
                     yield close(rec)

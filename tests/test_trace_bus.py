@@ -147,38 +147,199 @@ def test_recording_leaves_the_record_switch_as_it_was(tmp_path):
     assert m.bus_timing.record is False
 
 
-def test_an_interrupt_delivery_has_its_acknowledge_clocks(tmp_path):
-    # IRQ 0 pending with interrupts on: the bus model times the delivery too (two INTA
-    # bus cycles, then the vector read and the pushes), and its clocks, like each
-    # instruction's, add up to its cycle delta.
-    m = _machine("8086")
-    cpu = m.cpu
-    handler = 0x0400
-    m.mem.write((0x1000 << 4) + handler, bytes.fromhex("fa f4"))        # cli; hlt
-    m.mem.write(0x08 * 4, (handler | 0x1000 << 16).to_bytes(4, "little"))
-    m.mem.write((0x1000 << 4) + 0x0100, bytes.fromhex("fb 90 90"))      # sti; nop; nop
+HANDLER = 0x0400
+
+
+def _interrupt_machine(model, program, handler=b"\xfa\xf4"):
+    """`program` at 1000:0100, the handler of vectors 2 (NMI) and 8 (IRQ 0) at 1000:0400
+    (CLI; HLT unless told), and an interrupt controller that answers vector 8 and lowers
+    INTR; returns the machine and a list the acknowledge cycles go into."""
+    m = Machine(cpu=model, memory=1 << 20)
+    load(m, program, cs=0x1000, ip=0x0100, ss=0x2000, sp=0x0100)
+    m.mem.write((0x1000 << 4) + HANDLER, handler)
+    for vector in (2, 8):
+        m.mem.write(vector * 4, (HANDLER | 0x1000 << 16).to_bytes(4, "little"))
+    acks = []
 
     def acknowledge():
-        cpu.intr = False
+        acks.append(m.clock.now)
+        m.cpu.intr = False
         return 0x08
-    cpu.intr_ack = acknowledge
-    cpu.intr = True
+    m.cpu.intr_ack = acknowledge
+    return m, acks
+
+
+def _record_until_halt(tmp_path, m, stepping, before_step=None):
     path = tmp_path / "irq.c86t"
+    steps = []
     with tr.TraceWriter.for_machine(path, m) as w:
-        cpu.trace_start()
-        while not cpu.halted:
-            m.step()
-        cpu.trace_stop()
-        cpu.trace_drain(w.write)
+        m.cpu.trace_start()
+        if stepping:
+            while not m.cpu.halted:
+                if before_step is not None:
+                    before_step(len(steps))
+                start = m.clock.now
+                steps.append((start, m.step()))
+        else:
+            assert m.run(max_cycles=100_000) == "halt"
+        m.cpu.trace_stop()
+        m.cpu.trace_drain(w.write)
     _, _, recs = _read(path)
+    return recs, steps
+
+
+def _assert_cycles_add_up(recs):
+    # What a bus-timed recording promises: the clocks of an instruction or a delivery are
+    # the cycles to the next record, and every record starts where the clocks before it
+    # ended (a delivery too: it begins when the instruction before it is done).
+    for rec, nxt in zip(recs, recs[1:]):
+        assert nxt.cycle >= rec.cycle
+        if rec.clocks:
+            assert nxt.cycle - rec.cycle == len(rec.clocks), (rec, nxt)
+
+
+@pytest.mark.parametrize("stepping", [True, False])
+@pytest.mark.parametrize("model, inta_clocks", [("8086", 61), ("8088", 81)])
+def test_an_interrupt_delivery_has_its_acknowledge_clocks(tmp_path, model, inta_clocks,
+                                                          stepping):
+    # IRQ 0 pending with interrupts on: the bus model times the delivery too (two INTA
+    # bus cycles, then the vector read and the pushes), and its clocks, like each
+    # instruction's, add up to its cycle delta.  STI holds it off for one instruction.
+    m, acks = _interrupt_machine(model, bytes.fromhex("fb 90 90"))       # sti; nop; nop
+    m.cpu.intr = True
+    recs, steps = _record_until_halt(tmp_path, m, stepping)
     kinds = [(r.kind, r.eip) for r in recs]
     assert kinds == [("insn", 0x100), ("insn", 0x101), ("interrupt", None),
-                     ("insn", handler), ("insn", handler + 1)]
+                     ("insn", HANDLER), ("insn", HANDLER + 1)]
     sti, nop, irq, cli_, hlt = recs
-    assert sti.clocks and cli_.clocks and irq.clocks
-    assert [c.status for c in irq.clocks if c.ale] [:2] == ["INTA", "INTA"]
-    for rec, nxt in zip(recs, recs[1:]):
-        assert not rec.clocks or len(rec.clocks) == nxt.cycle - rec.cycle
+    assert sti.clocks and nop.clocks and cli_.clocks
+    assert [c.status for c in irq.clocks if c.ale][:2] == ["INTA", "INTA"]
+    # From the NOP's end: its last clock takes the next byte, which the delivery gives
+    # back, so the queue is full and the bus idle, and it takes Intel's figure.
+    assert irq.cycle == nop.cycle + len(nop.clocks) == acks[0]
+    assert len(irq.clocks) == inta_clocks
+    assert irq.interrupts == [(0x08, tr.INT_HARDWARE, None)]
+    _assert_cycles_add_up(recs)
+    if stepping:
+        # The machine's clock went as the model says: each step took the clocks of its
+        # record, from the cycle the record gives.
+        for rec, (start, cycles) in zip(recs, steps):
+            assert rec.cycle == start
+            assert not rec.clocks or cycles == len(rec.clocks)
+
+
+def test_an_nmi_is_delivered_where_the_instruction_before_ended(tmp_path):
+    # The bus model does not replay an NMI (it keeps the table time and the queue starts
+    # full after it), but the delivery still starts after the NOP's modelled clocks.
+    m, _ = _interrupt_machine("8086", bytes.fromhex("90 90 90"))         # nop; nop; nop
+
+    def raise_nmi(step):
+        if step == 2:                           # after the second NOP
+            m.cpu.nmi = True
+    recs, steps = _record_until_halt(tmp_path, m, True, raise_nmi)
+    assert [(r.kind, r.eip) for r in recs] == [
+        ("insn", 0x100), ("insn", 0x101), ("interrupt", None),
+        ("insn", HANDLER), ("insn", HANDLER + 1)]
+    nop0, nop1, nmi, cli_, _ = recs
+    assert nmi.interrupts == [(2, tr.INT_NMI, None)] and nmi.clocks == []
+    assert nmi.cycle == nop1.cycle + len(nop1.clocks) == steps[2][0]
+    # Its cycles are the step's (the table's NMI time) up to the handler's first insn.
+    assert cli_.cycle - nmi.cycle == steps[2][1] > 0
+    _assert_cycles_add_up(recs)
+
+
+@pytest.mark.parametrize("stepping", [True, False])
+def test_an_interrupt_that_wakes_a_halted_cpu_is_at_the_cycle_it_woke(tmp_path, stepping):
+    # STI; HLT: the CPU waits until a device raises IRQ 0 at cycle 500.  The delivery
+    # (the table's time: the model does not place one out of HLT) starts then, not where
+    # the HLT started.  A second IRQ follows, which the bus model times again: stepping,
+    # raised while the NOP the handler (IRET) returns to runs, so taken after that NOP;
+    # running, raised by a device during the first delivery, so taken as soon as the
+    # IRET has set IF again, after it.
+    m, acks = _interrupt_machine("8086", bytes.fromhex("fb f4 90 90 fa f4"),
+                                 handler=b"\xcf")                        # iret
+    raised = []
+
+    def irq(_deadline=None):
+        raised.append(m.clock.now)
+        m.cpu.intr = True
+    m.clock.schedule(500, irq)
+
+    def before_step():
+        if m.cpu.halted:
+            # A halted CPU's step does not wait (Machine.run sleeps to the next event).
+            m.clock.now = m.clock.next_deadline
+            m.clock.run_due()
+        elif m.cpu.ip == 0x103 and len(raised) == 1:
+            irq()                                   # the NOP at 0x102 has run
+
+    path = tmp_path / "wake.c86t"
+    with tr.TraceWriter.for_machine(path, m) as w:
+        m.cpu.trace_start()
+        if stepping:
+            while not (m.cpu.halted and m.cpu.ip == 0x106):
+                before_step()
+                m.step()
+        else:
+            first_ack = m.cpu.intr_ack
+
+            def acknowledge():
+                if not acks:
+                    m.clock.schedule(m.clock.now + 1, irq)
+                return first_ack()
+            m.cpu.intr_ack = acknowledge
+            assert m.run(max_cycles=100_000) == "halt"
+        m.cpu.trace_stop()
+        m.cpu.trace_drain(w.write)
+    _, _, recs = _read(path)
+    woke, second = [r for r in recs if r.kind == "interrupt"]
+    assert woke.cycle == raised[0] == acks[0] == 500
+    assert recs[recs.index(woke) - 1].eip == 0x101                     # the HLT
+    before = recs[recs.index(second) - 1]
+    assert before.eip == (0x102 if stepping else HANDLER) and before.clocks
+    assert second.cycle == before.cycle + len(before.clocks) == acks[1]
+    # (Not always Intel's 61: a fetch the instruction left running finishes first.)
+    assert [c.status for c in second.clocks if c.ale and c.status == "INTA"] == ["INTA"] * 2
+    _assert_cycles_add_up(recs)
+
+
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_the_instructions_after_a_wake_from_hlt_are_timed_by_the_model(tmp_path, model):
+    # A device event wakes HLT at cycle 500 and no other event is due after it.  The run
+    # loop's step that delivers the interrupt must end there: the instructions after it
+    # are replayed on the bus model one by one, as Machine.step does, and not run in
+    # the same slice on the tables up to the next event (there is none here).
+    program = bytes.fromhex("fb f4"                 # sti; hlt
+                            "b8 34 12 b9 78 56 f7 e1"  # mov ax, 0x1234; mov cx, 0x5678; mul cx
+                            "50 5b 90 fa f4")        # push ax; pop bx; nop; cli; hlt
+
+    def machine():
+        m, _ = _interrupt_machine(model, program, handler=b"\xcf")      # iret
+
+        def irq(_deadline):
+            m.cpu.intr = True
+        m.clock.schedule(500, irq)
+        return m
+
+    stepped = machine()
+    while not (stepped.cpu.halted and stepped.clock.now > 500):
+        if stepped.cpu.halted:
+            stepped.clock.now = stepped.clock.next_deadline       # what a run's sleep does
+            stepped.clock.run_due()
+        stepped.step()
+    ran = machine()
+    assert ran.run(max_cycles=100_000) == "halt"
+    assert ran.clock.now == stepped.clock.now
+    # Recorded, every instruction after the delivery has the model's clocks.
+    recorded = machine()
+    recs, _ = _record_until_halt(tmp_path, recorded, False)
+    assert recorded.clock.now == stepped.clock.now
+    woke = [r.kind for r in recs].index("interrupt")
+    assert recs[woke].cycle == 500
+    after = recs[woke + 1:-1]                       # IRET .. CLI (HLT is not replayed)
+    assert [r.bytes[0] for r in after] == [0xCF, 0xB8, 0xB9, 0xF7, 0x50, 0x5B, 0x90, 0xFA]
+    assert all(r.clocks for r in after)
+    _assert_cycles_add_up(recs)
 
 
 # ---------------------------------------------------------------- the entry itself
@@ -266,6 +427,51 @@ def test_damaged_bus_entries(tmp_path):
     bad_seg = bytes([tr.BUS, 1, 0, 7, 5 << 2])
     message = _errors(tmp_path, _stream(bad_seg))
     assert "segment 5" in message and "offset" in message
+
+
+def _delivery_stream(*between):
+    """PUSH with its clocks, then `between` (a CYCLE and an INT), then a NOP."""
+    return b"".join([tr.encode_key(100, 7, {"cs": 0x1000}, 0),
+                     tr.encode_ctx(0, 0x1000, 0x10000),
+                     tr.encode_insn(0, 0, b"\x50"), tr.encode_bus(BUS_CYCLE), *between,
+                     tr.encode_insn(len(BUS_CYCLE) + 61, 1, b"\x90")])
+
+
+def test_a_cycle_entry_gives_the_delivery_its_start_cycle(tmp_path):
+    raw = _delivery_stream(tr.encode_cycle(len(BUS_CYCLE)), tr.encode_int(8, tr.INT_HARDWARE),
+                           tr.encode_memw(2, 0x2FFFE, 0x2FFFE, 0x0202))
+    assert tr.encode_cycle(5) == bytes([tr.CYCLE, 5, 0, 0, 0])
+    _, _, (push, irq, nop) = _read(_write(tmp_path, raw))
+    assert (push.cycle, irq.cycle, nop.cycle) == (100, 100 + len(BUS_CYCLE),
+                                                  100 + len(BUS_CYCLE) + 61)
+    # It dates the delivery only: the next INSN's delta still counts from the PUSH.
+    assert irq.kind == "interrupt" and irq.interrupts == [(8, tr.INT_HARDWARE, None)]
+    assert irq.mem_writes == [(0x2FFFE, 0x2FFFE, 2, 0x0202)] and push.mem_writes == []
+    assert (push.icount, irq.icount, nop.icount) == (7, 8, 8)
+    # Without one (a recording on the tables) the delivery has the cycle of the
+    # instruction before it.
+    _, _, (_, irq, _) = _read(_write(tmp_path, _delivery_stream(
+        tr.encode_int(8, tr.INT_HARDWARE)), name="v2.c86t"))
+    assert irq.cycle == 100
+
+
+def test_damaged_cycle_entries(tmp_path):
+    cycle, irq = tr.encode_cycle(3), tr.encode_int(8, tr.INT_HARDWARE)
+    key = tr.encode_key(0, 0, {}, 0)
+    assert "unknown entry tag 0x0b" in _errors(tmp_path, key + cycle + irq, bus_timing=False)
+    assert "CYCLE entry not followed by an INT" in _errors(tmp_path, _delivery_stream(cycle))
+    message = _errors(tmp_path, _delivery_stream(cycle, tr.encode_int(13, tr.INT_EXCEPTION)))
+    assert "INT kind 0 after a CYCLE" in message
+    assert "CYCLE before the first KEY" in _errors(tmp_path, cycle + irq)
+    # Cut right after it (a recording killed there), or inside it: the end is clean up
+    # to the entry before.
+    whole = _delivery_stream(cycle, irq)
+    at = whole.index(cycle)
+    for cut in (at + len(cycle), at + 2):
+        with tr.TraceReader(_write(tmp_path, whole[:cut], name="cut%d.c86t" % cut)) as t:
+            recs = list(t)
+            assert bool(t.warnings) == (cut < at + len(cycle))
+        assert [r.kind for r in recs] == ["insn"] and recs[0].clocks == BUS_CYCLE
 
 
 def test_a_cut_bus_entry_ends_the_trace_cleanly(tmp_path):
@@ -356,13 +562,17 @@ def test_info_bus_shows_the_last_instructions_clocks():
 
 
 def test_info_bus_without_the_bus_model_or_its_timing():
+    # (The 8086 is bus-timed by default: the tables are asked for.)
     interp = _debugger(Machine(cpu="8086", memory=1 << 20, bus_timing=False))
     out = interp.execute_capture("info bus")
     assert out.startswith("error:") and "--bus-timing" in out
-    # HLT is not replayed by the model (docs/8086-timing.md): its step keeps the table time.
+    # An NMI delivery is a step the model does not replay (an INTR delivery it does).
     m = _machine("8086")
-    m.mem.write((0x1000 << 4) + 0x0100, bytes.fromhex("90 f4"))         # nop; hlt
+    m.mem.write((0x1000 << 4) + 0x0100, bytes.fromhex("fb 90 90"))      # sti; nop; nop
+    m.mem.write(0x02 * 4, (0x0100 | 0x1000 << 16).to_bytes(4, "little"))
     interp = _debugger(m)
+    interp.execute("s")
+    m.cpu.nmi = True
     interp.execute("s")
     interp.execute("s")
     out = interp.execute_capture("info bus")

@@ -212,7 +212,7 @@ cdef uint8_t MODRM16_SEG[8]
 # run through the generic decoder, which is also the reference the cache is tested against
 # (tests/test_cpu_dcache.py).
 cdef enum:
-    DC_SIZE = 4096
+    DC_SIZE = 8192
     # Forms: what the instruction does with its operands, not how it was encoded (ADD AX,
     # imm and ADD r/m, imm are one form with a register operand).
     D_NONE = 0              # not decoded here: the generic path runs it
@@ -245,6 +245,7 @@ cdef enum:
     D_CWD                   # CWD/CDQ
     D_LEAVE
     D_XCHG_AX
+    D_IMUL                  # reg = reg * r/m, or (aop 1) r/m * imm
     # What dc_loop returns
     DC_GENERIC = 0
     DC_CHECK = 1
@@ -269,7 +270,8 @@ cdef uint64_t DC_HI[17]
 D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_rm_imm",
            "mov_rm_r", "mov_r_rm", "mov_rm_imm", "lea", "incdec", "push_rm", "pop_r",
            "push_imm", "jcc", "jmp", "call", "ret", "call_rm", "jmp_rm", "nop", "movx",
-           "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax")
+           "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul")
+assert len(D_NAMES) == D_IMUL + 1
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
@@ -1028,6 +1030,20 @@ cdef class _CPU:
         self.fw_eip = <uint32_t>lo
         self.fw_n = <uint32_t>(hi - lo)
         self.fw_ptr = self.fetch_ptr + (pg - (self.eip - <uint32_t>lo))
+
+    @cython.final
+    cdef bint fw_reopen(self) noexcept:
+        # The window on the page EIP has moved to, when the host-pointer TLB holds that
+        # page's translation (a read granted at this privilege, which is what the generic
+        # fetch uses): what fetch_slow and fw_open do on an instruction's first byte.
+        cdef uint32_t lin = self.base[S_CS] + self.eip
+        cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+        if self.htlb_tag[i] != self.htag(lin) or self.htlb_r[i] == NULL:
+            return False
+        self.fetch_tag = self.htlb_tag[i]
+        self.fetch_ptr = self.htlb_r[i]
+        self.fw_open()
+        return self.fw_n != 0
 
     @cython.final
     cdef uint32_t fetch_slow(self, uint32_t lin) noexcept:
@@ -2238,6 +2254,7 @@ cdef class _CPU:
             self.op_byte = self.dc_cur.op
             self.tk = self.dc_cur.k
             self.opsize = self.dc_cur.opsize
+            self.reg = self.dc_cur.reg
 
     @cython.final
     cdef void dc_update(self) noexcept:
@@ -2389,6 +2406,12 @@ cdef class _CPU:
         elif op == 0x68 or op == 0x6A:
             form = D_PUSH_IMM
             isz = opsize if op == 0x68 else -1
+        elif op == 0x69 or op == 0x6B or op == 0x1AF:
+            form = D_IMUL
+            size = opsize
+            if op != 0x1AF:
+                aop = 1
+                isz = opsize if op == 0x69 else -1
         elif 0x70 <= op <= 0x7F:
             form = D_JCC
             aop = op & 0xF
@@ -2554,7 +2577,7 @@ cdef class _CPU:
         e.faults = (mod != 3 and form != D_LEA) or not (form <= D_INCDEC or form == D_MOVX or form == D_SHIFT
                                     or form == D_SHIFT_CL or form == D_SETCC or form == D_CMOV
                                     or form == D_CBW or form == D_CWD or form == D_XCHG_AX
-                                    or form == D_NOP)
+                                    or form == D_NOP or form == D_IMUL)
         return form
 
     @cython.final
@@ -2594,7 +2617,13 @@ cdef class _CPU:
             # ---- look the bytes at EIP up
             off = self.eip - self.fw_eip
             if <uint64_t>off + 16 > self.fw_n:
-                return DC_GENERIC       # near the window's end: the generic fetch checks
+                # Another page (a jump there): the window opens on it when the TLB has
+                # it; else, or near the window's end, the generic fetch checks.
+                if not self.fw_reopen():
+                    return DC_GENERIC
+                off = self.eip - self.fw_eip
+                if <uint64_t>off + 16 > self.fw_n:
+                    return DC_GENERIC
             p = self.fw_ptr + off
             memcpy(&lo, p, 8)
             memcpy(&hi, p + 8, 8)
@@ -2724,6 +2753,12 @@ cdef class _CPU:
                 v = self.rd(S_SS, t, e.opsize)
                 self.set_reg(R_ESP, 4 if self.ss32 else 2, t + e.opsize)
                 self.set_reg(R_EBP, e.opsize, v)
+            elif e.form == D_IMUL:
+                if e.aop:
+                    v = self.imul2(self.dc_get(e, ea, size), e.imm, size)
+                else:
+                    v = self.imul2(self.get_reg(e.reg, size), self.dc_get(e, ea, size), size)
+                self.set_reg(e.reg, size, v)
             elif e.form == D_XCHG_AX:
                 a = self.get_reg(e.rm, size)
                 self.set_reg(e.rm, size, self.get_reg(R_EAX, size))

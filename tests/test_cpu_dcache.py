@@ -57,7 +57,7 @@ def _same_either_way(cases, n, min_decoded):
     assert decoded >= min_decoded, f"only {decoded} of {n} cases ran from the cache"
 
 
-@pytest.mark.parametrize("family", ["alu", "shifts", "addressing", "branches", "misc"])
+@pytest.mark.parametrize("family", ["alu", "shifts", "addressing", "branches", "misc", "muldiv"])
 def test_real_mode_instructions_same_with_and_without_the_cache(family):
     _same_either_way(S.cases(S.FAMILIES[family]()), 300, 60)
 
@@ -128,6 +128,9 @@ FORMS = [
     (32, "leave", "leave"),
     (32, "xchg eax, ecx", "xchg_ax"),
     (32, "nop", "nop"),
+    (32, "imul eax, ecx", "imul"),
+    (32, "imul ecx, [ebx], 12", "imul"),
+    (16, "imul ax, bx, 0x1234", "imul"),
     # Left to the generic path: REP and LOCK, strings, far transfers, system and
     # segment instructions, x87, multiply and divide, and XCHG r/m (Bochs's magic
     # breakpoint is XCHG BX,BX).
@@ -135,6 +138,7 @@ FORMS = [
     (32, "lock add [eax], ebx", "generic"),
     (32, "mov ds, ax", "generic"),
     (32, "mul ecx", "generic"),
+    (32, "imul ecx", "generic"),                  # the one-operand form: EDX:EAX
     (32, "xchg ebx, [eax]", "generic"),
     (32, "fld dword [eax]", "generic"),
     (32, "pushfd", "generic"),
@@ -287,3 +291,25 @@ def test_seabios_post_same_with_and_without_the_cache(tmp_path):
                      m.cpu.icount, st.decoded(), st.pages))
     assert runs[0] == runs[1]
     assert runs[0][2] > 3_000_000
+
+
+def test_a_jump_to_another_page_runs_from_the_cache_there():
+    # The fetch window is per page; dc_loop reopens it on the page a jump lands in when
+    # the TLB already holds that page, instead of leaving the first instruction there to
+    # the generic path.
+    for paging in (False, True):
+        m, c = flat32(paging=paging)
+        code = nasm("""
+            mov ecx, 3
+        again:
+            jmp 0x11000 - 0x10000 + $$
+        back:
+            loop again
+            hlt""", bits=32)
+        there = nasm("""
+            add eax, 1
+            jmp 0x10000 + 7 - 0x11000 + $$""", bits=32)
+        m.mem.write(0x11000, there)
+        run_at(m, 0x10000, code)
+        assert c.eax == 3
+        assert c.decoded_form(0x11000) == "alu_rm_imm"

@@ -1833,6 +1833,18 @@ cdef class _CPU:
         memcpy(&self.t_code_hi, code + 8, 8)
 
     @cython.final
+    cdef inline size_t trace_eip_field(self, uint8_t* q, uint32_t eip) noexcept:
+        # An INSN's EIP field: most jumps are short, a displacement from the expected
+        # EIP in a byte (-127..127); 0x80 and the u32 EIP otherwise.  Its size.
+        cdef int32_t d = <int32_t>(eip - self.t_next_eip)
+        if -127 <= d <= 127:
+            q[0] = <uint8_t>d
+            return 1
+        q[0] = 0x80
+        memcpy(q + 1, &eip, 4)
+        return 5
+
+    @cython.final
     cdef inline TCode* trace_code_slot(self, uint32_t addr) noexcept:
         return &self.t_code[(addr ^ (addr >> 12)) & (T_CODE_SLOTS - 1)]
 
@@ -1851,7 +1863,7 @@ cdef class _CPU:
         cdef uint32_t vpn = lin >> 12
         cdef uint32_t expect = lin
         if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
-                | (self.tlen + 25 > self.tcap):
+                | (self.tlen + 26 > self.tcap):
             self.trace_insn_begin_slow(lin)
             return
         if self.paging:
@@ -1891,13 +1903,12 @@ cdef class _CPU:
         self.t_count += 1
         if eip == self.t_next_eip:
             self.tbuf[pos] = <uint8_t>(T_INSN | delta)
-            self.tlen = pos + 1
-            self.t_code_pos = pos + 1
+            pos += 1
         else:
             self.tbuf[pos] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
-            memcpy(self.tbuf + pos + 1, &eip, 4)
-            self.tlen = pos + 5
-            self.t_code_pos = pos + 5
+            pos += 1 + self.trace_eip_field(self.tbuf + pos + 1, eip)
+        self.tlen = pos
+        self.t_code_pos = pos
         self.t_next_eip = eip + clen
 
     @cython.final
@@ -1933,7 +1944,7 @@ cdef class _CPU:
         # The INSN entry, written in place: tag, the cycle delta if it does not fit in
         # the tag, EIP if not the expected one, and the code unless the bytes at this
         # address are those last recorded there (at most 15: trace_insn_end trims them).
-        if self.tlen + 25 > self.tcap and not self.tgrow(25):
+        if self.tlen + 26 > self.tcap and not self.tgrow(26):
             return                      # out of memory: no entry (t_insn_pos stays -1)
         # (Fields into locals and self first: a store through q may alias them all.)
         now = self.clock.now
@@ -1960,8 +1971,7 @@ cdef class _CPU:
             n = 5
             delta = T_INSN_DELTA32
         if eip != self.t_next_eip:
-            memcpy(q + n, &eip, 4)
-            n += 4
+            n += self.trace_eip_field(q + n, eip)
             delta |= T_INSN_EIP
         if hit:
             self.t_next_eip = eip + clen

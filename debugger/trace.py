@@ -48,7 +48,8 @@ ENTRY_SIZES = {INSN: _INSN.size, CTX: _CTX.size, PHYS: _PHYS.size, REG: _REG.siz
 
 # Version 2: INSN, REG and MEMW entries carry their flags in the tag (docs/trace-format.md).
 INSN2 = 0x80                    # | INSN2_EIP | INSN2_CODE | cycle delta 0..30 (31: a u32 follows)
-INSN2_EIP = 0x40                # a u32 EIP follows (else the last INSN's EIP + its length)
+INSN2_EIP = 0x40                # an EIP field follows (else the last INSN's EIP + its length):
+INSN2_EIP32 = 0x80              # i8 displacement from that EIP, or this byte and a u32 EIP
 INSN2_CODE = 0x20               # u8 length and the bytes follow (else those last recorded there)
 INSN2_DELTA = 0x1F
 REG2_32 = 0x20                  # | register index; u32 value
@@ -202,7 +203,11 @@ class StreamEncoder:
             fields += _U32.pack(cycle_delta)
         if eip != self.next_eip:
             tag |= INSN2_EIP
-            fields += _U32.pack(eip)
+            d = (eip - self.next_eip + 0x80000000) % (1 << 32) - 0x80000000
+            if -127 <= d <= 127:
+                fields += bytes((d & 0xFF,))
+            else:
+                fields += bytes((INSN2_EIP32,)) + _U32.pack(eip)
         if self.code.get(physical) != code:
             tag |= INSN2_CODE
             fields += bytes((len(code),)) + code
@@ -649,11 +654,19 @@ class TraceReader:
                     delta = unpack_u32(mv, p)[0]
                     p += 4
                 if tag & INSN2_EIP:
-                    if p + 4 > end:
+                    if p + 1 > end:
                         self._truncated(off, INSN)
                         break
-                    eip = unpack_u32(mv, p)[0]
-                    p += 4
+                    d = mv[p]
+                    if d == INSN2_EIP32:
+                        if p + 5 > end:
+                            self._truncated(off, INSN)
+                            break
+                        eip = unpack_u32(mv, p + 1)[0]
+                        p += 5
+                    else:
+                        eip = (next_eip + d - (d & 0x80) * 2) & 0xFFFFFFFF
+                        p += 1
                 else:
                     eip = next_eip
                 if tag & INSN2_CODE:

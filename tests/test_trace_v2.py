@@ -92,14 +92,21 @@ def test_insn_entries_byte_for_byte():
     e.ctx(0, 0, 0)
     # the first time at an address: bytes; EIP is the KEY's, so left out
     assert e.insn(3, 0x100, b"\xeb\xfe") == bytes.fromhex("a3 02 ebfe")
-    # the next EIP is 0x102; 0x100 again: EIP given, bytes known
-    assert e.insn(5, 0x100, b"\xeb\xfe") == bytes.fromhex("c5 00010000")
-    assert e.insn(31, 0x12345678, b"\xeb\xfe") == bytes.fromhex("ff 1f000000 78563412 02 ebfe")
+    # the next EIP is 0x102; 0x100 again: 2 bytes back, the bytes known
+    assert e.insn(5, 0x100, b"\xeb\xfe") == bytes.fromhex("c5 fe")
+    assert e.insn(31, 0x12345678, b"\xeb\xfe") == bytes.fromhex(
+        "ff 1f000000 80 78563412 02 ebfe")
     assert e.insn(30, 0x1234567A, b"\x90") == bytes.fromhex("be 01 90")
     assert e.insn(0, 0x1234567B, b"\x90") == bytes.fromhex("a0 01 90")
-    assert e.insn(2, 0x1234567A, b"\x90") == bytes.fromhex("c2 7a563412")
+    assert e.insn(2, 0x1234567A, b"\x90") == bytes.fromhex("c2 fe")
+    # the displacement's ends, and one past them
+    assert e.insn(2, 0x1234567B + 127, b"\x90") == bytes.fromhex("e2 7f 01 90")
+    assert e.insn(2, 0x1234567C, b"\x90") == bytes.fromhex("e2 81 01 90")
+    assert e.insn(2, 0x1234567D - 128, b"\x90") == bytes.fromhex("e2 80 fd553412 01 90")
+    assert e.insn(2, 0xFFFFFFFF, b"\x90") == bytes.fromhex("e2 80 ffffffff 01 90")
+    assert e.insn(2, 0x00000010, b"\x90") == bytes.fromhex("e2 10 01 90")   # wraps
     # other bytes at a known address: given again
-    assert e.insn(2, 0x1234567B, b"\x40") == bytes.fromhex("a2 01 40")
+    assert e.insn(2, 0x10, b"\x40") == bytes.fromhex("e2 ff 01 40")
 
 
 def test_phys_gives_a_page_mapping():
@@ -107,12 +114,14 @@ def test_phys_gives_a_page_mapping():
     e.key(0, 0, {}, 0)
     e.ctx(PAGED, 8, 0)
     assert e.insn(1, 0x00401000, b"\x90", 0x00007000) == bytes.fromhex(
-        "03 00700000 e1 00104000 01 90")
+        "03 00700000 e1 80 00104000 01 90")
     assert e.insn(1, 0x00401001, b"\x90", 0x00007001) == bytes.fromhex("a1 01 90")
     # the next page is not mapped for the reader; an identity-mapped one needs no PHYS,
     # and the mapping of the first page holds on
-    assert e.insn(1, 0x00402000, b"\x90", 0x00402000) == bytes.fromhex("e1 00204000 01 90")
-    assert e.insn(1, 0x00401002, b"\x90", 0x00007002) == bytes.fromhex("e1 02104000 01 90")
+    assert e.insn(1, 0x00402000, b"\x90", 0x00402000) == bytes.fromhex(
+        "e1 80 00204000 01 90")
+    assert e.insn(1, 0x00401002, b"\x90", 0x00007002) == bytes.fromhex(
+        "e1 80 02104000 01 90")
     # a remapped page: PHYS again
     assert e.insn(1, 0x00401003, b"\x90", 0x00009003) == bytes.fromhex("03 03900000 a1 01 90")
 
@@ -137,7 +146,9 @@ def entry_boundaries_v2(raw):
         out.add(off)
         tag = raw[off]
         if tag & 0x80:
-            size = 1 + (4 if tag & 0x1F == 0x1F else 0) + (4 if tag & 0x40 else 0)
+            size = 1 + (4 if tag & 0x1F == 0x1F else 0)
+            if tag & 0x40:
+                size += 5 if raw[off + size] == 0x80 else 1
             if tag & 0x20:
                 size += 1 + raw[off + size]
         elif 0x20 <= tag < 0x40:
@@ -174,6 +185,7 @@ def test_every_truncation_reads_cleanly(tmp_path):
     (bytes.fromhex("a0 01 90 13 00000000 00"), "MEMW size code 3"),
     (bytes.fromhex("a0 01 90 33 00000000"), "REG index 19"),
     (bytes.fromhex("a0 01 90 53 0000"), "REG index 19"),
+    (bytes.fromhex("a0 01 90 e0 80 00000000 00"), "INSN length 0"),
     (bytes.fromhex("01 00000000 00000000 01 90"), "unknown entry tag 0x01"),
     (bytes.fromhex("a0 01 90 04 00 00000000"), "unknown entry tag 0x04"),
     (bytes.fromhex("a0 01 90 60"), "unknown entry tag 0x60"),
@@ -226,11 +238,14 @@ def test_a_loop_costs_a_byte_an_instruction_and_its_registers(tmp_path):
     assert all(r.bytes == b"\x49" for r in insns[1::2][:100])
     assert insns[-1].regs()["ecx"] == 0 == m.cpu.ecx
     tags = [raw[r.offset - len(tr.encode_file_header(header()))] for r in insns]
-    # after the first pass: dec after the jump back has its EIP, jnz nothing but the tag
-    assert all(t & 0xE0 == 0xC0 for t in tags[3:-1:2])
+    # after the first pass: dec after the jump back has its EIP (3 bytes back from the
+    # expected 6), jnz nothing but the tag
+    head = len(tr.encode_file_header(header()))
+    assert all(t & 0xE0 == 0xC0 and raw[r.offset - head + 1] == 0xFD
+               for t, r in list(zip(tags, insns))[3:-1:2])
     assert all(t & 0xE0 == 0x80 for t in tags[4:-1:2])
     # KEY + CTX + the first pass, then per iteration: two tags, an EIP, ECX and EFLAGS
-    assert len(raw) < 97 + 8 + 20 + 100 * (2 + 4 + 3 + 3) + 10
+    assert len(raw) < 97 + 8 + 20 + 100 * (2 + 1 + 3 + 3) + 10
 
 
 def test_code_written_over_is_recorded_again(tmp_path):

@@ -216,8 +216,8 @@ cdef uint8_t EA_8086[24]
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
 # Opcodes (0..0x1FF as OP_MODRM) whose handlers write no segment or control register:
-# after them the trace recorder compares only the GPRs and EFLAGS (T_GPR_ONLY 1; 2 and
-# 3 below).  What they do
+# after them the trace recorder compares only the GPRs and EFLAGS (T_GPR_ONLY 1; 2, 3
+# and 4 below).  What they do
 # through a fault or an interrupt is recorded by that event's path (int_hook).  A
 # list of what is known, not of what is not: an opcode missing here costs time only.
 cdef uint8_t T_GPR_ONLY[512]
@@ -247,6 +247,12 @@ for _i in _T_FLAGS_ONLY:
 for _i in _T_NO_EFFECT:
     assert T_GPR_ONLY[_i]
     T_GPR_ONLY[_i] = 3
+# FE and FF are GPR-only but for FF /3 and /5, CALL and JMP far (which the 8086 also
+# runs for FE /3 and /5): 4 says the ModR/M reg field decides (T_FF_GPR_ONLY bit reg).
+T_GPR_ONLY[0xFE] = 4
+T_GPR_ONLY[0xFF] = 4
+cdef enum:
+    T_FF_GPR_ONLY = 0x57    # /0 INC, /1 DEC, /2 CALL near, /4 JMP near, /6 PUSH
 _X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
               4, 4, 4, 4, 14, 2, 14, 2,      # D9: FLD/FST m32, FLDENV, FLDCW, FSTENV, FSTCW
               4, 4, 4, 4, 4, 4, 4, 4,        # DA: m32int arithmetic
@@ -1501,34 +1507,41 @@ cdef class _CPU:
 
     @cython.final
     cdef bint dbg_before(self, bint check_bp) noexcept:
+        # The breakpoint checks apart, so that what a recording alone needs here is a
+        # few instructions and the recorder's call.
         cdef uint32_t lin = self.base[S_CS] + self.eip
-        cdef int64_t p
-        cdef int i
-        cdef bint hit = False
         if check_bp and self.bp_pages != NULL and <int64_t>lin != self.skip_lin:
-            if self.bp_pages[lin >> 12] & BP_LIN:
-                for i in range(self.bp_n[0]):
-                    if self.bp_addr[0][i] == lin:
-                        self.add_hit(HIT_EXEC_LIN, lin, 0, 0, 0, 0, 0)
-                        hit = True
-            if self.bp_pages[self.eip >> 12] & BP_OFF:
-                for i in range(self.bp_n[2]):
-                    if self.bp_addr[2][i] == self.eip:
-                        self.add_hit(HIT_EXEC_OFF, self.eip, self.sel[S_CS], 0, 0, 0, 0)
-                        hit = True
-            if self.bp_n[1]:
-                p = self.probe_lin(lin)
-                if p >= 0 and self.bp_pages[p >> 12] & BP_PHYS:
-                    for i in range(self.bp_n[1]):
-                        if self.bp_addr[1][i] == <uint32_t>p:
-                            self.add_hit(HIT_EXEC_PHYS, <uint32_t>p, 0, 0, 0, 0, 0)
-                            hit = True
-            if hit:
+            if self.dbg_breakpoint(lin):
                 return True
         self.skip_lin = -1
         if self.tracing:
             self.trace_insn_begin(lin)
         return False
+
+    @cython.final
+    cdef bint dbg_breakpoint(self, uint32_t lin) noexcept:
+        """An execution breakpoint matches at `lin` (hits recorded)."""
+        cdef int64_t p
+        cdef int i
+        cdef bint hit = False
+        if self.bp_pages[lin >> 12] & BP_LIN:
+            for i in range(self.bp_n[0]):
+                if self.bp_addr[0][i] == lin:
+                    self.add_hit(HIT_EXEC_LIN, lin, 0, 0, 0, 0, 0)
+                    hit = True
+        if self.bp_pages[self.eip >> 12] & BP_OFF:
+            for i in range(self.bp_n[2]):
+                if self.bp_addr[2][i] == self.eip:
+                    self.add_hit(HIT_EXEC_OFF, self.eip, self.sel[S_CS], 0, 0, 0, 0)
+                    hit = True
+        if self.bp_n[1]:
+            p = self.probe_lin(lin)
+            if p >= 0 and self.bp_pages[p >> 12] & BP_PHYS:
+                for i in range(self.bp_n[1]):
+                    if self.bp_addr[1][i] == <uint32_t>p:
+                        self.add_hit(HIT_EXEC_PHYS, <uint32_t>p, 0, 0, 0, 0, 0)
+                        hit = True
+        return hit
 
     @cython.final
     cdef void dbg_after(self) noexcept:
@@ -1729,8 +1742,8 @@ cdef class _CPU:
     # The REG entries of the GPRs and EFLAGS, the room for nine made by the caller.
     @cython.final
     cdef inline void trace_gprs_unchecked(self) noexcept:
-        # An instruction changes a register or two, often none: one test for all eight
-        # GPRs (as four pairs), then the pairs that differ.
+        # An instruction changes a register or two, often none: the GPRs compared in
+        # pairs, then the registers of the pairs that differ.
         cdef uint64_t a0, a1, a2, a3, b0, b1, b2, b3
         memcpy(&a0, &self.r[0], 8)
         memcpy(&a1, &self.r[2], 8)
@@ -1740,22 +1753,24 @@ cdef class _CPU:
         memcpy(&b1, &self.t_regs[2], 8)
         memcpy(&b2, &self.t_regs[4], 8)
         memcpy(&b3, &self.t_regs[6], 8)
-        if (a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2) | (a3 ^ b3):
-            self.trace_gprs_changed()
+        # (a call only for a pair that changed, with its values: no loads again)
+        if a0 != b0:
+            self.trace_gpr_pair(0, a0, b0)
+        if a1 != b1:
+            self.trace_gpr_pair(2, a1, b1)
+        if a2 != b2:
+            self.trace_gpr_pair(4, a2, b2)
+        if a3 != b3:
+            self.trace_gpr_pair(6, a3, b3)
 
     @cython.final
-    cdef void trace_gprs_changed(self) noexcept:
-        cdef int i
-        cdef uint64_t a, b
-        for i in range(0, 8, 2):
-            memcpy(&a, &self.r[i], 8)
-            memcpy(&b, &self.t_regs[i], 8)
-            if a != b:
-                memcpy(&self.t_regs[i], &a, 8)
-                if <uint32_t>a != <uint32_t>b:
-                    self.trace_reg_unchecked(i, <uint32_t>a, <uint32_t>b)
-                if (a ^ b) >> 32:
-                    self.trace_reg_unchecked(i + 1, <uint32_t>(a >> 32), <uint32_t>(b >> 32))
+    cdef void trace_gpr_pair(self, int i, uint64_t now, uint64_t then) noexcept:
+        # Registers i and i + 1 are `now`, were `then` (low word: register i).
+        memcpy(&self.t_regs[i], &now, 8)
+        if <uint32_t>now != <uint32_t>then:
+            self.trace_reg_unchecked(i, <uint32_t>now, <uint32_t>then)
+        if (now ^ then) >> 32:
+            self.trace_reg_unchecked(i + 1, <uint32_t>(now >> 32), <uint32_t>(then >> 32))
 
     @cython.final
     cdef inline void trace_flags_unchecked(self) noexcept:
@@ -1992,6 +2007,8 @@ cdef class _CPU:
         # The common end of an instruction that ran to completion (see trace_insn_end):
         # a GPR-only instruction whose bytes were found in the code cache.
         cdef uint32_t fx = T_GPR_ONLY[self.op_byte & 0x1FF]
+        if fx == 4:
+            fx = (T_FF_GPR_ONLY >> self.reg) & 1
         if ((self.t_synced & self.t_code_hit & (fx != 0)) == 0) | (self.t_insn_pos < 0) \
                 | (<uint32_t>self.ilen != self.t_code_len):
             self.trace_insn_end(True)
@@ -2011,7 +2028,11 @@ cdef class _CPU:
         # Only the GPRs and EFLAGS can have changed when no event was delivered inside
         # the instruction (int_hook clears t_synced) and its opcode writes no segment
         # or control register.
-        cdef bint gprs_only = self.t_synced and T_GPR_ONLY[self.op_byte & 0x1FF] != 0
+        cdef uint32_t fx = T_GPR_ONLY[self.op_byte & 0x1FF]
+        cdef bint gprs_only
+        if fx == 4:
+            fx = (T_FF_GPR_ONLY >> self.reg) & 1
+        gprs_only = self.t_synced and fx != 0
         cdef uint32_t n = self.ilen
         self.t_synced = flush           # a fault: its delivery changes registers
         self.t_ctx_same = flush & gprs_only

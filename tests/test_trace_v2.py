@@ -328,3 +328,50 @@ def test_more_code_than_the_recorder_keeps(tmp_path):
     body = [r for r in insns if r.bytes == b"\x40"]
     assert [r.eip for r in body] == list(range(3, 6003)) * 2
     assert insns[-1].regs()["eax"] == 12000 == m.cpu.eax
+
+
+def test_far_and_near_forms_of_ff(tmp_path):
+    """FF /3 and /5 (CALL and JMP far through memory) change CS, the other FF forms
+    only GPRs: each record has its own register changes and the CS:EIP it ran at."""
+    from tests.asm import nasm
+    code = nasm("""
+        mov ax, cs
+        mov ds, ax
+        mov bx, near_target
+        call bx                 ; FF /2
+        call far [far_in]       ; FF /3
+        push word [far_in]      ; FF /6
+        inc word [counter]      ; FF /0
+        hlt
+    near_target:
+        ret
+    counter: dw 0
+    far_in: dw 0x0000, 0x2000
+    far_back: dw back, 0x1000
+    back:
+        retf
+    """)
+    from core.machine import Machine
+    from tests.asm import load
+    m = Machine("80386")
+    cpu = load(m, code)
+    m.mem.write(0x20000, nasm("jmp far [cs:0x10]\ntimes 0x10 - ($ - $$) nop\n"
+                              "dw 0x%x, 0x1000" % code.index(bytes.fromhex("cb"))))
+    cpu.trace_start()
+    assert m.run(max_cycles=100_000) == "halt"
+    raw = cpu.trace_take()
+    insns = records_of(tmp_path, raw)
+    where = [(r.cs, r.eip, tr.mnemonic(r)) for r in insns]
+    assert [w[2] for w in where] == ["mov", "mov", "mov", "call", "ret", "lcall", "ljmp",
+                                     "retf", "push", "inc", "hlt"]
+    far = [i for i, r in enumerate(insns) if r.bytes[:2] == bytes.fromhex("ff1e")][0]
+    assert insns[far].regs_after == {"esp": 0xFFFA, "cs": 0x2000}
+    assert where[far + 1] == (0x2000, 0, "ljmp")                        # FF /5
+    assert insns[far + 1].regs_after == {"cs": 0x1000}
+    assert insns[far + 2].cs == 0x1000 and insns[far + 2].cs_base == 0x10000
+    assert insns[far + 2].regs_after == {"esp": 0xFFFE}                 # retf
+    push = insns[far + 3]
+    assert push.bytes[:2] == bytes.fromhex("ff36") and push.regs_after == {"esp": 0xFFFC}
+    inc = insns[far + 4]
+    assert inc.bytes[:2] == bytes.fromhex("ff06") and inc.mem_writes[0][2:] == (2, 1)
+    assert insns[-1].regs()["cs"] == 0x1000 == m.cpu.cs

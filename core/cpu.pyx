@@ -2086,14 +2086,33 @@ cdef class _CPU:
 
     @cython.final
     cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:
-        # Tag (with the size, and whether a physical address follows), linear address,
-        # [physical address], `size` bytes of value.
+        # MEMW: tag (with the size, and whether a physical address follows), linear
+        # address, [physical address], `size` bytes of value.  The physical address as
+        # probe_lin gives it, its TLB hit in line (a walk and a full buffer: the slow path).
+        cdef uint32_t phys, vpn = lin >> 12
+        if self.tlen + 13 > self.tcap:
+            self.trace_memw_slow(lin, size, v)
+            return
+        if self.paging:
+            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
+                self.trace_memw_slow(lin, size, v)
+                return
+            phys = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
+        else:
+            phys = lin & self.bus.addr_mask
+        self.trace_memw_put(lin, phys, size, v)
+
+    @cython.final
+    cdef void trace_memw_slow(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef int64_t p = self.probe_lin(lin)
-        cdef uint32_t phys = <uint32_t>p if p >= 0 else lin
-        cdef uint8_t* q
         if self.tlen + 13 > self.tcap and not self.tgrow(13):
             return
-        q = self.tbuf + self.tlen
+        self.trace_memw_put(lin, <uint32_t>p if p >= 0 else lin, size, v)
+
+    @cython.final
+    cdef inline void trace_memw_put(self, uint32_t lin, uint32_t phys, int size,
+                                    uint32_t v) noexcept:
+        cdef uint8_t* q = self.tbuf + self.tlen
         memcpy(q + 1, &lin, 4)
         if phys == lin:
             q[0] = T_MEMW | (size >> 1)

@@ -522,6 +522,22 @@ class TraceReader:
             self.close()
             raise
 
+    @classmethod
+    def from_stream(cls, raw, version=VERSION, name="<stream>"):
+        """A reader of an entry stream in memory (bytes from cpu.trace_take(), which
+        start with a KEY), with no file and an empty header."""
+        self = cls.__new__(cls)
+        self.path = self.name = name
+        self.warnings = []
+        self.truncated_at = None
+        self._map = None
+        self._mv = memoryview(bytes(raw))
+        self.size = len(self._mv)
+        self.version = version
+        self.header = {}
+        self.data_start = 0
+        return self
+
     def _error(self, offset, message):
         return TraceError("%s: offset %d: %s" % (self.name, offset, message))
 

@@ -165,6 +165,7 @@ cdef enum:
     T_MEMW_PHYS = 0x04      # a physical address other than the linear follows
     T_REG32 = 0x20          # | register index: the whole new value follows
     T_REG16 = 0x40          # | register index: the low 16 bits follow, the high did not change
+    T_REG8 = 0x60           # | register index: the low 8 bits follow, the rest did not change
     T_INSN = 0x80           # | T_INSN_EIP | T_INSN_CODE | cycle delta (0..30, or 31)
     T_INSN_EIP = 0x40       # EIP follows: it is not the previous EIP + length
     T_INSN_CODE = 0x20      # length and code bytes follow: not those last recorded there
@@ -1782,15 +1783,20 @@ cdef class _CPU:
 
     @cython.final
     cdef inline void trace_reg_unchecked(self, int i, uint32_t v, uint32_t old) noexcept:
-        # REG16 when the high word did not change (most changes: flags, counters).
+        # REG8 or REG16 when only the low byte or word changed (most changes: the
+        # arithmetic flags, a stack pointer or a counter moving a little).
         cdef uint8_t* q = self.tbuf + self.tlen
+        cdef uint32_t changed = v ^ old
         memcpy(q + 1, &v, 4)
-        if (v ^ old) >> 16:
+        if changed >> 16:
             q[0] = T_REG32 | i
             self.tlen += 5
-        else:
+        elif changed >> 8:
             q[0] = T_REG16 | i
             self.tlen += 3
+        else:
+            q[0] = T_REG8 | i
+            self.tlen += 2
 
     @cython.final
     cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:

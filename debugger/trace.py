@@ -54,6 +54,7 @@ INSN2_CODE = 0x20               # u8 length and the bytes follow (else those las
 INSN2_DELTA = 0x1F
 REG2_32 = 0x20                  # | register index; u32 value
 REG2_16 = 0x40                  # | register index; u16 low half (the high half is unchanged)
+REG2_8 = 0x60                   # | register index; u8 low byte (the rest is unchanged)
 MEMW2 = 0x10                    # | size code (0, 1, 2: 1, 2, 4 bytes) | MEMW2_PHYS
 MEMW2_PHYS = 0x04               # u32 linear, [u32 physical], value in `size` bytes
 _U32 = struct.Struct("<I")
@@ -226,7 +227,9 @@ class StreamEncoder:
             return encode_reg(index, value)
         if (old ^ value) >> 16:
             return bytes((REG2_32 | index,)) + _U32.pack(value)
-        return bytes((REG2_16 | index,)) + _U16.pack(value & 0xFFFF)
+        if (old ^ value) >> 8:
+            return bytes((REG2_16 | index,)) + _U16.pack(value & 0xFFFF)
+        return bytes((REG2_8 | index, value & 0xFF))
 
     def memw(self, size, linear, physical, value):
         if self.version == 1:
@@ -727,9 +730,9 @@ class TraceReader:
                 rec = Record("insn", off, cycle, icount, mode, cs, cs_base, eip, linear,
                              physical, insn_bytes, state)
                 off = p
-            elif v2 and REG2_32 <= tag < REG2_16 + 0x20:
+            elif v2 and REG2_32 <= tag < REG2_8 + 0x20:
                 index = tag & 0x1F
-                size = 5 if tag < REG2_16 else 3
+                size = 5 if tag < REG2_16 else 3 if tag < REG2_8 else 2
                 if off + size > end:
                     self._truncated(off, REG)
                     break
@@ -740,8 +743,10 @@ class TraceReader:
                     raise self._error(off, "REG entry outside any instruction or interrupt")
                 if size == 5:
                     value = unpack_u32(mv, off + 1)[0]
-                else:
+                elif size == 3:
                     value = (regs[index] & 0xFFFF0000) | unpack_u16(mv, off + 1)[0]
+                else:
+                    value = (regs[index] & 0xFFFFFF00) | mv[off + 1]
                 regs[index] = value
                 dirty = True
                 rec.regs_after[REG_NAMES[index]] = value

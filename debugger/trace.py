@@ -289,7 +289,7 @@ class TraceWriter:
             ... run ...
             machine.cpu.trace_drain(w.write)       # or w.write(machine.cpu.trace_take())
 
-    A recording is some 7 bytes per instruction, hundreds of megabytes a minute, and
+    A recording is some 5 bytes per instruction, hundreds of megabytes a minute, and
     storing it costs the host a good part of running the guest: a thread writes the file
     while the guest runs on.  write() copies the entries into one of BUFFERS buffers of
     its own (the caller may reuse its buffer at once) and queues it; when all of them

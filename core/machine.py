@@ -150,9 +150,11 @@ class Machine:
                 cycles = timing.step(self, execute)
             finally:
                 timing.record = asked
-            # A step the model did not time (an interrupt delivery, a halted CPU, an
-            # instruction it does not cover) has no records and gets no entry; the next
-            # INSN's cycle delta still counts the table's time.
+            # A step the model did not time (a halted CPU, an instruction it does not
+            # cover) has no records and gets no entry; the next INSN's cycle delta still
+            # counts the table's time.  A BUS entry leaves what the compact stream keeps
+            # implicit (expected EIP, code bytes, page mapping) as it was, so the CPU's
+            # next INSN needs to know nothing of it.
             if timing.records:
                 from debugger.trace import encode_bus
                 cpu.trace_append(encode_bus(timing.records))

@@ -153,19 +153,41 @@ cdef enum:
     BP_PHYS = 2
     BP_OFF = 4
 
-# Trace stream entry tags (docs/trace-format.md).
+# Trace stream entry tags, format version 2 (docs/trace-format.md).
 cdef enum:
-    T_INSN = 1
     T_CTX = 2
     T_PHYS = 3
-    T_REG = 4
-    T_MEMW = 5
     T_IO = 6
     T_INT = 7
     T_KEY = 8
     T_SHUTDOWN = 9
-    T_CYCLE = 11            # (10 is BUS, which core/machine.py writes)
+    T_CYCLE = 0x0B          # the cycle a hardware interrupt's or NMI's delivery began
+    # (0x0A is BUS: Machine appends those through trace_append; the CPU writes none)
+    T_MEMW = 0x10           # | size code (0: 1 byte, 1: 2, 2: 4) | T_MEMW_PHYS
+    T_MEMW_PHYS = 0x04      # a physical address other than the linear follows
+    T_REG32 = 0x20          # | register index: the whole new value follows
+    T_REG16 = 0x40          # | register index: the low 16 bits follow, the high did not change
+    T_REG8 = 0x60           # | register index: the low 8 bits follow, the rest did not change
+    T_INSN = 0x80           # | T_INSN_EIP | T_INSN_CODE | cycle delta (0..30, or 31)
+    T_INSN_EIP = 0x40       # EIP follows: it is not the previous EIP + length
+    T_INSN_CODE = 0x20      # length and code bytes follow: not those last recorded there
+    T_INSN_DELTA32 = 31     # the cycle delta follows as a u32
     T_NREGS = 19            # REG indices 0..18: GPRs, EFLAGS, ES..GS, CR0 CR2 CR3 CR4
+    T_CODE_SLOTS = 4096     # the recorder's code cache (a power of 2)
+
+# The recorder's copy of the code bytes it last recorded at a physical address, which
+# the reader keeps too: an INSN whose bytes are the same there carries none.
+cdef struct TCode:
+    uint32_t addr
+    uint32_t len            # 0: empty
+    uint64_t lo, hi         # the bytes, zero beyond len
+
+# The bytes of an instruction of length n are (lo & CODE_MASK_LO[n], hi & CODE_MASK_HI[n]).
+cdef uint64_t CODE_MASK_LO[16]
+cdef uint64_t CODE_MASK_HI[16]
+for _i in range(16):
+    CODE_MASK_LO[_i] = (1 << (8 * min(_i, 8))) - 1 if _i < 8 else 0xFFFFFFFFFFFFFFFF
+    CODE_MASK_HI[_i] = (1 << (8 * (_i - 8))) - 1 if _i > 8 else 0
 
 cdef struct Hit:
     int kind
@@ -276,7 +298,8 @@ assert len(D_NAMES) == D_IMUL + 1
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
 # Opcodes (0..0x1FF as OP_MODRM) whose handlers write no segment or control register:
-# after them the trace recorder compares only the GPRs and EFLAGS.  What they do
+# after them the trace recorder compares only the GPRs and EFLAGS (T_GPR_ONLY 1; 2, 3
+# and 4 below).  What they do
 # through a fault or an interrupt is recorded by that event's path (int_hook).  A
 # list of what is known, not of what is not: an opcode missing here costs time only.
 cdef uint8_t T_GPR_ONLY[512]
@@ -290,10 +313,28 @@ _T_GPR_ONLY = (
     + [0x100 | b for b in list(range(0x40, 0x50)) + list(range(0x80, 0xA0))
        + [0xA3, 0xA4, 0xA5, 0xAB, 0xAC, 0xAD, 0xAF, 0xB0, 0xB1, 0xB3, 0xB6, 0xB7,
           0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF, 0xC0, 0xC1] + list(range(0xC8, 0xD0))])
+# Of those, opcodes that write EFLAGS and no GPR (compares, tests, flag instructions),
+# and opcodes that change nothing the recorder compares (jumps, NOP): after them it
+# compares EFLAGS alone, or nothing.  Both are subsets of _T_GPR_ONLY.
+_T_FLAGS_ONLY = ([0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x84, 0x85, 0xA8, 0xA9, 0x9E, 0xF5]
+                 + list(range(0xF8, 0xFE)) + [0x1A3])
+_T_NO_EFFECT = list(range(0x70, 0x80)) + [0x90, 0xE3, 0xE9, 0xEB] + list(range(0x180, 0x190))
 for _i in range(512):
     T_GPR_ONLY[_i] = 0
 for _i in _T_GPR_ONLY:
     T_GPR_ONLY[_i] = 1
+for _i in _T_FLAGS_ONLY:
+    assert T_GPR_ONLY[_i]
+    T_GPR_ONLY[_i] = 2
+for _i in _T_NO_EFFECT:
+    assert T_GPR_ONLY[_i]
+    T_GPR_ONLY[_i] = 3
+# FE and FF are GPR-only but for FF /3 and /5, CALL and JMP far (which the 8086 also
+# runs for FE /3 and /5): 4 says the ModR/M reg field decides (T_FF_GPR_ONLY bit reg).
+T_GPR_ONLY[0xFE] = 4
+T_GPR_ONLY[0xFF] = 4
+cdef enum:
+    T_FF_GPR_ONLY = 0x57    # /0 INC, /1 DEC, /2 CALL near, /4 JMP near, /6 PUSH
 _X87_SIZES = (4, 4, 4, 4, 4, 4, 4, 4,        # D8: m32real arithmetic
               4, 4, 4, 4, 14, 2, 14, 2,      # D9: FLD/FST m32, FLDENV, FLDCW, FSTENV, FSTCW
               4, 4, 4, 4, 4, 4, 4, 4,        # DA: m32int arithmetic
@@ -571,6 +612,20 @@ cdef class _CPU:
     cdef bint t_synced
     cdef int t_ctx_mode
     cdef uint32_t t_ctx_cs, t_ctx_base
+    # The last instruction was one of T_GPR_ONLY and nothing happened since: the CTX
+    # (mode, CS) cannot have changed, the next INSN need not compare it.
+    cdef bint t_ctx_same
+    cdef uint32_t t_next_eip        # the EIP the reader expects: the last INSN's + length
+    cdef uint32_t t_map_lin         # the page mapping the reader knows from the last PHYS
+    cdef uint32_t t_map_phys        # (page numbers; t_map_lin 0xFFFFFFFF: none)
+    cdef size_t t_code_pos          # where the current INSN's code field goes
+    cdef bint t_code_hit            # ... and whether it was left out (the bytes recorded)
+    cdef uint32_t t_code_len        # ... then: the length recorded with them
+    cdef bint t_key_since           # a KEY was written inside the current instruction
+    cdef uint32_t t_code_addr       # the current INSN's physical address (the cache key)
+    cdef uint32_t t_insn_eip
+    cdef uint64_t t_code_lo, t_code_hi     # its first 16 bytes
+    cdef TCode t_code[T_CODE_SLOTS]
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
     cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
     cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
@@ -1567,34 +1622,41 @@ cdef class _CPU:
 
     @cython.final
     cdef bint dbg_before(self, bint check_bp) noexcept:
+        # The breakpoint checks apart, so that what a recording alone needs here is a
+        # few instructions and the recorder's call.
         cdef uint32_t lin = self.base[S_CS] + self.eip
-        cdef int64_t p
-        cdef int i
-        cdef bint hit = False
         if check_bp and self.bp_pages != NULL and <int64_t>lin != self.skip_lin:
-            if self.bp_pages[lin >> 12] & BP_LIN:
-                for i in range(self.bp_n[0]):
-                    if self.bp_addr[0][i] == lin:
-                        self.add_hit(HIT_EXEC_LIN, lin, 0, 0, 0, 0, 0)
-                        hit = True
-            if self.bp_pages[self.eip >> 12] & BP_OFF:
-                for i in range(self.bp_n[2]):
-                    if self.bp_addr[2][i] == self.eip:
-                        self.add_hit(HIT_EXEC_OFF, self.eip, self.sel[S_CS], 0, 0, 0, 0)
-                        hit = True
-            if self.bp_n[1]:
-                p = self.probe_lin(lin)
-                if p >= 0 and self.bp_pages[p >> 12] & BP_PHYS:
-                    for i in range(self.bp_n[1]):
-                        if self.bp_addr[1][i] == <uint32_t>p:
-                            self.add_hit(HIT_EXEC_PHYS, <uint32_t>p, 0, 0, 0, 0, 0)
-                            hit = True
-            if hit:
+            if self.dbg_breakpoint(lin):
                 return True
         self.skip_lin = -1
         if self.tracing:
             self.trace_insn_begin(lin)
         return False
+
+    @cython.final
+    cdef bint dbg_breakpoint(self, uint32_t lin) noexcept:
+        """An execution breakpoint matches at `lin` (hits recorded)."""
+        cdef int64_t p
+        cdef int i
+        cdef bint hit = False
+        if self.bp_pages[lin >> 12] & BP_LIN:
+            for i in range(self.bp_n[0]):
+                if self.bp_addr[0][i] == lin:
+                    self.add_hit(HIT_EXEC_LIN, lin, 0, 0, 0, 0, 0)
+                    hit = True
+        if self.bp_pages[self.eip >> 12] & BP_OFF:
+            for i in range(self.bp_n[2]):
+                if self.bp_addr[2][i] == self.eip:
+                    self.add_hit(HIT_EXEC_OFF, self.eip, self.sel[S_CS], 0, 0, 0, 0)
+                    hit = True
+        if self.bp_n[1]:
+            p = self.probe_lin(lin)
+            if p >= 0 and self.bp_pages[p >> 12] & BP_PHYS:
+                for i in range(self.bp_n[1]):
+                    if self.bp_addr[1][i] == <uint32_t>p:
+                        self.add_hit(HIT_EXEC_PHYS, <uint32_t>p, 0, 0, 0, 0, 0)
+                        hit = True
+        return hit
 
     @cython.final
     cdef void dbg_after(self) noexcept:
@@ -1606,7 +1668,7 @@ cdef class _CPU:
             if self.sel[S_SS] != self.ret_ss or self.r[R_ESP] > self.ret_esp:
                 self.add_hit(HIT_RETURN, self.sel[S_CS], self.eip, 0, 0, 0, 0)
         if self.tracing:
-            self.trace_insn_end(True)
+            self.trace_insn_done()
 
     @cython.final
     cdef uint32_t rd_hooked(self, uint32_t lin, int size) noexcept:
@@ -1771,7 +1833,15 @@ cdef class _CPU:
         self.tput32(self.eip)
         self.t_cycle = self.clock.now
         self.t_ctx_mode = -1            # a CTX follows every KEY
+        self.t_ctx_same = False
         self.t_synced = True
+        # A reader forgets at a KEY what it knew of the code bytes, the page mapping and
+        # the EIP to expect (so that it can start at any KEY): so does the recorder.
+        self.t_next_eip = self.eip
+        self.t_map_lin = 0xFFFFFFFFu
+        for i in range(T_CODE_SLOTS):
+            self.t_code[i].len = 0
+        self.t_key_since = True
 
     @cython.final
     cdef void trace_flush_regs(self) noexcept:
@@ -1791,45 +1861,85 @@ cdef class _CPU:
 
     @cython.final
     cdef inline void trace_flush_gprs(self) noexcept:
-        # An instruction changes a register or two: compare the GPRs in pairs first.
-        self.trace_gpr_pair(0)
-        self.trace_gpr_pair(2)
-        self.trace_gpr_pair(4)
-        self.trace_gpr_pair(6)
-        self.trace_reg_if_changed(8, self.get_flags())
+        if self.tlen + 5 * 9 > self.tcap and not self.tgrow(5 * 9):
+            return
+        self.trace_gprs_unchecked()
+        self.trace_flags_unchecked()
+
+    # The REG entries of the GPRs and EFLAGS, the room for nine made by the caller.
+    @cython.final
+    cdef inline void trace_gprs_unchecked(self) noexcept:
+        # An instruction changes a register or two, often none: the GPRs compared in
+        # pairs, then the registers of the pairs that differ.
+        cdef uint64_t a0, a1, a2, a3, b0, b1, b2, b3
+        memcpy(&a0, &self.r[0], 8)
+        memcpy(&a1, &self.r[2], 8)
+        memcpy(&a2, &self.r[4], 8)
+        memcpy(&a3, &self.r[6], 8)
+        memcpy(&b0, &self.t_regs[0], 8)
+        memcpy(&b1, &self.t_regs[2], 8)
+        memcpy(&b2, &self.t_regs[4], 8)
+        memcpy(&b3, &self.t_regs[6], 8)
+        # (a call only for a pair that changed, with its values: no loads again)
+        if a0 != b0:
+            self.trace_gpr_pair(0, a0, b0)
+        if a1 != b1:
+            self.trace_gpr_pair(2, a1, b1)
+        if a2 != b2:
+            self.trace_gpr_pair(4, a2, b2)
+        if a3 != b3:
+            self.trace_gpr_pair(6, a3, b3)
 
     @cython.final
-    cdef inline void trace_gpr_pair(self, int i) noexcept:
-        cdef uint64_t now, then
-        memcpy(&now, &self.r[i], 8)
-        memcpy(&then, &self.t_regs[i], 8)
-        if now != then:
-            self.trace_reg_if_changed(i, self.r[i])
-            self.trace_reg_if_changed(i + 1, self.r[i + 1])
+    cdef void trace_gpr_pair(self, int i, uint64_t now, uint64_t then) noexcept:
+        # Registers i and i + 1 are `now`, were `then` (low word: register i).
+        memcpy(&self.t_regs[i], &now, 8)
+        if <uint32_t>now != <uint32_t>then:
+            self.trace_reg_unchecked(i, <uint32_t>now, <uint32_t>then)
+        if (now ^ then) >> 32:
+            self.trace_reg_unchecked(i + 1, <uint32_t>(now >> 32), <uint32_t>(then >> 32))
+
+    @cython.final
+    cdef inline void trace_flags_unchecked(self) noexcept:
+        cdef uint32_t f = self.get_flags()
+        cdef uint32_t old = self.t_regs[8]
+        if f != old:
+            self.t_regs[8] = f
+            self.trace_reg_unchecked(8, f, old)
+
+    @cython.final
+    cdef inline void trace_reg_unchecked(self, int i, uint32_t v, uint32_t old) noexcept:
+        # REG8 or REG16 when only the low byte or word changed (most changes: the
+        # arithmetic flags, a stack pointer or a counter moving a little).
+        cdef uint8_t* q = self.tbuf + self.tlen
+        cdef uint32_t changed = v ^ old
+        memcpy(q + 1, &v, 4)
+        if changed >> 16:
+            q[0] = T_REG32 | i
+            self.tlen += 5
+        elif changed >> 8:
+            q[0] = T_REG16 | i
+            self.tlen += 3
+        else:
+            q[0] = T_REG8 | i
+            self.tlen += 2
 
     @cython.final
     cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:
-        cdef uint8_t entry[6]
         if v != self.t_regs[i]:
-            self.t_regs[i] = v
-            entry[0] = T_REG
-            entry[1] = <uint8_t>i
-            memcpy(entry + 2, &v, 4)
-            self.tput(entry, 6)
+            self.trace_reg_put(i, v)
 
     @cython.final
-    cdef void trace_insn_begin(self, uint32_t lin) noexcept:
+    cdef void trace_reg_put(self, int i, uint32_t v) noexcept:
+        cdef uint32_t old = self.t_regs[i]
+        self.t_regs[i] = v
+        if self.tlen + 5 > self.tcap and not self.tgrow(5):
+            return
+        self.trace_reg_unchecked(i, v, old)
+
+    @cython.final
+    cdef void trace_ctx(self) noexcept:
         cdef int mode = self.current_mode() | (8 if self.code32 else 0)
-        cdef int64_t p
-        cdef int i, b
-        cdef uint8_t* q
-        cdef uint8_t* page
-        cdef uint32_t u
-        if not self.t_synced:
-            self.trace_flush_regs()     # what happened since: an event delivery, a fault
-            self.t_synced = True        # (an event inside the instruction clears it)
-        if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
-            self.trace_key()
         if mode != self.t_ctx_mode or self.sel[S_CS] != self.t_ctx_cs \
                 or self.base[S_CS] != self.t_ctx_base:
             self.t_ctx_mode = mode
@@ -1839,60 +1949,233 @@ cdef class _CPU:
             self.tput8(mode)
             self.tput16(self.sel[S_CS])
             self.tput32(self.base[S_CS])
-        p = self.probe_lin(lin)
-        if p >= 0 and <uint32_t>p != lin:
-            self.tput8(T_PHYS)
-            self.tput32(<uint32_t>p)
-        # The INSN entry, written in place: tag, cycle delta, EIP, length and 15 code
-        # bytes (the length is known at the end, which drops the bytes not used).
-        if self.tlen + 25 > self.tcap and not self.tgrow(25):
-            return                      # out of memory: no entry (t_insn_pos stays -1)
-        q = self.tbuf + self.tlen
-        q[0] = T_INSN
-        u = <uint32_t>(self.clock.now - self.t_cycle)
-        memcpy(q + 1, &u, 4)
-        u = self.eip
-        memcpy(q + 5, &u, 4)
-        q[9] = 15                       # fixed up by trace_insn_end
-        page = self.rptr[p >> PAGE_SHIFT] if p >= 0 else NULL
-        if page != NULL and (p & (PAGE_SIZE - 1)) <= PAGE_SIZE - 15:
-            memcpy(q + 10, page + (p & (PAGE_SIZE - 1)), 15)    # the common case: one page
+
+    @cython.final
+    cdef void trace_begin_slow(self) noexcept:
+        # Before an INSN when something besides a GPR-only instruction ran since the
+        # last: the registers it changed, a KEY if the cycle delta is too large, a CTX.
+        if not self.t_synced:
+            self.trace_flush_regs()     # what happened since: an event delivery, a fault
+            self.t_synced = True        # (an event inside the instruction clears it)
+        if self.clock.now - self.t_cycle > 0xFFFFFFFFu:
+            self.trace_key()
+        self.trace_ctx()
+
+    @cython.final
+    cdef void trace_phys(self, uint32_t lin, uint32_t addr) noexcept:
+        self.tput8(T_PHYS)
+        self.tput32(addr)
+        self.t_map_lin = lin >> 12
+        self.t_map_phys = addr >> 12
+
+    @cython.final
+    cdef void trace_code_slow(self, uint32_t lin) noexcept:
+        # The instruction's bytes when they are not all in one RAM/ROM page.
+        cdef uint8_t code[16]
+        cdef int i, b
+        for i in range(16):
+            b = self.peek8(lin + i)
+            code[i] = <uint8_t>(b if b >= 0 else 0)
+        memcpy(&self.t_code_lo, code, 8)
+        memcpy(&self.t_code_hi, code + 8, 8)
+
+    @cython.final
+    cdef inline size_t trace_eip_field(self, uint8_t* q, uint32_t eip) noexcept:
+        # An INSN's EIP field: most jumps are short, a displacement from the expected
+        # EIP in a byte (-127..127); 0x80 and the u32 EIP otherwise.  Its size.
+        cdef int32_t d = <int32_t>(eip - self.t_next_eip)
+        if -127 <= d <= 127:
+            q[0] = <uint8_t>d
+            return 1
+        q[0] = 0x80
+        memcpy(q + 1, &eip, 4)
+        return 5
+
+    @cython.final
+    cdef inline TCode* trace_code_slot(self, uint32_t addr) noexcept:
+        return &self.t_code[(addr ^ (addr >> 12)) & (T_CODE_SLOTS - 1)]
+
+    @cython.final
+    cdef inline void trace_insn_begin(self, uint32_t lin) noexcept:
+        # The common case in a few loads and compares: nothing but a GPR-only
+        # instruction ran since the last INSN, the cycle delta fits in the tag, the
+        # reader knows the physical address and the bytes there (the code cache).
+        # Anything else takes trace_insn_begin_slow, which writes any entry.
+        cdef uint64_t delta = self.clock.now - self.t_cycle
+        cdef uint32_t addr, eip, clen
+        cdef uint64_t lo, hi
+        cdef uint8_t* page
+        cdef TCode* slot
+        cdef size_t pos
+        cdef uint32_t vpn = lin >> 12
+        cdef uint32_t expect = lin
+        if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
+                | (self.tlen + 26 > self.tcap):
+            self.trace_insn_begin_slow(lin)
+            return
+        if self.paging:
+            # (probe_lin's TLB hit; its miss, a page walk, is for the slow path)
+            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
+                self.trace_insn_begin_slow(lin)
+                return
+            addr = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
         else:
-            for i in range(15):
-                b = self.peek8(lin + i)
-                q[10 + i] = <uint8_t>(b if b >= 0 else 0)
-        self.t_insn_pos = self.tlen
-        self.tlen += 25
-        self.t_cycle = self.clock.now
+            addr = lin & self.bus.addr_mask
+        if vpn == self.t_map_lin:
+            expect = (self.t_map_phys << 12) | (lin & 0xFFF)
+        page = self.rptr[addr >> PAGE_SHIFT]
+        if (addr != expect) | (page == NULL) | ((addr & (PAGE_SIZE - 1)) > PAGE_SIZE - 16):
+            self.trace_insn_begin_slow(lin)
+            return
+        page += addr & (PAGE_SIZE - 1)
+        memcpy(&lo, page, 8)
+        memcpy(&hi, page + 8, 8)
+        slot = self.trace_code_slot(addr)
+        clen = slot.len
+        if (slot.addr != addr) | (clen == 0) or (lo & CODE_MASK_LO[clen]) != slot.lo \
+                or (hi & CODE_MASK_HI[clen]) != slot.hi:
+            self.trace_insn_begin_slow(lin)
+            return
+        eip = self.eip
+        pos = self.tlen
+        self.t_key_since = False
+        self.t_code_hit = True
+        self.t_code_lo = lo
+        self.t_code_hi = hi
+        self.t_code_addr = addr
+        self.t_code_len = clen
+        self.t_insn_eip = eip
+        self.t_insn_pos = pos
+        self.t_cycle += delta
         self.t_count += 1
+        if eip == self.t_next_eip:
+            self.tbuf[pos] = <uint8_t>(T_INSN | delta)
+            pos += 1
+        else:
+            self.tbuf[pos] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
+            pos += 1 + self.trace_eip_field(self.tbuf + pos + 1, eip)
+        self.tlen = pos
+        self.t_code_pos = pos
+        self.t_next_eip = eip + clen
+
+    @cython.final
+    cdef void trace_insn_begin_slow(self, uint32_t lin) noexcept:
+        cdef int64_t p
+        cdef uint32_t addr, expect, delta, eip, clen
+        cdef uint64_t now, lo, hi
+        cdef uint8_t* page
+        cdef uint8_t* q
+        cdef TCode* slot
+        cdef size_t n, pos
+        cdef bint hit
+        if not (self.t_synced & self.t_ctx_same) or self.clock.now - self.t_cycle > 0xFFFFFFFFu:
+            self.trace_begin_slow()
+        self.t_key_since = False
+        # PHYS only where the reader cannot tell the physical address: it takes the
+        # linear one, or the mapping of the page the last PHYS was in.
+        p = self.probe_lin(lin)
+        addr = <uint32_t>p if p >= 0 else lin
+        expect = lin
+        if (lin >> 12) == self.t_map_lin:
+            expect = (self.t_map_phys << 12) | (lin & 0xFFF)
+        if addr != expect:
+            self.trace_phys(lin, addr)
+        page = self.rptr[p >> PAGE_SHIFT] if p >= 0 else NULL
+        if page != NULL and (addr & (PAGE_SIZE - 1)) <= PAGE_SIZE - 16:
+            memcpy(&lo, page + (addr & (PAGE_SIZE - 1)), 8)
+            memcpy(&hi, page + (addr & (PAGE_SIZE - 1)) + 8, 8)
+        else:
+            self.trace_code_slow(lin)
+            lo = self.t_code_lo
+            hi = self.t_code_hi
+        # The INSN entry, written in place: tag, the cycle delta if it does not fit in
+        # the tag, EIP if not the expected one, and the code unless the bytes at this
+        # address are those last recorded there (at most 15: trace_insn_end trims them).
+        if self.tlen + 26 > self.tcap and not self.tgrow(26):
+            return                      # out of memory: no entry (t_insn_pos stays -1)
+        # (Fields into locals and self first: a store through q may alias them all.)
+        now = self.clock.now
+        delta = <uint32_t>(now - self.t_cycle)
+        eip = self.eip
+        pos = self.tlen
+        q = self.tbuf + pos
+        slot = self.trace_code_slot(addr)
+        clen = slot.len
+        hit = (slot.addr == addr and clen != 0 and (lo & CODE_MASK_LO[clen]) == slot.lo
+               and (hi & CODE_MASK_HI[clen]) == slot.hi)
+        self.t_code_hit = hit
+        self.t_code_lo = lo
+        self.t_code_hi = hi
+        self.t_code_addr = addr
+        self.t_code_len = clen
+        self.t_insn_eip = eip
+        self.t_insn_pos = pos
+        self.t_cycle = now
+        self.t_count += 1
+        n = 1
+        if delta >= T_INSN_DELTA32:
+            memcpy(q + 1, &delta, 4)
+            n = 5
+            delta = T_INSN_DELTA32
+        if eip != self.t_next_eip:
+            n += self.trace_eip_field(q + n, eip)
+            delta |= T_INSN_EIP
+        if hit:
+            self.t_next_eip = eip + clen
+        else:
+            delta |= T_INSN_CODE
+            slot.len = 0                # until trace_insn_end knows what the entry holds
+            self.t_next_eip = eip + 15
+            q[n] = 15
+            memcpy(q + n + 1, &lo, 8)
+            memcpy(q + n + 9, &hi, 7)
+            n += 16
+        q[0] = <uint8_t>(T_INSN | delta)
+        self.t_code_pos = pos + n - (16 if delta & T_INSN_CODE else 0)
+        self.tlen = pos + n
+
+    @cython.final
+    cdef inline void trace_insn_done(self) noexcept:
+        # The common end of an instruction that ran to completion (see trace_insn_end):
+        # a GPR-only instruction whose bytes were found in the code cache.
+        cdef uint32_t fx = T_GPR_ONLY[self.op_byte & 0x1FF]
+        if fx == 4:
+            fx = (T_FF_GPR_ONLY >> self.reg) & 1
+        if ((self.t_synced & self.t_code_hit & (fx != 0)) == 0) | (self.t_insn_pos < 0) \
+                | (<uint32_t>self.ilen != self.t_code_len):
+            self.trace_insn_end(True)
+            return
+        self.t_ctx_same = True
+        self.t_insn_pos = -1
+        if fx == 3:
+            return                      # a jump, NOP: nothing to compare
+        if self.tlen + 5 * 9 > self.tcap and not self.tgrow(5 * 9):
+            return
+        if fx == 1:
+            self.trace_gprs_unchecked()
+        self.trace_flags_unchecked()
 
     @cython.final
     cdef void trace_insn_end(self, bint flush) noexcept:
-        # The length is known only now: keep ilen bytes of the 15 reserved and move the
-        # entries the instruction produced (if any) down over the rest.
-        cdef size_t start, keep_end
-        cdef int n = self.ilen
         # Only the GPRs and EFLAGS can have changed when no event was delivered inside
         # the instruction (int_hook clears t_synced) and its opcode writes no segment
         # or control register.
-        cdef bint gprs_only = self.t_synced and T_GPR_ONLY[self.op_byte & 0x1FF]
-        if flush:
-            self.t_synced = True        # after the flush below
-        else:
-            self.t_synced = False       # a fault: its delivery changes registers
-        if self.t_insn_pos < 0 or self.tbuf == NULL:
+        cdef uint32_t fx = T_GPR_ONLY[self.op_byte & 0x1FF]
+        cdef bint gprs_only
+        if fx == 4:
+            fx = (T_FF_GPR_ONLY >> self.reg) & 1
+        gprs_only = self.t_synced and fx != 0
+        cdef uint32_t n = self.ilen
+        self.t_synced = flush           # a fault: its delivery changes registers
+        self.t_ctx_same = flush & gprs_only
+        if self.t_insn_pos < 0:
             self.t_synced = False
+            self.t_ctx_same = False
             return
-        if n < 1:
-            n = 1
-        elif n > 15:
-            n = 15
-        start = <size_t>self.t_insn_pos
-        self.tbuf[start + 9] = <uint8_t>n
-        keep_end = start + 10 + n
-        if self.tlen > start + 25:
-            memmove(self.tbuf + keep_end, self.tbuf + start + 25, self.tlen - (start + 25))
-        self.tlen -= 15 - n
+        if n - 1 > 14:
+            n = 1 if n < 1 else 15
+        if not self.t_code_hit or n != self.t_code_len:
+            self.trace_code_fixup(n)
         self.t_insn_pos = -1
         if flush:
             if gprs_only:
@@ -1901,20 +2184,77 @@ cdef class _CPU:
                 self.trace_flush_regs()
 
     @cython.final
+    cdef void trace_code_fixup(self, uint32_t n) noexcept:
+        # The length is known only now: a code field reserved for 15 bytes keeps n of
+        # them, and the entries the instruction produced (if any) move down over the
+        # rest; one left out because the bytes matched those of another length (the
+        # same bytes in another mode) gets them.
+        cdef size_t cp = self.t_code_pos
+        cdef size_t tail
+        cdef uint8_t code[16]
+        cdef TCode* slot
+        if self.t_code_hit:
+            if self.tlen + 1 + n > self.tcap and not self.tgrow(1 + n):
+                return
+            memmove(self.tbuf + cp + 1 + n, self.tbuf + cp, self.tlen - cp)
+            self.tbuf[self.t_insn_pos] |= T_INSN_CODE
+            self.tlen += 1 + n
+        else:
+            tail = cp + 16
+            if self.tlen > tail:
+                memmove(self.tbuf + cp + 1 + n, self.tbuf + tail, self.tlen - tail)
+            self.tlen -= 15 - n
+        memcpy(code, &self.t_code_lo, 8)
+        memcpy(code + 8, &self.t_code_hi, 8)
+        self.tbuf[cp] = <uint8_t>n
+        memcpy(self.tbuf + cp + 1, code, n)
+        if not self.t_key_since:        # (a KEY inside the instruction: the reader forgot)
+            slot = self.trace_code_slot(self.t_code_addr)
+            slot.addr = self.t_code_addr
+            slot.len = n
+            slot.lo = self.t_code_lo & CODE_MASK_LO[n]
+            slot.hi = self.t_code_hi & CODE_MASK_HI[n]
+            self.t_next_eip = self.t_insn_eip + n
+
+    @cython.final
     cdef void trace_memw(self, uint32_t lin, int size, uint32_t v) noexcept:
-        cdef int64_t p = self.probe_lin(lin)
-        cdef uint32_t w[3]
-        cdef uint8_t* q
-        if self.tlen + 14 > self.tcap and not self.tgrow(14):
+        # MEMW: tag (with the size, and whether a physical address follows), linear
+        # address, [physical address], `size` bytes of value.  The physical address as
+        # probe_lin gives it, its TLB hit in line (a walk and a full buffer: the slow path).
+        cdef uint32_t phys, vpn = lin >> 12
+        if self.tlen + 13 > self.tcap:
+            self.trace_memw_slow(lin, size, v)
             return
-        q = self.tbuf + self.tlen
-        q[0] = T_MEMW
-        q[1] = <uint8_t>size
-        w[0] = lin
-        w[1] = <uint32_t>p if p >= 0 else lin
-        w[2] = v
-        memcpy(q + 2, w, 12)
-        self.tlen += 14
+        if self.paging:
+            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
+                self.trace_memw_slow(lin, size, v)
+                return
+            phys = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
+        else:
+            phys = lin & self.bus.addr_mask
+        self.trace_memw_put(lin, phys, size, v)
+
+    @cython.final
+    cdef void trace_memw_slow(self, uint32_t lin, int size, uint32_t v) noexcept:
+        cdef int64_t p = self.probe_lin(lin)
+        if self.tlen + 13 > self.tcap and not self.tgrow(13):
+            return
+        self.trace_memw_put(lin, <uint32_t>p if p >= 0 else lin, size, v)
+
+    @cython.final
+    cdef inline void trace_memw_put(self, uint32_t lin, uint32_t phys, int size,
+                                    uint32_t v) noexcept:
+        cdef uint8_t* q = self.tbuf + self.tlen
+        memcpy(q + 1, &lin, 4)
+        if phys == lin:
+            q[0] = T_MEMW | (size >> 1)
+            memcpy(q + 5, &v, 4)
+            self.tlen += 5 + size
+        else:
+            q[0] = T_MEMW | T_MEMW_PHYS | (size >> 1)
+            memcpy(q + 5, &phys, 4)
+            memcpy(q + 9, &v, 4)
+            self.tlen += 9 + size
 
     # ---- 486/Pentium/P6 system instructions
     @cython.final
@@ -5977,7 +6317,11 @@ cdef class _CPU:
     def trace_append(self, const uint8_t[::1] entries):
         """Append whole entries made outside the CPU (the BUS entries of the 8086/8088
         bus model, core/machine.py) to the recording, after those the CPU made so far,
-        so they keep their place in the stream.  Nothing happens when not recording."""
+        so they keep their place in the stream.  Nothing happens when not recording.
+        The entries must hold none of the state version 2 keeps between entries (the
+        expected EIP, the code bytes, the PHYS mapping: a BUS entry holds none) and come
+        between instructions; registers the recorder has not written yet (those of an
+        interrupt delivery) follow them, in the same record."""
         cdef Py_ssize_t n = entries.shape[0]
         if self.tracing and n > 0:
             self.tput(&entries[0], <size_t>n)

@@ -153,7 +153,9 @@ class Machine:
                 timing.record = asked
             # A step the model did not time (an NMI, a delivery out of HLT, a halted
             # CPU, an instruction it does not cover) has no records and gets no entry;
-            # the next record's cycle still counts the table's time.
+            # the next record's cycle still counts the table's time.  A BUS entry leaves
+            # what the compact stream keeps implicit (expected EIP, code bytes, page
+            # mapping) as it was, so the CPU's next INSN needs to know nothing of it.
             if timing.records:
                 from debugger.trace import encode_bus
                 cpu.trace_append(encode_bus(timing.records))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from debugger import x87
 from debugger.controller import (Breakpoint, Catchpoint, DebugError, Descriptor,
                                  EXCEPTION_NAMES, Watchpoint)
+from debugger.trace import TraceError, TraceReader
 
 
 class CommandError(Exception):
@@ -2034,28 +2035,12 @@ QUIT = object()
 class _NOT_RETURN:
     is_return = False
 
-# Sizes of the CPU trace stream's entries after their tag byte (docs/trace-format.md);
-# an instruction entry is 9 bytes and then its length in bytes.
-_TRACE_ENTRY_SIZE = {2: 7, 3: 4, 4: 5, 5: 13, 6: 7, 7: 6, 8: 96, 9: 0}
-
-
 def _memory_writes(data):
-    """(linear, physical, size, value) of each MEMW entry in a CPU trace stream."""
+    """(linear, physical, size, value) of each memory write in a CPU trace stream."""
     out = []
-    i, n = 0, len(data)
-    while i < n:
-        tag = data[i]
-        i += 1
-        if tag == 1:
-            i += 9 + data[i + 8]
-        elif tag == 5:
-            size = data[i]
-            lin, phys, value = (int.from_bytes(data[i + k:i + k + 4], "little")
-                                for k in (1, 5, 9))
-            out.append((lin, phys, size, value & ((1 << 8 * size) - 1)))
-            i += 13
-        elif tag in _TRACE_ENTRY_SIZE:
-            i += _TRACE_ENTRY_SIZE[tag]
-        else:
-            break                        # a format this reader does not know: stop quietly
+    try:
+        for rec in TraceReader.from_stream(data):
+            out.extend(rec.mem_writes)
+    except TraceError:
+        pass                             # what was read up to a damaged entry
     return out

@@ -1,6 +1,6 @@
 """What the debugger costs the guest: a benchmark that prints figures (not a test).
 
-    python -m debugger.overhead [--cpu MODEL] [--cycles N] [--repeat K]
+    python -m debugger.overhead [--cpu MODEL] [--cycles N] [--repeat K] [--setup KEY]
 
 Runs the bundled benchmark guest (core/guests/bench.rom) for the same number of guest
 cycles under several debugger set-ups and prints guest MIPS for each, best of K runs:
@@ -11,10 +11,14 @@ cycles under several debugger set-ups and prints guest MIPS for each, best of K 
   through the checked path, but its page bit is clear);
 - a write watchpoint on a page the guest never writes;
 - an I/O catchpoint on a port the guest never uses;
+- trace recording with the entries thrown away (the recorder alone);
 - trace recording to a file, with its size in bytes per instruction.
 
 Wall-clock figures move with whatever else the host is doing; for a noise-free comparison
-of the idle case, count host instructions with `valgrind --tool=callgrind`.
+count host instructions with `valgrind --tool=callgrind`, running one set-up once
+(`--setup KEY --repeat 1`, KEY one of plain, attached, breakpoint, watchpoint, catch,
+trace-null, trace) for two values of --cycles: the difference over the difference in guest
+instructions is the marginal cost (docs/performance.md).
 """
 import argparse
 import os
@@ -35,8 +39,9 @@ def _timed(run):
     return time.perf_counter() - t0, m.cpu.icount
 
 
-def measure(cpu="80386", cycles=50_000_000, repeat=3):
-    """[(label, MIPS, extra text)] for each set-up, best of `repeat` runs."""
+def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None):
+    """[(label, MIPS, extra text)] for each set-up (or the one keyed `only`), best of
+    `repeat` runs."""
     from debugger.controller import Debugger
 
     def plain():
@@ -56,6 +61,25 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3):
 
     trace_sizes = []
 
+    class Discard:
+        """A TraceWriter that keeps nothing: what the recorder costs without the disk."""
+        path = "(discarded)"
+
+        def write(self, data):
+            pass
+
+        def close(self):
+            pass
+
+    def traced_null():
+        m = _machine(cpu)
+        d = Debugger(m)
+        m.cpu.trace_start()
+        d.trace = Discard()
+        d.cont(max_cycles=cycles)
+        d.trace_stop()
+        return m
+
     def traced():
         m = _machine(cpu)
         d = Debugger(m)
@@ -68,16 +92,22 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3):
         return m
 
     setups = [
-        ("no debugger", plain),
-        ("debugger attached, nothing armed", attached()),
-        ("breakpoint on an unused page", attached(lambda d: d.break_at("lin", 0x00300000))),
-        ("write watchpoint on an unused page",
+        ("plain", "no debugger", plain),
+        ("attached", "debugger attached, nothing armed", attached()),
+        ("breakpoint", "breakpoint on an unused page",
+         attached(lambda d: d.break_at("lin", 0x00300000))),
+        ("watchpoint", "write watchpoint on an unused page",
          attached(lambda d: d.watch("lin", 0x00300000, 4, "w"))),
-        ("I/O catchpoint on an unused port", attached(lambda d: d.catch_io(0x2F8))),
-        ("trace recording", traced),
+        ("catch", "I/O catchpoint on an unused port", attached(lambda d: d.catch_io(0x2F8))),
+        ("trace-null", "trace recording, entries discarded", traced_null),
+        ("trace", "trace recording to a file", traced),
     ]
+    if only is not None:
+        setups = [s for s in setups if s[0] == only]
+        if not setups:
+            raise SystemExit("python -m debugger.overhead: no set-up %r" % only)
     results = []
-    for label, run in setups:
+    for _key, label, run in setups:
         best = None
         for _ in range(repeat):
             wall, icount = _timed(run)
@@ -97,8 +127,9 @@ def main(argv=None):
     p.add_argument("--cycles", type=int, default=50_000_000,
                    help="guest cycles per run (default 50,000,000)")
     p.add_argument("--repeat", type=int, default=3, help="runs per set-up, best kept (3)")
+    p.add_argument("--setup", metavar="KEY", help="run only this set-up (for callgrind)")
     args = p.parse_args(argv)
-    results = measure(args.cpu, args.cycles, args.repeat)
+    results = measure(args.cpu, args.cycles, args.repeat, args.setup)
     base = results[0][1]
     print("debugger overhead, %s, %s guest cycles per run, best of %d"
           % (args.cpu, format(args.cycles, ","), args.repeat))

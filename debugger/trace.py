@@ -4,17 +4,21 @@ The CPU (core/cpu.pyx) records one entry per event into a byte buffer: an INSN e
 instruction starts, then that instruction's register changes, memory writes, I/O and
 interrupts.  This module stores that stream in a file with a header (TraceWriter), decodes it
 back into one Record per instruction (TraceReader), formats records as text or JSON lines and
-gathers statistics.  docs/trace-format.md is the specification; the encode_* functions below
-build every entry kind and are the format written as code (the recorder in C must agree).
+gathers statistics.  docs/trace-format.md is the specification; StreamEncoder (version 2,
+and version 1 through the encode_* functions) builds every entry kind and is the format
+written as code (the recorder in C must agree).  The reader reads versions 1 and 2.
 
 A file is:  b"C86TRACE", u16 format version, u16 flags, u32 N, N bytes of a UTF-8 JSON
 object (the header), then the entry stream to the end of the file.  All little-endian.
 
-Version 2 adds the BUS entry: the clock-by-clock bus activity of an instruction timed by the
-8086/8088 bus model (core/biu8086.py), written by core.machine.Machine after the instruction,
-and the CYCLE entry: the cycle an interrupt delivery began at, which the CPU writes before
-the INT of each hardware interrupt or NMI on such a machine, the delivery having clocks of
-its own.  A recording that cannot hold them (no bus timing) is written as version 1.
+Version 2 (what the recorder writes) is compact: one-byte INSNs where the reader can tell
+the EIP and the code bytes, short REG entries, MEMW without the physical address when it is
+the linear one.  It also has the BUS entry: the clock-by-clock bus activity of an
+instruction timed by the 8086/8088 bus model (core/biu.pyx), appended by
+core.machine.Machine after the instruction's entries (cpu.trace_append), and the CYCLE
+entry: the cycle an interrupt delivery began at, which the CPU writes before the INT of
+each hardware interrupt or NMI on such a machine, the delivery having clocks of its own.
+Version 1 files (fixed-size entries, no BUS or CYCLE) are still read.
 """
 import atexit
 import collections
@@ -26,8 +30,7 @@ import struct
 import threading
 
 MAGIC = b"C86TRACE"
-VERSION = 2                      # the newest format version this module reads
-BUS_VERSION = 2                  # the first version with BUS entries
+VERSION = 2                      # the format version this module writes (it reads 1 and 2)
 _FILE_HEADER = struct.Struct("<8sHHI")
 
 # ------------------------------------------------------------------ entry tags and layouts
@@ -54,6 +57,20 @@ ENTRY_SIZES = {INSN: _INSN.size, CTX: _CTX.size, PHYS: _PHYS.size, REG: _REG.siz
                MEMW: _MEMW.size, IO: _IO.size, INT: _INT.size, KEY: _KEY.size,
                SHUTDOWN: _SHUTDOWN.size, BUS: _BUS.size, CYCLE: _CYCLE.size}
 
+# Version 2: INSN, REG and MEMW entries carry their flags in the tag (docs/trace-format.md).
+INSN2 = 0x80                    # | INSN2_EIP | INSN2_CODE | cycle delta 0..30 (31: a u32 follows)
+INSN2_EIP = 0x40                # an EIP field follows (else the last INSN's EIP + its length):
+INSN2_EIP32 = 0x80              # i8 displacement from that EIP, or this byte and a u32 EIP
+INSN2_CODE = 0x20               # u8 length and the bytes follow (else those last recorded there)
+INSN2_DELTA = 0x1F
+REG2_32 = 0x20                  # | register index; u32 value
+REG2_16 = 0x40                  # | register index; u16 low half (the high half is unchanged)
+REG2_8 = 0x60                   # | register index; u8 low byte (the rest is unchanged)
+MEMW2 = 0x10                    # | size code (0, 1, 2: 1, 2, 4 bytes) | MEMW2_PHYS
+MEMW2_PHYS = 0x04               # u32 linear, [u32 physical], value in `size` bytes
+_U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
+
 # Register indices of REG entries and of the KEY's register block (eip is KEY's 20th word).
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags",
              "es", "cs", "ss", "ds", "fs", "gs", "cr0", "cr2", "cr3", "cr4")
@@ -79,6 +96,9 @@ class TraceError(Exception):
 
 
 # ------------------------------------------------------------------ encoding
+# The encode_* functions build version 1 entries, each on its own.  Version 2 leaves out
+# what the reader can tell from the entries before (an INSN's EIP, its bytes, its
+# physical address), so its entries come from a StreamEncoder, which keeps that state.
 
 def encode_insn(cycle_delta, eip, code):
     """INSN: an instruction starts `cycle_delta` cycles after the previous INSN (or KEY)."""
@@ -289,6 +309,123 @@ def decode_bus_clocks(buf, off, n, end):
     return out, off
 
 
+# ------------------------------------------------------------------ building a stream
+class StreamEncoder:
+    """Build an entry stream of `version` (1 or 2) entry by entry, keeping what a reader
+    of version 2 knows: the code bytes last recorded at each physical address, the EIP
+    that follows the last INSN and the page mapping of the last PHYS.  It leaves out all
+    the format lets it; the recorder in core/cpu.pyx makes the same choices but may
+    repeat code bytes (its code cache forgets).  Each method returns the bytes of its
+    entry (or entries)."""
+
+    def __init__(self, version=VERSION):
+        if version not in (1, 2):
+            raise ValueError("no format version %r" % (version,))
+        self.version = version
+        self.cs_base = 0
+        self._reset()
+
+    def _reset(self):
+        self.code = {}
+        self.next_eip = None
+        self.map = None                 # (linear page, physical page) of the last PHYS
+        self.regs = [0] * NUM_REGS
+
+    def key(self, cycle, icount, regs, eip):
+        data = encode_key(cycle, icount, regs, eip)
+        self._reset()
+        self.regs = list(_KEY.unpack(data)[3:3 + NUM_REGS])
+        self.next_eip = eip
+        return data
+
+    def ctx(self, mode, cs, cs_base):
+        self.cs_base = cs_base
+        return encode_ctx(mode, cs, cs_base)
+
+    def insn(self, cycle_delta, eip, code, physical=None):
+        """An INSN (after a PHYS when the reader cannot tell `physical`, the address of
+        its first byte; None: the linear address cs_base + eip)."""
+        code = bytes(code)
+        if not 1 <= len(code) <= 15:
+            raise ValueError("an instruction is 1 to 15 bytes, not %d" % len(code))
+        linear = (self.cs_base + eip) & 0xFFFFFFFF
+        if physical is None:
+            physical = linear
+        if self.version == 1:
+            out = encode_phys(physical) if physical != linear else b""
+            return out + encode_insn(cycle_delta, eip, code)
+        out = b""
+        expect = linear
+        if self.map is not None and self.map[0] == linear >> 12:
+            expect = (self.map[1] << 12) | (linear & 0xFFF)
+        if physical != expect:
+            out += encode_phys(physical)
+            self.map = (linear >> 12, physical >> 12)
+        tag = INSN2
+        fields = b""
+        if cycle_delta < INSN2_DELTA:
+            tag |= cycle_delta
+        else:
+            tag |= INSN2_DELTA
+            fields += _U32.pack(cycle_delta)
+        if eip != self.next_eip:
+            tag |= INSN2_EIP
+            d = (eip - self.next_eip + 0x80000000) % (1 << 32) - 0x80000000
+            if -127 <= d <= 127:
+                fields += bytes((d & 0xFF,))
+            else:
+                fields += bytes((INSN2_EIP32,)) + _U32.pack(eip)
+        if self.code.get(physical) != code:
+            tag |= INSN2_CODE
+            fields += bytes((len(code),)) + code
+            self.code[physical] = code
+        self.next_eip = (eip + len(code)) & 0xFFFFFFFF
+        return out + bytes((tag,)) + fields
+
+    def phys(self, physical):
+        """A PHYS on its own (version 1; version 2 writes them in insn())."""
+        return encode_phys(physical)
+
+    def reg(self, reg, value):
+        index = REG_INDEX[reg] if isinstance(reg, str) else reg
+        old, self.regs[index] = self.regs[index], value
+        if self.version == 1:
+            return encode_reg(index, value)
+        if (old ^ value) >> 16:
+            return bytes((REG2_32 | index,)) + _U32.pack(value)
+        if (old ^ value) >> 8:
+            return bytes((REG2_16 | index,)) + _U16.pack(value & 0xFFFF)
+        return bytes((REG2_8 | index, value & 0xFF))
+
+    def memw(self, size, linear, physical, value):
+        if self.version == 1:
+            return encode_memw(size, linear, physical, value)
+        if size not in (1, 2, 4):
+            raise ValueError("a write is 1, 2 or 4 bytes, not %d" % size)
+        tag = MEMW2 | (size >> 1)
+        data = _U32.pack(linear)
+        if physical != linear:
+            tag |= MEMW2_PHYS
+            data += _U32.pack(physical)
+        return bytes((tag,)) + data + (value & ((1 << 8 * size) - 1)).to_bytes(size, "little")
+
+    def io(self, port, size, is_write, value):
+        return encode_io(port, size, is_write, value)
+
+    def int(self, vector, kind, error=-1):
+        return encode_int(vector, kind, error)
+
+    def shutdown(self):
+        return encode_shutdown()
+
+    def bus(self, clocks):
+        """The BUS entries of an instruction's clocks (version 2 only).  They hold no state
+        of the compact encoding, so they may follow any entry of a record."""
+        if self.version == 1:
+            raise ValueError("version 1 has no BUS entry")
+        return encode_bus(clocks)
+
+
 # ------------------------------------------------------------------ the file header
 
 def _cycle86_version():
@@ -310,18 +447,11 @@ def make_header(cpu, frequency, start_cycle=0, description="", created=None, **e
     return header
 
 
-def file_version(header):
-    """The version a file with this header is written as: BUS_VERSION when its recording
-    may hold BUS entries (the header says "bus_timing": true), else 1, which readers that
-    know only version 1 read too."""
-    return BUS_VERSION if header.get("bus_timing") else 1
-
-
-def encode_file_header(header):
+def encode_file_header(header, version=VERSION):
     """The bytes before the entry stream: magic, version, flags and the JSON header."""
     text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     data = text.encode("utf-8")
-    return _FILE_HEADER.pack(MAGIC, file_version(header), 0, len(data)) + data
+    return _FILE_HEADER.pack(MAGIC, version, 0, len(data)) + data
 
 
 class TraceWriter:
@@ -332,24 +462,25 @@ class TraceWriter:
             ... run ...
             machine.cpu.trace_drain(w.write)       # or w.write(machine.cpu.trace_take())
 
-    A recording is some 20 bytes per instruction, gigabytes a minute, and storing it costs
-    the host about as much as running the guest: a thread writes the file while the guest
-    runs on.  write() copies the entries into one of BUFFERS buffers of its own (the
-    caller may reuse its buffer at once) and queues it; when all of them wait for the
-    disk, write() waits for one, so a disk slower than the guest holds the guest back
-    rather than filling memory.  flush() and close() wait for the queue; a write error
+    A recording is some 5 bytes per instruction, hundreds of megabytes a minute, and
+    storing it costs the host a good part of running the guest: a thread writes the file
+    while the guest runs on.  write() copies the entries into one of BUFFERS buffers of
+    its own (the caller may reuse its buffer at once) and queues it; when all of them
+    wait for the disk, write() waits for one, so a disk slower than the guest holds the
+    guest back rather than filling memory.  flush() and close() wait for the queue; a write error
     is raised by the next write(), flush() or close().
     """
 
     BUFFERS = 4
 
-    def __init__(self, path, header):
+    def __init__(self, path, header, version=VERSION):
         self.path = os.fspath(path)
         self.header = dict(header)
+        self.version = version
         self.bytes_written = 0
         self._file = open(self.path, "wb")
         try:
-            self._file.write(encode_file_header(self.header))
+            self._file.write(encode_file_header(self.header, version))
             # The header is on disk before any entry: a recording killed early still reads.
             self._file.flush()
         except BaseException:
@@ -369,7 +500,8 @@ class TraceWriter:
     def for_machine(cls, path, machine, description="", created=None, **extra):
         """A writer whose header describes `machine` (a core.machine.Machine) as it is now.
         A machine timed by the 8086/8088 bus model records BUS entries: the header says so
-        ("bus_timing": true) and the file is version 2."""
+        ("bus_timing": true), so that a reader can tell a recording without clocks from one
+        whose instructions the model did not time."""
         if getattr(machine, "bus_timing", None) is not None:
             extra.setdefault("bus_timing", True)
         header = make_header(machine.model.name, machine.clock.frequency, machine.clock.now,
@@ -451,9 +583,9 @@ class TraceWriter:
         self.close()
 
 
-def write_trace(path, header, raw):
-    """Write a whole trace file at once."""
-    with TraceWriter(path, header) as w:
+def write_trace(path, header, raw, version=VERSION):
+    """Write a whole trace file at once (`raw`: an entry stream of `version`)."""
+    with TraceWriter(path, header, version) as w:
         w.write(raw)
 
 
@@ -575,6 +707,22 @@ class TraceReader:
             self.close()
             raise
 
+    @classmethod
+    def from_stream(cls, raw, version=VERSION, name="<stream>"):
+        """A reader of an entry stream in memory (bytes from cpu.trace_take(), which
+        start with a KEY), with no file and an empty header."""
+        self = cls.__new__(cls)
+        self.path = self.name = name
+        self.warnings = []
+        self.truncated_at = None
+        self._map = None
+        self._mv = memoryview(bytes(raw))
+        self.size = len(self._mv)
+        self.version = version
+        self.header = {}
+        self.data_start = 0
+        return self
+
     def _error(self, offset, message):
         return TraceError("%s: offset %d: %s" % (self.name, offset, message))
 
@@ -650,21 +798,24 @@ class TraceReader:
             self.warnings.append(message)
 
     def _decode(self):
-        """The decoder: entries -> Records (see the grouping rule in docs/trace-format.md)."""
+        """The decoder: entries -> Records (see the grouping rule in docs/trace-format.md).
+        Versions 1 and 2 share every entry but INSN, REG, MEMW and the meaning of PHYS."""
         if self._mv is None:
             raise TraceError("%s: the trace is closed" % self.name)
         mv = self._mv
         end = len(mv)
         off = self.data_start
+        v2 = self.version >= 2
         unpack_insn = _INSN.unpack_from
         unpack_reg = _REG.unpack_from
         unpack_memw = _MEMW.unpack_from
         unpack_ctx = _CTX.unpack_from
         unpack_io = _IO.unpack_from
         unpack_int = _INT.unpack_from
+        unpack_u32 = _U32.unpack_from
+        unpack_u16 = _U16.unpack_from
         insn_size, reg_size, memw_size = _INSN.size, _REG.size, _MEMW.size
         bus_size, cycle_size = _BUS.size, _CYCLE.size
-        has_bus = self.version >= BUS_VERSION     # BUS and CYCLE entries
 
         regs = list(_EMPTY_STATE)         # the current registers
         state = _EMPTY_STATE              # ... as a tuple shared by records until a change
@@ -676,6 +827,12 @@ class TraceReader:
         icount = 0
         rec = None                        # the record entries are being attached to
         seen_key = False
+        # Version 2: the code bytes last recorded at each physical address, the EIP an
+        # INSN without one has (the last INSN's + its length), the page mapping of the
+        # last PHYS (linear page, physical page).
+        code = {}
+        next_eip = None
+        map_lin = map_phys = None
 
         def close(done):
             """Finish the open record: its state after, and the next instruction number."""
@@ -690,7 +847,110 @@ class TraceReader:
 
         while off < end:
             tag = mv[off]
-            if tag == INSN:
+            if v2 and tag & INSN2:
+                p = off + 1
+                delta = tag & INSN2_DELTA
+                if delta == INSN2_DELTA:
+                    if p + 4 > end:
+                        self._truncated(off, INSN)
+                        break
+                    delta = unpack_u32(mv, p)[0]
+                    p += 4
+                if tag & INSN2_EIP:
+                    if p + 1 > end:
+                        self._truncated(off, INSN)
+                        break
+                    d = mv[p]
+                    if d == INSN2_EIP32:
+                        if p + 5 > end:
+                            self._truncated(off, INSN)
+                            break
+                        eip = unpack_u32(mv, p + 1)[0]
+                        p += 5
+                    else:
+                        eip = (next_eip + d - (d & 0x80) * 2) & 0xFFFFFFFF
+                        p += 1
+                else:
+                    eip = next_eip
+                if tag & INSN2_CODE:
+                    if p + 1 > end:
+                        self._truncated(off, INSN)
+                        break
+                    n = mv[p]
+                    if not 1 <= n <= 15:
+                        raise self._error(off, "INSN length %d (must be 1..15)" % n)
+                    if p + 1 + n > end:
+                        self._truncated(off, INSN)
+                        break
+                    insn_bytes = bytes(mv[p + 1:p + 1 + n])
+                    p += 1 + n
+                else:
+                    insn_bytes = None
+                if rec is not None:
+                    yield close(rec)
+                if base_cycle is None:
+                    raise self._error(off, "INSN before the first KEY entry")
+                if mode is None:
+                    mode, cs, cs_base = self._context_from_regs(regs)
+                linear = (cs_base + eip) & 0xFFFFFFFF
+                if phys is not None:
+                    physical = phys
+                    map_lin, map_phys = linear >> 12, phys >> 12
+                    phys = None
+                elif linear >> 12 == map_lin:
+                    physical = (map_phys << 12) | (linear & 0xFFF)
+                else:
+                    physical = linear
+                if insn_bytes is None:
+                    insn_bytes = code.get(physical)
+                    if insn_bytes is None:
+                        raise self._error(off, "INSN without bytes at physical address "
+                                               "0x%x, where none were recorded" % physical)
+                else:
+                    code[physical] = insn_bytes
+                next_eip = (eip + len(insn_bytes)) & 0xFFFFFFFF
+                cycle = base_cycle + delta
+                base_cycle = cycle
+                rec = Record("insn", off, cycle, icount, mode, cs, cs_base, eip, linear,
+                             physical, insn_bytes, state)
+                off = p
+            elif v2 and REG2_32 <= tag < REG2_8 + 0x20:
+                index = tag & 0x1F
+                size = 5 if tag < REG2_16 else 3 if tag < REG2_8 else 2
+                if off + size > end:
+                    self._truncated(off, REG)
+                    break
+                if index >= NUM_REGS:
+                    raise self._error(off, "REG index %d (must be 0..%d)"
+                                           % (index, NUM_REGS - 1))
+                if rec is None:
+                    raise self._error(off, "REG entry outside any instruction or interrupt")
+                if size == 5:
+                    value = unpack_u32(mv, off + 1)[0]
+                elif size == 3:
+                    value = (regs[index] & 0xFFFF0000) | unpack_u16(mv, off + 1)[0]
+                else:
+                    value = (regs[index] & 0xFFFFFF00) | mv[off + 1]
+                regs[index] = value
+                dirty = True
+                rec.regs_after[REG_NAMES[index]] = value
+                off += size
+            elif v2 and MEMW2 <= tag < MEMW2 + 8:
+                if tag & 3 == 3:
+                    raise self._error(off, "MEMW size code 3 (must be 0, 1 or 2)")
+                n = 1 << (tag & 3)
+                size = 5 + (4 if tag & MEMW2_PHYS else 0) + n
+                if off + size > end:
+                    self._truncated(off, MEMW)
+                    break
+                if rec is None:
+                    raise self._error(off, "MEMW entry outside any instruction or interrupt")
+                lin = unpack_u32(mv, off + 1)[0]
+                phy = unpack_u32(mv, off + 5)[0] if tag & MEMW2_PHYS else lin
+                value = int.from_bytes(mv[off + size - n:off + size], "little")
+                rec.mem_writes.append((lin, phy, n, value))
+                off += size
+            elif tag == INSN and not v2:
                 if off + insn_size > end:
                     self._truncated(off, tag)
                     break
@@ -714,7 +974,7 @@ class TraceReader:
                              bytes(mv[off + insn_size:off + insn_size + n]), state)
                 phys = None
                 off += insn_size + n
-            elif tag == REG:
+            elif tag == REG and not v2:
                 if off + reg_size > end:
                     self._truncated(off, tag)
                     break
@@ -728,7 +988,7 @@ class TraceReader:
                 dirty = True
                 rec.regs_after[REG_NAMES[index]] = value
                 off += reg_size
-            elif tag == MEMW:
+            elif tag == MEMW and not v2:
                 if off + memw_size > end:
                     self._truncated(off, tag)
                     break
@@ -762,6 +1022,11 @@ class TraceReader:
                     dirty = False
                     mode = None               # a CTX follows; if not, derive one
                     seen_key = True
+                    # What a version 2 stream left implicit starts afresh at a KEY.
+                    code = {}
+                    next_eip = fields[3 + NUM_REGS]
+                    map_lin = map_phys = None
+                    phys = None
                 off += size
             elif tag == IO or tag == INT:
                 size = ENTRY_SIZES[tag]
@@ -800,7 +1065,7 @@ class TraceReader:
                         delivery_cycle = None
                     rec.interrupts.append((vector, kind, None if error == -1 else error))
                 off += size
-            elif tag == BUS and has_bus:
+            elif tag == BUS and v2:             # (version 1 has no BUS entry)
                 if off + bus_size > end:
                     self._truncated(off, tag)
                     break
@@ -819,7 +1084,7 @@ class TraceReader:
                 # Several BUS entries after one instruction are its clocks in order.
                 rec.clocks.extend(clocks)
                 off = after
-            elif tag == CYCLE and has_bus:
+            elif tag == CYCLE and v2:             # (version 1 has no CYCLE entry)
                 if off + cycle_size > end:
                     self._truncated(off, tag)
                     break

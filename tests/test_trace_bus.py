@@ -129,10 +129,35 @@ def test_a_recording_without_bus_timing_has_no_bus_entries(tmp_path):
     path = tmp_path / "table.c86t"
     m = _record(path, "8086", bus_timing=False)
     assert m.bus_timing is None
-    # Version 1, where a BUS entry would be an unknown tag: it reads, and has none.
     version, header, recs = _read(path)
-    assert version == 1 and "bus_timing" not in header
+    assert version == 2 and "bus_timing" not in header
     assert recs and all(r.clocks == [] for r in recs)
+
+
+@pytest.mark.parametrize("model", ["8086", "8088"])
+def test_bus_entries_between_instructions_leave_the_compact_stream_intact(tmp_path, model):
+    # Version 2 leaves out what the reader can tell from the entries before (the EIP
+    # after the last instruction, the bytes last recorded at an address); Machine appends
+    # a BUS entry after each instruction.  The same program recorded on the tables
+    # (no BUS entries) must read as the same instructions, addresses, bytes, register
+    # changes, writes and I/O: only the cycles and the clocks differ.
+    bus_path, table_path = tmp_path / "bus.c86t", tmp_path / "table.c86t"
+    _record(bus_path, model)
+    _record(table_path, model, bus_timing=False)
+    _, _, bus = _read(bus_path)
+    _, _, table = _read(table_path)
+
+    def what(r):
+        return (r.kind, r.icount, r.mode, r.cs, r.eip, r.linear, r.physical, r.bytes,
+                r.regs_after, r.mem_writes, r.io, r.interrupts)
+    assert [what(r) for r in bus] == [what(r) for r in table]
+    assert sum(len(r.clocks) for r in bus) > len(bus)
+    # The loop and REP MOVSB came back to bytes the reader knew: the recorder wrote those
+    # INSNs without code bytes even with a BUS entry after every instruction.
+    raw = bus_path.read_bytes()
+    one_byte = sum(1 for r in bus if raw[r.offset] & tr.INSN2
+                   and not raw[r.offset] & (tr.INSN2_CODE | tr.INSN2_EIP))
+    assert one_byte > 12
 
 
 def test_a_bus_timed_machine_that_is_not_recording_pays_for_no_records():
@@ -361,16 +386,19 @@ BUS_CYCLE = [
 ]
 
 
-def _stream(*bus_entries):
-    return b"".join([tr.encode_key(0, 0, {"cs": 0x1000}, 0),
-                     tr.encode_ctx(0, 0x1000, 0x10000),
-                     tr.encode_insn(0, 0, b"\x50"), *bus_entries,
-                     tr.encode_insn(len(BUS_CYCLE), 1, b"\x90")])
+def _stream(*bus_entries, version=tr.VERSION):
+    """push ax, its BUS entries, nop (whose EIP, in version 2, is the one after the push's:
+    its INSN has no EIP field)."""
+    enc = tr.StreamEncoder(version)
+    return b"".join([enc.key(0, 0, {"cs": 0x1000}, 0), enc.ctx(0, 0x1000, 0x10000),
+                     enc.insn(0, 0, b"\x50"), *bus_entries,
+                     enc.insn(len(BUS_CYCLE), 1, b"\x90")])
 
 
-def _write(tmp_path, raw, bus_timing=True, name="t.c86t"):
+def _write(tmp_path, raw, version=tr.VERSION, name="t.c86t"):
     path = tmp_path / name
-    tr.write_trace(path, tr.make_header("8086", 4_772_727, 0, bus_timing=bus_timing), raw)
+    tr.write_trace(path, tr.make_header("8086", 4_772_727, 0, bus_timing=True), raw,
+                   version)
     return path
 
 
@@ -382,6 +410,29 @@ def test_clock_records_are_a_few_bytes_and_read_back_as_written(tmp_path):
     _, _, recs = _read(_write(tmp_path, _stream(entry)))
     push, nop = recs
     assert push.clocks == BUS_CYCLE and nop.clocks == []
+
+
+def test_a_bus_entry_keeps_what_the_next_insn_leaves_out(tmp_path):
+    # push ax; nop; a jump back to the push and the nop again, a BUS entry after each:
+    # the last two INSNs are one byte (EIP and bytes implied), the first of them with a
+    # one-byte displacement, the last with nothing but its tag.
+    enc = tr.StreamEncoder()
+    bus = enc.bus(BUS_CYCLE)
+    n = len(BUS_CYCLE)
+    parts = [enc.key(0, 0, {"cs": 0x1000}, 0), enc.ctx(0, 0x1000, 0x10000),
+             enc.insn(0, 0, b"\x50"), enc.reg("esp", 0xFFFE), bus,
+             enc.insn(n, 1, b"\x90"), bus]
+    again = enc.insn(n, 0, b"\x50")
+    parts += [again, enc.reg("esp", 0xFFFC), bus]
+    last = enc.insn(n, 1, b"\x90")
+    parts += [last, bus]
+    assert again == bytes((tr.INSN2 | tr.INSN2_EIP | n, 0xFE))
+    assert last == bytes((tr.INSN2 | n,))
+    _, _, recs = _read(_write(tmp_path, b"".join(parts)))
+    assert [(r.eip, r.bytes, r.cycle, r.regs_after) for r in recs] == [
+        (0, b"\x50", 0, {"esp": 0xFFFE}), (1, b"\x90", n, {}),
+        (0, b"\x50", 2 * n, {"esp": 0xFFFC}), (1, b"\x90", 3 * n, {})]
+    assert all(r.clocks == BUS_CYCLE for r in recs)
 
 
 def test_an_instruction_longer_than_one_entry_gets_several(tmp_path):
@@ -408,9 +459,9 @@ def test_encode_bus_refuses_what_is_not_a_clock(bad):
         tr.encode_bus(bad)
 
 
-def _errors(tmp_path, raw, bus_timing=True):
+def _errors(tmp_path, raw, version=tr.VERSION):
     with pytest.raises(tr.TraceError) as e:
-        _read(_write(tmp_path, raw, bus_timing))
+        _read(_write(tmp_path, raw, version))
     return str(e.value)
 
 
@@ -418,7 +469,9 @@ def test_damaged_bus_entries(tmp_path):
     entry = tr.encode_bus(BUS_CYCLE)
     key = tr.encode_key(0, 0, {}, 0)
     # In a version-1 file the tag is unknown.
-    assert "unknown entry tag 0x0a" in _errors(tmp_path, _stream(entry), bus_timing=False)
+    assert "unknown entry tag 0x0a" in _errors(tmp_path, _stream(entry, version=1), 1)
+    with pytest.raises(ValueError):
+        tr.StreamEncoder(1).bus(BUS_CYCLE)
     # With no instruction to belong to, no clocks, a T-state or segment code that is none.
     assert "BUS entry outside" in _errors(tmp_path, key + entry)
     assert "no clocks" in _errors(tmp_path, _stream(bytes([tr.BUS, 0, 0])))
@@ -429,17 +482,19 @@ def test_damaged_bus_entries(tmp_path):
     assert "segment 5" in message and "offset" in message
 
 
-def _delivery_stream(*between):
-    """PUSH with its clocks, then `between` (a CYCLE and an INT), then a NOP."""
-    return b"".join([tr.encode_key(100, 7, {"cs": 0x1000}, 0),
-                     tr.encode_ctx(0, 0x1000, 0x10000),
-                     tr.encode_insn(0, 0, b"\x50"), tr.encode_bus(BUS_CYCLE), *between,
-                     tr.encode_insn(len(BUS_CYCLE) + 61, 1, b"\x90")])
+def _delivery_stream(*between, enc=None):
+    """PUSH with its clocks, then `between` (a CYCLE and an INT, built with `enc`), then a
+    NOP."""
+    enc = enc or tr.StreamEncoder()
+    return b"".join([enc.key(100, 7, {"cs": 0x1000}, 0), enc.ctx(0, 0x1000, 0x10000),
+                     enc.insn(0, 0, b"\x50"), tr.encode_bus(BUS_CYCLE), *between,
+                     enc.insn(len(BUS_CYCLE) + 61, 1, b"\x90")])
 
 
 def test_a_cycle_entry_gives_the_delivery_its_start_cycle(tmp_path):
+    enc = tr.StreamEncoder()
     raw = _delivery_stream(tr.encode_cycle(len(BUS_CYCLE)), tr.encode_int(8, tr.INT_HARDWARE),
-                           tr.encode_memw(2, 0x2FFFE, 0x2FFFE, 0x0202))
+                           enc.memw(2, 0x2FFFE, 0x2FFFE, 0x0202), enc=enc)
     assert tr.encode_cycle(5) == bytes([tr.CYCLE, 5, 0, 0, 0])
     _, _, (push, irq, nop) = _read(_write(tmp_path, raw))
     assert (push.cycle, irq.cycle, nop.cycle) == (100, 100 + len(BUS_CYCLE),
@@ -458,7 +513,7 @@ def test_a_cycle_entry_gives_the_delivery_its_start_cycle(tmp_path):
 def test_damaged_cycle_entries(tmp_path):
     cycle, irq = tr.encode_cycle(3), tr.encode_int(8, tr.INT_HARDWARE)
     key = tr.encode_key(0, 0, {}, 0)
-    assert "unknown entry tag 0x0b" in _errors(tmp_path, key + cycle + irq, bus_timing=False)
+    assert "unknown entry tag 0x0b" in _errors(tmp_path, key + cycle + irq, 1)   # version 1
     assert "CYCLE entry not followed by an INT" in _errors(tmp_path, _delivery_stream(cycle))
     message = _errors(tmp_path, _delivery_stream(cycle, tr.encode_int(13, tr.INT_EXCEPTION)))
     assert "INT kind 0 after a CYCLE" in message
@@ -475,8 +530,9 @@ def test_damaged_cycle_entries(tmp_path):
 
 
 def test_a_cut_bus_entry_ends_the_trace_cleanly(tmp_path):
-    raw = _stream(tr.encode_bus(BUS_CYCLE))
-    cut = raw[:-len(tr.encode_insn(0, 1, b"\x90")) - 4]      # into the last clock records
+    entry = tr.encode_bus(BUS_CYCLE)
+    raw = _stream(entry)
+    cut = raw[:raw.index(entry) + len(entry) - 4]       # into the last clock records
     path = _write(tmp_path, cut)
     with tr.TraceReader(path) as t:
         recs = list(t)
@@ -559,6 +615,25 @@ def test_info_bus_shows_the_last_instructions_clocks():
     assert sum(" A %05x DS MEMR T1 " % operand in line for line in body) == 1
     assert sum(" A %05x DS MEMW T1 " % operand in line for line in body) == 1
     assert interp.execute_capture("info clocks") == interp.execute_capture("info bus")
+
+
+def test_trace_mem_on_the_bus_model_reads_the_stream_with_its_bus_entries():
+    # trace-mem records each stepped instruction; on the bus model the step appends a BUS
+    # entry after the instruction's MEMW, and the write is still found.
+    m = _machine("8086")
+    out = []
+    from debugger.commands import CommandInterpreter
+    from debugger.controller import Debugger
+    interp = CommandInterpreter(Debugger(m), write=out.append)
+    interp.execute("s 5")
+    interp.execute("trace-mem on")
+    del out[:]
+    interp.execute("s")                          # add [bx], ax
+    operand = (0x1000 << 4) + m.cpu.bx
+    word = m.mem.read16(operand)
+    assert "  mem write: lin 0x%08x phys 0x%08x size 2 value 0x%04x" % (
+        operand, operand, word) in out
+    assert m.bus_timing.modelled
 
 
 def test_info_bus_without_the_bus_model_or_its_timing():

@@ -22,6 +22,12 @@ def header(**kw):
     return tr.make_header("80386", 16_000_000, 1000, "synthetic", **kw)
 
 
+def write_v1(path, hdr, raw):
+    """A version 1 file: the encode_* functions build version 1 entries (version 2 has
+    tests of its own in test_trace_v2.py)."""
+    tr.write_trace(path, hdr, raw, version=1)
+
+
 def sample_stream():
     """A small real-mode run: mov, out, a store, an IRQ 0 between instructions, INT 10h
     in the handler, a paged 32-bit instruction that faults, then a shutdown."""
@@ -61,7 +67,7 @@ def sample_stream():
 @pytest.fixture
 def sample(tmp_path):
     path = tmp_path / "sample.c86t"
-    tr.write_trace(path, header(), sample_stream())
+    write_v1(path, header(), sample_stream())
     return path
 
 
@@ -129,7 +135,7 @@ def test_key_mid_stream_resets_cycle_base_and_count(tmp_path):
         encode_insn(2, 2, b"\x90"),
     ])
     path = tmp_path / "k.c86t"
-    tr.write_trace(path, header(), raw)
+    write_v1(path, header(), raw)
     recs, _ = read_all(path)
     assert [(r.cycle, r.icount) for r in recs] == [(10, 0), (13, 1), (12 + (1 << 33), 7)]
     assert recs[2].regs_before()["eax"] == 5
@@ -138,7 +144,7 @@ def test_key_mid_stream_resets_cycle_base_and_count(tmp_path):
 def test_a_missing_ctx_is_derived_from_the_key(tmp_path):
     raw = encode_key(0, 0, {"cs": 0xF000}, 0xFFF0) + encode_insn(0, 0xFFF0, b"\xea")
     path = tmp_path / "noctx.c86t"
-    tr.write_trace(path, header(), raw)
+    write_v1(path, header(), raw)
     (rec,), _ = read_all(path)
     assert rec.mode_name == "real" and rec.cs_base == 0xF0000 and rec.linear == 0xFFFF0
 
@@ -152,7 +158,7 @@ def test_exception_during_a_hardware_delivery_stays_with_it(tmp_path):
         encode_ctx(1 | 8, 8, 0), encode_insn(50, 0x2000, b"\xcf"),
     ])
     path = tmp_path / "nested.c86t"
-    tr.write_trace(path, header(), raw)
+    write_v1(path, header(), raw)
     recs, _ = read_all(path)
     assert [r.kind for r in recs] == ["insn", "interrupt", "insn"]
     assert recs[1].interrupts == [(0x20, INT_HARDWARE, None), (13, INT_EXCEPTION, 0x102)]
@@ -210,7 +216,7 @@ def test_writer_reuses_nothing_it_was_given_and_reports_a_failed_write(tmp_path)
     path = tmp_path / "w.c86t"
     stream = sample_stream()
     buf = bytearray(stream)
-    with tr.TraceWriter(path, header()) as w:
+    with tr.TraceWriter(path, header(), 1) as w:
         w.write(memoryview(buf))
         buf[:] = bytes(len(buf))
         w.write(stream)
@@ -228,7 +234,7 @@ def test_writer_reuses_nothing_it_was_given_and_reports_a_failed_write(tmp_path)
         def close(self):
             self.closed = True
 
-    w = tr.TraceWriter(tmp_path / "x.c86t", header())
+    w = tr.TraceWriter(tmp_path / "x.c86t", header(), 1)
     w._file.close()
     w._file = Full()
     w.write(stream)
@@ -238,7 +244,7 @@ def test_writer_reuses_nothing_it_was_given_and_reports_a_failed_write(tmp_path)
 
 def test_created_only_when_given(tmp_path):
     path = tmp_path / "c.c86t"
-    tr.write_trace(path, header(created="2024-01-02T03:04:05Z"), b"")
+    write_v1(path, header(created="2024-01-02T03:04:05Z"), b"")
     with tr.TraceReader(path) as t:
         assert t.header["created"] == "2024-01-02T03:04:05Z"
         assert list(t) == []
@@ -249,7 +255,7 @@ def test_created_only_when_given(tmp_path):
 def test_every_truncation_reads_cleanly(tmp_path):
     raw = sample_stream()
     full, _ = read_all_from(tmp_path, raw)
-    head_len = len(tr.encode_file_header(header()))
+    head_len = len(tr.encode_file_header(header(), 1))
     boundaries = entry_boundaries(raw)
     for cut in range(1, len(raw)):
         recs, warnings = read_all_from(tmp_path, raw[:cut])
@@ -277,14 +283,14 @@ def entry_boundaries(raw):
 
 def read_all_from(tmp_path, raw):
     path = tmp_path / "cut.c86t"
-    tr.write_trace(path, header(), raw)
+    write_v1(path, header(), raw)
     return read_all(path)
 
 
 def test_truncated_trace_stats_count_whole_entries(tmp_path):
     raw = sample_stream()
     path = tmp_path / "cut.c86t"
-    tr.write_trace(path, header(), raw[:-3])      # into the last REG
+    write_v1(path, header(), raw[:-3])      # into the last REG
     with tr.TraceReader(path) as t:
         s = t.stats()
     assert s.instructions == 6 and s.warnings
@@ -334,8 +340,8 @@ def test_missing_file(tmp_path):
 def test_bad_entries_name_file_and_offset(tmp_path, tail, message):
     good = encode_key(0, 0, {}, 0) + encode_ctx(0, 0, 0) + encode_insn(0, 0, b"\x90")
     path = tmp_path / "bad.c86t"
-    tr.write_trace(path, header(), good + tail)
-    offset = len(tr.encode_file_header(header())) + len(good)
+    write_v1(path, header(), good + tail)
+    offset = len(tr.encode_file_header(header(), 1)) + len(good)
     with tr.TraceReader(path) as t:
         with pytest.raises(tr.TraceError) as e:
             list(t)
@@ -347,7 +353,7 @@ def test_entries_before_the_first_key_are_errors(tmp_path):
     for raw, message in ((encode_insn(0, 0, b"\x90"), "before the first KEY"),
                          (encode_reg("eax", 1), "outside any instruction")):
         path = tmp_path / "nokey.c86t"
-        tr.write_trace(path, header(), raw)
+        write_v1(path, header(), raw)
         with tr.TraceReader(path) as t, pytest.raises(tr.TraceError, match=message):
             list(t)
 
@@ -374,7 +380,7 @@ def test_real_mode_branch_targets_are_offsets_in_cs(tmp_path):
     raw = (encode_key(0, 0, {"cs": 0xF000}, 0xFFF0) + encode_ctx(0, 0xF000, 0xF0000)
            + encode_insn(0, 0xE05B, bytes.fromhex("ebfe")))
     path = tmp_path / "jmp.c86t"
-    tr.write_trace(path, header(), raw)
+    write_v1(path, header(), raw)
     (rec,), _ = read_all(path)
     assert "jmp 0xe05b" in tr.format_record(rec)
 
@@ -413,7 +419,7 @@ def test_stats_hottest_addresses(tmp_path):
                  encode_insn(2, 0x11, b"\x75\xfd")]
     loop += [encode_insn(3, 0x13, b"\xf4")]
     path = tmp_path / "loop.c86t"
-    tr.write_trace(path, header(), b"".join(loop))
+    write_v1(path, header(), b"".join(loop))
     with tr.TraceReader(path) as t:
         s = t.stats()
     assert s.addresses.most_common(3) == [((0x1000, 0x10, 0x10010), 10),
@@ -438,8 +444,8 @@ def two_traces(tmp_path, change):
     else:
         b[index] = entry
     pa, pb = tmp_path / "a.c86t", tmp_path / "b.c86t"
-    tr.write_trace(pa, header(), b"".join(a))
-    tr.write_trace(pb, header(), b"".join(b))
+    write_v1(pa, header(), b"".join(a))
+    write_v1(pb, header(), b"".join(b))
     return pa, pb
 
 
@@ -576,8 +582,8 @@ def test_cli_show_usage_errors(sample, capsys, argv, words):
 def test_cli_bad_file_is_one_line_with_offset(tmp_path, capsys):
     raw = encode_key(0, 0, {}, 0) + b"\x3f"
     path = tmp_path / "trace.c86t"
-    tr.write_trace(path, header(), raw)
-    offset = len(tr.encode_file_header(header())) + len(raw) - 1
+    write_v1(path, header(), raw)
+    offset = len(tr.encode_file_header(header(), 1)) + len(raw) - 1
     for action in ("show", "stats", "export"):
         status, out, err = cli_run(capsys, "trace", action, str(path))
         assert status == 2
@@ -586,7 +592,7 @@ def test_cli_bad_file_is_one_line_with_offset(tmp_path, capsys):
 
 def test_cli_truncated_file_warns(tmp_path, capsys):
     path = tmp_path / "cut.c86t"
-    tr.write_trace(path, header(), sample_stream()[:-4])
+    write_v1(path, header(), sample_stream()[:-4])
     status, out, err = cli_run(capsys, "trace", "show", str(path))
     assert status == 0 and len(out.splitlines()) == 8
     assert err.startswith("cycle86 trace: warning: %s: offset " % path) and "cut short" in err

@@ -323,7 +323,7 @@ def trace_bytes(rng):
         h = dict(header)
         h[rng.choice(list(h) + ["x"])] = rng.choice((None, -1, "x", [], {}, 1e308, 2 ** 70))
         header = h
-    return T.encode_file_header(header) + bytes(raw)
+    return T.encode_file_header(header, 1) + bytes(raw)       # encode_* build version 1
 
 
 def case_trace(rng, d):

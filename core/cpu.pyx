@@ -271,6 +271,11 @@ cdef enum:
     # What dc_loop returns
     DC_GENERIC = 0
     DC_CHECK = 1
+    # How dc_loop runs: on until it must stop, one instruction, on with the trace
+    # recorder's entries around each instruction
+    DC_RUN = 0
+    DC_ONE = 1
+    DC_TRACE = 2
 
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past len
@@ -496,6 +501,7 @@ cdef class _CPU:
     cdef bint dc_enabled        # the user's switch (decoded_cache)
     cdef bint dc_ok             # enabled, and no debug register asks for per-instruction checks
     cdef uint64_t dc_stop       # dc_loop returns once clock.now reaches it (0: at once)
+    cdef bint trace_only        # the trace recorder is the only debugger hook (DC_TRACE)
     cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
     cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
@@ -1523,9 +1529,13 @@ cdef class _CPU:
         self.hook_mem = self.hook_rd or self.tracing
         self.hook_io = self.catch_io or self.tracing
         self.hook_int = self.catch_vec or self.tracing
-        self.hook_insn = (self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0
-                          or self.catch_io or self.catch_vec or self.catch_mode
-                          or self.catch_magic or self.ret_armed or self.tracing)
+        self.trace_only = self.tracing and not (
+            self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0 or self.catch_io
+            or self.catch_vec or self.catch_mode or self.catch_magic or self.ret_armed)
+        self.hook_insn = self.trace_only or (
+            self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0 or self.catch_io
+            or self.catch_vec or self.catch_mode or self.catch_magic or self.ret_armed
+            or self.tracing)
 
     @cython.final
     cdef void add_hit(self, int kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d,
@@ -2460,7 +2470,7 @@ cdef class _CPU:
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET
                 if self.dc_ok and not (self.eflags & (F_TF | F_RF)) \
-                        and self.dc_loop(False) == DC_CHECK:
+                        and self.dc_loop(DC_RUN) == DC_CHECK:
                     continue
                 self.exec_generic()
                 continue
@@ -2469,6 +2479,9 @@ cdef class _CPU:
                 # Only the debugger (hook_insn): a breakpoint, a watchpoint, a recording.
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET
+                if self.trace_only and self.dc_ok and not (self.eflags & (F_TF | F_RF)) \
+                        and self.dc_loop(DC_TRACE) == DC_CHECK:
+                    continue
                 if self.dbg_exec(True):
                     return STOP_DEBUG
                 continue
@@ -2934,11 +2947,12 @@ cdef class _CPU:
             self.wr(e.seg, ea, size, v)
 
     @cython.final
-    cdef int dc_loop(self, bint one) noexcept:
+    cdef int dc_loop(self, int how) noexcept:
         """Run instructions from their decoded forms from EIP on, filling the cache as it
-        goes, while they are of such a form.  Returns DC_CHECK when the run loop must
-        look at its pending flags and limits before going on (after the one instruction
-        `one` asks for; a device was touched; the clock reached the end of the slice or
+        goes, while they are of such a form (DC_RUN; DC_ONE: one instruction; DC_TRACE:
+        with the trace recorder's entries, when it is the only debugger hook).  Returns
+        DC_CHECK when the run loop must look at its pending flags and limits before going
+        on (after the one instruction DC_ONE asks for; a device was touched; the clock reached the end of the slice or
         the next device event), else DC_GENERIC: the instruction at EIP needs the generic
         path, and nothing the run loop checks has changed since it last looked."""
         cdef uint32_t off, a, v, t, ea, cyc
@@ -2951,8 +2965,10 @@ cdef class _CPU:
         self.dc_stop = self.slice_end
         if self.clock.next_deadline < self.dc_stop:
             self.dc_stop = self.clock.next_deadline
-        if one:
+        if how == DC_ONE:
             self.dc_stop = 0
+        elif how == DC_TRACE:
+            self.skip_lin = -1          # (as dbg_before: no breakpoint to resume past)
         while True:
             # ---- look the bytes at EIP up
             off = self.eip - self.fw_eip
@@ -2979,6 +2995,8 @@ cdef class _CPU:
             size = e.size
             cyc = e.cyc
             ea = 0
+            if how == DC_TRACE:
+                self.trace_insn_begin(self.base[S_CS] + self.eip)
             if e.faults:
                 self.save_state()       # what a fault restores (registers only: no need)
             self.eip += e.len
@@ -3109,6 +3127,9 @@ cdef class _CPU:
                 cyc = 1
             self.clock.now += cyc
             self.icount += 1
+            if how == DC_TRACE:
+                self.dc_sync()
+                self.trace_insn_done()
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK
 
@@ -3117,7 +3138,7 @@ cdef class _CPU:
     cdef inline void exec_one(self) noexcept:
         # RF (an instruction breakpoint to resume past) and TF (a trap after the
         # instruction) are handled by the generic path only.
-        if self.dc_ok and not (self.eflags & (F_TF | F_RF)) and self.dc_loop(True) == DC_CHECK:
+        if self.dc_ok and not (self.eflags & (F_TF | F_RF)) and self.dc_loop(DC_ONE) == DC_CHECK:
             return
         self.exec_generic()
 

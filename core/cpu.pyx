@@ -1220,13 +1220,7 @@ cdef class _CPU:
             elif self.mod == 2:
                 off += self.fetch16()
             self.ea = off & 0xFFFF
-            if self.timing_adds_ea:
-                self.ea_clocks = EA_8086[self.mod * 8 + self.rm]
-            elif self.isa == ISA_286:
-                # base + index + displacement costs one more clock on the 286
-                self.ea_clocks = 1 if (self.mod != 0 and self.rm < 4) else 0
-            elif self.isa >= ISA_386:
-                self.ea_clocks = 1 if self.rm < 4 else 0     # two registers in the address
+            self.ea_clocks = self.ea16_clocks(self.mod, self.rm)
         else:
             if self.rm == 4:
                 sib = self.fetch8()
@@ -1258,6 +1252,17 @@ cdef class _CPU:
                 off += self.fetch32()
             self.ea = off
         self.ea_seg = self.seg_ovr if self.seg_ovr >= 0 else seg
+
+    @cython.final
+    cdef inline int ea16_clocks(self, int mod, int rm) noexcept:
+        # The clocks a 16-bit memory operand's address adds to the form's figure
+        if self.timing_adds_ea:
+            return EA_8086[mod * 8 + rm]
+        if self.isa == ISA_286:
+            return 1 if (mod != 0 and rm < 4) else 0    # base + index + displacement
+        if self.isa >= ISA_386:
+            return 1 if rm < 4 else 0                   # two registers in the address
+        return 0
 
     @cython.final
     cdef inline uint32_t get_rm(self, int size) noexcept:
@@ -2042,8 +2047,7 @@ cdef class _CPU:
         memcpy(&hi, page + 8, 8)
         slot = self.trace_code_slot(addr)
         clen = slot.len
-        if (slot.addr != addr) | (clen == 0) or (lo & CODE_MASK_LO[clen]) != slot.lo \
-                or (hi & CODE_MASK_HI[clen]) != slot.hi:
+        if not trace_code_known(slot, addr, lo, hi):
             self.trace_insn_begin_slow(lin)
             return
         eip = self.eip
@@ -2111,8 +2115,7 @@ cdef class _CPU:
         q = self.tbuf + pos
         slot = self.trace_code_slot(addr)
         clen = slot.len
-        hit = (slot.addr == addr and clen != 0 and (lo & CODE_MASK_LO[clen]) == slot.lo
-               and (hi & CODE_MASK_HI[clen]) == slot.hi)
+        hit = trace_code_known(slot, addr, lo, hi)
         self.t_code_hit = hit
         self.t_code_lo = lo
         self.t_code_hi = hi
@@ -2622,7 +2625,7 @@ cdef class _CPU:
         e.len = n
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
-        e.mode = 4 if self.code32 else 2
+        e.mode = self.dc_mode
         return D_NONE
 
     @cython.final
@@ -2679,12 +2682,7 @@ cdef class _CPU:
                         base = MODRM16_BASE[rm]
                         index = MODRM16_INDEX[rm]
                         seg = MODRM16_SEG[rm]
-                    if self.timing_adds_ea:
-                        eac = EA_8086[mod * 8 + rm]
-                    elif self.isa == ISA_286:
-                        eac = 1 if (mod != 0 and rm < 4) else 0
-                    elif self.isa >= ISA_386:
-                        eac = 1 if rm < 4 else 0
+                    eac = self.ea16_clocks(mod, rm)
                     if mod == 1:
                         disp += <uint32_t><int32_t><int8_t>p[n]
                         n += 1
@@ -2909,7 +2907,7 @@ cdef class _CPU:
         e.len = n
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
-        e.mode = 4 if self.code32 else 2
+        e.mode = self.dc_mode
         e.op = op
         e.k = k
         e.opsize = opsize
@@ -3059,22 +3057,13 @@ cdef class _CPU:
                 cyc = e.cyc_taken
             elif e.form == D_CALL:
                 t = self.eip + e.imm
-                if e.opsize == 2:
-                    t &= 0xFFFF
-                self.check_near_target(t)
-                self.push(self.eip, e.opsize)
-                self.eip = t
+                self.call_near(t if e.opsize == 4 else t & 0xFFFF, e.opsize)
                 cyc = e.cyc_taken
             elif e.form == D_RET:
-                v = self.rd(S_SS, self.cur_sp(), e.opsize)
-                self.near_jump(v if e.opsize == 4 else v & 0xFFFF)
-                self.release_stack(e.opsize + e.imm)
+                self.ret_near(e.opsize, e.imm)
             elif e.form == D_CALL_RM:
                 v = self.dc_get(e, ea, size)
-                v = v if size == 4 else v & 0xFFFF
-                self.check_near_target(v)
-                self.push(self.eip, size)
-                self.eip = v
+                self.call_near(v if size == 4 else v & 0xFFFF, size)
                 cyc = e.cyc_taken
             elif e.form == D_JMP_RM:
                 v = self.dc_get(e, ea, size)
@@ -3097,20 +3086,11 @@ cdef class _CPU:
                 if self.cond(e.aop):
                     self.set_reg(e.reg, size, v)
             elif e.form == D_CBW:
-                if size == 2:
-                    self.set_reg(R_EAX, 2, <uint32_t><int32_t><int8_t>(self.r[R_EAX] & 0xFF))
-                else:
-                    self.r[R_EAX] = <uint32_t><int32_t><int16_t>(self.r[R_EAX] & 0xFFFF)
+                self.cbw_cwde(size)
             elif e.form == D_CWD:
-                if size == 2:
-                    self.set_reg(R_EDX, 2, 0xFFFF if self.r[R_EAX] & 0x8000 else 0)
-                else:
-                    self.r[R_EDX] = 0xFFFFFFFFu if self.r[R_EAX] & 0x80000000u else 0
+                self.cwd_cdq(size)
             elif e.form == D_LEAVE:
-                t = self.get_reg(R_EBP, 4 if self.ss32 else 2)
-                v = self.rd(S_SS, t, e.opsize)
-                self.set_reg(R_ESP, 4 if self.ss32 else 2, t + e.opsize)
-                self.set_reg(R_EBP, e.opsize, v)
+                self.leave(e.opsize)
             elif e.form == D_IMUL:
                 if e.aop:
                     v = self.imul2(self.dc_get(e, ea, size), e.imm, size)
@@ -3118,9 +3098,7 @@ cdef class _CPU:
                     v = self.imul2(self.get_reg(e.reg, size), self.dc_get(e, ea, size), size)
                 self.set_reg(e.reg, size, v)
             elif e.form == D_XCHG_AX:
-                a = self.get_reg(e.rm, size)
-                self.set_reg(e.rm, size, self.get_reg(R_EAX, size))
-                self.set_reg(R_EAX, size, a)
+                self.xchg_acc(e.rm, size)
             # D_NOP: nothing
             cyc += self.cyc_extra
             if cyc == 0:
@@ -3420,20 +3398,11 @@ cdef class _CPU:
         elif op == 0x90:
             pass
         elif op in (0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97):
-            s = op & 7
-            a = self.get_reg(s, self.opsize)
-            self.set_reg(s, self.opsize, self.get_reg(R_EAX, self.opsize))
-            self.set_reg(R_EAX, self.opsize, a)
+            self.xchg_acc(op & 7, self.opsize)
         elif op == 0x98:
-            if self.opsize == 2:
-                self.set_reg(R_EAX, 2, <uint32_t><int32_t><int8_t>(self.r[R_EAX] & 0xFF))
-            else:
-                self.r[R_EAX] = <uint32_t><int32_t><int16_t>(self.r[R_EAX] & 0xFFFF)
+            self.cbw_cwde(self.opsize)
         elif op == 0x99:
-            if self.opsize == 2:
-                self.set_reg(R_EDX, 2, 0xFFFF if self.r[R_EAX] & 0x8000 else 0)
-            else:
-                self.r[R_EDX] = 0xFFFFFFFFu if self.r[R_EAX] & 0x80000000u else 0
+            self.cwd_cdq(self.opsize)
         elif op == 0x9A:
             off = self.fetch_imm(self.opsize)
             t = self.fetch16()
@@ -3498,10 +3467,7 @@ cdef class _CPU:
             v = self.shift(self.reg, a, t, size)
             self.set_rm(size, v)
         elif op == 0xC2 or op == 0xC3:
-            t = self.fetch16() if op == 0xC2 else 0
-            v = self.rd(S_SS, self.cur_sp(), self.opsize)
-            self.near_jump(v if self.opsize == 4 else v & 0xFFFF)
-            self.release_stack(self.opsize + t)
+            self.ret_near(self.opsize, self.fetch16() if op == 0xC2 else 0)
         elif op == 0xC4 or op == 0xC5:
             self.load_far_pointer(S_ES if op == 0xC4 else S_DS)
         elif op == 0xC6 or op == 0xC7:
@@ -3512,12 +3478,7 @@ cdef class _CPU:
         elif op == 0xC8:
             self.enter()
         elif op == 0xC9:
-            # LEAVE reads the saved BP before SP changes, so a limit fault leaves SP as
-            # it was (286 data).
-            t = self.get_reg(R_EBP, 4 if self.ss32 else 2)
-            v = self.rd(S_SS, t, self.opsize)
-            self.set_reg(R_ESP, 4 if self.ss32 else 2, t + self.opsize)
-            self.set_reg(R_EBP, self.opsize, v)
+            self.leave(self.opsize)
         elif op == 0xCA or op == 0xCB:
             t = self.fetch16() if op == 0xCA else 0
             self.far_return(t)
@@ -3584,11 +3545,7 @@ cdef class _CPU:
         elif op == 0xE8:
             sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
             t = self.eip + <uint32_t>sv
-            if self.opsize == 2:
-                t &= 0xFFFF
-            self.check_near_target(t)
-            self.push(self.eip, self.opsize)
-            self.jump_rel(sv)
+            self.call_near(t if self.opsize == 4 else t & 0xFFFF, self.opsize)
         elif op == 0xE9:
             sv = <int32_t>self.fetch_imm(self.opsize) if self.opsize == 4 else <int16_t>self.fetch16()
             self.jump_rel(sv)
@@ -3645,6 +3602,51 @@ cdef class _CPU:
     cdef inline void near_jump(self, uint32_t target) noexcept:
         self.check_near_target(target)
         self.eip = target
+
+    @cython.final
+    cdef inline void call_near(self, uint32_t target, int size) noexcept:
+        # CALL to `target` (already cut to the operand size): the limit is checked
+        # before the return address is pushed, so a bad target leaves the stack alone.
+        self.check_near_target(target)
+        self.push(self.eip, size)
+        self.eip = target
+        self.taken = True
+
+    @cython.final
+    cdef inline void ret_near(self, int size, uint32_t release) noexcept:
+        # RET [imm16]: the return address, then `release` more bytes off the stack
+        cdef uint32_t v = self.rd(S_SS, self.cur_sp(), size)
+        self.near_jump(v if size == 4 else v & 0xFFFF)
+        self.release_stack(size + release)
+
+    @cython.final
+    cdef inline void leave(self, int size) noexcept:
+        # LEAVE reads the saved BP before SP changes, so a limit fault leaves SP as
+        # it was (286 data).
+        cdef uint32_t t = self.get_reg(R_EBP, 4 if self.ss32 else 2)
+        cdef uint32_t v = self.rd(S_SS, t, size)
+        self.set_reg(R_ESP, 4 if self.ss32 else 2, t + size)
+        self.set_reg(R_EBP, size, v)
+
+    @cython.final
+    cdef inline void cbw_cwde(self, int size) noexcept:
+        if size == 2:
+            self.set_reg(R_EAX, 2, <uint32_t><int32_t><int8_t>(self.r[R_EAX] & 0xFF))
+        else:
+            self.r[R_EAX] = <uint32_t><int32_t><int16_t>(self.r[R_EAX] & 0xFFFF)
+
+    @cython.final
+    cdef inline void cwd_cdq(self, int size) noexcept:
+        if size == 2:
+            self.set_reg(R_EDX, 2, 0xFFFF if self.r[R_EAX] & 0x8000 else 0)
+        else:
+            self.r[R_EDX] = 0xFFFFFFFFu if self.r[R_EAX] & 0x80000000u else 0
+
+    @cython.final
+    cdef inline void xchg_acc(self, int r, int size) noexcept:
+        cdef uint32_t a = self.get_reg(r, size)
+        self.set_reg(r, size, self.get_reg(R_EAX, size))
+        self.set_reg(R_EAX, size, a)
 
     @cython.final
     cdef void release_stack(self, uint32_t n) noexcept:
@@ -4152,11 +4154,7 @@ cdef class _CPU:
             self.set_rm(size, self.inc_dec(self.get_rm(size), size, reg == 1))
         elif reg == 2:
             v = self.get_rm(size)
-            v = v if self.opsize == 4 else v & 0xFFFF
-            self.check_near_target(v)
-            self.push(self.eip, self.opsize)
-            self.eip = v
-            self.taken = True
+            self.call_near(v if self.opsize == 4 else v & 0xFFFF, self.opsize)
         elif reg == 4:
             v = self.get_rm(size)
             self.near_jump(v if self.opsize == 4 else v & 0xFFFF)
@@ -5970,7 +5968,7 @@ cdef class _CPU:
         if self.dcache == NULL:
             return None
         e = &self.dcache[(eip ^ (eip >> 12)) & (DC_SIZE - 1)]
-        if e.mode != (4 if self.code32 else 2):
+        if e.mode != self.dc_mode:
             return None
         for i in range(16):
             b = self.peek8(self.base[S_CS] + eip + i)
@@ -6406,6 +6404,13 @@ cdef inline void host_store(uint8_t* page, int size, uint32_t v) noexcept:
         (<uint16_t*>page)[0] = v
     else:
         (<uint32_t*>page)[0] = v
+
+
+cdef inline bint trace_code_known(TCode* slot, uint32_t addr, uint64_t lo, uint64_t hi) noexcept:
+    """The recorder's code cache holds these bytes (the 16 at addr) for addr: the reader
+    knows them, and the INSN entry needs none."""
+    return (slot.addr == addr and slot.len != 0 and (lo & CODE_MASK_LO[slot.len]) == slot.lo
+            and (hi & CODE_MASK_HI[slot.len]) == slot.hi)
 
 
 cdef inline bint _contributory(int vec) noexcept:

@@ -276,20 +276,28 @@ cdef enum:
     DC_RUN = 0
     DC_ONE = 1
     DC_TRACE = 2
+    JCC_NONE = 0xFF
 
 ctypedef struct DInsn:
-    uint64_t b0, b1         # the bytes it was decoded from, zero past len
+    uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
     uint32_t amask          # address-size mask of the EA
+    uint32_t jdisp          # a fused Jcc (jcc < 16): its length + displacement
     uint16_t op             # opcode as op_byte holds it (0x100 | b for 0F b)
     uint16_t k              # timing index (op << 3 | reg for groups)
     uint16_t cyc            # clocks: prefixes + base form (reg, or mem + EA)
     uint16_t cyc_taken      # clocks when a branch is taken
-    uint8_t form, len, mode  # mode: default operand size (2 or 4); 0 = empty entry
+    uint16_t jcyc, jcyc_taken   # the fused Jcc's clocks, not taken and taken
+    uint8_t form, len, tlen, mode   # len: this instruction's; tlen: the bytes tagged
+                                    # (with a fused Jcc); mode: default operand size
+                                    # (2 or 4), 0 = empty entry
     uint8_t opsize, adsize, size, aop
     uint8_t mod, reg, rm, base, index, scale, seg
     uint8_t faults          # it may fault (memory, stack, a branch's limit check)
-    uint8_t pad[5]          # 64 bytes: an index is a shift
+    uint8_t jcc             # the condition of the Jcc fused to it; JCC_NONE: none
+    uint8_t jlen            # the fused Jcc's length
+    uint8_t jwide           # the fused Jcc's operand size is 32 bits (else IP wraps at 64K)
+    uint8_t pad[1]          # 64 bytes: an index is a shift
 
 # Masks of an entry's first and second 8 bytes by its length (0..16).
 cdef uint64_t DC_LO[17]
@@ -299,6 +307,7 @@ D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_r
            "push_imm", "jcc", "jmp", "call", "ret", "call_rm", "jmp_rm", "nop", "movx",
            "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul")
 assert len(D_NAMES) == D_IMUL + 1
+assert sizeof(DInsn) == 64
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
@@ -2623,6 +2632,8 @@ cdef class _CPU:
         # Not a decoded form: remember that for these n leading bytes.
         e.form = D_NONE
         e.len = n
+        e.tlen = n
+        e.jcc = JCC_NONE
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -2905,6 +2916,8 @@ cdef class _CPU:
         e.cyc_taken = <uint16_t>(pfx + (self.t_taken[k] if self.t_taken[k] else base_c))
         e.form = form
         e.len = n
+        e.tlen = n
+        e.jcc = JCC_NONE
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -2930,6 +2943,34 @@ cdef class _CPU:
                                     or form == D_CBW or form == D_CWD or form == D_XCHG_AX
                                     or form == D_NOP or form == D_IMUL)
         return form
+
+    @cython.final
+    cdef void dc_fuse(self, DInsn* e, const uint8_t* p, uint64_t lo, uint64_t hi) noexcept:
+        """e, just decoded from p, cannot fault and is no branch: when a conditional jump
+        follows it (at p + e.len, 16 bytes readable), fuse the two, so that dc_loop runs
+        the pair (a compare or a count and the jump on its flags, the commonest pair in
+        any loop) from one lookup.  The entry is then tagged by the bytes of both.  Each
+        instruction still takes its own clocks and count, and the clock is checked
+        between them as between any two."""
+        cdef DInsn j
+        cdef uint64_t jlo, jhi
+        cdef int n
+        memcpy(&jlo, p + e.len, 8)
+        memcpy(&jhi, p + e.len + 8, 8)
+        if self.dc_decode(&j, p + e.len, jlo, jhi) != D_JCC:
+            return
+        n = e.len + j.len
+        if n > 16:
+            return
+        e.jcc = j.aop
+        e.jlen = j.len
+        e.jdisp = j.len + j.imm
+        e.jwide = j.opsize == 4
+        e.jcyc = j.cyc if j.cyc else 1
+        e.jcyc_taken = j.cyc_taken if j.cyc_taken else 1
+        e.tlen = n
+        e.b0 = lo & DC_LO[n]
+        e.b1 = hi & DC_HI[n]
 
     @cython.final
     cdef inline uint32_t dc_get(self, DInsn* e, uint32_t ea, int size) noexcept:
@@ -2982,10 +3023,12 @@ cdef class _CPU:
             memcpy(&lo, p, 8)
             memcpy(&hi, p + 8, 8)
             e = &self.dcache[(self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)]
-            if (((lo ^ e.b0) & DC_LO[e.len]) | ((hi ^ e.b1) & DC_HI[e.len])) != 0 \
+            if (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0 \
                     or e.mode != self.dc_mode:
                 if self.dc_decode(e, p, lo, hi) == D_NONE:
                     return DC_GENERIC
+                if not e.faults and <uint64_t>off + e.len + 16 <= self.fw_n:
+                    self.dc_fuse(e, p, lo, hi)
             elif e.form == D_NONE:
                 return DC_GENERIC
             # ---- run it: what exec_generic does for the same bytes, through the same
@@ -3105,6 +3148,25 @@ cdef class _CPU:
                 cyc = 1
             self.clock.now += cyc
             self.icount += 1
+            if e.jcc != JCC_NONE and how == DC_RUN:
+                # The conditional jump fused to this instruction (dc_fuse), as the D_JCC
+                # form runs it, unless the clock stops the run between the two.  A
+                # target past the CS limit is left to the generic path, whose #GP
+                # names the jump.
+                if self.clock.now >= self.dc_stop:
+                    return DC_CHECK
+                if self.cond(e.jcc):
+                    t = self.eip + e.jdisp
+                    if not e.jwide:
+                        t &= 0xFFFF
+                    if t > self.seg_hi[S_CS] and not self.m_word_wrap:
+                        return DC_GENERIC
+                    self.eip = t
+                    self.clock.now += e.jcyc_taken
+                else:
+                    self.eip += e.jlen
+                    self.clock.now += e.jcyc
+                self.icount += 1
             if how == DC_TRACE:
                 self.dc_sync()
                 self.trace_insn_done()
@@ -5978,9 +6040,9 @@ cdef class _CPU:
                 lo |= (<uint64_t>b) << (8 * i)
             else:
                 hi |= (<uint64_t>b) << (8 * (i - 8))
-        if ((lo ^ e.b0) & DC_LO[e.len]) | ((hi ^ e.b1) & DC_HI[e.len]):
+        if ((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen]):
             return None
-        return D_NAMES[e.form]
+        return D_NAMES[e.form] + ("+jcc" if e.jcc != JCC_NONE else "")
 
     property gdtr:
         def __get__(self):

@@ -13,7 +13,7 @@ from hypothesis import given
 from core import strategies as S
 from core.machine import Machine
 from tests.asm import nasm
-from tests.test_cpu_tlb import flat32, run_at
+from tests.test_cpu_tlb import CODE32, DATA32, descriptor, flat32, run_at, with_gdt
 
 
 def _run(case, cached):
@@ -313,3 +313,136 @@ def test_a_jump_to_another_page_runs_from_the_cache_there():
         run_at(m, 0x10000, code)
         assert c.eax == 3
         assert c.decoded_form(0x11000) == "alu_rm_imm"
+
+
+# --- a conditional jump fused to the instruction before it (dc_fuse) ---------------------
+
+FUSED_LOOP = """
+    mov ecx, 300
+    xor eax, eax
+    xor ebx, ebx
+again:
+    add eax, ecx
+    shr eax, 1
+    jnc .even
+    xor eax, 0xEDB88320
+.even:
+    cmp eax, 0x1000
+    jb .small
+    sub eax, 0x800
+.small:
+    test al, 4
+    jz .z
+    inc ebx
+.z:
+    dec ecx
+    jnz again
+    hlt
+"""
+
+
+@pytest.mark.parametrize("model", ["80386", "pentium"])
+def test_fused_pairs_stop_between_their_two_instructions_like_any_two(model):
+    # Budgets of 1 to 13 clocks end runs anywhere, between the two instructions of a
+    # fused pair too: every run must end at the same EIP, clock and instruction count
+    # with the cache off and on, as if the pair were two entries.
+    import itertools
+    runs = []
+    for cached in (False, True):
+        m, c = flat32(model=model)
+        c.decoded_cache = cached
+        code = nasm(FUSED_LOOP, bits=32)
+        m.mem.write(0x10000, code)
+        c.eip = 0x10000
+        ends = []
+        for budget in itertools.cycle((1, 2, 3, 5, 7, 11, 13)):
+            reason = m.run(budget)
+            ends.append((c.eip, m.clock.now, c.icount))
+            if reason == "halt":
+                break
+        runs.append((ends, c.get_state()))
+    assert runs[0] == runs[1]
+    # Many of those runs ended between a pair: at a jump, its compare run.
+    at_jump = [eip for eip, _, _ in runs[0][0] if 0x70 <= (code + b"\0")[eip - 0x10000] <= 0x7F]
+    assert len(at_jump) > 100
+    dec = 0x10000 + code.index(b"\x49\x75")                 # dec ecx; jnz again
+    assert c.decoded_form(dec) == "incdec+jcc"
+    # A straight run to the end gives the same too, from fused entries.
+    finals = []
+    for cached in (False, True):
+        m, c = flat32(model=model)
+        c.decoded_cache = cached
+        run_at(m, 0x10000, code)
+        finals.append((c.get_state(), m.clock.now, c.icount))
+    assert finals[0] == finals[1] == (runs[0][1], finals[0][1], finals[0][2])
+
+
+def test_a_fused_jump_past_the_cs_limit_faults_at_the_jump():
+    # The compare runs; the jump's target is past CS's limit, so the #GP names the
+    # jump (the generic path raises it), with the compare's flags already set.
+    for cached in (False, True):
+        m, c = flat32(model="80386")
+        c.decoded_cache = cached
+        with_gdt(m, c, [descriptor(0, 0xFFFFF, CODE32 | 0x800000),
+                        descriptor(0, 0xFFFFF, DATA32 | 0x800000),
+                        descriptor(0, 0x10FFF, CODE32)])             # 18: limit 0x10FFF
+        code = nasm("""
+            jmp 0x18:0x10000 + next
+        next:
+            mov ecx, 3
+        again:
+            cmp ecx, 1
+            je 0x10000 + 0x2000 - 0x10000 + $$     ; past the limit
+            dec ecx
+            jnz again
+            hlt""", bits=32)
+        run_at(m, 0x10000, code)
+        je = 0x10000 + code.index(b"\x83\xf9\x01") + 3
+        assert c.eip == 0x11001                                     # the #GP handler ran
+        assert m.mem.read32(c.esp + 4) == je                        # EIP of the JE
+        assert (c.ecx, c.eflags & 0x40) == (1, 0x40)                # CMP ran: ZF
+        assert c.decoded_form(je - 3) == ("alu_rm_imm+jcc" if cached else None)
+
+
+def test_a_fused_jump_in_16_bit_code_wraps_ip_inside_the_segment():
+    # Real mode: DEC CX at CS:FF80 and a JNZ whose target is 10000h: IP wraps to the
+    # segment's start, as the unfused jump does (the 386 keeps a 64 KiB limit).
+    results = []
+    for cached in (False, True):
+        m = Machine("80386", 1 << 20)
+        c = m.cpu
+        c.decoded_cache = cached
+        c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
+        c.ss, c.sp = 0x3000, 0xFFFE
+        m.mem.write(0x10000, nasm("inc bx\njmp 0xFF80"))
+        m.mem.write(0x1FF80, b"\x49\x75\x7d\xf4")           # dec cx; jnz 0000; hlt
+        c.ip, c.cx, c.bx = 0xFF80, 4, 0
+        assert m.run(1_000_000) == "halt"
+        assert (c.bx, c.cx, c.ip) == (3, 0, 0xFF84)
+        results.append((c.get_state(), m.clock.now, c.icount))
+        assert c.decoded_form(0xFF80) == ("incdec+jcc" if cached else None)
+    assert results[0] == results[1]
+
+
+def test_rewriting_the_jump_of_a_fused_pair_runs_the_new_jump():
+    # The pair's entry is tagged by both instructions' bytes: a store that turns the
+    # JNZ into a JZ must be seen at the next lookup.
+    for paging in (False, True):
+        m, c = flat32(paging=paging)
+        code = nasm("""
+            mov ecx, 5
+            xor ebx, ebx
+        again:
+            inc ebx
+            cmp ebx, 3
+            jne .same
+            mov byte [0x10000 + patch], 0x74    ; JNZ -> JZ
+        .same:
+            dec ecx
+        patch:
+            jnz again
+            hlt""", bits=32)
+        run_at(m, 0x10000, code)
+        # Iterations 1-3 loop while ECX != 0; at the third the jump becomes JZ, which
+        # falls through with ECX = 2.
+        assert (c.ebx, c.ecx) == (3, 2)

@@ -268,6 +268,13 @@ cdef enum:
     D_LEAVE
     D_XCHG_AX
     D_IMUL                  # reg = reg * r/m, or (aop 1) r/m * imm
+    # 32-bit register operands, the commonest case of the forms above, run without
+    # their size and operand-kind switches: dst (in 'base') op= src (in 'index'), or
+    # op= imm; 'store' is 0 for CMP and TEST.  TEST is AND that stores nothing.
+    D_ALU_RR
+    D_ALU_RI
+    D_INCDEC_R
+    D_SHIFT_RI              # SHL/SAL, SHR, SAR by a nonzero count (imm, masked)
     # What dc_loop returns
     DC_GENERIC = 0
     DC_CHECK = 1
@@ -297,7 +304,7 @@ ctypedef struct DInsn:
     uint8_t jcc             # the condition of the Jcc fused to it; JCC_NONE: none
     uint8_t jlen            # the fused Jcc's length
     uint8_t jwide           # the fused Jcc's operand size is 32 bits (else IP wraps at 64K)
-    uint8_t pad[1]          # 64 bytes: an index is a shift
+    uint8_t store           # D_ALU_RR, D_ALU_RI: the result is written (not CMP, TEST)
 
 # Masks of an entry's first and second 8 bytes by its length (0..16).
 cdef uint64_t DC_LO[17]
@@ -305,8 +312,9 @@ cdef uint64_t DC_HI[17]
 D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_rm_imm",
            "mov_rm_r", "mov_r_rm", "mov_rm_imm", "lea", "incdec", "push_rm", "pop_r",
            "push_imm", "jcc", "jmp", "call", "ret", "call_rm", "jmp_rm", "nop", "movx",
-           "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul")
-assert len(D_NAMES) == D_IMUL + 1
+           "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul",
+           "alu_rr32", "alu_ri32", "incdec_r32", "shift_ri32")
+assert len(D_NAMES) == D_SHIFT_RI + 1
 assert sizeof(DInsn) == 64
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
@@ -1303,7 +1311,14 @@ cdef class _CPU:
     @cython.final
     cdef uint32_t alu(self, int op, uint32_t a, uint32_t b, int size) noexcept:
         """ADD OR ADC SBB AND SUB XOR CMP (op = ModR/M reg encoding); sets the flags."""
-        cdef uint32_t mask = SIZE_MASK[size], sign = SIZE_SIGN[size]
+        return self.alu_c(op, a, b, size)
+
+    @cython.final
+    cdef inline uint32_t alu_c(self, int op, uint32_t a, uint32_t b, int size) noexcept:
+        # alu's body, inlined where the size is a constant (the decoded 32-bit register
+        # forms), so that the masks and the flag tests fold: the masks are computed,
+        # not looked up, for that.
+        cdef uint32_t mask = 0xFFFFFFFFu >> (32 - 8 * size), sign = <uint32_t>1 << (8 * size - 1)
         cdef uint64_t wide
         cdef uint32_t res, c = 0, f = 0
         if op == 0 or op == 2:
@@ -1331,27 +1346,71 @@ cdef class _CPU:
             res = a & b
         else:
             res = a ^ b
-        self.set_arith(f | self.szp(res, size))
+        f |= PARITY[res & 0xFF]
+        if (res & mask) == 0:
+            f |= F_ZF
+        if res & sign:
+            f |= F_SF
+        self.set_arith(f)
         return res
 
     @cython.final
     cdef uint32_t inc_dec(self, uint32_t a, int size, bint dec) noexcept:
+        return self.inc_dec_c(a, size, dec)
+
+    @cython.final
+    cdef inline uint32_t inc_dec_c(self, uint32_t a, int size, bint dec) noexcept:
+        # inc_dec's body, inlined for the decoded 32-bit register form (as alu_c)
         cdef uint32_t res, f = self.eflags & F_CF
-        cdef uint32_t sign = SIZE_SIGN[size]
+        cdef uint32_t mask = 0xFFFFFFFFu >> (32 - 8 * size), sign = <uint32_t>1 << (8 * size - 1)
         if dec:
-            res = (a - 1) & SIZE_MASK[size]
+            res = (a - 1) & mask
             if res == sign - 1:
                 f |= F_OF
         else:
-            res = (a + 1) & SIZE_MASK[size]
+            res = (a + 1) & mask
             if res == sign:
                 f |= F_OF
         f |= (a ^ res) & F_AF
-        self.set_arith(f | self.szp(res, size))
+        f |= PARITY[res & 0xFF]
+        if res == 0:
+            f |= F_ZF
+        if res & sign:
+            f |= F_SF
+        self.set_arith(f)
         return res
 
     @cython.final
-    cdef bint cond(self, int cc) noexcept:
+    cdef inline uint32_t shift32_imm(self, int op, uint32_t v, uint32_t count) noexcept:
+        # SHL/SAL, SHR and SAR of a 32-bit operand by a count of 1..31 (the 386 and
+        # later): what shift() computes bit by bit, in one step, with the same flags.
+        cdef uint32_t res, f
+        if op == 5:
+            f = (v >> (count - 1)) & 1
+            res = v >> count
+            if count == 1:
+                if v & 0x80000000u:
+                    f |= F_OF
+            elif ((res << 1) ^ res) & 0x80000000u:
+                f |= F_OF
+        elif op == 7:
+            f = (v >> (count - 1)) & 1
+            res = <uint32_t>(<int32_t>v >> count)
+        else:
+            f = (v >> (32 - count)) & 1
+            res = v << count
+            if (res >> 31) ^ f:
+                f |= F_OF
+        f |= PARITY[res & 0xFF]
+        if res == 0:
+            f |= F_ZF
+        if res & 0x80000000u:
+            f |= F_SF
+        self.set_arith(f)
+        return res
+
+    @cython.final
+    cdef inline bint cond(self, int cc) noexcept:
         cdef uint32_t f = self.eflags
         cdef bint v
         cc &= 0xF
@@ -2912,6 +2971,27 @@ cdef class _CPU:
             return self.dc_reject(e, n, lo, hi)             # too long: the generic #GP
         pfx = <uint32_t>npfx * self.t_prefix
         base_c = self.t_reg[k] if (mod == 3 or eac < 0) else <uint32_t>self.t_mem[k] + <uint32_t>eac
+        # ---- 32-bit register operands: the specialised forms (same clocks and flags)
+        e.store = 1
+        if mod == 3 and size == 4:
+            if form == D_ALU_RM_R or form == D_ALU_R_RM or form == D_TEST_RM_R:
+                e.base, e.index = (rm, reg) if form != D_ALU_R_RM else (reg, rm)
+                e.store = form != D_TEST_RM_R and aop != 7
+                if form == D_TEST_RM_R:
+                    aop = 4
+                form = D_ALU_RR
+            elif form == D_ALU_RM_IMM or form == D_TEST_RM_IMM:
+                e.base = rm
+                e.store = form != D_TEST_RM_IMM and aop != 7
+                if form == D_TEST_RM_IMM:
+                    aop = 4
+                form = D_ALU_RI
+            elif form == D_INCDEC:
+                form = D_INCDEC_R
+            elif form == D_SHIFT and aop >= 4 and (imm & self.shift_mask) != 0:
+                imm &= self.shift_mask
+                form = D_SHIFT_RI
+                base_c += imm * self.t_per_count[k]     # shift() adds this per count
         e.cyc = <uint16_t>(pfx + base_c)
         e.cyc_taken = <uint16_t>(pfx + (self.t_taken[k] if self.t_taken[k] else base_c))
         e.form = form
@@ -2931,8 +3011,9 @@ cdef class _CPU:
         e.mod = mod
         e.reg = reg
         e.rm = rm
-        e.base = base
-        e.index = index
+        if form != D_ALU_RR and form != D_ALU_RI:
+            e.base = base
+            e.index = index
         e.scale = scale
         e.seg = seg
         e.disp = disp
@@ -2941,7 +3022,7 @@ cdef class _CPU:
         e.faults = (mod != 3 and form != D_LEA) or not (form <= D_INCDEC or form == D_MOVX or form == D_SHIFT
                                     or form == D_SHIFT_CL or form == D_SETCC or form == D_CMOV
                                     or form == D_CBW or form == D_CWD or form == D_XCHG_AX
-                                    or form == D_NOP or form == D_IMUL)
+                                    or form == D_NOP or form == D_IMUL or form >= D_ALU_RR)
         return form
 
     @cython.final
@@ -3142,6 +3223,18 @@ cdef class _CPU:
                 self.set_reg(e.reg, size, v)
             elif e.form == D_XCHG_AX:
                 self.xchg_acc(e.rm, size)
+            elif e.form == D_ALU_RR:
+                v = self.alu_c(e.aop, self.r[e.base], self.r[e.index], 4)
+                if e.store:
+                    self.r[e.base] = v
+            elif e.form == D_ALU_RI:
+                v = self.alu_c(e.aop, self.r[e.base], e.imm, 4)
+                if e.store:
+                    self.r[e.base] = v
+            elif e.form == D_INCDEC_R:
+                self.r[e.rm] = self.inc_dec_c(self.r[e.rm], 4, e.aop == 1)
+            elif e.form == D_SHIFT_RI:
+                self.r[e.rm] = self.shift32_imm(e.aop, self.r[e.rm], e.imm)
             # D_NOP: nothing
             cyc += self.cyc_extra
             if cyc == 0:

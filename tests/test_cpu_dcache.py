@@ -85,7 +85,12 @@ def test_page_faults_same_with_and_without_the_cache(mode):
 # --- what the decoder takes, and what it leaves to the generic path ---------------------
 
 FORMS = [
-    (32, "add eax, ebx", "alu_rm_r"),
+    (32, "add eax, ebx", "alu_rr32"),
+    (16, "add ax, bx", "alu_rm_r"),
+    (32, "adc edx, eax", "alu_rr32"),
+    (32, "cmp ecx, [ebx]", "alu_r_rm"),
+    (32, "sbb eax, 0x12345678", "alu_ri32"),
+    (32, "cmp eax, byte -1", "alu_ri32"),
     (32, "sub ecx, [esi+edi*4+0x12345678]", "alu_r_rm"),
     (32, "cmp dword [ebp-8], 5", "alu_rm_imm"),
     (32, "and al, 0x7F", "alu_rm_imm"),
@@ -100,7 +105,9 @@ FORMS = [
     (32, "lea eax, [ebx+ecx*8+4]", "lea"),
     (32, "a32 lea ax, [ebx]", "lea"),
     (32, "inc dword [edi]", "incdec"),
-    (32, "dec ecx", "incdec"),
+    (32, "dec ecx", "incdec_r32"),
+    (32, "inc cx", "incdec"),
+    (32, "inc dword [ebx]", "incdec"),
     (32, "push ebx", "push_rm"),
     (32, "push dword [ebx]", "push_rm"),
     (32, "pop esi", "pop_r"),
@@ -115,14 +122,22 @@ FORMS = [
     (32, "jmp eax", "jmp_rm"),
     (32, "movzx eax, byte [esi]", "movx"),
     (32, "movsx ecx, dx", "movx"),
-    (32, "shl eax, 3", "shift"),
+    (32, "shl eax, 3", "shift_ri32"),
+    (32, "shr ebx, 1", "shift_ri32"),
+    (32, "sar edx, 31", "shift_ri32"),
+    (32, "sal esi, 7", "shift_ri32"),
+    (32, "shl eax, 32", "shift"),                # a count of 0 after the mask: no flags
+    (32, "rol eax, 3", "shift"),
+    (32, "shr ax, 3", "shift"),
     (32, "sar dword [ebx], 1", "shift"),
     (32, "rol ecx, cl", "shift_cl"),
     (32, "setz al", "setcc"),
     (32, "cmovnz eax, [ebx]", "generic"),         # a P6 instruction: #UD on the Pentium
-    (32, "test eax, 0x100", "test_rm_imm"),
+    (32, "test eax, 0x100", "alu_ri32"),
+    (32, "test al, 1", "test_rm_imm"),
     (32, "test byte [ebx], 1", "test_rm_imm"),
-    (32, "test ecx, edx", "test_rm_r"),
+    (32, "test ecx, edx", "alu_rr32"),
+    (32, "test cx, dx", "test_rm_r"),
     (32, "cdq", "cwd"),
     (32, "cwde", "cbw"),
     (32, "leave", "leave"),
@@ -188,7 +203,7 @@ def test_a_loop_rewriting_its_own_immediate_runs_each_new_value_from_the_cache()
             hlt""", bits=32)
         run_at(m, 0x10000, code)
         assert c.ebx == 5 + 4 + 3 + 2 + 1
-        assert c.decoded_form(0x10000 + code.index(b"\x83\xc3")) == "alu_rm_imm"
+        assert c.decoded_form(0x10000 + code.index(b"\x83\xc3")) == "alu_ri32"
 
 
 def test_the_same_bytes_elsewhere_run_from_one_entry_with_their_own_targets():
@@ -312,7 +327,7 @@ def test_a_jump_to_another_page_runs_from_the_cache_there():
         m.mem.write(0x11000, there)
         run_at(m, 0x10000, code)
         assert c.eax == 3
-        assert c.decoded_form(0x11000) == "alu_rm_imm"
+        assert c.decoded_form(0x11000) == "alu_ri32"
 
 
 # --- a conditional jump fused to the instruction before it (dc_fuse) ---------------------
@@ -366,7 +381,7 @@ def test_fused_pairs_stop_between_their_two_instructions_like_any_two(model):
     at_jump = [eip for eip, _, _ in runs[0][0] if 0x70 <= (code + b"\0")[eip - 0x10000] <= 0x7F]
     assert len(at_jump) > 100
     dec = 0x10000 + code.index(b"\x49\x75")                 # dec ecx; jnz again
-    assert c.decoded_form(dec) == "incdec+jcc"
+    assert c.decoded_form(dec) == "incdec_r32+jcc"
     # A straight run to the end gives the same too, from fused entries.
     finals = []
     for cached in (False, True):
@@ -401,7 +416,7 @@ def test_a_fused_jump_past_the_cs_limit_faults_at_the_jump():
         assert c.eip == 0x11001                                     # the #GP handler ran
         assert m.mem.read32(c.esp + 4) == je                        # EIP of the JE
         assert (c.ecx, c.eflags & 0x40) == (1, 0x40)                # CMP ran: ZF
-        assert c.decoded_form(je - 3) == ("alu_rm_imm+jcc" if cached else None)
+        assert c.decoded_form(je - 3) == ("alu_ri32+jcc" if cached else None)
 
 
 def test_a_fused_jump_in_16_bit_code_wraps_ip_inside_the_segment():

@@ -461,3 +461,27 @@ def test_rewriting_the_jump_of_a_fused_pair_runs_the_new_jump():
         # Iterations 1-3 loop while ECX != 0; at the third the jump becomes JZ, which
         # falls through with ECX = 2.
         assert (c.ebx, c.ecx) == (3, 2)
+
+
+def test_shifts_by_an_immediate_same_as_the_bit_serial_shift():
+    # shift_ri32 computes in one step what shift() does bit by bit: every count, the
+    # values that set each flag, with CF and OF set and clear before.
+    values = (0, 1, 0x80000000, 0x7FFFFFFF, 0xFFFFFFFF, 0xC0000001, 0x12345678, 0x40000000)
+    seen = {}
+    for cached in (False, True):
+        m, c = flat32(model="80386")
+        c.decoded_cache = cached
+        out = []
+        for mnemonic in ("shl", "shr", "sar", "sal"):
+            for count in range(1, 32):
+                code = nasm(f"{mnemonic} eax, {count}", bits=32)
+                m.mem.write(0x10000, b"\x90" + code + b"\x90" * 16)
+                for v in values:
+                    for flags in (0x002, 0x8D7):
+                        c.eip, c.eax, c.eflags = 0x10000, v, flags
+                        m.step()                # the NOP opens the window
+                        m.step()
+                        out.append((c.eax, c.eflags, m.clock.now, c.icount))
+                assert c.decoded_form(0x10001) == ("shift_ri32" if cached else None)
+        seen[cached] = out
+    assert seen[False] == seen[True]

@@ -520,6 +520,11 @@ cdef class _CPU:
     cdef uint64_t dc_stop       # dc_loop returns once clock.now reaches it (0: at once)
     cdef bint trace_only        # the trace recorder is the only debugger hook (DC_TRACE)
     cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
+    # The trace recorder's stamps, two per entry (the instruction, a fused Jcc): linear
+    # address << 32 | t_epoch when the reader was last known to hold the instruction's
+    # bytes at its physical address (trace_stamp), so that its INSN can be written
+    # without looking them up again (trace_insn_begin_known).  0: no stamp.
+    cdef uint64_t* dc_tr
     cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
     cdef jmp_buf jb
@@ -649,6 +654,10 @@ cdef class _CPU:
     cdef uint32_t t_insn_eip
     cdef uint64_t t_code_lo, t_code_hi     # its first 16 bytes
     cdef TCode t_code[T_CODE_SLOTS]
+    # Changes with anything that can change what the reader knows of code (a KEY, a
+    # PHYS, a code-cache slot written) or which physical address a linear one has (a
+    # page walk, a TLB or host-pointer flush, INVLPG): the stamps of older epochs are void.
+    cdef uint32_t t_epoch
     cdef uint32_t cr0_mask, cr0_fixed1, cr4_mask
     cdef uint64_t tsc_base         # clock cycle at which the TSC read 0
     cdef public dict msrs          # MSR number -> value (the TSC lives in tsc_base)
@@ -715,8 +724,10 @@ cdef class _CPU:
         self.rep_split_lin = -1
         self.t_insn_pos = -1
         self.dcache = <DInsn*>calloc(DC_SIZE, sizeof(DInsn))
-        if self.dcache == NULL:
+        self.dc_tr = <uint64_t*>calloc(2 * DC_SIZE, sizeof(uint64_t))
+        if self.dcache == NULL or self.dc_tr == NULL:
             raise MemoryError("the decoded-instruction cache")
+        self.t_epoch = 1
         self.dc_enabled = True
         self._load_timing()
         self.reset()
@@ -893,6 +904,7 @@ cdef class _CPU:
         self.fetch_tag = 0xFFFFFFFFu
         self.fw_n = 0
         self.map_gen = self.bus.map_gen
+        self.trace_forget()
 
     @cython.final
     cdef inline void charge_io(self) noexcept:
@@ -1925,6 +1937,7 @@ cdef class _CPU:
         for i in range(T_CODE_SLOTS):
             self.t_code[i].len = 0
         self.t_key_since = True
+        self.trace_forget()
 
     @cython.final
     cdef void trace_flush_regs(self) noexcept:
@@ -2050,6 +2063,7 @@ cdef class _CPU:
         self.tput32(addr)
         self.t_map_lin = lin >> 12
         self.t_map_phys = addr >> 12
+        self.trace_forget()
 
     @cython.final
     cdef void trace_code_slow(self, uint32_t lin) noexcept:
@@ -2141,6 +2155,72 @@ cdef class _CPU:
         self.t_next_eip = eip + clen
 
     @cython.final
+    cdef inline void trace_forget(self) noexcept:
+        self.t_epoch += 1
+        if self.t_epoch == 0:           # (after 2^32 changes: no stamp may look current)
+            memset(self.dc_tr, 0, 2 * DC_SIZE * sizeof(uint64_t))
+            self.t_epoch = 1
+
+    @cython.final
+    cdef void trace_stamp(self, int i, uint32_t lin, uint32_t n) noexcept:
+        # Stamp i when trace_insn_begin's fast path would now find the n-byte
+        # instruction at lin known to the reader: its physical address the one the
+        # reader expects, its bytes there in the code cache.  While the epoch stays, so
+        # does that (dc_loop voids the stamp when it decodes the entry anew).
+        cdef uint32_t vpn = lin >> 12, addr, expect = lin
+        cdef uint8_t* page
+        cdef uint64_t lo, hi
+        cdef TCode* slot
+        if self.paging:
+            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
+                return
+            addr = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
+        else:
+            addr = lin & self.bus.addr_mask
+        if vpn == self.t_map_lin:
+            expect = (self.t_map_phys << 12) | (lin & 0xFFF)
+        page = self.rptr[addr >> PAGE_SHIFT]
+        if addr != expect or page == NULL or (addr & (PAGE_SIZE - 1)) > PAGE_SIZE - 16:
+            return
+        page += addr & (PAGE_SIZE - 1)
+        memcpy(&lo, page, 8)
+        memcpy(&hi, page + 8, 8)
+        slot = self.trace_code_slot(addr)
+        if slot.len == n and trace_code_known(slot, addr, lo, hi):
+            self.dc_tr[i] = (<uint64_t>lin << 32) | self.t_epoch
+
+    @cython.final
+    cdef inline bint trace_insn_begin_known(self, uint32_t n) noexcept:
+        # trace_insn_begin's fast path for an instruction whose stamp is current (the
+        # reader holds its n bytes where it expects them): only the entry is left to
+        # write.  False when the rest of the fast path's conditions do not hold.
+        cdef uint64_t delta = self.clock.now - self.t_cycle
+        cdef uint32_t eip
+        cdef size_t pos
+        if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
+                | (self.tlen + 26 > self.tcap):
+            return False
+        eip = self.eip
+        pos = self.tlen
+        self.t_key_since = False
+        self.t_code_hit = True
+        self.t_code_len = n
+        self.t_insn_eip = eip
+        self.t_insn_pos = pos
+        self.t_cycle += delta
+        self.t_count += 1
+        if eip == self.t_next_eip:
+            self.tbuf[pos] = <uint8_t>(T_INSN | delta)
+            pos += 1
+        else:
+            self.tbuf[pos] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
+            pos += 1 + self.trace_eip_field(self.tbuf + pos + 1, eip)
+        self.tlen = pos
+        self.t_code_pos = pos
+        self.t_next_eip = eip + n
+        return True
+
+    @cython.final
     cdef void trace_insn_begin_slow(self, uint32_t lin) noexcept:
         cdef int64_t p
         cdef uint32_t addr, expect, delta, eip, clen
@@ -2206,6 +2286,7 @@ cdef class _CPU:
         else:
             delta |= T_INSN_CODE
             slot.len = 0                # until trace_insn_end knows what the entry holds
+            self.trace_forget()
             self.t_next_eip = eip + 15
             q[n] = 15
             memcpy(q + n + 1, &lo, 8)
@@ -2293,6 +2374,7 @@ cdef class _CPU:
             slot = self.trace_code_slot(self.t_code_addr)
             slot.addr = self.t_code_addr
             slot.len = n
+            self.trace_forget()
             slot.lo = self.t_code_lo & CODE_MASK_LO[n]
             slot.hi = self.t_code_hi & CODE_MASK_HI[n]
             self.t_next_eip = self.t_insn_eip + n
@@ -3075,11 +3157,12 @@ cdef class _CPU:
         on (after the one instruction DC_ONE asks for; a device was touched; the clock reached the end of the slice or
         the next device event), else DC_GENERIC: the instruction at EIP needs the generic
         path, and nothing the run loop checks has changed since it last looked."""
-        cdef uint32_t off, a, v, t, ea, cyc
+        cdef uint32_t off, a, v, t, ea, cyc, lin = 0, tn = 0
         cdef uint64_t lo, hi
         cdef const uint8_t* p
         cdef DInsn* e
-        cdef int size
+        cdef int size, i, ts = 0
+        cdef bint known = False, taken
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
         self.dc_stop = self.slice_end
@@ -3103,9 +3186,12 @@ cdef class _CPU:
             p = self.fw_ptr + off
             memcpy(&lo, p, 8)
             memcpy(&hi, p + 8, 8)
-            e = &self.dcache[(self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)]
+            i = (self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)
+            e = &self.dcache[i]
             if (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0 \
                     or e.mode != self.dc_mode:
+                self.dc_tr[2 * i] = 0
+                self.dc_tr[2 * i + 1] = 0
                 if self.dc_decode(e, p, lo, hi) == D_NONE:
                     return DC_GENERIC
                 if not e.faults and <uint64_t>off + e.len + 16 <= self.fw_n:
@@ -3118,7 +3204,13 @@ cdef class _CPU:
             cyc = e.cyc
             ea = 0
             if how == DC_TRACE:
-                self.trace_insn_begin(self.base[S_CS] + self.eip)
+                lin = self.base[S_CS] + self.eip
+                ts = 2 * i
+                tn = e.len
+                known = self.dc_tr[ts] == ((<uint64_t>lin << 32) | self.t_epoch) \
+                    and self.trace_insn_begin_known(tn)
+                if not known:
+                    self.trace_insn_begin(lin)
             if e.faults:
                 self.save_state()       # what a fault restores (registers only: no need)
             self.eip += e.len
@@ -3241,19 +3333,38 @@ cdef class _CPU:
                 cyc = 1
             self.clock.now += cyc
             self.icount += 1
-            if e.jcc != JCC_NONE and how == DC_RUN:
+            if e.jcc != JCC_NONE and how != DC_ONE:
                 # The conditional jump fused to this instruction (dc_fuse), as the D_JCC
                 # form runs it, unless the clock stops the run between the two.  A
                 # target past the CS limit is left to the generic path, whose #GP
-                # names the jump.
+                # names the jump.  Recorded, each is an instruction of its own.
+                if how == DC_TRACE:
+                    self.dc_sync()
+                    self.trace_insn_done()
+                    if not known:
+                        self.trace_stamp(ts, lin, tn)
                 if self.clock.now >= self.dc_stop:
                     return DC_CHECK
-                if self.cond(e.jcc):
-                    t = self.eip + e.jdisp
+                taken = self.cond(e.jcc)
+                t = self.eip + e.jdisp
+                if taken:
                     if not e.jwide:
                         t &= 0xFFFF
                     if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                         return DC_GENERIC
+                if how == DC_TRACE:
+                    lin = self.base[S_CS] + self.eip
+                    ts = 2 * i + 1
+                    tn = e.jlen
+                    known = self.dc_tr[ts] == ((<uint64_t>lin << 32) | self.t_epoch) \
+                        and self.trace_insn_begin_known(tn)
+                    if not known:
+                        self.trace_insn_begin(lin)
+                    # What the recorder reads of the jump (dc_sync has no entry for it)
+                    self.dc_cur = NULL
+                    self.ilen = tn
+                    self.op_byte = 0x70 | e.jcc
+                if taken:
                     self.eip = t
                     self.clock.now += e.jcyc_taken
                 else:
@@ -3263,6 +3374,8 @@ cdef class _CPU:
             if how == DC_TRACE:
                 self.dc_sync()
                 self.trace_insn_done()
+                if not known:
+                    self.trace_stamp(ts, lin, tn)
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK
 
@@ -4962,6 +5075,7 @@ cdef class _CPU:
             if (self.fetch_tag & 0xFFFFF) == vpn:
                 self.fetch_tag = 0xFFFFFFFFu
             self.fw_n = 0
+            self.trace_forget()
 
     @cython.final
     cdef uint32_t translate(self, uint32_t lin, int write) noexcept:
@@ -4991,6 +5105,7 @@ cdef class _CPU:
         self.tlb_vpn[i] = lin >> 12
         self.tlb_ppn[i] = ppn
         self.tlb_perm[i] = perm
+        self.trace_forget()             # (a walk may have found a new translation)
         if perm & TLB_LARGE:
             self.tlb_large = True
 
@@ -6347,6 +6462,7 @@ cdef class _CPU:
 
     def __dealloc__(self):
         free(self.dcache)
+        free(self.dc_tr)
         free(self.bp_pages)
         free(self.w_pages)
         free(self.io_catch)

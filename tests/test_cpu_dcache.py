@@ -485,3 +485,72 @@ def test_shifts_by_an_immediate_same_as_the_bit_serial_shift():
                 assert c.decoded_form(0x10001) == ("shift_ri32" if cached else None)
         seen[cached] = out
     assert seen[False] == seen[True]
+
+
+# --- the trace recorder on the decoded path (DC_TRACE, stamps, fused pairs) --------------
+
+TRACED = """
+    mov ecx, 60
+    xor eax, eax
+again:
+    add eax, ecx
+    cmp eax, 1000
+    jb .small
+    sub eax, 700
+.small:
+    call 0x11000 - 0x10000 + $$
+    cmp ecx, 40
+    jne .not40
+    mov dword [0x2000 + 0x11 * 4], 0x12000 | 3     ; linear 0x11000 -> physical 0x12000
+    invlpg [0x11000]
+.not40:
+    cmp ecx, 20
+    jne .not20
+    mov dword [0x2000 + 0x11 * 4], 0x13000 | 3     ; -> physical 0x13000, by a CR3 load
+    mov esi, cr3
+    mov cr3, esi
+    mov byte [0x10000 + patch + 2], 5              ; and a new immediate in this page
+.not20:
+patch:
+    add edx, byte 1
+    test dl, 3
+    jz .skip
+    push edx
+    pop edi
+.skip:
+    dec ecx
+    jnz again
+    hlt
+"""
+
+
+@pytest.mark.parametrize("model", ["80486", "pentium"])
+def test_a_recording_is_the_same_with_and_without_the_cache(model, tmp_path):
+    # The decoded path records each instruction (fused pairs as two) with the entries
+    # the generic path writes, byte for byte, while the code it runs is remapped by
+    # INVLPG and by a CR3 load and rewritten by a store; stamps (trace_stamp) must not
+    # outlive any of these.
+    from debugger.trace import TraceReader, make_header, write_trace
+    runs = []
+    for cached in (False, True):
+        m, c = flat32(model=model, paging=True)
+        c.decoded_cache = cached
+        # The same bytes in three physical pages: only the recorder's PHYS entries
+        # tell the remaps apart.
+        for page in (0x11000, 0x12000, 0x13000):
+            m.mem.write(page, nasm("inc ebx\nret", bits=32))
+        code = nasm(TRACED, bits=32)
+        m.mem.write(0x10000, code)
+        c.eip = 0x10000
+        c.trace_start()
+        assert m.run(1_000_000) == "halt"
+        c.trace_stop()
+        runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+    assert runs[0] == runs[1]
+    assert c.ebx == 60
+    # The recording says where the subroutine was fetched from each time.
+    path = tmp_path / "remap.c86t"
+    write_trace(path, make_header(model, m.clock.frequency), runs[1][0])
+    where = [r.physical for r in TraceReader(path).records() if r.linear == 0x11000]
+    assert where == [0x11000] * 21 + [0x12000] * 20 + [0x13000] * 19
+    assert c.decoded_form(0x10000 + code.index(b"\x49\x75")) == "incdec_r32+jcc"

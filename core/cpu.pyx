@@ -16,6 +16,9 @@ from libc.string cimport memset, memmove, memcpy, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
 from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.buffer cimport PyBUF_READ
+
+cdef extern from *:
+    int __builtin_ctz(unsigned int x) nogil
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
@@ -288,7 +291,9 @@ cdef enum:
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
-    uint32_t amask          # address-size mask of the EA
+    uint8_t twr             # the GPRs it can write (bit n: register n, AL..BH as
+                            # their 32-bit register), for the trace recorder
+    uint8_t pad[3]
     uint32_t jdisp          # a fused Jcc (jcc < 16): its length + displacement
     uint16_t op             # opcode as op_byte holds it (0x100 | b for 0F b)
     uint16_t k              # timing index (op << 3 | reg for groups)
@@ -2318,6 +2323,29 @@ cdef class _CPU:
         self.trace_flags_unchecked()
 
     @cython.final
+    cdef void trace_insn_done_dc(self, uint32_t twr) noexcept:
+        # trace_insn_done for an instruction dc_loop ran from its entry: of the GPRs,
+        # only those the entry's form can write (twr, dc_writes) are compared.
+        cdef uint32_t v
+        cdef int r
+        if ((self.t_synced & self.t_code_hit) == 0) | (self.t_insn_pos < 0) \
+                | (<uint32_t>self.ilen != self.t_code_len):
+            self.trace_insn_end(True)
+            return
+        self.t_ctx_same = True
+        self.t_insn_pos = -1
+        if self.tlen + 5 * 9 > self.tcap and not self.tgrow(5 * 9):
+            return
+        while twr:
+            r = __builtin_ctz(twr)
+            twr &= twr - 1
+            v = self.r[r]
+            if v != self.t_regs[r]:
+                self.trace_reg_unchecked(r, v, self.t_regs[r])
+                self.t_regs[r] = v
+        self.trace_flags_unchecked()
+
+    @cython.final
     cdef void trace_insn_end(self, bint flush) noexcept:
         # Only the GPRs and EFLAGS can have changed when no event was delivered inside
         # the instruction (int_hook clears t_synced) and its opcode writes no segment
@@ -3087,7 +3115,8 @@ cdef class _CPU:
         e.k = k
         e.opsize = opsize
         e.adsize = adsize
-        e.amask = 0xFFFFFFFFu if adsize == 4 else 0xFFFF
+        e.twr = dc_writes(form, mod, reg, rm, size, aop, e.base if form == D_ALU_RR or form == D_ALU_RI else rm,
+                          e.store)
         e.size = size
         e.aop = aop
         e.mod = mod
@@ -3224,7 +3253,8 @@ cdef class _CPU:
                     ea += self.r[e.base]
                 if e.index < 8:
                     ea += self.r[e.index] << e.scale
-                ea &= e.amask
+                if e.adsize != 4:
+                    ea &= 0xFFFF
             if e.form == D_ALU_RM_R:
                 v = self.alu(e.aop, self.dc_get(e, ea, size), self.get_reg(e.reg, size), size)
                 if e.aop != 7:
@@ -3340,7 +3370,7 @@ cdef class _CPU:
                 # names the jump.  Recorded, each is an instruction of its own.
                 if how == DC_TRACE:
                     self.dc_sync()
-                    self.trace_insn_done()
+                    self.trace_insn_done_dc(e.twr)
                     if not known:
                         self.trace_stamp(ts, lin, tn)
                 if self.clock.now >= self.dc_stop:
@@ -3373,7 +3403,10 @@ cdef class _CPU:
                 self.icount += 1
             if how == DC_TRACE:
                 self.dc_sync()
-                self.trace_insn_done()
+                if self.dc_cur != NULL:
+                    self.trace_insn_done_dc(e.twr)
+                else:
+                    self.trace_insn_done()      # the fused jump (op_byte: a Jcc)
                 if not known:
                     self.trace_stamp(ts, lin, tn)
             if self.clock.now >= self.dc_stop:
@@ -6747,3 +6780,46 @@ def _make_property(name):
 
 for _name in _REGS:
     setattr(CPU, _name, _make_property(_name))
+
+
+cdef inline uint8_t dc_gpr(int r, int size) noexcept:
+    # The register bit of operand register r: AL..BH are parts of EAX..EBX.
+    return <uint8_t>(1 << ((r & 3) if size == 1 else r))
+
+
+cdef uint8_t dc_writes(int form, int mod, int reg, int rm, int size, int aop, int dst,
+                       int store) noexcept:
+    """The GPRs an entry of this form can write (a superset is safe; the recorder
+    compares only these after it).  Memory operands are recorded by their stores."""
+    if form == D_ALU_RM_R or form == D_ALU_RM_IMM:
+        return dc_gpr(rm, size) if mod == 3 and aop != 7 else 0
+    if form == D_MOV_RM_R or form == D_MOV_RM_IMM or form == D_INCDEC or form == D_SHIFT \
+            or form == D_SHIFT_CL or form == D_SETCC:
+        return dc_gpr(rm, size) if mod == 3 else 0
+    if form == D_ALU_R_RM:
+        return dc_gpr(reg, size) if aop != 7 else 0
+    if form == D_MOV_R_RM or form == D_CMOV or form == D_IMUL:
+        return dc_gpr(reg, size)
+    if form == D_LEA or form == D_MOVX:
+        return dc_gpr(reg, 4)
+    if form == D_PUSH_RM or form == D_PUSH_IMM or form == D_CALL or form == D_CALL_RM \
+            or form == D_RET:
+        return 1 << R_ESP
+    if form == D_POP_R:
+        return (1 << R_ESP) | (1 << rm)
+    if form == D_LEAVE:
+        return (1 << R_ESP) | (1 << R_EBP)
+    if form == D_CBW:
+        return 1 << R_EAX
+    if form == D_CWD:
+        return 1 << R_EDX
+    if form == D_XCHG_AX:
+        return (1 << R_EAX) | (1 << rm)
+    if form == D_ALU_RR or form == D_ALU_RI:
+        return (1 << dst) if store else 0
+    if form == D_INCDEC_R or form == D_SHIFT_RI:
+        return 1 << rm
+    if form == D_JCC or form == D_JMP or form == D_JMP_RM or form == D_NOP \
+            or form == D_TEST_RM_R or form == D_TEST_RM_IMM:
+        return 0
+    return 0xFF                         # (a form not listed: all of them)

@@ -2202,15 +2202,18 @@ cdef class _CPU:
         cdef uint64_t delta = self.clock.now - self.t_cycle
         cdef uint32_t eip
         cdef size_t pos
+        # The room is made here for all the instruction will write: the INSN (6), two
+        # MEMW (13 each) and the nine REG entries of trace_known_done (45).
         if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
-                | (self.tlen + 26 > self.tcap):
+                | (self.tlen + 128 > self.tcap):
             return False
         eip = self.eip
         pos = self.tlen
+        # (What trace_insn_end reads if the instruction faults; t_code_pos and
+        # t_insn_eip are for trace_code_fixup, which a known instruction never needs.)
         self.t_key_since = False
         self.t_code_hit = True
         self.t_code_len = n
-        self.t_insn_eip = eip
         self.t_insn_pos = pos
         self.t_cycle += delta
         self.t_count += 1
@@ -2221,9 +2224,29 @@ cdef class _CPU:
             self.tbuf[pos] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
             pos += 1 + self.trace_eip_field(self.tbuf + pos + 1, eip)
         self.tlen = pos
-        self.t_code_pos = pos
         self.t_next_eip = eip + n
         return True
+
+    @cython.final
+    cdef void trace_known_done(self, uint32_t twr, bint flags) noexcept:
+        # The end of an instruction trace_insn_begin_known began (its length is the one
+        # recorded, its room made): the GPRs of twr, then EFLAGS if it can write them.
+        cdef uint32_t v
+        cdef int r
+        if not self.t_synced:
+            self.dc_sync()              # an event inside it: the general end
+            self.trace_insn_end(True)
+            return
+        self.t_insn_pos = -1
+        while twr:
+            r = __builtin_ctz(twr)
+            twr &= twr - 1
+            v = self.r[r]
+            if v != self.t_regs[r]:
+                self.trace_reg_unchecked(r, v, self.t_regs[r])
+                self.t_regs[r] = v
+        if flags:
+            self.trace_flags_unchecked()
 
     @cython.final
     cdef void trace_insn_begin_slow(self, uint32_t lin) noexcept:
@@ -3369,9 +3392,11 @@ cdef class _CPU:
                 # target past the CS limit is left to the generic path, whose #GP
                 # names the jump.  Recorded, each is an instruction of its own.
                 if how == DC_TRACE:
-                    self.dc_sync()
-                    self.trace_insn_done_dc(e.twr)
-                    if not known:
+                    if known:
+                        self.trace_known_done(e.twr, True)
+                    else:
+                        self.dc_sync()
+                        self.trace_insn_done_dc(e.twr)
                         self.trace_stamp(ts, lin, tn)
                 if self.clock.now >= self.dc_stop:
                     return DC_CHECK
@@ -3402,12 +3427,17 @@ cdef class _CPU:
                     self.clock.now += e.jcyc
                 self.icount += 1
             if how == DC_TRACE:
-                self.dc_sync()
-                if self.dc_cur != NULL:
-                    self.trace_insn_done_dc(e.twr)
+                if known:
+                    if self.dc_cur != NULL:
+                        self.trace_known_done(e.twr, True)
+                    else:
+                        self.trace_known_done(0, False)     # the fused jump
                 else:
-                    self.trace_insn_done()      # the fused jump (op_byte: a Jcc)
-                if not known:
+                    self.dc_sync()
+                    if self.dc_cur != NULL:
+                        self.trace_insn_done_dc(e.twr)
+                    else:
+                        self.trace_insn_done()      # the fused jump (op_byte: a Jcc)
                     self.trace_stamp(ts, lin, tn)
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK

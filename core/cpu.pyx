@@ -2228,7 +2228,7 @@ cdef class _CPU:
         return True
 
     @cython.final
-    cdef void trace_known_done(self, uint32_t twr, bint flags) noexcept:
+    cdef inline void trace_known_done(self, uint32_t twr, bint flags) noexcept:
         # The end of an instruction trace_insn_begin_known began (its length is the one
         # recorded, its room made): the GPRs of twr, then EFLAGS if it can write them.
         cdef uint32_t v
@@ -3428,10 +3428,8 @@ cdef class _CPU:
                 self.icount += 1
             if how == DC_TRACE:
                 if known:
-                    if self.dc_cur != NULL:
-                        self.trace_known_done(e.twr, True)
-                    else:
-                        self.trace_known_done(0, False)     # the fused jump
+                    tn = e.twr if self.dc_cur != NULL else 0    # (0: the fused jump)
+                    self.trace_known_done(tn, self.dc_cur != NULL)
                 else:
                     self.dc_sync()
                     if self.dc_cur != NULL:

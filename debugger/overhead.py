@@ -1,9 +1,12 @@
 """What the debugger costs the guest: a benchmark that prints figures (not a test).
 
-    python -m debugger.overhead [--cpu MODEL] [--cycles N] [--repeat K] [--setup KEY]
+    python -m debugger.overhead [--cpu MODEL] [--bios FILE] [--cycles N] [--repeat K]
+                                [--setup KEY]
 
-Runs the bundled benchmark guest (core/guests/bench.rom) for the same number of guest
-cycles under several debugger set-ups and prints guest MIPS for each, best of K runs:
+Runs the bundled benchmark guest (core/guests/bench.rom: the demo's 16-bit code in a
+loop), or the ROM given with --bios (such as ../shared/bench's 32-bit bench.rom, built by
+`nasm -f bin -DITERS=1000 bench.asm`), for the same number of guest cycles under several
+debugger set-ups and prints guest MIPS for each, best of K runs:
 
 - no debugger at all (Machine.run);
 - a Debugger attached with nothing armed (the hot loop tests one flag per instruction);
@@ -28,8 +31,8 @@ import time
 from core import bench
 
 
-def _machine(cpu):
-    m, _port = bench.bench_machine(cpu=cpu)
+def _machine(cpu, bios=None):
+    m, _port = bench.bench_machine(cpu=cpu, bios=bios)
     return m
 
 
@@ -39,19 +42,22 @@ def _timed(run):
     return time.perf_counter() - t0, m.cpu.icount
 
 
-def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None):
+def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
     """[(label, MIPS, extra text)] for each set-up (or the one keyed `only`), best of
-    `repeat` runs."""
+    `repeat` runs, on the bundled benchmark guest or the ROM file `bios`."""
     from debugger.controller import Debugger
 
+    def machine():
+        return _machine(cpu, bios)
+
     def plain():
-        m = _machine(cpu)
+        m = machine()
         m.run(max_cycles=cycles)
         return m
 
     def attached(arm=None):
         def run():
-            m = _machine(cpu)
+            m = machine()
             d = Debugger(m)
             if arm is not None:
                 arm(d)
@@ -72,7 +78,7 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None):
             pass
 
     def traced_null():
-        m = _machine(cpu)
+        m = machine()
         d = Debugger(m)
         m.cpu.trace_start()
         d.trace = Discard()
@@ -81,7 +87,7 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None):
         return m
 
     def traced():
-        m = _machine(cpu)
+        m = machine()
         d = Debugger(m)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "t.c86t")
@@ -124,15 +130,21 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m debugger.overhead", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cpu", default="80386", help="CPU model (default 80386)")
+    p.add_argument("--bios", metavar="FILE",
+                   help="a ROM to run as the BIOS instead of core/guests/bench.rom")
     p.add_argument("--cycles", type=int, default=50_000_000,
                    help="guest cycles per run (default 50,000,000)")
     p.add_argument("--repeat", type=int, default=3, help="runs per set-up, best kept (3)")
     p.add_argument("--setup", metavar="KEY", help="run only this set-up (for callgrind)")
     args = p.parse_args(argv)
-    results = measure(args.cpu, args.cycles, args.repeat, args.setup)
+    try:
+        results = measure(args.cpu, args.cycles, args.repeat, args.setup, args.bios)
+    except (bench.GuestError, OSError) as e:
+        raise SystemExit("python -m debugger.overhead: %s" % e)
     base = results[0][1]
-    print("debugger overhead, %s, %s guest cycles per run, best of %d"
-          % (args.cpu, format(args.cycles, ","), args.repeat))
+    print("debugger overhead, %s, %s, %s guest cycles per run, best of %d"
+          % (args.cpu, args.bios or "core/guests/bench.rom", format(args.cycles, ","),
+             args.repeat))
     for label, mips, extra in results:
         print("  %-38s %7.2f MIPS  %+6.1f%%  %s"
               % (label, mips, (mips / base - 1) * 100, extra))

@@ -1,0 +1,35 @@
+"""python -m debugger.overhead, the debugger-cost benchmark: it runs each set-up on the
+bundled guest or a ROM given with --bios, and names a bad ROM instead of failing inside.
+(Its figures are not checked: they depend on the host.)"""
+import pytest
+
+from debugger import overhead
+from tests.asm import nasm
+
+
+def test_each_set_up_runs_and_reports_a_rate(capsys):
+    assert overhead.main(["--cycles", "200000", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "core/guests/bench.rom" in out
+    for label in ("no debugger", "debugger attached", "trace recording to a file"):
+        assert label in out
+
+
+def test_a_rom_given_with_bios_is_the_guest(tmp_path, capsys):
+    # A 64 KiB ROM that spins at its reset vector: every set-up runs it.
+    code = nasm("again: inc ax\njmp again")
+    rom = bytearray(b"\xf4" * 0x10000)
+    rom[0x0000:len(code)] = code
+    rom[0xFFF0:0xFFF5] = b"\xea\x00\x00\x00\xf0"          # jmp f000:0000
+    path = tmp_path / "spin.rom"
+    path.write_bytes(bytes(rom))
+    assert overhead.main(["--bios", str(path), "--cycles", "100000", "--repeat", "1",
+                          "--setup", "trace"]) == 0
+    out = capsys.readouterr().out
+    assert str(path) in out and "bytes per instruction" in out
+
+
+def test_a_missing_rom_is_named():
+    with pytest.raises(SystemExit) as e:
+        overhead.main(["--bios", "/no/such/bench.rom", "--setup", "plain"])
+    assert "/no/such/bench.rom" in str(e.value) and "no such file" in str(e.value)

@@ -281,11 +281,14 @@ cdef enum:
     # What dc_loop returns
     DC_GENERIC = 0
     DC_CHECK = 1
-    # How dc_loop runs: on until it must stop, one instruction, on with the trace
-    # recorder's entries around each instruction
+    # How dc_loop runs: on until it must stop, one instruction; DC_TRACE and DC_DEBUG
+    # (flags): on with the trace recorder's entries around each instruction, on with the
+    # debugger's points armed (stopping before a page with an execution breakpoint, the
+    # generic path checks it, and after an instruction that hit a watchpoint)
     DC_RUN = 0
     DC_ONE = 1
     DC_TRACE = 2
+    DC_DEBUG = 4
     JCC_NONE = 0xFF
 
 ctypedef struct DInsn:
@@ -524,6 +527,7 @@ cdef class _CPU:
     cdef bint dc_ok             # enabled, and no debug register asks for per-instruction checks
     cdef uint64_t dc_stop       # dc_loop returns once clock.now reaches it (0: at once)
     cdef bint trace_only        # the trace recorder is the only debugger hook (DC_TRACE)
+    cdef int dc_dbg_how         # how dc_loop runs under the debugger's hooks (-1: it does not)
     cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
     # The trace recorder's stamps, two per entry (the instruction, a fused Jcc): linear
     # address << 32 | t_epoch when the reader was last known to hold the instruction's
@@ -734,6 +738,7 @@ cdef class _CPU:
             raise MemoryError("the decoded-instruction cache")
         self.t_epoch = 1
         self.dc_enabled = True
+        self.dc_dbg_how = -1
         self._load_timing()
         self.reset()
 
@@ -1626,6 +1631,17 @@ cdef class _CPU:
             self.bp_n[0] + self.bp_n[1] + self.bp_n[2] > 0 or self.w_n > 0 or self.catch_io
             or self.catch_vec or self.catch_mode or self.catch_magic or self.ret_armed
             or self.tracing)
+        # The decoded path runs under the debugger but for `finish` (a RET is a decoded
+        # form; dbg_after looks at each) and physical breakpoints (each instruction's
+        # physical address would be needed).  What else can stop it is met outside the
+        # decoded forms: I/O and mode changes in the generic path, events in the run
+        # loop, faults in their delivery, watchpoints in rd/wr's hooks.
+        if self.trace_only:
+            self.dc_dbg_how = DC_TRACE
+        elif self.hook_insn and not self.ret_armed and self.bp_n[1] == 0:
+            self.dc_dbg_how = DC_DEBUG | (DC_TRACE if self.tracing else 0)
+        else:
+            self.dc_dbg_how = -1
 
     @cython.final
     cdef void add_hit(self, int kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d,
@@ -1776,20 +1792,36 @@ cdef class _CPU:
         if self.dr_data_active:
             self.check_data_breakpoint(lin, size, False)
         v = self.rd_lin(lin, size)
-        if self.w_n:
+        if self.w_n and self.watch_maybe(lin, size):
             self.watch_check(lin, size, False, v, v)
         return v
 
     @cython.final
+    cdef inline bint watch_maybe(self, uint32_t lin, int size) noexcept:
+        # The access touches a page some watchpoint is on (by linear address, or by
+        # physical address when there are physical ones): only then is it compared with
+        # each, and a write's old value read first.
+        cdef int64_t p
+        if (self.w_pages[lin >> 12] | self.w_pages[(lin + <uint32_t>(size - 1)) >> 12]) & BP_LIN:
+            return True
+        if self.w_nphys:
+            p = self.probe_lin(lin)
+            return p >= 0 and (self.w_pages[p >> 12] & BP_PHYS) != 0
+        return False
+
+    @cython.final
     cdef void wr_hooked(self, uint32_t lin, int size, uint32_t v) noexcept:
         cdef uint32_t old = 0
+        cdef bint watched = False
         if self.dr_data_active:
             self.check_data_breakpoint(lin, size, True)
         if self.w_n:
-            old = self.peek(lin, size)
+            watched = self.watch_maybe(lin, size)
+            if watched:
+                old = self.peek(lin, size)
         self.wr_lin(lin, size, v)
         # Reached only if the write did not fault.
-        if self.w_n:
+        if watched:
             self.watch_check(lin, size, True, old, v)
         if self.tracing:
             self.trace_memw(lin, size, v)
@@ -2683,8 +2715,10 @@ cdef class _CPU:
                 # Only the debugger (hook_insn): a breakpoint, a watchpoint, a recording.
                 if self.clock.now >= self.slice_end or self.clock.now >= self.clock.next_deadline:
                     return STOP_BUDGET
-                if self.trace_only and self.dc_ok and not (self.eflags & (F_TF | F_RF)) \
-                        and self.dc_loop(DC_TRACE) == DC_CHECK:
+                if self.dc_dbg_how >= 0 and self.dc_ok and not (self.eflags & (F_TF | F_RF)) \
+                        and self.dc_loop(self.dc_dbg_how) == DC_CHECK:
+                    if self.dbg_pending:
+                        return STOP_DEBUG       # a watchpoint: after the access
                     continue
                 if self.dbg_exec(True):
                     return STOP_DEBUG
@@ -3222,7 +3256,10 @@ cdef class _CPU:
             self.dc_stop = self.clock.next_deadline
         if how == DC_ONE:
             self.dc_stop = 0
-        elif how == DC_TRACE:
+        elif how & DC_DEBUG:
+            if self.skip_lin != -1:
+                return DC_GENERIC       # resuming past a breakpoint: dbg_exec does that one
+        elif how & DC_TRACE:
             self.skip_lin = -1          # (as dbg_before: no breakpoint to resume past)
         while True:
             # ---- look the bytes at EIP up
@@ -3255,7 +3292,11 @@ cdef class _CPU:
             size = e.size
             cyc = e.cyc
             ea = 0
-            if how == DC_TRACE:
+            if how & DC_DEBUG and self.bp_pages != NULL:
+                lin = self.base[S_CS] + self.eip
+                if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
+                    return DC_GENERIC   # a page with a breakpoint: dbg_exec checks it
+            if how & DC_TRACE:
                 lin = self.base[S_CS] + self.eip
                 ts = 2 * i
                 tn = e.len
@@ -3386,12 +3427,12 @@ cdef class _CPU:
                 cyc = 1
             self.clock.now += cyc
             self.icount += 1
-            if e.jcc != JCC_NONE and how != DC_ONE:
+            if e.jcc != JCC_NONE and not (how & DC_ONE):
                 # The conditional jump fused to this instruction (dc_fuse), as the D_JCC
                 # form runs it, unless the clock stops the run between the two.  A
                 # target past the CS limit is left to the generic path, whose #GP
                 # names the jump.  Recorded, each is an instruction of its own.
-                if how == DC_TRACE:
+                if how & DC_TRACE:
                     if known:
                         self.trace_known_done(e.twr, True)
                     else:
@@ -3400,6 +3441,10 @@ cdef class _CPU:
                         self.trace_stamp(ts, lin, tn)
                 if self.clock.now >= self.dc_stop:
                     return DC_CHECK
+                if how & DC_DEBUG and self.bp_pages != NULL:
+                    lin = self.base[S_CS] + self.eip
+                    if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
+                        return DC_CHECK         # the jump's page has a breakpoint
                 taken = self.cond(e.jcc)
                 t = self.eip + e.jdisp
                 if taken:
@@ -3407,7 +3452,7 @@ cdef class _CPU:
                         t &= 0xFFFF
                     if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                         return DC_GENERIC
-                if how == DC_TRACE:
+                if how & DC_TRACE:
                     lin = self.base[S_CS] + self.eip
                     ts = 2 * i + 1
                     tn = e.jlen
@@ -3426,7 +3471,7 @@ cdef class _CPU:
                     self.eip += e.jlen
                     self.clock.now += e.jcyc
                 self.icount += 1
-            if how == DC_TRACE:
+            if how & DC_TRACE:
                 if known:
                     tn = e.twr if self.dc_cur != NULL else 0    # (0: the fused jump)
                     self.trace_known_done(tn, self.dc_cur != NULL)
@@ -3437,6 +3482,8 @@ cdef class _CPU:
                     else:
                         self.trace_insn_done()      # the fused jump (op_byte: a Jcc)
                     self.trace_stamp(ts, lin, tn)
+            if (how & DC_DEBUG) and self.dbg_pending:
+                return DC_CHECK         # a watchpoint hit: the run loop stops after it
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK
 

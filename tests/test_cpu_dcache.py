@@ -573,3 +573,75 @@ def test_a_recorded_program_is_the_same_with_and_without_the_cache(model, paging
         runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
     assert runs[0] == runs[1]
     assert runs[0][3] > 200 * 20
+
+
+# --- the decoded path under the debugger's points (DC_DEBUG) -----------------------------
+
+DEBUGGED = """
+    mov ecx, 40
+    xor eax, eax
+again:
+    add eax, ecx
+    mov [0x50000 + ecx*4], eax      ; watched at ECX = 17
+    call 0x11000 - 0x10000 + $$     ; a subroutine on another page (a breakpoint there)
+    cmp eax, 500
+    jb .small
+    sub eax, 300
+.small:
+    dec ecx
+    jnz again
+    hlt
+"""
+
+
+def _debug_session(cached, tracing, tmp_path):
+    """Stops of a debugger session (breakpoints on the loop's page and another, a write
+    watchpoint, a breakpoint on a page never run) with the cache off or on."""
+    from debugger.controller import Debugger
+    m, c = flat32(model="pentium", paging=True)
+    c.decoded_cache = cached
+    code = nasm(DEBUGGED, bits=32)
+    m.mem.write(0x10000, code)
+    m.mem.write(0x11000, nasm("inc ebx\nret", bits=32))
+    c.eip = 0x10000
+    d = Debugger(m)
+    cmp_at = 0x10000 + code.index(b"\x3d\xf4\x01\x00\x00")     # cmp eax, 500
+    d.break_at("lin", 0x00300000)                               # never reached
+    bp = d.break_at("lin", cmp_at)
+    d.watch("lin", 0x50000 + 17 * 4, 4, "w")
+    if tracing:
+        d.trace_start(str(tmp_path / ("t%d.c86t" % cached)))
+    stops = []
+    for n in range(60):
+        ev = d.cont(max_cycles=1_000_000)
+        stops.append((ev.reason, ev.eip, ev.cycle, ev.icount, c.eax, c.ebx, c.ecx))
+        if ev.reason == "halt":
+            break
+        if n == 5:
+            d.delete(bp.id)                                     # run on to the watchpoint
+            d.break_at("lin", 0x11000)                          # and the subroutine
+    data = None
+    if tracing:
+        from debugger.trace import TraceReader, record_to_dict
+        d.trace_stop()
+        data = [record_to_dict(r) for r in TraceReader(tmp_path / ("t%d.c86t" % cached)).records()]
+    return stops, data, c.get_state(), m.clock.now
+
+
+@pytest.mark.parametrize("tracing", [False, True])
+def test_breakpoints_and_watchpoints_stop_alike_on_the_decoded_path(tracing, tmp_path):
+    # With points armed the decoded path runs on (checking each instruction's page in
+    # the breakpoint bitmap, and watch hits after it); every stop must be the generic
+    # path's: before the breakpoint's instruction, after the watched store, at the same
+    # cycle and instruction count, and a recording made meanwhile the same bytes.
+    off = _debug_session(False, tracing, tmp_path)
+    on = _debug_session(True, tracing, tmp_path)
+    assert on[0] == off[0]
+    assert on[2:] == off[2:]
+    if tracing:
+        assert on[1] == off[1] and len(on[1]) > 300           # every record alike
+    reasons = [s[0] for s in on[0]]
+    assert reasons[:6] == ["breakpoint"] * 6
+    assert "watchpoint" in reasons and reasons[-1] == "halt"
+    watch = on[0][reasons.index("watchpoint")]
+    assert watch[6] == 17 and watch[1] == 0x10000 + nasm(DEBUGGED, bits=32).index(b"\xe8")

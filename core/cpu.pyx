@@ -2136,32 +2136,18 @@ cdef class _CPU:
         # reader knows the physical address and the bytes there (the code cache).
         # Anything else takes trace_insn_begin_slow, which writes any entry.
         cdef uint64_t delta = self.clock.now - self.t_cycle
-        cdef uint32_t addr, eip, clen
+        cdef uint32_t addr, clen
         cdef uint64_t lo, hi
         cdef uint8_t* page
         cdef TCode* slot
-        cdef size_t pos
-        cdef uint32_t vpn = lin >> 12
-        cdef uint32_t expect = lin
         if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
                 | (self.tlen + 26 > self.tcap):
             self.trace_insn_begin_slow(lin)
             return
-        if self.paging:
-            # (probe_lin's TLB hit; its miss, a page walk, is for the slow path)
-            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
-                self.trace_insn_begin_slow(lin)
-                return
-            addr = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
-        else:
-            addr = lin & self.bus.addr_mask
-        if vpn == self.t_map_lin:
-            expect = (self.t_map_phys << 12) | (lin & 0xFFF)
-        page = self.rptr[addr >> PAGE_SHIFT]
-        if (addr != expect) | (page == NULL) | ((addr & (PAGE_SIZE - 1)) > PAGE_SIZE - 16):
+        page = self.trace_code_at(lin, &addr)
+        if page == NULL:
             self.trace_insn_begin_slow(lin)
             return
-        page += addr & (PAGE_SIZE - 1)
         memcpy(&lo, page, 8)
         memcpy(&hi, page + 8, 8)
         slot = self.trace_code_slot(addr)
@@ -2169,80 +2155,20 @@ cdef class _CPU:
         if not trace_code_known(slot, addr, lo, hi):
             self.trace_insn_begin_slow(lin)
             return
-        eip = self.eip
-        pos = self.tlen
-        self.t_key_since = False
-        self.t_code_hit = True
         self.t_code_lo = lo
         self.t_code_hi = hi
         self.t_code_addr = addr
-        self.t_code_len = clen
-        self.t_insn_eip = eip
-        self.t_insn_pos = pos
-        self.t_cycle += delta
-        self.t_count += 1
-        if eip == self.t_next_eip:
-            self.tbuf[pos] = <uint8_t>(T_INSN | delta)
-            pos += 1
-        else:
-            self.tbuf[pos] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
-            pos += 1 + self.trace_eip_field(self.tbuf + pos + 1, eip)
-        self.tlen = pos
-        self.t_code_pos = pos
-        self.t_next_eip = eip + clen
+        self.t_insn_eip = self.eip
+        self.trace_insn_put(delta, clen)
+        self.t_code_pos = self.tlen
 
     @cython.final
-    cdef inline void trace_forget(self) noexcept:
-        self.t_epoch += 1
-        if self.t_epoch == 0:           # (after 2^32 changes: no stamp may look current)
-            memset(self.dc_tr, 0, 2 * DC_SIZE * sizeof(uint64_t))
-            self.t_epoch = 1
-
-    @cython.final
-    cdef void trace_stamp(self, int i, uint32_t lin, uint32_t n) noexcept:
-        # Stamp i when trace_insn_begin's fast path would now find the n-byte
-        # instruction at lin known to the reader: its physical address the one the
-        # reader expects, its bytes there in the code cache.  While the epoch stays, so
-        # does that (dc_loop voids the stamp when it decodes the entry anew).
-        cdef uint32_t vpn = lin >> 12, addr, expect = lin
-        cdef uint8_t* page
-        cdef uint64_t lo, hi
-        cdef TCode* slot
-        if self.paging:
-            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
-                return
-            addr = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
-        else:
-            addr = lin & self.bus.addr_mask
-        if vpn == self.t_map_lin:
-            expect = (self.t_map_phys << 12) | (lin & 0xFFF)
-        page = self.rptr[addr >> PAGE_SHIFT]
-        if addr != expect or page == NULL or (addr & (PAGE_SIZE - 1)) > PAGE_SIZE - 16:
-            return
-        page += addr & (PAGE_SIZE - 1)
-        memcpy(&lo, page, 8)
-        memcpy(&hi, page + 8, 8)
-        slot = self.trace_code_slot(addr)
-        if slot.len == n and trace_code_known(slot, addr, lo, hi):
-            self.dc_tr[i] = (<uint64_t>lin << 32) | self.t_epoch
-
-    @cython.final
-    cdef inline bint trace_insn_begin_known(self, uint32_t n) noexcept:
-        # trace_insn_begin's fast path for an instruction whose stamp is current (the
-        # reader holds its n bytes where it expects them): only the entry is left to
-        # write.  False when the rest of the fast path's conditions do not hold.
-        cdef uint64_t delta = self.clock.now - self.t_cycle
-        cdef uint32_t eip
-        cdef size_t pos
-        # The room is made here for all the instruction will write: the INSN (6), two
-        # MEMW (13 each) and the nine REG entries of trace_known_done (45).
-        if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
-                | (self.tlen + 128 > self.tcap):
-            return False
-        eip = self.eip
-        pos = self.tlen
-        # (What trace_insn_end reads if the instruction faults; t_code_pos and
-        # t_insn_eip are for trace_code_fixup, which a known instruction never needs.)
+    cdef inline void trace_insn_put(self, uint64_t delta, uint32_t n) noexcept:
+        # The INSN entry of an instruction whose n bytes the reader holds where it
+        # expects them (the code cache's hit), and the state its end reads: the tag
+        # with the cycle delta, then the EIP unless it is the one the reader expects.
+        cdef uint32_t eip = self.eip
+        cdef size_t pos = self.tlen
         self.t_key_since = False
         self.t_code_hit = True
         self.t_code_len = n
@@ -2257,19 +2183,88 @@ cdef class _CPU:
             pos += 1 + self.trace_eip_field(self.tbuf + pos + 1, eip)
         self.tlen = pos
         self.t_next_eip = eip + n
+
+    @cython.final
+    cdef inline uint8_t* trace_code_at(self, uint32_t lin, uint32_t* addr) noexcept:
+        # The 16 bytes at lin, where the reader can tell they are without a PHYS: the
+        # physical address (*addr) is the one it expects (the linear one, or through the
+        # mapping of the last PHYS), from the TLB (a miss, a walk, is for the callers'
+        # slow paths), in a RAM or ROM page that holds all 16.  NULL otherwise.
+        cdef uint32_t vpn = lin >> 12, expect = lin, a
+        cdef uint8_t* page
+        if self.paging:
+            if self.tlb_vpn[vpn & (TLB_SIZE - 1)] != vpn:
+                return NULL
+            a = (self.tlb_ppn[vpn & (TLB_SIZE - 1)] | (lin & 0xFFF)) & self.bus.addr_mask
+        else:
+            a = lin & self.bus.addr_mask
+        if vpn == self.t_map_lin:
+            expect = (self.t_map_phys << 12) | (lin & 0xFFF)
+        page = self.rptr[a >> PAGE_SHIFT]
+        if (a != expect) | (page == NULL) | ((a & (PAGE_SIZE - 1)) > PAGE_SIZE - 16):
+            return NULL
+        addr[0] = a
+        return page + (a & (PAGE_SIZE - 1))
+
+    @cython.final
+    cdef inline void trace_forget(self) noexcept:
+        self.t_epoch += 1
+        if self.t_epoch == 0:           # (after 2^32 changes: no stamp may look current)
+            memset(self.dc_tr, 0, 2 * DC_SIZE * sizeof(uint64_t))
+            self.t_epoch = 1
+
+    @cython.final
+    cdef void trace_stamp(self, int i, uint32_t lin, uint32_t n) noexcept:
+        # Stamp i when trace_insn_begin's fast path would now find the n-byte
+        # instruction at lin known to the reader: its physical address the one the
+        # reader expects, its bytes there in the code cache.  While the epoch stays, so
+        # does that (dc_loop voids the stamp when it decodes the entry anew).
+        cdef uint32_t addr
+        cdef uint8_t* page = self.trace_code_at(lin, &addr)
+        cdef uint64_t lo, hi
+        cdef TCode* slot
+        if page == NULL:
+            return
+        memcpy(&lo, page, 8)
+        memcpy(&hi, page + 8, 8)
+        slot = self.trace_code_slot(addr)
+        if slot.len == n and trace_code_known(slot, addr, lo, hi):
+            self.dc_tr[i] = (<uint64_t>lin << 32) | self.t_epoch
+
+    @cython.final
+    cdef inline bint trace_insn_begin_known(self, uint32_t n) noexcept:
+        # trace_insn_begin's fast path for an instruction whose stamp is current (the
+        # reader holds its n bytes where it expects them): only the entry is left to
+        # write.  False when the rest of the fast path's conditions do not hold.
+        cdef uint64_t delta = self.clock.now - self.t_cycle
+        # The room is made here for all the instruction will write: the INSN (6), two
+        # MEMW (13 each) and the nine REG entries of trace_known_done (45).
+        if ((self.t_synced & self.t_ctx_same) == 0) | (delta >= T_INSN_DELTA32) \
+                | (self.tlen + 128 > self.tcap):
+            return False
+        # (t_code_pos, t_insn_eip and the code fields are for trace_code_fixup, which an
+        # instruction the reader knows never needs.)
+        self.trace_insn_put(delta, n)
         return True
 
     @cython.final
     cdef inline void trace_known_done(self, uint32_t twr, bint flags) noexcept:
         # The end of an instruction trace_insn_begin_known began (its length is the one
         # recorded, its room made): the GPRs of twr, then EFLAGS if it can write them.
-        cdef uint32_t v
-        cdef int r
         if not self.t_synced:
             self.dc_sync()              # an event inside it: the general end
             self.trace_insn_end(True)
             return
         self.t_insn_pos = -1
+        self.trace_gprs_masked(twr)
+        if flags:
+            self.trace_flags_unchecked()
+
+    @cython.final
+    cdef inline void trace_gprs_masked(self, uint32_t twr) noexcept:
+        # The REG entries of the GPRs in twr that changed (the room made by the caller)
+        cdef uint32_t v
+        cdef int r
         while twr:
             r = __builtin_ctz(twr)
             twr &= twr - 1
@@ -2277,8 +2272,6 @@ cdef class _CPU:
             if v != self.t_regs[r]:
                 self.trace_reg_unchecked(r, v, self.t_regs[r])
                 self.t_regs[r] = v
-        if flags:
-            self.trace_flags_unchecked()
 
     @cython.final
     cdef void trace_insn_begin_slow(self, uint32_t lin) noexcept:
@@ -2381,8 +2374,6 @@ cdef class _CPU:
     cdef void trace_insn_done_dc(self, uint32_t twr) noexcept:
         # trace_insn_done for an instruction dc_loop ran from its entry: of the GPRs,
         # only those the entry's form can write (twr, dc_writes) are compared.
-        cdef uint32_t v
-        cdef int r
         if ((self.t_synced & self.t_code_hit) == 0) | (self.t_insn_pos < 0) \
                 | (<uint32_t>self.ilen != self.t_code_len):
             self.trace_insn_end(True)
@@ -2391,13 +2382,7 @@ cdef class _CPU:
         self.t_insn_pos = -1
         if self.tlen + 5 * 9 > self.tcap and not self.tgrow(5 * 9):
             return
-        while twr:
-            r = __builtin_ctz(twr)
-            twr &= twr - 1
-            v = self.r[r]
-            if v != self.t_regs[r]:
-                self.trace_reg_unchecked(r, v, self.t_regs[r])
-                self.t_regs[r] = v
+        self.trace_gprs_masked(twr)
         self.trace_flags_unchecked()
 
     @cython.final

@@ -659,6 +659,7 @@ cdef class _CPU:
     cdef bint t_code_hit            # ... and whether it was left out (the bytes recorded)
     cdef uint32_t t_code_len        # ... then: the length recorded with them
     cdef bint t_key_since           # a KEY was written inside the current instruction
+    cdef bint t_after_key           # no INSN, INT or SHUTDOWN since the last KEY
     cdef uint32_t t_code_addr       # the current INSN's physical address (the cache key)
     cdef uint32_t t_insn_eip
     cdef uint64_t t_code_lo, t_code_hi     # its first 16 bytes
@@ -1891,6 +1892,7 @@ cdef class _CPU:
             self.tput8(vec)
             self.tput8(kind)
             self.tput32(<uint32_t>err)
+            self.t_after_key = False
             self.t_synced = False       # the delivery changes registers next
 
     @cython.final
@@ -1974,11 +1976,21 @@ cdef class _CPU:
         for i in range(T_CODE_SLOTS):
             self.t_code[i].len = 0
         self.t_key_since = True
+        self.t_after_key = True
         self.trace_forget()
 
     @cython.final
     cdef void trace_flush_regs(self) noexcept:
         cdef int i
+        if self.t_after_key:
+            # Registers written after the KEY and before any record (from the Python
+            # API or the debugger, between trace_start and the run): a REG entry there
+            # would belong to no record, so the KEY is written again as they are now.
+            for i in range(T_NREGS):
+                if self.trace_reg(i) != self.t_regs[i]:
+                    self.trace_key()
+                    return
+            return
         self.trace_flush_gprs()
         # Selectors and control registers seldom change: one compare for each group.
         if memcmp(self.t_sel, self.sel, sizeof(self.t_sel)) != 0:
@@ -2170,6 +2182,7 @@ cdef class _CPU:
         cdef uint32_t eip = self.eip
         cdef size_t pos = self.tlen
         self.t_key_since = False
+        self.t_after_key = False
         self.t_code_hit = True
         self.t_code_len = n
         self.t_insn_pos = pos
@@ -2286,6 +2299,7 @@ cdef class _CPU:
         if not (self.t_synced & self.t_ctx_same) or self.clock.now - self.t_cycle > 0xFFFFFFFFu:
             self.trace_begin_slow()
         self.t_key_since = False
+        self.t_after_key = False
         # PHYS only where the reader cannot tell the physical address: it takes the
         # linear one, or the mapping of the page the last PHYS was in.
         p = self.probe_lin(lin)
@@ -2641,6 +2655,7 @@ cdef class _CPU:
             if self.tracing:
                 self.trace_flush_regs()
                 self.tput8(T_SHUTDOWN)
+                self.t_after_key = False
             return
         if first >= 0 and ((_contributory(first) and _contributory(vec))
                            or (first == EXC_PF and (vec == EXC_PF or _contributory(vec)))):

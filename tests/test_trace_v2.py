@@ -383,3 +383,27 @@ def test_far_and_near_forms_of_ff(tmp_path):
     inc = insns[far + 4]
     assert inc.bytes[:2] == bytes.fromhex("ff06") and inc.mem_writes[0][2:] == (2, 1)
     assert insns[-1].regs()["cs"] == 0x1000 == m.cpu.cs
+
+
+def test_registers_written_between_trace_start_and_the_run_are_in_the_recording(tmp_path):
+    # The KEY of trace_start holds the registers as they were; a register written after
+    # it (from the Python API, or a debugger's `set`) and before any instruction has no
+    # record for a REG entry to belong to: the recorder writes the KEY again, and the
+    # reader sees the new values from the first instruction on.
+    from core.machine import Machine
+    from debugger.trace import TraceReader, make_header, write_trace, REG_NAMES
+    from tests.asm import nasm
+    for name, value in (("eax", 5), ("ds", 0x1000), ("eflags", 0x202)):
+        m = Machine("80386", 1 << 20)
+        c = m.cpu
+        m.mem.write(0x80000, nasm("again: inc ax\njmp again"))
+        c.cs, c.eip = 0x8000, 0
+        c.trace_start()
+        setattr(c, name, value)
+        m.run(5)
+        c.trace_stop()
+        path = tmp_path / ("%s.c86t" % name)
+        write_trace(path, make_header("80386", m.clock.frequency), c.trace_take())
+        records = list(TraceReader(path).records())
+        assert records and records[0].eip == 0
+        assert records[0].state_before[REG_NAMES.index(name)] == value

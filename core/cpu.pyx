@@ -14,6 +14,8 @@ from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, 
 from libc.setjmp cimport jmp_buf, setjmp, longjmp
 from libc.string cimport memset, memmove, memcpy, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
+cdef extern from "<stdlib.h>":
+    void* aligned_alloc(size_t alignment, size_t size)
 from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.buffer cimport PyBUF_READ
 
@@ -290,13 +292,32 @@ cdef enum:
     DC_TRACE = 2
     DC_DEBUG = 4
     JCC_NONE = 0xFF
+    # Register-only instructions fused after an entry's first (DInsn.ops), and the
+    # trace recorder's stamps per entry: the first, the fused Jcc, each fused op.
+    DC_OPS = 3
+    DC_TS = 2 + DC_OPS
+    TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
+
+# A 32-bit register-only instruction fused after the first of an entry (dc_fuse): it
+# cannot fault, so it needs nothing but its operands, clocks and length.  form is one
+# of D_ALU_RR, D_ALU_RI, D_INCDEC_R, D_SHIFT_RI (fields as in DInsn: dst is 'base' or
+# 'rm', src 'index'), D_MOV_RM_R (dst = src) or D_MOV_RM_IMM (dst = imm).
+ctypedef struct DOp:
+    uint32_t imm
+    uint16_t op             # opcode as op_byte holds it (for the trace recorder)
+    uint16_t cyc
+    uint8_t form, aop, dst, src
+    uint8_t len, store, twr, pad
 
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
     uint8_t twr             # the GPRs it can write (bit n: register n, AL..BH as
                             # their 32-bit register), for the trace recorder
-    uint8_t pad[3]
+    uint8_t nops            # register-only instructions fused after it (ops)
+    uint8_t wmem            # it may write memory: the bytes fused after it are
+                            # checked again before they run (code it wrote)
+    uint8_t pad
     uint32_t jdisp          # a fused Jcc (jcc < 16): its length + displacement
     uint16_t op             # opcode as op_byte holds it (0x100 | b for 0F b)
     uint16_t k              # timing index (op << 3 | reg for groups)
@@ -313,6 +334,8 @@ ctypedef struct DInsn:
     uint8_t jlen            # the fused Jcc's length
     uint8_t jwide           # the fused Jcc's operand size is 32 bits (else IP wraps at 64K)
     uint8_t store           # D_ALU_RR, D_ALU_RI: the result is written (not CMP, TEST)
+    uint8_t pad2[16]
+    DOp ops[DC_OPS]         # (the second cache line: read only when nops > 0)
 
 # Masks of an entry's first and second 8 bytes by its length (0..16).
 cdef uint64_t DC_LO[17]
@@ -323,7 +346,7 @@ D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_r
            "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul",
            "alu_rr32", "alu_ri32", "incdec_r32", "shift_ri32")
 assert len(D_NAMES) == D_SHIFT_RI + 1
-assert sizeof(DInsn) == 64
+assert sizeof(DInsn) == 128
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
@@ -733,8 +756,11 @@ cdef class _CPU:
         self.rep_resume_lin = -1
         self.rep_split_lin = -1
         self.t_insn_pos = -1
-        self.dcache = <DInsn*>calloc(DC_SIZE, sizeof(DInsn))
-        self.dc_tr = <uint64_t*>calloc(2 * DC_SIZE, sizeof(uint64_t))
+        # Entries on cache-line boundaries: an entry's ops are its second line.
+        self.dcache = <DInsn*>aligned_alloc(64, DC_SIZE * sizeof(DInsn))
+        if self.dcache != NULL:
+            memset(self.dcache, 0, DC_SIZE * sizeof(DInsn))
+        self.dc_tr = <uint64_t*>calloc(DC_TS * DC_SIZE, sizeof(uint64_t))
         if self.dcache == NULL or self.dc_tr == NULL:
             raise MemoryError("the decoded-instruction cache")
         self.t_epoch = 1
@@ -2223,7 +2249,7 @@ cdef class _CPU:
     cdef inline void trace_forget(self) noexcept:
         self.t_epoch += 1
         if self.t_epoch == 0:           # (after 2^32 changes: no stamp may look current)
-            memset(self.dc_tr, 0, 2 * DC_SIZE * sizeof(uint64_t))
+            memset(self.dc_tr, 0, DC_TS * DC_SIZE * sizeof(uint64_t))
             self.t_epoch = 1
 
     @cython.final
@@ -2860,6 +2886,8 @@ cdef class _CPU:
         e.len = n
         e.tlen = n
         e.jcc = JCC_NONE
+        e.nops = 0
+        e.wmem = 0
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3165,6 +3193,8 @@ cdef class _CPU:
         e.len = n
         e.tlen = n
         e.jcc = JCC_NONE
+        e.nops = 0
+        e.wmem = 0
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3194,29 +3224,64 @@ cdef class _CPU:
         return form
 
     @cython.final
-    cdef void dc_fuse(self, DInsn* e, const uint8_t* p, uint64_t lo, uint64_t hi) noexcept:
-        """e, just decoded from p, cannot fault and is no branch: when a conditional jump
-        follows it (at p + e.len, 16 bytes readable), fuse the two, so that dc_loop runs
-        the pair (a compare or a count and the jump on its flags, the commonest pair in
-        any loop) from one lookup.  The entry is then tagged by the bytes of both.  Each
-        instruction still takes its own clocks and count, and the clock is checked
-        between them as between any two."""
+    cdef void dc_fuse(self, DInsn* e, const uint8_t* p, uint64_t lo, uint64_t hi,
+                      uint32_t avail) noexcept:
+        """e, just decoded from p (avail bytes readable from p), is no branch: fuse to it
+        the 32-bit register-only instructions that follow it (up to DC_OPS) and a
+        conditional jump after them, so that dc_loop runs them all (a loop's body and
+        its compare-and-jump) from one lookup and one tag compare.  The entry is then
+        tagged by the bytes of all of them (16 at most).  Each instruction still takes
+        its own clocks and count, and the clock is checked between them as between any
+        two."""
         cdef DInsn j
+        cdef DOp* o
         cdef uint64_t jlo, jhi
-        cdef int n
-        memcpy(&jlo, p + e.len, 8)
-        memcpy(&jhi, p + e.len + 8, 8)
-        if self.dc_decode(&j, p + e.len, jlo, jhi) != D_JCC:
+        cdef int n = e.len, form
+        e.nops = 0
+        # Forms whose memory operand is only read leave the code as it was.
+        e.wmem = e.faults and not (
+            form_reads_only(e.form) or ((e.form == D_ALU_RM_R or e.form == D_ALU_RM_IMM) and e.aop == 7))
+        while <uint32_t>n + 16 <= avail:
+            memcpy(&jlo, p + n, 8)
+            memcpy(&jhi, p + n + 8, 8)
+            form = self.dc_decode(&j, p + n, jlo, jhi)
+            if n + j.len > 16:
+                break
+            if form == D_JCC:
+                e.jcc = j.aop
+                e.jlen = j.len
+                e.jdisp = j.len + j.imm
+                e.jwide = j.opsize == 4
+                e.jcyc = j.cyc if j.cyc else 1
+                e.jcyc_taken = j.cyc_taken if j.cyc_taken else 1
+                n += j.len
+                break
+            if e.nops == DC_OPS:
+                break
+            o = &e.ops[e.nops]
+            if form == D_ALU_RR or form == D_ALU_RI:
+                o.dst = j.base
+                o.src = j.index
+            elif form == D_INCDEC_R or form == D_SHIFT_RI or (
+                    form == D_MOV_RM_IMM and j.mod == 3 and j.size == 4):
+                o.dst = j.rm
+            elif (form == D_MOV_RM_R or form == D_MOV_R_RM) and j.mod == 3 and j.size == 4:
+                o.dst, o.src = (j.rm, j.reg) if form == D_MOV_RM_R else (j.reg, j.rm)
+                form = D_MOV_RM_R
+            else:
+                break
+            o.form = form
+            o.aop = j.aop
+            o.imm = j.imm
+            o.store = j.store
+            o.len = j.len
+            o.cyc = j.cyc if j.cyc else 1
+            o.op = j.op
+            o.twr = j.twr
+            e.nops += 1
+            n += j.len
+        if n == e.len:
             return
-        n = e.len + j.len
-        if n > 16:
-            return
-        e.jcc = j.aop
-        e.jlen = j.len
-        e.jdisp = j.len + j.imm
-        e.jwide = j.opsize == 4
-        e.jcyc = j.cyc if j.cyc else 1
-        e.jcyc_taken = j.cyc_taken if j.cyc_taken else 1
         e.tlen = n
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
@@ -3243,11 +3308,12 @@ cdef class _CPU:
         on (after the one instruction DC_ONE asks for; a device was touched; the clock reached the end of the slice or
         the next device event), else DC_GENERIC: the instruction at EIP needs the generic
         path, and nothing the run loop checks has changed since it last looked."""
-        cdef uint32_t off, a, v, t, ea, cyc, lin = 0, tn = 0
+        cdef uint32_t off, a, v, t, ea, cyc, lin = 0, tn = 0, twr = 0
         cdef uint64_t lo, hi
         cdef const uint8_t* p
         cdef DInsn* e
-        cdef int size, i, ts = 0
+        cdef DOp* o
+        cdef int size, i, k, ts = 0
         cdef bint known = False, taken
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
@@ -3279,12 +3345,12 @@ cdef class _CPU:
             e = &self.dcache[i]
             if (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0 \
                     or e.mode != self.dc_mode:
-                self.dc_tr[2 * i] = 0
-                self.dc_tr[2 * i + 1] = 0
-                if self.dc_decode(e, p, lo, hi) == D_NONE:
+                memset(&self.dc_tr[DC_TS * i], 0, DC_TS * sizeof(uint64_t))
+                a = self.dc_decode(e, p, lo, hi)
+                if a == D_NONE:
                     return DC_GENERIC
-                if not e.faults and <uint64_t>off + e.len + 16 <= self.fw_n:
-                    self.dc_fuse(e, p, lo, hi)
+                if not (D_JCC <= a <= D_JMP_RM):
+                    self.dc_fuse(e, p, lo, hi, self.fw_n - off)
             elif e.form == D_NONE:
                 return DC_GENERIC
             # ---- run it: what exec_generic does for the same bytes, through the same
@@ -3297,13 +3363,11 @@ cdef class _CPU:
                 if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
                     return DC_GENERIC   # a page with a breakpoint: dbg_exec checks it
             if how & DC_TRACE:
-                lin = self.base[S_CS] + self.eip
-                ts = 2 * i
+                ts = DC_TS * i
                 tn = e.len
-                known = self.dc_tr[ts] == ((<uint64_t>lin << 32) | self.t_epoch) \
-                    and self.trace_insn_begin_known(tn)
-                if not known:
-                    self.trace_insn_begin(lin)
+                twr = e.twr
+                known = self.dc_trace_begin(ts, tn)
+                lin = self.base[S_CS] + self.eip
             if e.faults:
                 self.save_state()       # what a fault restores (registers only: no need)
             self.eip += e.len
@@ -3427,65 +3491,128 @@ cdef class _CPU:
                 cyc = 1
             self.clock.now += cyc
             self.icount += 1
-            if e.jcc != JCC_NONE and not (how & DC_ONE):
-                # The conditional jump fused to this instruction (dc_fuse), as the D_JCC
-                # form runs it, unless the clock stops the run between the two.  A
-                # target past the CS limit is left to the generic path, whose #GP
-                # names the jump.  Recorded, each is an instruction of its own.
-                if how & DC_TRACE:
-                    if known:
-                        self.trace_known_done(e.twr, True)
+            # The instructions fused after the first (dc_fuse): its register-only ops,
+            # then its conditional jump, each as its own entry would run it, with the
+            # clock checked between them.  Not for one instruction; under the debugger
+            # only after a first that touched no memory (a watchpoint stops right after
+            # the access), each checked for a breakpoint on its page; not when the
+            # first may have written the bytes fused after it.  Recorded, each is an
+            # instruction of its own.
+            if ((e.nops != 0) | (e.jcc != JCC_NONE)) and not (how & DC_ONE) \
+                    and not (how & DC_DEBUG and e.faults) \
+                    and not (e.wmem and self.dc_rewritten(e, p)):
+                for k in range(e.nops + (e.jcc != JCC_NONE)):
+                    if how & DC_TRACE:
+                        self.dc_trace_end(known, twr, ts, lin, tn)
+                    if self.clock.now >= self.dc_stop:
+                        return DC_CHECK
+                    if how & DC_DEBUG and self.bp_pages != NULL:
+                        lin = self.base[S_CS] + self.eip
+                        if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
+                            return DC_CHECK         # its page has a breakpoint
+                    if k < e.nops:
+                        o = &e.ops[k]
+                        if how & DC_TRACE:
+                            ts = DC_TS * i + 2 + k
+                            tn = o.len
+                            twr = o.twr
+                            known = self.dc_trace_begin(ts, tn)
+                            lin = self.base[S_CS] + self.eip
+                            # What the recorder reads of it (dc_sync has no entry for it)
+                            self.dc_cur = NULL
+                            self.ilen = tn
+                            self.op_byte = o.op
+                        self.eip += o.len
+                        if o.form == D_ALU_RR:
+                            v = self.alu_c(o.aop, self.r[o.dst], self.r[o.src], 4)
+                            if o.store:
+                                self.r[o.dst] = v
+                        elif o.form == D_ALU_RI:
+                            v = self.alu_c(o.aop, self.r[o.dst], o.imm, 4)
+                            if o.store:
+                                self.r[o.dst] = v
+                        elif o.form == D_INCDEC_R:
+                            self.r[o.dst] = self.inc_dec_c(self.r[o.dst], 4, o.aop == 1)
+                        elif o.form == D_SHIFT_RI:
+                            self.r[o.dst] = self.shift32_imm(o.aop, self.r[o.dst], o.imm)
+                        elif o.form == D_MOV_RM_R:
+                            self.r[o.dst] = self.r[o.src]
+                        else:
+                            self.r[o.dst] = o.imm           # D_MOV_RM_IMM
+                        self.clock.now += o.cyc
+                        self.icount += 1
+                        continue
+                    # ---- the conditional jump, as the D_JCC form runs it.  A target
+                    # past the CS limit is left to the generic path, whose #GP names
+                    # the jump.
+                    taken = self.cond(e.jcc)
+                    t = self.eip + e.jdisp
+                    if taken:
+                        if not e.jwide:
+                            t &= 0xFFFF
+                        if t > self.seg_hi[S_CS] and not self.m_word_wrap:
+                            return DC_GENERIC
+                    if how & DC_TRACE:
+                        ts = DC_TS * i + 1
+                        tn = e.jlen
+                        twr = TWR_JUMP
+                        known = self.dc_trace_begin(ts, tn)
+                        lin = self.base[S_CS] + self.eip
+                        self.dc_cur = NULL
+                        self.ilen = tn
+                        self.op_byte = 0x70 | e.jcc
+                    if taken:
+                        self.eip = t
+                        self.clock.now += e.jcyc_taken
                     else:
-                        self.dc_sync()
-                        self.trace_insn_done_dc(e.twr)
-                        self.trace_stamp(ts, lin, tn)
-                if self.clock.now >= self.dc_stop:
-                    return DC_CHECK
-                if how & DC_DEBUG and self.bp_pages != NULL:
-                    lin = self.base[S_CS] + self.eip
-                    if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
-                        return DC_CHECK         # the jump's page has a breakpoint
-                taken = self.cond(e.jcc)
-                t = self.eip + e.jdisp
-                if taken:
-                    if not e.jwide:
-                        t &= 0xFFFF
-                    if t > self.seg_hi[S_CS] and not self.m_word_wrap:
-                        return DC_GENERIC
-                if how & DC_TRACE:
-                    lin = self.base[S_CS] + self.eip
-                    ts = 2 * i + 1
-                    tn = e.jlen
-                    known = self.dc_tr[ts] == ((<uint64_t>lin << 32) | self.t_epoch) \
-                        and self.trace_insn_begin_known(tn)
-                    if not known:
-                        self.trace_insn_begin(lin)
-                    # What the recorder reads of the jump (dc_sync has no entry for it)
-                    self.dc_cur = NULL
-                    self.ilen = tn
-                    self.op_byte = 0x70 | e.jcc
-                if taken:
-                    self.eip = t
-                    self.clock.now += e.jcyc_taken
-                else:
-                    self.eip += e.jlen
-                    self.clock.now += e.jcyc
-                self.icount += 1
+                        self.eip += e.jlen
+                        self.clock.now += e.jcyc
+                    self.icount += 1
             if how & DC_TRACE:
-                if known:
-                    tn = e.twr if self.dc_cur != NULL else 0    # (0: the fused jump)
-                    self.trace_known_done(tn, self.dc_cur != NULL)
-                else:
-                    self.dc_sync()
-                    if self.dc_cur != NULL:
-                        self.trace_insn_done_dc(e.twr)
-                    else:
-                        self.trace_insn_done()      # the fused jump (op_byte: a Jcc)
-                    self.trace_stamp(ts, lin, tn)
+                self.dc_trace_end(known, twr, ts, lin, tn)
             if (how & DC_DEBUG) and self.dbg_pending:
                 return DC_CHECK         # a watchpoint hit: the run loop stops after it
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK
+
+    @cython.final
+    cdef inline bint dc_rewritten(self, DInsn* e, const uint8_t* p) noexcept:
+        # After e's first instruction wrote memory: whether the bytes of those fused
+        # after it (at p, in the fetch window) may no longer be the ones decoded.  A
+        # change of mapping drops the window; then they are not run from e either.
+        cdef uint64_t lo, hi
+        if self.fw_n == 0:
+            return True
+        memcpy(&lo, p, 8)
+        memcpy(&hi, p + 8, 8)
+        return (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0
+
+    @cython.final
+    cdef inline bint dc_trace_begin(self, int ts, uint32_t n) noexcept:
+        # The INSN entry of the n-byte instruction at EIP, with stamp ts: without
+        # looking its bytes up when the stamp is current (trace_stamp).  Whether it was.
+        cdef uint32_t lin = self.base[S_CS] + self.eip
+        if self.dc_tr[ts] == ((<uint64_t>lin << 32) | self.t_epoch) \
+                and self.trace_insn_begin_known(n):
+            return True
+        self.trace_insn_begin(lin)
+        return False
+
+    @cython.final
+    cdef inline void dc_trace_end(self, bint known, uint32_t twr, int ts, uint32_t lin,
+                                  uint32_t n) noexcept:
+        # The end of the instruction dc_trace_begin began (twr: the GPRs it can write,
+        # TWR_JUMP for a fused jump, which writes neither them nor EFLAGS); a stamp for
+        # it when its bytes were looked up.
+        if known:
+            self.trace_known_done(twr & 0xFF, twr != TWR_JUMP)
+            return
+        self.dc_sync()
+        if twr == TWR_JUMP:
+            self.trace_insn_done()          # (op_byte: a Jcc)
+        else:
+            self.trace_insn_done_dc(twr)
+        self.trace_stamp(ts, lin, n)
 
     # ================================================================ the instruction
     @cython.final
@@ -6358,7 +6485,8 @@ cdef class _CPU:
                 hi |= (<uint64_t>b) << (8 * (i - 8))
         if ((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen]):
             return None
-        return D_NAMES[e.form] + ("+jcc" if e.jcc != JCC_NONE else "")
+        return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form] for i in range(e.nops)]
+                        + (["jcc"] if e.jcc != JCC_NONE else []))
 
     property gdtr:
         def __get__(self):
@@ -6898,3 +7026,11 @@ cdef uint8_t dc_writes(int form, int mod, int reg, int rm, int size, int aop, in
             or form == D_TEST_RM_R or form == D_TEST_RM_IMM:
         return 0
     return 0xFF                         # (a form not listed: all of them)
+
+
+cdef inline bint form_reads_only(int form) noexcept:
+    """The form reads its memory operand, if it has one, and writes none (CMP with a
+    memory destination is not among them: its form also stores for the other ALU ops)."""
+    return form == D_ALU_R_RM or form == D_MOV_R_RM or form == D_MOVX or form == D_TEST_RM_R \
+        or form == D_TEST_RM_IMM or form == D_CMOV or form == D_IMUL or form == D_POP_R \
+        or form == D_LEAVE or form == D_LEA

@@ -645,3 +645,160 @@ def test_breakpoints_and_watchpoints_stop_alike_on_the_decoded_path(tracing, tmp
     assert "watchpoint" in reasons and reasons[-1] == "halt"
     watch = on[0][reasons.index("watchpoint")]
     assert watch[6] == 17 and watch[1] == 0x10000 + nasm(DEBUGGED, bits=32).index(b"\xe8")
+
+
+# --- register-only instructions fused after an entry's first (DInsn.ops) ----------------
+
+OPS_LOOP = """
+    mov esi, 0x40000
+    mov ecx, 200
+    xor eax, eax
+    xor edx, edx
+again:
+    mov ebx, [esi+ecx*4]            ; a load, then three register-only instructions
+    add eax, ebx
+    mov edi, eax
+    shr edi, 3
+    cmp edi, 0x4000
+    jb .small
+    mov [esi+ecx*4+0x800], edi      ; a store, then one more (the next does not fit)
+    sub eax, 0x3000
+    mov edx, 0x55
+    xor edx, ecx
+    jnz .small
+.small:
+    inc edx
+    and edx, 0xFFF
+    test ecx, 3
+    jz .skip
+    add edx, eax
+.skip:
+    dec ecx
+    jnz again
+    hlt
+"""
+
+
+def _ops_machine(model, cached, paging=False):
+    m, c = flat32(model=model, paging=paging)
+    c.decoded_cache = cached
+    code = nasm(OPS_LOOP, bits=32)
+    m.mem.write(0x40000, bytes(range(256)) * 24)
+    m.mem.write(0x10000, code)
+    c.eip = 0x10000
+    return m, c, code
+
+
+@pytest.mark.parametrize("model", ["80386", "pentium"])
+def test_fused_ops_stop_between_any_two_of_their_instructions(model):
+    # Budgets of 1 to 13 clocks end runs anywhere, inside a group of fused instructions
+    # too: every run ends at the same EIP, clock and count with the cache off and on.
+    import itertools
+    runs = []
+    for cached in (False, True):
+        m, c, code = _ops_machine(model, cached)
+        ends = []
+        for budget in itertools.cycle((1, 2, 3, 5, 7, 11, 13)):
+            reason = m.run(budget)
+            ends.append((c.eip, m.clock.now, c.icount))
+            if reason == "halt":
+                break
+        runs.append((ends, c.get_state(), hashlib.sha256(bytes(m.mem.read(0, 1 << 20))).digest()))
+    assert runs[0] == runs[1]
+    group = 0x10000 + code.index(b"\x8b\x1c\x8e")              # mov ebx, [esi+ecx*4]
+    inside = {group + 3, group + 5, group + 7}                  # the three fused after it
+    assert sum(1 for eip, _, _ in runs[0][0] if eip in inside) > 100
+    assert c.decoded_form(group) == "mov_r_rm+alu_rr32+mov_rm_r+shift_ri32"
+    small = 0x10000 + code.index(b"\x42\x81\xe2")               # inc edx; and edx, ...
+    assert c.decoded_form(small) == "incdec_r32+alu_ri32+alu_ri32+jcc"
+    store = 0x10000 + code.index(b"\x89\xbc\x8e")
+    assert c.decoded_form(store) == "mov_rm_r+alu_ri32"
+    assert c.decoded_form(store + 12) == "mov_rm_imm+alu_rr32+jcc"
+
+
+@pytest.mark.parametrize("model,paging", [("80386", False), ("pentium", True)])
+def test_fused_ops_are_recorded_as_the_generic_path_records_them(model, paging):
+    # Each fused instruction is recorded as an instruction of its own: the same bytes
+    # as the generic path's recording, stamps and all (the loop runs 200 times).
+    runs = []
+    for cached in (False, True):
+        m, c, code = _ops_machine(model, cached, paging)
+        c.trace_start()
+        assert m.run(1_000_000) == "halt"
+        c.trace_stop()
+        runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+    assert runs[0] == runs[1]
+    assert runs[0][3] > 200 * 14
+
+
+def test_a_store_into_the_instructions_fused_after_it_is_seen():
+    # The first instruction of an entry writes the immediate of the ADD fused after it,
+    # then the condition of the jump fused after that: both are run as written.
+    results = []
+    for cached in (False, True):
+        m, c = flat32()
+        c.decoded_cache = cached
+        code = nasm("""
+            mov ecx, 5
+            xor ebx, ebx
+        again:
+            mov [0x10000 + patch + 2], cl     ; the ADD's immediate
+        patch:
+            add ebx, byte 0
+            inc edx
+            dec ecx
+            jnz again
+            mov ecx, 5
+            mov al, 0x75
+        again2:
+            cmp ecx, 2
+            jne .w
+            mov al, 0x74                      ; JNZ -> JZ at ECX = 2
+        .w:
+            mov [0x10000 + patch2], al        ; the jump's opcode
+            dec ecx
+        patch2:
+            jnz again2
+            hlt""", bits=32)
+        run_at(m, 0x10000, code)
+        assert (c.ebx, c.ecx) == (5 + 4 + 3 + 2 + 1, 1)
+        results.append((c.get_state(), m.clock.now, c.icount))
+    assert results[0] == results[1]
+    # After each store the run went on from the ADD's own entry, decoded from the new
+    # bytes (the store's entry was tagged by the old ones).
+    assert c.decoded_form(0x10000 + code.index(b"\x83\xc3")) == "alu_ri32+incdec_r32+incdec_r32+jcc"
+
+
+def _ops_debug_session(cached, points):
+    from debugger.controller import Debugger
+    m, c, code = _ops_machine("pentium", cached)
+    d = Debugger(m)
+    group = 0x10000 + code.index(b"\x8b\x1c\x8e")          # mov ebx, [esi+ecx*4]
+    points(d, group)
+    run = []
+    for _ in range(12):
+        ev = d.cont(max_cycles=1_000_000)
+        run.append((ev.reason, ev.eip - group, ev.cycle, ev.icount, c.eax, c.ebx, c.ecx, c.edi))
+        if ev.reason == "halt":
+            break
+    return run, c.get_state()
+
+
+def test_a_breakpoint_inside_a_fused_group_stops_before_its_instruction():
+    def points(d, group):
+        d.break_at("lin", group + 5)                           # mov edi, eax
+    off, on = _ops_debug_session(False, points), _ops_debug_session(True, points)
+    assert on == off
+    assert [s[:2] for s in on[0]] == [("breakpoint", 5)] * 12
+
+
+def test_a_watched_load_stops_before_the_instructions_fused_after_it():
+    # The loop's page has no breakpoint (one is armed elsewhere), so the decoded path
+    # runs it; the read watchpoint on the group's load stops right after the load.
+    def points(d, group):
+        d.break_at("lin", 0x00300000)
+        d.watch("lin", 0x40000 + 195 * 4, 4, "r")
+    off, on = _ops_debug_session(False, points), _ops_debug_session(True, points)
+    assert on == off
+    assert [s[:2] for s in on[0]] == [("watchpoint", 3), ("halt", on[0][1][1])]
+    assert on[0][0][6] == 195

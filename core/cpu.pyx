@@ -291,50 +291,50 @@ cdef enum:
     DC_ONE = 1
     DC_TRACE = 2
     DC_DEBUG = 4
-    JCC_NONE = 0xFF
-    # Register-only instructions fused after an entry's first (DInsn.ops), and the
-    # trace recorder's stamps per entry: the first, the fused Jcc, each fused op.
-    DC_OPS = 3
-    DC_TS = 2 + DC_OPS
+    # Instructions fused after an entry's first (DInsn.ops), and the trace
+    # recorder's stamps per entry: the first, each fused one.
+    DC_OPS = 4
+    DC_TS = 1 + DC_OPS
     TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
 
-# A 32-bit register-only instruction fused after the first of an entry (dc_fuse): it
-# cannot fault, so it needs nothing but its operands, clocks and length.  form is one
-# of D_ALU_RR, D_ALU_RI, D_INCDEC_R, D_SHIFT_RI (fields as in DInsn: dst is 'base' or
-# 'rm', src 'index'), D_MOV_RM_R (dst = src) or D_MOV_RM_IMM (dst = imm).
+# An instruction fused after the first of an entry (dc_fuse): a 32-bit register-only
+# one, which cannot fault and so needs nothing but its operands, clocks and length, or
+# a conditional jump, which ends the entry's run when taken.  form:
+#   D_ALU_RR, D_ALU_RI      dst op= src, or op= imm; store 0 for CMP and TEST (aop 4)
+#   D_INCDEC_R, D_SHIFT_RI  dst +- 1 (aop 1: DEC); dst shifted by imm (aop: the shift)
+#   D_MOV_RM_R, D_MOV_RM_IMM    dst = src, dst = imm
+#   D_LEA                   dst = imm + src + index << scale (src, index 8: none)
+#   D_JCC                   if condition aop: EIP += imm (its length + displacement),
+#                           wrapped at 64K unless src (32-bit operand size)
 ctypedef struct DOp:
     uint32_t imm
+    uint16_t cyc            # clocks (D_JCC: not taken)
+    uint16_t x              # D_JCC: clocks taken; D_LEA: index | scale << 8
     uint16_t op             # opcode as op_byte holds it (for the trace recorder)
-    uint16_t cyc
     uint8_t form, aop, dst, src
-    uint8_t len, store, twr, pad
+    uint8_t len
+    uint8_t store           # it writes dst (the GPR the trace recorder compares)
 
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
     uint8_t twr             # the GPRs it can write (bit n: register n, AL..BH as
                             # their 32-bit register), for the trace recorder
-    uint8_t nops            # register-only instructions fused after it (ops)
+    uint8_t nops            # instructions fused after it (ops)
     uint8_t wmem            # it may write memory: the bytes fused after it are
                             # checked again before they run (code it wrote)
-    uint8_t pad
-    uint32_t jdisp          # a fused Jcc (jcc < 16): its length + displacement
+    uint8_t store           # D_ALU_RR, D_ALU_RI: the result is written (not CMP, TEST)
     uint16_t op             # opcode as op_byte holds it (0x100 | b for 0F b)
     uint16_t k              # timing index (op << 3 | reg for groups)
     uint16_t cyc            # clocks: prefixes + base form (reg, or mem + EA)
     uint16_t cyc_taken      # clocks when a branch is taken
-    uint16_t jcyc, jcyc_taken   # the fused Jcc's clocks, not taken and taken
     uint8_t form, len, tlen, mode   # len: this instruction's; tlen: the bytes tagged
-                                    # (with a fused Jcc); mode: default operand size
-                                    # (2 or 4), 0 = empty entry
+                                    # (with those fused after it); mode: default operand
+                                    # size (2 or 4), 0 = empty entry
     uint8_t opsize, adsize, size, aop
     uint8_t mod, reg, rm, base, index, scale, seg
     uint8_t faults          # it may fault (memory, stack, a branch's limit check)
-    uint8_t jcc             # the condition of the Jcc fused to it; JCC_NONE: none
-    uint8_t jlen            # the fused Jcc's length
-    uint8_t jwide           # the fused Jcc's operand size is 32 bits (else IP wraps at 64K)
-    uint8_t store           # D_ALU_RR, D_ALU_RI: the result is written (not CMP, TEST)
-    uint8_t pad2[16]
+    uint8_t pad[12]
     DOp ops[DC_OPS]         # (the second cache line: read only when nops > 0)
 
 # Masks of an entry's first and second 8 bytes by its length (0..16).
@@ -2885,7 +2885,6 @@ cdef class _CPU:
         e.form = D_NONE
         e.len = n
         e.tlen = n
-        e.jcc = JCC_NONE
         e.nops = 0
         e.wmem = 0
         e.b0 = lo & DC_LO[n]
@@ -3192,7 +3191,6 @@ cdef class _CPU:
         e.form = form
         e.len = n
         e.tlen = n
-        e.jcc = JCC_NONE
         e.nops = 0
         e.wmem = 0
         e.b0 = lo & DC_LO[n]
@@ -3227,12 +3225,12 @@ cdef class _CPU:
     cdef void dc_fuse(self, DInsn* e, const uint8_t* p, uint64_t lo, uint64_t hi,
                       uint32_t avail) noexcept:
         """e, just decoded from p (avail bytes readable from p), is no branch: fuse to it
-        the 32-bit register-only instructions that follow it (up to DC_OPS) and a
-        conditional jump after them, so that dc_loop runs them all (a loop's body and
-        its compare-and-jump) from one lookup and one tag compare.  The entry is then
-        tagged by the bytes of all of them (16 at most).  Each instruction still takes
-        its own clocks and count, and the clock is checked between them as between any
-        two."""
+        the 32-bit register-only instructions and conditional jumps that follow it (up to
+        DC_OPS), so that dc_loop runs them (a loop's body and its compare-and-jump, the
+        straight path through an if) from one lookup and one tag compare; a jump taken
+        ends the run there.  The entry is then tagged by the bytes of all of them (16 at
+        most).  Each instruction still takes its own clocks and count, and the clock is
+        checked between them as between any two."""
         cdef DInsn j
         cdef DOp* o
         cdef uint64_t jlo, jhi
@@ -3241,43 +3239,44 @@ cdef class _CPU:
         # Forms whose memory operand is only read leave the code as it was.
         e.wmem = e.faults and not (
             form_reads_only(e.form) or ((e.form == D_ALU_RM_R or e.form == D_ALU_RM_IMM) and e.aop == 7))
-        while <uint32_t>n + 16 <= avail:
+        while <uint32_t>n + 16 <= avail and e.nops < DC_OPS:
             memcpy(&jlo, p + n, 8)
             memcpy(&jhi, p + n + 8, 8)
             form = self.dc_decode(&j, p + n, jlo, jhi)
             if n + j.len > 16:
                 break
-            if form == D_JCC:
-                e.jcc = j.aop
-                e.jlen = j.len
-                e.jdisp = j.len + j.imm
-                e.jwide = j.opsize == 4
-                e.jcyc = j.cyc if j.cyc else 1
-                e.jcyc_taken = j.cyc_taken if j.cyc_taken else 1
-                n += j.len
-                break
-            if e.nops == DC_OPS:
-                break
             o = &e.ops[e.nops]
-            if form == D_ALU_RR or form == D_ALU_RI:
+            o.store = 1
+            o.src = 8
+            if form == D_JCC:
+                o.imm = j.len + j.imm
+                o.src = j.opsize == 4
+                o.x = j.cyc_taken if j.cyc_taken else 1
+                o.store = 0
+            elif form == D_ALU_RR or form == D_ALU_RI:
                 o.dst = j.base
                 o.src = j.index
+                o.store = j.store
             elif form == D_INCDEC_R or form == D_SHIFT_RI or (
                     form == D_MOV_RM_IMM and j.mod == 3 and j.size == 4):
                 o.dst = j.rm
             elif (form == D_MOV_RM_R or form == D_MOV_R_RM) and j.mod == 3 and j.size == 4:
                 o.dst, o.src = (j.rm, j.reg) if form == D_MOV_RM_R else (j.reg, j.rm)
                 form = D_MOV_RM_R
+            elif form == D_LEA and j.size == 4 and j.adsize == 4:
+                o.dst = j.reg
+                o.src = j.base
+                o.x = j.index | (<uint16_t>j.scale << 8)
+                j.imm = j.disp
             else:
                 break
             o.form = form
             o.aop = j.aop
-            o.imm = j.imm
-            o.store = j.store
+            if form != D_JCC:
+                o.imm = j.imm
             o.len = j.len
             o.cyc = j.cyc if j.cyc else 1
             o.op = j.op
-            o.twr = j.twr
             e.nops += 1
             n += j.len
         if n == e.len:
@@ -3491,17 +3490,15 @@ cdef class _CPU:
                 cyc = 1
             self.clock.now += cyc
             self.icount += 1
-            # The instructions fused after the first (dc_fuse): its register-only ops,
-            # then its conditional jump, each as its own entry would run it, with the
-            # clock checked between them.  Not for one instruction; under the debugger
-            # only after a first that touched no memory (a watchpoint stops right after
-            # the access), each checked for a breakpoint on its page; not when the
-            # first may have written the bytes fused after it.  Recorded, each is an
-            # instruction of its own.
-            if ((e.nops != 0) | (e.jcc != JCC_NONE)) and not (how & DC_ONE) \
-                    and not (how & DC_DEBUG and e.faults) \
+            # The instructions fused after the first (dc_fuse), each as its own entry
+            # would run it, with the clock checked between them; a jump taken ends
+            # the run.  Not for one instruction; under the debugger only after a first
+            # that touched no memory (a watchpoint stops right after the access), each
+            # checked for a breakpoint on its page; not when the first may have written
+            # the bytes fused after it.  Recorded, each is an instruction of its own.
+            if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults) \
                     and not (e.wmem and self.dc_rewritten(e, p)):
-                for k in range(e.nops + (e.jcc != JCC_NONE)):
+                for k in range(e.nops):
                     if how & DC_TRACE:
                         self.dc_trace_end(known, twr, ts, lin, tn)
                     if self.clock.now >= self.dc_stop:
@@ -3510,64 +3507,59 @@ cdef class _CPU:
                         lin = self.base[S_CS] + self.eip
                         if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
                             return DC_CHECK         # its page has a breakpoint
-                    if k < e.nops:
-                        o = &e.ops[k]
-                        if how & DC_TRACE:
-                            ts = DC_TS * i + 2 + k
-                            tn = o.len
-                            twr = o.twr
-                            known = self.dc_trace_begin(ts, tn)
-                            lin = self.base[S_CS] + self.eip
-                            # What the recorder reads of it (dc_sync has no entry for it)
-                            self.dc_cur = NULL
-                            self.ilen = tn
-                            self.op_byte = o.op
-                        self.eip += o.len
-                        if o.form == D_ALU_RR:
-                            v = self.alu_c(o.aop, self.r[o.dst], self.r[o.src], 4)
-                            if o.store:
-                                self.r[o.dst] = v
-                        elif o.form == D_ALU_RI:
-                            v = self.alu_c(o.aop, self.r[o.dst], o.imm, 4)
-                            if o.store:
-                                self.r[o.dst] = v
-                        elif o.form == D_INCDEC_R:
-                            self.r[o.dst] = self.inc_dec_c(self.r[o.dst], 4, o.aop == 1)
-                        elif o.form == D_SHIFT_RI:
-                            self.r[o.dst] = self.shift32_imm(o.aop, self.r[o.dst], o.imm)
-                        elif o.form == D_MOV_RM_R:
-                            self.r[o.dst] = self.r[o.src]
-                        else:
-                            self.r[o.dst] = o.imm           # D_MOV_RM_IMM
-                        self.clock.now += o.cyc
-                        self.icount += 1
-                        continue
-                    # ---- the conditional jump, as the D_JCC form runs it.  A target
-                    # past the CS limit is left to the generic path, whose #GP names
-                    # the jump.
-                    taken = self.cond(e.jcc)
-                    t = self.eip + e.jdisp
-                    if taken:
-                        if not e.jwide:
-                            t &= 0xFFFF
-                        if t > self.seg_hi[S_CS] and not self.m_word_wrap:
-                            return DC_GENERIC
+                    o = &e.ops[k]
+                    taken = False
+                    if o.form == D_JCC:
+                        # A target past the CS limit is left to the generic path, whose
+                        # #GP names the jump.
+                        taken = self.cond(o.aop)
+                        t = self.eip + o.imm
+                        if taken:
+                            if not o.src:
+                                t &= 0xFFFF
+                            if t > self.seg_hi[S_CS] and not self.m_word_wrap:
+                                return DC_GENERIC
                     if how & DC_TRACE:
-                        ts = DC_TS * i + 1
-                        tn = e.jlen
-                        twr = TWR_JUMP
+                        ts = DC_TS * i + 1 + k
+                        tn = o.len
+                        twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst
                         known = self.dc_trace_begin(ts, tn)
                         lin = self.base[S_CS] + self.eip
+                        # What the recorder reads of it (dc_sync has no entry for it)
                         self.dc_cur = NULL
                         self.ilen = tn
-                        self.op_byte = 0x70 | e.jcc
+                        self.op_byte = o.op
+                    self.icount += 1
                     if taken:
                         self.eip = t
-                        self.clock.now += e.jcyc_taken
-                    else:
-                        self.eip += e.jlen
-                        self.clock.now += e.jcyc
-                    self.icount += 1
+                        self.clock.now += o.x
+                        break
+                    self.eip += o.len
+                    self.clock.now += o.cyc
+                    if o.form == D_ALU_RR:
+                        v = self.alu_c(o.aop, self.r[o.dst], self.r[o.src], 4)
+                        if o.store:
+                            self.r[o.dst] = v
+                    elif o.form == D_ALU_RI:
+                        v = self.alu_c(o.aop, self.r[o.dst], o.imm, 4)
+                        if o.store:
+                            self.r[o.dst] = v
+                    elif o.form == D_INCDEC_R:
+                        self.r[o.dst] = self.inc_dec_c(self.r[o.dst], 4, o.aop == 1)
+                    elif o.form == D_SHIFT_RI:
+                        self.r[o.dst] = self.shift32_imm(o.aop, self.r[o.dst], o.imm)
+                    elif o.form == D_MOV_RM_R:
+                        self.r[o.dst] = self.r[o.src]
+                    elif o.form == D_MOV_RM_IMM:
+                        self.r[o.dst] = o.imm
+                    elif o.form == D_LEA:
+                        v = o.imm
+                        if o.src < 8:
+                            v += self.r[o.src]
+                        if (o.x & 0xFF) < 8:
+                            v += self.r[o.x & 0xFF] << (o.x >> 8)
+                        self.r[o.dst] = v
+                    # (D_JCC not taken: nothing more)
             if how & DC_TRACE:
                 self.dc_trace_end(known, twr, ts, lin, tn)
             if (how & DC_DEBUG) and self.dbg_pending:
@@ -6485,8 +6477,7 @@ cdef class _CPU:
                 hi |= (<uint64_t>b) << (8 * (i - 8))
         if ((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen]):
             return None
-        return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form] for i in range(e.nops)]
-                        + (["jcc"] if e.jcc != JCC_NONE else []))
+        return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form] for i in range(e.nops)])
 
     property gdtr:
         def __get__(self):

@@ -416,7 +416,7 @@ def test_a_fused_jump_past_the_cs_limit_faults_at_the_jump():
         assert c.eip == 0x11001                                     # the #GP handler ran
         assert m.mem.read32(c.esp + 4) == je                        # EIP of the JE
         assert (c.ecx, c.eflags & 0x40) == (1, 0x40)                # CMP ran: ZF
-        assert c.decoded_form(je - 3) == ("alu_ri32+jcc" if cached else None)
+        assert c.decoded_form(je - 3) == ("alu_ri32+jcc+incdec_r32+jcc" if cached else None)
 
 
 def test_a_fused_jump_in_16_bit_code_wraps_ip_inside_the_segment():
@@ -655,7 +655,7 @@ OPS_LOOP = """
     xor eax, eax
     xor edx, edx
 again:
-    mov ebx, [esi+ecx*4]            ; a load, then three register-only instructions
+    mov ebx, [esi+ecx*4]            ; a load, then four register-only instructions
     add eax, ebx
     mov edi, eax
     shr edi, 3
@@ -665,14 +665,16 @@ again:
     sub eax, 0x3000
     mov edx, 0x55
     xor edx, ecx
-    jnz .small
+    jnz .small                      ; never taken: on to the next two
 .small:
     inc edx
     and edx, 0xFFF
     test ecx, 3
-    jz .skip
+    jz .skip                        ; taken one time in four: the rest not run
     add edx, eax
 .skip:
+    lea ebp, [eax+ecx*2+7]
+    xor edx, ebp
     dec ecx
     jnz again
     hlt
@@ -691,29 +693,34 @@ def _ops_machine(model, cached, paging=False):
 
 @pytest.mark.parametrize("model", ["80386", "pentium"])
 def test_fused_ops_stop_between_any_two_of_their_instructions(model):
-    # Budgets of 1 to 13 clocks end runs anywhere, inside a group of fused instructions
-    # too: every run ends at the same EIP, clock and count with the cache off and on.
-    import itertools
+    # Budgets of 1 to 13 clocks (drawn at random, so that they do not fall into step
+    # with the loop) end runs anywhere, inside a group of fused instructions too: every
+    # run ends at the same EIP, clock and count with the cache off and on.
+    import random
     runs = []
     for cached in (False, True):
         m, c, code = _ops_machine(model, cached)
         ends = []
-        for budget in itertools.cycle((1, 2, 3, 5, 7, 11, 13)):
-            reason = m.run(budget)
+        budgets = random.Random(86)
+        while True:
+            reason = m.run(budgets.randint(1, 13))
             ends.append((c.eip, m.clock.now, c.icount))
             if reason == "halt":
                 break
         runs.append((ends, c.get_state(), hashlib.sha256(bytes(m.mem.read(0, 1 << 20))).digest()))
     assert runs[0] == runs[1]
     group = 0x10000 + code.index(b"\x8b\x1c\x8e")              # mov ebx, [esi+ecx*4]
-    inside = {group + 3, group + 5, group + 7}                  # the three fused after it
+    inside = {group + 3, group + 5, group + 7, group + 10}      # the four fused after it
     assert sum(1 for eip, _, _ in runs[0][0] if eip in inside) > 100
-    assert c.decoded_form(group) == "mov_r_rm+alu_rr32+mov_rm_r+shift_ri32"
+    assert c.decoded_form(group) == "mov_r_rm+alu_rr32+mov_rm_r+shift_ri32+alu_ri32"
     small = 0x10000 + code.index(b"\x42\x81\xe2")               # inc edx; and edx, ...
     assert c.decoded_form(small) == "incdec_r32+alu_ri32+alu_ri32+jcc"
     store = 0x10000 + code.index(b"\x89\xbc\x8e")
     assert c.decoded_form(store) == "mov_rm_r+alu_ri32"
-    assert c.decoded_form(store + 12) == "mov_rm_imm+alu_rr32+jcc"
+    assert c.decoded_form(store + 12) == "mov_rm_imm+alu_rr32+jcc+incdec_r32+alu_ri32"
+    add = 0x10000 + code.index(b"\x01\xc2\x8d")                # add edx, eax; lea ...
+    assert c.decoded_form(add) == "alu_rr32+lea+alu_rr32+incdec_r32+jcc"
+    assert c.decoded_form(add + 2) == "lea+alu_rr32+incdec_r32+jcc"
 
 
 @pytest.mark.parametrize("model,paging", [("80386", False), ("pentium", True)])
@@ -766,7 +773,8 @@ def test_a_store_into_the_instructions_fused_after_it_is_seen():
     assert results[0] == results[1]
     # After each store the run went on from the ADD's own entry, decoded from the new
     # bytes (the store's entry was tagged by the old ones).
-    assert c.decoded_form(0x10000 + code.index(b"\x83\xc3")) == "alu_ri32+incdec_r32+incdec_r32+jcc"
+    assert c.decoded_form(0x10000 + code.index(b"\x83\xc3")) == \
+        "alu_ri32+incdec_r32+incdec_r32+jcc+mov_rm_imm"
 
 
 def _ops_debug_session(cached, points):

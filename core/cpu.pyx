@@ -3313,7 +3313,7 @@ cdef class _CPU:
         cdef DInsn* e
         cdef DOp* o
         cdef int size, i, k, ts = 0
-        cdef bint known = False, taken
+        cdef bint known = False, taken, fast = False
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
         self.dc_stop = self.slice_end
@@ -3501,6 +3501,11 @@ cdef class _CPU:
                 for k in range(e.nops):
                     if how & DC_TRACE:
                         self.dc_trace_end(known, twr, ts, lin, tn)
+                        if k == 0:
+                            # After a first the reader knew, with no event since: the
+                            # fused ones take trace_op_begin while their stamps are
+                            # current (room made here for all their entries).
+                            fast = known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
                     if how & DC_DEBUG and self.bp_pages != NULL:
@@ -3523,12 +3528,16 @@ cdef class _CPU:
                         ts = DC_TS * i + 1 + k
                         tn = o.len
                         twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst
-                        known = self.dc_trace_begin(ts, tn)
-                        lin = self.base[S_CS] + self.eip
-                        # What the recorder reads of it (dc_sync has no entry for it)
-                        self.dc_cur = NULL
-                        self.ilen = tn
-                        self.op_byte = o.op
+                        if fast and self.trace_op_begin(ts, tn):
+                            known = True
+                        else:
+                            fast = False
+                            known = self.dc_trace_begin(ts, tn)
+                            lin = self.base[S_CS] + self.eip
+                            # What the recorder reads of it (dc_sync has no entry for it)
+                            self.dc_cur = NULL
+                            self.ilen = tn
+                            self.op_byte = o.op
                     self.icount += 1
                     if taken:
                         self.eip = t
@@ -3591,14 +3600,42 @@ cdef class _CPU:
         return False
 
     @cython.final
+    cdef inline bint trace_op_begin(self, int ts, uint32_t n) noexcept:
+        # The INSN entry of an n-byte instruction fused after one the reader knew
+        # (trace_insn_begin_known), in the same run of its entry: nothing happened
+        # between them but register-only instructions and jumps not taken, so the
+        # state that path checks holds, the room is made, and the instruction follows
+        # the last recorded (no EIP field).  What is left: its own stamp, the cycle
+        # delta.  False when either fails (then the general path records it).
+        cdef uint32_t eip = self.eip
+        cdef uint64_t now = self.clock.now
+        cdef uint64_t delta = now - self.t_cycle
+        if (self.dc_tr[ts] != ((<uint64_t>(self.base[S_CS] + eip) << 32) | self.t_epoch)) \
+                | (delta >= T_INSN_DELTA32):
+            return False
+        self.tbuf[self.tlen] = <uint8_t>(T_INSN | delta)
+        self.tlen += 1
+        self.t_cycle = now
+        self.t_count += 1
+        self.t_next_eip = eip + n
+        return True
+
+    @cython.final
     cdef inline void dc_trace_end(self, bint known, uint32_t twr, int ts, uint32_t lin,
                                   uint32_t n) noexcept:
         # The end of the instruction dc_trace_begin began (twr: the GPRs it can write,
-        # TWR_JUMP for a fused jump, which writes neither them nor EFLAGS); a stamp for
-        # it when its bytes were looked up.
-        if known:
-            self.trace_known_done(twr & 0xFF, twr != TWR_JUMP)
-            return
+        # TWR_JUMP for a fused jump, which writes neither them nor EFLAGS).
+        if not known:
+            self.dc_trace_end_looked_up(twr, ts, lin, n)
+        elif twr != TWR_JUMP:
+            self.trace_known_done(twr, True)
+        else:
+            self.t_insn_pos = -1        # a jump: no register, no flag, no event
+
+    @cython.final
+    cdef void dc_trace_end_looked_up(self, uint32_t twr, int ts, uint32_t lin, uint32_t n) noexcept:
+        # dc_trace_end for an instruction whose bytes were looked up: the general end,
+        # and a stamp for it (trace_stamp).
         self.dc_sync()
         if twr == TWR_JUMP:
             self.trace_insn_done()          # (op_byte: a Jcc)

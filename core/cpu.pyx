@@ -291,10 +291,8 @@ cdef enum:
     DC_ONE = 1
     DC_TRACE = 2
     DC_DEBUG = 4
-    # Instructions fused after an entry's first (DInsn.ops), and the trace
-    # recorder's stamps per entry: the first, each fused one.
+    # Instructions fused after an entry's first (DInsn.ops)
     DC_OPS = 4
-    DC_TS = 1 + DC_OPS
     TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
 
 # An instruction fused after the first of an entry (dc_fuse): a 32-bit register-only
@@ -334,7 +332,14 @@ ctypedef struct DInsn:
     uint8_t opsize, adsize, size, aop
     uint8_t mod, reg, rm, base, index, scale, seg
     uint8_t faults          # it may fault (memory, stack, a branch's limit check)
-    uint8_t pad[12]
+    # The trace recorder's stamp: tstamp is the first instruction's linear address << 32
+    # | t_epoch when the reader was last known to hold the bytes of those of its
+    # instructions whose bit is set in tmask (bit 0: the first, bit k: ops[k - 1]) at
+    # their physical addresses (trace_stamp), so that their INSN can be written without
+    # looking them up again (trace_insn_begin_known).  A decode clears tmask.
+    uint8_t tmask
+    uint8_t pad[3]
+    uint64_t tstamp
     DOp ops[DC_OPS]         # (the second cache line: read only when nops > 0)
 
 # Masks of an entry's first and second 8 bytes by its length (0..16).
@@ -552,11 +557,6 @@ cdef class _CPU:
     cdef bint trace_only        # the trace recorder is the only debugger hook (DC_TRACE)
     cdef int dc_dbg_how         # how dc_loop runs under the debugger's hooks (-1: it does not)
     cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
-    # The trace recorder's stamps, two per entry (the instruction, a fused Jcc): linear
-    # address << 32 | t_epoch when the reader was last known to hold the instruction's
-    # bytes at its physical address (trace_stamp), so that its INSN can be written
-    # without looking them up again (trace_insn_begin_known).  0: no stamp.
-    cdef uint64_t* dc_tr
     cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
     cdef jmp_buf jb
@@ -760,8 +760,7 @@ cdef class _CPU:
         self.dcache = <DInsn*>aligned_alloc(64, DC_SIZE * sizeof(DInsn))
         if self.dcache != NULL:
             memset(self.dcache, 0, DC_SIZE * sizeof(DInsn))
-        self.dc_tr = <uint64_t*>calloc(DC_TS * DC_SIZE, sizeof(uint64_t))
-        if self.dcache == NULL or self.dc_tr == NULL:
+        if self.dcache == NULL:
             raise MemoryError("the decoded-instruction cache")
         self.t_epoch = 1
         self.dc_enabled = True
@@ -2247,17 +2246,20 @@ cdef class _CPU:
 
     @cython.final
     cdef inline void trace_forget(self) noexcept:
+        cdef int i
         self.t_epoch += 1
         if self.t_epoch == 0:           # (after 2^32 changes: no stamp may look current)
-            memset(self.dc_tr, 0, DC_TS * DC_SIZE * sizeof(uint64_t))
+            for i in range(DC_SIZE):
+                self.dcache[i].tstamp = 0
             self.t_epoch = 1
 
     @cython.final
-    cdef void trace_stamp(self, int i, uint32_t lin, uint32_t n) noexcept:
-        # Stamp i when trace_insn_begin's fast path would now find the n-byte
-        # instruction at lin known to the reader: its physical address the one the
-        # reader expects, its bytes there in the code cache.  While the epoch stays, so
-        # does that (dc_loop voids the stamp when it decodes the entry anew).
+    cdef void trace_stamp(self, DInsn* e, int k, uint32_t lin0, uint32_t lin,
+                          uint32_t n) noexcept:
+        # Stamp instruction k of e (its first at lin0) when trace_insn_begin's fast path
+        # would now find it, n bytes at lin, known to the reader: its physical address
+        # the one the reader expects, its bytes there in the code cache.  While the
+        # epoch stays, so does that (dc_loop clears the stamps when it decodes anew).
         cdef uint32_t addr
         cdef uint8_t* page = self.trace_code_at(lin, &addr)
         cdef uint64_t lo, hi
@@ -2268,7 +2270,10 @@ cdef class _CPU:
         memcpy(&hi, page + 8, 8)
         slot = self.trace_code_slot(addr)
         if slot.len == n and trace_code_known(slot, addr, lo, hi):
-            self.dc_tr[i] = (<uint64_t>lin << 32) | self.t_epoch
+            if e.tstamp != ((<uint64_t>lin0 << 32) | self.t_epoch):
+                e.tstamp = (<uint64_t>lin0 << 32) | self.t_epoch
+                e.tmask = 0
+            e.tmask |= 1 << k
 
     @cython.final
     cdef inline bint trace_insn_begin_known(self, uint32_t n) noexcept:
@@ -2887,6 +2892,7 @@ cdef class _CPU:
         e.tlen = n
         e.nops = 0
         e.wmem = 0
+        e.tmask = 0
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3193,6 +3199,7 @@ cdef class _CPU:
         e.tlen = n
         e.nops = 0
         e.wmem = 0
+        e.tmask = 0
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3307,7 +3314,7 @@ cdef class _CPU:
         on (after the one instruction DC_ONE asks for; a device was touched; the clock reached the end of the slice or
         the next device event), else DC_GENERIC: the instruction at EIP needs the generic
         path, and nothing the run loop checks has changed since it last looked."""
-        cdef uint32_t off, a, v, t, ea, cyc, lin = 0, tn = 0, twr = 0
+        cdef uint32_t off, a, v, t, ea, cyc, lin = 0, lin0 = 0, tn = 0, twr = 0
         cdef uint64_t lo, hi
         cdef const uint8_t* p
         cdef DInsn* e
@@ -3344,7 +3351,6 @@ cdef class _CPU:
             e = &self.dcache[i]
             if (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0 \
                     or e.mode != self.dc_mode:
-                memset(&self.dc_tr[DC_TS * i], 0, DC_TS * sizeof(uint64_t))
                 a = self.dc_decode(e, p, lo, hi)
                 if a == D_NONE:
                     return DC_GENERIC
@@ -3362,11 +3368,11 @@ cdef class _CPU:
                 if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
                     return DC_GENERIC   # a page with a breakpoint: dbg_exec checks it
             if how & DC_TRACE:
-                ts = DC_TS * i
+                ts = 0
                 tn = e.len
                 twr = e.twr
-                known = self.dc_trace_begin(ts, tn)
-                lin = self.base[S_CS] + self.eip
+                lin0 = lin = self.base[S_CS] + self.eip
+                known = self.dc_trace_begin(e, ts, lin0, lin, tn)
             if e.faults:
                 self.save_state()       # what a fault restores (registers only: no need)
             self.eip += e.len
@@ -3500,12 +3506,13 @@ cdef class _CPU:
                     and not (e.wmem and self.dc_rewritten(e, p)):
                 for k in range(e.nops):
                     if how & DC_TRACE:
-                        self.dc_trace_end(known, twr, ts, lin, tn)
+                        self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
                         if k == 0:
                             # After a first the reader knew, with no event since: the
                             # fused ones take trace_op_begin while their stamps are
                             # current (room made here for all their entries).
-                            fast = known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap
+                            fast = known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap \
+                                and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch)
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
                     if how & DC_DEBUG and self.bp_pages != NULL:
@@ -3525,15 +3532,15 @@ cdef class _CPU:
                             if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                                 return DC_GENERIC
                     if how & DC_TRACE:
-                        ts = DC_TS * i + 1 + k
+                        ts = 1 + k
                         tn = o.len
                         twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst
-                        if fast and self.trace_op_begin(ts, tn):
+                        if fast and (e.tmask >> ts) & 1 and self.trace_op_begin(tn):
                             known = True
                         else:
                             fast = False
-                            known = self.dc_trace_begin(ts, tn)
                             lin = self.base[S_CS] + self.eip
+                            known = self.dc_trace_begin(e, ts, lin0, lin, tn)
                             # What the recorder reads of it (dc_sync has no entry for it)
                             self.dc_cur = NULL
                             self.ilen = tn
@@ -3570,7 +3577,7 @@ cdef class _CPU:
                         self.r[o.dst] = v
                     # (D_JCC not taken: nothing more)
             if how & DC_TRACE:
-                self.dc_trace_end(known, twr, ts, lin, tn)
+                self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
             if (how & DC_DEBUG) and self.dbg_pending:
                 return DC_CHECK         # a watchpoint hit: the run loop stops after it
             if self.clock.now >= self.dc_stop:
@@ -3589,51 +3596,51 @@ cdef class _CPU:
         return (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0
 
     @cython.final
-    cdef inline bint dc_trace_begin(self, int ts, uint32_t n) noexcept:
-        # The INSN entry of the n-byte instruction at EIP, with stamp ts: without
-        # looking its bytes up when the stamp is current (trace_stamp).  Whether it was.
-        cdef uint32_t lin = self.base[S_CS] + self.eip
-        if self.dc_tr[ts] == ((<uint64_t>lin << 32) | self.t_epoch) \
+    cdef inline bint dc_trace_begin(self, DInsn* e, int k, uint32_t lin0, uint32_t lin,
+                                    uint32_t n) noexcept:
+        # The INSN entry of the n-byte instruction at EIP (lin), instruction k of e (its
+        # first at lin0): without looking its bytes up when its stamp is current
+        # (trace_stamp).  Whether it was.
+        if e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch) and (e.tmask >> k) & 1 \
                 and self.trace_insn_begin_known(n):
             return True
         self.trace_insn_begin(lin)
         return False
 
     @cython.final
-    cdef inline bint trace_op_begin(self, int ts, uint32_t n) noexcept:
+    cdef inline bint trace_op_begin(self, uint32_t n) noexcept:
         # The INSN entry of an n-byte instruction fused after one the reader knew
-        # (trace_insn_begin_known), in the same run of its entry: nothing happened
-        # between them but register-only instructions and jumps not taken, so the
-        # state that path checks holds, the room is made, and the instruction follows
-        # the last recorded (no EIP field).  What is left: its own stamp, the cycle
-        # delta.  False when either fails (then the general path records it).
-        cdef uint32_t eip = self.eip
+        # (trace_insn_begin_known), in the same run of its entry, its stamp current:
+        # nothing happened between them but register-only instructions and jumps not
+        # taken, so the state that path checks holds, the room is made, and the
+        # instruction follows the last recorded (no EIP field).  What is left: the cycle
+        # delta, False when it does not fit the tag (then the general path records it).
         cdef uint64_t now = self.clock.now
         cdef uint64_t delta = now - self.t_cycle
-        if (self.dc_tr[ts] != ((<uint64_t>(self.base[S_CS] + eip) << 32) | self.t_epoch)) \
-                | (delta >= T_INSN_DELTA32):
+        if delta >= T_INSN_DELTA32:
             return False
         self.tbuf[self.tlen] = <uint8_t>(T_INSN | delta)
         self.tlen += 1
         self.t_cycle = now
         self.t_count += 1
-        self.t_next_eip = eip + n
+        self.t_next_eip = self.eip + n
         return True
 
     @cython.final
-    cdef inline void dc_trace_end(self, bint known, uint32_t twr, int ts, uint32_t lin,
-                                  uint32_t n) noexcept:
+    cdef inline void dc_trace_end(self, DInsn* e, bint known, uint32_t twr, int k,
+                                  uint32_t lin0, uint32_t lin, uint32_t n) noexcept:
         # The end of the instruction dc_trace_begin began (twr: the GPRs it can write,
         # TWR_JUMP for a fused jump, which writes neither them nor EFLAGS).
         if not known:
-            self.dc_trace_end_looked_up(twr, ts, lin, n)
+            self.dc_trace_end_looked_up(e, twr, k, lin0, lin, n)
         elif twr != TWR_JUMP:
             self.trace_known_done(twr, True)
         else:
             self.t_insn_pos = -1        # a jump: no register, no flag, no event
 
     @cython.final
-    cdef void dc_trace_end_looked_up(self, uint32_t twr, int ts, uint32_t lin, uint32_t n) noexcept:
+    cdef void dc_trace_end_looked_up(self, DInsn* e, uint32_t twr, int k, uint32_t lin0,
+                                     uint32_t lin, uint32_t n) noexcept:
         # dc_trace_end for an instruction whose bytes were looked up: the general end,
         # and a stamp for it (trace_stamp).
         self.dc_sync()
@@ -3641,7 +3648,7 @@ cdef class _CPU:
             self.trace_insn_done()          # (op_byte: a Jcc)
         else:
             self.trace_insn_done_dc(twr)
-        self.trace_stamp(ts, lin, n)
+        self.trace_stamp(e, k, lin0, lin, n)
 
     # ================================================================ the instruction
     @cython.final
@@ -6726,7 +6733,6 @@ cdef class _CPU:
 
     def __dealloc__(self):
         free(self.dcache)
-        free(self.dc_tr)
         free(self.bp_pages)
         free(self.w_pages)
         free(self.io_catch)

@@ -557,6 +557,7 @@ cdef class _CPU:
     cdef bint trace_only        # the trace recorder is the only debugger hook (DC_TRACE)
     cdef int dc_dbg_how         # how dc_loop runs under the debugger's hooks (-1: it does not)
     cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
+    cdef bint dc_wrote          # a page walk wrote an accessed or dirty bit (dc_rewritten)
     cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
     cdef jmp_buf jb
@@ -3501,9 +3502,11 @@ cdef class _CPU:
             # the run.  Not for one instruction; under the debugger only after a first
             # that touched no memory (a watchpoint stops right after the access), each
             # checked for a breakpoint on its page; not when the first may have written
-            # the bytes fused after it.  Recorded, each is an instruction of its own.
+            # the bytes fused after it (a store, or a page walk's accessed and dirty
+            # bits, which even a load can write).  Recorded, each is an instruction of
+            # its own.
             if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults) \
-                    and not (e.wmem and self.dc_rewritten(e, p)):
+                    and not ((e.wmem | self.dc_wrote) and self.dc_rewritten(e, p)):
                 for k in range(e.nops):
                     if how & DC_TRACE:
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
@@ -3588,7 +3591,9 @@ cdef class _CPU:
         # After e's first instruction wrote memory: whether the bytes of those fused
         # after it (at p, in the fetch window) may no longer be the ones decoded.  A
         # change of mapping drops the window; then they are not run from e either.
+        # (dc_wrote may also have been set before this instruction: a check more.)
         cdef uint64_t lo, hi
+        self.dc_wrote = False
         if self.fw_n == 0:
             return True
         memcpy(&lo, p, 8)
@@ -5425,9 +5430,11 @@ cdef class _CPU:
         if not (pde & 0x20) or (big and write and not (pde & 0x40)):
             pde |= 0x20 | (0x40 if (big and write) else 0)
             self.phys_wr32_hi(pde_addr, <uint32_t>pde)
+            self.dc_wrote = True
         if not big and (not (pte & 0x20) or (write and not (pte & 0x40))):
             pte |= 0x20 | (0x40 if write else 0)
             self.phys_wr32_hi(pte_addr, <uint32_t>pte)
+            self.dc_wrote = True
         if frame >> 32:
             # Above 4 GiB (PAE) there is no memory on this board: the access goes to a
             # page nothing decodes (reads all ones, writes vanish).  Not cached, so the

@@ -810,3 +810,29 @@ def test_a_watched_load_stops_before_the_instructions_fused_after_it():
     assert on == off
     assert [s[:2] for s in on[0]] == [("watchpoint", 3), ("halt", on[0][1][1])]
     assert on[0][0][6] == 195
+
+
+def test_an_accessed_bit_written_into_the_fused_bytes_by_a_load_is_seen():
+    # A load is no store, but its page walk writes the accessed bit of its PTE; here
+    # the code page is also the page table of 4-8 MiB, and the ADD fused after the
+    # load has that PTE as its immediate: it must add the PTE as the walk left it.
+    from tests.test_cpu_tlb import PD, PTE_PRW
+    results = []
+    for cached in (False, True):
+        m, c = flat32(paging=True)
+        c.decoded_cache = cached
+        m.mem.write32(PD + 4, 0x10000 | PTE_PRW)             # PDE 1: the code page
+        code = nasm("""
+            xor ebx, ebx
+            nop
+            nop
+            nop
+            mov eax, [0x403000]            ; PTE 3 of that table: the ADD's immediate
+            add ebx, 0x00050003            ; (at 0x1000C) frame 0x50000, present, RW
+            hlt""", bits=32)
+        assert code.index(b"\x81\xc3") == 0x0A
+        m.mem.write32(0x50000, 0x1234)
+        run_at(m, 0x10000, code)
+        assert (c.eax, c.ebx) == (0x1234, 0x00050023)             # accessed bit set
+        results.append((c.get_state(), m.clock.now, c.icount))
+    assert results[0] == results[1]

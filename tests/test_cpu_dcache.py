@@ -836,3 +836,81 @@ def test_an_accessed_bit_written_into_the_fused_bytes_by_a_load_is_seen():
         assert (c.eax, c.ebx) == (0x1234, 0x00050023)             # accessed bit set
         results.append((c.get_state(), m.clock.now, c.icount))
     assert results[0] == results[1]
+
+
+# --- the registers each decoded form writes (dc_writes), over random programs -----------
+
+def _straight_line_programs():
+    """Random straight-line bodies of the forms the cache decodes and fuses, with every
+    operand size and the high byte registers, in a loop run twice: on the second pass
+    the recorder knows every instruction's bytes, so it compares only the registers the
+    entry says the form can write (DInsn.twr, DOp.store) and EFLAGS."""
+    from hypothesis import strategies as st
+    r32 = st.sampled_from(("eax", "ebx", "ecx", "edx", "edi", "ebp"))   # not ESI, ESP
+    r16 = st.sampled_from(("ax", "bx", "cx", "dx", "di", "bp"))
+    r8 = st.sampled_from(("al", "bl", "cl", "dl", "ah", "bh", "ch", "dh"))
+    alu = st.sampled_from(("add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"))
+    shift = st.sampled_from(("shl", "shr", "sar", "rol", "ror"))
+    cc = st.sampled_from(("z", "nz", "c", "nc", "l", "ge", "be", "a", "s", "o", "p"))
+    imm = st.integers(0, 0xFFFFFFFF)
+    disp = st.integers(0, 0x3F).map(lambda d: d * 4)
+    mem = disp.map(lambda d: "[esi+%d]" % d)
+    line = st.one_of(
+        st.builds("{} {}, {}".format, alu, r32, r32),
+        st.builds("{} {}, {}".format, alu, r32, imm),
+        st.builds("{} {}, {}".format, alu, r16, r16),
+        st.builds("{} {}, {}".format, alu, r8, r8),
+        st.builds("{} {}, {}".format, alu, r32, mem),
+        st.builds("{} {}, {}".format, alu, mem, r32),
+        st.builds("{} byte {}, {}".format, alu, mem, st.integers(0, 255)),
+        st.builds("mov {}, {}".format, r32, r32),
+        st.builds("mov {}, {}".format, r32, imm),
+        st.builds("mov {}, {}".format, r8, st.integers(0, 255)),
+        st.builds("mov {}, word {}".format, r16, mem),
+        st.builds("mov {}, {}".format, mem, r8),
+        st.builds("lea {}, [{}+{}*{}+{}]".format, r32, r32, r32, st.sampled_from((1, 2, 4, 8)),
+                  st.integers(-128, 1000)),
+        st.builds("{} {}".format, st.sampled_from(("inc", "dec")), st.one_of(r32, r16, r8)),
+        st.builds("{} dword {}".format, st.sampled_from(("inc", "dec")), mem),
+        st.builds("{} {}, {}".format, shift, r32, st.integers(1, 31)),
+        st.builds("{} {}, 1".format, shift, r8),
+        st.builds("{} {}, cl".format, shift, st.one_of(r32, r16)),
+        st.builds("movzx {}, {}".format, r32, r8),
+        st.builds("movsx {}, word {}".format, r32, mem),
+        st.builds("set{} {}".format, cc, r8),
+        st.builds("xchg eax, {}".format, r32),
+        st.sampled_from(("cbw", "cwde", "cdq", "nop")),
+        st.builds("imul {}, {}, {}".format, r32, r32, st.integers(-1000, 1000)),
+        st.builds("imul {}, {}".format, r32, mem),
+        st.builds("push {}\n    pop {}".format, r32, r32),
+    )
+    return st.lists(line, min_size=1, max_size=14)
+
+
+def test_random_programs_record_alike_with_and_without_the_cache():
+    from hypothesis import given as given_
+    decoded = 0
+
+    @S.examples(60)
+    @given_(_straight_line_programs())
+    def prop(body):
+        nonlocal decoded
+        source = ("    mov esi, 0x40000\n    mov dword [0x7000], 2\nagain:\n    "
+                  + "\n    ".join(body) + "\n    dec dword [0x7000]\n    jnz again\n    hlt\n")
+        code = nasm(source, bits=32)
+        runs = []
+        for cached in (False, True):
+            m, c = flat32(model="pentium")
+            c.decoded_cache = cached
+            m.mem.write(0x40000, bytes((7 * i + 3) & 0xFF for i in range(256)))
+            m.mem.write(0x10000, code)
+            c.eip = 0x10000
+            c.trace_start()
+            assert m.run(100_000) == "halt"
+            c.trace_stop()
+            runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+        assert runs[0] == runs[1], source
+        if c.decoded_form(0x10000 + 5 + 10) not in (None, "generic"):
+            decoded += 1
+    prop()
+    assert decoded >= 30, f"only {decoded} of the programs started from a decoded entry"

@@ -280,6 +280,13 @@ cdef enum:
     D_ALU_RI
     D_INCDEC_R
     D_SHIFT_RI              # SHL/SAL, SHR, SAR by a nonzero count (imm, masked)
+    # The same with 8- or 16-bit register operands, fused instructions only (DOp.x:
+    # the size; AH..BH are registers 4-7 as in ModR/M)
+    D_ALU_RR_N
+    D_ALU_RI_N
+    D_INCDEC_R_N
+    D_MOV_RR_N
+    D_MOV_RI_N
     # What dc_loop returns
     DC_GENERIC = 0
     DC_CHECK = 1
@@ -302,12 +309,14 @@ cdef enum:
 #   D_INCDEC_R, D_SHIFT_RI  dst +- 1 (aop 1: DEC); dst shifted by imm (aop: the shift)
 #   D_MOV_RM_R, D_MOV_RM_IMM    dst = src, dst = imm
 #   D_LEA                   dst = imm + src + index << scale (src, index 8: none)
+#   D_ALU_RR_N .. D_MOV_RI_N    the same as the first five with 8- or 16-bit registers
 #   D_JCC                   if condition aop: EIP += imm (its length + displacement),
 #                           wrapped at 64K unless src (32-bit operand size)
 ctypedef struct DOp:
     uint32_t imm
     uint16_t cyc            # clocks (D_JCC: not taken)
-    uint16_t x              # D_JCC: clocks taken; D_LEA: index | scale << 8
+    uint16_t x              # D_JCC: clocks taken; D_LEA: index | scale << 8; the
+                            # 8- and 16-bit forms: the size
     uint16_t op             # opcode as op_byte holds it (for the trace recorder)
     uint8_t form, aop, dst, src
     uint8_t len
@@ -349,8 +358,9 @@ D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_r
            "mov_rm_r", "mov_r_rm", "mov_rm_imm", "lea", "incdec", "push_rm", "pop_r",
            "push_imm", "jcc", "jmp", "call", "ret", "call_rm", "jmp_rm", "nop", "movx",
            "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul",
-           "alu_rr32", "alu_ri32", "incdec_r32", "shift_ri32")
-assert len(D_NAMES) == D_SHIFT_RI + 1
+           "alu_rr32", "alu_ri32", "incdec_r32", "shift_ri32",
+           "alu_rr", "alu_ri", "incdec_r", "mov_rm_r", "mov_rm_imm")   # (+ their size)
+assert len(D_NAMES) == D_MOV_RI_N + 1
 assert sizeof(DInsn) == 128
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
@@ -3276,6 +3286,34 @@ cdef class _CPU:
                 o.src = j.base
                 o.x = j.index | (<uint16_t>j.scale << 8)
                 j.imm = j.disp
+            elif j.mod == 3 and j.size < 4 and (D_ALU_RM_R <= form <= D_MOV_RM_IMM or form == D_INCDEC):
+                # 8- and 16-bit register operands (real-mode and 16-bit code, byte
+                # registers anywhere): the same forms through get_reg/set_reg
+                o.x = j.size
+                o.dst = j.rm
+                o.src = j.reg
+                if form == D_ALU_RM_R or form == D_ALU_R_RM or form == D_TEST_RM_R:
+                    if form == D_ALU_R_RM:
+                        o.dst, o.src = j.reg, j.rm
+                    o.store = form != D_TEST_RM_R and j.aop != 7
+                    if form == D_TEST_RM_R:
+                        j.aop = 4
+                    form = D_ALU_RR_N
+                elif form == D_ALU_RM_IMM or form == D_TEST_RM_IMM:
+                    o.store = form != D_TEST_RM_IMM and j.aop != 7
+                    if form == D_TEST_RM_IMM:
+                        j.aop = 4
+                    form = D_ALU_RI_N
+                elif form == D_INCDEC:
+                    form = D_INCDEC_R_N
+                elif form == D_MOV_RM_R or form == D_MOV_R_RM:
+                    if form == D_MOV_R_RM:
+                        o.dst, o.src = j.reg, j.rm
+                    form = D_MOV_RR_N
+                elif form == D_MOV_RM_IMM:
+                    form = D_MOV_RI_N
+                else:
+                    break                   # (LEA: 32-bit only)
             else:
                 break
             o.form = form
@@ -3537,7 +3575,8 @@ cdef class _CPU:
                     if how & DC_TRACE:
                         ts = 1 + k
                         tn = o.len
-                        twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst
+                        twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst \
+                            if o.form < D_ALU_RR_N else (dc_gpr(o.dst, o.x) if o.store else 0)
                         if fast and (e.tmask >> ts) & 1 and self.trace_op_begin(tn):
                             known = True
                         else:
@@ -3578,6 +3617,20 @@ cdef class _CPU:
                         if (o.x & 0xFF) < 8:
                             v += self.r[o.x & 0xFF] << (o.x >> 8)
                         self.r[o.dst] = v
+                    elif o.form == D_ALU_RR_N:
+                        v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), self.get_reg(o.src, o.x), o.x)
+                        if o.store:
+                            self.set_reg(o.dst, o.x, v)
+                    elif o.form == D_ALU_RI_N:
+                        v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), o.imm, o.x)
+                        if o.store:
+                            self.set_reg(o.dst, o.x, v)
+                    elif o.form == D_INCDEC_R_N:
+                        self.set_reg(o.dst, o.x, self.inc_dec_c(self.get_reg(o.dst, o.x), o.x, o.aop == 1))
+                    elif o.form == D_MOV_RR_N:
+                        self.set_reg(o.dst, o.x, self.get_reg(o.src, o.x))
+                    elif o.form == D_MOV_RI_N:
+                        self.set_reg(o.dst, o.x, o.imm)
                     # (D_JCC not taken: nothing more)
             if how & DC_TRACE:
                 self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
@@ -6528,7 +6581,9 @@ cdef class _CPU:
                 hi |= (<uint64_t>b) << (8 * (i - 8))
         if ((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen]):
             return None
-        return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form] for i in range(e.nops)])
+        return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form]
+                         + (str(8 * e.ops[i].x) if e.ops[i].form >= D_ALU_RR_N else "")
+                         for i in range(e.nops)])
 
     property gdtr:
         def __get__(self):

@@ -860,12 +860,17 @@ def _straight_line_programs():
         st.builds("{} {}, {}".format, alu, r32, imm),
         st.builds("{} {}, {}".format, alu, r16, r16),
         st.builds("{} {}, {}".format, alu, r8, r8),
+        st.builds("{} {}, {}".format, alu, r16, st.integers(0, 0xFFFF)),
+        st.builds("{} {}, {}".format, alu, r8, st.integers(0, 0xFF)),
         st.builds("{} {}, {}".format, alu, r32, mem),
         st.builds("{} {}, {}".format, alu, mem, r32),
         st.builds("{} byte {}, {}".format, alu, mem, st.integers(0, 255)),
         st.builds("mov {}, {}".format, r32, r32),
         st.builds("mov {}, {}".format, r32, imm),
         st.builds("mov {}, {}".format, r8, st.integers(0, 255)),
+        st.builds("mov {}, {}".format, r16, st.integers(0, 0xFFFF)),
+        st.builds("mov {}, {}".format, r16, r16),
+        st.builds("mov {}, {}".format, r8, r8),
         st.builds("mov {}, word {}".format, r16, mem),
         st.builds("mov {}, {}".format, mem, r8),
         st.builds("lea {}, [{}+{}*{}+{}]".format, r32, r32, r32, st.sampled_from((1, 2, 4, 8)),
@@ -914,3 +919,58 @@ def test_random_programs_record_alike_with_and_without_the_cache():
             decoded += 1
     prop()
     assert decoded >= 30, f"only {decoded} of the programs started from a decoded entry"
+
+
+REAL_MODE_OPS = """
+    mov cx, 300
+    xor ax, ax
+    xor bx, bx
+    xor si, si
+again:
+    mov dx, [si]                    ; a load, then 16- and 8-bit register instructions
+    add ax, dx
+    mov di, ax
+    inc bl
+    cmp di, 0x4000
+    jb .small
+    sub ax, 0x3000
+    xor bh, al
+.small:
+    add si, 2
+    and si, 0x3FF
+    dec cx
+    jnz again
+    hlt
+"""
+
+
+@pytest.mark.parametrize("model", ["8086", "80386"])
+def test_fused_16_and_8_bit_register_instructions_in_real_mode(model):
+    # Real-mode code fuses its register instructions too (through get_reg/set_reg):
+    # budgets drawn at random end runs inside the groups, every stop the same with
+    # the cache off and on.
+    import random
+    runs = []
+    for cached in (False, True):
+        m = Machine(model, 1 << 20)
+        c = m.cpu
+        c.decoded_cache = cached
+        c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
+        c.set_segment("ds", 0x2000, base=0x20000, limit=0xFFFF, access=0x9300)
+        c.ss, c.sp = 0x3000, 0xFFFE
+        code = nasm(REAL_MODE_OPS)
+        m.mem.write(0x10000, code)
+        m.mem.write(0x20000, bytes((5 * i + 1) & 0xFF for i in range(0x400)))
+        c.ip = 0
+        ends = []
+        budgets = random.Random(16)
+        while True:
+            reason = m.run(budgets.randint(1, 13))
+            ends.append((c.ip, m.clock.now, c.icount))
+            if reason == "halt":
+                break
+        runs.append((ends, c.get_state()))
+    assert runs[0] == runs[1]
+    group = code.index(b"\x8b\x14")                            # mov dx, [si]
+    assert sum(1 for ip, _, _ in runs[0][0] if group < ip < group + 10) > 100
+    assert c.decoded_form(group) == "mov_r_rm+alu_rr16+mov_rm_r16+incdec_r8+alu_ri16"

@@ -3537,13 +3537,14 @@ cdef class _CPU:
             self.icount += 1
             # The instructions fused after the first (dc_fuse), each as its own entry
             # would run it, with the clock checked between them; a jump taken ends
-            # the run.  Not for one instruction; under the debugger only after a first
-            # that touched no memory (a watchpoint stops right after the access), each
-            # checked for a breakpoint on its page; not when the first may have written
+            # the run.  Not for one instruction; under the debugger with watchpoints
+            # only after a first that touched no memory (a watchpoint stops right after
+            # the access), each checked for a breakpoint on its page; not when the first
+            # may have written
             # the bytes fused after it (a store, or a page walk's accessed and dirty
             # bits, which even a load can write).  Recorded, each is an instruction of
             # its own.
-            if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults) \
+            if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults and self.w_n) \
                     and not ((e.wmem | self.dc_wrote) and self.dc_rewritten(e, p)):
                 for k in range(e.nops):
                     if how & DC_TRACE:

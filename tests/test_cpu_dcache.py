@@ -800,6 +800,17 @@ def test_a_breakpoint_inside_a_fused_group_stops_before_its_instruction():
     assert [s[:2] for s in on[0]] == [("breakpoint", 5)] * 12
 
 
+def test_breakpoints_elsewhere_run_the_groups_after_loads_and_stores_alike():
+    # With only breakpoints armed (none on the loop's page) no access can stop the run,
+    # so the instructions fused after a load or a store run from their entry: to the
+    # end the same as on the generic path.
+    def points(d, group):
+        d.break_at("lin", 0x00300000)
+    off, on = _ops_debug_session(False, points), _ops_debug_session(True, points)
+    assert on == off
+    assert [s[0] for s in on[0]] == ["halt"]
+
+
 def test_a_watched_load_stops_before_the_instructions_fused_after_it():
     # The loop's page has no breakpoint (one is armed elsewhere), so the decoded path
     # runs it; the read watchpoint on the group's load stops right after the load.

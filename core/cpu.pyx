@@ -769,10 +769,9 @@ cdef class _CPU:
         self.t_insn_pos = -1
         # Entries on cache-line boundaries: an entry's ops are its second line.
         self.dcache = <DInsn*>aligned_alloc(64, DC_SIZE * sizeof(DInsn))
-        if self.dcache != NULL:
-            memset(self.dcache, 0, DC_SIZE * sizeof(DInsn))
         if self.dcache == NULL:
             raise MemoryError("the decoded-instruction cache")
+        memset(self.dcache, 0, DC_SIZE * sizeof(DInsn))
         self.t_epoch = 1
         self.dc_enabled = True
         self.dc_dbg_how = -1
@@ -3182,24 +3181,31 @@ cdef class _CPU:
             return self.dc_reject(e, n, lo, hi)             # too long: the generic #GP
         pfx = <uint32_t>npfx * self.t_prefix
         base_c = self.t_reg[k] if (mod == 3 or eac < 0) else <uint32_t>self.t_mem[k] + <uint32_t>eac
-        # ---- 32-bit register operands: the specialised forms (same clocks and flags)
+        # ---- register operands of ALU and TEST, any size: dst (in 'base') op= src (in
+        # 'index') or imm, 'store' 0 for CMP and TEST, TEST as AND (aop 4); with 32-bit
+        # ones these and INC/DEC and shifts by an immediate are specialised forms (same
+        # clocks and flags).  dc_fuse takes the 8- and 16-bit ones from here too.
         e.store = 1
-        if mod == 3 and size == 4:
+        e.base = base
+        e.index = index
+        if mod == 3:
             if form == D_ALU_RM_R or form == D_ALU_R_RM or form == D_TEST_RM_R:
                 e.base, e.index = (rm, reg) if form != D_ALU_R_RM else (reg, rm)
                 e.store = form != D_TEST_RM_R and aop != 7
                 if form == D_TEST_RM_R:
                     aop = 4
-                form = D_ALU_RR
+                if size == 4:
+                    form = D_ALU_RR
             elif form == D_ALU_RM_IMM or form == D_TEST_RM_IMM:
                 e.base = rm
                 e.store = form != D_TEST_RM_IMM and aop != 7
                 if form == D_TEST_RM_IMM:
                     aop = 4
-                form = D_ALU_RI
-            elif form == D_INCDEC:
+                if size == 4:
+                    form = D_ALU_RI
+            elif size == 4 and form == D_INCDEC:
                 form = D_INCDEC_R
-            elif form == D_SHIFT and aop >= 4 and (imm & self.shift_mask) != 0:
+            elif size == 4 and form == D_SHIFT and aop >= 4 and (imm & self.shift_mask) != 0:
                 imm &= self.shift_mask
                 form = D_SHIFT_RI
                 base_c += imm * self.t_per_count[k]     # shift() adds this per count
@@ -3225,9 +3231,6 @@ cdef class _CPU:
         e.mod = mod
         e.reg = reg
         e.rm = rm
-        if form != D_ALU_RR and form != D_ALU_RI:
-            e.base = base
-            e.index = index
         e.scale = scale
         e.seg = seg
         e.disp = disp
@@ -3243,7 +3246,7 @@ cdef class _CPU:
     cdef void dc_fuse(self, DInsn* e, const uint8_t* p, uint64_t lo, uint64_t hi,
                       uint32_t avail) noexcept:
         """e, just decoded from p (avail bytes readable from p), is no branch: fuse to it
-        the 32-bit register-only instructions and conditional jumps that follow it (up to
+        the register-only instructions and conditional jumps that follow it (up to
         DC_OPS), so that dc_loop runs them (a loop's body and its compare-and-jump, the
         straight path through an if) from one lookup and one tag compare; a jump taken
         ends the run there.  The entry is then tagged by the bytes of all of them (16 at
@@ -3271,49 +3274,35 @@ cdef class _CPU:
                 o.src = j.opsize == 4
                 o.x = j.cyc_taken if j.cyc_taken else 1
                 o.store = 0
-            elif form == D_ALU_RR or form == D_ALU_RI:
-                o.dst = j.base
-                o.src = j.index
-                o.store = j.store
-            elif form == D_INCDEC_R or form == D_SHIFT_RI or (
-                    form == D_MOV_RM_IMM and j.mod == 3 and j.size == 4):
-                o.dst = j.rm
-            elif (form == D_MOV_RM_R or form == D_MOV_R_RM) and j.mod == 3 and j.size == 4:
-                o.dst, o.src = (j.rm, j.reg) if form == D_MOV_RM_R else (j.reg, j.rm)
-                form = D_MOV_RM_R
             elif form == D_LEA and j.size == 4 and j.adsize == 4:
                 o.dst = j.reg
                 o.src = j.base
                 o.x = j.index | (<uint16_t>j.scale << 8)
                 j.imm = j.disp
-            elif j.mod == 3 and j.size < 4 and (D_ALU_RM_R <= form <= D_MOV_RM_IMM or form == D_INCDEC):
-                # 8- and 16-bit register operands (real-mode and 16-bit code, byte
-                # registers anywhere): the same forms through get_reg/set_reg
+            elif j.mod != 3:
+                break
+            elif D_ALU_RM_R <= form <= D_TEST_RM_IMM or form == D_ALU_RR or form == D_ALU_RI:
+                # (dc_decode's dst, src and store; 8- and 16-bit ones through
+                # get_reg/set_reg, in real-mode and 16-bit code or on byte registers)
+                o.dst = j.base
+                o.src = j.index
+                o.store = j.store
                 o.x = j.size
+                if j.size < 4:
+                    form = D_ALU_RI_N if form == D_ALU_RM_IMM or form == D_TEST_RM_IMM else D_ALU_RR_N
+            elif form == D_INCDEC_R or form == D_SHIFT_RI or form == D_INCDEC:
                 o.dst = j.rm
-                o.src = j.reg
-                if form == D_ALU_RM_R or form == D_ALU_R_RM or form == D_TEST_RM_R:
-                    if form == D_ALU_R_RM:
-                        o.dst, o.src = j.reg, j.rm
-                    o.store = form != D_TEST_RM_R and j.aop != 7
-                    if form == D_TEST_RM_R:
-                        j.aop = 4
-                    form = D_ALU_RR_N
-                elif form == D_ALU_RM_IMM or form == D_TEST_RM_IMM:
-                    o.store = form != D_TEST_RM_IMM and j.aop != 7
-                    if form == D_TEST_RM_IMM:
-                        j.aop = 4
-                    form = D_ALU_RI_N
-                elif form == D_INCDEC:
-                    form = D_INCDEC_R_N
-                elif form == D_MOV_RM_R or form == D_MOV_R_RM:
-                    if form == D_MOV_R_RM:
-                        o.dst, o.src = j.reg, j.rm
-                    form = D_MOV_RR_N
-                elif form == D_MOV_RM_IMM:
-                    form = D_MOV_RI_N
-                else:
-                    break                   # (LEA: 32-bit only)
+                o.x = j.size
+                if form == D_INCDEC:
+                    form = D_INCDEC_R_N         # (a 32-bit one is D_INCDEC_R)
+            elif form == D_MOV_RM_R or form == D_MOV_R_RM:
+                o.dst, o.src = (j.rm, j.reg) if form == D_MOV_RM_R else (j.reg, j.rm)
+                o.x = j.size
+                form = D_MOV_RM_R if j.size == 4 else D_MOV_RR_N
+            elif form == D_MOV_RM_IMM:
+                o.dst = j.rm
+                o.x = j.size
+                form = D_MOV_RM_IMM if j.size == 4 else D_MOV_RI_N
             else:
                 break
             o.form = form
@@ -3388,8 +3377,7 @@ cdef class _CPU:
             memcpy(&hi, p + 8, 8)
             i = (self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)
             e = &self.dcache[i]
-            if (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0 \
-                    or e.mode != self.dc_mode:
+            if dc_tag_differs(e, lo, hi) or e.mode != self.dc_mode:
                 a = self.dc_decode(e, p, lo, hi)
                 if a == D_NONE:
                     return DC_GENERIC
@@ -3402,10 +3390,8 @@ cdef class _CPU:
             size = e.size
             cyc = e.cyc
             ea = 0
-            if how & DC_DEBUG and self.bp_pages != NULL:
-                lin = self.base[S_CS] + self.eip
-                if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
-                    return DC_GENERIC   # a page with a breakpoint: dbg_exec checks it
+            if how & DC_DEBUG and self.dc_bp_page():
+                return DC_GENERIC       # a page with a breakpoint: dbg_exec checks it
             if how & DC_TRACE:
                 ts = 0
                 tn = e.len
@@ -3536,14 +3522,13 @@ cdef class _CPU:
             self.clock.now += cyc
             self.icount += 1
             # The instructions fused after the first (dc_fuse), each as its own entry
-            # would run it, with the clock checked between them; a jump taken ends
-            # the run.  Not for one instruction; under the debugger with watchpoints
-            # only after a first that touched no memory (a watchpoint stops right after
-            # the access), each checked for a breakpoint on its page; not when the first
-            # may have written
-            # the bytes fused after it (a store, or a page walk's accessed and dirty
-            # bits, which even a load can write).  Recorded, each is an instruction of
-            # its own.
+            # would run it, with the clock checked between them; a jump taken ends the
+            # run.  Not for one instruction.  Under the debugger each is checked for a
+            # breakpoint on its page, and with watchpoints they run only after a first
+            # that touched no memory (a watchpoint stops right after the access).  Not
+            # when the first may have written the bytes fused after it (a store, or a
+            # page walk's accessed and dirty bits, which even a load can write).
+            # Recorded, each is an instruction of its own.
             if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults and self.w_n) \
                     and not ((e.wmem | self.dc_wrote) and self.dc_rewritten(e, p)):
                 for k in range(e.nops):
@@ -3557,10 +3542,8 @@ cdef class _CPU:
                                 and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch)
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
-                    if how & DC_DEBUG and self.bp_pages != NULL:
-                        lin = self.base[S_CS] + self.eip
-                        if (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF):
-                            return DC_CHECK         # its page has a breakpoint
+                    if how & DC_DEBUG and self.dc_bp_page():
+                        return DC_CHECK             # its page has a breakpoint
                     o = &e.ops[k]
                     taken = False
                     if o.form == D_JCC:
@@ -3641,6 +3624,14 @@ cdef class _CPU:
                 return DC_CHECK
 
     @cython.final
+    cdef inline bint dc_bp_page(self) noexcept:
+        # The instruction at EIP is on a page with an execution breakpoint, by its linear
+        # address or by its offset (the checked path, dbg_exec, looks at which).
+        cdef uint32_t lin = self.base[S_CS] + self.eip
+        return self.bp_pages != NULL and (
+            (self.bp_pages[lin >> 12] & BP_LIN) | (self.bp_pages[self.eip >> 12] & BP_OFF)) != 0
+
+    @cython.final
     cdef inline bint dc_rewritten(self, DInsn* e, const uint8_t* p) noexcept:
         # After e's first instruction wrote memory: whether the bytes of those fused
         # after it (at p, in the fetch window) may no longer be the ones decoded.  A
@@ -3652,7 +3643,7 @@ cdef class _CPU:
             return True
         memcpy(&lo, p, 8)
         memcpy(&hi, p + 8, 8)
-        return (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0
+        return dc_tag_differs(e, lo, hi)
 
     @cython.final
     cdef inline bint dc_trace_begin(self, DInsn* e, int k, uint32_t lin0, uint32_t lin,
@@ -6580,7 +6571,7 @@ cdef class _CPU:
                 lo |= (<uint64_t>b) << (8 * i)
             else:
                 hi |= (<uint64_t>b) << (8 * (i - 8))
-        if ((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen]):
+        if dc_tag_differs(e, lo, hi):
             return None
         return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form]
                          + (str(8 * e.ops[i].x) if e.ops[i].form >= D_ALU_RR_N else "")
@@ -7123,6 +7114,12 @@ cdef uint8_t dc_writes(int form, int mod, int reg, int rm, int size, int aop, in
             or form == D_TEST_RM_R or form == D_TEST_RM_IMM:
         return 0
     return 0xFF                         # (a form not listed: all of them)
+
+
+cdef inline bint dc_tag_differs(DInsn* e, uint64_t lo, uint64_t hi) noexcept:
+    """The 16 bytes lo, hi (little-endian) differ from those e was decoded from, over
+    the length it is tagged by."""
+    return (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0
 
 
 cdef inline bint form_reads_only(int form) noexcept:

@@ -356,6 +356,26 @@ again:
 """
 
 
+def _stops_to_halt(m, budgets):
+    """Run m to its HLT in runs of the given clock budgets; where each run ended: EIP,
+    clock and instruction count."""
+    ends = []
+    for budget in budgets:
+        reason = m.run(budget)
+        ends.append((m.cpu.eip, m.clock.now, m.cpu.icount))
+        if reason == "halt":
+            return ends
+
+
+def _random_budgets(seed):
+    """Budgets of 1 to 13 clocks drawn at random (so that they do not fall into step
+    with a loop), the same for a seed."""
+    import random
+    rng = random.Random(seed)
+    while True:
+        yield rng.randint(1, 13)
+
+
 @pytest.mark.parametrize("model", ["80386", "pentium"])
 def test_fused_pairs_stop_between_their_two_instructions_like_any_two(model):
     # Budgets of 1 to 13 clocks end runs anywhere, between the two instructions of a
@@ -369,12 +389,7 @@ def test_fused_pairs_stop_between_their_two_instructions_like_any_two(model):
         code = nasm(FUSED_LOOP, bits=32)
         m.mem.write(0x10000, code)
         c.eip = 0x10000
-        ends = []
-        for budget in itertools.cycle((1, 2, 3, 5, 7, 11, 13)):
-            reason = m.run(budget)
-            ends.append((c.eip, m.clock.now, c.icount))
-            if reason == "halt":
-                break
+        ends = _stops_to_halt(m, itertools.cycle((1, 2, 3, 5, 7, 11, 13)))
         runs.append((ends, c.get_state()))
     assert runs[0] == runs[1]
     # Many of those runs ended between a pair: at a jump, its compare run.
@@ -696,17 +711,10 @@ def test_fused_ops_stop_between_any_two_of_their_instructions(model):
     # Budgets of 1 to 13 clocks (drawn at random, so that they do not fall into step
     # with the loop) end runs anywhere, inside a group of fused instructions too: every
     # run ends at the same EIP, clock and count with the cache off and on.
-    import random
     runs = []
     for cached in (False, True):
         m, c, code = _ops_machine(model, cached)
-        ends = []
-        budgets = random.Random(86)
-        while True:
-            reason = m.run(budgets.randint(1, 13))
-            ends.append((c.eip, m.clock.now, c.icount))
-            if reason == "halt":
-                break
+        ends = _stops_to_halt(m, _random_budgets(86))
         runs.append((ends, c.get_state(), hashlib.sha256(bytes(m.mem.read(0, 1 << 20))).digest()))
     assert runs[0] == runs[1]
     group = 0x10000 + code.index(b"\x8b\x1c\x8e")              # mov ebx, [esi+ecx*4]
@@ -960,7 +968,6 @@ def test_fused_16_and_8_bit_register_instructions_in_real_mode(model):
     # Real-mode code fuses its register instructions too (through get_reg/set_reg):
     # budgets drawn at random end runs inside the groups, every stop the same with
     # the cache off and on.
-    import random
     runs = []
     for cached in (False, True):
         m = Machine(model, 1 << 20)
@@ -973,13 +980,7 @@ def test_fused_16_and_8_bit_register_instructions_in_real_mode(model):
         m.mem.write(0x10000, code)
         m.mem.write(0x20000, bytes((5 * i + 1) & 0xFF for i in range(0x400)))
         c.ip = 0
-        ends = []
-        budgets = random.Random(16)
-        while True:
-            reason = m.run(budgets.randint(1, 13))
-            ends.append((c.ip, m.clock.now, c.icount))
-            if reason == "halt":
-                break
+        ends = _stops_to_halt(m, _random_budgets(16))            # (EIP: IP in real mode)
         runs.append((ends, c.get_state()))
     assert runs[0] == runs[1]
     group = code.index(b"\x8b\x14")                            # mov dx, [si]

@@ -539,6 +539,16 @@ patch:
 """
 
 
+def _recorded_to_halt(m, cycles=1_000_000):
+    """m's run to its HLT, recorded: the entries, and the state, clock and instruction
+    count it ended with."""
+    c = m.cpu
+    c.trace_start()
+    assert m.run(cycles) == "halt"
+    c.trace_stop()
+    return c.trace_take(), c.get_state(), m.clock.now, c.icount
+
+
 @pytest.mark.parametrize("model", ["80486", "pentium"])
 def test_a_recording_is_the_same_with_and_without_the_cache(model, tmp_path):
     # The decoded path records each instruction (fused pairs as two) with the entries
@@ -557,10 +567,7 @@ def test_a_recording_is_the_same_with_and_without_the_cache(model, tmp_path):
         code = nasm(TRACED, bits=32)
         m.mem.write(0x10000, code)
         c.eip = 0x10000
-        c.trace_start()
-        assert m.run(1_000_000) == "halt"
-        c.trace_stop()
-        runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+        runs.append(_recorded_to_halt(m))
     assert runs[0] == runs[1]
     assert c.ebx == 60
     # The recording says where the subroutine was fetched from each time.
@@ -582,10 +589,7 @@ def test_a_recorded_program_is_the_same_with_and_without_the_cache(model, paging
         m.mem.write(0x40000, bytes(range(256)) * 24)
         m.mem.write(0x10000, nasm(WORKOUT, bits=32))
         c.eip = 0x10000
-        c.trace_start()
-        assert m.run(1_000_000) == "halt"
-        c.trace_stop()
-        runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+        runs.append(_recorded_to_halt(m))
     assert runs[0] == runs[1]
     assert runs[0][3] > 200 * 20
 
@@ -738,10 +742,7 @@ def test_fused_ops_are_recorded_as_the_generic_path_records_them(model, paging):
     runs = []
     for cached in (False, True):
         m, c, code = _ops_machine(model, cached, paging)
-        c.trace_start()
-        assert m.run(1_000_000) == "halt"
-        c.trace_stop()
-        runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+        runs.append(_recorded_to_halt(m))
     assert runs[0] == runs[1]
     assert runs[0][3] > 200 * 14
 
@@ -929,10 +930,7 @@ def test_random_programs_record_alike_with_and_without_the_cache():
             m.mem.write(0x40000, bytes((7 * i + 3) & 0xFF for i in range(256)))
             m.mem.write(0x10000, code)
             c.eip = 0x10000
-            c.trace_start()
-            assert m.run(100_000) == "halt"
-            c.trace_stop()
-            runs.append((c.trace_take(), c.get_state(), m.clock.now, c.icount))
+            runs.append(_recorded_to_halt(m, 100_000))
         assert runs[0] == runs[1], source
         if c.decoded_form(0x10000 + 5 + 10) not in (None, "generic"):
             decoded += 1

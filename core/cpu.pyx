@@ -2302,17 +2302,17 @@ cdef class _CPU:
         return True
 
     @cython.final
-    cdef inline void trace_known_done(self, uint32_t twr, bint flags) noexcept:
+    cdef inline void trace_known_done(self, uint32_t twr) noexcept:
         # The end of an instruction trace_insn_begin_known began (its length is the one
-        # recorded, its room made): the GPRs of twr, then EFLAGS if it can write them.
+        # recorded, its room made): the GPRs of twr, then EFLAGS.  (A fused jump, which
+        # writes neither, ends in dc_trace_end without it.)
         if not self.t_synced:
             self.dc_sync()              # an event inside it: the general end
             self.trace_insn_end(True)
             return
         self.t_insn_pos = -1
         self.trace_gprs_masked(twr)
-        if flags:
-            self.trace_flags_unchecked()
+        self.trace_flags_unchecked()
 
     @cython.final
     cdef inline void trace_gprs_masked(self, uint32_t twr) noexcept:
@@ -3684,7 +3684,7 @@ cdef class _CPU:
         if not known:
             self.dc_trace_end_looked_up(e, twr, k, lin0, lin, n)
         elif twr != TWR_JUMP:
-            self.trace_known_done(twr, True)
+            self.trace_known_done(twr)
         else:
             self.t_insn_pos = -1        # a jump: no register, no flag, no event
 

@@ -21,6 +21,19 @@ from cpython.buffer cimport PyBUF_READ
 
 cdef extern from *:
     int __builtin_ctz(unsigned int x) nogil
+# The flag helpers of the decoded forms (alu_c, inc_dec_c) always in line: with its
+# heuristics alone GCC stops inlining into dc_loop once the unit has grown by its limit,
+# and which call sites get there first moves with any change to the module, leaving a call
+# on every fused ALU instruction.  (The names are Cython's for these methods;
+# tests/test_hot_loop_c.py checks that the generated C defines them.)
+cdef extern from *:
+    """
+    struct __pyx_obj_4core_3cpu__CPU;
+    static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_alu_c(
+        struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, uint32_t, int);
+    static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_inc_dec_c(
+        struct __pyx_obj_4core_3cpu__CPU *, uint32_t, int, int);
+    """
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
 from core.fpu cimport FPU, FPU_OK, FPU_UD, FPU_FLAGS, FPU_AX, MEM_NONE, MEM_LOAD, MEM_STORE
@@ -287,6 +300,8 @@ cdef enum:
     D_INCDEC_R_N
     D_MOV_RR_N
     D_MOV_RI_N
+    # A fused instruction with a memory operand, or a PUSH or POP of a register (DMem)
+    D_MEM
     # What dc_loop returns
     DC_GENERIC = 0
     DC_CHECK = 1
@@ -322,12 +337,35 @@ ctypedef struct DOp:
     uint8_t len
     uint8_t store           # it writes dst (the GPR the trace recorder compares)
 
+# A fused instruction that can fault: one with a memory operand (MOV, ALU, TEST, INC/DEC,
+# MOVZX/MOVSX) or a PUSH or POP of a register.  It takes two slots of ops: besides its
+# operands it holds what a fault and the trace recorder read of it (dc_sync's fields for
+# the first instruction: timing index, opcode, operand size, ModR/M reg).  Its form byte
+# is where a DOp has its own, D_MEM; mform is the form it runs as (that of a DInsn).
+ctypedef struct DMem:
+    uint32_t imm            # the immediate (MOV, ALU and TEST with one)
+    uint16_t cyc
+    uint16_t k              # timing index
+    uint16_t op             # opcode as op_byte holds it
+    uint8_t form            # D_MEM (at DOp.form)
+    uint8_t aop
+    uint8_t reg             # the ModR/M reg field (the register operand of most forms)
+    uint8_t twr             # the GPRs it can write (dc_writes), for the trace recorder
+    uint8_t len
+    uint8_t wmem            # it may write memory: the bytes fused after it are checked again
+    uint32_t disp
+    uint8_t mform, size, opsize, adsize
+    uint8_t base, index, scale, seg
+    uint8_t rm              # PUSH, POP: the register
+    uint8_t ilate           # as DInsn.ilate
+    uint8_t pad[2]
+
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
     uint8_t twr             # the GPRs it can write (bit n: register n, AL..BH as
                             # their 32-bit register), for the trace recorder
-    uint8_t nops            # instructions fused after it (ops)
+    uint8_t nops            # slots of ops used by the instructions fused after it
     uint8_t wmem            # it may write memory: the bytes fused after it are
                             # checked again before they run (code it wrote)
     uint8_t store           # D_ALU_RR, D_ALU_RI: the result is written (not CMP, TEST)
@@ -347,7 +385,11 @@ ctypedef struct DInsn:
     # their physical addresses (trace_stamp), so that their INSN can be written without
     # looking them up again (trace_insn_begin_known).  A decode clears tmask.
     uint8_t tmask
-    uint8_t pad[3]
+    # The immediate bytes the generic path fetches only after reading the memory operand
+    # (ALU, TEST, IMUL and shifts with an immediate): a fault at that read finds them
+    # not yet fetched, and the trace recorder takes the length fetched so far (dc_ilate).
+    uint8_t ilate
+    uint8_t pad[2]
     uint64_t tstamp
     DOp ops[DC_OPS]         # (the second cache line: read only when nops > 0)
 
@@ -359,9 +401,14 @@ D_NAMES = ("generic", "alu_rm_r", "alu_r_rm", "alu_rm_imm", "test_rm_r", "test_r
            "push_imm", "jcc", "jmp", "call", "ret", "call_rm", "jmp_rm", "nop", "movx",
            "shift", "shift_cl", "setcc", "cmov", "cbw", "cwd", "leave", "xchg_ax", "imul",
            "alu_rr32", "alu_ri32", "incdec_r32", "shift_ri32",
-           "alu_rr", "alu_ri", "incdec_r", "mov_rm_r", "mov_rm_imm")   # (+ their size)
-assert len(D_NAMES) == D_MOV_RI_N + 1
+           "alu_rr", "alu_ri", "incdec_r", "mov_rm_r", "mov_rm_imm",   # (+ their size)
+           "mem")
+assert len(D_NAMES) == D_MEM + 1
 assert sizeof(DInsn) == 128
+assert sizeof(DMem) == 2 * sizeof(DOp)
+cdef DOp _dop
+cdef DMem _dmem
+assert <char*>&_dop.form - <char*>&_dop == <char*>&_dmem.form - <char*>&_dmem
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
@@ -567,6 +614,8 @@ cdef class _CPU:
     cdef bint trace_only        # the trace recorder is the only debugger hook (DC_TRACE)
     cdef int dc_dbg_how         # how dc_loop runs under the debugger's hooks (-1: it does not)
     cdef DInsn* dc_cur          # the entry dc_loop runs or ran last (NULL: exec_generic did)
+    cdef int dc_ilate           # the decoded instruction running: its ilate until its memory
+                                # operand is read (then 0: a fault after has all its bytes)
     cdef bint dc_wrote          # a page walk wrote an accessed or dirty bit (dc_rewritten)
     cdef uint8_t dc_mode        # default operand size of the code segment (2 or 4)
     # ---- run control
@@ -2732,7 +2781,7 @@ cdef class _CPU:
         self.t_synced = False               # a debugger may have written registers
         if setjmp(self.jb) != 0:
             # A fault unwound here: registers are as the hardware leaves them.
-            self.dc_sync()
+            self.dc_sync_fault()
             if self.tracing:
                 self.trace_insn_end(False)
             self.deliver_fault()
@@ -2835,7 +2884,7 @@ cdef class _CPU:
         self.check_map()
         self.t_synced = False
         if setjmp(self.jb) != 0:
-            self.dc_sync()
+            self.dc_sync_fault()
             if self.tracing:
                 self.trace_insn_end(False)
             self.deliver_fault()
@@ -2887,6 +2936,15 @@ cdef class _CPU:
             self.tk = self.dc_cur.k
             self.opsize = self.dc_cur.opsize
             self.reg = self.dc_cur.reg
+
+    @cython.final
+    cdef void dc_sync_fault(self) noexcept:
+        # dc_sync for a fault: the length is what the generic path had fetched when it
+        # faulted, short of an immediate it fetches after the memory operand's read.
+        self.dc_sync()
+        if self.dc_ilate:
+            self.ilen -= self.dc_ilate
+            self.dc_ilate = 0
 
     @cython.final
     cdef void dc_update(self) noexcept:
@@ -3235,6 +3293,8 @@ cdef class _CPU:
         e.seg = seg
         e.disp = disp
         e.imm = imm
+        e.ilate = (isz if isz > 0 else -isz) if mod != 3 and (
+            form == D_ALU_RM_IMM or form == D_TEST_RM_IMM or form == D_SHIFT or form == D_IMUL) else 0
         # Only a register-to-register form cannot fault, and so needs no saved state.
         e.faults = (mod != 3 and form != D_LEA) or not (form <= D_INCDEC or form == D_MOVX or form == D_SHIFT
                                     or form == D_SHIFT_CL or form == D_SETCC or form == D_CMOV
@@ -3279,6 +3339,17 @@ cdef class _CPU:
                 o.src = j.base
                 o.x = j.index | (<uint16_t>j.scale << 8)
                 j.imm = j.disp
+            elif (j.mod != 3 and (D_ALU_RM_R <= form <= D_MOV_RM_IMM or form == D_INCDEC
+                                  or form == D_MOVX)) \
+                    or form == D_POP_R or (form == D_PUSH_RM and j.mod == 3 and j.rm != R_ESP):
+                # One that can fault (DMem), in two slots.  (PUSH ESP is left to the first
+                # path: the 8086 pushes the value after the decrement.)
+                if e.nops + 2 > DC_OPS:
+                    break
+                self.dc_fuse_mem(<DMem*>o, &j, form)
+                e.nops += 2
+                n += j.len
+                continue
             elif j.mod != 3:
                 break
             elif D_ALU_RM_R <= form <= D_TEST_RM_IMM or form == D_ALU_RR or form == D_ALU_RI:
@@ -3321,6 +3392,33 @@ cdef class _CPU:
         e.b1 = hi & DC_HI[n]
 
     @cython.final
+    cdef void dc_fuse_mem(self, DMem* m, DInsn* j, int form) noexcept:
+        # The slots of a fused instruction that can fault, j as dc_decode left it.
+        m.form = D_MEM
+        m.mform = form
+        m.imm = j.imm
+        m.cyc = j.cyc
+        m.k = j.k
+        m.op = j.op
+        m.aop = j.aop
+        m.reg = j.reg
+        m.rm = j.rm
+        m.ilate = j.ilate
+        m.twr = j.twr
+        m.len = j.len
+        m.wmem = not (form_reads_only(form) or (
+            (form == D_ALU_RM_R or form == D_ALU_RM_IMM) and j.aop == 7))
+        m.disp = j.disp
+        m.size = j.size
+        m.opsize = j.opsize
+        m.adsize = j.adsize
+        # (dc_decode leaves base and index 8, none, for a form without ModR/M)
+        m.base = j.base
+        m.index = j.index
+        m.scale = j.scale
+        m.seg = j.seg
+
+    @cython.final
     cdef inline uint32_t dc_get(self, DInsn* e, uint32_t ea, int size) noexcept:
         if e.mod == 3:
             return self.get_reg(e.rm, size)
@@ -3347,7 +3445,8 @@ cdef class _CPU:
         cdef const uint8_t* p
         cdef DInsn* e
         cdef DOp* o
-        cdef int size, i, k, ts = 0
+        cdef DOp* oend
+        cdef int size, i, ts = 0
         cdef bint known = False, taken, fast = False
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
@@ -3400,19 +3499,14 @@ cdef class _CPU:
                 known = self.dc_trace_begin(e, ts, lin0, lin, tn)
             if e.faults:
                 self.save_state()       # what a fault restores (registers only: no need)
+                self.dc_ilate = e.ilate
             self.eip += e.len
             # What code outside the handlers reads of the instruction (its length,
             # opcode and timing index) comes from the entry when asked for (dc_sync).
             self.dc_cur = e
             self.cyc_extra = 0
             if e.mod != 3:
-                ea = e.disp
-                if e.base < 8:
-                    ea += self.r[e.base]
-                if e.index < 8:
-                    ea += self.r[e.index] << e.scale
-                if e.adsize != 4:
-                    ea &= 0xFFFF
+                ea = self.dc_ea(e.disp, e.base, e.index, e.scale, e.adsize)
             if e.form == D_ALU_RM_R:
                 v = self.alu(e.aop, self.dc_get(e, ea, size), self.get_reg(e.reg, size), size)
                 if e.aop != 7:
@@ -3424,6 +3518,7 @@ cdef class _CPU:
             elif e.form == D_ALU_RM_IMM:
                 v = self.alu(e.aop, self.dc_get(e, ea, size), e.imm, size)
                 if e.aop != 7:
+                    self.dc_ilate = 0       # (read: a fault now has the immediate)
                     self.dc_put(e, ea, size, v)
             elif e.form == D_TEST_RM_R:
                 self.alu(4, self.dc_get(e, ea, size), self.get_reg(e.reg, size), size)
@@ -3482,6 +3577,7 @@ cdef class _CPU:
                 self.tk = e.k                   # the clocks per count (shift)
                 a = self.dc_get(e, ea, size)
                 t = e.imm if e.form == D_SHIFT else self.r[R_ECX] & 0xFF
+                self.dc_ilate = 0
                 self.dc_put(e, ea, size, self.shift(e.aop, a, t, size))
             elif e.form == D_SETCC:
                 self.dc_put(e, ea, 1, 1 if self.cond(e.aop) else 0)
@@ -3525,16 +3621,19 @@ cdef class _CPU:
             # would run it, with the clock checked between them; a jump taken ends the
             # run.  Not for one instruction.  Under the debugger each is checked for a
             # breakpoint on its page, and with watchpoints they run only after a first
-            # that touched no memory (a watchpoint stops right after the access).  Not
-            # when the first may have written the bytes fused after it (a store, or a
-            # page walk's accessed and dirty bits, which even a load can write).
-            # Recorded, each is an instruction of its own.
+            # that touched no memory and up to one that would touch it (a watchpoint
+            # stops right after the access).  Not when an instruction before may have
+            # written the bytes fused after it (a store, or a page walk's accessed and
+            # dirty bits, which even a load can write).  Recorded, each is an
+            # instruction of its own.
             if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults and self.w_n) \
                     and not ((e.wmem | self.dc_wrote) and self.dc_rewritten(e, p)):
-                for k in range(e.nops):
+                o = &e.ops[0]
+                oend = &e.ops[e.nops]
+                while o < oend:
                     if how & DC_TRACE:
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
-                        if k == 0:
+                        if o == &e.ops[0]:
                             # After a first the reader knew, with no event since: the
                             # fused ones take trace_op_begin while their stamps are
                             # current (room made here for all their entries).
@@ -3544,7 +3643,23 @@ cdef class _CPU:
                         return DC_CHECK
                     if how & DC_DEBUG and self.dc_bp_page():
                         return DC_CHECK             # its page has a breakpoint
-                    o = &e.ops[k]
+                    if o.form == D_MEM:
+                        if how & DC_DEBUG and self.w_n:
+                            return DC_CHECK         # the checked path runs it
+                        if how & DC_TRACE:
+                            # Its MEMW entries take room besides trace_op_begin's: the
+                            # ones after it take the general path.
+                            ts = 1 + (o - &e.ops[0])
+                            tn = o.len
+                            twr = (<DMem*>o).twr
+                            fast = False
+                            lin = self.base[S_CS] + self.eip
+                            known = self.dc_trace_begin(e, ts, lin0, lin, tn)
+                        self.dc_run_mem(<DMem*>o)
+                        o += 2
+                        if ((<DMem*>(o - 2)).wmem | self.dc_wrote) and self.dc_rewritten(e, p):
+                            break                   # it may have written the bytes after it
+                        continue
                     taken = False
                     if o.form == D_JCC:
                         # A target past the CS limit is left to the generic path, whose
@@ -3557,7 +3672,7 @@ cdef class _CPU:
                             if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                                 return DC_GENERIC
                     if how & DC_TRACE:
-                        ts = 1 + k
+                        ts = 1 + (o - &e.ops[0])
                         tn = o.len
                         twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst \
                             if o.form < D_ALU_RR_N else (dc_gpr(o.dst, o.x) if o.store else 0)
@@ -3616,12 +3731,87 @@ cdef class _CPU:
                     elif o.form == D_MOV_RI_N:
                         self.set_reg(o.dst, o.x, o.imm)
                     # (D_JCC not taken: nothing more)
+                    o += 1
             if how & DC_TRACE:
                 self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
             if (how & DC_DEBUG) and self.dbg_pending:
                 return DC_CHECK         # a watchpoint hit: the run loop stops after it
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK
+
+    @cython.final
+    cdef inline uint32_t dc_ea(self, uint32_t disp, int base, int index, int scale,
+                               int adsize) noexcept:
+        # A decoded memory operand's offset (base, index 8: none)
+        cdef uint32_t ea = disp
+        if base < 8:
+            ea += self.r[base]
+        if index < 8:
+            ea += self.r[index] << scale
+        if adsize != 4:
+            ea &= 0xFFFF
+        return ea
+
+    @cython.final
+    cdef void dc_run_mem(self, DMem* m) noexcept:
+        # A fused instruction that can fault, as dc_loop runs a first one of its form
+        # (the same helpers, clocks and order: state saved, EIP past it, the access, then
+        # its clocks and count), with what a fault and the recorder read of it set here
+        # rather than through dc_cur (dc_sync).
+        cdef uint32_t ea, v, cyc
+        cdef int size = m.size, f = m.mform
+        self.save_state()
+        self.dc_cur = NULL
+        self.ilen = m.len
+        self.op_byte = m.op
+        self.tk = m.k
+        self.opsize = m.opsize
+        self.reg = m.reg
+        self.dc_ilate = m.ilate
+        self.eip += m.len
+        self.cyc_extra = 0
+        ea = self.dc_ea(m.disp, m.base, m.index, m.scale, m.adsize)
+        if f == D_MOV_R_RM:
+            self.set_reg(m.reg, size, self.rd(m.seg, ea, size))
+        elif f == D_MOV_RM_R:
+            self.wr(m.seg, ea, size, self.get_reg(m.reg, size))
+        elif f == D_MOV_RM_IMM:
+            self.wr(m.seg, ea, size, m.imm)
+        elif f == D_ALU_R_RM:
+            v = self.alu(m.aop, self.get_reg(m.reg, size), self.rd(m.seg, ea, size), size)
+            if m.aop != 7:
+                self.set_reg(m.reg, size, v)
+        elif f == D_ALU_RM_R:
+            v = self.alu(m.aop, self.rd(m.seg, ea, size), self.get_reg(m.reg, size), size)
+            if m.aop != 7:
+                self.wr(m.seg, ea, size, v)
+        elif f == D_ALU_RM_IMM:
+            v = self.alu(m.aop, self.rd(m.seg, ea, size), m.imm, size)
+            if m.aop != 7:
+                self.dc_ilate = 0
+                self.wr(m.seg, ea, size, v)
+        elif f == D_TEST_RM_R:
+            self.alu(4, self.rd(m.seg, ea, size), self.get_reg(m.reg, size), size)
+        elif f == D_TEST_RM_IMM:
+            self.alu(4, self.rd(m.seg, ea, size), m.imm, size)
+        elif f == D_MOVX:
+            v = self.rd(m.seg, ea, size)
+            if m.aop:
+                v = <uint32_t><int32_t><int8_t>v if size == 1 else <uint32_t><int32_t><int16_t>v
+            self.set_reg(m.reg, m.opsize, v)
+        elif f == D_INCDEC:
+            v = self.inc_dec(self.rd(m.seg, ea, size), size, m.aop == 1)
+            self.wr(m.seg, ea, size, v)
+        elif f == D_PUSH_RM:
+            self.push(self.get_reg(m.rm, size), size)
+        elif f == D_POP_R:
+            v = self.pop(size)
+            self.set_reg(m.rm, size, v)
+        cyc = m.cyc + self.cyc_extra
+        if cyc == 0:
+            cyc = 1
+        self.clock.now += cyc
+        self.icount += 1
 
     @cython.final
     cdef inline bint dc_bp_page(self) noexcept:
@@ -3717,6 +3907,7 @@ cdef class _CPU:
         cdef bint tf = (self.eflags & F_TF) != 0
         cdef bint resumed = False           # the rest of a REP the debugger split
         self.dc_cur = NULL
+        self.dc_ilate = 0
         self.save_state()                   # also sets insn_eip
         self.ss_shadow = False
         if self.dr_exec_active:
@@ -6573,9 +6764,18 @@ cdef class _CPU:
                 hi |= (<uint64_t>b) << (8 * (i - 8))
         if dc_tag_differs(e, lo, hi):
             return None
-        return "+".join([D_NAMES[e.form]] + [D_NAMES[e.ops[i].form]
-                         + (str(8 * e.ops[i].x) if e.ops[i].form >= D_ALU_RR_N else "")
-                         for i in range(e.nops)])
+        names = [D_NAMES[e.form]]
+        i = 0
+        while i < e.nops:
+            if e.ops[i].form == D_MEM:
+                # A fused instruction with a memory operand: "mem:" and its form
+                names.append("mem:" + D_NAMES[(<DMem*>&e.ops[i]).mform])
+                i += 2
+            else:
+                names.append(D_NAMES[e.ops[i].form]
+                             + (str(8 * e.ops[i].x) if D_ALU_RR_N <= e.ops[i].form <= D_MOV_RI_N else ""))
+                i += 1
+        return "+".join(names)
 
     property gdtr:
         def __get__(self):

@@ -367,6 +367,13 @@ def _stops_to_halt(m, budgets):
             return ends
 
 
+def _budgeted_run(m, seed):
+    """m run to its HLT in budgets drawn from seed: where each run ended, and the
+    state and memory (first MiB) it ended with."""
+    ends = _stops_to_halt(m, _random_budgets(seed))
+    return ends, m.cpu.get_state(), hashlib.sha256(bytes(m.mem.read(0, 1 << 20))).digest()
+
+
 def _random_budgets(seed):
     """Budgets of 1 to 13 clocks drawn at random (so that they do not fall into step
     with a loop), the same for a seed."""
@@ -718,8 +725,7 @@ def test_fused_ops_stop_between_any_two_of_their_instructions(model):
     runs = []
     for cached in (False, True):
         m, c, code = _ops_machine(model, cached)
-        ends = _stops_to_halt(m, _random_budgets(86))
-        runs.append((ends, c.get_state(), hashlib.sha256(bytes(m.mem.read(0, 1 << 20))).digest()))
+        runs.append(_budgeted_run(m, 86))
     assert runs[0] == runs[1]
     group = 0x10000 + code.index(b"\x8b\x1c\x8e")              # mov ebx, [esi+ecx*4]
     inside = {group + 3, group + 5, group + 7, group + 10}      # the four fused after it
@@ -984,3 +990,206 @@ def test_fused_16_and_8_bit_register_instructions_in_real_mode(model):
     group = code.index(b"\x8b\x14")                            # mov dx, [si]
     assert sum(1 for ip, _, _ in runs[0][0] if group < ip < group + 10) > 100
     assert c.decoded_form(group) == "mov_r_rm+alu_rr16+mov_rm_r16+incdec_r8+alu_ri16"
+
+
+# --- fused instructions that can fault: loads, stores, PUSH and POP (DMem) ---------------
+
+MEM_OPS = """
+    mov esi, 0x40000
+    mov ecx, 300
+    xor eax, eax
+    xor edx, edx
+again:
+    mov ebx, ecx                    ; a register instruction, then loads and stores
+    and ebx, 63
+    mov edi, [esi+ebx*4]
+    add eax, edi
+    mov [esi+ebx*4+0x400], eax
+    xor edx, [esi+ebx*2+0x100]
+    cmp byte [esi+ebx+0x20], 0x80
+    jb .low
+    add dword [esi+0x800], 3        ; a read-modify-write
+    push edx
+    movzx ebp, byte [esi+ebx+0x41]
+    pop edi
+    test dword [esi+ebx*4], 0x10
+    jz .low
+    sub [esi+0x804], ebp
+    inc word [esi+0x808]
+.low:
+    mov ebp, ecx
+    shr ebp, 2
+    mov [esi+ebp+0x900], dl
+    add edx, [esi+ebp*4]
+    dec ecx
+    jnz again
+    hlt
+"""
+
+
+def _mem_ops_machine(model, cached, paging=False):
+    m, c = flat32(model=model, paging=paging)
+    c.decoded_cache = cached
+    code = nasm(MEM_OPS, bits=32)
+    m.mem.write(0x40000, bytes((7 * i + 3) & 0xFF for i in range(0x1000)))
+    m.mem.write(0x10000, code)
+    c.eip = 0x10000
+    return m, c, code
+
+
+@pytest.mark.parametrize("model", ["80386", "pentium"])
+def test_fused_loads_and_stores_stop_between_any_two_of_their_instructions(model):
+    # Loads, stores, read-modify-writes, PUSH and POP fused after an entry's first run
+    # as their own entries would: budgets drawn at random end runs before and after
+    # each, with the same EIP, clock, count, registers and memory either way.
+    runs = []
+    for cached in (False, True):
+        m, c, code = _mem_ops_machine(model, cached)
+        runs.append(_budgeted_run(m, 87))
+    assert runs[0] == runs[1]
+    at = lambda b: 0x10000 + code.index(b)
+    group = at(b"\x89\xcb\x83\xe3")                            # mov ebx, ecx; and ebx, 63
+    assert c.decoded_form(group) == "mov_rm_r+alu_ri32+mem:mov_r_rm+alu_rr32"
+    assert c.decoded_form(at(b"\x52\x0f\xb6")) == "push_rm+mem:movx+mem:pop_r"
+    assert c.decoded_form(at(b"\x89\xcd\xc1")) == "mov_rm_r+shift_ri32+mem:mov_rm_r"
+    fused = {group + 5, group + 8, at(b"\x0f\xb6"), at(b"\x0f\xb6") + 5, at(b"\x89\xcd\xc1") + 5}
+    assert sum(1 for eip, _, _ in runs[0][0] if eip in fused) > 100
+
+
+@pytest.mark.parametrize("model,paging", [("80386", False), ("pentium", True)])
+def test_fused_loads_and_stores_are_recorded_as_the_generic_path_records_them(model, paging):
+    runs = []
+    for cached in (False, True):
+        m, c, code = _mem_ops_machine(model, cached, paging)
+        runs.append(_recorded_to_halt(m))
+    assert runs[0] == runs[1]
+    assert runs[0][3] > 300 * 17
+
+
+PF_LOOP = """
+    mov ecx, 120
+    xor eax, eax
+    xor edx, edx
+again:
+    test cl, 3
+    jnz .mapped
+    and dword [0x2140], ~1          ; PTE of 0x50000: not present from here
+    invlpg [0x50000]
+.mapped:
+    mov ebx, ecx                    ; then a fused load, store or read-modify-write
+    and ebx, 15                     ; of that page faults, its handler maps the page,
+    mov edi, [0x50000+ebx*4]        ; and the instruction runs again from its start
+    add eax, edi
+    test cl, 4
+    jz .next
+    mov ebx, ecx
+    mov [0x50400+ebx*4], eax
+    inc edx
+    add dword [0x50800], 5
+.next:
+    and dword [0x2140], ~1
+    invlpg [0x50000]
+    add dword [0x50800], 5          ; the first of its entry
+    mov ebp, ecx
+    and dword [0x2140], ~1
+    invlpg [0x50000]
+    mov ebp, ecx
+    cmp dword [0x50804], 7          ; fused: its immediate is fetched after the read
+    dec ecx
+    jnz again
+    hlt
+handler:                            ; #PF: map the page again, count the fault
+    or dword [0x2140], 1
+    inc dword [0x7000]
+    add esp, 4
+    iretd
+"""
+
+
+def _pf_machine(model, cached):
+    from tests.test_cpu_tlb import PT
+    m, c = flat32(model=model, paging=True)
+    c.decoded_cache = cached
+    with_gdt(m, c, [descriptor(0, 0xFFFFF, CODE32 | 0x800000), descriptor(0, 0xFFFFF, DATA32 | 0x800000)])
+    code = nasm(PF_LOOP, bits=32)
+    m.mem.write(0x10000, code)
+    handler = 0x10000 + code.index(b"\x83\x0d\x40\x21")
+    m.mem.write32(0x600 + 14 * 8, (0x08 << 16) | (handler & 0xFFFF))
+    m.mem.write32(0x600 + 14 * 8 + 4, (handler & 0xFFFF0000) | 0x8E00)
+    m.mem.write(0x50000, bytes((5 * i + 1) & 0xFF for i in range(0x1000)))
+    assert m.mem.read32(PT + 0x50 * 4) & 1
+    c.eip = 0x10000
+    return m, c, code
+
+
+@pytest.mark.parametrize("model", ["80486", "pentium"])
+def test_a_page_fault_in_a_fused_load_or_store_restarts_it_alike(model):
+    # The fault leaves the state the generic path leaves (EIP at the fused instruction,
+    # the ones before it done, its own work undone, its clocks and count charged as a
+    # faulting instruction's), run whole, in budgets drawn at random, and recorded: the
+    # recording of an instruction that faults at its memory operand's read holds the
+    # bytes fetched by then, which for ALU with an immediate are all but the immediate
+    # (the generic path fetches it after the read).
+    runs = []
+    for cached in (False, True):
+        m, c, code = _pf_machine(model, cached)
+        runs.append(_budgeted_run(m, 14))
+        m, c, code = _pf_machine(model, cached)
+        runs.append(_recorded_to_halt(m))
+    assert runs[0] == runs[2] and runs[1] == runs[3]
+    assert m.mem.read32(0x7000) == 120 // 4 + 2 * 120          # the faults taken
+    load = 0x10000 + code.index(b"\x89\xcb\x83\xe3\x0f")
+    assert c.decoded_form(load) == "mov_rm_r+alu_ri32+mem:mov_r_rm+alu_rr32"
+    assert c.decoded_form(0x10000 + code.index(b"\x89\xcd\x83\x3d")) == "mov_rm_r+mem:alu_rm_imm+incdec_r32+jcc"
+
+
+def test_a_fused_store_into_the_instructions_after_it_is_seen():
+    # The store is fused after the entry's first instruction and writes the immediate
+    # of the MOV fused after it (a new value every other time round): the MOV runs
+    # as written each time.
+    results = []
+    for cached in (False, True):
+        m, c = flat32()
+        c.decoded_cache = cached
+        code = nasm("""
+            mov ecx, 7
+            xor eax, eax
+        again:
+            lea ebx, [ecx+1]
+            shr ebx, 1
+            mov [0x10000 + patch + 1], bl
+        patch:
+            mov edx, 0
+            add eax, edx
+            dec ecx
+            jnz again
+            hlt""", bits=32)
+        run_at(m, 0x10000, code)
+        assert c.eax == 4 + 3 + 3 + 2 + 2 + 1 + 1
+        results.append((c.get_state(), m.clock.now, c.icount))
+    assert results[0] == results[1]
+    # (the last two stores wrote what was there: the entry holds the bytes as they are)
+    assert c.decoded_form(0x10000 + code.index(b"\x8d\x59\x01")) == "lea+shift_ri32+mem:mov_rm_r+mov_rm_imm"
+
+
+def test_a_watched_fused_load_stops_right_after_it():
+    # With a watchpoint armed, the decoded path stops before a fused instruction that
+    # touches memory and leaves it to the checked path: the stop comes right after the
+    # watched access, as without the cache.
+    from debugger.controller import Debugger
+
+    def session(cached):
+        m, c, code = _mem_ops_machine("pentium", cached)
+        d = Debugger(m)
+        d.break_at("lin", 0x00300000)
+        d.watch("lin", 0x40000 + 0x100 + 2 * 37, 1, "r")     # xor edx, [esi+ebx*2+0x100]
+        run = []
+        for _ in range(8):
+            ev = d.cont(max_cycles=1_000_000)
+            run.append((ev.reason, ev.eip, ev.cycle, ev.icount, c.edx, c.ebx))
+            if ev.reason == "halt":
+                break
+        return run, c.get_state()
+    off, on = session(False), session(True)
+    assert on == off
+    assert on[0][0][0] == "watchpoint" and on[0][0][5] == 37

@@ -20,6 +20,7 @@ GENERATED = ROOT / "core" / "cpu.c"
 # the arithmetic, stack and string helpers); cold paths (descriptor loads, task
 # switches, CPUID, MSRs, the debugger's reporting) may use Python and are not listed.
 HOT = ("run_slice", "run_one", "exec_one", "exec_generic", "dc_loop", "dc_decode", "dc_reject",
+       "dc_run_mem", "dc_ea",
        "mmio_read", "mmio_write", "exec_onebyte", "exec_twobyte", "decode_modrm",
        "save_state", "rd", "wr", "rd_lin", "rd_lin_slow", "wr_lin", "wr_lin_slow",
        "phys", "phys_w", "translate", "htag", "check_map", "hptr_flush",
@@ -71,6 +72,18 @@ def test_opcode_dispatch_is_a_switch():
     for name in ("exec_onebyte", "exec_twobyte"):
         assert "switch (__pyx_v_op)" in bodies[name], "%s dispatches by a chain of tests" % name
     assert "switch (__pyx_v_e->form)" in bodies["dc_loop"], "dc_loop dispatches by a chain of tests"
+
+
+def test_the_flag_helpers_are_declared_always_in_line_by_their_generated_names():
+    # core/cpu.pyx declares alu_c and inc_dec_c always_inline in C, by the names Cython
+    # gives them, so that GCC's unit-growth limit cannot leave a call on each fused ALU
+    # instruction in dc_loop.  Were the names to change, the declarations would name
+    # nothing and the calls would come back unnoticed: both must name a definition.
+    src = GENERATED.read_text()
+    for name in ("alu_c", "inc_dec_c"):
+        full = "__pyx_f_4core_3cpu_4_CPU_" + name
+        assert re.search(r"always_inline\)\) uint32_t %s\(" % full, src), name
+        assert re.search(r"^static [^\n;]*\b%s\([^\n;]*\{\n" % full, src, re.M), name
 
 
 def test_the_check_sees_a_python_operation():

@@ -21,6 +21,9 @@ from cpython.buffer cimport PyBUF_READ
 
 cdef extern from *:
     int __builtin_ctz(unsigned int x) nogil
+    # (Cython's __builtin_expect: dc_loop's blocks laid out for the plain run, the
+    # recorder's and the debugger's tests out of its way)
+    bint unlikely(bint x) nogil
 # The flag helpers of the decoded forms (alu_c, inc_dec_c) always in line: with its
 # heuristics alone GCC stops inlining into dc_loop once the unit has grown by its limit,
 # and which call sites get there first moves with any change to the module, leaving a call
@@ -3489,9 +3492,9 @@ cdef class _CPU:
             size = e.size
             cyc = e.cyc
             ea = 0
-            if how & DC_DEBUG and self.dc_bp_page():
+            if unlikely(how & DC_DEBUG) and self.dc_bp_page():
                 return DC_GENERIC       # a page with a breakpoint: dbg_exec checks it
-            if how & DC_TRACE:
+            if unlikely(how & DC_TRACE):
                 ts = 0
                 tn = e.len
                 twr = e.twr
@@ -3626,12 +3629,12 @@ cdef class _CPU:
             # written the bytes fused after it (a store, or a page walk's accessed and
             # dirty bits, which even a load can write).  Recorded, each is an
             # instruction of its own.
-            if e.nops != 0 and not (how & DC_ONE) and not (how & DC_DEBUG and e.faults and self.w_n) \
+            if e.nops != 0 and not (how & DC_ONE) and not (unlikely(how & DC_DEBUG) and e.faults and self.w_n) \
                     and not ((e.wmem | self.dc_wrote) and self.dc_rewritten(e, p)):
                 o = &e.ops[0]
                 oend = &e.ops[e.nops]
                 while o < oend:
-                    if how & DC_TRACE:
+                    if unlikely(how & DC_TRACE):
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
                         if o == &e.ops[0]:
                             # After a first the reader knew, with no event since: the
@@ -3641,12 +3644,12 @@ cdef class _CPU:
                                 and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch)
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
-                    if how & DC_DEBUG and self.dc_bp_page():
+                    if unlikely(how & DC_DEBUG) and self.dc_bp_page():
                         return DC_CHECK             # its page has a breakpoint
                     if o.form == D_MEM:
-                        if how & DC_DEBUG and self.w_n:
+                        if unlikely(how & DC_DEBUG) and self.w_n:
                             return DC_CHECK         # the checked path runs it
-                        if how & DC_TRACE:
+                        if unlikely(how & DC_TRACE):
                             # Its MEMW entries take room besides trace_op_begin's: the
                             # ones after it take the general path.
                             ts = 1 + (o - &e.ops[0])
@@ -3671,7 +3674,7 @@ cdef class _CPU:
                                 t &= 0xFFFF
                             if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                                 return DC_GENERIC
-                    if how & DC_TRACE:
+                    if unlikely(how & DC_TRACE):
                         ts = 1 + (o - &e.ops[0])
                         tn = o.len
                         twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst \
@@ -3732,9 +3735,9 @@ cdef class _CPU:
                         self.set_reg(o.dst, o.x, o.imm)
                     # (D_JCC not taken: nothing more)
                     o += 1
-            if how & DC_TRACE:
+            if unlikely(how & DC_TRACE):
                 self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
-            if (how & DC_DEBUG) and self.dbg_pending:
+            if unlikely(how & DC_DEBUG) and self.dbg_pending:
                 return DC_CHECK         # a watchpoint hit: the run loop stops after it
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK

@@ -255,6 +255,8 @@ cdef uint8_t MODRM16_SEG[8]
 # run through the generic decoder, which is also the reference the cache is tested against
 # (tests/test_cpu_dcache.py).
 cdef enum:
+    TK_NONE = -1            # CPU.tk before an instruction's opcode is known
+cdef enum:
     DC_SIZE = 8192
     # Forms: what the instruction does with its operands, not how it was encoded (ADD AX,
     # imm and ADD r/m, imm are one form with a register operand).
@@ -2708,6 +2710,13 @@ cdef class _CPU:
         self.insn_eip = self.eip
 
     @cython.final
+    cdef inline void save_event_state(self) noexcept:
+        # Before an event delivered between instructions: what a fault in its delivery
+        # restores, and no instruction's timing index for its charge (deliver_fault).
+        self.save_state()
+        self.tk = TK_NONE
+
+    @cython.final
     cdef void soft_int(self, int vec) noexcept:
         # INT n / INT3 / INTO: IOPL-sensitive in virtual-8086 mode, and the gate's DPL
         # is checked against CPL in protected mode.
@@ -2771,8 +2780,10 @@ cdef class _CPU:
         self.delivering_vec = -1
         self.deliver_ext = False
         # The faulting instruction's work so far is not itemised: charge its base
-        # form, then the exception sequence (the gate's documented cost in PM).
-        self.clock.now += self.t_reg[self.tk] + (self.int_cost if self.int_cost else self.t_exc)
+        # form (none when it faulted before its opcode was decoded, or the event's
+        # delivery did), then the exception sequence (the gate's documented cost in PM).
+        self.clock.now += (self.t_reg[self.tk] if self.tk != TK_NONE else 0) \
+            + (self.int_cost if self.int_cost else self.t_exc)
         self.icount += 1
 
     # ================================================================ run loop
@@ -2830,7 +2841,7 @@ cdef class _CPU:
             elif self.nmi:
                 self.nmi = False
                 self.halted = False
-                self.save_state()
+                self.save_event_state()
                 self.note_int(2, 3, -1)
                 self.interrupt(2, self.eip)
                 self.clock.now += self.t_nmi
@@ -2839,7 +2850,7 @@ cdef class _CPU:
                 continue
             elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
                 self.halted = False
-                self.save_state()
+                self.save_event_state()
                 vec = self.acknowledge()
                 self.note_int(vec, 2, -1)
                 self.interrupt(vec, self.eip)
@@ -2899,14 +2910,14 @@ cdef class _CPU:
         elif self.nmi:
             self.nmi = False
             self.halted = False
-            self.save_state()
+            self.save_event_state()
             self.note_int(2, 3, -1)
             self.interrupt(2, self.eip)
             self.clock.now += self.t_nmi
             return 0
         elif self.intr and (self.eflags & F_IF) and self.intr_ack is not None:
             self.halted = False
-            self.save_state()
+            self.save_event_state()
             vec = self.acknowledge()
             self.note_int(vec, 2, -1)
             self.interrupt(vec, self.eip)
@@ -3912,6 +3923,10 @@ cdef class _CPU:
         self.dc_cur = NULL
         self.dc_ilate = 0
         self.save_state()                   # also sets insn_eip
+        # (a fault before the opcode is decoded, on the fetch of a prefix, the opcode or
+        # ModR/M, has no form to charge: not the last instruction's, which would make
+        # the charge depend on which path ran that one)
+        self.tk = TK_NONE
         self.ss_shadow = False
         if self.dr_exec_active:
             self.check_exec_breakpoint()

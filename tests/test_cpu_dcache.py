@@ -1193,3 +1193,42 @@ def test_a_watched_fused_load_stops_right_after_it():
     off, on = session(False), session(True)
     assert on == off
     assert on[0][0][0] == "watchpoint" and on[0][0][5] == 37
+
+
+def test_a_fault_on_an_instruction_fetch_costs_the_same_whichever_path_ran_before():
+    # A #PF on the fetch of an instruction's first byte has no form of its own to
+    # charge.  It used to be charged the timing index left by the last instruction the
+    # generic path ran, which the decoded path does not set: the charge depended on the
+    # path (the MUL's clocks with the cache on, the CALL's without), and a Linux boot
+    # took other cycles from the first demand-paged code fetch on.
+    results = []
+    for cached in (False, True):
+        m, c = flat32(paging=True)
+        c.decoded_cache = cached
+        with_gdt(m, c, [descriptor(0, 0xFFFFF, CODE32 | 0x800000), descriptor(0, 0xFFFFF, DATA32 | 0x800000)])
+        code = nasm("""
+            mov ecx, 3
+        again:
+            and dword [0x2180], ~1          ; PTE of 0x60000: not present
+            invlpg [0x60000]
+            mul ecx                         ; the generic path
+            add eax, 1
+            mov edx, 0x60000
+            call edx                        ; #PF fetching there; the handler maps it
+            dec ecx
+            jnz again
+            hlt
+        handler:
+            or dword [0x2180], 1
+            inc dword [0x7000]
+            add esp, 4
+            iretd""", bits=32)
+        m.mem.write(0x10000, code)
+        m.mem.write8(0x60000, 0xC3)                                 # ret
+        handler = 0x10000 + code.index(b"\x83\x0d\x80\x21")
+        m.mem.write32(0x600 + 14 * 8, (0x08 << 16) | (handler & 0xFFFF))
+        m.mem.write32(0x600 + 14 * 8 + 4, (handler & 0xFFFF0000) | 0x8E00)
+        run_at(m, 0x10000, b"")
+        assert m.mem.read32(0x7000) == 3
+        results.append((c.get_state(), m.clock.now, c.icount))
+    assert results[0] == results[1]

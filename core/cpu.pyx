@@ -3348,6 +3348,7 @@ cdef class _CPU:
                 o.src = j.opsize == 4
                 o.x = j.cyc_taken if j.cyc_taken else 1
                 o.store = 0
+                o.dst = 0                   # (dc_fuse_targets)
             elif form == D_LEA and j.size == 4 and j.adsize == 4:
                 o.dst = j.reg
                 o.src = j.base
@@ -3401,9 +3402,35 @@ cdef class _CPU:
             n += j.len
         if n == e.len:
             return
+        self.dc_fuse_targets(e)
         e.tlen = n
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
+
+    @cython.final
+    cdef void dc_fuse_targets(self, DInsn* e) noexcept:
+        # A fused jump taken to an instruction fused in the same entry runs on from there
+        # (the two paths of an if, or a loop, in one entry): its dst is the slot of the
+        # target + 1.  Only with a 32-bit operand size, where the target lies at the
+        # same offset into the bytes wherever the entry runs (no 64K wrap of IP).
+        cdef uint8_t start[DC_OPS]
+        cdef int s = 0, k, off = e.len
+        cdef DOp* o
+        while s < e.nops:
+            start[s] = off
+            off += e.ops[s].len
+            s += 2 if e.ops[s].form == D_MEM else 1
+        s = 0
+        while s < e.nops:
+            o = &e.ops[s]
+            if o.form == D_JCC and o.src:
+                k = 0
+                while k < e.nops:
+                    if start[k] == <int>start[s] + <int32_t>o.imm:
+                        o.dst = k + 1
+                        break
+                    k += 2 if e.ops[k].form == D_MEM else 1
+            s += 2 if o.form == D_MEM else 1
 
     @cython.final
     cdef void dc_fuse_mem(self, DMem* m, DInsn* j, int form) noexcept:
@@ -3647,7 +3674,7 @@ cdef class _CPU:
                 while o < oend:
                     if unlikely(how & DC_TRACE):
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
-                        if o == &e.ops[0]:
+                        if ts == 0:
                             # After a first the reader knew, with no event since: the
                             # fused ones take trace_op_begin while their stamps are
                             # current (room made here for all their entries).
@@ -3704,7 +3731,13 @@ cdef class _CPU:
                     if taken:
                         self.eip = t
                         self.clock.now += o.x
-                        break
+                        if o.dst == 0:
+                            break
+                        # To an instruction fused in this entry: on from its slot (the
+                        # recorder writes the jump's EIP there: not trace_op_begin)
+                        o = &e.ops[o.dst - 1]
+                        fast = False
+                        continue
                     self.eip += o.len
                     self.clock.now += o.cyc
                     if o.form == D_ALU_RR:

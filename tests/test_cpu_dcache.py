@@ -1232,3 +1232,53 @@ def test_a_fault_on_an_instruction_fetch_costs_the_same_whichever_path_ran_befor
         assert m.mem.read32(0x7000) == 3
         results.append((c.get_state(), m.clock.now, c.icount))
     assert results[0] == results[1]
+
+
+JUMPS_IN_ENTRY = """
+    mov ecx, 400
+    xor eax, eax
+    mov edx, 3
+again:
+    mov ebx, ecx
+    shr ebx, 1
+    jnc .even                       ; taken: to the ADD fused in the same entry
+    xor eax, 0x1234
+.even:
+    add eax, edx
+    mov ebx, ecx
+    and ebx, 3
+    inc ebx
+.inner:
+    add edx, ebx                    ; a loop inside one entry: JNZ back to the ADD
+    dec ebx
+    jnz .inner
+    dec ecx
+    jnz again
+    hlt
+"""
+
+
+@pytest.mark.parametrize("model", ["80386", "pentium"])
+def test_a_jump_taken_to_an_instruction_fused_in_the_same_entry_runs_on_in_it(model):
+    # A fused conditional jump whose target is another instruction of its entry runs on
+    # from that instruction's slot (the skipped XOR; the inner loop's body): stops under
+    # random budgets, the state, and the recording are those of the generic path.
+    runs = []
+    for cached in (False, True):
+        m, c = flat32(model=model)
+        c.decoded_cache = cached
+        code = nasm(JUMPS_IN_ENTRY, bits=32)
+        m.mem.write(0x10000, code)
+        c.eip = 0x10000
+        runs.append(_budgeted_run(m, 31))
+        c.eip = 0x10000
+        c.halted = False
+        runs.append(_recorded_to_halt(m))
+    assert runs[0] == runs[2] and runs[1] == runs[3]
+    at = lambda b: 0x10000 + code.index(b)
+    group = at(b"\x89\xcb\xd1\xeb")                            # mov ebx, ecx; shr ebx, 1
+    assert c.decoded_form(group) == "mov_rm_r+shift_ri32+jcc+alu_ri32+alu_rr32"
+    inner = at(b"\x43\x01\xda")                                # inc ebx; add edx, ebx
+    assert c.decoded_form(inner) == "incdec_r32+alu_rr32+incdec_r32+jcc+incdec_r32"
+    targets = {at(b"\x01\xd0\x89"), inner + 1}                 # the ADD after the XOR; .inner
+    assert sum(1 for eip, _, _ in runs[0][0] if eip in targets) > 50

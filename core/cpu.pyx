@@ -320,6 +320,7 @@ cdef enum:
     DC_DEBUG = 4
     # Instructions fused after an entry's first (DInsn.ops)
     DC_OPS = 4
+    DC_TO_FIRST = DC_OPS + 1    # DOp.dst of a fused jump back to its entry's first instruction
     TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
 
 # An instruction fused after the first of an entry (dc_fuse): a 32-bit register-only
@@ -3411,7 +3412,8 @@ cdef class _CPU:
     cdef void dc_fuse_targets(self, DInsn* e) noexcept:
         # A fused jump taken to an instruction fused in the same entry runs on from there
         # (the two paths of an if, or a loop, in one entry): its dst is the slot of the
-        # target + 1.  Only with a 32-bit operand size, where the target lies at the
+        # target + 1, or DC_TO_FIRST for the entry's first instruction (run again without
+        # a lookup).  Only with a 32-bit operand size, where the target lies at the
         # same offset into the bytes wherever the entry runs (no 64K wrap of IP).
         cdef uint8_t start[DC_OPS]
         cdef int s = 0, k, off = e.len
@@ -3424,6 +3426,8 @@ cdef class _CPU:
         while s < e.nops:
             o = &e.ops[s]
             if o.form == D_JCC and o.src:
+                if <int>start[s] + <int32_t>o.imm == 0:
+                    o.dst = DC_TO_FIRST
                 k = 0
                 while k < e.nops:
                     if start[k] == <int>start[s] + <int32_t>o.imm:
@@ -3488,7 +3492,7 @@ cdef class _CPU:
         cdef DOp* o
         cdef DOp* oend
         cdef int size, i, ts = 0
-        cdef bint known = False, taken, fast = False
+        cdef bint known = False, taken, fast = False, again = False
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
         self.dc_stop = self.slice_end
@@ -3502,29 +3506,34 @@ cdef class _CPU:
         elif how & DC_TRACE:
             self.skip_lin = -1          # (as dbg_before: no breakpoint to resume past)
         while True:
-            # ---- look the bytes at EIP up
-            off = self.eip - self.fw_eip
-            if <uint64_t>off + 16 > self.fw_n:
-                # Another page (a jump there): the window opens on it when the TLB has
-                # it; else, or near the window's end, the generic fetch checks.
-                if not self.fw_reopen():
-                    return DC_GENERIC
+            if again:
+                # A fused jump taken back to this entry's first instruction: the same
+                # bytes at the same place (no store since changed them), no lookup
+                again = False
+            else:
+                # ---- look the bytes at EIP up
                 off = self.eip - self.fw_eip
                 if <uint64_t>off + 16 > self.fw_n:
+                    # Another page (a jump there): the window opens on it when the TLB has
+                    # it; else, or near the window's end, the generic fetch checks.
+                    if not self.fw_reopen():
+                        return DC_GENERIC
+                    off = self.eip - self.fw_eip
+                    if <uint64_t>off + 16 > self.fw_n:
+                        return DC_GENERIC
+                p = self.fw_ptr + off
+                memcpy(&lo, p, 8)
+                memcpy(&hi, p + 8, 8)
+                i = (self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)
+                e = &self.dcache[i]
+                if dc_tag_differs(e, lo, hi) or e.mode != self.dc_mode:
+                    a = self.dc_decode(e, p, lo, hi)
+                    if a == D_NONE:
+                        return DC_GENERIC
+                    if not (D_JCC <= a <= D_JMP_RM):
+                        self.dc_fuse(e, p, lo, hi, self.fw_n - off)
+                elif e.form == D_NONE:
                     return DC_GENERIC
-            p = self.fw_ptr + off
-            memcpy(&lo, p, 8)
-            memcpy(&hi, p + 8, 8)
-            i = (self.eip ^ (self.eip >> 12)) & (DC_SIZE - 1)
-            e = &self.dcache[i]
-            if dc_tag_differs(e, lo, hi) or e.mode != self.dc_mode:
-                a = self.dc_decode(e, p, lo, hi)
-                if a == D_NONE:
-                    return DC_GENERIC
-                if not (D_JCC <= a <= D_JMP_RM):
-                    self.dc_fuse(e, p, lo, hi, self.fw_n - off)
-            elif e.form == D_NONE:
-                return DC_GENERIC
             # ---- run it: what exec_generic does for the same bytes, through the same
             # helpers (alu, push, shift, near_jump, rd/wr), with the same clocks
             size = e.size
@@ -3732,6 +3741,9 @@ cdef class _CPU:
                         self.eip = t
                         self.clock.now += o.x
                         if o.dst == 0:
+                            break
+                        if o.dst == DC_TO_FIRST:
+                            again = True        # (the clock checked first, as after any)
                             break
                         # To an instruction fused in this entry: on from its slot (the
                         # recorder writes the jump's EIP there: not trace_op_begin)

@@ -1254,6 +1254,31 @@ again:
     jnz .inner
     dec ecx
     jnz again
+    mov ecx, 300
+tight:
+    shr eax, 1                      ; the first of its entry
+    jnc .nc                         ; forward inside the entry
+    xor eax, 0xEDB88320
+.nc:
+    dec ecx
+    jnz tight                       ; back to the entry's first: no lookup
+    mov ecx, 6
+    mov ebx, 0
+self:
+    mov [0x10000 + patch + 1], cl   ; the first stores into the MOV fused after it
+patch:
+    mov edx, 0
+    add ebx, edx
+    dec ecx
+    jnz self
+    mov ecx, 6
+self2:
+    mov [0x10000 + patch2 + 1], ch  ; the same, storing what is there (0)
+patch2:
+    mov edx, 0
+    add ebx, edx
+    dec ecx
+    jnz self2
     hlt
 """
 
@@ -1261,8 +1286,10 @@ again:
 @pytest.mark.parametrize("model", ["80386", "pentium"])
 def test_a_jump_taken_to_an_instruction_fused_in_the_same_entry_runs_on_in_it(model):
     # A fused conditional jump whose target is another instruction of its entry runs on
-    # from that instruction's slot (the skipped XOR; the inner loop's body): stops under
-    # random budgets, the state, and the recording are those of the generic path.
+    # from that instruction's slot (the skipped XOR; the inner loop's body), or from the
+    # entry's first instruction without a lookup (a loop of one entry; one whose first
+    # instruction rewrites the immediate fused after it): stops under random budgets,
+    # the state, and the recording are those of the generic path.
     runs = []
     for cached in (False, True):
         m, c = flat32(model=model)
@@ -1282,3 +1309,6 @@ def test_a_jump_taken_to_an_instruction_fused_in_the_same_entry_runs_on_in_it(mo
     assert c.decoded_form(inner) == "incdec_r32+alu_rr32+incdec_r32+jcc+incdec_r32"
     targets = {at(b"\x01\xd0\x89"), inner + 1}                 # the ADD after the XOR; .inner
     assert sum(1 for eip, _, _ in runs[0][0] if eip in targets) > 50
+    assert c.decoded_form(at(b"\xd1\xe8\x73")) == "shift_ri32+jcc+alu_ri32+incdec_r32+jcc"
+    assert c.ebx == 6 + 5 + 4 + 3 + 2 + 1
+    assert c.decoded_form(at(b"\x88\x2d")) == "mov_rm_r+mov_rm_imm+alu_rr32+incdec_r32+jcc"

@@ -707,14 +707,20 @@ again:
 """
 
 
-def _ops_machine(model, cached, paging=False):
+def _loop_machine(source, data, model, cached, paging=False):
+    """A flat 32-bit machine with `source` assembled at 0x10000 (EIP there) and `data`
+    at 0x40000."""
     m, c = flat32(model=model, paging=paging)
     c.decoded_cache = cached
-    code = nasm(OPS_LOOP, bits=32)
-    m.mem.write(0x40000, bytes(range(256)) * 24)
+    code = nasm(source, bits=32)
+    m.mem.write(0x40000, data)
     m.mem.write(0x10000, code)
     c.eip = 0x10000
     return m, c, code
+
+
+def _ops_machine(model, cached, paging=False):
+    return _loop_machine(OPS_LOOP, bytes(range(256)) * 24, model, cached, paging)
 
 
 @pytest.mark.parametrize("model", ["80386", "pentium"])
@@ -1059,13 +1065,7 @@ again:
 
 
 def _mem_ops_machine(model, cached, paging=False):
-    m, c = flat32(model=model, paging=paging)
-    c.decoded_cache = cached
-    code = nasm(MEM_OPS, bits=32)
-    m.mem.write(0x40000, bytes((7 * i + 3) & 0xFF for i in range(0x1000)))
-    m.mem.write(0x10000, code)
-    c.eip = 0x10000
-    return m, c, code
+    return _loop_machine(MEM_OPS, bytes((7 * i + 3) & 0xFF for i in range(0x1000)), model, cached, paging)
 
 
 @pytest.mark.parametrize("model", ["80386", "pentium"])

@@ -322,11 +322,13 @@ cdef enum:
     DC_OPS = 4
     DC_TO_FIRST = DC_OPS + 1    # DOp.dst of a fused jump back to its entry's first instruction
     TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
+    TWR_FLAGS = 0x200       # (twr: the form can write EFLAGS; else the recorder leaves
+                            # them uncompared, as it did after the last instruction)
 
 # An instruction fused after the first of an entry (dc_fuse): a 32-bit register-only
 # one, which cannot fault and so needs nothing but its operands, clocks and length, or
 # a conditional jump, which ends the entry's run when taken.  form:
-#   D_ALU_RR, D_ALU_RI      dst op= src, or op= imm; store 0 for CMP and TEST (aop 4)
+#   D_ALU_RR, D_ALU_RI      dst op= src, or op= imm; no GPR in twr for CMP and TEST (aop 4)
 #   D_INCDEC_R, D_SHIFT_RI  dst +- 1 (aop 1: DEC); dst shifted by imm (aop: the shift)
 #   D_MOV_RM_R, D_MOV_RM_IMM    dst = src, dst = imm
 #   D_LEA                   dst = imm + src + index << scale (src, index 8: none)
@@ -335,19 +337,21 @@ cdef enum:
 #                           wrapped at 64K unless src (32-bit operand size)
 ctypedef struct DOp:
     uint32_t imm
-    uint16_t cyc            # clocks (D_JCC: not taken)
+    uint16_t twr            # what it writes (dc_writes): the GPR dst, if it stores, and
+                            # TWR_FLAGS; TWR_JUMP for D_JCC (for the trace recorder)
     uint16_t x              # D_JCC: clocks taken; D_LEA: index | scale << 8; the
                             # 8- and 16-bit forms: the size
     uint16_t op             # opcode as op_byte holds it (for the trace recorder)
     uint8_t form, aop, dst, src
+    uint8_t cyc             # clocks (D_JCC: not taken)
     uint8_t len
-    uint8_t store           # it writes dst (the GPR the trace recorder compares)
 
 # A fused instruction that can fault: one with a memory operand (MOV, ALU, TEST, INC/DEC,
 # MOVZX/MOVSX) or a PUSH or POP of a register.  It takes two slots of ops: besides its
 # operands it holds what a fault and the trace recorder read of it (dc_sync's fields for
-# the first instruction: timing index, opcode, operand size, ModR/M reg).  Its form byte
-# is where a DOp has its own, D_MEM; mform is the form it runs as (that of a DInsn).
+# the first instruction: timing index, opcode, operand size, ModR/M reg).  Its form and
+# len bytes are where a DOp has its own (so that a walk over the slots reads either through
+# a DOp*): form D_MEM; mform is the form it runs as (that of a DInsn).
 ctypedef struct DMem:
     uint32_t imm            # the immediate (MOV, ALU and TEST with one)
     uint16_t cyc
@@ -356,21 +360,22 @@ ctypedef struct DMem:
     uint8_t form            # D_MEM (at DOp.form)
     uint8_t aop
     uint8_t reg             # the ModR/M reg field (the register operand of most forms)
-    uint8_t twr             # the GPRs it can write (dc_writes), for the trace recorder
-    uint8_t len
     uint8_t wmem            # it may write memory: the bytes fused after it are checked again
+    uint8_t pad0
+    uint8_t len             # (at DOp.len)
     uint32_t disp
     uint8_t mform, size, opsize, adsize
     uint8_t base, index, scale, seg
     uint8_t rm              # PUSH, POP: the register
     uint8_t ilate           # as DInsn.ilate
-    uint8_t pad[2]
+    uint16_t twr            # what it can write (dc_writes), for the trace recorder
 
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
-    uint8_t twr             # the GPRs it can write (bit n: register n, AL..BH as
-                            # their 32-bit register), for the trace recorder
+    uint8_t tfast           # the bits of tmask that dc_loop's fast recording of a run
+                            # needs: the first's and those of the register-only ones
+                            # fused before any that can fault
     uint8_t nops            # slots of ops used by the instructions fused after it
     uint8_t wmem            # it may write memory: the bytes fused after it are
                             # checked again before they run (code it wrote)
@@ -395,7 +400,8 @@ ctypedef struct DInsn:
     # (ALU, TEST, IMUL and shifts with an immediate): a fault at that read finds them
     # not yet fetched, and the trace recorder takes the length fetched so far (dc_ilate).
     uint8_t ilate
-    uint8_t pad[2]
+    uint16_t twr            # what it can write (dc_writes: bit n GPR n, AL..BH as their
+                            # 32-bit register; TWR_FLAGS), for the trace recorder
     uint64_t tstamp
     DOp ops[DC_OPS]         # (the second cache line: read only when nops > 0)
 
@@ -415,6 +421,7 @@ assert sizeof(DMem) == 2 * sizeof(DOp)
 cdef DOp _dop
 cdef DMem _dmem
 assert <char*>&_dop.form - <char*>&_dop == <char*>&_dmem.form - <char*>&_dmem
+assert <char*>&_dop.len - <char*>&_dop == <char*>&_dmem.len - <char*>&_dmem
 
 # x87 memory operand sizes by (ESC opcode & 7, ModR/M reg): Intel 80287/80387 manuals.
 cdef uint8_t X87_MEM_SIZE[64]
@@ -2359,15 +2366,24 @@ cdef class _CPU:
     @cython.final
     cdef inline void trace_known_done(self, uint32_t twr) noexcept:
         # The end of an instruction trace_insn_begin_known began (its length is the one
-        # recorded, its room made): the GPRs of twr, then EFLAGS.  (A fused jump, which
-        # writes neither, ends in dc_trace_end without it.)
+        # recorded, its room made): what twr says it can write (dc_writes).  (A fused
+        # jump, which writes neither, ends in dc_trace_end without it.)
         if not self.t_synced:
             self.dc_sync()              # an event inside it: the general end
             self.trace_insn_end(True)
             return
         self.t_insn_pos = -1
-        self.trace_gprs_masked(twr)
-        self.trace_flags_unchecked()
+        self.trace_writes(twr)
+
+    @cython.final
+    cdef inline void trace_writes(self, uint32_t twr) noexcept:
+        # The REG entries of the GPRs in twr that changed, then of EFLAGS if twr has
+        # TWR_FLAGS (the room made by the caller).  A form that cannot write EFLAGS left
+        # them as the last instruction's end found them (t_regs[8]): with no event
+        # since (t_synced), nothing else wrote them.
+        self.trace_gprs_masked(twr & 0xFF)
+        if twr & TWR_FLAGS:
+            self.trace_flags_unchecked()
 
     @cython.final
     cdef inline void trace_gprs_masked(self, uint32_t twr) noexcept:
@@ -2492,8 +2508,7 @@ cdef class _CPU:
         self.t_insn_pos = -1
         if self.tlen + 5 * 9 > self.tcap and not self.tgrow(5 * 9):
             return
-        self.trace_gprs_masked(twr)
-        self.trace_flags_unchecked()
+        self.trace_writes(twr)
 
     @cython.final
     cdef void trace_insn_end(self, bint flush) noexcept:
@@ -2976,6 +2991,7 @@ cdef class _CPU:
         e.nops = 0
         e.wmem = 0
         e.tmask = 0
+        e.tfast = 1
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3290,6 +3306,7 @@ cdef class _CPU:
         e.nops = 0
         e.wmem = 0
         e.tmask = 0
+        e.tfast = 1
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3331,6 +3348,7 @@ cdef class _CPU:
         cdef DOp* o
         cdef uint64_t jlo, jhi
         cdef int n = e.len, form
+        cdef bint mem = False           # one that can fault was fused (tfast)
         e.nops = 0
         # Forms whose memory operand is only read leave the code as it was.
         e.wmem = e.faults and not (
@@ -3342,13 +3360,13 @@ cdef class _CPU:
             if n + j.len > 16:
                 break
             o = &e.ops[e.nops]
-            o.store = 1
+            o.twr = j.twr
             o.src = 8
             if form == D_JCC:
                 o.imm = j.len + j.imm
                 o.src = j.opsize == 4
                 o.x = j.cyc_taken if j.cyc_taken else 1
-                o.store = 0
+                o.twr = TWR_JUMP
                 o.dst = 0                   # (dc_fuse_targets)
             elif form == D_LEA and j.size == 4 and j.adsize == 4:
                 o.dst = j.reg
@@ -3365,6 +3383,7 @@ cdef class _CPU:
                 self.dc_fuse_mem(<DMem*>o, &j, form)
                 e.nops += 2
                 n += j.len
+                mem = True
                 continue
             elif j.mod != 3:
                 break
@@ -3373,7 +3392,6 @@ cdef class _CPU:
                 # get_reg/set_reg, in real-mode and 16-bit code or on byte registers)
                 o.dst = j.base
                 o.src = j.index
-                o.store = j.store
                 o.x = j.size
                 if j.size < 4:
                     form = D_ALU_RI_N if form == D_ALU_RM_IMM or form == D_TEST_RM_IMM else D_ALU_RR_N
@@ -3396,9 +3414,13 @@ cdef class _CPU:
             o.aop = j.aop
             if form != D_JCC:
                 o.imm = j.imm
+            if j.cyc > 0xFF:
+                break
             o.len = j.len
             o.cyc = j.cyc if j.cyc else 1
             o.op = j.op
+            if not mem:
+                e.tfast |= 2 << e.nops
             e.nops += 1
             n += j.len
         if n == e.len:
@@ -3688,7 +3710,9 @@ cdef class _CPU:
                             # fused ones take trace_op_begin while their stamps are
                             # current (room made here for all their entries).
                             fast = known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap \
-                                and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch)
+                                and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch) \
+                                and (e.tmask & e.tfast) == e.tfast
+                            ts = 1      # (its own below, unless fast: then no stamp needs it)
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
                     if unlikely(how & DC_DEBUG) and self.dc_bp_page():
@@ -3722,13 +3746,12 @@ cdef class _CPU:
                             if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                                 return DC_GENERIC
                     if unlikely(how & DC_TRACE):
-                        ts = 1 + (o - &e.ops[0])
                         tn = o.len
-                        twr = TWR_JUMP if o.form == D_JCC else <uint32_t>o.store << o.dst \
-                            if o.form < D_ALU_RR_N else (dc_gpr(o.dst, o.x) if o.store else 0)
-                        if fast and (e.tmask >> ts) & 1 and self.trace_op_begin(tn):
-                            known = True
+                        twr = o.twr
+                        if fast and self.trace_op_begin(tn):
+                            known = True        # (tfast: its stamp is current)
                         else:
+                            ts = 1 + (o - &e.ops[0])
                             fast = False
                             lin = self.base[S_CS] + self.eip
                             known = self.dc_trace_begin(e, ts, lin0, lin, tn)
@@ -3754,11 +3777,11 @@ cdef class _CPU:
                     self.clock.now += o.cyc
                     if o.form == D_ALU_RR:
                         v = self.alu_c(o.aop, self.r[o.dst], self.r[o.src], 4)
-                        if o.store:
+                        if o.twr & 0xFF:
                             self.r[o.dst] = v
                     elif o.form == D_ALU_RI:
                         v = self.alu_c(o.aop, self.r[o.dst], o.imm, 4)
-                        if o.store:
+                        if o.twr & 0xFF:
                             self.r[o.dst] = v
                     elif o.form == D_INCDEC_R:
                         self.r[o.dst] = self.inc_dec_c(self.r[o.dst], 4, o.aop == 1)
@@ -3777,11 +3800,11 @@ cdef class _CPU:
                         self.r[o.dst] = v
                     elif o.form == D_ALU_RR_N:
                         v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), self.get_reg(o.src, o.x), o.x)
-                        if o.store:
+                        if o.twr & 0xFF:
                             self.set_reg(o.dst, o.x, v)
                     elif o.form == D_ALU_RI_N:
                         v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), o.imm, o.x)
-                        if o.store:
+                        if o.twr & 0xFF:
                             self.set_reg(o.dst, o.x, v)
                     elif o.form == D_INCDEC_R_N:
                         self.set_reg(o.dst, o.x, self.inc_dec_c(self.get_reg(o.dst, o.x), o.x, o.aop == 1))
@@ -7341,10 +7364,24 @@ cdef inline uint8_t dc_gpr(int r, int size) noexcept:
     return <uint8_t>(1 << ((r & 3) if size == 1 else r))
 
 
-cdef uint8_t dc_writes(int form, int mod, int reg, int rm, int size, int aop, int dst,
-                       int store) noexcept:
-    """The GPRs an entry of this form can write (a superset is safe; the recorder
-    compares only these after it).  Memory operands are recorded by their stores."""
+cdef uint16_t dc_writes(int form, int mod, int reg, int rm, int size, int aop, int dst,
+                        int store) noexcept:
+    """What an entry of this form can write, for the trace recorder, which compares only
+    these after it (a superset is safe): its GPRs, and TWR_FLAGS when it can write EFLAGS.
+    Memory operands are recorded by their stores."""
+    return dc_writes_gprs(form, mod, reg, rm, size, aop, dst, store) \
+        | (TWR_FLAGS if form_writes_flags(form) else 0)
+
+
+cdef inline bint form_writes_flags(int form) noexcept:
+    """The form can change EFLAGS (every form not listed, as a superset, can)."""
+    return not (D_MOV_RM_R <= form <= D_LEA or D_PUSH_RM <= form <= D_MOVX
+                or D_SETCC <= form <= D_XCHG_AX or form == D_MOV_RR_N or form == D_MOV_RI_N)
+
+
+cdef uint8_t dc_writes_gprs(int form, int mod, int reg, int rm, int size, int aop, int dst,
+                            int store) noexcept:
+    # dc_writes' GPRs (bit n: register n, AL..BH as their 32-bit register)
     if form == D_ALU_RM_R or form == D_ALU_RM_IMM:
         return dc_gpr(rm, size) if mod == 3 and aop != 7 else 0
     if form == D_MOV_RM_R or form == D_MOV_RM_IMM or form == D_INCDEC or form == D_SHIFT \

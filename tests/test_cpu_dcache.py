@@ -876,7 +876,8 @@ def _straight_line_programs():
     """Random straight-line bodies of the forms the cache decodes and fuses, with every
     operand size and the high byte registers, in a loop run twice: on the second pass
     the recorder knows every instruction's bytes, so it compares only the registers the
-    entry says the form can write (DInsn.twr, DOp.store) and EFLAGS."""
+    entry says the form can write (DInsn.twr, DOp.twr: its GPRs, and EFLAGS when the form can
+    write them)."""
     from hypothesis import strategies as st
     return st.lists(_lines(), min_size=1, max_size=14)
 

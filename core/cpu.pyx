@@ -3351,8 +3351,7 @@ cdef class _CPU:
         cdef bint mem = False           # one that can fault was fused (tfast)
         e.nops = 0
         # Forms whose memory operand is only read leave the code as it was.
-        e.wmem = e.faults and not (
-            form_reads_only(e.form) or ((e.form == D_ALU_RM_R or e.form == D_ALU_RM_IMM) and e.aop == 7))
+        e.wmem = e.faults and form_may_write_memory(e.form, e.aop)
         while <uint32_t>n + 16 <= avail and e.nops < DC_OPS:
             memcpy(&jlo, p + n, 8)
             memcpy(&jhi, p + n + 8, 8)
@@ -3437,26 +3436,29 @@ cdef class _CPU:
         # target + 1, or DC_TO_FIRST for the entry's first instruction (run again without
         # a lookup).  Only with a 32-bit operand size, where the target lies at the
         # same offset into the bytes wherever the entry runs (no 64K wrap of IP).
-        cdef uint8_t start[DC_OPS]
-        cdef int s = 0, k, off = e.len
+        cdef int start[DC_OPS]          # each slot's offset in the bytes (-1: none)
+        cdef int s = 0, k, off = e.len, target
         cdef DOp* o
+        while s < DC_OPS:
+            start[s] = -1
+            s += 1
+        s = 0
         while s < e.nops:
             start[s] = off
             off += e.ops[s].len
-            s += 2 if e.ops[s].form == D_MEM else 1
+            s += dc_slots(&e.ops[s])
         s = 0
         while s < e.nops:
             o = &e.ops[s]
             if o.form == D_JCC and o.src:
-                if <int>start[s] + <int32_t>o.imm == 0:
+                target = start[s] + <int32_t>o.imm
+                if target == 0:
                     o.dst = DC_TO_FIRST
-                k = 0
-                while k < e.nops:
-                    if start[k] == <int>start[s] + <int32_t>o.imm:
+                for k in range(e.nops):
+                    if start[k] == target:
                         o.dst = k + 1
                         break
-                    k += 2 if e.ops[k].form == D_MEM else 1
-            s += 2 if o.form == D_MEM else 1
+            s += dc_slots(o)
 
     @cython.final
     cdef void dc_fuse_mem(self, DMem* m, DInsn* j, int form) noexcept:
@@ -3473,8 +3475,7 @@ cdef class _CPU:
         m.ilate = j.ilate
         m.twr = j.twr
         m.len = j.len
-        m.wmem = not (form_reads_only(form) or (
-            (form == D_ALU_RM_R or form == D_ALU_RM_IMM) and j.aop == 7))
+        m.wmem = form_may_write_memory(form, j.aop)
         m.disp = j.disp
         m.size = j.size
         m.opsize = j.opsize
@@ -3513,6 +3514,7 @@ cdef class _CPU:
         cdef DInsn* e
         cdef DOp* o
         cdef DOp* oend
+        cdef DMem* m
         cdef int size, i, ts = 0
         cdef bint known = False, taken, fast = False, again = False
         # One bound for the checks after each instruction: the end of the slice, the next
@@ -3718,20 +3720,21 @@ cdef class _CPU:
                     if unlikely(how & DC_DEBUG) and self.dc_bp_page():
                         return DC_CHECK             # its page has a breakpoint
                     if o.form == D_MEM:
+                        m = <DMem*>o
                         if unlikely(how & DC_DEBUG) and self.w_n:
                             return DC_CHECK         # the checked path runs it
                         if unlikely(how & DC_TRACE):
                             # Its MEMW entries take room besides trace_op_begin's: the
                             # ones after it take the general path.
                             ts = 1 + (o - &e.ops[0])
-                            tn = o.len
-                            twr = (<DMem*>o).twr
+                            tn = m.len
+                            twr = m.twr
                             fast = False
                             lin = self.base[S_CS] + self.eip
                             known = self.dc_trace_begin(e, ts, lin0, lin, tn)
-                        self.dc_run_mem(<DMem*>o)
+                        self.dc_run_mem(m)
                         o += 2
-                        if ((<DMem*>(o - 2)).wmem | self.dc_wrote) and self.dc_rewritten(e, p):
+                        if (m.wmem | self.dc_wrote) and self.dc_rewritten(e, p):
                             break                   # it may have written the bytes after it
                         continue
                     taken = False
@@ -6856,11 +6859,10 @@ cdef class _CPU:
             if e.ops[i].form == D_MEM:
                 # A fused instruction with a memory operand: "mem:" and its form
                 names.append("mem:" + D_NAMES[(<DMem*>&e.ops[i]).mform])
-                i += 2
             else:
                 names.append(D_NAMES[e.ops[i].form]
                              + (str(8 * e.ops[i].x) if D_ALU_RR_N <= e.ops[i].form <= D_MOV_RI_N else ""))
-                i += 1
+            i += dc_slots(&e.ops[i])
         return "+".join(names)
 
     property gdtr:
@@ -7420,6 +7422,18 @@ cdef inline bint dc_tag_differs(DInsn* e, uint64_t lo, uint64_t hi) noexcept:
     """The 16 bytes lo, hi (little-endian) differ from those e was decoded from, over
     the length it is tagged by."""
     return (((lo ^ e.b0) & DC_LO[e.tlen]) | ((hi ^ e.b1) & DC_HI[e.tlen])) != 0
+
+
+cdef inline bint form_may_write_memory(int form, int aop) noexcept:
+    """An instruction of this form (ALU operation aop) with a memory operand may write
+    it: not one that only reads it, nor CMP."""
+    return not (form_reads_only(form)
+                or ((form == D_ALU_RM_R or form == D_ALU_RM_IMM) and aop == 7))
+
+
+cdef inline int dc_slots(const DOp* o) noexcept:
+    """The slots of an entry's ops the fused instruction at o takes (a DMem two)."""
+    return 2 if o.form == D_MEM else 1
 
 
 cdef inline bint form_reads_only(int form) noexcept:

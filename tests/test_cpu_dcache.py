@@ -13,7 +13,8 @@ from hypothesis import given
 from core import strategies as S
 from core.machine import Machine
 from tests.asm import nasm
-from tests.test_cpu_tlb import CODE32, DATA32, descriptor, flat32, run_at, with_gdt
+from tests.test_cpu_tlb import (CODE32, DATA32, descriptor, flat32, interrupt_gate, run_at,
+                                 with_gdt)
 
 
 def _run(case, cached):
@@ -1146,8 +1147,7 @@ def _pf_machine(model, cached):
     code = nasm(PF_LOOP, bits=32)
     m.mem.write(0x10000, code)
     handler = 0x10000 + code.index(b"\x83\x0d\x40\x21")
-    m.mem.write32(0x600 + 14 * 8, (0x08 << 16) | (handler & 0xFFFF))
-    m.mem.write32(0x600 + 14 * 8 + 4, (handler & 0xFFFF0000) | 0x8E00)
+    interrupt_gate(m, 14, handler)                  # #PF
     m.mem.write(0x50000, bytes((5 * i + 1) & 0xFF for i in range(0x1000)))
     assert m.mem.read32(PT + 0x50 * 4) & 1
     c.eip = 0x10000
@@ -1258,8 +1258,7 @@ def test_a_fault_on_an_instruction_fetch_costs_the_same_whichever_path_ran_befor
         m.mem.write(0x10000, code)
         m.mem.write8(0x60000, 0xC3)                                 # ret
         handler = 0x10000 + code.index(b"\x83\x0d\x80\x21")
-        m.mem.write32(0x600 + 14 * 8, (0x08 << 16) | (handler & 0xFFFF))
-        m.mem.write32(0x600 + 14 * 8 + 4, (handler & 0xFFFF0000) | 0x8E00)
+        interrupt_gate(m, 14, handler)              # #PF
         run_at(m, 0x10000, b"")
         assert m.mem.read32(0x7000) == 3
         results.append((c.get_state(), m.clock.now, c.icount))

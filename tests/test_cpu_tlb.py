@@ -290,15 +290,21 @@ def descriptor(base, limit, access):
 
 def with_gdt(m, c, entries, handler=0x11000):
     """A GDT at 0x800 (selector 8 * i for entries[i - 1]) and an IDT at 0x600 whose #GP
-    gate (vector 13, 32-bit interrupt gate, selector 8) leads to `hlt` at `handler`."""
+    gate (vector 13) leads to `hlt` at `handler`."""
     for i, d in enumerate(entries, 1):
         m.mem.write32(0x800 + 8 * i, d & 0xFFFFFFFF)
         m.mem.write32(0x800 + 8 * i + 4, d >> 32)
     c.gdtr_base, c.gdtr_limit = 0x800, 8 * (len(entries) + 1) - 1
-    m.mem.write32(0x600 + 13 * 8, (0x08 << 16) | (handler & 0xFFFF))
-    m.mem.write32(0x600 + 13 * 8 + 4, (handler & 0xFFFF0000) | 0x8E00)
+    interrupt_gate(m, 13, handler)
     c.idtr_base, c.idtr_limit = 0x600, 0x7FF
     m.mem.write8(handler, 0xF4)
+
+
+def interrupt_gate(m, vector, handler):
+    """Point vector's gate in the IDT at 0x600 (with_gdt's) at `handler`: a 32-bit
+    interrupt gate, DPL 0, to selector 8."""
+    m.mem.write32(0x600 + vector * 8, (0x08 << 16) | (handler & 0xFFFF))
+    m.mem.write32(0x600 + vector * 8 + 4, (handler & 0xFFFF0000) | 0x8E00)
 
 
 def test_a_loop_rewriting_its_own_immediate_sees_each_new_value():

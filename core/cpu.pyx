@@ -3436,13 +3436,9 @@ cdef class _CPU:
         # target + 1, or DC_TO_FIRST for the entry's first instruction (run again without
         # a lookup).  Only with a 32-bit operand size, where the target lies at the
         # same offset into the bytes wherever the entry runs (no 64K wrap of IP).
-        cdef int start[DC_OPS]          # each slot's offset in the bytes (-1: none)
+        cdef int start[DC_OPS]          # the offset in the bytes of the instruction at a slot
         cdef int s = 0, k, off = e.len, target
         cdef DOp* o
-        while s < DC_OPS:
-            start[s] = -1
-            s += 1
-        s = 0
         while s < e.nops:
             start[s] = off
             off += e.ops[s].len
@@ -3454,10 +3450,12 @@ cdef class _CPU:
                 target = start[s] + <int32_t>o.imm
                 if target == 0:
                     o.dst = DC_TO_FIRST
-                for k in range(e.nops):
+                k = 0
+                while k < e.nops:           # (the slots where an instruction starts)
                     if start[k] == target:
                         o.dst = k + 1
                         break
+                    k += dc_slots(&e.ops[k])
             s += dc_slots(o)
 
     @cython.final

@@ -1343,3 +1343,35 @@ def test_a_jump_taken_to_an_instruction_fused_in_the_same_entry_runs_on_in_it(mo
     assert c.decoded_form(at(b"\xd1\xe8\x73")) == "shift_ri32+jcc+alu_ri32+incdec_r32+jcc"
     assert c.ebx == 6 + 5 + 4 + 3 + 2 + 1
     assert c.decoded_form(at(b"\x88\x2d")) == "mov_rm_r+mov_rm_imm+alu_rr32+incdec_r32+jcc"
+
+
+def test_a_fused_jump_to_the_byte_before_its_entry_leaves_the_entry():
+    # The JNZ's target is one byte before the entry's first instruction (the INC the
+    # loop enters past): no instruction of the entry starts there, not even the second
+    # slot of the load fused before it, so the jump leaves the entry for a lookup.
+    results = []
+    for cached in (False, True):
+        m, c = flat32()
+        c.decoded_cache = cached
+        code = nasm("""
+            mov ecx, 5
+            mov ebx, 0x20000
+            xor edx, edx
+            xor esi, esi
+            xor eax, eax
+            jmp body
+        again:
+            inc esi
+        body:
+            add edx, eax
+            mov eax, [ebx]
+            dec ecx
+            jnz again
+            hlt""", bits=32)
+        m.mem.write32(0x20000, 7)
+        run_at(m, 0x10000, code)
+        assert (c.esi, c.edx, c.ecx) == (4, 4 * 7, 0)
+        body = 0x10000 + code.index(b"\x01\xc2\x8b\x03")
+        assert c.decoded_form(body) == ("alu_rr32+mem:mov_r_rm+incdec_r32+jcc" if cached else None)
+        results.append((c.get_state(), m.clock.now, c.icount))
+    assert results[0] == results[1]

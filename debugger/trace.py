@@ -469,24 +469,41 @@ class TraceWriter:
     wait for the disk, write() waits for one, so a disk slower than the guest holds the
     guest back rather than filling memory.  flush() and close() wait for the queue; a write error
     is raised by the next write(), flush() or close().
+
+    Where the file system allows it (Linux's O_DIRECT), the file is written around the
+    page cache, straight from those buffers: copying hundreds of megabytes into the
+    cache, in fresh pages, cost the host more than the rest of the recording (on a
+    virtual machine, 0.3 GB/s against 2.5 GB/s direct).  Such writes go in whole blocks
+    (BLOCK) from aligned buffers, so the last part of a block waits for the next write();
+    flush() and close() write it padded and cut the file to its size.  `direct=False`, or
+    a file system that refuses O_DIRECT, writes through the cache instead; the file is the
+    same either way.
     """
 
     BUFFERS = 4
+    BLOCK = 4096                 # O_DIRECT's unit of address, offset and length
 
-    def __init__(self, path, header, version=VERSION):
+    def __init__(self, path, header, version=VERSION, direct=True):
         self.path = os.fspath(path)
         self.header = dict(header)
         self.version = version
         self.bytes_written = 0
-        self._file = open(self.path, "wb")
-        try:
-            self._file.write(encode_file_header(self.header, version))
-            # The header is on disk before any entry: a recording killed early still reads.
-            self._file.flush()
-        except BaseException:
-            self._file.close()
-            raise
-        self._queue = queue.Queue()      # (buffer, length) to write, None to stop
+        head = encode_file_header(self.header, version)
+        # The header is on disk before any entry: a recording killed early still reads.
+        with open(self.path, "wb") as f:
+            f.write(head)
+        self._closed = False
+        self._fd = self._open_direct(head) if direct else None
+        self._block = self.BLOCK if self._fd is not None else 1
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        self._size = len(head)           # the file's size, once all queued is written
+        # Direct: the bytes past the last whole block, written again at its start
+        # (with what follows) by the next write; they are in the file only after a
+        # flush() or close().
+        self._carry = head[len(head) - len(head) % self._block:] if self._block > 1 else b""
+        self._offset = len(head) - len(self._carry)     # where the next queued buffer goes
+        self._queue = queue.Queue()      # (buffer, length, offset) to write, None to stop
         self._free = queue.Queue()       # buffers written, for reuse
         self._buffers = 0
         self._error = None
@@ -495,6 +512,34 @@ class TraceWriter:
         # What write() accepted reaches the file even if nobody closes the writer (as a
         # buffered file's data does when the interpreter exits).
         atexit.register(self.close)
+
+    def _open_direct(self, head):
+        """An O_DIRECT descriptor of the file, or None where the file system (or the OS)
+        has none: tried by writing the header's blocks with it."""
+        if not hasattr(os, "O_DIRECT"):
+            return None
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_DIRECT)
+        except OSError:
+            return None
+        try:
+            n = -(-len(head) // self.BLOCK) * self.BLOCK
+            buf = mmap.mmap(-1, n)               # (page-aligned)
+            buf[:len(head)] = head
+            if os.pwrite(fd, buf, 0) != n:
+                raise OSError("short write")
+            os.ftruncate(fd, len(head))
+        except OSError:
+            os.close(fd)
+            with open(self.path, "wb") as f:    # as it was: the header alone
+                f.write(head)
+            return None
+        return fd
+
+    @property
+    def direct(self):
+        """Whether the file is written around the page cache (O_DIRECT)."""
+        return self._block > 1
 
     @classmethod
     def for_machine(cls, path, machine, description="", created=None, **extra):
@@ -508,16 +553,29 @@ class TraceWriter:
                              description, created, **extra)
         return cls(path, header)
 
+    def _store(self, view, offset):
+        """Write all of `view` at `offset` (in the writer's thread, or with it idle)."""
+        while len(view):
+            if hasattr(os, "pwrite"):
+                n = os.pwrite(self._fd, view, offset)
+            else:                               # (Windows: no pwrite, and no O_DIRECT)
+                os.lseek(self._fd, offset, os.SEEK_SET)
+                n = os.write(self._fd, view)
+            if n <= 0:
+                raise OSError("trace writer: nothing written at offset %d of %s" % (offset, self.path))
+            view = view[n:]
+            offset += n
+
     def _writer(self):
         while True:
             item = self._queue.get()
             try:
                 if item is None:
                     return
-                buf, n = item
+                buf, n, offset = item
                 if self._error is None:
                     try:
-                        self._file.write(memoryview(buf)[:n])
+                        self._store(memoryview(buf)[:n], offset)
                     except BaseException as e:      # raised in the recording thread
                         self._error = e
                 self._free.put(buf)
@@ -529,6 +587,21 @@ class TraceWriter:
             e, self._error = self._error, None
             raise e
 
+    def _buffer(self, n):
+        """A buffer of the writer's for at least n bytes: a free one, a new one while
+        there are fewer than BUFFERS, else the next the thread has written."""
+        if self._buffers < self.BUFFERS and self._free.empty():
+            self._buffers += 1
+            buf = None
+        else:
+            buf = self._free.get()
+        if buf is None or len(buf) < n:
+            # Room to spare: slices vary in size, and a new buffer costs its first
+            # touch.  (mmap: page-aligned, as O_DIRECT needs.)
+            size = max(n + n // 2, 1 << 20)
+            buf = mmap.mmap(-1, -(-size // self.BLOCK) * self.BLOCK)
+        return buf
+
     def write(self, raw):
         """Append raw entries (bytes from cpu.trace_take(), or the buffer cpu.trace_drain()
         passes; entries may span calls)."""
@@ -536,45 +609,55 @@ class TraceWriter:
         if not n:
             return
         self._raise_error()
-        if self._file.closed:
+        if self._closed:
             raise ValueError("write to a closed trace")
-        if self._buffers < self.BUFFERS and self._free.empty():
-            self._buffers += 1
-            buf = None
-        else:
-            buf = self._free.get()
-        if buf is None or len(buf) < n:
-            # Room to spare: slices vary in size, and a new buffer costs its zeroing.
-            buf = bytearray(max(n + n // 2, 1 << 20))
-        memoryview(buf)[:n] = raw
-        self._queue.put((buf, n))
+        c = len(self._carry)
+        buf = self._buffer(c + n)
+        buf[:c] = self._carry
+        buf[c:c + n] = raw
+        whole = c + n - (c + n) % self._block
+        self._carry = bytes(buf[whole:c + n])
         self.bytes_written += n
+        self._size += n
+        if whole:
+            self._queue.put((buf, whole, self._offset))
+            self._offset += whole
+        else:
+            self._free.put(buf)
 
     def _wait(self):
         if self._thread.is_alive():
             self._queue.join()
 
     def flush(self):
+        """Wait until the file holds all that write() accepted."""
         self._wait()
         self._raise_error()
-        self._file.flush()
+        if self._carry:
+            # (rewritten at the same block by the next write)
+            buf = mmap.mmap(-1, self.BLOCK)
+            buf[:len(self._carry)] = self._carry
+            self._store(memoryview(buf), self._offset)
+        os.ftruncate(self._fd, self._size)
 
     def close(self):
-        if self._file.closed:
+        if self._closed:
             return
         atexit.unregister(self.close)
-        self._wait()
-        self._queue.put(None)
-        self._thread.join()
-        self._free = queue.Queue()       # the buffers go with the writer
+        self._closed = True
         try:
-            self._file.close()
-        finally:
+            self._wait()
+            self._queue.put(None)
+            self._thread.join()
+            self._free = queue.Queue()       # the buffers go with the writer
             self._raise_error()
+            self.flush()
+        finally:
+            os.close(self._fd)
 
     @property
     def closed(self):
-        return self._file.closed
+        return self._closed
 
     def __enter__(self):
         return self

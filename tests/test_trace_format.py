@@ -222,24 +222,15 @@ def test_writer_reuses_nothing_it_was_given_and_reports_a_failed_write(tmp_path)
         w.write(stream)
     assert path.read_bytes().endswith(stream + stream)
 
-    class Full:
-        closed = False
-
-        def write(self, data):
-            raise OSError(28, "No space left on device")
-
-        def flush(self):
-            pass
-
-        def close(self):
-            self.closed = True
+    def full(view, offset):
+        raise OSError(28, "No space left on device")
 
     w = tr.TraceWriter(tmp_path / "x.c86t", header(), 1)
-    w._file.close()
-    w._file = Full()
-    w.write(stream)
+    w._store = full
+    w.write(stream * 2000)              # (more than a block: queued for the thread)
     with pytest.raises(OSError, match="No space"):
         w.close()
+    assert w.closed
 
 
 def test_created_only_when_given(tmp_path):
@@ -828,3 +819,74 @@ def test_recorded_wrap_at_1_mib_shows_the_physical_address(tmp_path):
     assert recs[0].regs_after == {"eax": 7}
     assert tr.format_record(recs[0]).startswith(
         "c=0 i=0 ffff:0020 (l=0x00100010 p=0x00000010) b8 07 00")
+
+
+# ---------------------------------------------------------------- the writer's two ways
+
+def test_direct_and_cached_writes_make_the_same_file_with_flushes_between(tmp_path):
+    # O_DIRECT writes whole blocks and keeps the rest for the next write; flush() writes
+    # that rest padded and cuts the file to its size, and the next write writes the block
+    # again.  Chunks of every size around the block, a header longer than a block, and
+    # flushes at random points give the file the cached writer makes, and after each
+    # flush the file is what was written so far.
+    import random
+    rng = random.Random(86)
+    hdr = tr.make_header("80386", 16_000_000, 0, "x" * 5000)   # (spans blocks alone)
+    data = bytes(rng.randrange(256) for _ in range(60000))
+    files = []
+    for direct in (True, False):
+        path = tmp_path / ("d.c86t" if direct else "c.c86t")
+        w = tr.TraceWriter(path, hdr, direct=direct)
+        assert w.direct == (direct and _o_direct_works(tmp_path))
+        head = tr.encode_file_header(hdr)
+        assert path.read_bytes() == head             # the header, before any entry
+        pos = 0
+        r = random.Random(7)
+        while pos < len(data):
+            n = r.choice([1, 5, 4095, 4096, 4097, 8191, r.randrange(1, 9000)])
+            w.write(memoryview(data)[pos:pos + n])
+            pos += n
+            if r.random() < 0.3:
+                w.flush()
+                assert path.read_bytes() == head + data[:pos]
+        w.close()
+        files.append(path.read_bytes())
+        assert files[-1] == head + data
+    assert files[0] == files[1]
+
+
+def _o_direct_works(folder):
+    """Whether a block written with O_DIRECT in folder is written (the test's own try)."""
+    import mmap
+    if not hasattr(os, "O_DIRECT"):
+        return False
+    path = os.path.join(folder, "probe")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_DIRECT)
+    except OSError:
+        return False
+    try:
+        return os.pwrite(fd, mmap.mmap(-1, 4096), 0) == 4096
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def test_a_file_system_without_o_direct_takes_cached_writes(tmp_path, monkeypatch):
+    # (tmpfs, FAT, and systems with no O_DIRECT at all refuse it at open or at the first
+    # write: the writer says so and writes through the cache)
+    real_open = os.open
+
+    def refuse_direct(path, flags, *args):
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refuse_direct)
+    path = tmp_path / "n.c86t"
+    with tr.TraceWriter(path, header()) as w:
+        assert not w.direct
+        w.write(sample_stream())
+    assert path.read_bytes() == tr.encode_file_header(header()) + sample_stream()

@@ -24,11 +24,12 @@ cdef extern from *:
     # (Cython's __builtin_expect: dc_loop's blocks laid out for the plain run, the
     # recorder's and the debugger's tests out of its way)
     bint unlikely(bint x) nogil
-# The flag helpers of the decoded forms (alu_c, inc_dec_c) always in line: with its
-# heuristics alone GCC stops inlining into dc_loop once the unit has grown by its limit,
-# and which call sites get there first moves with any change to the module, leaving a call
-# on every fused ALU instruction.  (The names are Cython's for these methods;
-# tests/test_hot_loop_c.py checks that the generated C defines them.)
+# The flag helpers of the decoded forms (alu_c, inc_dec_c) and the memory access's common
+# case (rd_fast, wr_fast) always in line: with its heuristics alone GCC stops inlining
+# into dc_loop once the unit has grown by its limit, and which call sites get there first
+# moves with any change to the module, leaving a call on every fused ALU instruction or
+# memory access.  (The names are Cython's for these methods; tests/test_hot_loop_c.py
+# checks that the generated C defines them.)
 cdef extern from *:
     """
     struct __pyx_obj_4core_3cpu__CPU;
@@ -36,6 +37,10 @@ cdef extern from *:
         struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, uint32_t, int);
     static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_inc_dec_c(
         struct __pyx_obj_4core_3cpu__CPU *, uint32_t, int, int);
+    static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_rd_fast(
+        struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, int);
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_wr_fast(
+        struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, int, uint32_t);
     """
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
@@ -1157,6 +1162,36 @@ cdef class _CPU:
         return self.rd_lin(self.base[seg] + off, size)
 
     @cython.final
+    cdef inline uint32_t rd_fast(self, int seg, uint32_t off, int size) noexcept:
+        # rd's common case in line, for the decoded path and the stack: inside the
+        # segment's limits, readable, no alignment check or debugger hook, the page in
+        # the host-pointer TLB; anything else through rd, which checks it all again.
+        # (A call to rd costs its prologue and epilogue, as many instructions as this.)
+        cdef uint32_t lin = self.base[seg] + off
+        cdef uint32_t po = lin & (PAGE_SIZE - 1)
+        cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+        if off >= self.seg_lo[seg] and <uint64_t>off + <uint64_t>(size - 1) <= self.seg_hi[seg] \
+                and ((self.seg_rw[seg] & 1) or not self.pe) and not (self.ac_check | self.hook_rd) \
+                and self.htlb_tag[i] == self.htag(lin) and po <= <uint32_t>(PAGE_SIZE - size):
+            return host_load(self.htlb_r[i] + po, size)
+        return self.rd(seg, off, size)
+
+    @cython.final
+    cdef inline void wr_fast(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
+        # wr's common case in line, as rd_fast (a page the TLB holds for writing: not
+        # one with decoded code, whose writes wr_lin_slow sees)
+        cdef uint32_t lin = self.base[seg] + off
+        cdef uint32_t po = lin & (PAGE_SIZE - 1)
+        cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
+        if off >= self.seg_lo[seg] and <uint64_t>off + <uint64_t>(size - 1) <= self.seg_hi[seg] \
+                and ((self.seg_rw[seg] & 2) or not self.pe) and not (self.ac_check | self.hook_mem) \
+                and self.htlb_tag[i] == self.htag(lin) and self.htlb_w[i] != NULL \
+                and po <= <uint32_t>(PAGE_SIZE - size):
+            host_store(self.htlb_w[i] + po, size, v)
+            return
+        self.wr(seg, off, size, v)
+
+    @cython.final
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
         cdef int i
         if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
@@ -1288,11 +1323,11 @@ cdef class _CPU:
         cdef uint32_t sp
         if self.ss32:
             sp = self.r[R_ESP] - size
-            self.wr(S_SS, sp, size, v)
+            self.wr_fast(S_SS, sp, size, v)
             self.r[R_ESP] = sp
         else:
             sp = (self.r[R_ESP] - size) & 0xFFFF
-            self.wr(S_SS, sp, size, v)
+            self.wr_fast(S_SS, sp, size, v)
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | sp
 
     @cython.final
@@ -1300,11 +1335,11 @@ cdef class _CPU:
         cdef uint32_t sp, v
         if self.ss32:
             sp = self.r[R_ESP]
-            v = self.rd(S_SS, sp, size)
+            v = self.rd_fast(S_SS, sp, size)
             self.r[R_ESP] = sp + size
         else:
             sp = self.r[R_ESP] & 0xFFFF
-            v = self.rd(S_SS, sp, size)
+            v = self.rd_fast(S_SS, sp, size)
             self.r[R_ESP] = (self.r[R_ESP] & 0xFFFF0000u) | ((sp + size) & 0xFFFF)
         return v
 
@@ -3488,14 +3523,14 @@ cdef class _CPU:
     cdef inline uint32_t dc_get(self, DInsn* e, uint32_t ea, int size) noexcept:
         if e.mod == 3:
             return self.get_reg(e.rm, size)
-        return self.rd(e.seg, ea, size)
+        return self.rd_fast(e.seg, ea, size)
 
     @cython.final
     cdef inline void dc_put(self, DInsn* e, uint32_t ea, int size, uint32_t v) noexcept:
         if e.mod == 3:
             self.set_reg(e.rm, size, v)
         else:
-            self.wr(e.seg, ea, size, v)
+            self.wr_fast(e.seg, ea, size, v)
 
     @cython.final
     cdef int dc_loop(self, int how) noexcept:
@@ -3855,36 +3890,36 @@ cdef class _CPU:
         self.cyc_extra = 0
         ea = self.dc_ea(m.disp, m.base, m.index, m.scale, m.adsize)
         if f == D_MOV_R_RM:
-            self.set_reg(m.reg, size, self.rd(m.seg, ea, size))
+            self.set_reg(m.reg, size, self.rd_fast(m.seg, ea, size))
         elif f == D_MOV_RM_R:
-            self.wr(m.seg, ea, size, self.get_reg(m.reg, size))
+            self.wr_fast(m.seg, ea, size, self.get_reg(m.reg, size))
         elif f == D_MOV_RM_IMM:
-            self.wr(m.seg, ea, size, m.imm)
+            self.wr_fast(m.seg, ea, size, m.imm)
         elif f == D_ALU_R_RM:
-            v = self.alu(m.aop, self.get_reg(m.reg, size), self.rd(m.seg, ea, size), size)
+            v = self.alu(m.aop, self.get_reg(m.reg, size), self.rd_fast(m.seg, ea, size), size)
             if m.aop != 7:
                 self.set_reg(m.reg, size, v)
         elif f == D_ALU_RM_R:
-            v = self.alu(m.aop, self.rd(m.seg, ea, size), self.get_reg(m.reg, size), size)
+            v = self.alu(m.aop, self.rd_fast(m.seg, ea, size), self.get_reg(m.reg, size), size)
             if m.aop != 7:
-                self.wr(m.seg, ea, size, v)
+                self.wr_fast(m.seg, ea, size, v)
         elif f == D_ALU_RM_IMM:
-            v = self.alu(m.aop, self.rd(m.seg, ea, size), m.imm, size)
+            v = self.alu(m.aop, self.rd_fast(m.seg, ea, size), m.imm, size)
             if m.aop != 7:
                 self.dc_ilate = 0
-                self.wr(m.seg, ea, size, v)
+                self.wr_fast(m.seg, ea, size, v)
         elif f == D_TEST_RM_R:
-            self.alu(4, self.rd(m.seg, ea, size), self.get_reg(m.reg, size), size)
+            self.alu(4, self.rd_fast(m.seg, ea, size), self.get_reg(m.reg, size), size)
         elif f == D_TEST_RM_IMM:
-            self.alu(4, self.rd(m.seg, ea, size), m.imm, size)
+            self.alu(4, self.rd_fast(m.seg, ea, size), m.imm, size)
         elif f == D_MOVX:
-            v = self.rd(m.seg, ea, size)
+            v = self.rd_fast(m.seg, ea, size)
             if m.aop:
                 v = <uint32_t><int32_t><int8_t>v if size == 1 else <uint32_t><int32_t><int16_t>v
             self.set_reg(m.reg, m.opsize, v)
         elif f == D_INCDEC:
-            v = self.inc_dec(self.rd(m.seg, ea, size), size, m.aop == 1)
-            self.wr(m.seg, ea, size, v)
+            v = self.inc_dec(self.rd_fast(m.seg, ea, size), size, m.aop == 1)
+            self.wr_fast(m.seg, ea, size, v)
         elif f == D_PUSH_RM:
             self.push(self.get_reg(m.rm, size), size)
         elif f == D_POP_R:

@@ -24,12 +24,13 @@ cdef extern from *:
     # (Cython's __builtin_expect: dc_loop's blocks laid out for the plain run, the
     # recorder's and the debugger's tests out of its way)
     bint unlikely(bint x) nogil
-# The flag helpers of the decoded forms (alu_c, inc_dec_c) and the memory access's common
-# case (rd_fast, wr_fast) always in line: with its heuristics alone GCC stops inlining
-# into dc_loop once the unit has grown by its limit, and which call sites get there first
-# moves with any change to the module, leaving a call on every fused ALU instruction or
-# memory access.  (The names are Cython's for these methods; tests/test_hot_loop_c.py
-# checks that the generated C defines them.)
+# The flag helpers of the decoded forms (alu_c, inc_dec_c), the memory access's common
+# case (rd_fast, wr_fast) and the recorder's end of an instruction (dc_trace_end,
+# trace_known_done) always in line: with its heuristics alone GCC stops inlining into
+# dc_loop once the unit has grown by its limit, and which call sites get there first moves
+# with any change to the module, leaving a call on every fused ALU instruction, memory
+# access or recorded instruction.  (The names are Cython's for these methods;
+# tests/test_hot_loop_c.py checks that the generated C defines them.)
 cdef extern from *:
     """
     struct __pyx_obj_4core_3cpu__CPU;
@@ -41,6 +42,12 @@ cdef extern from *:
         struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, int);
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_wr_fast(
         struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, int, uint32_t);
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_trace_known_done(
+        struct __pyx_obj_4core_3cpu__CPU *, uint32_t);
+    struct __pyx_t_4core_3cpu_DInsn;
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_trace_end(
+        struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *, int, uint32_t, int,
+        uint32_t, uint32_t, uint32_t);
     """
 from core.bus cimport Bus, PAGE_SHIFT, PAGE_SIZE
 from core.clock cimport Clock
@@ -329,6 +336,7 @@ cdef enum:
     TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
     TWR_FLAGS = 0x200       # (twr: the form can write EFLAGS; else the recorder leaves
                             # them uncompared, as it did after the last instruction)
+    TK_FAST = 2             # (dc_loop's `known`: trace_op_begin began the instruction)
 
 # An instruction fused after the first of an entry (dc_fuse): a 32-bit register-only
 # one, which cannot fault and so needs nothing but its operands, clocks and length, or
@@ -1179,15 +1187,20 @@ cdef class _CPU:
     @cython.final
     cdef inline void wr_fast(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
         # wr's common case in line, as rd_fast (a page the TLB holds for writing: not
-        # one with decoded code, whose writes wr_lin_slow sees)
+        # one with decoded code, whose writes wr_lin_slow sees), the trace recorder's
+        # MEMW entry included: of the hooks on writes (hook_mem) only the recorder's
+        # needs nothing before the write (wr_hooked, without the watchpoints and data
+        # breakpoints of hook_rd).
         cdef uint32_t lin = self.base[seg] + off
         cdef uint32_t po = lin & (PAGE_SIZE - 1)
         cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
         if off >= self.seg_lo[seg] and <uint64_t>off + <uint64_t>(size - 1) <= self.seg_hi[seg] \
-                and ((self.seg_rw[seg] & 2) or not self.pe) and not (self.ac_check | self.hook_mem) \
+                and ((self.seg_rw[seg] & 2) or not self.pe) and not (self.ac_check | self.hook_rd) \
                 and self.htlb_tag[i] == self.htag(lin) and self.htlb_w[i] != NULL \
                 and po <= <uint32_t>(PAGE_SIZE - size):
             host_store(self.htlb_w[i] + po, size, v)
+            if unlikely(self.tracing):
+                self.trace_memw(lin, size, v)
             return
         self.wr(seg, off, size, v)
 
@@ -3549,7 +3562,8 @@ cdef class _CPU:
         cdef DOp* oend
         cdef DMem* m
         cdef int size, i, ts = 0
-        cdef bint known = False, taken, fast = False, again = False
+        cdef int known = 0              # (dc_trace_end: how its INSN was begun)
+        cdef bint taken, fast = False, again = False
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
         self.dc_stop = self.slice_end
@@ -3785,7 +3799,7 @@ cdef class _CPU:
                         tn = o.len
                         twr = o.twr
                         if fast and self.trace_op_begin(tn):
-                            known = True        # (tfast: its stamp is current)
+                            known = TK_FAST     # (tfast: its stamp is current)
                         else:
                             ts = 1 + (o - &e.ops[0])
                             fast = False
@@ -3985,11 +3999,16 @@ cdef class _CPU:
         return True
 
     @cython.final
-    cdef inline void dc_trace_end(self, DInsn* e, bint known, uint32_t twr, int k,
+    cdef inline void dc_trace_end(self, DInsn* e, int known, uint32_t twr, int k,
                                   uint32_t lin0, uint32_t lin, uint32_t n) noexcept:
-        # The end of the instruction dc_trace_begin began (twr: the GPRs it can write,
-        # TWR_JUMP for a fused jump, which writes neither them nor EFLAGS).
-        if not known:
+        # The end of the instruction dc_trace_begin (known 0 or 1) or trace_op_begin
+        # (TK_FAST) began (twr: what it can write, dc_writes; TWR_JUMP for a fused jump,
+        # which writes neither GPRs nor EFLAGS).
+        if known == TK_FAST:
+            # A fused register-only instruction or jump: no event inside it, nothing to
+            # end but its writes (TWR_JUMP has none of them)
+            self.trace_writes(twr)
+        elif not known:
             self.dc_trace_end_looked_up(e, twr, k, lin0, lin, n)
         elif twr != TWR_JUMP:
             self.trace_known_done(twr)

@@ -17,7 +17,8 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 cdef extern from "<stdlib.h>":
     void* aligned_alloc(size_t alignment, size_t size)
 from cpython.memoryview cimport PyMemoryView_FromMemory
-from cpython.buffer cimport PyBUF_READ
+from cpython.buffer cimport (PyBUF_READ, PyBUF_WRITABLE, PyBUF_SIMPLE, PyObject_GetBuffer,
+                             PyBuffer_Release)
 
 cdef extern from *:
     int __builtin_ctz(unsigned int x) nogil
@@ -747,6 +748,8 @@ cdef class _CPU:
     cdef public bint trace_cycles   # CYCLE before each INTR/NMI delivery (bus-timed machines)
     cdef uint8_t* tbuf
     cdef size_t tlen, tcap
+    cdef object t_owner             # the buffer object tbuf is in (trace_swap), or None: malloc
+    cdef Py_buffer t_view           # (t_owner's, held while tbuf is in it: it cannot move)
     cdef int64_t t_insn_pos         # where the current INSN entry starts (-1: none)
     cdef uint64_t t_cycle           # start cycle of the last INSN or KEY
     cdef uint64_t t_count           # INSN entries so far (KEY's instruction number)
@@ -2058,12 +2061,27 @@ cdef class _CPU:
         cdef uint8_t* nb
         while cap < self.tlen + n:
             cap *= 2
-        nb = <uint8_t*>realloc(self.tbuf, cap)
-        if nb == NULL:
-            return False
+        if self.t_owner is not None:
+            # Out of a buffer trace_swap gave: on in memory of the recorder's own
+            nb = <uint8_t*>malloc(cap)
+            if nb == NULL:
+                return False
+            memcpy(nb, self.tbuf, self.tlen)
+            self.trace_release()
+        else:
+            nb = <uint8_t*>realloc(self.tbuf, cap)
+            if nb == NULL:
+                return False
         self.tbuf = nb
         self.tcap = cap
         return True
+
+    @cython.final
+    cdef void trace_release(self) noexcept:
+        # Let go of the buffer object tbuf is in (its owner may move or free it now)
+        if self.t_owner is not None:
+            PyBuffer_Release(&self.t_view)
+            self.t_owner = None
 
     @cython.final
     cdef inline void tput8(self, uint32_t v) noexcept:
@@ -7130,7 +7148,10 @@ cdef class _CPU:
         free(self.bp_pages)
         free(self.w_pages)
         free(self.io_catch)
-        free(self.tbuf)
+        if self.t_owner is not None:
+            self.trace_release()
+        else:
+            free(self.tbuf)
 
     def probe_phys(self, uint32_t lin):
         """Physical address of linear `lin`, or -1 if not mapped (no fault, no A/D bits).
@@ -7251,6 +7272,63 @@ cdef class _CPU:
         data = self.tbuf[:self.tlen] if self.tlen else b""
         self.tlen = 0
         return data
+
+    property trace_size:
+        """Bytes recorded and not yet handed over (trace_take, trace_drain, trace_swap)."""
+        def __get__(self):
+            return self.tlen
+
+    def trace_swap(self, spare, Py_ssize_t block=1, Py_ssize_t at=0):
+        """Record on into `spare` (a writable buffer object, such as an mmap) and hand over
+        the buffer recorded into until now, without copying the entries: returns (buffer,
+        n), the entries recorded since the last call being its first n bytes, n a multiple
+        of `block`; the rest (fewer than `block` bytes) moves to the start of spare, ahead
+        of what is recorded next.  The first call, while the recorder writes into memory
+        of its own, copies all of that into spare from offset `at` (the caller's bytes
+        before it) and returns (None, 0).  The recorder holds spare (it cannot be resized)
+        until a later call hands it back, or until it outgrows it and takes memory of its
+        own again.  spare None hands all over and goes back to the recorder's own memory.
+        A writer uses either this or trace_take/trace_drain for a recording: the kept rest
+        is part of what those return."""
+        cdef Py_buffer view
+        cdef size_t keep, n
+        if spare is None:
+            # Back to memory of the recorder's own, all handed over (a last call)
+            if self.t_owner is None:
+                raise ValueError("trace_swap(None): the recorder holds no buffer of the caller's")
+            old, n = self.t_owner, self.tlen
+            self.trace_release()
+            self.tbuf = NULL
+            self.tcap = 0
+            self.tlen = 0
+            return old, n
+        PyObject_GetBuffer(spare, &view, PyBUF_WRITABLE | PyBUF_SIMPLE)
+        if self.t_owner is None:
+            if <size_t>view.len < <size_t>at + self.tlen:
+                PyBuffer_Release(&view)
+                raise ValueError("trace_swap: a buffer of %d bytes for %d" % (view.len, at + self.tlen))
+            memcpy(<uint8_t*>view.buf + at, self.tbuf, self.tlen)
+            free(self.tbuf)
+            self.tbuf = <uint8_t*>view.buf
+            self.tcap = view.len
+            self.tlen += at
+            self.t_view = view
+            self.t_owner = spare
+            return None, 0
+        keep = self.tlen % <size_t>block if block > 1 else 0
+        if <size_t>view.len < keep or block < 1:
+            PyBuffer_Release(&view)
+            raise ValueError("trace_swap: a buffer of %d bytes, block %d" % (view.len, block))
+        n = self.tlen - keep
+        memcpy(<uint8_t*>view.buf, self.tbuf + n, keep)
+        old = self.t_owner
+        self.trace_release()
+        self.tbuf = <uint8_t*>view.buf
+        self.tcap = view.len
+        self.tlen = keep
+        self.t_view = view
+        self.t_owner = spare
+        return old, n
 
     def trace_drain(self, write):
         """Hand the entries recorded since the last call to write(buffer) straight from

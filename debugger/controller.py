@@ -1243,15 +1243,19 @@ class Debugger:
         if self.trace is None:
             return None
         self.cpu.trace_stop()
-        self._drain_trace()
+        self._drain_trace(last=True)
         path = self.trace.path
         self.trace.close()
         self.trace = None
         return path
 
-    def _drain_trace(self):
+    def _drain_trace(self, last=False):
         if self.trace is not None:
-            self.cpu.trace_drain(self.trace.write)
+            drain = getattr(self.trace, "drain", None)
+            if drain is not None:
+                drain(self.cpu, last)       # (a TraceWriter: no copy of the entries)
+            else:
+                self.cpu.trace_drain(self.trace.write)
 
 
 ACCESS_BITS = {"r": 1, "w": 2, "rw": 3}

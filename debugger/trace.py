@@ -480,9 +480,10 @@ class TraceWriter:
     same either way.
     """
 
-    # Two: one being written while the other fills (a slice's entries take the disk a
-    # fraction of the slice's time); each buffer costs the host its first touch.
-    BUFFERS = 2
+    # Three: with drain(), one the CPU records into, one being written and one to swap
+    # in (with write(), the CPU's own buffer is the first); each costs the host its first
+    # touch.
+    BUFFERS = 3
     BLOCK = 4096                 # O_DIRECT's unit of address, offset and length
 
     def __init__(self, path, header, version=VERSION, direct=True):
@@ -505,6 +506,7 @@ class TraceWriter:
         # flush() or close().
         self._carry = head[len(head) - len(head) % self._block:] if self._block > 1 else b""
         self._offset = len(head) - len(self._carry)     # where the next queued buffer goes
+        self._swapping = False           # the CPU records into buffers of the writer's (drain)
         self._queue = queue.Queue()      # (buffer, length, offset) to write, None to stop
         self._free = queue.Queue()       # buffers written, for reuse
         self._buffers = 0
@@ -610,9 +612,9 @@ class TraceWriter:
         n = len(raw)
         if not n:
             return
-        self._raise_error()
-        if self._closed:
-            raise ValueError("write to a closed trace")
+        self._check_open()
+        if self._swapping:
+            raise ValueError("write() to a trace the CPU records into (drain(cpu, last=True) first)")
         c = len(self._carry)
         buf = self._buffer(c + n)
         buf[:c] = self._carry
@@ -627,14 +629,71 @@ class TraceWriter:
         else:
             self._free.put(buf)
 
+    def _check_open(self):
+        self._raise_error()
+        if self._closed:
+            raise ValueError("write to a closed trace")
+
+    def drain(self, cpu, last=False):
+        """Store what `cpu` (a core.cpu.CPU) recorded since the last call, as
+        cpu.trace_drain(self.write) would, but without copying the entries: the CPU
+        records on into a buffer of the writer's (cpu.trace_swap) and the one it filled
+        goes to the writer's thread as it is.  The CPU keeps the last part of a block for
+        the next call; `last` hands everything over and leaves the CPU recording into
+        memory of its own again (before close, or before write())."""
+        self._check_open()
+        if last:
+            if not self._swapping:
+                cpu.trace_drain(self.write)
+                return
+            old, n = cpu.trace_swap(None)
+            self._swapping = False
+            # What follows in the file, if anything, starts in the part-block at the end
+            whole = n - n % self._block
+            self._carry = bytes(memoryview(old)[whole:n])
+            self._put(old, n)
+            self._offset -= n - whole
+            return
+        pending = cpu.trace_size
+        if not self._swapping:
+            c = len(self._carry)
+            spare = self._buffer(2 * (c + pending))
+            spare[:c] = self._carry
+            cpu.trace_swap(spare, self._block, c)
+            self._carry = b""
+            self._swapping = True
+            return
+        # (the next slice is about the size of this one)
+        old, n = cpu.trace_swap(self._buffer(pending + pending // 2), self._block)
+        if old is None:
+            # It had outgrown the last buffer and gone on in memory of its own, which it
+            # copied into this one: the other is gone.
+            self._buffers -= 1
+            return
+        self._put(old, n)
+
+    def _put(self, buf, n):
+        """Queue buf's first n bytes (a whole number of blocks, or the stream's last
+        part-block, written padded to the block) at the next offset."""
+        self.bytes_written += n
+        self._size = self._offset + n
+        if n:
+            self._queue.put((buf, -(-n // self._block) * self._block, self._offset))
+            self._offset += n
+        else:
+            self._free.put(buf)
+
     def _wait(self):
         if self._thread.is_alive():
             self._queue.join()
 
     def flush(self):
-        """Wait until the file holds all that write() accepted."""
+        """Wait until the file holds all that write() accepted (after drain(): the whole
+        blocks handed over; the CPU holds the rest until drain(cpu, last=True))."""
         self._wait()
         self._raise_error()
+        if self._swapping:
+            return
         if self._carry:
             # (rewritten at the same block by the next write)
             buf = mmap.mmap(-1, self.BLOCK)

@@ -890,3 +890,48 @@ def test_a_file_system_without_o_direct_takes_cached_writes(tmp_path, monkeypatc
         assert not w.direct
         w.write(sample_stream())
     assert path.read_bytes() == tr.encode_file_header(header()) + sample_stream()
+
+
+def test_a_debugger_recording_is_the_stream_the_cpu_makes(tmp_path, monkeypatch):
+    # The debugger hands each slice's entries to its TraceWriter by cpu.trace_swap: the
+    # CPU records into the writer's buffers, passed on in whole blocks, the part-block
+    # kept for the next.  Across short slices, then slices far longer than the buffer the
+    # writer sized by the last one (the CPU outgrows it and goes on in memory of its own),
+    # the file holds the stream that trace_drain gives for the same run.
+    from core import bench
+    from debugger import controller
+    from debugger.controller import Debugger
+
+    class Collect:
+        path = "(memory)"
+
+        def __init__(self):
+            self.data = bytearray()
+
+        def write(self, raw):
+            self.data += raw
+
+        def close(self):
+            pass
+
+    def record(trace):
+        m, _port = bench.bench_machine(cpu="80386")
+        d = Debugger(m)
+        if trace is None:
+            d.trace_start(str(tmp_path / "t.c86t"))
+        else:
+            m.cpu.trace_start()
+            d.trace = trace
+        for slice_cycles, cycles in ((20_000, 600_000), (1_500_000, 3_000_000), (7_000, 100_000)):
+            monkeypatch.setattr(controller, "SLICE_CYCLES", slice_cycles)
+            d.cont(max_cycles=cycles)
+        d.trace_stop()
+        return m.cpu.icount
+
+    collected = Collect()
+    n = record(collected)
+    assert record(None) == n > 100_000
+    with tr.TraceReader(tmp_path / "t.c86t") as t:
+        head = t.header
+    data = (tmp_path / "t.c86t").read_bytes()
+    assert data == tr.encode_file_header(head) + bytes(collected.data)

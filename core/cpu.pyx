@@ -7269,9 +7269,18 @@ cdef class _CPU:
 
     def trace_take(self):
         """The entries recorded since the last call (bytes); call between runs."""
+        self.trace_not_swapped()
         data = self.tbuf[:self.tlen] if self.tlen else b""
         self.tlen = 0
         return data
+
+    cdef int trace_not_swapped(self) except -1:
+        # (trace_take and trace_drain would take the part-block trace_swap kept ahead of
+        # the entries, which its caller stores with the next ones)
+        if self.t_owner is not None:
+            raise ValueError("the recorder is recording into a buffer trace_swap gave it: "
+                             "hand the entries over with trace_swap")
+        return 0
 
     property trace_size:
         """Bytes recorded and not yet handed over (trace_take, trace_drain, trace_swap)."""
@@ -7336,6 +7345,7 @@ cdef class _CPU:
         megabytes per slice: a bytes copy of each (trace_take) costs a fresh allocation
         and its page faults every time.  `write` must not keep the buffer."""
         cdef size_t n = self.tlen
+        self.trace_not_swapped()
         if n == 0:
             return 0
         view = PyMemoryView_FromMemory(<char*>self.tbuf, <Py_ssize_t>n, PyBUF_READ)

@@ -935,3 +935,41 @@ def test_a_debugger_recording_is_the_stream_the_cpu_makes(tmp_path, monkeypatch)
         head = t.header
     data = (tmp_path / "t.c86t").read_bytes()
     assert data == tr.encode_file_header(head) + bytes(collected.data)
+
+
+def test_trace_swap_refuses_what_it_cannot_record_into_and_a_writer_goes_on_after_drains(tmp_path):
+    import mmap
+    from core import bench
+    m, _port = bench.bench_machine(cpu="80386")
+    c = m.cpu
+    c.trace_start()
+    m.run(max_cycles=200_000)
+    pending = c.trace_size
+    assert pending > 4096
+    with pytest.raises(ValueError, match="trace_swap"):
+        c.trace_swap(mmap.mmap(-1, 4096))                  # its entries do not fit
+    with pytest.raises(ValueError, match="trace_swap"):
+        c.trace_swap(None)                                 # it holds no buffer of ours
+    with pytest.raises((BufferError, TypeError)):
+        c.trace_swap(b"read-only")
+    assert c.trace_size == pending                         # nothing was lost on the way
+    c.trace_take()
+    c.trace_start()                                        # (a KEY: a stream of its own)
+    path = tmp_path / "s.c86t"
+    w = tr.TraceWriter(path, header())
+    for _ in range(3):
+        m.run(max_cycles=150_000)
+        w.drain(c)
+    with pytest.raises(ValueError, match="trace_swap"):
+        c.trace_take()                                     # (it would take the kept part-block)
+    m.run(max_cycles=50_000)
+    w.drain(c, last=True)
+    w.write(b"\x09")                                       # the writer goes on after the last drain
+    w.close()
+    c.trace_stop()
+    data = path.read_bytes()
+    head = tr.encode_file_header(header())
+    assert data.startswith(head) and data.endswith(b"\x09")
+    with tr.TraceReader(path) as t:
+        records = list(t)
+    assert len(records) > 10_000 and records[-1].kind == "shutdown"

@@ -490,7 +490,6 @@ class TraceWriter:
         self.path = os.fspath(path)
         self.header = dict(header)
         self.version = version
-        self.bytes_written = 0
         head = encode_file_header(self.header, version)
         # The header is on disk before any entry: a recording killed early still reads.
         with open(self.path, "wb") as f:
@@ -500,6 +499,7 @@ class TraceWriter:
         self._block = self.BLOCK if self._fd is not None else 1
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        self._head_len = len(head)
         self._size = len(head)           # the file's size, once all queued is written
         # Direct: the bytes past the last whole block, written again at its start
         # (with what follows) by the next write; they are in the file only after a
@@ -539,6 +539,11 @@ class TraceWriter:
                 f.write(head)
             return None
         return fd
+
+    @property
+    def bytes_written(self):
+        """Bytes of entries the writer has taken (by drain(): those handed over)."""
+        return self._size - self._head_len
 
     @property
     def direct(self):
@@ -621,7 +626,6 @@ class TraceWriter:
         buf[c:c + n] = raw
         whole = c + n - (c + n) % self._block
         self._carry = bytes(buf[whole:c + n])
-        self.bytes_written += n
         self._size += n
         if whole:
             self._queue.put((buf, whole, self._offset))
@@ -675,7 +679,6 @@ class TraceWriter:
     def _put(self, buf, n):
         """Queue buf's first n bytes (a whole number of blocks, or the stream's last
         part-block, written padded to the block) at the next offset."""
-        self.bytes_written += n
         self._size = self._offset + n
         if n:
             self._queue.put((buf, -(-n // self._block) * self._block, self._offset))

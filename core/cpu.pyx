@@ -32,8 +32,9 @@ cdef extern from *:
 # limit, and which call sites get there first moves with any change to the module,
 # leaving a call on every fused ALU instruction, memory access or recorded instruction
 # (with rd_fast in line, dc_get and dc_put were calls: 0.7 M more mispredicted branches
-# on bench.rom by cachegrind's model, for 3 M fewer instructions).  (The names are Cython's for these methods;
-# tests/test_hot_loop_c.py checks that the generated C defines them.)
+# on bench.rom by cachegrind's model, for 3 M fewer instructions).  The names are
+# Cython's for these methods; tests/test_hot_loop_c.py checks that the generated C
+# defines them.
 cdef extern from *:
     """
     struct __pyx_obj_4core_3cpu__CPU;

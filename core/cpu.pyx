@@ -1155,16 +1155,26 @@ cdef class _CPU:
                 self.check_map()
 
     @cython.final
+    cdef inline bint seg_within(self, int seg, uint32_t off, int size) noexcept:
+        # An access of `size` at off lies in the segment's valid offsets (limit, expand-down)
+        return off >= self.seg_lo[seg] and <uint64_t>off + <uint64_t>(size - 1) <= self.seg_hi[seg]
+
+    @cython.final
+    cdef inline bint seg_allows(self, int seg, int need) noexcept:
+        # The segment may be read (need 1) or written (2): always in real mode
+        return (self.seg_rw[seg] & need) or not self.pe
+
+    @cython.final
     cdef inline void check_limit(self, int seg, uint32_t off, int size) noexcept:
         # The segment's valid offsets (limit, expand-down) for an access of `size`.
-        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
+        if not self.seg_within(seg, off, size):
             self.seg_fault(seg)
 
     @cython.final
     cdef uint32_t rd(self, int seg, uint32_t off, int size) noexcept:
         cdef uint32_t v
         cdef int i
-        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
+        if not self.seg_within(seg, off, size):
             if self.m_word_wrap:
                 # 8086/80186: the offset wraps inside the 64 KiB segment.
                 v = 0
@@ -1172,7 +1182,7 @@ cdef class _CPU:
                     v |= self.rd_lin(self.base[seg] + ((off + i) & 0xFFFF), 1) << (8 * i)
                 return v
             self.seg_fault(seg)
-        if self.pe and not (self.seg_rw[seg] & 1):
+        if not self.seg_allows(seg, 1):
             self.seg_fault(seg)             # execute-only code or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
@@ -1189,8 +1199,8 @@ cdef class _CPU:
         cdef uint32_t lin = self.base[seg] + off
         cdef uint32_t po = lin & (PAGE_SIZE - 1)
         cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
-        if off >= self.seg_lo[seg] and <uint64_t>off + <uint64_t>(size - 1) <= self.seg_hi[seg] \
-                and ((self.seg_rw[seg] & 1) or not self.pe) and not (self.ac_check | self.hook_rd) \
+        if self.seg_within(seg, off, size) and self.seg_allows(seg, 1) \
+                and not (self.ac_check | self.hook_rd) \
                 and self.htlb_tag[i] == self.htag(lin) and po <= <uint32_t>(PAGE_SIZE - size):
             return host_load(self.htlb_r[i] + po, size)
         return self.rd(seg, off, size)
@@ -1205,8 +1215,8 @@ cdef class _CPU:
         cdef uint32_t lin = self.base[seg] + off
         cdef uint32_t po = lin & (PAGE_SIZE - 1)
         cdef int i = (lin >> PAGE_SHIFT) & (TLB_SIZE - 1)
-        if off >= self.seg_lo[seg] and <uint64_t>off + <uint64_t>(size - 1) <= self.seg_hi[seg] \
-                and ((self.seg_rw[seg] & 2) or not self.pe) and not (self.ac_check | self.hook_rd) \
+        if self.seg_within(seg, off, size) and self.seg_allows(seg, 2) \
+                and not (self.ac_check | self.hook_rd) \
                 and self.htlb_tag[i] == self.htag(lin) and self.htlb_w[i] != NULL \
                 and po <= <uint32_t>(PAGE_SIZE - size):
             host_store(self.htlb_w[i] + po, size, v)
@@ -1218,13 +1228,13 @@ cdef class _CPU:
     @cython.final
     cdef void wr(self, int seg, uint32_t off, int size, uint32_t v) noexcept:
         cdef int i
-        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
+        if not self.seg_within(seg, off, size):
             if self.m_word_wrap:
                 for i in range(size):
                     self.wr_lin(self.base[seg] + ((off + i) & 0xFFFF), 1, (v >> (8 * i)) & 0xFF)
                 return
             self.seg_fault(seg)
-        if self.pe and not (self.seg_rw[seg] & 2):
+        if not self.seg_allows(seg, 2):
             self.seg_fault(seg)             # read-only data, code, or a null selector
         if self.ac_check and (off & (size - 1)):
             self.fault(EXC_AC, 0)
@@ -4741,11 +4751,11 @@ cdef class _CPU:
         type, alignment, and both pages.  Nothing is written; an instruction that must
         not change state when its store faults calls this first."""
         cdef uint32_t lin
-        if off < self.seg_lo[seg] or <uint64_t>off + <uint64_t>(size - 1) > self.seg_hi[seg]:
+        if not self.seg_within(seg, off, size):
             if self.m_word_wrap:
                 return
             self.seg_fault(seg)
-        if self.pe and not (self.seg_rw[seg] & 2):
+        if not self.seg_allows(seg, 2):
             self.seg_fault(seg)
         if self.ac_check and (off & (size - 1)) and size <= 8:
             self.fault(EXC_AC, 0)
@@ -7308,7 +7318,9 @@ cdef class _CPU:
         A writer uses either this or trace_take/trace_drain for a recording: the kept rest
         is part of what those return."""
         cdef Py_buffer view
-        cdef size_t keep, n
+        cdef size_t keep, n = 0
+        if block < 1 or at < 0:
+            raise ValueError("trace_swap: block %d, at %d" % (block, at))
         if spare is None:
             # Back to memory of the recorder's own, all handed over (a last call)
             if self.t_owner is None:
@@ -7321,25 +7333,23 @@ cdef class _CPU:
             return old, n
         PyObject_GetBuffer(spare, &view, PyBUF_WRITABLE | PyBUF_SIMPLE)
         if self.t_owner is None:
-            if <size_t>view.len < <size_t>at + self.tlen:
+            # (its own memory: all of it after the caller's `at` bytes)
+            keep = <size_t>at + self.tlen
+            if <size_t>view.len < keep:
                 PyBuffer_Release(&view)
-                raise ValueError("trace_swap: a buffer of %d bytes for %d" % (view.len, at + self.tlen))
+                raise ValueError("trace_swap: a buffer of %d bytes for %d" % (view.len, keep))
             memcpy(<uint8_t*>view.buf + at, self.tbuf, self.tlen)
             free(self.tbuf)
-            self.tbuf = <uint8_t*>view.buf
-            self.tcap = view.len
-            self.tlen += at
-            self.t_view = view
-            self.t_owner = spare
-            return None, 0
-        keep = self.tlen % <size_t>block if block > 1 else 0
-        if <size_t>view.len < keep or block < 1:
-            PyBuffer_Release(&view)
-            raise ValueError("trace_swap: a buffer of %d bytes, block %d" % (view.len, block))
-        n = self.tlen - keep
-        memcpy(<uint8_t*>view.buf, self.tbuf + n, keep)
-        old = self.t_owner
-        self.trace_release()
+            old = None
+        else:
+            keep = self.tlen % <size_t>block
+            if <size_t>view.len < keep:
+                PyBuffer_Release(&view)
+                raise ValueError("trace_swap: a buffer of %d bytes, block %d" % (view.len, block))
+            n = self.tlen - keep
+            memcpy(<uint8_t*>view.buf, self.tbuf + n, keep)
+            old = self.t_owner
+            self.trace_release()
         self.tbuf = <uint8_t*>view.buf
         self.tcap = view.len
         self.tlen = keep

@@ -950,6 +950,8 @@ def test_trace_swap_refuses_what_it_cannot_record_into_and_a_writer_goes_on_afte
         c.trace_swap(mmap.mmap(-1, 4096))                  # its entries do not fit
     with pytest.raises(ValueError, match="trace_swap"):
         c.trace_swap(None)                                 # it holds no buffer of ours
+    with pytest.raises(ValueError, match="block 0"):
+        c.trace_swap(mmap.mmap(-1, 1 << 22), 0)            # no such block
     with pytest.raises((BufferError, TypeError)):
         c.trace_swap(b"read-only")
     assert c.trace_size == pending                         # nothing was lost on the way

@@ -26,8 +26,9 @@ cdef extern from *:
     # recorder's and the debugger's tests out of its way)
     bint unlikely(bint x) nogil
 # The flag helpers of the decoded forms (alu_c, inc_dec_c), the memory access's common
-# case (rd_fast, wr_fast), the first instruction's operand access (dc_get, dc_put) and the
-# recorder's end of an instruction (dc_trace_end, trace_known_done) always in line: with
+# case (rd_fast, wr_fast), the first instruction's operand access (dc_get, dc_put), a
+# fused instruction's operation (dc_op) and the recorder's end of an instruction
+# (dc_trace_end, trace_known_done) always in line: with
 # its heuristics alone GCC stops inlining into dc_loop once the unit has grown by its
 # limit, and which call sites get there first moves with any change to the module,
 # leaving a call on every fused ALU instruction, memory access or recorded instruction
@@ -54,6 +55,9 @@ cdef extern from *:
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_put(
         struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *, uint32_t, int,
         uint32_t);
+    struct __pyx_t_4core_3cpu_DOp;
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_op(
+        struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DOp *);
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_trace_end(
         struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *, int, uint32_t, int,
         uint32_t, uint32_t, uint32_t);
@@ -345,7 +349,14 @@ cdef enum:
     TWR_JUMP = 0x100        # (dc_trace_end: the instruction is a fused jump)
     TWR_FLAGS = 0x200       # (twr: the form can write EFLAGS; else the recorder leaves
                             # them uncompared, as it did after the last instruction)
-    TK_FAST = 2             # (dc_loop's `known`: trace_op_begin began the instruction)
+    TK_DONE = 2             # (dc_loop's `known`: dc_trace_run recorded the instruction whole)
+    # What dc_trace_run stopped at
+    RUN_END = 0             # the entry's last instruction (or a jump out of it) ran
+    RUN_AGAIN = 1           # a jump back to the entry's first instruction
+    RUN_SLOW = 2            # one to record by the general path (a memory operand, a long
+                            # cycle delta, a jump to one whose stamp it may not rely on)
+    RUN_CHECK = 3           # the clock reached dc_stop
+    RUN_GENERIC = 4         # a jump past the CS limit: for the generic path
 
 # An instruction fused after the first of an entry (dc_fuse): a 32-bit register-only
 # one, which cannot fault and so needs nothing but its operands, clocks and length, or
@@ -2235,20 +2246,7 @@ cdef class _CPU:
 
     @cython.final
     cdef inline void trace_reg_unchecked(self, int i, uint32_t v, uint32_t old) noexcept:
-        # REG8 or REG16 when only the low byte or word changed (most changes: the
-        # arithmetic flags, a stack pointer or a counter moving a little).
-        cdef uint8_t* q = self.tbuf + self.tlen
-        cdef uint32_t changed = v ^ old
-        memcpy(q + 1, &v, 4)
-        if changed >> 16:
-            q[0] = T_REG32 | i
-            self.tlen += 5
-        elif changed >> 8:
-            q[0] = T_REG16 | i
-            self.tlen += 3
-        else:
-            q[0] = T_REG8 | i
-            self.tlen += 2
+        self.tlen += trace_reg_entry(self.tbuf + self.tlen, i, v, old)
 
     @cython.final
     cdef inline void trace_reg_if_changed(self, int i, uint32_t v) noexcept:
@@ -3493,6 +3491,8 @@ cdef class _CPU:
                 form = D_MOV_RM_IMM if j.size == 4 else D_MOV_RI_N
             else:
                 break
+            if (o.twr & 0xFF) & ((o.twr & 0xFF) - 1):
+                break                       # (dc_trace_run records one GPR at most)
             o.form = form
             o.aop = j.aop
             if form != D_JCC:
@@ -3599,7 +3599,7 @@ cdef class _CPU:
         cdef DMem* m
         cdef int size, i, ts = 0
         cdef int known = 0              # (dc_trace_end: how its INSN was begun)
-        cdef bint taken, fast = False, again = False
+        cdef bint taken, again = False
         # One bound for the checks after each instruction: the end of the slice, the next
         # device event, at once for `one`; an MMIO access sets it to 0 (mmio_read).
         self.dc_stop = self.slice_end
@@ -3791,13 +3791,23 @@ cdef class _CPU:
                     if unlikely(how & DC_TRACE):
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
                         if ts == 0:
-                            # After a first the reader knew, with no event since: the
-                            # fused ones take trace_op_begin while their stamps are
-                            # current (room made here for all their entries).
-                            fast = known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap \
-                                and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch) \
-                                and (e.tmask & e.tfast) == e.tfast
-                            ts = 1      # (its own below, unless fast: then no stamp needs it)
+                            ts = 1      # (its own below, unless run fast: no stamp needed)
+                            # After a first the reader knew, with no event since, the
+                            # fused ones whose stamps are current (tfast) are recorded
+                            # as they run (room made here for a run of them).
+                            if known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap \
+                                    and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch) \
+                                    and (e.tmask & e.tfast) == e.tfast:
+                                i = self.dc_trace_run(e, &o)
+                                known = TK_DONE
+                                if i == RUN_SLOW:
+                                    continue            # o on: the general path records it
+                                if i == RUN_CHECK:
+                                    return DC_CHECK
+                                if i == RUN_GENERIC:
+                                    return DC_GENERIC
+                                again = i == RUN_AGAIN
+                                break
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
                     if unlikely(how & DC_DEBUG) and self.dc_bp_page():
@@ -3807,12 +3817,9 @@ cdef class _CPU:
                         if unlikely(how & DC_DEBUG) and self.w_n:
                             return DC_CHECK         # the checked path runs it
                         if unlikely(how & DC_TRACE):
-                            # Its MEMW entries take room besides trace_op_begin's: the
-                            # ones after it take the general path.
                             ts = 1 + (o - &e.ops[0])
                             tn = m.len
                             twr = m.twr
-                            fast = False
                             lin = self.base[S_CS] + self.eip
                             known = self.dc_trace_begin(e, ts, lin0, lin, tn)
                         self.dc_run_mem(m)
@@ -3834,17 +3841,13 @@ cdef class _CPU:
                     if unlikely(how & DC_TRACE):
                         tn = o.len
                         twr = o.twr
-                        if fast and self.trace_op_begin(tn):
-                            known = TK_FAST     # (tfast: its stamp is current)
-                        else:
-                            ts = 1 + (o - &e.ops[0])
-                            fast = False
-                            lin = self.base[S_CS] + self.eip
-                            known = self.dc_trace_begin(e, ts, lin0, lin, tn)
-                            # What the recorder reads of it (dc_sync has no entry for it)
-                            self.dc_cur = NULL
-                            self.ilen = tn
-                            self.op_byte = o.op
+                        ts = 1 + (o - &e.ops[0])
+                        lin = self.base[S_CS] + self.eip
+                        known = self.dc_trace_begin(e, ts, lin0, lin, tn)
+                        # What the recorder reads of it (dc_sync has no entry for it)
+                        self.dc_cur = NULL
+                        self.ilen = tn
+                        self.op_byte = o.op
                     self.icount += 1
                     if taken:
                         self.eip = t
@@ -3854,50 +3857,12 @@ cdef class _CPU:
                         if o.dst == DC_TO_FIRST:
                             again = True        # (the clock checked first, as after any)
                             break
-                        # To an instruction fused in this entry: on from its slot (the
-                        # recorder writes the jump's EIP there: not trace_op_begin)
+                        # To an instruction fused in this entry: on from its slot
                         o = &e.ops[o.dst - 1]
-                        fast = False
                         continue
                     self.eip += o.len
                     self.clock.now += o.cyc
-                    if o.form == D_ALU_RR:
-                        v = self.alu_c(o.aop, self.r[o.dst], self.r[o.src], 4)
-                        if o.twr & 0xFF:
-                            self.r[o.dst] = v
-                    elif o.form == D_ALU_RI:
-                        v = self.alu_c(o.aop, self.r[o.dst], o.imm, 4)
-                        if o.twr & 0xFF:
-                            self.r[o.dst] = v
-                    elif o.form == D_INCDEC_R:
-                        self.r[o.dst] = self.inc_dec_c(self.r[o.dst], 4, o.aop == 1)
-                    elif o.form == D_SHIFT_RI:
-                        self.r[o.dst] = self.shift32_imm(o.aop, self.r[o.dst], o.imm)
-                    elif o.form == D_MOV_RM_R:
-                        self.r[o.dst] = self.r[o.src]
-                    elif o.form == D_MOV_RM_IMM:
-                        self.r[o.dst] = o.imm
-                    elif o.form == D_LEA:
-                        v = o.imm
-                        if o.src < 8:
-                            v += self.r[o.src]
-                        if (o.x & 0xFF) < 8:
-                            v += self.r[o.x & 0xFF] << (o.x >> 8)
-                        self.r[o.dst] = v
-                    elif o.form == D_ALU_RR_N:
-                        v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), self.get_reg(o.src, o.x), o.x)
-                        if o.twr & 0xFF:
-                            self.set_reg(o.dst, o.x, v)
-                    elif o.form == D_ALU_RI_N:
-                        v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), o.imm, o.x)
-                        if o.twr & 0xFF:
-                            self.set_reg(o.dst, o.x, v)
-                    elif o.form == D_INCDEC_R_N:
-                        self.set_reg(o.dst, o.x, self.inc_dec_c(self.get_reg(o.dst, o.x), o.x, o.aop == 1))
-                    elif o.form == D_MOV_RR_N:
-                        self.set_reg(o.dst, o.x, self.get_reg(o.src, o.x))
-                    elif o.form == D_MOV_RI_N:
-                        self.set_reg(o.dst, o.x, o.imm)
+                    self.dc_op(o)
                     # (D_JCC not taken: nothing more)
                     o += 1
             if unlikely(how & DC_TRACE):
@@ -3906,6 +3871,137 @@ cdef class _CPU:
                 return DC_CHECK         # a watchpoint hit: the run loop stops after it
             if self.clock.now >= self.dc_stop:
                 return DC_CHECK
+
+    @cython.final
+    cdef inline void dc_op(self, DOp* o) noexcept:
+        # A fused register-only instruction's operation (D_JCC: none), for dc_loop and
+        # dc_trace_run; EIP and the clock moved on by the caller.
+        cdef uint32_t v
+        if o.form == D_ALU_RR:
+            v = self.alu_c(o.aop, self.r[o.dst], self.r[o.src], 4)
+            if o.twr & 0xFF:
+                self.r[o.dst] = v
+        elif o.form == D_ALU_RI:
+            v = self.alu_c(o.aop, self.r[o.dst], o.imm, 4)
+            if o.twr & 0xFF:
+                self.r[o.dst] = v
+        elif o.form == D_INCDEC_R:
+            self.r[o.dst] = self.inc_dec_c(self.r[o.dst], 4, o.aop == 1)
+        elif o.form == D_SHIFT_RI:
+            self.r[o.dst] = self.shift32_imm(o.aop, self.r[o.dst], o.imm)
+        elif o.form == D_MOV_RM_R:
+            self.r[o.dst] = self.r[o.src]
+        elif o.form == D_MOV_RM_IMM:
+            self.r[o.dst] = o.imm
+        elif o.form == D_LEA:
+            v = o.imm
+            if o.src < 8:
+                v += self.r[o.src]
+            if (o.x & 0xFF) < 8:
+                v += self.r[o.x & 0xFF] << (o.x >> 8)
+            self.r[o.dst] = v
+        elif o.form == D_ALU_RR_N:
+            v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), self.get_reg(o.src, o.x), o.x)
+            if o.twr & 0xFF:
+                self.set_reg(o.dst, o.x, v)
+        elif o.form == D_ALU_RI_N:
+            v = self.alu_c(o.aop, self.get_reg(o.dst, o.x), o.imm, o.x)
+            if o.twr & 0xFF:
+                self.set_reg(o.dst, o.x, v)
+        elif o.form == D_INCDEC_R_N:
+            self.set_reg(o.dst, o.x, self.inc_dec_c(self.get_reg(o.dst, o.x), o.x, o.aop == 1))
+        elif o.form == D_MOV_RR_N:
+            self.set_reg(o.dst, o.x, self.get_reg(o.src, o.x))
+        elif o.form == D_MOV_RI_N:
+            self.set_reg(o.dst, o.x, o.imm)
+
+    @cython.final
+    cdef int dc_trace_run(self, DInsn* e, DOp** po) noexcept:
+        # dc_loop's fused instructions from *po on, recorded as they run: after a first
+        # instruction the reader knew, with no event since, while they are register-only
+        # instructions and jumps whose stamps are current (tfast).  Nothing can come
+        # between them, so none of the general path's checks is needed, only the cycle
+        # delta's size; the state they change is kept in locals and stored at the end
+        # (the entries' stores may alias any field).  The caller made room for a run
+        # through the entry's ops; a jump back within it makes it again.  Returns what
+        # it stopped at (RUN_*), with *po at the op it did not run.
+        cdef DOp* o = po[0]
+        cdef DOp* oend = &e.ops[e.nops]
+        cdef uint8_t* q = self.tbuf + self.tlen
+        cdef uint8_t* qlim = self.tbuf + self.tcap - 16 * DC_OPS
+        cdef uint64_t now = self.clock.now, tc = self.t_cycle, stop = self.dc_stop, delta
+        cdef uint32_t eip = self.eip, ne = self.t_next_eip, n = 0, t = 0, v, twr
+        cdef int r, st = RUN_END
+        cdef bint taken
+        while o < oend:
+            if now >= stop:
+                st = RUN_CHECK
+                break
+            delta = now - tc
+            if (o.form == D_MEM) | (delta >= T_INSN_DELTA32):
+                st = RUN_SLOW
+                break
+            taken = False
+            if o.form == D_JCC:
+                taken = self.cond(o.aop)
+                if taken:
+                    t = eip + o.imm
+                    if not o.src:
+                        t &= 0xFFFF
+                    if t > self.seg_hi[S_CS] and not self.m_word_wrap:
+                        st = RUN_GENERIC
+                        break
+            # INSN: the EIP expected, or after a jump taken in the entry its distance
+            if eip == ne:
+                q[0] = <uint8_t>(T_INSN | delta)
+                q += 1
+            else:
+                q[0] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
+                q[1] = <uint8_t>(eip - ne)      # (-16..16: in the entry's bytes)
+                q += 2
+            tc = now
+            n += 1
+            ne = eip + o.len
+            if taken:
+                eip = t
+                now += o.x
+                if o.dst == 0:
+                    break
+                if o.dst == DC_TO_FIRST:
+                    st = RUN_AGAIN
+                    break
+                r = o.dst
+                o = &e.ops[r - 1]
+                if not ((e.tfast >> r) & 1) or q > qlim:
+                    st = RUN_SLOW
+                    break
+                continue
+            eip += o.len
+            now += o.cyc
+            self.dc_op(o)
+            # Its writes: one GPR at most (dc_fuse), EFLAGS if its form can
+            twr = o.twr
+            if twr & 0xFF:
+                r = __builtin_ctz(twr)
+                v = self.r[r]
+                if v != self.t_regs[r]:
+                    q += trace_reg_entry(q, r, v, self.t_regs[r])
+                    self.t_regs[r] = v
+            if twr & TWR_FLAGS:
+                v = self.get_flags()
+                if v != self.t_regs[8]:
+                    q += trace_reg_entry(q, 8, v, self.t_regs[8])
+                    self.t_regs[8] = v
+            o += 1
+        self.tlen = q - self.tbuf
+        self.t_cycle = tc
+        self.t_count += n
+        self.icount += n
+        self.t_next_eip = ne
+        self.eip = eip
+        self.clock.now = now
+        po[0] = o
+        return st
 
     @cython.final
     cdef inline uint32_t dc_ea(self, uint32_t disp, int base, int index, int scale,
@@ -4016,35 +4112,14 @@ cdef class _CPU:
         return False
 
     @cython.final
-    cdef inline bint trace_op_begin(self, uint32_t n) noexcept:
-        # The INSN entry of an n-byte instruction fused after one the reader knew
-        # (trace_insn_begin_known), in the same run of its entry, its stamp current:
-        # nothing happened between them but register-only instructions and jumps not
-        # taken, so the state that path checks holds, the room is made, and the
-        # instruction follows the last recorded (no EIP field).  What is left: the cycle
-        # delta, False when it does not fit the tag (then the general path records it).
-        cdef uint64_t now = self.clock.now
-        cdef uint64_t delta = now - self.t_cycle
-        if delta >= T_INSN_DELTA32:
-            return False
-        self.tbuf[self.tlen] = <uint8_t>(T_INSN | delta)
-        self.tlen += 1
-        self.t_cycle = now
-        self.t_count += 1
-        self.t_next_eip = self.eip + n
-        return True
-
-    @cython.final
     cdef inline void dc_trace_end(self, DInsn* e, int known, uint32_t twr, int k,
                                   uint32_t lin0, uint32_t lin, uint32_t n) noexcept:
-        # The end of the instruction dc_trace_begin (known 0 or 1) or trace_op_begin
-        # (TK_FAST) began (twr: what it can write, dc_writes; TWR_JUMP for a fused jump,
-        # which writes neither GPRs nor EFLAGS).
-        if known == TK_FAST:
-            # A fused register-only instruction or jump: no event inside it, nothing to
-            # end but its writes (TWR_JUMP has none of them)
-            self.trace_writes(twr)
-        elif not known:
+        # The end of the instruction dc_trace_begin (known 0 or 1) began (twr: what it
+        # can write, dc_writes; TWR_JUMP for a fused jump, which writes neither GPRs
+        # nor EFLAGS).  TK_DONE: dc_trace_run recorded all it ran.
+        if known == TK_DONE:
+            return
+        if not known:
             self.dc_trace_end_looked_up(e, twr, k, lin0, lin, n)
         elif twr != TWR_JUMP:
             self.trace_known_done(twr)
@@ -7517,6 +7592,22 @@ def _make_property(name):
 
 for _name in _REGS:
     setattr(CPU, _name, _make_property(_name))
+
+
+cdef inline size_t trace_reg_entry(uint8_t* q, int i, uint32_t v, uint32_t old) noexcept:
+    # The REG entry of register i, changed from old to v, at q (room for 5 bytes): its
+    # size.  REG8 or REG16 when only the low byte or word changed (most changes: the
+    # arithmetic flags, a stack pointer or a counter moving a little).
+    cdef uint32_t changed = v ^ old
+    memcpy(q + 1, &v, 4)
+    if changed >> 16:
+        q[0] = T_REG32 | i
+        return 5
+    if changed >> 8:
+        q[0] = T_REG16 | i
+        return 3
+    q[0] = T_REG8 | i
+    return 2
 
 
 cdef inline uint8_t dc_gpr(int r, int size) noexcept:

@@ -1375,3 +1375,63 @@ def test_a_fused_jump_to_the_byte_before_its_entry_leaves_the_entry():
         assert c.decoded_form(body) == ("alu_rr32+mem:mov_r_rm+incdec_r32+jcc" if cached else None)
         results.append((c.get_state(), m.clock.now, c.icount))
     assert results[0] == results[1]
+
+
+def _recorded_in_budgets(m, seed):
+    """m's run to its HLT in budgets drawn from seed, recorded: the entries, and the
+    state, clock and count it ended with."""
+    c = m.cpu
+    c.trace_start()
+    _stops_to_halt(m, _random_budgets(seed))
+    c.trace_stop()
+    return c.trace_take(), c.get_state(), m.clock.now, c.icount
+
+
+@pytest.mark.parametrize("source,data", [(OPS_LOOP, bytes(range(256)) * 24), (JUMPS_IN_ENTRY, b"")])
+def test_fused_runs_recorded_in_any_budgets_are_the_generic_paths_recording(source, data):
+    # The recorder's run through fused instructions (dc_trace_run) stops where the
+    # clock does, between any two of them, after a jump taken inside its entry or back
+    # to its first: the recording is the generic path's, byte for byte.
+    runs = []
+    for cached in (False, True):
+        m, c, code = _loop_machine(source, data, "pentium", cached)
+        runs.append(_recorded_in_budgets(m, 57))
+    assert runs[0] == runs[1]
+
+
+def test_a_long_first_instruction_before_fused_ones_is_recorded_with_its_delta(tmp_path):
+    # An 80286 shift by CL takes a clock a bit (of up to 31) besides its 5, more than
+    # an INSN tag's cycle delta holds (30): the fused instruction after it takes the
+    # general path, which writes the delta in full; the ones after that are recorded
+    # as they run again.
+    from debugger.trace import TraceReader, make_header, write_trace
+    source = """
+        mov bp, 40
+        mov cl, 31
+    again:
+        mov ax, bp
+        shl ax, cl
+        add dx, ax
+        xor si, dx
+        dec bp
+        jnz again
+        hlt"""
+    runs = []
+    for cached in (False, True):
+        m = Machine("80286", 1 << 20)
+        c = m.cpu
+        c.decoded_cache = cached
+        c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
+        c.ss, c.sp = 0x3000, 0xFFFE
+        code = nasm(source)
+        m.mem.write(0x10000, code)
+        c.ip = 0
+        runs.append(_recorded_to_halt(m))
+    shift = code.index(b"\xd3\xe0")
+    assert c.decoded_form(shift) == "shift_cl+alu_rr16+alu_rr16+incdec_r16+jcc"
+    assert runs[0] == runs[1]
+    path = tmp_path / "shift.c86t"
+    write_trace(path, make_header("80286", m.clock.frequency), runs[1][0])
+    records = [r for r in TraceReader(path).records() if r.kind == "insn"]
+    after = [b.cycle - a.cycle for a, b in zip(records, records[1:]) if a.eip == shift]
+    assert len(after) == 40 and min(after) > 30

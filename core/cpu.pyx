@@ -27,9 +27,9 @@ cdef extern from *:
     bint unlikely(bint x) nogil
 # The flag helpers of the decoded forms (alu_c, inc_dec_c), the memory access's common
 # case (rd_fast, wr_fast), the first instruction's operand access (dc_get, dc_put), a
-# fused instruction's operation (dc_op) and the recorder's end of an instruction
-# (dc_trace_end, trace_known_done) always in line: with
-# its heuristics alone GCC stops inlining into dc_loop once the unit has grown by its
+# fused or register-only instruction's operation (dc_op, dc_reg_first) and the
+# recorder's end of an instruction (dc_trace_end, trace_known_done) always in line:
+# with its heuristics alone GCC stops inlining into dc_loop once the unit has grown by its
 # limit, and which call sites get there first moves with any change to the module,
 # leaving a call on every fused ALU instruction, memory access or recorded instruction
 # (with rd_fast in line, dc_get and dc_put were calls: 0.7 M more mispredicted branches
@@ -55,6 +55,8 @@ cdef extern from *:
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_put(
         struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *, uint32_t, int,
         uint32_t);
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_reg_first(
+        struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *);
     struct __pyx_t_4core_3cpu_DOp;
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_op(
         struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DOp *);
@@ -3756,18 +3758,9 @@ cdef class _CPU:
                 self.set_reg(e.reg, size, v)
             elif e.form == D_XCHG_AX:
                 self.xchg_acc(e.rm, size)
-            elif e.form == D_ALU_RR:
-                v = self.alu_c(e.aop, self.r[e.base], self.r[e.index], 4)
-                if e.store:
-                    self.r[e.base] = v
-            elif e.form == D_ALU_RI:
-                v = self.alu_c(e.aop, self.r[e.base], e.imm, 4)
-                if e.store:
-                    self.r[e.base] = v
-            elif e.form == D_INCDEC_R:
-                self.r[e.rm] = self.inc_dec_c(self.r[e.rm], 4, e.aop == 1)
-            elif e.form == D_SHIFT_RI:
-                self.r[e.rm] = self.shift32_imm(e.aop, self.r[e.rm], e.imm)
+            elif e.form == D_ALU_RR or e.form == D_ALU_RI or e.form == D_INCDEC_R \
+                    or e.form == D_SHIFT_RI:                # (dc_reg_form)
+                self.dc_reg_first(e)
             # D_NOP: nothing
             cyc += self.cyc_extra
             if cyc == 0:
@@ -3916,6 +3909,43 @@ cdef class _CPU:
             self.set_reg(o.dst, o.x, o.imm)
 
     @cython.final
+    cdef inline void dc_reg_first(self, DInsn* e) noexcept:
+        # The operation of a first instruction of the 32-bit register-only forms
+        # (dc_reg_form), for dc_loop and dc_trace_run
+        cdef uint32_t v
+        if e.form == D_ALU_RR:
+            v = self.alu_c(e.aop, self.r[e.base], self.r[e.index], 4)
+            if e.store:
+                self.r[e.base] = v
+        elif e.form == D_ALU_RI:
+            v = self.alu_c(e.aop, self.r[e.base], e.imm, 4)
+            if e.store:
+                self.r[e.base] = v
+        elif e.form == D_INCDEC_R:
+            self.r[e.rm] = self.inc_dec_c(self.r[e.rm], 4, e.aop == 1)
+        elif e.form == D_SHIFT_RI:
+            self.r[e.rm] = self.shift32_imm(e.aop, self.r[e.rm], e.imm)
+
+    @cython.final
+    cdef inline uint8_t* trace_put_writes(self, uint8_t* q, uint32_t twr) noexcept:
+        # dc_trace_run's REG entries at q of a register-only instruction: one GPR at
+        # most (dc_fuse, DC_REG_FIRST), EFLAGS if its form can write them.  Past them.
+        cdef uint32_t v
+        cdef int r
+        if twr & 0xFF:
+            r = __builtin_ctz(twr)
+            v = self.r[r]
+            if v != self.t_regs[r]:
+                q += trace_reg_entry(q, r, v, self.t_regs[r])
+                self.t_regs[r] = v
+        if twr & TWR_FLAGS:
+            v = self.get_flags()
+            if v != self.t_regs[8]:
+                q += trace_reg_entry(q, 8, v, self.t_regs[8])
+                self.t_regs[8] = v
+        return q
+
+    @cython.final
     cdef int dc_trace_run(self, DInsn* e, DOp** po) noexcept:
         # dc_loop's fused instructions from *po on, recorded as they run: after a first
         # instruction the reader knew, with no event since, while they are register-only
@@ -3951,14 +3981,7 @@ cdef class _CPU:
                     if t > self.seg_hi[S_CS] and not self.m_word_wrap:
                         st = RUN_GENERIC
                         break
-            # INSN: the EIP expected, or after a jump taken in the entry its distance
-            if eip == ne:
-                q[0] = <uint8_t>(T_INSN | delta)
-                q += 1
-            else:
-                q[0] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
-                q[1] = <uint8_t>(eip - ne)      # (-16..16: in the entry's bytes)
-                q += 2
+            q = trace_insn_tag(q, delta, eip - ne)
             tc = now
             n += 1
             ne = eip + o.len
@@ -3968,8 +3991,26 @@ cdef class _CPU:
                 if o.dst == 0:
                     break
                 if o.dst == DC_TO_FIRST:
+                    # Back to the first: run here too when it is register-only (a loop
+                    # of one entry), recorded as the fused ones are (its stamp is
+                    # tfast's); else by dc_loop, as any first.
                     st = RUN_AGAIN
-                    break
+                    if not dc_reg_form(e.form) or q > qlim or now >= stop:
+                        break
+                    delta = now - tc
+                    if delta >= T_INSN_DELTA32:
+                        break
+                    q = trace_insn_tag(q, delta, eip - ne)
+                    tc = now
+                    n += 1
+                    ne = eip + e.len
+                    eip = ne
+                    now += e.cyc if e.cyc else 1
+                    self.dc_reg_first(e)
+                    q = self.trace_put_writes(q, e.twr)
+                    st = RUN_END
+                    o = &e.ops[0]
+                    continue
                 r = o.dst
                 o = &e.ops[r - 1]
                 if not ((e.tfast >> r) & 1) or q > qlim:
@@ -3979,19 +4020,7 @@ cdef class _CPU:
             eip += o.len
             now += o.cyc
             self.dc_op(o)
-            # Its writes: one GPR at most (dc_fuse), EFLAGS if its form can
-            twr = o.twr
-            if twr & 0xFF:
-                r = __builtin_ctz(twr)
-                v = self.r[r]
-                if v != self.t_regs[r]:
-                    q += trace_reg_entry(q, r, v, self.t_regs[r])
-                    self.t_regs[r] = v
-            if twr & TWR_FLAGS:
-                v = self.get_flags()
-                if v != self.t_regs[8]:
-                    q += trace_reg_entry(q, 8, v, self.t_regs[8])
-                    self.t_regs[8] = v
+            q = self.trace_put_writes(q, o.twr)
             o += 1
         self.tlen = q - self.tbuf
         self.t_cycle = tc
@@ -7592,6 +7621,23 @@ def _make_property(name):
 
 for _name in _REGS:
     setattr(CPU, _name, _make_property(_name))
+
+
+cdef inline uint8_t* trace_insn_tag(uint8_t* q, uint64_t delta, uint32_t d) noexcept:
+    # dc_trace_run's INSN at q, the reader knowing its bytes: the cycle delta (under
+    # T_INSN_DELTA32) and, after a jump taken inside the entry, the EIP field of its
+    # distance d from the EIP expected (-16..16: in the entry's bytes).  Past it.
+    if d == 0:
+        q[0] = <uint8_t>(T_INSN | delta)
+        return q + 1
+    q[0] = <uint8_t>(T_INSN | T_INSN_EIP | delta)
+    q[1] = <uint8_t>d
+    return q + 2
+
+
+cdef inline bint dc_reg_form(int form) noexcept:
+    # The 32-bit register-only forms of a first instruction that dc_reg_first runs
+    return form == D_ALU_RR or form == D_ALU_RI or form == D_INCDEC_R or form == D_SHIFT_RI
 
 
 cdef inline size_t trace_reg_entry(uint8_t* q, int i, uint32_t v, uint32_t old) noexcept:

@@ -44,6 +44,10 @@ NEVER = 0xFFFFFFFFFFFFFFFF
 # Cycles per run slice while continuing: long enough to cost nothing, short enough that
 # a break request or a trace drain is handled promptly.
 SLICE_CYCLES = 2_000_000
+# A recording's bytes per slice, for the trace writer's buffers: some 3.3 a cycle on
+# bench.rom's Pentium (0.7 instructions a cycle, 4.6 bytes each), with room for denser
+# code.  A slice that outgrows its buffer costs a copy (cpu.trace_swap), no more.
+TRACE_BYTES_PER_CYCLE = 8
 
 
 class DebugError(Exception):
@@ -1233,11 +1237,15 @@ class Debugger:
         if self.trace is not None:
             raise DebugError("a trace is already being recorded to %s" % self.trace.path)
         try:
-            self.trace = TraceWriter.for_machine(path, self.machine, description)
+            self.trace = TraceWriter.for_machine(path, self.machine, description,
+                                                 buffer_size=SLICE_CYCLES * TRACE_BYTES_PER_CYCLE)
         except OSError as e:
             raise DebugError("%s: cannot write the trace (%s)" % (path, e.strerror or e)) \
                 from None
         self.cpu.trace_start()
+        # The CPU records into the writer's buffers from the first entry (drain hands it
+        # one), not into memory of its own that the first drain would copy.
+        self.trace.drain(self.cpu)
 
     def trace_stop(self):
         if self.trace is None:

@@ -36,34 +36,40 @@ def _machine(cpu, bios=None):
     return m
 
 
-def _timed(run):
-    t0 = time.perf_counter()
-    m = run()
-    return time.perf_counter() - t0, m.cpu.icount
-
-
 def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
     """[(label, MIPS, extra text)] for each set-up (or the one keyed `only`), best of
-    `repeat` runs, on the bundled benchmark guest or the ROM file `bios`."""
+    `repeat` runs, on the bundled benchmark guest or the ROM file `bios`.  A run is timed
+    from the start of the guest (with recording: from trace_start) to its end (with
+    recording: the file complete); building the machine and attaching the debugger are
+    not (the first build in a process pays for imports and first touches of tens of
+    milliseconds, which would flatter every set-up but the fastest)."""
     from debugger.controller import Debugger
 
     def machine():
         return _machine(cpu, bios)
 
+    # Each set-up: a function that builds what it needs (untimed) and returns the run to
+    # time, which returns the machine.
     def plain():
         m = machine()
-        m.run(max_cycles=cycles)
-        return m
+
+        def run():
+            m.run(max_cycles=cycles)
+            return m
+        return run
 
     def attached(arm=None):
-        def run():
+        def prepare():
             m = machine()
             d = Debugger(m)
             if arm is not None:
                 arm(d)
-            d.cont(max_cycles=cycles)
-            return m
-        return run
+
+            def run():
+                d.cont(max_cycles=cycles)
+                return m
+            return run
+        return prepare
 
     trace_sizes = []
 
@@ -80,11 +86,14 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
     def traced_null():
         m = machine()
         d = Debugger(m)
-        m.cpu.trace_start()
-        d.trace = Discard()
-        d.cont(max_cycles=cycles)
-        d.trace_stop()
-        return m
+
+        def run():
+            m.cpu.trace_start()
+            d.trace = Discard()
+            d.cont(max_cycles=cycles)
+            d.trace_stop()
+            return m
+        return run
 
     # (the file is removed after the run is timed: deleting hundreds of megabytes is
     # the file system's time, not the recording's)
@@ -94,11 +103,14 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
     def traced():
         m = machine()
         d = Debugger(m)
-        d.trace_start(path)
-        d.cont(max_cycles=cycles)
-        d.trace_stop()
-        trace_sizes.append(os.path.getsize(path) / max(1, m.cpu.icount))
-        return m
+
+        def run():
+            d.trace_start(path)
+            d.cont(max_cycles=cycles)
+            d.trace_stop()
+            trace_sizes.append(os.path.getsize(path) / max(1, m.cpu.icount))
+            return m
+        return run
 
     setups = [
         ("plain", "no debugger", plain),
@@ -116,16 +128,19 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
         if not setups:
             raise SystemExit("python -m debugger.overhead: no set-up %r" % only)
     results = []
-    for _key, label, run in setups:
+    for _key, label, prepare in setups:
         best = None
         for _ in range(repeat):
-            wall, icount = _timed(run)
+            run = prepare()
+            t0 = time.perf_counter()
+            m = run()
+            wall = time.perf_counter() - t0
             if os.path.exists(path):
                 os.unlink(path)
-            mips = icount / wall / 1e6
+            mips = m.cpu.icount / wall / 1e6
             best = mips if best is None else max(best, mips)
         extra = ""
-        if run is traced and trace_sizes:
+        if prepare is traced and trace_sizes:
             extra = "%.1f bytes per instruction" % min(trace_sizes)
         results.append((label, best, extra))
     tmp.cleanup()

@@ -486,7 +486,7 @@ class TraceWriter:
     BUFFERS = 3
     BLOCK = 4096                 # O_DIRECT's unit of address, offset and length
 
-    def __init__(self, path, header, version=VERSION, direct=True):
+    def __init__(self, path, header, version=VERSION, direct=True, buffer_size=None):
         self.path = os.fspath(path)
         self.header = dict(header)
         self.version = version
@@ -511,6 +511,15 @@ class TraceWriter:
         self._free = queue.Queue()       # buffers written, for reuse
         self._buffers = 0
         self._error = None
+        # buffer_size (a caller that drains a CPU, which records straight into these
+        # buffers): the buffers are of that size at least, and the thread makes all but
+        # the first at once, their pages faulted in (MAP_POPULATE) while the guest runs,
+        # not by the recording guest's first touch of each page (on a virtual machine,
+        # some 10 ms for every 10 MB).  (The first is wanted at once: faulting all its
+        # pages in first would cost more than the first slice touches of them.)
+        self._prefault = buffer_size
+        if buffer_size:
+            self._buffers = self.BUFFERS - 1
         self._thread = threading.Thread(target=self._writer, name="trace writer", daemon=True)
         self._thread.start()
         # What write() accepted reaches the file even if nobody closes the writer (as a
@@ -551,7 +560,8 @@ class TraceWriter:
         return self._block > 1
 
     @classmethod
-    def for_machine(cls, path, machine, description="", created=None, **extra):
+    def for_machine(cls, path, machine, description="", created=None, buffer_size=None,
+                    **extra):
         """A writer whose header describes `machine` (a core.machine.Machine) as it is now.
         A machine timed by the 8086/8088 bus model records BUS entries: the header says so
         ("bus_timing": true), so that a reader can tell a recording without clocks from one
@@ -560,7 +570,7 @@ class TraceWriter:
             extra.setdefault("bus_timing", True)
         header = make_header(machine.model.name, machine.clock.frequency, machine.clock.now,
                              description, created, **extra)
-        return cls(path, header)
+        return cls(path, header, buffer_size=buffer_size)
 
     def _store(self, view, offset):
         """Write all of `view` at `offset` (in the writer's thread, or with it idle)."""
@@ -576,6 +586,9 @@ class TraceWriter:
             offset += n
 
     def _writer(self):
+        if self._prefault:
+            for _ in range(self.BUFFERS - 1):
+                self._free.put(self._new_buffer(self._prefault, populate=True))
         while True:
             item = self._queue.get()
             try:
@@ -606,10 +619,17 @@ class TraceWriter:
             buf = self._free.get()
         if buf is None or len(buf) < n:
             # Room to spare: slices vary in size, and a new buffer costs its first
-            # touch.  (mmap: page-aligned, as O_DIRECT needs.)
-            size = max(n + n // 2, 1 << 20)
-            buf = mmap.mmap(-1, -(-size // self.BLOCK) * self.BLOCK)
+            # touch.
+            buf = self._new_buffer(max(n + n // 2, self._prefault or 1 << 20))
         return buf
+
+    def _new_buffer(self, size, populate=False):
+        """A buffer of at least size bytes, page-aligned (mmap), as O_DIRECT needs; with
+        populate, its pages are faulted in now where the OS can (Linux)."""
+        size = -(-size // self.BLOCK) * self.BLOCK
+        if populate and hasattr(mmap, "MAP_POPULATE"):
+            return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
+        return mmap.mmap(-1, size)
 
     def write(self, raw):
         """Append raw entries (bytes from cpu.trace_take(), or the buffer cpu.trace_drain()

@@ -897,7 +897,9 @@ def test_a_debugger_recording_is_the_stream_the_cpu_makes(tmp_path, monkeypatch)
     # CPU records into the writer's buffers, passed on in whole blocks, the part-block
     # kept for the next.  Across short slices, then slices far longer than the buffer the
     # writer sized by the last one (the CPU outgrows it and goes on in memory of its own),
-    # the file holds the stream that trace_drain gives for the same run.
+    # the file holds the stream that trace_drain gives for the same run.  The CPU records
+    # into the writer's buffers from the start (trace_start hands it one), all but the
+    # first made by the writer's thread with their pages faulted in.
     from core import bench
     from debugger import controller
     from debugger.controller import Debugger
@@ -917,6 +919,8 @@ def test_a_debugger_recording_is_the_stream_the_cpu_makes(tmp_path, monkeypatch)
     def record(trace):
         m, _port = bench.bench_machine(cpu="80386")
         d = Debugger(m)
+        # (the writer's buffers are sized for the slices of the start)
+        monkeypatch.setattr(controller, "SLICE_CYCLES", 20_000)
         if trace is None:
             d.trace_start(str(tmp_path / "t.c86t"))
         else:

@@ -512,14 +512,13 @@ class TraceWriter:
         self._buffers = 0
         self._error = None
         # buffer_size (a caller that drains a CPU, which records straight into these
-        # buffers): the buffers are of that size at least, and the thread makes all but
-        # the first at once, their pages faulted in (MAP_POPULATE) while the guest runs,
-        # not by the recording guest's first touch of each page (on a virtual machine,
-        # some 10 ms for every 10 MB).  (The first is wanted at once: faulting all its
-        # pages in first would cost more than the first slice touches of them.)
+        # buffers): the buffers are of that size at least, and the thread makes them as
+        # it can, their pages faulted in while the guest runs, not by the recording
+        # guest's first touch of each page (on a virtual machine, some 10 ms for every
+        # 10 MB).  One wanted before the thread has one ready is made at once, as
+        # without buffer_size.  (_lock: _buffers, counted by both threads.)
         self._prefault = buffer_size
-        if buffer_size:
-            self._buffers = self.BUFFERS - 1
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._writer, name="trace writer", daemon=True)
         self._thread.start()
         # What write() accepted reaches the file even if nobody closes the writer (as a
@@ -586,9 +585,12 @@ class TraceWriter:
             offset += n
 
     def _writer(self):
-        if self._prefault:
-            for _ in range(self.BUFFERS - 1):
-                self._free.put(self._new_buffer(self._prefault, populate=True))
+        while self._prefault:
+            with self._lock:
+                if self._buffers >= self.BUFFERS:
+                    break
+                self._buffers += 1
+            self._free.put(self._new_buffer(self._prefault, populate=True))
         while True:
             item = self._queue.get()
             try:
@@ -612,11 +614,11 @@ class TraceWriter:
     def _buffer(self, n):
         """A buffer of the writer's for at least n bytes: a free one, a new one while
         there are fewer than BUFFERS, else the next the thread has written."""
-        if self._buffers < self.BUFFERS and self._free.empty():
-            self._buffers += 1
-            buf = None
-        else:
-            buf = self._free.get()
+        with self._lock:
+            new = self._buffers < self.BUFFERS and self._free.empty()
+            if new:
+                self._buffers += 1
+        buf = None if new else self._free.get()
         if buf is None or len(buf) < n:
             # Room to spare: slices vary in size, and a new buffer costs its first
             # touch.
@@ -625,11 +627,14 @@ class TraceWriter:
 
     def _new_buffer(self, size, populate=False):
         """A buffer of at least size bytes, page-aligned (mmap), as O_DIRECT needs; with
-        populate, its pages are faulted in now where the OS can (Linux)."""
-        size = -(-size // self.BLOCK) * self.BLOCK
-        if populate and hasattr(mmap, "MAP_POPULATE"):
-            return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
-        return mmap.mmap(-1, size)
+        populate, its pages are faulted in now (by reading zeros into it: the GIL is
+        released, and unlike MAP_POPULATE no lock of the address space is held long
+        enough to stall the recording thread), where the OS has /dev/zero."""
+        buf = mmap.mmap(-1, -(-size // self.BLOCK) * self.BLOCK)
+        if populate and os.path.exists("/dev/zero"):
+            with open("/dev/zero", "rb", buffering=0) as f:
+                f.readinto(buf)
+        return buf
 
     def write(self, raw):
         """Append raw entries (bytes from cpu.trace_take(), or the buffer cpu.trace_drain()
@@ -692,7 +697,8 @@ class TraceWriter:
         if old is None:
             # It had outgrown the last buffer and gone on in memory of its own, which it
             # copied into this one: the other is gone.
-            self._buffers -= 1
+            with self._lock:
+                self._buffers -= 1
             return
         self._put(old, n)
 

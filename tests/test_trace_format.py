@@ -834,9 +834,10 @@ def test_direct_and_cached_writes_make_the_same_file_with_flushes_between(tmp_pa
     hdr = tr.make_header("80386", 16_000_000, 0, "x" * 5000)   # (spans blocks alone)
     data = bytes(rng.randrange(256) for _ in range(60000))
     files = []
-    for direct in (True, False):
-        path = tmp_path / ("d.c86t" if direct else "c.c86t")
-        w = tr.TraceWriter(path, hdr, direct=direct)
+    # (and with buffers made ahead by the writer's thread, smaller than some chunks)
+    for direct, size in ((True, None), (False, None), (True, 8192)):
+        path = tmp_path / ("%s%s.c86t" % ("d" if direct else "c", size or ""))
+        w = tr.TraceWriter(path, hdr, direct=direct, buffer_size=size)
         assert w.direct == (direct and _o_direct_works(tmp_path))
         head = tr.encode_file_header(hdr)
         assert path.read_bytes() == head             # the header, before any entry
@@ -852,7 +853,7 @@ def test_direct_and_cached_writes_make_the_same_file_with_flushes_between(tmp_pa
         w.close()
         files.append(path.read_bytes())
         assert files[-1] == head + data
-    assert files[0] == files[1]
+    assert files[0] == files[1] == files[2]
 
 
 def _o_direct_works(folder):

@@ -442,16 +442,22 @@ def test_a_fused_jump_past_the_cs_limit_faults_at_the_jump():
         assert c.decoded_form(je - 3) == ("alu_ri32+jcc+incdec_r32+jcc" if cached else None)
 
 
+def _real_mode_machine(model, cached):
+    """A real-mode machine with CS at 1000h (base 10000h), SS:SP at 3000:FFFE."""
+    m = Machine(model, 1 << 20)
+    c = m.cpu
+    c.decoded_cache = cached
+    c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
+    c.ss, c.sp = 0x3000, 0xFFFE
+    return m, c
+
+
 def test_a_fused_jump_in_16_bit_code_wraps_ip_inside_the_segment():
     # Real mode: DEC CX at CS:FF80 and a JNZ whose target is 10000h: IP wraps to the
     # segment's start, as the unfused jump does (the 386 keeps a 64 KiB limit).
     results = []
     for cached in (False, True):
-        m = Machine("80386", 1 << 20)
-        c = m.cpu
-        c.decoded_cache = cached
-        c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
-        c.ss, c.sp = 0x3000, 0xFFFE
+        m, c = _real_mode_machine("80386", cached)
         m.mem.write(0x10000, nasm("inc bx\njmp 0xFF80"))
         m.mem.write(0x1FF80, b"\x49\x75\x7d\xf4")           # dec cx; jnz 0000; hlt
         c.ip, c.cx, c.bx = 0xFF80, 4, 0
@@ -1013,12 +1019,8 @@ def test_fused_16_and_8_bit_register_instructions_in_real_mode(model):
     # the cache off and on.
     runs = []
     for cached in (False, True):
-        m = Machine(model, 1 << 20)
-        c = m.cpu
-        c.decoded_cache = cached
-        c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
+        m, c = _real_mode_machine(model, cached)
         c.set_segment("ds", 0x2000, base=0x20000, limit=0xFFFF, access=0x9300)
-        c.ss, c.sp = 0x3000, 0xFFFE
         code = nasm(REAL_MODE_OPS)
         m.mem.write(0x10000, code)
         m.mem.write(0x20000, bytes((5 * i + 1) & 0xFF for i in range(0x400)))
@@ -1418,11 +1420,7 @@ def test_a_long_first_instruction_before_fused_ones_is_recorded_with_its_delta(t
         hlt"""
     runs = []
     for cached in (False, True):
-        m = Machine("80286", 1 << 20)
-        c = m.cpu
-        c.decoded_cache = cached
-        c.set_segment("cs", 0x1000, base=0x10000, limit=0xFFFF, access=0x9B00)
-        c.ss, c.sp = 0x3000, 0xFFFE
+        m, c = _real_mode_machine("80286", cached)
         code = nasm(source)
         m.mem.write(0x10000, code)
         c.ip = 0

@@ -25,17 +25,18 @@ cdef extern from *:
     # (Cython's __builtin_expect: dc_loop's blocks laid out for the plain run, the
     # recorder's and the debugger's tests out of its way)
     bint unlikely(bint x) nogil
-# The flag helpers of the decoded forms (alu_c, inc_dec_c), the memory access's common
-# case (rd_fast, wr_fast), the first instruction's operand access (dc_get, dc_put), a
-# fused or register-only instruction's operation (dc_op, dc_reg_first) and the
-# recorder's end of an instruction (dc_trace_end, trace_known_done) always in line:
-# with its heuristics alone GCC stops inlining into dc_loop once the unit has grown by its
-# limit, and which call sites get there first moves with any change to the module,
-# leaving a call on every fused ALU instruction, memory access or recorded instruction
-# (with rd_fast in line, dc_get and dc_put were calls: 0.7 M more mispredicted branches
-# on bench.rom by cachegrind's model, for 3 M fewer instructions).  The names are
-# Cython's for these methods; tests/test_hot_loop_c.py checks that the generated C
-# defines them.
+# Always in line: the flag helpers of the decoded forms (alu_c, inc_dec_c, shift32_imm),
+# the memory access's common case (rd_fast, wr_fast), the first instruction's operand
+# access (dc_get, dc_put), the operation of a fused or register-only instruction (dc_op,
+# dc_reg_first, dc_first_alu, dc_first_incdec, dc_first_shift) and the recorder's end
+# of an instruction (dc_trace_end, trace_known_done).  With its heuristics alone GCC
+# stops inlining into dc_loop once the unit has grown by its limit, and which call sites
+# get there first moves with any change to the module, leaving a call on every fused ALU
+# instruction, memory access or recorded instruction (with rd_fast in line, dc_get and
+# dc_put were calls: 0.7 M more mispredicted branches on bench.rom by cachegrind's model,
+# for 3 M fewer instructions; shift32_imm, once dc_op and dc_trace_run shared it, 2.5
+# host instructions a guest instruction).  The names are Cython's for these methods;
+# tests/test_hot_loop_c.py checks that the generated C defines them.
 cdef extern from *:
     """
     struct __pyx_obj_4core_3cpu__CPU;
@@ -43,6 +44,8 @@ cdef extern from *:
         struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, uint32_t, int);
     static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_inc_dec_c(
         struct __pyx_obj_4core_3cpu__CPU *, uint32_t, int, int);
+    static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_shift32_imm(
+        struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, uint32_t);
     static inline __attribute__((always_inline)) uint32_t __pyx_f_4core_3cpu_4_CPU_rd_fast(
         struct __pyx_obj_4core_3cpu__CPU *, int, uint32_t, int);
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_wr_fast(
@@ -56,6 +59,12 @@ cdef extern from *:
         struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *, uint32_t, int,
         uint32_t);
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_reg_first(
+        struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *);
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_first_alu(
+        struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *, uint32_t);
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_first_incdec(
+        struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *);
+    static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_first_shift(
         struct __pyx_obj_4core_3cpu__CPU *, struct __pyx_t_4core_3cpu_DInsn *);
     struct __pyx_t_4core_3cpu_DOp;
     static inline __attribute__((always_inline)) void __pyx_f_4core_3cpu_4_CPU_dc_op(
@@ -3758,9 +3767,14 @@ cdef class _CPU:
                 self.set_reg(e.reg, size, v)
             elif e.form == D_XCHG_AX:
                 self.xchg_acc(e.rm, size)
-            elif e.form == D_ALU_RR or e.form == D_ALU_RI or e.form == D_INCDEC_R \
-                    or e.form == D_SHIFT_RI:                # (dc_reg_form)
-                self.dc_reg_first(e)
+            elif e.form == D_ALU_RR:                        # (dc_reg_form: dc_reg_first)
+                self.dc_first_alu(e, self.r[e.index])
+            elif e.form == D_ALU_RI:
+                self.dc_first_alu(e, e.imm)
+            elif e.form == D_INCDEC_R:
+                self.dc_first_incdec(e)
+            elif e.form == D_SHIFT_RI:
+                self.dc_first_shift(e)
             # D_NOP: nothing
             cyc += self.cyc_extra
             if cyc == 0:
@@ -3911,20 +3925,30 @@ cdef class _CPU:
     @cython.final
     cdef inline void dc_reg_first(self, DInsn* e) noexcept:
         # The operation of a first instruction of the 32-bit register-only forms
-        # (dc_reg_form), for dc_loop and dc_trace_run
-        cdef uint32_t v
+        # (dc_reg_form), for dc_trace_run; dc_loop's switch has a case for each
         if e.form == D_ALU_RR:
-            v = self.alu_c(e.aop, self.r[e.base], self.r[e.index], 4)
-            if e.store:
-                self.r[e.base] = v
+            self.dc_first_alu(e, self.r[e.index])
         elif e.form == D_ALU_RI:
-            v = self.alu_c(e.aop, self.r[e.base], e.imm, 4)
-            if e.store:
-                self.r[e.base] = v
+            self.dc_first_alu(e, e.imm)
         elif e.form == D_INCDEC_R:
-            self.r[e.rm] = self.inc_dec_c(self.r[e.rm], 4, e.aop == 1)
+            self.dc_first_incdec(e)
         elif e.form == D_SHIFT_RI:
-            self.r[e.rm] = self.shift32_imm(e.aop, self.r[e.rm], e.imm)
+            self.dc_first_shift(e)
+
+    @cython.final
+    cdef inline void dc_first_alu(self, DInsn* e, uint32_t b) noexcept:
+        # D_ALU_RR (b: the source register) and D_ALU_RI (b: the immediate)
+        cdef uint32_t v = self.alu_c(e.aop, self.r[e.base], b, 4)
+        if e.store:
+            self.r[e.base] = v
+
+    @cython.final
+    cdef inline void dc_first_incdec(self, DInsn* e) noexcept:
+        self.r[e.rm] = self.inc_dec_c(self.r[e.rm], 4, e.aop == 1)
+
+    @cython.final
+    cdef inline void dc_first_shift(self, DInsn* e) noexcept:
+        self.r[e.rm] = self.shift32_imm(e.aop, self.r[e.rm], e.imm)
 
     @cython.final
     cdef inline uint8_t* trace_put_writes(self, uint8_t* q, uint32_t twr) noexcept:

@@ -75,15 +75,17 @@ def test_opcode_dispatch_is_a_switch():
 
 
 def test_the_hot_helpers_are_declared_always_in_line_by_their_generated_names():
-    # core/cpu.pyx declares alu_c, inc_dec_c, rd_fast, wr_fast, dc_get, dc_put, dc_op,
-    # dc_reg_first, dc_trace_end and trace_known_done always_inline in C, by the names Cython gives
-    # them, so that GCC's unit-growth limit cannot leave a call on each fused ALU
+    # core/cpu.pyx declares alu_c, inc_dec_c, shift32_imm, rd_fast, wr_fast, dc_get, dc_put,
+    # dc_op, dc_reg_first, dc_first_alu, dc_first_incdec, dc_first_shift, dc_trace_end
+    # and trace_known_done always_inline in C, by the names Cython gives them, so that
+    # GCC's unit-growth limit cannot leave a call on each fused ALU
     # instruction, memory access or recorded instruction in dc_loop.  Were the names to
     # change, the declarations would name nothing and the calls would come back
     # unnoticed: each must name a definition.
     src = GENERATED.read_text()
-    for name in ("alu_c", "inc_dec_c", "rd_fast", "wr_fast", "dc_get", "dc_put", "dc_op",
-                 "dc_reg_first", "dc_trace_end", "trace_known_done"):
+    for name in ("alu_c", "inc_dec_c", "shift32_imm", "rd_fast", "wr_fast", "dc_get", "dc_put",
+                 "dc_op", "dc_reg_first", "dc_first_alu", "dc_first_incdec", "dc_first_shift",
+                 "dc_trace_end", "trace_known_done"):
         full = "__pyx_f_4core_3cpu_4_CPU_" + name
         assert re.search(r"always_inline\)\) (uint32_t|void) %s\(" % full, src), name
         assert re.search(r"^static [^\n;]*\b%s\([^\n;]*\{\n" % full, src, re.M), name

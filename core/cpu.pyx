@@ -3953,7 +3953,7 @@ cdef class _CPU:
     @cython.final
     cdef inline uint8_t* trace_put_writes(self, uint8_t* q, uint32_t twr) noexcept:
         # dc_trace_run's REG entries at q of a register-only instruction: one GPR at
-        # most (dc_fuse, DC_REG_FIRST), EFLAGS if its form can write them.  Past them.
+        # most (dc_fuse, dc_reg_form), EFLAGS if its form can write them.  Past them.
         cdef uint32_t v
         cdef int r
         if twr & 0xFF:
@@ -3984,7 +3984,7 @@ cdef class _CPU:
         cdef uint8_t* q = self.tbuf + self.tlen
         cdef uint8_t* qlim = self.tbuf + self.tcap - 16 * DC_OPS
         cdef uint64_t now = self.clock.now, tc = self.t_cycle, stop = self.dc_stop, delta
-        cdef uint32_t eip = self.eip, ne = self.t_next_eip, n = 0, t = 0, v, twr
+        cdef uint32_t eip = self.eip, ne = self.t_next_eip, n = 0, t = 0
         cdef int r, st = RUN_END
         cdef bint taken
         while o < oend:

@@ -6,7 +6,9 @@
 Runs the bundled benchmark guest (core/guests/bench.rom: the demo's 16-bit code in a
 loop), or the ROM given with --bios (such as ../shared/bench's 32-bit bench.rom, built by
 `nasm -f bin -DITERS=1000 bench.asm`), for the same number of guest cycles under several
-debugger set-ups and prints guest MIPS for each, best of K runs:
+debugger set-ups and prints guest MIPS for each, best of K runs (each timed from the
+guest's start to its end, the file complete when recording; building the machine and
+attaching the debugger are not timed):
 
 - no debugger at all (Machine.run);
 - a Debugger attached with nothing armed (the hot loop tests one flag per instruction);

@@ -590,7 +590,11 @@ class TraceWriter:
                 if self._buffers >= self.BUFFERS:
                     break
                 self._buffers += 1
-            self._free.put(self._new_buffer(self._prefault, populate=True))
+            try:
+                buf = self._new_buffer(self._prefault, populate=True)
+            except (OSError, MemoryError, ValueError):
+                buf = None          # (made ahead only to be faster: _buffer makes it)
+            self._free.put(buf)
         while True:
             item = self._queue.get()
             try:

@@ -942,6 +942,34 @@ def test_a_debugger_recording_is_the_stream_the_cpu_makes(tmp_path, monkeypatch)
     assert data == tr.encode_file_header(head) + bytes(collected.data)
 
 
+def test_a_writer_whose_thread_cannot_make_its_buffers_ahead_makes_them_when_wanted(tmp_path,
+                                                                                    monkeypatch):
+    # Buffers made ahead (buffer_size) are only faster: when the writer's thread cannot
+    # make them (memory), the recording makes them as it needs them, and the file is
+    # the same.
+    from core import bench
+    from debugger.controller import Debugger
+    made = tr.TraceWriter._new_buffer
+
+    def no_memory(self, size, populate=False):
+        if populate:
+            raise MemoryError
+        return made(self, size, populate)
+
+    files = []
+    for patched in (False, True):
+        if patched:
+            monkeypatch.setattr(tr.TraceWriter, "_new_buffer", no_memory)
+        m, _port = bench.bench_machine(cpu="80386")
+        d = Debugger(m)
+        path = tmp_path / ("%d.c86t" % patched)
+        d.trace_start(str(path))
+        d.cont(max_cycles=5_000_000)
+        d.trace_stop()
+        files.append(path.read_bytes())
+    assert files[0] == files[1] and len(files[0]) > 1_000_000
+
+
 def test_trace_swap_refuses_what_it_cannot_record_into_and_a_writer_goes_on_after_drains(tmp_path):
     import mmap
     from core import bench

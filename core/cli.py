@@ -441,15 +441,15 @@ def trace_path(name):
 
 
 def start_trace(machine, name):
-    """Open a trace file for `machine` and start the CPU's recorder; returns the writer."""
+    """Open a trace file for `machine` and start the CPU's recorder into it; returns the
+    writer (TraceWriter.start: drain(cpu) after each slice of at most
+    RECORD_SLICE_CYCLES)."""
     from debugger.trace import TraceWriter
     path = trace_path(name)
     try:
-        writer = TraceWriter.for_machine(path, machine, description=" ".join(sys.argv[1:]))
+        return TraceWriter.start(path, machine, description=" ".join(sys.argv[1:]))
     except OSError as e:
         raise CliError("%s: cannot write the trace (%s)" % (path, e.strerror or e)) from None
-    machine.cpu.trace_start()
-    return writer
 
 
 RUN_KEYS = ("machine", "cpu", "fpu", "bus_timing", "memory", "bios", "vgabios", "fda", "fdb",
@@ -570,13 +570,17 @@ def _run_main(args):
             sys.stderr.write("%s run: warning: %s\n" % (PROG, note))
         tracer = start_trace(machine.machine, args.trace) if args.trace else None
         cpu = machine.machine.cpu
-        drain = (lambda: cpu.trace_drain(tracer.write)) if tracer else None
+        drain = (lambda: tracer.drain(cpu)) if tracer else None
+        max_slice = None
+        if tracer is not None:
+            from debugger.trace import RECORD_SLICE_CYCLES
+            max_slice = RECORD_SLICE_CYCLES
         try:
             if args.display == "terminal":
                 if not (sys.stdin.isatty() and sys.stdout.isatty()):
                     raise CliError("--display terminal needs a terminal (stdin and stdout)")
                 from debugger.console import run_console
-                outcome = run_console(machine, config, after_slice=drain)
+                outcome = run_console(machine, config, after_slice=drain, max_slice=max_slice)
             else:
                 from debugger.console import Progress
                 with Progress(machine) as progress:
@@ -585,11 +589,12 @@ def _run_main(args):
                             drain()
                         progress.tick()
                     outcome = machine.run(max_cycles=config.max_cycles,
-                                          realtime=config.realtime, after_slice=after_slice)
+                                          realtime=config.realtime, after_slice=after_slice,
+                                          max_slice=max_slice)
         finally:
             if tracer is not None:
                 cpu.trace_stop()
-                cpu.trace_drain(tracer.write)
+                tracer.drain(cpu, last=True)
                 tracer.close()
         _check_echo(echo)
         if config.screen:

@@ -336,13 +336,15 @@ class PC:
         return self.chips.get(name)
 
     # ------------------------------------------------------------ running
-    def run(self, max_cycles=None, realtime=False, seconds=None, until=None, after_slice=None):
+    def run(self, max_cycles=None, realtime=False, seconds=None, until=None, after_slice=None,
+            max_slice=None):
         """Run until the guest stops, the CPU shuts down, `max_cycles` guest cycles pass,
         `seconds` of host time pass, or `until(pc)` (called between slices of at most a
         million cycles) returns true (reason "until").  `realtime` sleeps the host so
         that guest time does not run ahead of the wall clock (the guest sees nothing of
         it).  `after_slice()` is called after every slice (the trace recorder drains the
-        CPU's buffer there)."""
+        CPU's buffer there); `max_slice` caps a slice's cycles (a recording's slices are
+        shorter: debugger/trace.py, RECORD_SLICE_CYCLES)."""
         m = self.machine
         clock, cpu = m.clock, m.cpu
         start_cycles, start_icount = clock.now, cpu.icount
@@ -350,6 +352,9 @@ class PC:
         freq = clock.frequency
         slice_cycles = max(1, freq // 100) if realtime else 1_000_000
         cap = 1_000_000 if until is not None else 1 << 40
+        if max_slice is not None:
+            cap = min(cap, max(1, max_slice))
+            slice_cycles = min(slice_cycles, cap)
         t_start = time.perf_counter()
         reason = "budget"
         while True:

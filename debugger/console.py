@@ -66,9 +66,10 @@ class Progress:
         return False
 
 
-def run_console(pc, config, after_slice=None):
+def run_console(pc, config, after_slice=None, max_slice=None):
     """Run `pc` in the console app until the guest ends or the user quits; returns the
-    RunOutcome (reason "stop" when the user ended it)."""
+    RunOutcome (reason "stop" when the user ended it).  after_slice and max_slice: as
+    for PC.run."""
     from rich.text import Text
     from textual import work
     from textual.app import App
@@ -112,7 +113,8 @@ def run_console(pc, config, after_slice=None):
                     after_slice()
             try:
                 result["outcome"] = pc.run(max_cycles=config.max_cycles,
-                                           realtime=config.realtime, after_slice=slice_done)
+                                           realtime=config.realtime, after_slice=slice_done,
+                                           max_slice=max_slice)
             except BaseException as e:      # handed to the caller after the app closes
                 result["error"] = e
             self.call_from_thread(self.guest_ended)

@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field
 
 from debugger import x87
+from debugger.trace import RECORD_SLICE_CYCLES
 
 # Hit kinds reported by the CPU (core/cpu.pyx, dbg_hits()).
 HIT_EXEC_LIN, HIT_EXEC_PHYS, HIT_EXEC_OFF = 1, 2, 3
@@ -44,10 +45,8 @@ NEVER = 0xFFFFFFFFFFFFFFFF
 # Cycles per run slice while continuing: long enough to cost nothing, short enough that
 # a break request or a trace drain is handled promptly.
 SLICE_CYCLES = 2_000_000
-# A recording's bytes per slice, for the trace writer's buffers: some 3.3 a cycle on
-# bench.rom's Pentium (0.7 instructions a cycle, 4.6 bytes each), with room for denser
-# code.  A slice that outgrows its buffer costs a copy (cpu.trace_swap), no more.
-TRACE_BYTES_PER_CYCLE = 8
+# ... and while a trace is recorded, at most this many (debugger/trace.py says why).
+TRACE_SLICE_CYCLES = RECORD_SLICE_CYCLES
 
 
 class DebugError(Exception):
@@ -930,7 +929,7 @@ class Debugger:
                     return self._stop(self._shutdown_event())
                 if clock.now >= end:
                     return self._stop(self._event(end_reason, self._end_message(end_reason)))
-                budget = min(SLICE_CYCLES, end - clock.now)
+                budget = min(self._slice_cycles(), end - clock.now)
                 history = self.history
                 if history is not None:
                     # Input journalled for this stretch of re-executed history goes in
@@ -965,12 +964,17 @@ class Debugger:
                     return self._stop(self._shutdown_event())
                 raise DebugError("unexpected run result %r" % reason)
 
+    def _slice_cycles(self):
+        if self.trace is None:
+            return SLICE_CYCLES
+        return min(SLICE_CYCLES, TRACE_SLICE_CYCLES)
+
     def _wait_halted(self):
         """Let time pass while the CPU is halted, up to the event that wakes it."""
         m, cpu, clock = self.machine, self.cpu, self.clock
         while cpu.halted and not cpu.shutdown:
             history = self.history
-            budget = SLICE_CYCLES
+            budget = self._slice_cycles()
             if history is not None:
                 history.apply_inputs(clock.now)      # journalled input of re-executed history
                 budget = min(budget, max(1, history.next_input() - clock.now))
@@ -1237,15 +1241,10 @@ class Debugger:
         if self.trace is not None:
             raise DebugError("a trace is already being recorded to %s" % self.trace.path)
         try:
-            self.trace = TraceWriter.for_machine(path, self.machine, description,
-                                                 buffer_size=SLICE_CYCLES * TRACE_BYTES_PER_CYCLE)
+            self.trace = TraceWriter.start(path, self.machine, description)
         except OSError as e:
             raise DebugError("%s: cannot write the trace (%s)" % (path, e.strerror or e)) \
                 from None
-        self.cpu.trace_start()
-        # The CPU records into the writer's buffers from the first entry (drain hands it
-        # one), not into memory of its own that the first drain would copy.
-        self.trace.drain(self.cpu)
 
     def trace_stop(self):
         if self.trace is None:

@@ -33,6 +33,18 @@ MAGIC = b"C86TRACE"
 VERSION = 2                      # the format version this module writes (it reads 1 and 2)
 _FILE_HEADER = struct.Struct("<8sHHI")
 
+# A recording to a file runs in slices of at most RECORD_SLICE_CYCLES guest cycles, the
+# CPU's entries handed to the writer after each (TraceWriter.drain).  Shorter slices than
+# a run's without recording: the entries of one (some 2 MB) are still in the host's
+# caches when the writer's thread stores them, and so is the buffer the CPU records into
+# next.  Measured on bench.rom (Pentium, docs/performance.md): 0.5 M-cycle slices record
+# to a file 5-10% faster than 2 M-cycle ones; 0.125 M-cycle ones pay for their number.
+RECORD_SLICE_CYCLES = 500_000
+# A recording's bytes per slice, to size the writer's buffers: some 4.1 a cycle on
+# bench.rom's Pentium (0.9 instructions a cycle, 4.6 bytes each), with room for denser
+# code.  A slice that outgrows its buffer costs a copy (cpu.trace_swap), no more.
+RECORD_BYTES_PER_CYCLE = 8
+
 # ------------------------------------------------------------------ entry tags and layouts
 # Each entry is a one-byte tag followed by fixed fields (INSN: then `len` instruction bytes).
 
@@ -570,6 +582,18 @@ class TraceWriter:
         header = make_header(machine.model.name, machine.clock.frequency, machine.clock.now,
                              description, created, **extra)
         return cls(path, header, buffer_size=buffer_size)
+
+    @classmethod
+    def start(cls, path, machine, description=""):
+        """A writer for `machine` (as for_machine) with its CPU recording into it: the CPU
+        records into the writer's buffers from its first entry (drain hands it one), so a
+        caller hands the entries over with drain(cpu) after each slice of at most
+        RECORD_SLICE_CYCLES, and drain(cpu, last=True) after cpu.trace_stop()."""
+        self = cls.for_machine(path, machine, description,
+                               buffer_size=RECORD_SLICE_CYCLES * RECORD_BYTES_PER_CYCLE)
+        machine.cpu.trace_start()
+        self.drain(machine.cpu)
+        return self
 
     def _store(self, view, offset):
         """Write all of `view` at `offset` (in the writer's thread, or with it idle)."""

@@ -920,15 +920,15 @@ def test_a_debugger_recording_is_the_stream_the_cpu_makes(tmp_path, monkeypatch)
     def record(trace):
         m, _port = bench.bench_machine(cpu="80386")
         d = Debugger(m)
-        # (the writer's buffers are sized for the slices of the start)
-        monkeypatch.setattr(controller, "SLICE_CYCLES", 20_000)
+        # (the writer's buffers are sized for slices of 20,000 cycles)
+        monkeypatch.setattr(tr, "RECORD_SLICE_CYCLES", 20_000)
         if trace is None:
             d.trace_start(str(tmp_path / "t.c86t"))
         else:
             m.cpu.trace_start()
             d.trace = trace
         for slice_cycles, cycles in ((20_000, 600_000), (1_500_000, 3_000_000), (7_000, 100_000)):
-            monkeypatch.setattr(controller, "SLICE_CYCLES", slice_cycles)
+            monkeypatch.setattr(controller, "TRACE_SLICE_CYCLES", slice_cycles)
             d.cont(max_cycles=cycles)
         d.trace_stop()
         return m.cpu.icount

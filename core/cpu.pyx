@@ -417,10 +417,8 @@ ctypedef struct DMem:
 ctypedef struct DInsn:
     uint64_t b0, b1         # the bytes it was decoded from, zero past tlen
     uint32_t disp, imm      # EA displacement; immediate, count or relative target
-    uint8_t tfast           # the bits of tmask that dc_loop's fast recording of a run
-                            # needs: the first's and those of the register-only ones
-                            # fused before any that can fault
     uint8_t nops            # slots of ops used by the instructions fused after it
+    uint8_t tops            # the bits of tmask of those (ops' slots that start one)
     uint8_t wmem            # it may write memory: the bytes fused after it are
                             # checked again before they run (code it wrote)
     uint8_t store           # D_ALU_RR, D_ALU_RI: the result is written (not CMP, TEST)
@@ -3084,7 +3082,7 @@ cdef class _CPU:
         e.nops = 0
         e.wmem = 0
         e.tmask = 0
-        e.tfast = 1
+        e.tops = 0
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3399,7 +3397,7 @@ cdef class _CPU:
         e.nops = 0
         e.wmem = 0
         e.tmask = 0
-        e.tfast = 1
+        e.tops = 0
         e.b0 = lo & DC_LO[n]
         e.b1 = hi & DC_HI[n]
         e.mode = self.dc_mode
@@ -3441,7 +3439,6 @@ cdef class _CPU:
         cdef DOp* o
         cdef uint64_t jlo, jhi
         cdef int n = e.len, form
-        cdef bint mem = False           # one that can fault was fused (tfast)
         e.nops = 0
         # Forms whose memory operand is only read leave the code as it was.
         e.wmem = e.faults and form_may_write_memory(e.form, e.aop)
@@ -3473,9 +3470,9 @@ cdef class _CPU:
                 if e.nops + 2 > DC_OPS:
                     break
                 self.dc_fuse_mem(<DMem*>o, &j, form)
+                e.tops |= 2 << e.nops
                 e.nops += 2
                 n += j.len
-                mem = True
                 continue
             elif j.mod != 3:
                 break
@@ -3513,8 +3510,7 @@ cdef class _CPU:
             o.len = j.len
             o.cyc = j.cyc if j.cyc else 1
             o.op = j.op
-            if not mem:
-                e.tfast |= 2 << e.nops
+            e.tops |= 2 << e.nops
             e.nops += 1
             n += j.len
         if n == e.len:
@@ -3797,24 +3793,25 @@ cdef class _CPU:
                 while o < oend:
                     if unlikely(how & DC_TRACE):
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
-                        if ts == 0:
-                            ts = 1      # (its own below, unless run fast: no stamp needed)
-                            # After a first the reader knew, with no event since, the
-                            # fused ones whose stamps are current (tfast) are recorded
-                            # as they run (room made here for a run of them).
-                            if known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap \
-                                    and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch) \
-                                    and (e.tmask & e.tfast) == e.tfast:
-                                i = self.dc_trace_run(e, &o)
-                                known = TK_DONE
-                                if i == RUN_SLOW:
-                                    continue            # o on: the general path records it
-                                if i == RUN_CHECK:
-                                    return DC_CHECK
-                                if i == RUN_GENERIC:
-                                    return DC_GENERIC
-                                again = i == RUN_AGAIN
-                                break
+                        # After an instruction the reader knew (the first, or one the
+                        # general path below recorded, such as a fused load or store),
+                        # with no event since, the fused register-only ones whose stamps
+                        # are current are recorded as they run (room made here for a run
+                        # of them).  (known is TK_DONE when the run stopped at o: the
+                        # general path records it.)
+                        if known == 1 and o.form != D_MEM and self.t_synced \
+                                and self.tlen + 16 * DC_OPS <= self.tcap \
+                                and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch):
+                            i = self.dc_trace_run(e, &o)
+                            known = TK_DONE
+                            if i == RUN_SLOW:
+                                continue            # o on: the general path records it
+                            if i == RUN_CHECK:
+                                return DC_CHECK
+                            if i == RUN_GENERIC:
+                                return DC_GENERIC
+                            again = i == RUN_AGAIN
+                            break
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
                     if unlikely(how & DC_DEBUG) and self.dc_bp_page():
@@ -3971,9 +3968,11 @@ cdef class _CPU:
 
     @cython.final
     cdef int dc_trace_run(self, DInsn* e, DOp** po) noexcept:
-        # dc_loop's fused instructions from *po on, recorded as they run: after a first
-        # instruction the reader knew, with no event since, while they are register-only
-        # instructions and jumps whose stamps are current (tfast).  Nothing can come
+        # dc_loop's fused instructions from *po on, recorded as they run: after an
+        # instruction the reader knew (the first, or one the general path recorded),
+        # with no event since, when the stamps of all from *po on are current (e.tstamp
+        # is, the caller checked; their bits of tmask), and of all from a jump's target
+        # on; while they are register-only instructions and jumps.  Nothing can come
         # between them, so none of the general path's checks is needed, only the cycle
         # delta's size; the state they change is kept in locals and stored at the end
         # (the entries' stores may alias any field).  The caller made room for a run
@@ -3985,8 +3984,12 @@ cdef class _CPU:
         cdef uint8_t* qlim = self.tbuf + self.tcap - 16 * DC_OPS
         cdef uint64_t now = self.clock.now, tc = self.t_cycle, stop = self.dc_stop, delta
         cdef uint32_t eip = self.eip, ne = self.t_next_eip, n = 0, t = 0
+        # (tmask's bits of the ops from o's slot on; the stamps do not change in a run)
+        cdef uint32_t tm = e.tmask, need = e.tops & ~((2u << (o - &e.ops[0])) - 1)
         cdef int r, st = RUN_END
         cdef bint taken
+        if tm & need != need:
+            return RUN_SLOW
         while o < oend:
             if now >= stop:
                 st = RUN_CHECK
@@ -4016,10 +4019,11 @@ cdef class _CPU:
                     break
                 if o.dst == DC_TO_FIRST:
                     # Back to the first: run here too when it is register-only (a loop
-                    # of one entry), recorded as the fused ones are (its stamp is
-                    # tfast's); else by dc_loop, as any first.
+                    # of one entry) and stamped, recorded as the fused ones are; else
+                    # by dc_loop, as any first.
                     st = RUN_AGAIN
-                    if not dc_reg_form(e.form) or q > qlim or now >= stop:
+                    if not dc_reg_form(e.form) or (tm & (e.tops | 1)) != (e.tops | 1) \
+                            or q > qlim or now >= stop:
                         break
                     delta = now - tc
                     if delta >= T_INSN_DELTA32:
@@ -4037,7 +4041,8 @@ cdef class _CPU:
                     continue
                 r = o.dst
                 o = &e.ops[r - 1]
-                if not ((e.tfast >> r) & 1) or q > qlim:
+                need = e.tops & ~((1u << r) - 1)
+                if tm & need != need or q > qlim:
                     st = RUN_SLOW
                     break
                 continue

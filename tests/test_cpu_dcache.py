@@ -1401,6 +1401,48 @@ def test_fused_runs_recorded_in_any_budgets_are_the_generic_paths_recording(sour
     assert runs[0] == runs[1]
 
 
+STORE_THEN_REGS = """
+    mov ecx, 300
+    mov ebx, 0x40000
+    xor edx, edx
+again:
+    dec ecx                 ; first
+    mov [ebx], ecx          ; a fused store, then register-only ones
+    jnz again               ; taken back to the first but at the end, so that
+    add edx, ecx            ; this one runs for the first time after 299 rounds
+    mov ecx, 200
+again2:
+    add edx, ecx            ; first (register-only: the run goes on through it)
+    mov [ebx+4], edx        ; a fused store
+    dec ecx                 ; recorded by the run again, after the store
+    jnz again2
+    hlt
+"""
+
+
+def test_fused_instructions_after_a_fused_store_are_recorded_as_the_generic_path_records_them():
+    # After a fused load or store the general path recorded, the recorder's run goes on
+    # through the register-only instructions after it, when their stamps say the reader
+    # holds their bytes: one never run before (the ADD after the first loop) is recorded
+    # with its bytes.  In any budgets, the recording is the generic path's, byte for
+    # byte, and reads back.
+    from debugger.trace import TraceReader
+    runs = []
+    for cached in (False, True):
+        m, c, code = _loop_machine(STORE_THEN_REGS, b"", "pentium", cached)
+        for seed in (None, 11):
+            if seed is not None:
+                m, c, code = _loop_machine(STORE_THEN_REGS, b"", "pentium", cached)
+            runs.append(_recorded_to_halt(m) if seed is None else _recorded_in_budgets(m, seed))
+        assert c.edx == 200 * 201 // 2
+        if cached:
+            assert c.decoded_form(0x10000 + code.index(b"\x49\x89\x0b")) == \
+                "incdec_r32+mem:mov_rm_r+jcc+alu_rr32"
+    assert runs[0] == runs[2] and runs[1] == runs[3]
+    records = list(TraceReader.from_stream(runs[2][0]).records())
+    assert len(records) == runs[2][3] and records[-1].bytes == b"\xf4"
+
+
 def test_a_long_first_instruction_before_fused_ones_is_recorded_with_its_delta(tmp_path):
     # An 80286 shift by CL takes a clock a bit (of up to 31) besides its 5, more than
     # an INSN tag's cycle delta holds (30): the fused instruction after it takes the

@@ -1,11 +1,13 @@
 """What the debugger costs the guest: a benchmark that prints figures (not a test).
 
-    python -m debugger.overhead [--cpu MODEL] [--bios FILE] [--cycles N] [--repeat K]
-                                [--setup KEY]
+    python -m debugger.overhead [--cpu MODEL] [--bios FILE | --snapshot FILE]
+                                [--cycles N] [--repeat K] [--setup KEY]
 
 Runs the bundled benchmark guest (core/guests/bench.rom: the demo's 16-bit code in a
 loop), or the ROM given with --bios (such as ../shared/bench's 32-bit bench.rom, built by
-`nasm -f bin -DITERS=1000 bench.asm`), for the same number of guest cycles under several
+`nasm -f bin -DITERS=1000 bench.asm`), or a PC from the snapshot given with --snapshot
+(`cycle86 run ... --snapshot-at CYCLES FILE`: a real guest from where it was saved, such
+as a Linux boot; docs/performance.md), for the same number of guest cycles under several
 debugger set-ups and prints guest MIPS for each, best of K runs (each timed from the
 guest's start to its end, the file complete when recording; building the machine and
 attaching the debugger are not timed):
@@ -38,17 +40,50 @@ def _machine(cpu, bios=None):
     return m
 
 
-def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
+def snapshot_machine(path):
+    """A function that builds the PC saved in the snapshot `path` (cycle86 run
+    --snapshot-at) as it was saved, its output ports' text discarded: its Machine.
+    OSError or core.snapshot.SnapshotError (naming the file) if it cannot."""
+    from core import pc as pcmod
+    from core import snapshot
+    state = snapshot.load(path)
+    settings = snapshot.config_of(state, path)
+    if settings is None:
+        raise snapshot.SnapshotError("%s: the snapshot is of a bare machine, not a PC" % path)
+    known = set(pcmod.PCConfig.keys())
+    settings = {k: v for k, v in settings.items() if k in known}
+    # (scripted input already reached the saved devices; nothing is shown or logged)
+    settings.update(keys_text=None, keys_file=None, keys_at=None, replay_input=None,
+                    input_log=None, screenshot=None, screen=False, max_cycles=None, e9="none")
+
+    def build():
+        pc = pcmod.build_pc(pcmod.PCConfig(**settings))
+        snapshot.restore(pc, state, path)
+        return pc.machine
+    return build
+
+
+def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None, snapshot=None):
     """[(label, MIPS, extra text)] for each set-up (or the one keyed `only`), best of
-    `repeat` runs, on the bundled benchmark guest or the ROM file `bios`.  A run is timed
+    `repeat` runs, on the bundled benchmark guest, the ROM file `bios` or the PC saved in
+    the snapshot file `snapshot` (then `cpu` is the snapshot's).  A run is timed
     from the start of the guest (with recording: from trace_start) to its end (with
     recording: the file complete); building the machine and attaching the debugger are
     not (the first build in a process pays for imports and first touches of tens of
     milliseconds, which would flatter every set-up but the fastest)."""
     from debugger.controller import Debugger
 
+    build = snapshot_machine(snapshot) if snapshot else None
+
+    start = {}          # a machine's instruction count when it was built (a snapshot's)
+
     def machine():
-        return _machine(cpu, bios)
+        m = build() if build else _machine(cpu, bios)
+        start[id(m)] = m.cpu.icount
+        return m
+
+    def executed(m):
+        return m.cpu.icount - start[id(m)]
 
     # Each set-up: a function that builds what it needs (untimed) and returns the run to
     # time, which returns the machine.
@@ -110,7 +145,7 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
             d.trace_start(path)
             d.cont(max_cycles=cycles)
             d.trace_stop()
-            trace_sizes.append(os.path.getsize(path) / max(1, m.cpu.icount))
+            trace_sizes.append(os.path.getsize(path) / max(1, executed(m)))
             return m
         return run
 
@@ -139,7 +174,8 @@ def measure(cpu="80386", cycles=50_000_000, repeat=3, only=None, bios=None):
             wall = time.perf_counter() - t0
             if os.path.exists(path):
                 os.unlink(path)
-            mips = m.cpu.icount / wall / 1e6
+            mips = executed(m) / wall / 1e6
+            del start[id(m)]
             best = mips if best is None else max(best, mips)
         extra = ""
         if prepare is traced and trace_sizes:
@@ -155,19 +191,31 @@ def main(argv=None):
     p.add_argument("--cpu", default="80386", help="CPU model (default 80386)")
     p.add_argument("--bios", metavar="FILE",
                    help="a ROM to run as the BIOS instead of core/guests/bench.rom")
+    p.add_argument("--snapshot", metavar="FILE",
+                   help="run the PC saved in this snapshot (cycle86 run --snapshot-at) "
+                        "from where it was saved instead")
     p.add_argument("--cycles", type=int, default=50_000_000,
                    help="guest cycles per run (default 50,000,000)")
     p.add_argument("--repeat", type=int, default=3, help="runs per set-up, best kept (3)")
     p.add_argument("--setup", metavar="KEY", help="run only this set-up (for callgrind)")
     args = p.parse_args(argv)
+    if args.bios and args.snapshot:
+        p.error("--bios and --snapshot: give one guest")
+    from core.pc import PlatformError
+    from core.snapshot import SnapshotError
     try:
-        results = measure(args.cpu, args.cycles, args.repeat, args.setup, args.bios)
-    except (bench.GuestError, OSError) as e:
+        results = measure(args.cpu, args.cycles, args.repeat, args.setup, args.bios,
+                          args.snapshot)
+    except (bench.GuestError, OSError, SnapshotError, PlatformError) as e:
         raise SystemExit("python -m debugger.overhead: %s" % e)
     base = results[0][1]
-    print("debugger overhead, %s, %s, %s guest cycles per run, best of %d"
-          % (args.cpu, args.bios or "core/guests/bench.rom", format(args.cycles, ","),
-             args.repeat))
+    guest = args.bios or "core/guests/bench.rom"
+    if args.snapshot:
+        guest = "the snapshot %s" % args.snapshot
+    if not args.snapshot:
+        guest = "%s, %s" % (args.cpu, guest)
+    print("debugger overhead, %s, %s guest cycles per run, best of %d"
+          % (guest, format(args.cycles, ","), args.repeat))
     for label, mips, extra in results:
         print("  %-38s %7.2f MIPS  %+6.1f%%  %s"
               % (label, mips, (mips / base - 1) * 100, extra))

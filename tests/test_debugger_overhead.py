@@ -33,3 +33,34 @@ def test_a_missing_rom_is_named():
     with pytest.raises(SystemExit) as e:
         overhead.main(["--bios", "/no/such/bench.rom", "--setup", "plain"])
     assert "/no/such/bench.rom" in str(e.value) and "no such file" in str(e.value)
+
+
+def test_a_pc_saved_in_a_snapshot_is_the_guest_from_where_it_was_saved(tmp_path, capsys):
+    # The bundled guest on a PC saved after 300,000 cycles: each run starts there, and
+    # the figures count only the instructions it ran (so the recording's bytes per
+    # instruction are those of the recorded stretch: some 5, not a fraction of that).
+    import re
+    from core import cli
+    from core.guests import __path__ as guests
+    snap = tmp_path / "bench.snap"
+    rom = "%s/bench.rom" % guests[0]
+    cli.main(["run", "--bios", rom, "--max-cycles", "400000", "--e9", "none",
+              "--snapshot-at", "300000", str(snap)])
+    assert "saved the machine at cycle 300000" in capsys.readouterr().err
+    assert overhead.main(["--snapshot", str(snap), "--cycles", "200000", "--repeat", "1",
+                          "--setup", "trace"]) == 0
+    out = capsys.readouterr().out
+    assert str(snap) in out
+    per_insn = float(re.search(r"([\d.]+) bytes per instruction", out).group(1))
+    assert 3 < per_insn < 20
+
+
+def test_a_snapshot_that_cannot_be_run_is_named(tmp_path):
+    bad = tmp_path / "not.snap"
+    bad.write_bytes(b"not a snapshot")
+    for path in ("/no/such/linux.snap", str(bad)):
+        with pytest.raises(SystemExit) as e:
+            overhead.main(["--snapshot", path, "--setup", "plain"])
+        assert path in str(e.value)
+    with pytest.raises(SystemExit):
+        overhead.main(["--snapshot", str(bad), "--bios", "x.rom"])

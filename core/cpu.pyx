@@ -3793,25 +3793,23 @@ cdef class _CPU:
                 while o < oend:
                     if unlikely(how & DC_TRACE):
                         self.dc_trace_end(e, known, twr, ts, lin0, lin, tn)
-                        # After an instruction the reader knew (the first, or one the
-                        # general path below recorded, such as a fused load or store),
-                        # with no event since, the fused register-only ones whose stamps
-                        # are current are recorded as they run (room made here for a run
-                        # of them).  (known is TK_DONE when the run stopped at o: the
-                        # general path records it.)
-                        if known == 1 and o.form != D_MEM and self.t_synced \
-                                and self.tlen + 16 * DC_OPS <= self.tcap \
-                                and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch):
-                            i = self.dc_trace_run(e, &o)
-                            known = TK_DONE
-                            if i == RUN_SLOW:
-                                continue            # o on: the general path records it
-                            if i == RUN_CHECK:
-                                return DC_CHECK
-                            if i == RUN_GENERIC:
-                                return DC_GENERIC
-                            again = i == RUN_AGAIN
-                            break
+                        if ts == 0:
+                            ts = 1      # (its own below, unless run fast: no stamp needed)
+                            # After a first the reader knew, with no event since, the
+                            # fused ones whose stamps are current are recorded as they
+                            # run (room made here for a run of them).
+                            if known and self.t_synced and self.tlen + 16 * DC_OPS <= self.tcap \
+                                    and e.tstamp == ((<uint64_t>lin0 << 32) | self.t_epoch):
+                                i = self.dc_trace_run(e, &o, p)
+                                known = TK_DONE
+                                if i == RUN_SLOW:
+                                    continue            # o on: the general path records it
+                                if i == RUN_CHECK:
+                                    return DC_CHECK
+                                if i == RUN_GENERIC:
+                                    return DC_GENERIC
+                                again = i == RUN_AGAIN
+                                break
                     if self.clock.now >= self.dc_stop:
                         return DC_CHECK
                     if unlikely(how & DC_DEBUG) and self.dc_bp_page():
@@ -3967,19 +3965,23 @@ cdef class _CPU:
         return q
 
     @cython.final
-    cdef int dc_trace_run(self, DInsn* e, DOp** po) noexcept:
-        # dc_loop's fused instructions from *po on, recorded as they run: after an
-        # instruction the reader knew (the first, or one the general path recorded),
-        # with no event since, when the stamps of all from *po on are current (e.tstamp
-        # is, the caller checked; their bits of tmask), and of all from a jump's target
-        # on; while they are register-only instructions and jumps.  Nothing can come
-        # between them, so none of the general path's checks is needed, only the cycle
-        # delta's size; the state they change is kept in locals and stored at the end
-        # (the entries' stores may alias any field).  The caller made room for a run
-        # through the entry's ops; a jump back within it makes it again.  Returns what
-        # it stopped at (RUN_*), with *po at the op it did not run.
+    cdef int dc_trace_run(self, DInsn* e, DOp** po, const uint8_t* p) noexcept:
+        # dc_loop's fused instructions from *po on (e's bytes at p), recorded as they
+        # run: after an instruction the reader knew, with no event since, when the
+        # stamps of all from *po on are current (e.tstamp is, the caller checked; their
+        # bits of tmask), and of all from a jump's target on.  Between register-only
+        # instructions and jumps nothing can come, so none of the general path's checks
+        # is needed, only the cycle delta's size; the state they change is kept in
+        # locals and stored at the end (the entries' stores may alias any field).  One
+        # with a memory operand (DMem) runs as dc_loop's general path runs it, the locals
+        # stored before (it may fault, unwinding past them) and loaded again after.  The
+        # caller made room for a run through the entry's ops; a jump back within it
+        # makes it again.  Returns what it stopped at (RUN_*), with *po at the op it did
+        # not run.
         cdef DOp* o = po[0]
         cdef DOp* oend = &e.ops[e.nops]
+        cdef DMem* m
+        cdef bint synced
         cdef uint8_t* q = self.tbuf + self.tlen
         cdef uint8_t* qlim = self.tbuf + self.tcap - 16 * DC_OPS
         cdef uint64_t now = self.clock.now, tc = self.t_cycle, stop = self.dc_stop, delta
@@ -3995,9 +3997,41 @@ cdef class _CPU:
                 st = RUN_CHECK
                 break
             delta = now - tc
-            if (o.form == D_MEM) | (delta >= T_INSN_DELTA32):
+            if delta >= T_INSN_DELTA32:
                 st = RUN_SLOW
                 break
+            if o.form == D_MEM:
+                # (watchpoints: the checked path runs it; room for what it writes, as
+                # trace_insn_begin_known makes)
+                if self.w_n or q + 128 > self.tbuf + self.tcap:
+                    st = RUN_SLOW
+                    break
+                m = <DMem*>o
+                self.tlen = q - self.tbuf
+                self.t_cycle = tc
+                self.t_count += n
+                self.icount += n
+                n = 0
+                self.t_next_eip = ne
+                self.eip = eip
+                self.clock.now = now
+                self.trace_insn_put(delta, m.len)
+                self.dc_run_mem(m)
+                synced = self.t_synced      # (no event delivered inside it)
+                self.trace_known_done(m.twr)
+                o += 2
+                q = self.tbuf + self.tlen
+                tc = self.t_cycle
+                ne = self.t_next_eip
+                eip = self.eip
+                now = self.clock.now
+                stop = self.dc_stop         # (an MMIO access sets it to 0)
+                if not synced:
+                    st = RUN_SLOW           # an event inside it: the general path goes on
+                    break
+                if (m.wmem | self.dc_wrote) and self.dc_rewritten(e, p):
+                    break                   # it may have written the bytes after it
+                continue
             taken = False
             if o.form == D_JCC:
                 taken = self.cond(o.aop)

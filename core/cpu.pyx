@@ -3966,10 +3966,11 @@ cdef class _CPU:
 
     @cython.final
     cdef int dc_trace_run(self, DInsn* e, DOp** po, const uint8_t* p) noexcept:
-        # dc_loop's fused instructions from *po on (e's bytes at p), recorded as they
-        # run: after an instruction the reader knew, with no event since, when the
-        # stamps of all from *po on are current (e.tstamp is, the caller checked; their
-        # bits of tmask), and of all from a jump's target on.  Between register-only
+        # dc_loop's fused instructions from *po on (e's bytes at p; *po its first op),
+        # recorded as they run: after the entry's first instruction, which the reader
+        # knew, with no event since, when the stamps of all of them are current
+        # (e.tstamp is, the caller checked; their bits of tmask), and of all from a
+        # jump's target on.  Between register-only
         # instructions and jumps nothing can come, so none of the general path's checks
         # is needed, only the cycle delta's size; the state they change is kept in
         # locals and stored at the end (the entries' stores may alias any field).  One
@@ -3986,8 +3987,9 @@ cdef class _CPU:
         cdef uint8_t* qlim = self.tbuf + self.tcap - 16 * DC_OPS
         cdef uint64_t now = self.clock.now, tc = self.t_cycle, stop = self.dc_stop, delta
         cdef uint32_t eip = self.eip, ne = self.t_next_eip, n = 0, t = 0
-        # (tmask's bits of the ops from o's slot on; the stamps do not change in a run)
-        cdef uint32_t tm = e.tmask, need = e.tops & ~((2u << (o - &e.ops[0])) - 1)
+        # (tmask's bits of all the ops, as the run starts at the first of them; the
+        # stamps do not change during the run)
+        cdef uint32_t tm = e.tmask, need = e.tops
         cdef int r, st = RUN_END
         cdef bint taken
         if tm & need != need:

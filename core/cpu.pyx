@@ -3970,15 +3970,15 @@ cdef class _CPU:
         # recorded as they run: after the entry's first instruction, which the reader
         # knew, with no event since, when the stamps of all of them are current
         # (e.tstamp is, the caller checked; their bits of tmask), and of all from a
-        # jump's target on.  Between register-only
-        # instructions and jumps nothing can come, so none of the general path's checks
-        # is needed, only the cycle delta's size; the state they change is kept in
-        # locals and stored at the end (the entries' stores may alias any field).  One
-        # with a memory operand (DMem) runs as dc_loop's general path runs it, the locals
-        # stored before (it may fault, unwinding past them) and loaded again after.  The
-        # caller made room for a run through the entry's ops; a jump back within it
-        # makes it again.  Returns what it stopped at (RUN_*), with *po at the op it did
-        # not run.
+        # jump's target on.  Between register-only instructions and jumps nothing can
+        # come, so none of the general path's checks is needed, only the cycle delta's
+        # size; the state they change is kept in locals and stored at the end (the
+        # entries' stores may alias any field).  One with a memory operand (DMem) runs
+        # as dc_loop's general path runs it, the locals stored before (it may fault,
+        # unwinding past them) and loaded again after.  The caller made room for a run
+        # through the entry's register-only ops (a DMem checks its own); a jump back
+        # within it makes it again.  Returns what it stopped at (RUN_*), with *po at the
+        # op it did not run.
         cdef DOp* o = po[0]
         cdef DOp* oend = &e.ops[e.nops]
         cdef DMem* m

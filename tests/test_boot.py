@@ -178,14 +178,16 @@ def test_cycle86_run_boots_a_floppy_and_prints_the_screen(tmp_path, capsys):
 
 def test_trace_of_a_boot_is_the_same_however_the_run_is_sliced(tmp_path):
     """Same config and images -> the same trace, byte for byte: SeaBIOS's first 1.5 M
-    cycles recorded once through `PC.run` (slices sized by host speed) and once through the
-    debugger's `cont` (fixed slices, then single steps at the end)."""
+    cycles recorded once through `PC.run` (slices sized by host speed), once through the
+    debugger's `cont` (fixed slices, then single steps at the end), and once as `cycle86
+    run --trace` records (TraceWriter.start, the CPU recording into the writer's buffers,
+    slices capped by max_slice)."""
     from debugger.controller import Debugger
     from debugger.trace import TraceReader, TraceWriter
     require_firmware("seabios")
     cycles = 1_500_000
     files = []
-    for way in ("pc-run", "debugger"):
+    for way in ("pc-run", "debugger", "start"):
         (tmp_path / way).mkdir()
         pc = build(tmp_path / way, "seabios", "floppy")
         m = pc.machine
@@ -197,6 +199,19 @@ def test_trace_of_a_boot_is_the_same_however_the_run_is_sliced(tmp_path):
             m.cpu.trace_stop()
             writer.write(m.cpu.trace_take())
             writer.close()
+        elif way == "start":
+            writer = TraceWriter.start(str(path), m, "boot")
+            slices = [m.clock.now]
+
+            def drain():
+                slices.append(m.clock.now)
+                writer.drain(m.cpu)
+            pc.run(max_cycles=cycles, after_slice=drain, max_slice=100_000)
+            m.cpu.trace_stop()
+            writer.drain(m.cpu, last=True)
+            writer.close()
+            # (uncapped, PC.run's slices start at 1 M cycles and grow)
+            assert len(slices) > cycles // 100_000
         else:
             d = Debugger(pc)
             d.trace_start(str(path), "boot")
@@ -206,7 +221,7 @@ def test_trace_of_a_boot_is_the_same_however_the_run_is_sliced(tmp_path):
             d.trace_stop()
         files.append(path.read_bytes())
         pc.close()
-    assert files[0] == files[1]
+    assert files[0] == files[1] == files[2]
     records = list(TraceReader(str(tmp_path / "pc-run" / "boot.c86t")))
     # SeaBIOS starts with a far jump at the reset vector, and does port I/O during POST.
     assert records[0].linear == 0xFFFFFFF0 and records[0].bytes[0] == 0xEA

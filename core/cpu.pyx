@@ -364,8 +364,9 @@ cdef enum:
     # What dc_trace_run stopped at
     RUN_END = 0             # the entry's last instruction (or a jump out of it) ran
     RUN_AGAIN = 1           # a jump back to the entry's first instruction
-    RUN_SLOW = 2            # one to record by the general path (a memory operand, a long
-                            # cycle delta, a jump to one whose stamp it may not rely on)
+    RUN_SLOW = 2            # one to record by the general path (a long cycle delta, a
+                            # memory operand with watchpoints armed or the buffer nearly
+                            # full, an event inside one, stamps it may not rely on)
     RUN_CHECK = 3           # the clock reached dc_stop
     RUN_GENERIC = 4         # a jump past the CS limit: for the generic path
 
@@ -3968,17 +3969,17 @@ cdef class _CPU:
     cdef int dc_trace_run(self, DInsn* e, DOp** po, const uint8_t* p) noexcept:
         # dc_loop's fused instructions from *po on (e's bytes at p; *po its first op),
         # recorded as they run: after the entry's first instruction, which the reader
-        # knew, with no event since, when the stamps of all of them are current
-        # (e.tstamp is, the caller checked; their bits of tmask), and of all from a
-        # jump's target on.  Between register-only instructions and jumps nothing can
-        # come, so none of the general path's checks is needed, only the cycle delta's
-        # size; the state they change is kept in locals and stored at the end (the
-        # entries' stores may alias any field).  One with a memory operand (DMem) runs
-        # as dc_loop's general path runs it, the locals stored before (it may fault,
-        # unwinding past them) and loaded again after.  The caller made room for a run
-        # through the entry's register-only ops (a DMem checks its own); a jump back
-        # within it makes it again.  Returns what it stopped at (RUN_*), with *po at the
-        # op it did not run.
+        # knew, with no event since, when the stamps of all of the entry's instructions
+        # are current (e.tstamp is, the caller checked; their bits of tmask: then also
+        # those a jump inside the entry goes to).  Between register-only instructions
+        # and jumps nothing can come, so none of the general path's checks is needed,
+        # only the cycle delta's size; the state they change is kept in locals and
+        # stored at the end (the entries' stores may alias any field).  One with a
+        # memory operand (DMem) runs as dc_loop's general path runs it, the locals
+        # stored before (it may fault, unwinding past them) and loaded again after.  The
+        # caller made room for a run through the entry's register-only ops (a DMem
+        # checks its own); a jump back within it makes it again.  Returns what it
+        # stopped at (RUN_*), with *po at the op it did not run.
         cdef DOp* o = po[0]
         cdef DOp* oend = &e.ops[e.nops]
         cdef DMem* m
@@ -3987,12 +3988,12 @@ cdef class _CPU:
         cdef uint8_t* qlim = self.tbuf + self.tcap - 16 * DC_OPS
         cdef uint64_t now = self.clock.now, tc = self.t_cycle, stop = self.dc_stop, delta
         cdef uint32_t eip = self.eip, ne = self.t_next_eip, n = 0, t = 0
-        # (tmask's bits of all the ops, as the run starts at the first of them; the
-        # stamps do not change during the run)
-        cdef uint32_t tm = e.tmask, need = e.tops
-        cdef int r, st = RUN_END
+        # (tmask's bits of the first and of all the ops; the stamps do not change during
+        # the run, so jumps inside the entry need no check of their own)
+        cdef uint32_t need = e.tops | 1
+        cdef int st = RUN_END
         cdef bint taken
-        if tm & need != need:
+        if e.tmask & need != need:
             return RUN_SLOW
         while o < oend:
             if now >= stop:
@@ -4055,11 +4056,10 @@ cdef class _CPU:
                     break
                 if o.dst == DC_TO_FIRST:
                     # Back to the first: run here too when it is register-only (a loop
-                    # of one entry) and stamped, recorded as the fused ones are; else
-                    # by dc_loop, as any first.
+                    # of one entry), recorded as the fused ones are; else by dc_loop,
+                    # as any first.
                     st = RUN_AGAIN
-                    if not dc_reg_form(e.form) or (tm & (e.tops | 1)) != (e.tops | 1) \
-                            or q > qlim or now >= stop:
+                    if not dc_reg_form(e.form) or q > qlim or now >= stop:
                         break
                     delta = now - tc
                     if delta >= T_INSN_DELTA32:
@@ -4075,10 +4075,8 @@ cdef class _CPU:
                     st = RUN_END
                     o = &e.ops[0]
                     continue
-                r = o.dst
-                o = &e.ops[r - 1]
-                need = e.tops & ~((1u << r) - 1)
-                if tm & need != need or q > qlim:
+                o = &e.ops[o.dst - 1]
+                if q > qlim:
                     st = RUN_SLOW
                     break
                 continue

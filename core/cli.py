@@ -406,19 +406,15 @@ def _snapshot_config(args):
     from core import snapshot
     try:
         state = snapshot.load(args.snapshot)
-        settings = snapshot.config_of(state, args.snapshot)
+        settings = snapshot.pc_settings(state, args.snapshot)
     except snapshot.SnapshotError as e:
         raise CliError(str(e)) from None
-    if settings is None:
-        raise CliError("%s: the snapshot is of a bare machine, not a PC" % args.snapshot)
     fixed = [k for k in RUN_KEYS if k not in SNAPSHOT_RUNTIME_KEYS
              and getattr(args, k, None) is not None]
     if args.machine_file or fixed:
         raise CliError("--snapshot %s: the machine comes from the snapshot; --%s cannot "
                        "change it" % (args.snapshot, (fixed or ["machine file"])[0]
                                       .replace("_", "-")))
-    # Scripted and replayed input already reached the saved devices' state.
-    settings.update(keys_text=None, keys_file=None, keys_at=None, replay_input=None)
     for k in SNAPSHOT_RUNTIME_KEYS:
         if getattr(args, k, None) is not None:
             settings[k] = getattr(args, k)

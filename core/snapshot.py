@@ -620,3 +620,15 @@ def config_of(state, what="snapshot"):
     except (ValueError, struct.error, UnicodeDecodeError) as e:
         raise SnapshotError("%s: corrupted machine state (%s)" % (what, e)) from None
     return data.get("config")
+
+
+def pc_settings(state, what="snapshot"):
+    """The PCConfig fields of a State's PC, for building it again to restore it into:
+    without its scripted and replayed input, which already reached the saved devices'
+    state.  SnapshotError (prefixed with `what`) for a bare Machine's."""
+    settings = config_of(state, what)
+    if settings is None:
+        raise SnapshotError("%s: the snapshot is of a bare machine, not a PC" % what)
+    settings = dict(settings)
+    settings.update(keys_text=None, keys_file=None, keys_at=None, replay_input=None)
+    return settings

@@ -47,14 +47,10 @@ def snapshot_machine(path):
     from core import pc as pcmod
     from core import snapshot
     state = snapshot.load(path)
-    settings = snapshot.config_of(state, path)
-    if settings is None:
-        raise snapshot.SnapshotError("%s: the snapshot is of a bare machine, not a PC" % path)
     known = set(pcmod.PCConfig.keys())
-    settings = {k: v for k, v in settings.items() if k in known}
-    # (scripted input already reached the saved devices; nothing is shown or logged)
-    settings.update(keys_text=None, keys_file=None, keys_at=None, replay_input=None,
-                    input_log=None, screenshot=None, screen=False, max_cycles=None, e9="none")
+    settings = {k: v for k, v in snapshot.pc_settings(state, path).items() if k in known}
+    # (nothing is shown or logged)
+    settings.update(input_log=None, screenshot=None, screen=False, max_cycles=None, e9="none")
 
     def build():
         pc = pcmod.build_pc(pcmod.PCConfig(**settings))
@@ -209,11 +205,10 @@ def main(argv=None):
     except (bench.GuestError, OSError, SnapshotError, PlatformError) as e:
         raise SystemExit("python -m debugger.overhead: %s" % e)
     base = results[0][1]
-    guest = args.bios or "core/guests/bench.rom"
     if args.snapshot:
         guest = "the snapshot %s" % args.snapshot
-    if not args.snapshot:
-        guest = "%s, %s" % (args.cpu, guest)
+    else:
+        guest = "%s, %s" % (args.cpu, args.bios or "core/guests/bench.rom")
     print("debugger overhead, %s, %s guest cycles per run, best of %d"
           % (guest, format(args.cycles, ","), args.repeat))
     for label, mips, extra in results:
